@@ -1,0 +1,70 @@
+//! The deployable Lambda zip: one entry `bootstrap`, mode 0755, fixed timestamps, so the same binary always
+//! gives the same bytes and the same sha256 (used as the content-addressed S3 key `lambda/<sha256>.zip`).
+
+use std::io::{Cursor, Write as _};
+
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+/// A packaged function: the zip bytes and their sha256 (lowercase hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaZip {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+impl LambdaZip {
+    /// The S3 key under which this exact code is stored.
+    pub fn artifact_key(&self) -> String {
+        format!("lambda/{}.zip", self.sha256)
+    }
+}
+
+/// Packages a `bootstrap` executable for `provided.al2023`.
+pub fn package_bootstrap(binary: &[u8]) -> zip::result::ZipResult<LambdaZip> {
+    let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(binary.len() / 2)));
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .unix_permissions(0o755)
+        .last_modified_time(DateTime::default());
+    writer.start_file("bootstrap", options)?;
+    writer.write_all(binary)?;
+    let bytes = writer.finish()?.into_inner();
+    let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    Ok(LambdaZip { bytes, sha256 })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    #[test]
+    fn same_binary_same_bytes_and_hash() {
+        let binary: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let a = package_bootstrap(&binary).unwrap();
+        let b = package_bootstrap(&binary).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.sha256.len(), 64);
+        assert_eq!(a.artifact_key(), format!("lambda/{}.zip", a.sha256));
+        let other = package_bootstrap(&binary[1..]).unwrap();
+        assert_ne!(a.sha256, other.sha256);
+    }
+
+    #[test]
+    fn single_executable_bootstrap_entry() {
+        let binary = b"\x7fELF fake executable".repeat(100);
+        let zip = package_bootstrap(&binary).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(zip.bytes)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let mut entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name(), "bootstrap");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        assert_eq!(content, binary);
+    }
+}

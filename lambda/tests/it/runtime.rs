@@ -1,0 +1,162 @@
+//! The real `bootstrap` binary against a local stand-in of the Lambda Runtime API (`/2018-06-01/runtime/...`).
+
+use std::io::Read as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reaqtions_lambda::{FirehoseEvent, FirehoseResponse, transform_event};
+use serde_json::Value;
+use tiny_http::{Header, Method, Response, Server};
+
+const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:reaqtions-data-transformation";
+
+/// What one run of the binary under the stand-in produced.
+struct Run {
+    responses: Vec<(String, Value)>,
+    errors: Vec<String>,
+    init: Duration,
+    peak_rss_kb: u64,
+    stdout: String,
+}
+
+/// Kills the child when the test ends, whatever happens.
+struct Reaper(Child);
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap()
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Serves `events` one per `invocation/next`, collects each response, then stops the binary.
+fn run_bootstrap(events: &[String], extra_env: &[(&str, &str)]) -> Run {
+    let server = Server::http("127.0.0.1:0").expect("bind loopback");
+    let addr = server.server_addr().to_ip().unwrap();
+    let started = Instant::now();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    cmd.env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "reaqtions-data-transformation")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/reaqtions-data-transformation")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123456789abcdef")
+        .env("AWS_REGION", "eu-west-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = Reaper(cmd.spawn().expect("spawn bootstrap"));
+    let pid = child.0.id();
+    let mut run = Run { responses: vec![], errors: vec![], init: Duration::ZERO, peak_rss_kb: 0, stdout: String::new() };
+    let mut next = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "bootstrap did not finish in time");
+        let Some(mut request) = server.recv_timeout(Duration::from_millis(200)).expect("accept") else {
+            if let Ok(Some(status)) = child.0.try_wait() {
+                panic!("bootstrap exited early with {status}");
+            }
+            continue;
+        };
+        let url = request.url().to_owned();
+        let mut body = String::new();
+        request.as_reader().read_to_string(&mut body).unwrap();
+        match (request.method(), url.as_str()) {
+            (Method::Get, "/2018-06-01/runtime/invocation/next") => {
+                if next == 0 {
+                    run.init = started.elapsed();
+                }
+                if next == events.len() {
+                    // Every event answered: the runtime now long-polls for more. Measure, then stop it.
+                    run.peak_rss_kb = peak_rss_kb(pid);
+                    drop(request);
+                    break;
+                }
+                let deadline_ms = (std::time::SystemTime::now() + Duration::from_secs(300))
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                let response = Response::from_string(events[next].clone())
+                    .with_header(header("Content-Type", "application/json"))
+                    .with_header(header("Lambda-Runtime-Aws-Request-Id", &format!("req-{next}")))
+                    .with_header(header("Lambda-Runtime-Deadline-Ms", &deadline_ms.to_string()))
+                    .with_header(header("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN))
+                    .with_header(header("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"));
+                next += 1;
+                request.respond(response).unwrap();
+            }
+            (Method::Post, path) if path.ends_with("/response") => {
+                let id = path.trim_start_matches("/2018-06-01/runtime/invocation/").trim_end_matches("/response");
+                run.responses.push((id.to_owned(), serde_json::from_str(&body).expect("response is JSON")));
+                request.respond(Response::empty(202)).unwrap();
+            }
+            (Method::Post, path) => {
+                run.errors.push(format!("{path}: {body}"));
+                request.respond(Response::empty(202)).unwrap();
+            }
+            (method, path) => panic!("unexpected {method} {path}"),
+        }
+    }
+    let _ = child.0.kill();
+    let output = std::mem::replace(&mut child.0, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
+    run.stdout = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    run
+}
+
+#[test]
+fn bootstrap_answers_each_fixture_like_the_library() {
+    let names = ["seed_payload.json", "mixed_results.json"];
+    let events: Vec<String> = names.iter().map(|n| crate::fixture(n)).collect();
+    let run = run_bootstrap(&events, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    assert!(run.errors.is_empty(), "runtime errors: {:?}", run.errors);
+    assert_eq!(run.responses.len(), events.len());
+    for (i, (event, (request_id, response))) in events.iter().zip(&run.responses).enumerate() {
+        assert_eq!(request_id, &format!("req-{i}"));
+        let parsed: FirehoseEvent = serde_json::from_str(event).unwrap();
+        let (expected, _) = transform_event(&parsed);
+        let got: FirehoseResponse = serde_json::from_value(response.clone()).expect("contract shape");
+        // The arrival field is derived from the event, so the whole response is deterministic.
+        assert_eq!(got, expected, "{}", names[i]);
+    }
+    let seed = &run.responses[0].1["records"];
+    assert_eq!(seed[0]["result"], "Ok");
+    assert_eq!(seed[1]["result"], "Ok");
+    let mixed: Vec<&str> =
+        run.responses[1].1["records"].as_array().unwrap().iter().map(|r| r["result"].as_str().unwrap()).collect();
+    assert_eq!(mixed, ["Ok", "Dropped", "ProcessingFailed", "ProcessingFailed", "ProcessingFailed", "ProcessingFailed", "ProcessingFailed", "Ok"]);
+
+    // Structured JSON logs: one summary per invocation, one line per failed record, never the payload.
+    let lines: Vec<Value> = run.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let summaries: Vec<&Value> = lines.iter().filter(|l| l.to_string().contains("batch transformed")).collect();
+    assert_eq!(summaries.len(), 2, "logs:\n{}", run.stdout);
+    assert!(summaries[1].to_string().contains("\"failed\":5"), "{}", summaries[1]);
+    let failed = lines.iter().filter(|l| l.to_string().contains("record failed")).count();
+    assert_eq!(failed, 5);
+    assert!(!run.stdout.contains("high"), "payload leaked into logs");
+    assert!(!run.stdout.contains("yesterday"), "payload leaked into logs");
+    eprintln!("bootstrap (test profile): init {:?}, peak RSS {} kB", run.init, run.peak_rss_kb);
+    assert!(run.peak_rss_kb > 0);
+}
+
+#[test]
+fn bootstrap_logs_plain_text_by_default() {
+    let run = run_bootstrap(&[crate::fixture("mixed_results.json")], &[]);
+    assert_eq!(run.responses.len(), 1);
+    assert!(run.stdout.contains("batch transformed"), "{}", run.stdout);
+    assert!(run.stdout.lines().all(|l| serde_json::from_str::<Value>(l).is_err()), "plain text expected");
+}

@@ -1,0 +1,2 @@
+//! reaqtions CLI entry point (placeholder while the lambda crate lands).
+fn main() {}
