@@ -5,9 +5,26 @@
 pub mod event;
 #[cfg(feature = "package")]
 pub mod package;
+#[doc(hidden)]
+pub mod sample;
+mod scan;
 pub mod schema;
 pub mod transform;
 
 pub use event::{FirehoseEvent, FirehoseRecord, FirehoseResponse, FirehoseResponseRecord, TransformResult};
 pub use schema::{ARRIVAL_FIELD, MEASURES, Reject};
 pub use transform::{BatchReport, transform_event, transform_record};
+
+/// Tells glibc's malloc to keep freed memory instead of returning it to the kernel after each invocation.
+///
+/// Every batch allocates and frees megabytes (request body, response strings); by default glibc trims and
+/// unmaps them, and the next batch page-faults them back in: ~20% of a batch's time on the benchmark event.
+/// Peak memory is unchanged (the same pages are reused). A no-op off glibc.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters and takes glibc's arena locks itself.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+    }
+}

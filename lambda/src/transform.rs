@@ -8,12 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use serde::Serialize;
 
 use crate::event::{FirehoseEvent, FirehoseResponse, FirehoseResponseRecord, TransformResult};
-use crate::schema::{ARRIVAL_FIELD, Reject, Verdict};
+use crate::scan::{Fail, Scanner, line_column};
+use crate::schema::{ARRIVAL_FIELD, Reject};
 
 /// Transforms one record's raw bytes, appending NDJSON to `out`.
 ///
@@ -31,65 +31,50 @@ pub fn transform_record(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Resul
 fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<usize, Reject> {
     let text = std::str::from_utf8(raw).map_err(|e| Reject::NotUtf8 { offset: e.valid_up_to() })?;
     let arrival = arrival_suffix(arrival_ms);
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Verdict>();
-    let mut begin = 0;
+    out.reserve(raw.len() + raw.len() / 4);
+    let mut scanner = Scanner::new(text);
     let mut count = 0;
-    while let Some(next) = stream.next() {
-        let verdict = next.map_err(|e| json_error(&e))?;
-        let end = stream.byte_offset();
+    let fail = |f: Fail| match f {
+        Fail::Eof => Reject::TruncatedJson,
+        Fail::Syntax(offset) => {
+            let (line, column) = line_column(text, offset);
+            Reject::InvalidJson { line, column }
+        }
+    };
+    while scanner.next_reading() {
         count += 1;
-        if let Verdict::Invalid(problem) = verdict {
+        if text.as_bytes()[scanner.i] != b'{' {
+            let kind = scanner.value(&mut Vec::new(), 1).map_err(fail)?;
+            return Err(Reject::NotAnObject { index: count, kind: kind.name() });
+        }
+        if let Some(problem) = scanner.reading(out).map_err(fail)? {
             return Err(problem.at(count));
         }
-        write_compact(&text.as_bytes()[begin..end], out);
         // The compact object ends in `}`: reopen it to append the arrival field.
         out.pop();
         if out.last() != Some(&b'{') {
             out.push(b',');
         }
         out.extend_from_slice(arrival.as_bytes());
-        begin = end;
     }
     Ok(count)
 }
 
-fn json_error(e: &serde_json::Error) -> Reject {
-    if e.is_eof() {
-        Reject::TruncatedJson
-    } else {
-        Reject::InvalidJson { line: e.line(), column: e.column() }
-    }
-}
-
 /// `"_firehose_arrival":"2026-11-25T21:00:00.123Z"}` + newline, computed once per record.
 fn arrival_suffix(arrival_ms: i64) -> String {
-    let when = chrono::DateTime::from_timestamp_millis(arrival_ms).unwrap_or_default();
-    format!("\"{ARRIVAL_FIELD}\":\"{}\"}}\n", when.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
-}
-
-/// Copies already-validated JSON without the whitespace outside strings.
-fn write_compact(json: &[u8], out: &mut Vec<u8>) {
-    out.reserve(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut run_start = 0;
-    for (i, &b) in json.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            out.extend_from_slice(&json[run_start..i]);
-            run_start = i + 1;
-        }
-    }
-    out.extend_from_slice(&json[run_start..]);
+    use chrono::{Datelike as _, Timelike as _};
+    let t = chrono::DateTime::from_timestamp_millis(arrival_ms).unwrap_or_default();
+    // Formatted by hand: chrono's `format` parses its pattern on every call, and this runs per record.
+    format!(
+        "\"{ARRIVAL_FIELD}\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"}}\n",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_millis()
+    )
 }
 
 /// What one invocation did, for the structured log lines (never any payload).
@@ -157,7 +142,7 @@ pub fn transform_event(event: &FirehoseEvent) -> (FirehoseResponse, BatchReport)
         .map(|record| {
             raw.clear();
             out.clear();
-            let outcome = match B64.decode_vec(record.data.as_bytes(), &mut raw) {
+            let outcome = match B64.decode_append(record.data.as_bytes(), &mut raw) {
                 Ok(()) => transform_record(&raw, record.approximate_arrival_timestamp as i64, &mut out),
                 Err(_) => {
                     raw.clear();
@@ -174,7 +159,7 @@ pub fn transform_event(event: &FirehoseEvent) -> (FirehoseResponse, BatchReport)
                     report.ok += 1;
                     report.readings += n;
                     report.bytes_out += out.len();
-                    (TransformResult::Ok, B64.encode(&out))
+                    (TransformResult::Ok, B64.encode_to_string(&out))
                 }
                 Err(reason) => {
                     report.failed += 1;

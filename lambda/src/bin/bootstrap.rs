@@ -13,5 +13,6 @@ async fn handler(event: LambdaEvent<FirehoseEvent>) -> Result<FirehoseResponse, 
 async fn main() -> Result<(), Error> {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
     lambda_runtime::tracing::init_default_subscriber();
+    reaqtions_lambda::keep_freed_memory();
     lambda_runtime::run(service_fn(handler)).await
 }

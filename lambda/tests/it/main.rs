@@ -5,8 +5,7 @@ mod properties;
 mod rules;
 mod runtime;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64_simd::STANDARD as B64;
 use reaqtions_lambda::{FirehoseEvent, FirehoseRecord};
 
 pub const ARRIVAL_MS: i64 = 1_795_640_400_123;
@@ -22,7 +21,7 @@ pub fn event_of(payloads: &[&[u8]]) -> FirehoseEvent {
             .map(|(i, p)| FirehoseRecord {
                 record_id: format!("r{i}"),
                 approximate_arrival_timestamp: ARRIVAL_MS as f64,
-                data: B64.encode(p),
+                data: B64.encode_to_string(p),
             })
             .collect(),
         ..FirehoseEvent::default()
@@ -30,7 +29,7 @@ pub fn event_of(payloads: &[&[u8]]) -> FirehoseEvent {
 }
 
 pub fn decode(data: &str) -> Vec<u8> {
-    B64.decode(data).expect("response data is base64")
+    B64.decode_to_vec(data).expect("response data is base64")
 }
 
 pub fn fixture(name: &str) -> String {

@@ -52,3 +52,89 @@ proptest! {
         prop_assert_eq!(report.ok + report.dropped + report.failed, report.records);
     }
 }
+
+/// Arbitrary JSON values (keys drawn so that known fields occur).
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e300f64..1e300).prop_map(Value::from),
+        "[a-z \\\\\"\\n\u{e9}\u{1F32B}]{0,6}".prop_map(Value::String),
+        Just(Value::String("2026-11-25T21:00:00.123456".into())),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec(
+                (prop_oneof![Just("TIME"), Just("NO2"), Just("seq"), Just("device_id"), Just("x"), Just("é")], inner),
+                0..5
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+/// JSON text, valid or with one byte changed.
+fn json_text() -> impl Strategy<Value = String> {
+    (proptest::collection::vec(json_value(), 1..3), any::<bool>(), any::<u8>(), any::<usize>(), 0u8..4).prop_map(
+        |(values, pretty, byte, at, mutation)| {
+            let mut text: String = values
+                .iter()
+                .map(|v| if pretty { serde_json::to_string_pretty(v).unwrap() } else { v.to_string() })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut bytes = text.clone().into_bytes();
+            let at = at % (bytes.len() + 1);
+            let token = b"{}[]:,\"\\u0e.-+ tn"[byte as usize % 17];
+            match mutation {
+                1 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                2 => bytes.insert(at, token),
+                3 if at < bytes.len() => bytes[at] = token,
+                _ => {}
+            }
+            if let Ok(mutated) = String::from_utf8(bytes) {
+                text = mutated;
+            }
+            text
+        },
+    )
+}
+
+/// The schema, written independently over serde_json values.
+fn reference_accepts(text: &str) -> bool {
+    serde_json::Deserializer::from_str(text).into_iter::<Value>().all(|v| match v {
+        Ok(Value::Object(map)) => map.iter().all(|(k, v)| match k.as_str() {
+            "TIME" => v.as_str().is_some_and(reaqtions_lambda::schema::is_valid_time),
+            "device_id" => v.is_string(),
+            "seq" => v.is_u64(),
+            "_firehose_arrival" => false,
+            k if reaqtions_lambda::MEASURES.contains(&k) => v.is_number(),
+            _ => true,
+        }),
+        _ => false,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #[test]
+    fn scanner_accepts_exactly_what_serde_json_and_the_schema_accept(text in json_text()) {
+        let mut out = Vec::new();
+        let ours = reaqtions_lambda::transform_record(text.as_bytes(), 0, &mut out);
+        prop_assert_eq!(ours.is_ok(), reference_accepts(&text), "{:?} -> {:?}", text, ours);
+        if ours.is_ok() {
+            // The compacted output is the same JSON.
+            let sent: Vec<Value> = serde_json::Deserializer::from_str(&text).into_iter().map(Result::unwrap).collect();
+            let got: Vec<Value> = std::str::from_utf8(&out).unwrap().lines().map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("_firehose_arrival");
+                v
+            }).collect();
+            prop_assert_eq!(got, sent);
+        }
+    }
+}

@@ -104,7 +104,10 @@ fn each_bad_case_is_rejected_with_a_reason_that_names_it() {
         (b"{\"PM2_5\":null}", Reject::NotANumber { index: 1, field: "PM2_5", kind: "null" }),
         (b"{\"AQI\":true}", Reject::NotANumber { index: 1, field: "AQI", kind: "boolean" }),
         (b"{\"RH\":[1]}", Reject::NotANumber { index: 1, field: "RH", kind: "array" }),
-        (b"{\"T\":1e999}", Reject::InvalidJson { line: 1, column: 10 }),
+        (b"{\"T\":1e999}", Reject::InvalidJson { line: 1, column: 6 }),
+        (b"{\n  \"T\": tru }", Reject::InvalidJson { line: 2, column: 8 }),
+        (b"{\"s\":\"\\ud800\"}", Reject::InvalidJson { line: 1, column: 13 }),
+        (b"{\"s\":\"tab\there\"}", Reject::InvalidJson { line: 1, column: 10 }),
         (b"{\"TIME\":\"now\"}", Reject::BadTime { index: 1 }),
         (b"{\"TIME\":1764104400}", Reject::BadTime { index: 1 }),
         (b"{\"device_id\":7}", Reject::BadDeviceId { index: 1 }),
@@ -130,7 +133,7 @@ fn reasons_never_carry_the_payload() {
         format!("{{\"NO2\":\"{secret}\"}}"),
         format!("{{\"TIME\":\"{secret}\"}}"),
         format!("[\"{secret}\"]"),
-        format!("{secret}"),
+        secret.to_string(),
         format!("{{\"x\":\"{secret}\""),
     ];
     for raw in bad {
@@ -177,7 +180,10 @@ fn response_serializes_to_firehose_contract() {
 fn fixture_events_with_kinesis_metadata_are_accepted() {
     let event: reaqtions_lambda::FirehoseEvent =
         serde_json::from_str(&crate::fixture("mixed_results.json")).expect("unknown fields tolerated");
-    assert_eq!(event.source_kinesis_stream_arn.as_deref(), Some("arn:aws:kinesis:us-east-1:123456789012:stream/upstream"));
+    assert_eq!(
+        event.source_kinesis_stream_arn.as_deref(),
+        Some("arn:aws:kinesis:us-east-1:123456789012:stream/upstream")
+    );
     let (response, report) = transform_event(&event);
     assert_eq!(response.records.len(), 8);
     assert_eq!((report.ok, report.dropped, report.failed), (2, 1, 5));

@@ -1,6 +1,5 @@
 //! The real `bootstrap` binary against a local stand-in of the Lambda Runtime API (`/2018-06-01/runtime/...`).
 
-use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,7 +61,8 @@ fn run_bootstrap(events: &[String], extra_env: &[(&str, &str)]) -> Run {
     }
     let mut child = Reaper(cmd.spawn().expect("spawn bootstrap"));
     let pid = child.0.id();
-    let mut run = Run { responses: vec![], errors: vec![], init: Duration::ZERO, peak_rss_kb: 0, stdout: String::new() };
+    let mut run =
+        Run { responses: vec![], errors: vec![], init: Duration::ZERO, peak_rss_kb: 0, stdout: String::new() };
     let mut next = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -138,7 +138,19 @@ fn bootstrap_answers_each_fixture_like_the_library() {
     assert_eq!(seed[1]["result"], "Ok");
     let mixed: Vec<&str> =
         run.responses[1].1["records"].as_array().unwrap().iter().map(|r| r["result"].as_str().unwrap()).collect();
-    assert_eq!(mixed, ["Ok", "Dropped", "ProcessingFailed", "ProcessingFailed", "ProcessingFailed", "ProcessingFailed", "ProcessingFailed", "Ok"]);
+    assert_eq!(
+        mixed,
+        [
+            "Ok",
+            "Dropped",
+            "ProcessingFailed",
+            "ProcessingFailed",
+            "ProcessingFailed",
+            "ProcessingFailed",
+            "ProcessingFailed",
+            "Ok"
+        ]
+    );
 
     // Structured JSON logs: one summary per invocation, one line per failed record, never the payload.
     let lines: Vec<Value> = run.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
@@ -159,4 +171,40 @@ fn bootstrap_logs_plain_text_by_default() {
     assert_eq!(run.responses.len(), 1);
     assert!(run.stdout.contains("batch transformed"), "{}", run.stdout);
     assert!(run.stdout.lines().all(|l| serde_json::from_str::<Value>(l).is_err()), "plain text expected");
+}
+
+#[test]
+fn bootstrap_transforms_a_4mb_event_of_10k_readings() {
+    let (event, bytes) = reaqtions_lambda::sample::benchmark_event(10_000);
+    let body = serde_json::to_string(&event).unwrap();
+    let run = run_bootstrap(&[body], &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let records = run.responses[0].1["records"].as_array().unwrap();
+    assert_eq!(records.len(), event.records.len());
+    assert!(records.iter().all(|r| r["result"] == "Ok"));
+    let lines: usize = records
+        .iter()
+        .map(|r| String::from_utf8(crate::decode(r["data"].as_str().unwrap())).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 10_000);
+    eprintln!("bootstrap: {:.1} MB event, init {:?}, peak RSS {} kB", bytes as f64 / 1e6, run.init, run.peak_rss_kb);
+}
+
+/// provided.al2023 ships glibc 2.34: the binary must not need a newer symbol version.
+#[test]
+fn bootstrap_needs_no_glibc_newer_than_2_34() {
+    let output = Command::new("objdump").arg("-T").arg(env!("CARGO_BIN_EXE_bootstrap")).output();
+    let output = output.expect("objdump (binutils) is needed to check the Lambda binary's glibc symbols");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut versions: Vec<(u32, u32)> = text
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>());
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .collect();
+    versions.sort_unstable();
+    let newest = versions.last().copied().expect("a dynamically linked glibc binary");
+    assert!(newest <= (2, 34), "bootstrap needs GLIBC_{}.{} (AL2023 has 2.34)", newest.0, newest.1);
 }

@@ -1,0 +1,274 @@
+//! Firehose S3 prefixes: parsing `!{timestamp:…}`, `!{firehose:…}` expressions, evaluating them the way
+//! Firehose does (UTC, Java DateTimeFormatter letters), naming objects, and listing hour partitions for pruning.
+
+use anyhow::{Result, bail, ensure};
+use chrono::{DateTime, Datelike as _, Duration, Timelike as _, Utc};
+use rand::Rng as _;
+use rand::distr::Alphanumeric;
+
+/// Appended by Firehose when a prefix has no timestamp expression.
+const DEFAULT_TIME_FOLDERS: &str = "yyyy/MM/dd/HH";
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Literal(String),
+    Timestamp(Vec<Field>),
+    ErrorType,
+    RandomString,
+}
+
+/// One element of a Java DateTimeFormatter pattern.
+#[derive(Debug, Clone, PartialEq)]
+enum Field {
+    Year(usize),
+    Month(usize),
+    Day(usize),
+    DayOfYear(usize),
+    Hour(usize),
+    Minute(usize),
+    Second(usize),
+    Text(String),
+}
+
+/// A parsed S3 prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prefix {
+    parts: Vec<Part>,
+}
+
+impl Prefix {
+    /// Parses a prefix; `error` allows `!{firehose:error-output-type}`.
+    pub fn parse(text: &str, error: bool) -> Result<Prefix> {
+        ensure!(text.len() <= 1024, "prefix is longer than 1024 characters");
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("!{") {
+            if start > 0 {
+                parts.push(Part::Literal(rest[..start].to_owned()));
+            }
+            let Some(len) = rest[start..].find('}') else { bail!("unclosed expression in prefix {text:?}") };
+            let expr = &rest[start + 2..start + len];
+            parts.push(match expr.split_once(':') {
+                Some(("timestamp", pattern)) => Part::Timestamp(parse_pattern(pattern)?),
+                Some(("firehose", "random-string")) => Part::RandomString,
+                Some(("firehose", "error-output-type")) if error => Part::ErrorType,
+                Some(("firehose", "error-output-type")) => {
+                    bail!("!{{firehose:error-output-type}} is only allowed in the error prefix")
+                }
+                Some(("partitionKeyFromQuery" | "partitionKeyFromLambda", _)) => {
+                    bail!("!{{{expr}}} needs dynamic partitioning, which reaqtions pipelines do not enable")
+                }
+                _ => bail!("unknown prefix expression !{{{expr}}}"),
+            });
+            rest = &rest[start + len + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        if !parts.iter().any(|p| matches!(p, Part::Timestamp(_))) {
+            parts.push(Part::Timestamp(parse_pattern(DEFAULT_TIME_FOLDERS)?));
+            parts.push(Part::Literal("/".into()));
+        }
+        Ok(Prefix { parts })
+    }
+
+    pub fn has_error_type(&self) -> bool {
+        self.parts.contains(&Part::ErrorType)
+    }
+
+    /// Evaluates the prefix for the arrival time of the oldest record in an object.
+    pub fn render(&self, when: DateTime<Utc>, error_type: &str) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::ErrorType => out.push_str(error_type),
+                Part::RandomString => {
+                    out.extend(rand::rng().sample_iter(Alphanumeric).take(11).map(char::from));
+                }
+                Part::Timestamp(fields) => format_fields(fields, when, &mut out),
+            }
+        }
+        out
+    }
+
+    /// The fixed part before the first expression: where every object of this prefix lives.
+    pub fn static_root(&self) -> &str {
+        match self.parts.first() {
+            Some(Part::Literal(s)) => s,
+            _ => "",
+        }
+    }
+
+    /// The list prefixes covering every hour in `[since, until]`, when the prefix is hour-partitioned and has
+    /// no random part; `None` when listing cannot be narrowed that way (the caller lists the static root).
+    pub fn hour_prefixes(&self, since: DateTime<Utc>, until: DateTime<Utc>, error_type: &str) -> Option<Vec<String>> {
+        let hourly = self.parts.iter().any(|p| match p {
+            Part::Timestamp(fields) => fields.iter().any(|f| matches!(f, Field::Hour(_))),
+            _ => false,
+        });
+        if !hourly || self.parts.contains(&Part::RandomString) || since > until {
+            return None;
+        }
+        let hours = (until - since).num_hours() + 2;
+        if hours > 24 * 366 {
+            return None;
+        }
+        let first = since.with_minute(0)?.with_second(0)?.with_nanosecond(0)?;
+        let mut prefixes: Vec<String> = (0..hours)
+            .map(|h| first + Duration::hours(h))
+            .take_while(|t| *t <= until)
+            .map(|t| self.render(t, error_type))
+            .collect();
+        prefixes.dedup();
+        Some(prefixes)
+    }
+}
+
+fn parse_pattern(pattern: &str) -> Result<Vec<Field>> {
+    let mut fields = Vec::new();
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            let end = chars[i + 1..].iter().position(|&c| c == '\'').map(|p| i + 1 + p);
+            let Some(end) = end else { bail!("unclosed quote in timestamp pattern {pattern:?}") };
+            fields.push(Field::Text(chars[i + 1..end].iter().collect()));
+            i = end + 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|&&d| d == c).count();
+        fields.push(match c {
+            'y' | 'u' => Field::Year(run),
+            'M' => Field::Month(run),
+            'd' => Field::Day(run),
+            'D' => Field::DayOfYear(run),
+            'H' => Field::Hour(run),
+            'm' => Field::Minute(run),
+            's' => Field::Second(run),
+            c if c.is_ascii_alphabetic() => {
+                bail!("timestamp pattern letter {c:?} in {pattern:?} is not supported (use y M d D H m s)")
+            }
+            _ => Field::Text(chars[i..i + run].iter().collect()),
+        });
+        i += run;
+    }
+    Ok(fields)
+}
+
+fn format_fields(fields: &[Field], t: DateTime<Utc>, out: &mut String) {
+    use std::fmt::Write as _;
+    for f in fields {
+        let _ = match *f {
+            Field::Year(2) => write!(out, "{:02}", t.year() % 100),
+            Field::Year(n) => write!(out, "{:0n$}", t.year()),
+            Field::Month(n) => write!(out, "{:0n$}", t.month()),
+            Field::Day(n) => write!(out, "{:0n$}", t.day()),
+            Field::DayOfYear(n) => write!(out, "{:0n$}", t.ordinal()),
+            Field::Hour(n) => write!(out, "{:0n$}", t.hour()),
+            Field::Minute(n) => write!(out, "{:0n$}", t.minute()),
+            Field::Second(n) => write!(out, "{:0n$}", t.second()),
+            Field::Text(ref s) => write!(out, "{s}"),
+        };
+    }
+}
+
+/// Firehose's object name after the prefix: `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>`.
+pub fn object_name(stream: &str, version: u32, written: DateTime<Utc>) -> String {
+    format!("{stream}-{version}-{}-{}", written.format("%Y-%m-%d-%H-%M-%S"), uuid::Uuid::new_v4())
+}
+
+/// The hour an object key is partitioned under, from `year=/month=/day=/hour=` or `yyyy/MM/dd/HH/` folders.
+pub fn key_hour(key: &str) -> Option<DateTime<Utc>> {
+    let segments: Vec<&str> = key.split('/').collect();
+    let digits = |s: &str, n: usize| (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok())?;
+    for w in segments.windows(4) {
+        let strip = |s: &'static str, i: usize| w[i].strip_prefix(s).unwrap_or(w[i]);
+        let (y, m, d, h) = (
+            digits(strip("year=", 0), 4),
+            digits(strip("month=", 1), 2),
+            digits(strip("day=", 2), 2),
+            digits(strip("hour=", 3), 2),
+        );
+        if let (Some(y), Some(m), Some(d), Some(h)) = (y, m, d, h) {
+            return chrono::NaiveDate::from_ymd_opt(y as i32, m, d)?.and_hms_opt(h, 0, 0).map(|t| t.and_utc());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn default_prefixes_evaluate_in_utc() {
+        let t = at("2026-03-07T05:09:59.999Z");
+        let p = Prefix::parse(DEFAULT_PREFIX, false).unwrap();
+        assert_eq!(p.render(t, ""), "processed/year=2026/month=03/day=07/hour=05/");
+        let e = Prefix::parse(DEFAULT_ERROR_PREFIX, true).unwrap();
+        assert_eq!(e.render(t, "processing-failed"), "error/processing-failed/year=2026/month=03/day=07/hour=05/");
+        assert_eq!(p.static_root(), "processed/year=");
+    }
+
+    #[test]
+    fn prefix_without_timestamp_gets_hour_folders_appended() {
+        let t = at("2026-11-25T21:30:00Z");
+        assert_eq!(Prefix::parse("processed/", false).unwrap().render(t, ""), "processed/2026/11/25/21/");
+        assert_eq!(Prefix::parse("", false).unwrap().render(t, ""), "2026/11/25/21/");
+    }
+
+    #[test]
+    fn java_pattern_letters_and_quotes() {
+        let t = at("2026-02-03T04:05:06Z");
+        let p = Prefix::parse("x/!{timestamp:yy-M-d 'at' HH.mm.ss (DDD)}/", false).unwrap();
+        assert_eq!(p.render(t, ""), "x/26-2-3 at 04.05.06 (034)/");
+        let r = Prefix::parse("r/!{firehose:random-string}/!{timestamp:yyyy}/", false).unwrap().render(t, "");
+        assert_eq!(r.len(), "r/".len() + 11 + "/2026/".len());
+    }
+
+    #[test]
+    fn bad_prefixes_are_named() {
+        assert!(Prefix::parse("p/!{timestamp:yyyy", false).unwrap_err().to_string().contains("unclosed"));
+        assert!(Prefix::parse("p/!{timestamp:QQ}/", false).unwrap_err().to_string().contains("'Q'"));
+        assert!(Prefix::parse("p/!{firehose:error-output-type}/", false).is_err());
+        assert!(Prefix::parse("p/!{partitionKeyFromQuery:id}/", false).unwrap_err().to_string().contains("dynamic"));
+    }
+
+    #[test]
+    fn hour_prefixes_cover_the_range_only() {
+        let p = Prefix::parse(DEFAULT_PREFIX, false).unwrap();
+        let got = p.hour_prefixes(at("2026-11-25T22:40:00Z"), at("2026-11-26T00:10:00Z"), "").unwrap();
+        assert_eq!(
+            got,
+            [
+                "processed/year=2026/month=11/day=25/hour=22/",
+                "processed/year=2026/month=11/day=25/hour=23/",
+                "processed/year=2026/month=11/day=26/hour=00/"
+            ]
+        );
+        let random = Prefix::parse("p/!{firehose:random-string}/!{timestamp:yyyy/MM/dd/HH}/", false).unwrap();
+        assert_eq!(random.hour_prefixes(at("2026-11-25T22:40:00Z"), at("2026-11-26T00:10:00Z"), ""), None);
+    }
+
+    #[test]
+    fn key_hours_from_both_layouts() {
+        let h = at("2026-11-25T21:00:00Z");
+        assert_eq!(key_hour("processed/year=2026/month=11/day=25/hour=21/s-1-2026-11-25-21-01-02-u"), Some(h));
+        assert_eq!(key_hour("processed/2026/11/25/21/s-1-x"), Some(h));
+        assert_eq!(key_hour("processed/loose-object.json"), None);
+    }
+
+    #[test]
+    fn object_names_follow_firehose() {
+        let name = object_name("reaqtions-iot-data-stream", 1, at("2026-11-25T21:01:02Z"));
+        assert!(name.starts_with("reaqtions-iot-data-stream-1-2026-11-25-21-01-02-"), "{name}");
+        assert_eq!(name.len(), "reaqtions-iot-data-stream-1-2026-11-25-21-01-02-".len() + 36);
+    }
+}
