@@ -182,7 +182,8 @@ pub fn object_name(stream: &str, version: u32, written: DateTime<Utc>) -> String
 /// The hour an object key is partitioned under, from `year=/month=/day=/hour=` or `yyyy/MM/dd/HH/` folders.
 pub fn key_hour(key: &str) -> Option<DateTime<Utc>> {
     let segments: Vec<&str> = key.split('/').collect();
-    let digits = |s: &str, n: usize| (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok())?;
+    let digits =
+        |s: &str, n: usize| (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok())?;
     for w in segments.windows(4) {
         let strip = |s: &'static str, i: usize| w[i].strip_prefix(s).unwrap_or(w[i]);
         let (y, m, d, h) = (

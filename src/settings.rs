@@ -71,7 +71,8 @@ pub struct SettingsFile {
 
 impl SettingsFile {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read settings file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read settings file {}", path.display()))?;
         serde_norway::from_str(&text).with_context(|| format!("invalid settings file {}", path.display()))
     }
 

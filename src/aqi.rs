@@ -1,0 +1,65 @@
+//! US EPA Air Quality Index from PM2.5, with the breakpoints of the 2024 revision of the PM2.5 NAAQS
+//! (40 CFR Part 58 Appendix G, table 2 as amended 2024-02-07, in force 2024-05-06): "Good" now ends at
+//! 9.0 µg/m³ (was 12.0).
+
+/// `(C_low, C_high, I_low, I_high, category)`, concentrations in µg/m³ truncated to 0.1.
+const PM25_BREAKPOINTS: [(f64, f64, u32, u32, &str); 6] = [
+    (0.0, 9.0, 0, 50, "Good"),
+    (9.1, 35.4, 51, 100, "Moderate"),
+    (35.5, 55.4, 101, 150, "Unhealthy for Sensitive Groups"),
+    (55.5, 125.4, 151, 200, "Unhealthy"),
+    (125.5, 225.4, 201, 300, "Very Unhealthy"),
+    (225.5, 325.4, 301, 500, "Hazardous"),
+];
+
+/// The AQI for a 24-hour PM2.5 concentration (µg/m³); above the table the index is capped at 500.
+pub fn pm25_aqi(concentration: f64) -> u32 {
+    let c = (concentration.max(0.0) * 10.0).floor() / 10.0;
+    for &(c_lo, c_hi, i_lo, i_hi, _) in &PM25_BREAKPOINTS {
+        if c <= c_hi {
+            let c = c.max(c_lo);
+            return (f64::from(i_hi - i_lo) / (c_hi - c_lo) * (c - c_lo) + f64::from(i_lo)).round() as u32;
+        }
+    }
+    500
+}
+
+/// The EPA category name of an AQI value.
+pub fn category(aqi: f64) -> &'static str {
+    let aqi = aqi.round().max(0.0) as u32;
+    PM25_BREAKPOINTS.iter().find(|b| aqi <= b.3).map_or("Hazardous", |b| b.4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breakpoint_edges() {
+        assert_eq!(pm25_aqi(0.0), 0);
+        assert_eq!(pm25_aqi(9.0), 50);
+        assert_eq!(pm25_aqi(9.1), 51);
+        assert_eq!(pm25_aqi(9.09), 50, "truncated to 9.0, not rounded");
+        assert_eq!(pm25_aqi(35.4), 100);
+        assert_eq!(pm25_aqi(35.5), 101);
+        assert_eq!(pm25_aqi(55.4), 150);
+        assert_eq!(pm25_aqi(55.5), 151);
+        assert_eq!(pm25_aqi(125.4), 200);
+        assert_eq!(pm25_aqi(125.5), 201);
+        assert_eq!(pm25_aqi(225.4), 300);
+        assert_eq!(pm25_aqi(225.5), 301);
+        assert_eq!(pm25_aqi(325.4), 500);
+        assert_eq!(pm25_aqi(900.0), 500);
+        assert_eq!(pm25_aqi(-3.0), 0);
+        assert_eq!(pm25_aqi(20.0), 71);
+    }
+
+    #[test]
+    fn categories() {
+        assert_eq!(category(50.0), "Good");
+        assert_eq!(category(51.0), "Moderate");
+        assert_eq!(category(150.0), "Unhealthy for Sensitive Groups");
+        assert_eq!(category(301.0), "Hazardous");
+        assert_eq!(category(500.0), "Hazardous");
+    }
+}

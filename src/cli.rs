@@ -1,0 +1,248 @@
+//! Command-line types: the global options, one `Args` struct per verb, and the AWS flags (flattened once).
+//! Only parsing lives here; commands validate their arguments into settings before doing any work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::output::Format;
+use crate::settings::SettingsFile;
+
+#[derive(Debug, Parser)]
+#[command(name = "reaqtions", version, about = "IoT air-quality readings into an AWS data lake: Firehose → Lambda → S3", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Run against the local target (the whole pipeline on this machine) instead of AWS.
+    #[arg(long, global = true, env = "REAQTIONS_LOCAL")]
+    pub local: bool,
+
+    /// The local target's data directory (deployment record, lake, logs).
+    #[arg(long, global = true, env = "REAQTIONS_DATA_DIR", default_value = ".reaqtions", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No progress output.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Where the AWS target is (ignored with --local).
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS profile from the shared config/credentials files.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS region.
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Endpoint for every AWS service (an emulator such as moto); S3 then uses path-style addressing.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the pipeline, then show its outputs.
+    Deploy(DeployArgs),
+    /// Air-quality devices sending readings into the pipeline.
+    Simulate(SimulateArgs),
+    /// The processed readings back as a table, CSV or JSON.
+    Report(ReportArgs),
+    /// The transformation function's log events.
+    Logs(LogsArgs),
+    /// What is deployed and what the lake holds.
+    Status(StatusArgs),
+    /// Remove the pipeline (the data stays unless --delete-data).
+    Teardown(TeardownArgs),
+    /// The main job end to end: deploy, simulate with some malformed readings, verify, summary report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Pipeline settings given as flags (they override `--config`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct SettingsArgs {
+    /// Settings file (YAML; see examples/reaqtions.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Stack name; resource names derive from it.
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Raw data-lake bucket name.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// S3 buffering size, MiB (1-128).
+    #[arg(long, value_name = "MIB")]
+    pub buffer_size: Option<u32>,
+    /// S3 buffering interval, seconds (0-900).
+    #[arg(long, value_name = "SECONDS")]
+    pub buffer_interval: Option<u32>,
+    /// Lambda processor buffering size, MB (0.2-3).
+    #[arg(long, value_name = "MB")]
+    pub processor_buffer_size: Option<f64>,
+    /// Lambda processor buffering interval, seconds (0-900).
+    #[arg(long, value_name = "SECONDS")]
+    pub processor_buffer_interval: Option<u32>,
+    /// Lambda memory, MB.
+    #[arg(long, value_name = "MB")]
+    pub lambda_memory: Option<u32>,
+    /// Lambda timeout, seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub lambda_timeout: Option<u32>,
+    /// Days the Lambda log group keeps events.
+    #[arg(long, value_name = "DAYS")]
+    pub log_retention_days: Option<u32>,
+}
+
+impl SettingsArgs {
+    pub fn as_file(&self) -> SettingsFile {
+        SettingsFile {
+            stack: self.stack.clone(),
+            bucket: self.bucket.clone(),
+            prefix: None,
+            error_prefix: None,
+            buffer_size_mib: self.buffer_size,
+            buffer_interval_seconds: self.buffer_interval,
+            processor_buffer_size_mb: self.processor_buffer_size,
+            processor_buffer_interval_seconds: self.processor_buffer_interval,
+            lambda_memory_mb: self.lambda_memory,
+            lambda_timeout_seconds: self.lambda_timeout,
+            log_retention_days: self.log_retention_days,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Number of devices.
+    #[arg(long, default_value_t = 10)]
+    pub devices: usize,
+    /// Readings per device per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// How long to send (e.g. 30s, 5m); default 10s unless --count.
+    #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "count")]
+    pub duration: Option<std::time::Duration>,
+    /// Readings per device, instead of --duration.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Seed for reproducible values.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Share of deliberately malformed payloads (0-1); they must end up under error/.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_ratio: f64,
+    /// Wait until every accepted reading is visible, then report delivery and latency.
+    #[arg(long)]
+    pub verify: bool,
+    /// How long --verify waits at most.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub verify_timeout: std::time::Duration,
+    /// Batches in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Resends of a failed entry before it is spooled.
+    #[arg(long, default_value_t = 8)]
+    pub max_retries: u32,
+    /// Where unsent readings go when retries run out (default reaqtions-unsent-<time>.ndjson).
+    #[arg(long, value_name = "FILE")]
+    pub spool: Option<PathBuf>,
+    /// Send the readings of a spool file again instead of simulating.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["duration", "count", "verify"])]
+    pub resend: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Readings ingested at or after this time (RFC 3339, or relative like 2h).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Readings ingested at or before this time (RFC 3339, or relative like 30m).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only this device (repeatable).
+    #[arg(long = "device", value_name = "ID")]
+    pub devices: Vec<String>,
+    /// One row per device instead of the readings.
+    #[arg(long)]
+    pub summary: bool,
+    /// Objects read at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Events from this long ago, or since this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Keep printing new events.
+    #[arg(long)]
+    pub follow: bool,
+    /// Only events containing TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// The Firehose delivery-error log group instead of the function's.
+    #[arg(long)]
+    pub delivery: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also delete the data lake bucket and everything in it.
+    #[arg(long)]
+    pub delete_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 5)]
+    pub devices: usize,
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    pub duration: std::time::Duration,
+    #[arg(long, default_value_t = 0.05)]
+    pub malformed_ratio: f64,
+}

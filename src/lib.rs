@@ -1,0 +1,15 @@
+//! reaqtions: provisions and drives an IoT air-quality ingestion pipeline — devices → Firehose → the
+//! transformation Lambda → S3 — on AWS, or on one machine with the local target.
+
+pub mod aqi;
+pub mod cli;
+pub mod commands;
+pub mod fetch;
+pub mod local;
+pub mod output;
+pub mod prefix;
+pub mod progress;
+pub mod report;
+pub mod settings;
+pub mod simulate;
+pub mod target;

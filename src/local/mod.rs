@@ -1,0 +1,159 @@
+//! The local target: the whole pipeline on one machine, under one data directory —
+//! `deployment.json` (what `deploy --local` recorded), `lake/<bucket>/` (the objects, same keys as S3),
+//! `logs/` (one JSON-lines file per log group). The delivery stream runs inside the process that sends.
+
+pub mod lake;
+pub mod logs;
+pub mod stream;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::PipelineSettings;
+use lake::DirLake;
+use logs::LogFiles;
+use stream::LocalStream;
+
+/// The region name local ARNs carry.
+pub const REGION: &str = "local";
+
+/// A local ARN in Firehose's or Lambda's shape.
+pub fn arn(service: &str, resource: &str) -> String {
+    format!("arn:aws:{service}:{REGION}:000000000000:{resource}")
+}
+
+/// What `deploy --local` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub settings: PipelineSettings,
+    /// The delivery stream's version id: 1 at creation, +1 at every update (it appears in object names).
+    pub version: u32,
+    /// The transform the local function runs.
+    pub transform: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployChange {
+    Created,
+    Updated,
+    UpToDate,
+}
+
+/// The local target rooted at a data directory.
+#[derive(Debug, Clone)]
+pub struct LocalTarget {
+    root: PathBuf,
+}
+
+fn transform_identity() -> String {
+    format!("reaqtions-lambda {} (linked into reaqtions)", env!("CARGO_PKG_VERSION"))
+}
+
+impl LocalTarget {
+    pub fn new(root: &Path) -> Self {
+        LocalTarget { root: root.to_owned() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn deployment_path(&self) -> PathBuf {
+        self.root.join("deployment.json")
+    }
+
+    pub fn lake(&self, bucket: &str) -> DirLake {
+        DirLake::new(&self.root.join("lake"), bucket)
+    }
+
+    pub fn logs(&self) -> LogFiles {
+        LogFiles::new(&self.root.join("logs"))
+    }
+
+    pub fn load(&self) -> Result<Option<Deployment>> {
+        let path = self.deployment_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .with_context(|| format!("local deployment record {} is corrupt", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// The deployment, or an error telling how to create one.
+    pub fn require(&self) -> Result<Deployment> {
+        self.load()?.with_context(|| {
+            format!("no local deployment in {}: run `reaqtions deploy --local` first", self.root.display())
+        })
+    }
+
+    /// Records the deployment: creates it, updates it when the settings changed, or does nothing.
+    pub fn deploy(&self, settings: &PipelineSettings) -> Result<(DeployChange, Deployment)> {
+        let now = Utc::now();
+        let (change, deployment) = match self.load()? {
+            Some(d) if d.settings == *settings && d.transform == transform_identity() => {
+                return Ok((DeployChange::UpToDate, d));
+            }
+            Some(d) => (
+                DeployChange::Updated,
+                Deployment {
+                    settings: settings.clone(),
+                    version: d.version + 1,
+                    transform: transform_identity(),
+                    updated: now,
+                    ..d
+                },
+            ),
+            None => (
+                DeployChange::Created,
+                Deployment {
+                    settings: settings.clone(),
+                    version: 1,
+                    transform: transform_identity(),
+                    created: now,
+                    updated: now,
+                },
+            ),
+        };
+        fs::create_dir_all(&self.root).with_context(|| format!("cannot create {}", self.root.display()))?;
+        let path = self.deployment_path();
+        let tmp = path.with_extension("json.tmp");
+        fs::write(&tmp, serde_json::to_vec_pretty(&deployment)?)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok((change, deployment))
+    }
+
+    /// Removes the deployment record (and, with `delete_data`, the bucket and logs). False if nothing was there.
+    pub fn teardown(&self, delete_data: bool) -> Result<Option<Deployment>> {
+        let Some(deployment) = self.load()? else { return Ok(None) };
+        if delete_data {
+            self.lake(&deployment.settings.bucket).delete_all()?;
+            let logs = self.root.join("logs");
+            if logs.exists() {
+                fs::remove_dir_all(&logs).with_context(|| format!("cannot delete {}", logs.display()))?;
+            }
+        }
+        let path = self.deployment_path();
+        fs::remove_file(&path).with_context(|| format!("cannot delete {}", path.display()))?;
+        Ok(Some(deployment))
+    }
+
+    /// Starts the deployment's delivery stream in this process.
+    pub fn start_stream(&self, deployment: &Deployment) -> Result<LocalStream> {
+        LocalStream::start(
+            &deployment.settings,
+            deployment.version,
+            self.lake(&deployment.settings.bucket),
+            self.logs(),
+        )
+    }
+}

@@ -1,0 +1,483 @@
+//! An in-process Firehose Direct-PUT delivery stream with a Lambda processor and an S3 destination, faithful
+//! to what Firehose does with the same settings: processor buffering (size and interval, each invocation within
+//! the 6 MB Lambda payload limit), the transform library called with a real Firehose event, S3 buffering by
+//! size and interval, `!{…}` prefixes evaluated from the oldest record's arrival time, Firehose's object names,
+//! and failed records written to the error prefix in Firehose's error-record shape with their raw bytes.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail, ensure};
+use base64_simd::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use reaqtions_lambda::{BatchReport, FirehoseEvent, FirehoseRecord, TransformResult, transform_event};
+use serde_json::{Map, Value, json};
+
+use super::lake::DirLake;
+use super::logs::LogFiles;
+use crate::prefix::{Prefix, object_name};
+use crate::settings::PipelineSettings;
+use crate::target::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, RecordSink};
+
+/// Lambda's synchronous request payload limit.
+const LAMBDA_PAYLOAD_LIMIT: usize = 6_000_000;
+/// What the local stream checks its buffers' ages every so often.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Counters of what the stream did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StreamStats {
+    pub records_in: u64,
+    pub bytes_in: u64,
+    pub invocations: u64,
+    pub records_ok: u64,
+    pub records_dropped: u64,
+    pub records_failed: u64,
+    pub objects: u64,
+    pub error_objects: u64,
+}
+
+struct Pending {
+    record_id: String,
+    arrival_ms: i64,
+    data: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Buffer {
+    data: Vec<u8>,
+    oldest_ms: Option<i64>,
+    since: Option<Instant>,
+}
+
+impl Buffer {
+    fn add(&mut self, bytes: &[u8], arrival_ms: i64) {
+        self.data.extend_from_slice(bytes);
+        self.oldest_ms = Some(self.oldest_ms.map_or(arrival_ms, |o| o.min(arrival_ms)));
+        self.since.get_or_insert_with(Instant::now);
+    }
+}
+
+#[derive(Default)]
+struct State {
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+    pending_since: Option<Instant>,
+    processed: Buffer,
+    errors: Buffer,
+    next_id: u64,
+    stats: StreamStats,
+    /// A failure of the background flusher, reported by the next call.
+    failure: Option<String>,
+    stopped: bool,
+}
+
+struct Shared {
+    settings: PipelineSettings,
+    version: u32,
+    stream_arn: String,
+    lambda_arn: String,
+    prefix: Prefix,
+    error_prefix: Prefix,
+    lake: DirLake,
+    logs: LogFiles,
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+/// The local delivery stream. Dropping it flushes everything accepted.
+pub struct LocalStream {
+    shared: Arc<Shared>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl LocalStream {
+    pub fn start(settings: &PipelineSettings, version: u32, lake: DirLake, logs: LogFiles) -> Result<Self> {
+        let shared = Arc::new(Shared {
+            prefix: Prefix::parse(&settings.prefix, false)?,
+            error_prefix: Prefix::parse(&settings.error_prefix, true)?,
+            stream_arn: super::arn("firehose", &format!("deliverystream/{}", settings.stream)),
+            lambda_arn: super::arn("lambda", &format!("function:{}:$LATEST", settings.function)),
+            settings: settings.clone(),
+            version,
+            lake,
+            logs,
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+        });
+        let ticker_shared = Arc::clone(&shared);
+        let ticker = std::thread::Builder::new()
+            .name("local-firehose".into())
+            .spawn(move || ticker_shared.tick_until_stopped())
+            .context("cannot start the local delivery stream's flusher thread")?;
+        Ok(LocalStream { shared, ticker: Some(ticker) })
+    }
+
+    pub fn stats(&self) -> StreamStats {
+        self.shared.lock().stats
+    }
+
+    /// Flushes everything and stops the background flusher.
+    pub fn close(mut self) -> Result<StreamStats> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<StreamStats> {
+        {
+            let mut state = self.shared.lock();
+            state.stopped = true;
+        }
+        self.shared.wake.notify_all();
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+        let mut state = self.shared.lock();
+        self.shared.drain(&mut state, true)?;
+        Ok(state.stats)
+    }
+}
+
+impl Drop for LocalStream {
+    fn drop(&mut self) {
+        if self.ticker.is_some()
+            && let Err(e) = self.stop()
+        {
+            tracing::error!("local delivery stream could not flush on exit: {e:#}");
+        }
+    }
+}
+
+impl RecordSink for LocalStream {
+    fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
+        ensure!(records.len() <= MAX_BATCH_RECORDS, "PutRecordBatch takes at most {MAX_BATCH_RECORDS} records");
+        let total: usize = records.iter().map(Vec::len).sum();
+        ensure!(total <= MAX_BATCH_BYTES, "PutRecordBatch takes at most 4 MiB ({total} bytes sent)");
+        if let Some(i) = records.iter().position(|r| r.len() > MAX_RECORD_BYTES) {
+            bail!("record {i} of the batch is {} bytes; Firehose takes at most 1,000 KiB", records[i].len());
+        }
+        let mut state = self.shared.lock();
+        if let Some(failure) = state.failure.take() {
+            bail!("local delivery stream failed: {failure}");
+        }
+        ensure!(!state.stopped, "local delivery stream {} is stopped", self.shared.settings.stream);
+        let arrival_ms = Utc::now().timestamp_millis();
+        for data in records {
+            state.next_id += 1;
+            let record_id = format!("{:056}", state.next_id);
+            state.pending_bytes += data.len();
+            state.stats.records_in += 1;
+            state.stats.bytes_in += data.len() as u64;
+            state.pending.push(Pending { record_id, arrival_ms, data: data.clone() });
+        }
+        state.pending_since.get_or_insert_with(Instant::now);
+        self.shared.drain(&mut state, false)?;
+        Ok(vec![None; records.len()])
+    }
+
+    fn flush(&self) -> Result<()> {
+        let mut state = self.shared.lock();
+        self.shared.drain(&mut state, true)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tick_until_stopped(&self) {
+        let mut state = self.lock();
+        while !state.stopped {
+            if let Err(e) = self.drain(&mut state, false) {
+                state.failure = Some(format!("{e:#}"));
+            }
+            state = self.wake.wait_timeout(state, TICK).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Invokes the processor and writes objects when a buffer is full or old enough (or always, if `force`).
+    fn drain(&self, state: &mut State, force: bool) -> Result<()> {
+        let processor = &self.settings.processor;
+        let due =
+            |since: Option<Instant>, interval: u32| since.is_some_and(|s| s.elapsed().as_secs() >= u64::from(interval));
+        let processor_bytes = (processor.size_mb * 1_000_000.0) as usize;
+        if !state.pending.is_empty()
+            && (force || state.pending_bytes >= processor_bytes || due(state.pending_since, processor.interval_seconds))
+        {
+            self.process(state)?;
+        }
+        let buffering = self.settings.buffering;
+        let size = buffering.size_mib as usize * 1024 * 1024;
+        for error in [false, true] {
+            let buffer = if error { &state.errors } else { &state.processed };
+            if !buffer.data.is_empty()
+                && (force || buffer.data.len() >= size || due(buffer.since, buffering.interval_seconds))
+            {
+                self.write_object(state, error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends all pending records through the transform, in invocations within the processor and Lambda limits.
+    fn process(&self, state: &mut State) -> Result<()> {
+        let limit = ((self.settings.processor.size_mb * 1_000_000.0) as usize).min(LAMBDA_PAYLOAD_LIMIT);
+        let pending = std::mem::take(&mut state.pending);
+        state.pending_bytes = 0;
+        state.pending_since = None;
+        let mut batch: Vec<Pending> = Vec::new();
+        let (mut raw_bytes, mut request_bytes) = (0, 0);
+        for record in pending {
+            // The request carries base64 (4/3) plus ~150 bytes of JSON per record.
+            let cost = record.data.len().div_ceil(3) * 4 + 150;
+            if !batch.is_empty()
+                && (raw_bytes + record.data.len() > limit || request_bytes + cost > LAMBDA_PAYLOAD_LIMIT)
+            {
+                self.invoke(state, std::mem::take(&mut batch))?;
+                (raw_bytes, request_bytes) = (0, 0);
+            }
+            raw_bytes += record.data.len();
+            request_bytes += cost;
+            batch.push(record);
+        }
+        if !batch.is_empty() {
+            self.invoke(state, batch)?;
+        }
+        Ok(())
+    }
+
+    /// One Lambda invocation: the same transform code as the deployed function, given a Firehose event.
+    fn invoke(&self, state: &mut State, batch: Vec<Pending>) -> Result<()> {
+        let event = FirehoseEvent {
+            invocation_id: uuid::Uuid::new_v4().to_string(),
+            delivery_stream_arn: self.stream_arn.clone(),
+            source_kinesis_stream_arn: None,
+            region: super::REGION.into(),
+            records: batch
+                .iter()
+                .map(|p| FirehoseRecord {
+                    record_id: p.record_id.clone(),
+                    approximate_arrival_timestamp: p.arrival_ms as f64,
+                    data: B64.encode_to_string(&p.data),
+                })
+                .collect(),
+        };
+        let (response, report) = transform_event(&event);
+        state.stats.invocations += 1;
+        self.log_invocation(&report)?;
+        // Firehose's own checks on the response: one record per recordId, in order.
+        let consistent = response.records.len() == batch.len()
+            && response.records.iter().zip(&batch).all(|(r, p)| r.record_id == p.record_id);
+        let ending_ms = Utc::now().timestamp_millis();
+        for (i, pending) in batch.iter().enumerate() {
+            let outcome = if consistent { Some(&response.records[i]) } else { None };
+            match outcome.map(|r| (r.result, &r.data)) {
+                Some((TransformResult::Ok, data)) => {
+                    let bytes = B64.decode_to_vec(data).map_err(|_| anyhow!("transform returned invalid base64"))?;
+                    state.processed.add(&bytes, pending.arrival_ms);
+                    state.stats.records_ok += 1;
+                }
+                Some((TransformResult::Dropped, _)) => state.stats.records_dropped += 1,
+                failed => {
+                    let (code, message) = match failed {
+                        Some(_) => ("Lambda.ProcessingFailedStatus", "ProcessingFailed status set for record"),
+                        None => ("Lambda.MissingRecordId", "One or more record Ids were not returned"),
+                    };
+                    let line = json!({
+                        "attemptsMade": 1,
+                        "arrivalTimestamp": pending.arrival_ms,
+                        "errorCode": code,
+                        "errorMessage": message,
+                        "attemptEndingTimestamp": ending_ms,
+                        "rawData": B64.encode_to_string(&pending.data),
+                        "lambdaArn": self.lambda_arn,
+                    });
+                    let mut text = line.to_string();
+                    text.push('\n');
+                    state.errors.add(text.as_bytes(), pending.arrival_ms);
+                    state.stats.records_failed += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The function's log lines, as the deployed Lambda writes them to its log group.
+    fn log_invocation(&self, report: &BatchReport) -> Result<()> {
+        let mut events: Vec<(&str, &str, Map<String, Value>)> = report
+            .failures
+            .iter()
+            .map(|(record_id, reason)| {
+                let fields = json!({
+                    "invocation_id": report.invocation_id, "record_id": record_id,
+                    "error_code": reason.code(), "reason": reason.to_string(),
+                });
+                ("WARN", "record failed", fields.as_object().cloned().unwrap_or_default())
+            })
+            .collect();
+        let summary = serde_json::to_value(report)?.as_object().cloned().unwrap_or_default();
+        events.push(("INFO", "batch transformed", summary));
+        self.logs.append(&self.settings.log_group, &events)
+    }
+
+    fn write_object(&self, state: &mut State, error: bool) -> Result<()> {
+        let slot = if error { &mut state.errors } else { &mut state.processed };
+        let oldest = slot.oldest_ms.and_then(DateTime::from_timestamp_millis).unwrap_or_else(Utc::now);
+        let prefix = if error { &self.error_prefix } else { &self.prefix };
+        let key =
+            prefix.render(oldest, "processing-failed") + &object_name(&self.settings.stream, self.version, Utc::now());
+        // On failure the buffer stays, to be retried by the next flush (Firehose retries S3 delivery too).
+        self.lake
+            .put(&key, &slot.data)
+            .with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket))?;
+        *slot = Buffer::default();
+        if error {
+            state.stats.error_objects += 1;
+        } else {
+            state.stats.objects += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{PipelineSettings, SettingsFile};
+    use crate::target::ObjectLake as _;
+
+    fn stream(dir: &std::path::Path, tweak: impl FnOnce(&mut PipelineSettings)) -> (LocalStream, DirLake, LogFiles) {
+        let mut settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
+        tweak(&mut settings);
+        let lake = DirLake::new(&dir.join("lake"), &settings.bucket);
+        let logs = LogFiles::new(&dir.join("logs"));
+        (LocalStream::start(&settings, 3, lake.clone(), LogFiles::new(&dir.join("logs"))).unwrap(), lake, logs)
+    }
+
+    fn reading(i: usize) -> Vec<u8> {
+        format!("{{\"device_id\":\"aq-0001\",\"seq\":{i},\"NO2\":{i}.5,\"pad\":\"{}\"}}\n", "x".repeat(200))
+            .into_bytes()
+    }
+
+    #[test]
+    fn interval_zero_delivers_every_put_as_an_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stream, lake, _) = stream(dir.path(), |s| {
+            s.buffering.interval_seconds = 0;
+            s.processor.interval_seconds = 0;
+        });
+        stream.put_record_batch(&[reading(1), reading(2)]).unwrap();
+        stream.put_record_batch(&[reading(3)]).unwrap();
+        let objects = lake.list("processed/").unwrap();
+        assert_eq!(objects.len(), 2, "no buffering: one object per call");
+        let key = &objects[0].key;
+        let now = Utc::now();
+        let hour = now.format("processed/year=%Y/month=%m/day=%d/hour=%H/").to_string();
+        assert!(key.starts_with(&hour), "{key}");
+        let name = key.rsplit('/').next().unwrap();
+        assert!(name.starts_with("reaqtions-iot-data-stream-3-"), "version in the name: {name}");
+        assert_eq!(name.len(), "reaqtions-iot-data-stream-3-".len() + "2026-11-25-21-00-00-".len() + 36);
+        let mut lines: Vec<usize> = objects
+            .iter()
+            .map(|o| {
+                let text = String::from_utf8(lake.get(&o.key).unwrap()).unwrap();
+                assert!(text.lines().all(|l| l.contains("\"_firehose_arrival\":")));
+                text.lines().count()
+            })
+            .collect();
+        lines.sort_unstable();
+        assert_eq!(lines, [1, 2]);
+        assert_eq!(stream.close().unwrap().objects, 2);
+    }
+
+    #[test]
+    fn size_buffering_writes_when_full_and_close_flushes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stream, lake, _) = stream(dir.path(), |s| {
+            s.buffering = crate::settings::Buffering { size_mib: 1, interval_seconds: 900 };
+            s.processor.interval_seconds = 0;
+        });
+        let batch: Vec<Vec<u8>> = (0..500).map(reading).collect();
+        let per_batch: usize = batch.iter().map(Vec::len).sum::<usize>();
+        let mut sent = 0;
+        while sent < 1024 * 1024 + per_batch {
+            stream.put_record_batch(&batch).unwrap();
+            sent += per_batch;
+        }
+        let objects = lake.list("processed/").unwrap();
+        assert_eq!(objects.len(), 1, "one full buffer written");
+        assert!(objects[0].size >= 1024 * 1024);
+        let stats = stream.close().unwrap();
+        assert_eq!(stats.objects, 2, "the rest flushed on close");
+        assert_eq!(stats.records_ok, stats.records_in);
+    }
+
+    #[test]
+    fn interval_buffering_writes_after_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stream, lake, _) = stream(dir.path(), |s| {
+            s.buffering.interval_seconds = 1;
+            s.processor.interval_seconds = 0;
+        });
+        stream.put_record_batch(&[reading(1)]).unwrap();
+        assert!(lake.list("processed/").unwrap().is_empty(), "held for the interval");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lake.list("processed/").unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "not written after the interval");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(stream);
+    }
+
+    #[test]
+    fn failed_records_go_to_the_error_prefix_with_their_raw_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stream, lake, logs) = stream(dir.path(), |_| {});
+        let bad = b"{\"device_id\":\"aq-0002\",\"NO2\":\"oops\"}\xff".to_vec();
+        stream.put_record_batch(&[reading(1), bad.clone(), b"   ".to_vec()]).unwrap();
+        let stats = stream.close().unwrap();
+        assert_eq!((stats.records_ok, stats.records_failed, stats.records_dropped), (1, 1, 1));
+        let errors = lake.list("error/processing-failed/year=").unwrap();
+        assert_eq!(errors.len(), 1);
+        let line: Value = serde_json::from_slice(&lake.get(&errors[0].key).unwrap()).unwrap();
+        assert_eq!(line["errorCode"], "Lambda.ProcessingFailedStatus");
+        assert_eq!(line["attemptsMade"], 1);
+        assert!(line["arrivalTimestamp"].as_i64().unwrap() <= line["attemptEndingTimestamp"].as_i64().unwrap());
+        assert_eq!(
+            line["lambdaArn"],
+            "arn:aws:lambda:local:000000000000:function:reaqtions-data-transformation:$LATEST"
+        );
+        assert_eq!(B64.decode_to_vec(line["rawData"].as_str().unwrap()).unwrap(), bad);
+        let events =
+            crate::target::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None).unwrap();
+        assert!(
+            events.iter().any(|e| e.message.contains("record failed") && e.message.contains("error_code=not_utf8"))
+        );
+        assert!(events.iter().any(|e| e.message.contains("batch transformed") && e.message.contains("failed=1")));
+        assert!(!events.iter().any(|e| e.message.contains("oops")), "payload never logged");
+    }
+
+    #[test]
+    fn batch_limits_are_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stream, _, _) = stream(dir.path(), |_| {});
+        assert!(stream.put_record_batch(&vec![b"{}".to_vec(); 501]).is_err());
+        let err = stream.put_record_batch(&[vec![b' '; MAX_RECORD_BYTES + 1]]).unwrap_err();
+        assert!(err.to_string().contains("record 0"), "{err}");
+    }
+
+    #[test]
+    fn processor_invocations_stay_within_the_processor_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (stream, _, _) = stream(dir.path(), |s| s.processor.size_mb = 0.2);
+        let batch: Vec<Vec<u8>> = (0..400).map(reading).collect(); // ~100 KB
+        for _ in 0..10 {
+            stream.put_record_batch(&batch).unwrap();
+        }
+        let stats = stream.close().unwrap();
+        // ~1 MB through a 0.2 MB processor buffer: at least five invocations.
+        assert!(stats.invocations >= 5, "{stats:?}");
+        assert_eq!(stats.records_ok, 4000);
+    }
+}

@@ -1,0 +1,221 @@
+//! `report`: reads the processed readings back from the lake as rows — objects chosen by partition before any
+//! is read, read concurrently with bounded memory, rows streamed to the chosen format — plus the per-device
+//! summary and the count of error records by type.
+
+pub mod columns;
+pub mod output;
+pub mod summary;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::fetch::for_each_object;
+use crate::prefix::{Prefix, key_hour};
+use crate::settings::PipelineSettings;
+use crate::target::{ObjectLake, ObjectMeta};
+
+pub type Row = Map<String, Value>;
+
+/// Which rows to report.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub devices: Vec<String>,
+}
+
+/// What reading the lake found besides rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadStats {
+    pub objects: usize,
+    pub rows: u64,
+    /// One message per unreadable object or corrupt line (the report is partial when not empty).
+    pub problems: Vec<String>,
+}
+
+/// Objects under `prefix` that can hold rows in the query's time range: with a time filter, only the hour
+/// partitions in range are listed (or, for a prefix that cannot be enumerated by hour, keys outside the range
+/// are skipped); without one, everything under the prefix's fixed root, whatever its layout.
+pub fn select_objects(
+    lake: &dyn ObjectLake,
+    prefix: &Prefix,
+    error_type: &str,
+    query: &Query,
+) -> Result<Vec<ObjectMeta>> {
+    if query.since.is_none() && query.until.is_none() {
+        return lake.list(prefix.static_root());
+    }
+    let until = query.until.unwrap_or_else(Utc::now);
+    if let Some(since) = query.since
+        && let Some(prefixes) = prefix.hour_prefixes(since, until, error_type)
+    {
+        let mut objects = Vec::new();
+        for p in prefixes {
+            objects.extend(lake.list(&p)?);
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        objects.dedup_by(|a, b| a.key == b.key);
+        return Ok(objects);
+    }
+    let first_hour = query.since.map(|s| s - Duration::hours(1));
+    Ok(lake
+        .list(prefix.static_root())?
+        .into_iter()
+        .filter(|o| match key_hour(&o.key) {
+            Some(h) => first_hour.is_none_or(|f| h > f) && h <= until,
+            None => true,
+        })
+        .collect())
+}
+
+/// When a row was ingested: Firehose's arrival time when the transform added it, else the device's `TIME`.
+pub fn row_time(row: &Row) -> Option<DateTime<Utc>> {
+    let text = row.get(reaqtions_lambda::ARRIVAL_FIELD).or_else(|| row.get("TIME"))?.as_str()?;
+    text.parse::<DateTime<Utc>>()
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
+}
+
+/// Reads every row of `objects` that matches the query, in key order, handing each to `row`.
+pub fn for_each_row(
+    lake: &dyn ObjectLake,
+    objects: &[ObjectMeta],
+    query: &Query,
+    concurrency: usize,
+    mut row: impl FnMut(Row) -> Result<()>,
+) -> Result<ReadStats> {
+    let mut stats = ReadStats::default();
+    for_each_object(lake, objects, concurrency, |meta, bytes| {
+        stats.objects += 1;
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                stats.problems.push(format!("skipped s3://{}/{}: {e:#}", lake.bucket(), meta.key));
+                return Ok(());
+            }
+        };
+        for (n, line) in bytes.split(|b| *b == b'\n').enumerate().filter(|(_, l)| !l.trim_ascii().is_empty()) {
+            let parsed: Row = match serde_json::from_slice(line) {
+                Ok(r) => r,
+                Err(e) => {
+                    stats.problems.push(format!("skipped line {} of s3://{}/{}: {e}", n + 1, lake.bucket(), meta.key));
+                    continue;
+                }
+            };
+            if !query.devices.is_empty() {
+                let device = parsed.get("device_id").and_then(Value::as_str).unwrap_or("");
+                if !query.devices.iter().any(|d| d == device) {
+                    continue;
+                }
+            }
+            if query.since.is_some() || query.until.is_some() {
+                let Some(t) = row_time(&parsed) else { continue };
+                if query.since.is_some_and(|s| t < s) || query.until.is_some_and(|u| t > u) {
+                    continue;
+                }
+            }
+            stats.rows += 1;
+            row(parsed)?;
+        }
+        Ok(())
+    })?;
+    Ok(stats)
+}
+
+/// Error records under the error prefix, counted by their `errorCode`.
+pub fn error_counts(
+    lake: &dyn ObjectLake,
+    settings: &PipelineSettings,
+    query: &Query,
+    concurrency: usize,
+) -> Result<BTreeMap<String, u64>> {
+    let prefix = Prefix::parse(&settings.error_prefix, true)?;
+    let objects = select_objects(lake, &prefix, "processing-failed", &Query { devices: vec![], ..query.clone() })?;
+    let mut counts = BTreeMap::new();
+    for_each_object(lake, &objects, concurrency, |_, bytes| {
+        for line in bytes.unwrap_or_default().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let code = serde_json::from_slice::<Value>(line)
+                .ok()
+                .and_then(|v| v.get("errorCode").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_else(|| "unparseable".to_owned());
+            *counts.entry(code).or_insert(0) += 1;
+        }
+        Ok(())
+    })?;
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::lake::DirLake;
+    use crate::settings::DEFAULT_PREFIX;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn time_filters_prune_by_partition_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        let prefix = Prefix::parse(DEFAULT_PREFIX, false).unwrap();
+        for hour in ["2026-11-25T20:10:00Z", "2026-11-25T21:10:00Z", "2026-11-25T22:10:00Z", "2026-11-26T01:00:00Z"] {
+            lake.put(&format!("{}obj", prefix.render(at(hour), "")), b"{}\n").unwrap();
+        }
+        let keys = |q: Query| -> Vec<String> {
+            select_objects(&lake, &prefix, "", &q).unwrap().into_iter().map(|o| o.key).collect()
+        };
+        let q = Query {
+            since: Some(at("2026-11-25T21:30:00Z")),
+            until: Some(at("2026-11-25T22:30:00Z")),
+            ..Query::default()
+        };
+        assert_eq!(
+            keys(q),
+            ["processed/year=2026/month=11/day=25/hour=21/obj", "processed/year=2026/month=11/day=25/hour=22/obj"]
+        );
+        assert_eq!(keys(Query::default()).len(), 4);
+        let open_ended = Query { until: Some(at("2026-11-25T21:00:00Z")), ..Query::default() };
+        assert_eq!(keys(open_ended).len(), 2);
+    }
+
+    #[test]
+    fn other_layouts_are_read_without_a_time_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        // What an emulator writes: the prefix taken literally, then its own folders.
+        lake.put("processed/year=!{timestamp:yyyy}/2026/11/25/21/x", b"{\"device_id\":\"a\"}\n").unwrap();
+        let prefix = Prefix::parse(DEFAULT_PREFIX, false).unwrap();
+        let objects = select_objects(&lake, &prefix, "", &Query::default()).unwrap();
+        assert_eq!(objects.len(), 1);
+        let mut rows = Vec::new();
+        let stats = for_each_row(&lake, &objects, &Query::default(), 4, |r| {
+            rows.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((stats.rows, rows.len()), (1, 1));
+    }
+
+    #[test]
+    fn corrupt_lines_are_skipped_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        lake.put("processed/a", b"{\"device_id\":\"d1\"}\nnot json\n{\"device_id\":\"d2\"}\n").unwrap();
+        let objects = lake.list("processed/").unwrap();
+        let q = Query { devices: vec!["d2".into()], ..Query::default() };
+        let mut rows = Vec::new();
+        let stats = for_each_row(&lake, &objects, &q, 2, |r| {
+            rows.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(stats.problems.len(), 1);
+        assert!(stats.problems[0].contains("line 2 of s3://b/processed/a"), "{:?}", stats.problems);
+    }
+}

@@ -1,0 +1,129 @@
+//! `report --summary`: one row per device — readings, first and last TIME, mean and max of PM2_5 and PM10,
+//! max AQI with its EPA category.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::Row;
+use super::columns::Columns;
+use crate::aqi::category;
+
+/// The device column for readings without `device_id` (the original fleet).
+pub const NO_DEVICE: &str = "(no device_id)";
+
+#[derive(Debug, Default)]
+struct Stat {
+    sum: f64,
+    n: u64,
+    max: Option<f64>,
+}
+
+impl Stat {
+    fn add(&mut self, v: Option<f64>) {
+        if let Some(v) = v {
+            self.sum += v;
+            self.n += 1;
+            self.max = Some(self.max.map_or(v, |m| m.max(v)));
+        }
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| (self.sum / self.n as f64 * 100.0).round() / 100.0)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Device {
+    readings: u64,
+    first: Option<String>,
+    last: Option<String>,
+    pm25: Stat,
+    pm10: Stat,
+    aqi: Stat,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    devices: BTreeMap<String, Device>,
+}
+
+pub const COLUMNS: [&str; 10] = [
+    "device_id",
+    "readings",
+    "first_TIME",
+    "last_TIME",
+    "PM2_5_mean",
+    "PM2_5_max",
+    "PM10_mean",
+    "PM10_max",
+    "AQI_max",
+    "AQI_category",
+];
+
+impl Summary {
+    pub fn add(&mut self, row: &Row) {
+        let id = row.get("device_id").and_then(Value::as_str).unwrap_or(NO_DEVICE);
+        let d = self.devices.entry(id.to_owned()).or_default();
+        d.readings += 1;
+        if let Some(t) = row.get("TIME").and_then(Value::as_str) {
+            if d.first.as_deref().is_none_or(|f| t < f) {
+                d.first = Some(t.to_owned());
+            }
+            if d.last.as_deref().is_none_or(|l| t > l) {
+                d.last = Some(t.to_owned());
+            }
+        }
+        let num = |k: &str| row.get(k).and_then(Value::as_f64);
+        d.pm25.add(num("PM2_5"));
+        d.pm10.add(num("PM10"));
+        d.aqi.add(num("AQI"));
+    }
+
+    pub fn columns() -> Columns {
+        Columns::with(&COLUMNS)
+    }
+
+    /// One row per device, by device id.
+    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+        self.devices.iter().map(|(id, d)| {
+            let row = json!({
+                "device_id": id, "readings": d.readings, "first_TIME": d.first, "last_TIME": d.last,
+                "PM2_5_mean": d.pm25.mean(), "PM2_5_max": d.pm25.max, "PM10_mean": d.pm10.mean(), "PM10_max": d.pm10.max,
+                "AQI_max": d.aqi.max.map(|a| a.round() as i64), "AQI_category": d.aqi.max.map(category),
+            });
+            match row {
+                Value::Object(map) => map,
+                _ => unreachable!("json! object"),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_device_aggregates() {
+        let mut s = Summary::default();
+        for r in [
+            r#"{"device_id":"b","TIME":"2026-11-25T21:00:02","PM2_5":10.0,"PM10":20.0,"AQI":53}"#,
+            r#"{"device_id":"b","TIME":"2026-11-25T21:00:01","PM2_5":20.0,"PM10":30.0,"AQI":71}"#,
+            r#"{"TIME":"2026-11-25T21:00:00","PM2_5":5.0}"#,
+        ] {
+            s.add(&serde_json::from_str(r).unwrap());
+        }
+        let rows: Vec<Row> = s.rows().collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["device_id"], NO_DEVICE);
+        let b = &rows[1];
+        assert_eq!(b["readings"], 2);
+        assert_eq!(b["first_TIME"], "2026-11-25T21:00:01");
+        assert_eq!(b["last_TIME"], "2026-11-25T21:00:02");
+        assert_eq!(b["PM2_5_mean"], 15.0);
+        assert_eq!(b["PM10_max"], 30.0);
+        assert_eq!(b["AQI_max"], 71);
+        assert_eq!(b["AQI_category"], "Moderate");
+    }
+}

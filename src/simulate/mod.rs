@@ -1,0 +1,316 @@
+//! The simulation engine: paces N devices at a steady aggregate rate (readings are made as they are due,
+//! never built up front), sends them through the retrying sender with bounded concurrency, tracks what was
+//! accepted for `--verify`, and reports what happened.
+
+pub mod device;
+pub mod malformed;
+pub mod sender;
+pub mod verify;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use chrono::{DateTime, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng as _};
+use serde::Serialize;
+
+use crate::progress::Progress;
+use crate::target::{MAX_RECORD_BYTES, RecordSink};
+use device::Device;
+use sender::{Batcher, Outgoing, RetryPolicy, Sender};
+
+/// How long a partly filled batch may wait for more readings before it is sent.
+const BATCH_LINGER: Duration = Duration::from_millis(50);
+
+/// Set by the Ctrl-C handler: stop making readings, send what was made, flush.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// What to simulate, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub devices: usize,
+    /// Readings per device per second.
+    pub rate: f64,
+    /// Readings per device in total.
+    pub per_device: u64,
+    pub seed: u64,
+    pub malformed_ratio: f64,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    pub spool: PathBuf,
+    pub track: bool,
+    pub quiet: bool,
+}
+
+impl Plan {
+    pub fn total(&self) -> u64 {
+        self.per_device * self.devices as u64
+    }
+}
+
+/// Which reading a record carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Tag {
+    device: u32,
+    seq: u64,
+    /// Milliseconds after the run started at which the reading was made.
+    made_ms: u32,
+    malformed: bool,
+}
+
+/// What was accepted, by device and seq, for `--verify`.
+#[derive(Debug)]
+pub struct Tracker {
+    pub run: String,
+    pub started: DateTime<Utc>,
+    pub device_ids: Vec<String>,
+    /// `made_ms + 1` of each accepted reading, indexed `[device][seq - 1]`; 0 = not accepted.
+    accepted: Mutex<Vec<Vec<u32>>>,
+    malformed: Mutex<HashSet<(u32, u64)>>,
+}
+
+impl Tracker {
+    fn new(run: &str, started: DateTime<Utc>, devices: usize) -> Self {
+        Tracker {
+            run: run.to_owned(),
+            started,
+            device_ids: (0..devices).map(|i| format!("aq-{:04}", i + 1)).collect(),
+            accepted: Mutex::new(vec![Vec::new(); devices]),
+            malformed: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn accept(&self, tag: &Tag) {
+        let mut accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
+        let slots = &mut accepted[tag.device as usize];
+        let i = (tag.seq - 1) as usize;
+        if slots.len() <= i {
+            slots.resize(i + 1, 0);
+        }
+        slots[i] = tag.made_ms.saturating_add(1);
+        if tag.malformed {
+            self.malformed.lock().unwrap_or_else(|e| e.into_inner()).insert((tag.device, tag.seq));
+        }
+    }
+
+    /// When the accepted reading `(device, seq)` was made, if it was accepted.
+    pub fn made_at(&self, device: &str, seq: u64) -> Option<DateTime<Utc>> {
+        let index = self.device_ids.iter().position(|d| d == device)?;
+        let accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
+        let ms = *accepted[index].get(usize::try_from(seq).ok()?.checked_sub(1)?)?;
+        (ms > 0).then(|| self.started + chrono::Duration::milliseconds(i64::from(ms - 1)))
+    }
+
+    pub fn is_malformed(&self, device: &str, seq: u64) -> bool {
+        let Some(index) = self.device_ids.iter().position(|d| d == device) else { return false };
+        self.malformed.lock().unwrap_or_else(|e| e.into_inner()).contains(&(index as u32, seq))
+    }
+
+    /// Every accepted `(device, seq)`.
+    pub fn accepted_keys(&self) -> Vec<(usize, u64)> {
+        let accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
+        accepted
+            .iter()
+            .enumerate()
+            .flat_map(|(d, slots)| {
+                slots.iter().enumerate().filter(|(_, ms)| **ms > 0).map(move |(i, _)| (d, i as u64 + 1))
+            })
+            .collect()
+    }
+
+    pub fn malformed_count(&self) -> usize {
+        self.malformed.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub run: String,
+    pub devices: usize,
+    pub target_rate: f64,
+    pub sent: u64,
+    pub malformed_sent: u64,
+    pub accepted: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub oversize_rejected: u64,
+    pub calls: u64,
+    pub elapsed_seconds: f64,
+    pub readings_per_second: f64,
+    pub rate_accuracy_percent: f64,
+    pub interrupted: bool,
+    pub spool_file: Option<String>,
+}
+
+/// Runs the simulation against `sink`; returns the summary and, when `plan.track`, what was accepted.
+pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracker>)> {
+    let run_id = format!("{:08x}", rand::rng().random::<u32>());
+    let total = plan.total();
+    let total_rate = plan.rate * plan.devices as f64;
+    let sender = Sender::new(sink, plan.retry, plan.spool.clone());
+    let started_wall = Utc::now();
+    let started = Instant::now();
+    let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, plan.devices));
+    let mut devices: Vec<Device> = (0..plan.devices).map(|i| Device::new(i, plan.seed)).collect();
+    let mut chooser = SmallRng::seed_from_u64(plan.seed.wrapping_add(1));
+    let mut progress = Progress::new("simulate", total, plan.quiet);
+    let (tx, rx) = mpsc::sync_channel::<Vec<Outgoing<Tag>>>(plan.concurrency * 2);
+    let rx = Mutex::new(rx);
+    let mut made = 0u64;
+    let mut malformed_sent = 0u64;
+    let mut oversize = 0u64;
+    let send_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let mut generation = Duration::ZERO;
+
+    std::thread::scope(|s| -> Result<()> {
+        for _ in 0..plan.concurrency {
+            let (rx, sender, tracker, send_error) = (&rx, &sender, &tracker, &send_error);
+            s.spawn(move || {
+                loop {
+                    let batch = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(batch) = batch else { return };
+                    let result = sender.send(batch, |o: &Outgoing<Tag>| {
+                        if let Some(t) = tracker {
+                            t.accept(&o.tag);
+                        }
+                    });
+                    if let Err(e) = result {
+                        send_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                    }
+                }
+            });
+        }
+        let mut batcher = Batcher::default();
+        let mut last_sent = Instant::now();
+        let mut now_wall = Utc::now();
+        while made < total && !INTERRUPTED.load(Ordering::Relaxed) {
+            let elapsed = started.elapsed();
+            let due = ((elapsed.as_secs_f64() * total_rate) as u64 + 1).min(total);
+            if made < due {
+                now_wall = started_wall + chrono::Duration::from_std(elapsed).unwrap_or_default();
+            }
+            while made < due {
+                let device_index = (made % plan.devices as u64) as usize;
+                let device = &mut devices[device_index];
+                let mut bytes = Vec::with_capacity(320);
+                let malformed = plan.malformed_ratio > 0.0 && chooser.random_bool(plan.malformed_ratio);
+                let seq = if malformed {
+                    let seq = device.skip();
+                    malformed::write(malformed_sent, &device.id, seq, &run_id, &mut bytes);
+                    malformed_sent += 1;
+                    seq
+                } else {
+                    device.next_reading(now_wall, &run_id, &mut bytes)
+                };
+                made += 1;
+                if bytes.len() > MAX_RECORD_BYTES {
+                    oversize += 1;
+                    continue;
+                }
+                let made_ms = elapsed.as_millis().min(u128::from(u32::MAX - 1)) as u32;
+                let tag = Tag { device: device_index as u32, seq, made_ms, malformed };
+                if let Some(full) = batcher.push(Outgoing { bytes, tag }) {
+                    tx.send(full).map_err(|_| anyhow!("every sending thread stopped"))?;
+                    last_sent = Instant::now();
+                }
+            }
+            if !batcher.is_empty() && (last_sent.elapsed() >= BATCH_LINGER || made == total) {
+                tx.send(batcher.take().expect("not empty")).map_err(|_| anyhow!("every sending thread stopped"))?;
+                last_sent = Instant::now();
+            }
+            let accepted = sender.stats.accepted.load(Ordering::Relaxed);
+            progress.update(made, || {
+                let rate = made as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                format!("{made} sent, {accepted} accepted, {rate:.0}/s")
+            });
+            // Sleep until the next reading is due (briefly, to keep batches and progress flowing).
+            let next_due = Duration::from_secs_f64(made as f64 / total_rate);
+            if let Some(wait) = next_due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait.min(Duration::from_millis(20)));
+            }
+        }
+        generation = started.elapsed();
+        if let Some(rest) = batcher.take() {
+            tx.send(rest).map_err(|_| anyhow!("every sending thread stopped"))?;
+        }
+        drop(tx);
+        Ok(())
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    progress.finish();
+    if let Some(e) = send_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e.context("readings could not be sent or spooled"));
+    }
+    sink.flush()?;
+    let stats = &sender.stats;
+    let accepted = stats.accepted.load(Ordering::Relaxed);
+    // The rate the readings were made at: intervals between the first and the last.
+    let achieved = if made > 1 { (made - 1) as f64 / generation.as_secs_f64().max(1e-9) } else { 0.0 };
+    let summary = Summary {
+        run: run_id,
+        devices: plan.devices,
+        target_rate: total_rate,
+        sent: made,
+        malformed_sent,
+        accepted,
+        failed: stats.spooled.load(Ordering::Relaxed),
+        retried: stats.retried.load(Ordering::Relaxed),
+        oversize_rejected: oversize,
+        calls: stats.calls.load(Ordering::Relaxed),
+        elapsed_seconds: elapsed,
+        readings_per_second: achieved,
+        rate_accuracy_percent: 100.0 * achieved / total_rate,
+        interrupted: INTERRUPTED.load(Ordering::Relaxed),
+        spool_file: sender.spool_path().map(|p| p.display().to_string()),
+    };
+    Ok((summary, tracker))
+}
+
+/// Sends the readings of a spool file (one per line) again; returns the summary.
+pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Result<Summary> {
+    use anyhow::Context as _;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read spool file {}", file.display()))?;
+    let sender = Sender::new(sink, plan.retry, plan.spool.clone());
+    let started = Instant::now();
+    let mut batcher = Batcher::default();
+    let (mut sent, mut oversize) = (0u64, 0u64);
+    for line in bytes.split_inclusive(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()) {
+        sent += 1;
+        if line.len() > MAX_RECORD_BYTES {
+            oversize += 1;
+            continue;
+        }
+        if let Some(full) = batcher.push(Outgoing { bytes: line.to_vec(), tag: () }) {
+            sender.send(full, |_| {})?;
+        }
+    }
+    if let Some(rest) = batcher.take() {
+        sender.send(rest, |_| {})?;
+    }
+    sink.flush()?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = &sender.stats;
+    Ok(Summary {
+        run: format!("resend of {}", file.display()),
+        devices: 0,
+        target_rate: 0.0,
+        sent,
+        malformed_sent: 0,
+        accepted: stats.accepted.load(Ordering::Relaxed),
+        failed: stats.spooled.load(Ordering::Relaxed),
+        retried: stats.retried.load(Ordering::Relaxed),
+        oversize_rejected: oversize,
+        calls: stats.calls.load(Ordering::Relaxed),
+        elapsed_seconds: elapsed,
+        readings_per_second: sent as f64 / elapsed.max(1e-9),
+        rate_accuracy_percent: 100.0,
+        interrupted: false,
+        spool_file: sender.spool_path().map(|p| p.display().to_string()),
+    })
+}

@@ -1,0 +1,277 @@
+//! Sends readings to a record sink without losing any: batches packed to PutRecordBatch's limits, only the
+//! failed entries of a partial failure resent, exponential backoff with full jitter, whole-call failures
+//! retried the same way, and — when the retry budget runs out — the unsent readings written to a spool file.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use rand::Rng as _;
+
+use crate::target::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, RecordSink};
+
+/// How hard to try before spooling.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_retries: 8, base_delay: Duration::from_millis(50), max_delay: Duration::from_secs(5) }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: a uniform delay in `[0, min(max, base * 2^attempt)]`.
+    fn delay(&self, attempt: u32) -> Duration {
+        let cap = self.base_delay.saturating_mul(1 << attempt.min(20)).min(self.max_delay);
+        cap.mul_f64(rand::rng().random_range(0.0..=1.0))
+    }
+}
+
+/// One record to send, with what the caller needs back when it is accepted.
+#[derive(Debug, Clone)]
+pub struct Outgoing<T> {
+    pub bytes: Vec<u8>,
+    pub tag: T,
+}
+
+/// Counters shared by every sending thread.
+#[derive(Debug, Default)]
+pub struct SendStats {
+    pub accepted: AtomicU64,
+    pub retried: AtomicU64,
+    pub spooled: AtomicU64,
+    pub calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+}
+
+/// Packs records into batches within PutRecordBatch's limits.
+#[derive(Debug)]
+pub struct Batcher<T> {
+    records: Vec<Outgoing<T>>,
+    bytes: usize,
+}
+
+impl<T> Default for Batcher<T> {
+    fn default() -> Self {
+        Batcher { records: Vec::new(), bytes: 0 }
+    }
+}
+
+impl<T> Batcher<T> {
+    /// Adds a record; returns the full batch it closes, if adding it would exceed a limit.
+    pub fn push(&mut self, record: Outgoing<T>) -> Option<Vec<Outgoing<T>>> {
+        let full = !self.records.is_empty()
+            && (self.records.len() == MAX_BATCH_RECORDS || self.bytes + record.bytes.len() > MAX_BATCH_BYTES);
+        let closed = if full { self.take() } else { None };
+        self.bytes += record.bytes.len();
+        self.records.push(record);
+        closed
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn take(&mut self) -> Option<Vec<Outgoing<T>>> {
+        self.bytes = 0;
+        (!self.records.is_empty()).then(|| std::mem::take(&mut self.records))
+    }
+}
+
+/// Sends batches with retries; thread-safe, so several batches can be in flight.
+pub struct Sender<'a> {
+    sink: &'a dyn RecordSink,
+    policy: RetryPolicy,
+    spool_path: PathBuf,
+    spool: Mutex<Option<File>>,
+    pub stats: SendStats,
+}
+
+impl<'a> Sender<'a> {
+    pub fn new(sink: &'a dyn RecordSink, policy: RetryPolicy, spool_path: PathBuf) -> Self {
+        Sender { sink, policy, spool_path, spool: Mutex::new(None), stats: SendStats::default() }
+    }
+
+    pub fn spool_path(&self) -> Option<&PathBuf> {
+        (self.stats.spooled.load(Relaxed) > 0).then_some(&self.spool_path)
+    }
+
+    /// Sends one batch until every record is accepted or the retry budget is spent; calls `accepted` for each
+    /// accepted record. Records given up on are spooled (an error only if the spool cannot be written).
+    pub fn send<T>(&self, batch: Vec<Outgoing<T>>, mut accepted: impl FnMut(&Outgoing<T>)) -> Result<()> {
+        let mut remaining = batch;
+        let mut attempt = 0;
+        loop {
+            let payload: Vec<Vec<u8>> = remaining.iter().map(|o| o.bytes.clone()).collect();
+            self.stats.calls.fetch_add(1, Relaxed);
+            let results = match self.sink.put_record_batch(&payload) {
+                Ok(results) if results.len() == remaining.len() => results,
+                Ok(results) => {
+                    tracing::warn!(sent = remaining.len(), answered = results.len(), "sink answered a different count");
+                    vec![Some("ResponseCountMismatch".to_owned()); remaining.len()]
+                }
+                Err(e) => {
+                    self.stats.failed_calls.fetch_add(1, Relaxed);
+                    tracing::debug!("PutRecordBatch failed: {e:#}");
+                    vec![Some(format!("{e:#}")); remaining.len()]
+                }
+            };
+            let mut failed = Vec::new();
+            for (record, result) in remaining.into_iter().zip(results) {
+                match result {
+                    None => {
+                        self.stats.accepted.fetch_add(1, Relaxed);
+                        accepted(&record);
+                    }
+                    Some(_) => failed.push(record),
+                }
+            }
+            if failed.is_empty() {
+                return Ok(());
+            }
+            if attempt >= self.policy.max_retries {
+                return self.spool_records(&failed);
+            }
+            self.stats.retried.fetch_add(failed.len() as u64, Relaxed);
+            std::thread::sleep(self.policy.delay(attempt));
+            attempt += 1;
+            remaining = failed;
+        }
+    }
+
+    fn spool_records<T>(&self, records: &[Outgoing<T>]) -> Result<()> {
+        let mut guard = self.spool.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.spool_path)
+                .with_context(|| format!("cannot open spool file {}", self.spool_path.display()))?;
+            *guard = Some(file);
+        }
+        let file = guard.as_mut().expect("opened above");
+        for record in records {
+            let mut line = record.bytes.clone();
+            if line.last() != Some(&b'\n') {
+                line.push(b'\n');
+            }
+            file.write_all(&line).with_context(|| format!("cannot write spool file {}", self.spool_path.display()))?;
+        }
+        file.flush().with_context(|| format!("cannot write spool file {}", self.spool_path.display()))?;
+        self.stats.spooled.fetch_add(records.len() as u64, Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// Fails every third entry, and every fourth call as a whole.
+    struct Flaky {
+        calls: AtomicUsize,
+        received: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl RecordSink for Flaky {
+        fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
+            let call = self.calls.fetch_add(1, Relaxed);
+            if call % 4 == 3 {
+                anyhow::bail!("HTTP 503 Service Unavailable");
+            }
+            let mut received = self.received.lock().unwrap();
+            Ok(records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    if (i + call).is_multiple_of(3) {
+                        Some("ServiceUnavailableException".into())
+                    } else {
+                        received.push(r.clone());
+                        None
+                    }
+                })
+                .collect())
+        }
+        fn flush(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn batch(n: usize) -> Vec<Outgoing<usize>> {
+        (0..n).map(|i| Outgoing { bytes: format!("{{\"n\":{i}}}\n").into_bytes(), tag: i }).collect()
+    }
+
+    #[test]
+    fn partial_failures_are_resent_until_everything_is_accepted() {
+        let sink = Flaky { calls: AtomicUsize::new(0), received: Mutex::new(Vec::new()) };
+        let policy = RetryPolicy {
+            max_retries: 20,
+            base_delay: Duration::from_micros(10),
+            max_delay: Duration::from_micros(100),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let sender = Sender::new(&sink, policy, dir.path().join("spool.ndjson"));
+        let mut seen = Vec::new();
+        sender.send(batch(300), |o| seen.push(o.tag)).unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..300).collect::<Vec<_>>(), "each record accepted exactly once");
+        assert_eq!(sink.received.lock().unwrap().len(), 300);
+        assert!(sender.stats.retried.load(Relaxed) >= 100);
+        assert_eq!(sender.spool_path(), None);
+    }
+
+    #[test]
+    fn records_left_after_the_budget_are_spooled() {
+        struct Down;
+        impl RecordSink for Down {
+            fn put_record_batch(&self, _: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
+                anyhow::bail!("connection refused")
+            }
+            fn flush(&self) -> Result<()> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let policy =
+            RetryPolicy { max_retries: 2, base_delay: Duration::from_micros(1), max_delay: Duration::from_micros(1) };
+        let sender = Sender::new(&Down, policy, dir.path().join("spool.ndjson"));
+        sender.send(batch(5), |_| panic!("nothing is accepted")).unwrap();
+        let spooled = std::fs::read_to_string(sender.spool_path().unwrap()).unwrap();
+        assert_eq!(spooled.lines().count(), 5);
+        assert_eq!(sender.stats.calls.load(Relaxed), 3);
+    }
+
+    #[test]
+    fn batches_respect_count_and_size_limits() {
+        let mut b = Batcher::default();
+        let mut closed = Vec::new();
+        for i in 0..1203 {
+            if let Some(full) = b.push(Outgoing { bytes: vec![b'x'; 100], tag: i }) {
+                closed.push(full.len());
+            }
+        }
+        assert_eq!(closed, [500, 500]);
+        assert_eq!(b.len(), 203);
+        let mut big = Batcher::default();
+        let sizes: Vec<usize> = (0..10)
+            .filter_map(|i| big.push(Outgoing { bytes: vec![b'x'; 1000 * 1024], tag: i }).map(|f| f.len()))
+            .collect();
+        assert_eq!(sizes, [4, 4], "4 x 1000 KiB fit in 4 MiB, a fifth does not");
+    }
+}

@@ -1,0 +1,152 @@
+//! `--verify`: waits until every accepted reading of this run is visible under the processed or error prefix,
+//! matched by (device_id, seq) and the run id, and measures end-to-end latency (made → object visible).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use base64_simd::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use super::Tracker;
+use super::malformed::extract_key;
+use crate::fetch::for_each_object;
+use crate::prefix::{Prefix, key_hour};
+use crate::settings::PipelineSettings;
+use crate::target::{ObjectLake, ObjectMeta};
+
+/// What verification found.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Verification {
+    pub expected: usize,
+    pub delivered: usize,
+    pub in_error: usize,
+    /// Of those in error, how many were sent malformed on purpose.
+    pub malformed_in_error: usize,
+    /// Malformed readings that were delivered as processed (the pipeline did not run the transform).
+    pub malformed_delivered: usize,
+    pub missing: usize,
+    pub duplicated: usize,
+    pub latency_ms_p50: Option<i64>,
+    pub latency_ms_p95: Option<i64>,
+    pub latency_ms_p99: Option<i64>,
+    pub objects_read: usize,
+    pub unreadable_objects: usize,
+}
+
+#[derive(Deserialize)]
+struct ErrorRecord {
+    #[serde(rename = "rawData")]
+    raw_data: String,
+}
+
+/// Where the readings of a run can be: the processed and error roots, restricted to the run's hours.
+fn candidate_objects(
+    lake: &dyn ObjectLake,
+    settings: &PipelineSettings,
+    tracker: &Tracker,
+) -> Result<Vec<(ObjectMeta, bool)>> {
+    let since_hour = tracker.started - chrono::Duration::hours(1);
+    let mut out = Vec::new();
+    for (text, error) in [(&settings.prefix, false), (&settings.error_prefix, true)] {
+        let prefix = Prefix::parse(text, error)?;
+        let root = prefix.static_root();
+        for object in lake.list(root)? {
+            // Skip partitions from before this run; keep keys without a recognisable hour.
+            if key_hour(&object.key).is_some_and(|h| h < since_hour) {
+                continue;
+            }
+            out.push((object, error));
+        }
+    }
+    Ok(out)
+}
+
+/// Polls the lake until every accepted reading is found or `timeout` passes.
+pub fn verify(
+    lake: &dyn ObjectLake,
+    settings: &PipelineSettings,
+    tracker: &Tracker,
+    timeout: Duration,
+    concurrency: usize,
+) -> Result<Verification> {
+    let expected: HashSet<(usize, u64)> = tracker.accepted_keys().into_iter().collect();
+    let mut found: HashMap<(usize, u64), (bool, u32)> = HashMap::with_capacity(expected.len());
+    let mut read: HashSet<String> = HashSet::new();
+    let mut latencies = Vec::with_capacity(expected.len());
+    let mut report = Verification { expected: expected.len(), ..Verification::default() };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let objects: Vec<(ObjectMeta, bool)> =
+            candidate_objects(lake, settings, tracker)?.into_iter().filter(|(o, _)| !read.contains(&o.key)).collect();
+        let metas: Vec<ObjectMeta> = objects.iter().map(|(o, _)| o.clone()).collect();
+        let is_error: HashMap<&str, bool> = objects.iter().map(|(o, e)| (o.key.as_str(), *e)).collect();
+        for_each_object(lake, &metas, concurrency, |meta, bytes| {
+            read.insert(meta.key.clone());
+            report.objects_read += 1;
+            let Ok(bytes) = bytes else {
+                report.unreadable_objects += 1;
+                return Ok(());
+            };
+            let error = is_error[meta.key.as_str()];
+            for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let raw;
+                let payload = if error {
+                    let Ok(record) = serde_json::from_slice::<ErrorRecord>(line) else { continue };
+                    let Ok(decoded) = B64.decode_to_vec(&record.raw_data) else { continue };
+                    raw = decoded;
+                    &raw[..]
+                } else {
+                    line
+                };
+                let Some((device, seq, run)) = extract_key(payload) else { continue };
+                if run != tracker.run {
+                    continue;
+                }
+                let Some(index) = tracker.device_ids.iter().position(|d| *d == device) else { continue };
+                let entry = found.entry((index, seq)).or_insert((error, 0));
+                entry.1 += 1;
+                if entry.1 > 1 {
+                    continue;
+                }
+                if let Some(made) = tracker.made_at(&device, seq) {
+                    latencies.push((meta.last_modified - made).num_milliseconds().max(0));
+                }
+            }
+            Ok(())
+        })?;
+        let missing = expected.iter().filter(|k| !found.contains_key(k)).count();
+        if missing == 0 || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now())));
+    }
+    for (key, (error, count)) in &found {
+        if !expected.contains(key) {
+            continue;
+        }
+        let malformed = tracker.is_malformed(&tracker.device_ids[key.0], key.1);
+        match (error, malformed) {
+            (true, true) => {
+                report.in_error += 1;
+                report.malformed_in_error += 1;
+            }
+            (true, false) => report.in_error += 1,
+            (false, true) => {
+                report.delivered += 1;
+                report.malformed_delivered += 1;
+            }
+            (false, false) => report.delivered += 1,
+        }
+        if *count > 1 {
+            report.duplicated += 1;
+        }
+    }
+    report.missing = expected.iter().filter(|k| !found.contains_key(k)).count();
+    latencies.sort_unstable();
+    let pct = |p: f64| (!latencies.is_empty()).then(|| latencies[((latencies.len() - 1) as f64 * p).round() as usize]);
+    report.latency_ms_p50 = pct(0.50);
+    report.latency_ms_p95 = pct(0.95);
+    report.latency_ms_p99 = pct(0.99);
+    Ok(report)
+}
