@@ -1,0 +1,269 @@
+//! deploy → simulate (with malformed readings) → verify → report → logs → teardown, checked against the files.
+
+use std::collections::{BTreeSet, HashMap};
+
+use base64_simd::STANDARD as B64;
+use serde_json::Value;
+
+use crate::{Env, fixture};
+
+const KEY_PATTERN: &str = r"^(processed|error/processing-failed)/year=\d{4}/month=\d{2}/day=\d{2}/hour=\d{2}/reaqtions-iot-data-stream-1-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}$";
+
+fn matches_key_layout(key: &str) -> bool {
+    // A small hand-rolled check of KEY_PATTERN (no regex dependency for one test).
+    let (kind, rest) = if let Some(r) = key.strip_prefix("processed/") {
+        ("p", r)
+    } else if let Some(r) = key.strip_prefix("error/processing-failed/") {
+        ("e", r)
+    } else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let digits = |s: &str, prefix: &str, n: usize| {
+        s.strip_prefix(prefix).is_some_and(|d| d.len() == n && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let name_ok = parts.len() == 5 && {
+        let name = parts[4];
+        let stamp_and_uuid = name.strip_prefix("reaqtions-iot-data-stream-1-").unwrap_or("");
+        stamp_and_uuid.len() == 20 + 36
+            && stamp_and_uuid[..19]
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| if i % 3 == 1 && i > 3 { b == b'-' } else { b.is_ascii_digit() || b == b'-' })
+            && uuid_like(&stamp_and_uuid[20..])
+    };
+    !kind.is_empty()
+        && name_ok
+        && digits(parts[0], "year=", 4)
+        && digits(parts[1], "month=", 2)
+        && digits(parts[2], "day=", 2)
+        && digits(parts[3], "hour=", 2)
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes()
+            .enumerate()
+            .all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() })
+}
+
+/// (device_id, seq) of a payload, from its JSON when it parses, else by text search.
+fn key_of(bytes: &[u8]) -> (String, u64) {
+    let text = String::from_utf8_lossy(bytes);
+    let find = |name: &str| {
+        let at = text.find(name).unwrap_or_else(|| panic!("{name} in {text}")) + name.len();
+        text[at..]
+            .trim_start_matches(['"', ':', '='])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<String>()
+    };
+    (find("device_id"), find("seq").parse().unwrap())
+}
+
+#[test]
+fn simulate_verify_report_logs_teardown() {
+    let env = Env::new();
+    env.ok(&["deploy"]);
+    let summary = env.json(&[
+        "simulate",
+        "--devices",
+        "4",
+        "--rate",
+        "400",
+        "--count",
+        "60",
+        "--malformed-ratio",
+        "0.1",
+        "--seed",
+        "7",
+        "--verify",
+        "--verify-timeout",
+        "30s",
+        "--output",
+        "json",
+        "--quiet",
+    ]);
+    assert_eq!(summary["sent"], 240);
+    assert_eq!(summary["accepted"], 240);
+    assert_eq!(summary["failed"], 0);
+    let malformed = summary["malformed_sent"].as_u64().unwrap();
+    assert!(malformed > 5, "{summary}");
+    let verify = &summary["verify"];
+    assert_eq!(verify["missing"], 0);
+    assert_eq!(verify["duplicated"], 0);
+    assert_eq!(verify["malformed_in_error"], malformed);
+    assert_eq!(verify["in_error"], malformed);
+    assert_eq!(verify["delivered"].as_u64().unwrap() + malformed, 240);
+    assert!(verify["latency_ms_p99"].as_i64().is_some());
+
+    // The files themselves: every (device_id, seq) exactly once, processed or error.
+    let mut seen: HashMap<(String, u64), &str> = HashMap::new();
+    let objects = env.objects();
+    assert!(
+        objects.iter().any(|(k, _)| k.starts_with("processed/"))
+            && objects.iter().any(|(k, _)| k.starts_with("error/"))
+    );
+    for (key, bytes) in &objects {
+        assert!(matches_key_layout(key), "{key} does not match {KEY_PATTERN}");
+        for line in String::from_utf8_lossy(bytes).lines() {
+            let (where_, payload) = if key.starts_with("error/") {
+                let record: Value = serde_json::from_str(line).unwrap();
+                assert_eq!(record["errorCode"], "Lambda.ProcessingFailedStatus");
+                assert!(
+                    record["lambdaArn"].as_str().unwrap().ends_with(":function:reaqtions-data-transformation:$LATEST")
+                );
+                let raw = B64.decode_to_vec(record["rawData"].as_str().unwrap()).unwrap();
+                // The original bytes: the transform rejects them again.
+                assert!(reaqtions_lambda::transform_record(&raw, 0, &mut Vec::new()).is_err());
+                ("error", raw)
+            } else {
+                let reading: Value = serde_json::from_str(line).unwrap();
+                assert!(reading["_firehose_arrival"].is_string());
+                ("processed", line.as_bytes().to_vec())
+            };
+            let key = key_of(&payload);
+            assert!(seen.insert(key.clone(), where_).is_none(), "{key:?} delivered twice");
+        }
+    }
+    let expected: BTreeSet<(String, u64)> =
+        (1..=4).flat_map(|d| (1..=60).map(move |s| (format!("aq-{d:04}"), s))).collect();
+    assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(seen.values().filter(|w| **w == "error").count() as u64, malformed);
+
+    // report: CSV with the documented columns, one row per delivered reading.
+    let csv = env.ok(&["report", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(
+        &header[..14],
+        [
+            "device_id",
+            "TIME",
+            "USER_INPUT",
+            "NO2",
+            "CO",
+            "PM01",
+            "PM2_5",
+            "PM10",
+            "AQI",
+            "eCO2",
+            "TVOC",
+            "P",
+            "T",
+            "RH"
+        ]
+    );
+    assert_eq!(&header[14..], ["seq", "sim_run", "_firehose_arrival"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len() as u64, 240 - malformed);
+    let json: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
+    assert_eq!(json.len(), rows.len());
+    let one = env.ok(&["report", "--format", "ndjson", "--device", "aq-0001"]);
+    assert!(one.lines().all(|l| l.contains("\"device_id\":\"aq-0001\"")) && one.lines().count() > 40);
+    assert_eq!(env.ok(&["report", "--format", "ndjson", "--since", "1h"]).lines().count(), rows.len());
+    assert_eq!(env.ok(&["report", "--format", "ndjson", "--until", "2000-01-01T00:00:00Z"]).lines().count(), 0);
+    let file = env.dir.path().join("out.csv");
+    env.ok(&["report", "--format", "csv", "--output", file.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
+    let summary: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--summary", "--format", "json"])).unwrap();
+    assert_eq!(summary.len(), 4);
+    assert_eq!(summary.iter().map(|d| d["readings"].as_u64().unwrap()).sum::<u64>(), 240 - malformed);
+    assert!(summary.iter().all(|d| d["AQI_category"].is_string()));
+    let stderr = env.cmd(&["report", "--format", "csv"]).output().unwrap().stderr;
+    assert!(String::from_utf8_lossy(&stderr).contains(&format!("{malformed} Lambda.ProcessingFailedStatus")));
+
+    // logs: one line per failed record, with the reason, never the payload.
+    let failed = env.ok(&["logs", "--filter", "record failed"]);
+    assert_eq!(failed.lines().count() as u64, malformed, "{failed}");
+    assert!(!failed.contains("n/a") && !failed.contains("25/11/2026"), "payload in logs:\n{failed}");
+    assert!(env.ok(&["logs"]).contains("batch transformed"));
+
+    let status = env.json(&["status", "--output", "json"]);
+    assert!(status["processed_objects"].as_u64().unwrap() >= 1);
+    assert!(status["error_objects"].as_u64().unwrap() >= 1);
+
+    // teardown: refuses without a terminal, keeps the data, says so the second time.
+    let refused = env.cmd(&["teardown"]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    assert!(env.ok(&["teardown", "--yes"]).contains("kept bucket reaqtions-iot-data-lake-raw"));
+    assert_eq!(env.objects().len(), objects.len(), "data outlives the pipeline");
+    let again = env.cmd(&["teardown", "--yes"]).output().unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to remove"));
+    let gone = env.cmd(&["report"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("reaqtions deploy --local"));
+}
+
+#[test]
+fn original_fleet_payload_flows_through_unchanged() {
+    let env = Env::new();
+    env.ok(&["deploy"]);
+    let spool = fixture("original_fleet.ndjson");
+    let summary = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--output", "json", "--quiet"]);
+    assert_eq!(summary["accepted"], 3, "three records");
+    let rows: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
+    assert_eq!(rows.len(), 6, "six readings, concatenated without delimiters");
+    let sent: Vec<Value> = std::fs::read_to_string(&spool)
+        .unwrap()
+        .lines()
+        .flat_map(|l| {
+            serde_json::Deserializer::from_str(l).into_iter::<Value>().map(Result::unwrap).collect::<Vec<_>>()
+        })
+        .collect();
+    for (row, sent) in rows.iter().zip(&sent) {
+        for (field, value) in sent.as_object().unwrap() {
+            assert_eq!(&row[field], value, "{field} kept with its name and value");
+        }
+        assert!(row.get("device_id").is_none());
+    }
+    let csv = env.ok(&["report", "--format", "csv"]);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(",2026-11-25T21:00:00.000000,1,21.5,0.62,4.1,9.8,15.2,41,612,150,1012.6,21.3,44.0,"),
+        "{csv}"
+    );
+    let summary: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--summary", "--format", "json"])).unwrap();
+    assert_eq!(summary[0]["device_id"], "(no device_id)");
+    assert_eq!(summary[0]["readings"], 6);
+}
+
+#[test]
+fn delete_data_leaves_nothing() {
+    let env = Env::new();
+    env.ok(&["deploy"]);
+    env.ok(&["simulate", "--devices", "2", "--count", "5", "--rate", "100", "--quiet"]);
+    assert!(!env.objects().is_empty());
+    let out = env.ok(&["teardown", "--yes", "--delete-data"]);
+    assert!(out.contains("deleted bucket"));
+    assert!(env.objects().is_empty());
+    assert!(!env.data_dir().join("logs").exists());
+}
+
+#[test]
+fn ctrl_c_flushes_what_was_accepted() {
+    let env = Env::new();
+    env.ok(&["deploy"]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
+        .current_dir(env.dir.path())
+        .args(["--local", "--data-dir"])
+        .arg(env.data_dir())
+        .args(["simulate", "--devices", "3", "--rate", "50", "--duration", "60s", "--output", "json", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit {}", out.status);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    let accepted = summary["accepted"].as_u64().unwrap();
+    assert!(accepted > 50 && accepted < 9000, "{summary}");
+    let rows = env.ok(&["report", "--format", "ndjson"]).lines().count() as u64;
+    assert_eq!(rows, accepted, "every accepted reading was flushed to the lake");
+}
