@@ -4,7 +4,7 @@ use crate::Env;
 
 #[test]
 fn deploy_creates_then_is_up_to_date_then_updates() {
-    let env = Env::new();
+    let env = Env::default();
     let created = env.json(&["deploy", "--output", "json"]);
     assert_eq!(created["change"], "created");
     assert_eq!(created["stream"], "reaqtions-iot-data-stream");
@@ -21,7 +21,7 @@ fn deploy_creates_then_is_up_to_date_then_updates() {
 
 #[test]
 fn settings_file_and_flags() {
-    let env = Env::new();
+    let env = Env::default();
     let config = env.dir.path().join("reaqtions.yaml");
     std::fs::write(&config, "stack: lab\nbuffer_interval_seconds: 0\nlambda_memory_mb: 512\n").unwrap();
     let out = env.json(&["deploy", "--config", config.to_str().unwrap(), "--buffer-size", "3", "--output", "json"]);
@@ -32,7 +32,7 @@ fn settings_file_and_flags() {
 
 #[test]
 fn bad_input_is_named() {
-    let env = Env::new();
+    let env = Env::default();
     let fails = |args: &[&str], needle: &str| {
         let out = env.cmd(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -63,7 +63,7 @@ fn bad_input_is_named() {
 
 #[test]
 fn demo_runs_the_main_job() {
-    let env = Env::new();
+    let env = Env::default();
     let out = env.cmd(&["demo", "--devices", "3", "--rate", "20", "--duration", "1s"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);

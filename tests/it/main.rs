@@ -13,11 +13,13 @@ pub struct Env {
     pub dir: tempfile::TempDir,
 }
 
-impl Env {
-    pub fn new() -> Env {
+impl Default for Env {
+    fn default() -> Env {
         Env { dir: tempfile::tempdir().expect("temp dir") }
     }
+}
 
+impl Env {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -63,7 +63,7 @@ fn key_of(bytes: &[u8]) -> (String, u64) {
 
 #[test]
 fn simulate_verify_report_logs_teardown() {
-    let env = Env::new();
+    let env = Env::default();
     env.ok(&["deploy"]);
     let summary = env.json(&[
         "simulate",
@@ -198,7 +198,7 @@ fn simulate_verify_report_logs_teardown() {
 
 #[test]
 fn original_fleet_payload_flows_through_unchanged() {
-    let env = Env::new();
+    let env = Env::default();
     env.ok(&["deploy"]);
     let spool = fixture("original_fleet.ndjson");
     let summary = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--output", "json", "--quiet"]);
@@ -233,7 +233,7 @@ fn original_fleet_payload_flows_through_unchanged() {
 
 #[test]
 fn delete_data_leaves_nothing() {
-    let env = Env::new();
+    let env = Env::default();
     env.ok(&["deploy"]);
     env.ok(&["simulate", "--devices", "2", "--count", "5", "--rate", "100", "--quiet"]);
     assert!(!env.objects().is_empty());
@@ -245,7 +245,7 @@ fn delete_data_leaves_nothing() {
 
 #[test]
 fn ctrl_c_flushes_what_was_accepted() {
-    let env = Env::new();
+    let env = Env::default();
     env.ok(&["deploy"]);
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
         .current_dir(env.dir.path())
