@@ -12,6 +12,11 @@ use crate::aqi::pm25_aqi;
 /// The field carrying the simulation run's id, so `--verify` tells this run's readings from earlier ones.
 pub const RUN_FIELD: &str = "sim_run";
 
+/// `TIME` as new devices send it: RFC 3339, UTC, microseconds.
+pub fn format_time(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
 /// One measure's walk: pulled back towards `base` (by `pull` per step), jittered by up to `step`, clamped.
 #[derive(Debug, Clone, Copy)]
 struct Walk {
@@ -96,8 +101,9 @@ impl Device {
         self.seq
     }
 
-    /// Appends the next reading as one JSON object and a newline; returns its `seq`.
-    pub fn next_reading(&mut self, now: DateTime<Utc>, run: &str, out: &mut Vec<u8>) -> u64 {
+    /// Appends the next reading as one JSON object and a newline; returns its `seq`. `time` is the reading's
+    /// `TIME` (see [`format_time`]), formatted once for all readings made at the same moment.
+    pub fn next_reading(&mut self, time: &str, run: &str, out: &mut Vec<u8>) -> u64 {
         self.seq += 1;
         let rng = &mut self.rng;
         if rng.random_bool(0.01) {
@@ -113,7 +119,7 @@ impl Device {
              \"TVOC\":{},\"P\":{},\"T\":{},\"RH\":{}}}",
             self.id,
             self.seq,
-            now.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+            time,
             self.user_input,
             round(self.no2.next(rng), 1),
             round(self.co.next(rng), 2),
@@ -135,11 +141,11 @@ mod tests {
 
     fn readings(seed: u64, n: usize) -> Vec<Value> {
         let mut device = Device::new(6, seed);
-        let now = Utc::now();
+        let now = format_time(Utc::now());
         (0..n)
             .map(|_| {
                 let mut out = Vec::new();
-                device.next_reading(now, "run1", &mut out);
+                device.next_reading(&now, "run1", &mut out);
                 assert_eq!(out.last(), Some(&b'\n'));
                 serde_json::from_slice(&out).unwrap()
             })

@@ -188,12 +188,12 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
         }
         let mut batcher = Batcher::default();
         let mut last_sent = Instant::now();
-        let mut now_wall = Utc::now();
+        let mut time = device::format_time(started_wall);
         while made < total && !INTERRUPTED.load(Ordering::Relaxed) {
             let elapsed = started.elapsed();
             let due = ((elapsed.as_secs_f64() * total_rate) as u64 + 1).min(total);
             if made < due {
-                now_wall = started_wall + chrono::Duration::from_std(elapsed).unwrap_or_default();
+                time = device::format_time(started_wall + chrono::Duration::from_std(elapsed).unwrap_or_default());
             }
             while made < due {
                 let device_index = (made % plan.devices as u64) as usize;
@@ -206,7 +206,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
                     malformed_sent += 1;
                     seq
                 } else {
-                    device.next_reading(now_wall, &run_id, &mut bytes)
+                    device.next_reading(&time, &run_id, &mut bytes)
                 };
                 made += 1;
                 if bytes.len() > MAX_RECORD_BYTES {

@@ -1,0 +1,27 @@
+"""Load reaqtions data into pandas.
+
+Either from a CSV report:
+    reaqtions report --local --format csv --output readings.csv
+    python examples/pandas_report.py readings.csv
+
+or straight from the objects Firehose wrote (NDJSON, one reading per line):
+    python examples/pandas_report.py .reaqtions/lake/reaqtions-iot-data-lake-raw/processed
+"""
+
+import pathlib
+import sys
+
+import pandas as pd
+
+
+def load(path: str) -> pd.DataFrame:
+    p = pathlib.Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file())
+        return pd.concat((pd.read_json(f, lines=True) for f in files), ignore_index=True)
+    return pd.read_csv(p)
+
+
+if __name__ == "__main__":
+    df = load(sys.argv[1] if len(sys.argv) > 1 else "readings.csv")
+    print(df.groupby(df["device_id"].fillna("(no device_id)"))[["PM2_5", "PM10", "AQI"]].agg(["mean", "max"]))
