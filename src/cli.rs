@@ -22,6 +22,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "REAQTIONS_DATA_DIR", default_value = ".reaqtions", value_name = "DIR")]
     pub data_dir: PathBuf,
 
+    /// Stack name: which deployment (on AWS, the CloudFormation stack; names derive from it).
+    #[arg(long, global = true, env = "REAQTIONS_STACK")]
+    pub stack: Option<String>,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 
@@ -64,6 +68,15 @@ pub enum Command {
     Teardown(TeardownArgs),
     /// The main job end to end: deploy, simulate with some malformed readings, verify, summary report.
     Demo(DemoArgs),
+    /// Print the embedded CloudFormation templates for review.
+    Template(TemplateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    /// Only this template (artifacts or pipeline).
+    #[arg(value_parser = ["artifacts", "pipeline"])]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -79,9 +92,6 @@ pub struct SettingsArgs {
     /// Settings file (YAML; see examples/reaqtions.yaml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Stack name; resource names derive from it.
-    #[arg(long)]
-    pub stack: Option<String>,
     /// Raw data-lake bucket name.
     #[arg(long)]
     pub bucket: Option<String>,
@@ -109,9 +119,9 @@ pub struct SettingsArgs {
 }
 
 impl SettingsArgs {
-    pub fn as_file(&self) -> SettingsFile {
+    pub fn as_file(&self, stack: Option<String>) -> SettingsFile {
         SettingsFile {
-            stack: self.stack.clone(),
+            stack,
             bucket: self.bucket.clone(),
             prefix: None,
             error_prefix: None,
@@ -133,8 +143,25 @@ pub struct DeployArgs {
     /// Show what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Deploy this zip (one executable entry `bootstrap`) instead of building the lambda crate.
+    #[arg(long, value_name = "FILE")]
+    pub lambda_zip: Option<PathBuf>,
+    /// Skip the post-deploy smoke test of the function.
+    #[arg(long)]
+    pub no_smoke: bool,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+/// Where to send or read when the pipeline was not deployed by reaqtions (AWS target).
+#[derive(Debug, Clone, Args, Default)]
+pub struct PipelineOverride {
+    /// Delivery stream to send to, instead of the stack's (e.g. the console-built reaqtions-iot-data-stream).
+    #[arg(long, value_name = "NAME")]
+    pub stream: Option<String>,
+    /// Bucket to read, instead of the stack's (e.g. reaqtions-iot-data-lake-raw).
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -175,6 +202,8 @@ pub struct SimulateArgs {
     /// Send the readings of a spool file again instead of simulating.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["duration", "count", "verify"])]
     pub resend: Option<PathBuf>,
+    #[command(flatten)]
+    pub pipeline: PipelineOverride,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -198,9 +227,11 @@ pub struct ReportArgs {
     /// One row per device instead of the readings.
     #[arg(long)]
     pub summary: bool,
-    /// Objects read at once.
-    #[arg(long, default_value_t = 8)]
+    /// Objects read at once (S3 latency wants many in flight).
+    #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    #[command(flatten)]
+    pub pipeline: PipelineOverride,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! transformation Lambda → S3 — on AWS, or on one machine with the local target.
 
 pub mod aqi;
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod fetch;

@@ -21,6 +21,18 @@ impl LambdaZip {
     }
 }
 
+/// Takes an existing deployment zip (e.g. from `cargo lambda build`), checking it holds an executable `bootstrap`.
+pub fn read_zip(bytes: Vec<u8>) -> zip::result::ZipResult<LambdaZip> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(&bytes))?;
+    let entry = archive.by_name("bootstrap")?;
+    if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
+        return Err(zip::result::ZipError::InvalidArchive("bootstrap is not executable (mode must be 0755)".into()));
+    }
+    drop(entry);
+    let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    Ok(LambdaZip { bytes, sha256 })
+}
+
 /// Packages a `bootstrap` executable for `provided.al2023`.
 pub fn package_bootstrap(binary: &[u8]) -> zip::result::ZipResult<LambdaZip> {
     let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(binary.len() / 2)));
@@ -58,7 +70,7 @@ mod tests {
     fn single_executable_bootstrap_entry() {
         let binary = b"\x7fELF fake executable".repeat(100);
         let zip = package_bootstrap(&binary).unwrap();
-        let mut archive = zip::ZipArchive::new(Cursor::new(zip.bytes)).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(zip.bytes.clone())).unwrap();
         assert_eq!(archive.len(), 1);
         let mut entry = archive.by_index(0).unwrap();
         assert_eq!(entry.name(), "bootstrap");
@@ -66,5 +78,8 @@ mod tests {
         let mut content = Vec::new();
         entry.read_to_end(&mut content).unwrap();
         assert_eq!(content, binary);
+        drop(entry);
+        assert_eq!(read_zip(zip.bytes.clone()).unwrap(), zip);
+        assert!(read_zip(b"not a zip".to_vec()).is_err());
     }
 }

@@ -10,7 +10,7 @@ use crate::report::Query;
 use crate::report::output::Format;
 
 pub fn run(target: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
-    let settings = super::deploy::resolve_settings(&SettingsArgs::default())?;
+    let settings = super::deploy::resolve_settings(&SettingsArgs::default(), None, None)?;
     let (_, deployment) = target.deploy(&settings)?;
     eprintln!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, target.root().display());
     let simulate = SimulateArgs {
@@ -26,6 +26,7 @@ pub fn run(target: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
         max_retries: 8,
         spool: None,
         resend: None,
+        pipeline: Default::default(),
         output: OutputFormat::Table,
     };
     eprintln!(
@@ -35,7 +36,7 @@ pub fn run(target: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
         args.duration,
         args.malformed_ratio * 100.0
     );
-    let (exit, _, _) = super::simulate::run_local(target, &simulate, quiet)?;
+    let (exit, _, _) = super::simulate::run(&super::Target::Local(target.clone()), &simulate, quiet)?;
     eprintln!("3/3 per-device summary (reaqtions report --local --summary):");
     let report = ReportArgs {
         format: Format::Table,
@@ -45,6 +46,7 @@ pub fn run(target: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
         devices: vec![],
         summary: true,
         concurrency: 8,
+        pipeline: Default::default(),
     };
     let lake = target.lake(&deployment.settings.bucket);
     let mut out = std::io::stdout().lock();

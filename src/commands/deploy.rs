@@ -1,21 +1,48 @@
-//! `deploy`: settings from `--config` and flags, validated, then the deployment created, updated or left as is.
+//! `deploy`: settings from `--config` and flags, validated; then, on the local target, the deployment record
+//! created, updated or left as is; on AWS, the Lambda built and zipped, its zip uploaded when absent, the
+//! artifacts and pipeline stacks created or updated, the outputs shown and the function smoke-tested.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use reaqtions_lambda::package::{LambdaZip, package_bootstrap, read_zip};
 use serde::Serialize;
 
-use super::Exit;
+use super::{Exit, Target};
+use crate::aws::Aws;
+use crate::aws::cloudformation::{StackChange, StackSpec, deploy_stack, describe, output};
+use crate::aws::lambda::{Smoke, smoke_test};
+use crate::aws::pipeline::{
+    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, artifacts_stack, default_bucket, pipeline_parameters,
+};
+use crate::aws::s3::{object_exists, put_object};
 use crate::cli::{DeployArgs, SettingsArgs};
 use crate::local::{DeployChange, Deployment, LocalTarget};
 use crate::output::print;
 use crate::settings::{PipelineSettings, SettingsFile};
 
-/// Resolves the settings: defaults, then the file, then flags.
-pub fn resolve_settings(args: &SettingsArgs) -> Result<PipelineSettings> {
+/// Makes the default bucket name for a stack (on AWS: unique per account and region).
+pub type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
+
+/// Resolves the settings: defaults, then the file, then flags. `default_bucket` replaces the local default
+/// bucket name when no bucket was given (on AWS it must be globally unique).
+pub fn resolve_settings(
+    args: &SettingsArgs,
+    stack: Option<String>,
+    default_bucket: Option<BucketNamer>,
+) -> Result<PipelineSettings> {
     let file = match &args.config {
         Some(path) => SettingsFile::load(path)?,
         None => SettingsFile::default(),
     };
-    PipelineSettings::resolve(file.merged(args.as_file()))
+    let mut merged = file.merged(args.as_file(stack));
+    if merged.bucket.is_none()
+        && let Some(make) = default_bucket
+    {
+        let stack = merged.stack.clone().unwrap_or_else(|| crate::settings::DEFAULT_STACK.to_owned());
+        merged.bucket = Some(make(&stack)?);
+    }
+    PipelineSettings::resolve(merged)
 }
 
 /// The outputs other commands and people need.
@@ -57,8 +84,15 @@ pub fn outputs<'a>(target: &LocalTarget, d: &'a Deployment, change: &'a str) -> 
     }
 }
 
-pub fn run(target: &LocalTarget, args: &DeployArgs) -> Result<Exit> {
-    let settings = resolve_settings(&args.settings)?;
+pub fn run(target: &Target, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+    match target {
+        Target::Local(local) => run_local(local, stack, args),
+        Target::Aws { aws, .. } => run_aws(aws, stack, args),
+    }
+}
+
+fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+    let settings = resolve_settings(&args.settings, stack, None)?;
     if args.dry_run {
         let plan = match target.load()? {
             None => "create",
@@ -77,5 +111,159 @@ pub fn run(target: &LocalTarget, args: &DeployArgs) -> Result<Exit> {
     };
     eprintln!("local pipeline {}: {said}", settings.stack);
     print(args.output, "local pipeline", &outputs(target, &deployment, said))?;
+    Ok(Exit::Ok)
+}
+
+/// The deployment zip: the given file, or the lambda crate built in release and packaged.
+fn lambda_zip(file: Option<&Path>) -> Result<LambdaZip> {
+    if let Some(file) = file {
+        let bytes = std::fs::read(file).with_context(|| format!("cannot read Lambda zip {}", file.display()))?;
+        return read_zip(bytes)
+            .with_context(|| format!("{} is not a Lambda zip with an executable bootstrap", file.display()));
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = workspace.join("Cargo.toml");
+    if !manifest.exists() {
+        bail!("the lambda crate's source is not at {}: build it and pass --lambda-zip FILE", workspace.display());
+    }
+    eprintln!("building the transformation Lambda (cargo build --release -p reaqtions-lambda)…");
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "-p", "reaqtions-lambda", "--bin", "bootstrap", "--manifest-path"])
+        .arg(&manifest)
+        .status()
+        .context("cannot run cargo to build the Lambda (or pass --lambda-zip FILE)")?;
+    if !status.success() {
+        bail!("building the Lambda failed ({status})");
+    }
+    let binary = workspace.join("target/release/bootstrap");
+    let bytes = std::fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    Ok(package_bootstrap(&bytes)?)
+}
+
+#[derive(Serialize)]
+struct AwsOutputs<'a> {
+    artifacts_stack: String,
+    artifacts_change: &'a str,
+    pipeline_change: &'a str,
+    code_key: String,
+    code_uploaded: bool,
+    smoke_test: String,
+    #[serde(flatten)]
+    deployed: Deployed,
+}
+
+fn said(change: StackChange) -> &'static str {
+    match change {
+        StackChange::Created => "created",
+        StackChange::Recreated => "re-created (was ROLLBACK_COMPLETE)",
+        StackChange::Updated => "updated",
+        StackChange::UpToDate => "up to date",
+    }
+}
+
+fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+    let identity = aws.identity()?;
+    let make_bucket = |stack: &str| default_bucket(stack, &identity.account, &identity.region);
+    let settings = resolve_settings(&args.settings, stack, Some(&make_bucket))?;
+    let zip = lambda_zip(args.lambda_zip.as_deref())?;
+    let cfn = aws.cloudformation();
+    let s3 = aws.s3();
+    let artifacts = StackSpec {
+        name: artifacts_stack(&settings.stack),
+        template: ARTIFACTS_TEMPLATE.to_owned(),
+        parameters: vec![],
+    };
+    let code_key = zip.artifact_key();
+    eprintln!(
+        "deploying {} to account {} in {} (Lambda zip {} bytes, sha256 {})",
+        settings.stack,
+        identity.account,
+        identity.region,
+        zip.bytes.len(),
+        zip.sha256
+    );
+    let mut on_event = |line: &str| eprintln!("  {line}");
+    if args.dry_run {
+        return dry_run(aws, &settings, &artifacts, &code_key, args);
+    }
+    let artifacts_change = aws.block_on(deploy_stack(&cfn, &artifacts, &mut on_event))?;
+    let artifacts_stack = aws.block_on(describe(&cfn, &artifacts.name))?.context("the artifacts stack vanished")?;
+    let artifacts_bucket = output(&artifacts_stack, "ArtifactsBucket")?;
+    let uploaded = if aws.block_on(object_exists(&s3, &artifacts_bucket, &code_key))? {
+        false
+    } else {
+        eprintln!("uploading s3://{artifacts_bucket}/{code_key}");
+        aws.block_on(put_object(&s3, &artifacts_bucket, &code_key, zip.bytes.clone()))?;
+        true
+    };
+    let pipeline = StackSpec {
+        name: settings.stack.clone(),
+        template: PIPELINE_TEMPLATE.to_owned(),
+        parameters: pipeline_parameters(&settings, &artifacts_bucket, &code_key)?,
+    };
+    let pipeline_change = aws.block_on(deploy_stack(&cfn, &pipeline, &mut on_event))?;
+    let stack = aws.block_on(describe(&cfn, &settings.stack))?.context("the pipeline stack vanished")?;
+    let deployed = Deployed::from_stack(&stack)?;
+    let smoke = if args.no_smoke {
+        "skipped (--no-smoke)".to_owned()
+    } else {
+        match aws.block_on(smoke_test(&aws.lambda(), &deployed.function))? {
+            Smoke::Passed => "passed".to_owned(),
+            Smoke::CannotRun(why) => {
+                eprintln!("smoke test not run: this endpoint's Lambda cannot execute functions ({why})");
+                "not run: the endpoint cannot execute functions".to_owned()
+            }
+        }
+    };
+    eprintln!("pipeline {}: {}", settings.stack, said(pipeline_change));
+    print(
+        args.output,
+        "pipeline",
+        &AwsOutputs {
+            artifacts_stack: artifacts.name.clone(),
+            artifacts_change: said(artifacts_change),
+            pipeline_change: said(pipeline_change),
+            code_key,
+            code_uploaded: uploaded,
+            smoke_test: smoke,
+            deployed,
+        },
+    )?;
+    Ok(Exit::Ok)
+}
+
+/// What deploy would do, without changing anything.
+fn dry_run(
+    aws: &Aws,
+    settings: &PipelineSettings,
+    artifacts: &StackSpec,
+    code_key: &str,
+    args: &DeployArgs,
+) -> Result<Exit> {
+    let cfn = aws.cloudformation();
+    let state = |name: &str| -> Result<String> {
+        Ok(match aws.block_on(describe(&cfn, name))? {
+            None => "would be created".to_owned(),
+            Some(s) => format!(
+                "exists ({}): would be updated if its template or parameters differ",
+                s.stack_status().map(|s| s.as_str()).unwrap_or("?")
+            ),
+        })
+    };
+    #[derive(Serialize)]
+    struct Plan {
+        artifacts_stack: String,
+        pipeline_stack: String,
+        code_key: String,
+        parameters: Vec<(String, String)>,
+    }
+    let plan = Plan {
+        artifacts_stack: format!("{}: {}", artifacts.name, state(&artifacts.name)?),
+        pipeline_stack: format!("{}: {}", settings.stack, state(&settings.stack)?),
+        code_key: code_key.to_owned(),
+        parameters: pipeline_parameters(settings, "<artifacts bucket>", code_key)?,
+    };
+    eprintln!("dry run: nothing was changed");
+    print(args.output, "plan", &plan)?;
     Ok(Exit::Ok)
 }

@@ -5,21 +5,27 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{Exit, parse_time};
+use super::{Exit, Target, aws_settings, parse_time};
+use crate::aws::logs::CloudWatchLogs;
 use crate::cli::LogsArgs;
-use crate::local::LocalTarget;
 use crate::target::LogSource;
 
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
-pub fn run(target: &LocalTarget, args: &LogsArgs) -> Result<Exit> {
-    let deployment = target.require()?;
-    let group = if args.delivery {
-        format!("/aws/kinesisfirehose/{}", deployment.settings.stream)
-    } else {
-        deployment.settings.log_group.clone()
+pub fn run(target: &Target, args: &LogsArgs) -> Result<Exit> {
+    let group_of = |settings: &crate::settings::PipelineSettings| {
+        if args.delivery { format!("/aws/kinesisfirehose/{}", settings.stream) } else { settings.log_group.clone() }
     };
-    print_events(&target.logs(), &group, args)
+    match target {
+        Target::Local(local) => {
+            let deployment = local.require()?;
+            print_events(&local.logs(), &group_of(&deployment.settings), args)
+        }
+        Target::Aws { aws, stack } => {
+            let settings = aws_settings(aws, stack, &Default::default())?;
+            print_events(&CloudWatchLogs::new(aws.logs(), aws.handle()), &group_of(&settings), args)
+        }
+    }
 }
 
 /// Prints events of `group` from any log source; with `--follow`, polls for new ones until interrupted.

@@ -7,6 +7,7 @@ pub mod report;
 pub mod simulate;
 pub mod status;
 pub mod teardown;
+pub mod template;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -14,8 +15,11 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command};
+use crate::aws::Aws;
+use crate::aws::pipeline::Deployed;
+use crate::cli::{Cli, Command, PipelineOverride};
 use crate::local::LocalTarget;
+use crate::settings::{DEFAULT_STACK, PipelineSettings, SettingsFile};
 
 /// The exit codes the CLI documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,27 +37,56 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// Where a command runs.
+pub enum Target {
+    Local(LocalTarget),
+    Aws { aws: Box<Aws>, stack: String },
+}
+
 pub fn run(cli: Cli) -> Result<Exit> {
-    let local = cli.local.then(|| LocalTarget::new(&cli.data_dir));
+    if let Command::Template(args) = &cli.command {
+        return template::run(args);
+    }
+    let target = if cli.local {
+        Target::Local(LocalTarget::new(&cli.data_dir))
+    } else {
+        let stack = cli.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
+        Target::Aws { aws: Box::new(Aws::connect(&cli.aws)?), stack }
+    };
     match &cli.command {
-        Command::Deploy(args) => deploy::run(&require_local(local)?, args),
-        Command::Simulate(args) => simulate::run(&require_local(local)?, args, cli.quiet),
-        Command::Report(args) => report::run(&require_local(local)?, args),
-        Command::Logs(args) => logs::run(&require_local(local)?, args),
-        Command::Status(args) => status::run(&require_local(local)?, args),
-        Command::Teardown(args) => teardown::run(&require_local(local)?, args),
-        Command::Demo(args) => demo::run(&require_local(local)?, args, cli.quiet),
+        Command::Deploy(args) => deploy::run(&target, cli.stack.clone(), args),
+        Command::Simulate(args) => simulate::run(&target, args, cli.quiet).map(|(exit, ..)| exit),
+        Command::Report(args) => report::run(&target, args),
+        Command::Logs(args) => logs::run(&target, args),
+        Command::Status(args) => status::run(&target, args),
+        Command::Teardown(args) => teardown::run(&target, args),
+        Command::Demo(args) => match &target {
+            Target::Local(local) => demo::run(local, args, cli.quiet),
+            Target::Aws { .. } => bail!("demo runs on the local target: add --local"),
+        },
+        Command::Template(_) => unreachable!("handled above"),
     }
 }
 
-fn require_local(local: Option<LocalTarget>) -> Result<LocalTarget> {
-    match local {
-        Some(target) => Ok(target),
+/// The pipeline's names and prefixes on AWS: from the stack's outputs, or given with --stream/--bucket for a
+/// pipeline deployed by other means (then the default prefixes apply).
+pub fn aws_settings(aws: &Aws, stack: &str, over: &PipelineOverride) -> Result<PipelineSettings> {
+    let deployed = aws.block_on(crate::aws::cloudformation::describe(&aws.cloudformation(), stack))?;
+    let mut settings = match deployed {
+        Some(stack) => Deployed::from_stack(&stack)?.settings()?,
+        None if over.stream.is_some() || over.bucket.is_some() => PipelineSettings::resolve(SettingsFile::default())?,
         None => bail!(
-            "this build drives the local target only: add --local (or set REAQTIONS_LOCAL=1). \
-             The AWS target (deploy from the embedded CloudFormation templates, Firehose/S3/CloudWatch) is not built yet"
+            "no stack {stack} in {}: deploy it with `reaqtions deploy`, or name an existing pipeline with --stream/--bucket",
+            aws.region()
         ),
+    };
+    if let Some(stream) = &over.stream {
+        settings.stream.clone_from(stream);
     }
+    if let Some(bucket) = &over.bucket {
+        settings.bucket.clone_from(bucket);
+    }
+    Ok(settings)
 }
 
 /// `2026-11-25T21:00:00Z`, or a span back from now such as `90s`, `10m`, `2h`, `1day`.

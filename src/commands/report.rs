@@ -5,9 +5,9 @@ use std::io::{BufWriter, Write};
 
 use anyhow::{Context as _, Result, ensure};
 
-use super::{Exit, parse_time};
+use super::{Exit, Target, aws_settings, parse_time};
+use crate::aws::s3::S3Lake;
 use crate::cli::ReportArgs;
-use crate::local::LocalTarget;
 use crate::prefix::Prefix;
 use crate::report::columns::Columns;
 use crate::report::output::RowWriter;
@@ -15,7 +15,7 @@ use crate::report::summary::Summary;
 use crate::report::{Query, error_counts, for_each_row, select_objects};
 use crate::target::ObjectLake;
 
-pub fn run(target: &LocalTarget, args: &ReportArgs) -> Result<Exit> {
+pub fn run(target: &Target, args: &ReportArgs) -> Result<Exit> {
     let query = Query {
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
@@ -24,15 +24,23 @@ pub fn run(target: &LocalTarget, args: &ReportArgs) -> Result<Exit> {
     if let (Some(s), Some(u)) = (query.since, query.until) {
         ensure!(s <= u, "--since ({s}) is after --until ({u})");
     }
-    let deployment = target.require()?;
-    let lake = target.lake(&deployment.settings.bucket);
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create report file {}", path.display()))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let exit = write_report(&lake, &deployment.settings, args, &query, &mut out)?;
+    let exit = match target {
+        Target::Local(local) => {
+            let deployment = local.require()?;
+            write_report(&local.lake(&deployment.settings.bucket), &deployment.settings, args, &query, &mut out)?
+        }
+        Target::Aws { aws, stack } => {
+            let settings = aws_settings(aws, stack, &args.pipeline)?;
+            let lake = S3Lake::new(aws.s3(), &settings.bucket, aws.handle());
+            write_report(&lake, &settings, args, &query, &mut out)?
+        }
+    };
     out.flush()?;
     Ok(exit)
 }

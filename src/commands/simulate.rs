@@ -6,13 +6,16 @@ use std::sync::atomic::Ordering;
 use anyhow::{Result, ensure};
 use serde::Serialize;
 
-use super::Exit;
+use super::{Exit, Target, aws_settings};
+use crate::aws::firehose::FirehoseSink;
+use crate::aws::s3::S3Lake;
 use crate::cli::SimulateArgs;
-use crate::local::LocalTarget;
 use crate::output::print;
+use crate::settings::PipelineSettings;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
 use crate::simulate::{INTERRUPTED, Plan, Summary, resend, run as simulate};
+use crate::target::{ObjectLake, RecordSink};
 
 /// Validates the arguments into a plan before anything is sent.
 pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
@@ -57,26 +60,41 @@ struct Report<'a> {
     verify: Option<&'a Verification>,
 }
 
-/// Runs a simulation (or a resend) on the local target and prints the result; shared with `demo`.
-pub fn run_local(
-    target: &LocalTarget,
-    args: &SimulateArgs,
-    quiet: bool,
-) -> Result<(Exit, Summary, Option<Verification>)> {
+/// Runs a simulation (or a resend) on either target and prints the result; shared with `demo`.
+pub fn run(target: &Target, args: &SimulateArgs, quiet: bool) -> Result<(Exit, Summary, Option<Verification>)> {
     let plan = plan(args, quiet)?;
-    let deployment = target.require()?;
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
-    let stream = target.start_stream(&deployment)?;
-    let (summary, tracker) = match &args.resend {
-        Some(file) => (resend(&stream, file, &plan)?, None),
-        None => simulate(&stream, &plan)?,
-    };
-    stream.close()?;
-    let verification = match tracker {
-        Some(tracker) => {
-            let lake = target.lake(&deployment.settings.bucket);
-            Some(verify(&lake, &deployment.settings, &tracker, args.verify_timeout, args.concurrency.max(4))?)
+    match target {
+        Target::Local(local) => {
+            let deployment = local.require()?;
+            let stream = local.start_stream(&deployment)?;
+            let lake = local.lake(&deployment.settings.bucket);
+            let result = execute(&stream, &lake, &deployment.settings, args, &plan);
+            stream.close()?;
+            result
         }
+        Target::Aws { aws, stack } => {
+            let settings = aws_settings(aws, stack, &args.pipeline)?;
+            let sink = FirehoseSink::new(aws.firehose(), &settings.stream, aws.handle());
+            let lake = S3Lake::new(aws.s3(), &settings.bucket, aws.handle());
+            execute(&sink, &lake, &settings, args, &plan)
+        }
+    }
+}
+
+fn execute(
+    sink: &dyn RecordSink,
+    lake: &dyn ObjectLake,
+    settings: &PipelineSettings,
+    args: &SimulateArgs,
+    plan: &Plan,
+) -> Result<(Exit, Summary, Option<Verification>)> {
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
+    let (summary, tracker) = match &args.resend {
+        Some(file) => (resend(sink, file, plan)?, None),
+        None => simulate(sink, plan)?,
+    };
+    let verification = match tracker {
+        Some(tracker) => Some(verify(lake, settings, &tracker, args.verify_timeout, args.concurrency.max(8))?),
         None => None,
     };
     print(args.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
@@ -94,8 +112,4 @@ pub fn run_local(
         Exit::Ok
     };
     Ok((exit, summary, verification))
-}
-
-pub fn run(target: &LocalTarget, args: &SimulateArgs, quiet: bool) -> Result<Exit> {
-    run_local(target, args, quiet).map(|(exit, _, _)| exit)
 }

@@ -3,8 +3,14 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::Exit;
-use super::deploy::{Outputs, outputs};
+use super::deploy::Outputs;
+use super::{Exit, Target};
+use crate::aws::Aws;
+use crate::aws::cloudformation::{describe, outputs};
+use crate::aws::firehose::stream_status;
+use crate::aws::lambda::function_info;
+use crate::aws::pipeline::{Deployed, artifacts_stack};
+use crate::aws::s3::count_objects;
 use crate::cli::StatusArgs;
 use crate::local::LocalTarget;
 use crate::output::print;
@@ -23,7 +29,69 @@ struct Status<'a> {
     error_bytes: u64,
 }
 
-pub fn run(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
+pub fn run(target: &Target, args: &StatusArgs) -> Result<Exit> {
+    match target {
+        Target::Local(local) => run_local(local, args),
+        Target::Aws { aws, stack } => run_aws(aws, stack, args),
+    }
+}
+
+/// Objects counted at most, per prefix.
+const COUNT_LIMIT: usize = 10_000;
+
+#[derive(Serialize)]
+struct AwsStatus {
+    stack: String,
+    stack_status: String,
+    artifacts_stack: String,
+    artifacts_status: String,
+    stream_status: String,
+    function: Option<crate::aws::lambda::FunctionInfo>,
+    processed_objects: String,
+    error_objects: String,
+    outputs: std::collections::BTreeMap<String, String>,
+}
+
+fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
+    let cfn = aws.cloudformation();
+    let artifacts = artifacts_stack(stack);
+    let pipeline = aws.block_on(describe(&cfn, stack))?;
+    let artifacts_state = aws.block_on(describe(&cfn, &artifacts))?;
+    let state = |s: &Option<aws_sdk_cloudformation::types::Stack>| {
+        s.as_ref().and_then(|s| s.stack_status()).map_or("not deployed".to_owned(), |s| s.as_str().to_owned())
+    };
+    let mut status = AwsStatus {
+        stack: stack.to_owned(),
+        stack_status: state(&pipeline),
+        artifacts_stack: artifacts.clone(),
+        artifacts_status: state(&artifacts_state),
+        stream_status: "-".into(),
+        function: None,
+        processed_objects: "-".into(),
+        error_objects: "-".into(),
+        outputs: Default::default(),
+    };
+    if let Some(stack) = &pipeline
+        && let Ok(deployed) = Deployed::from_stack(stack)
+    {
+        status.outputs = outputs(stack).into_iter().collect();
+        status.stream_status =
+            aws.block_on(stream_status(&aws.firehose(), &deployed.stream))?.unwrap_or_else(|| "not found".into());
+        status.function = aws.block_on(function_info(&aws.lambda(), &deployed.function))?;
+        let s3 = aws.s3();
+        let count = |text: &str, error: bool| -> Result<String> {
+            let root = Prefix::parse(text, error)?.static_root().to_owned();
+            let (n, more) = aws.block_on(count_objects(&s3, &deployed.bucket, &root, COUNT_LIMIT))?;
+            Ok(if more { format!("{n}+") } else { n.to_string() })
+        };
+        status.processed_objects = count(&deployed.prefix, false)?;
+        status.error_objects = count(&deployed.error_prefix, true)?;
+    }
+    print(args.output, "pipeline", &status)?;
+    Ok(Exit::Ok)
+}
+
+fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         eprintln!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
         return Ok(Exit::Ok);
@@ -36,7 +104,7 @@ pub fn run(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let (processed_objects, processed_bytes) = count(&deployment.settings.prefix, false)?;
     let (error_objects, error_bytes) = count(&deployment.settings.error_prefix, true)?;
     let status = Status {
-        outputs: outputs(target, &deployment, "deployed"),
+        outputs: super::deploy::outputs(target, &deployment, "deployed"),
         created: deployment.created.to_rfc3339(),
         updated: deployment.updated.to_rfc3339(),
         processed_objects,

@@ -1,12 +1,24 @@
-//! `teardown`: removes the deployment; the data stays unless `--delete-data`. Asks unless `--yes`.
+//! `teardown`: removes the pipeline; the data stays unless `--delete-data`. Asks unless `--yes`. A second
+//! teardown says there is nothing to remove.
 
 use anyhow::Result;
 
-use super::{Exit, confirm};
+use super::{Exit, Target, confirm};
+use crate::aws::Aws;
+use crate::aws::cloudformation::{delete_stack, describe, output};
+use crate::aws::pipeline::{Deployed, artifacts_stack};
+use crate::aws::s3::{bucket_exists, delete_bucket, empty_bucket};
 use crate::cli::TeardownArgs;
 use crate::local::LocalTarget;
 
-pub fn run(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
+pub fn run(target: &Target, args: &TeardownArgs) -> Result<Exit> {
+    match target {
+        Target::Local(local) => run_local(local, args),
+        Target::Aws { aws, stack } => run_aws(aws, stack, args),
+    }
+}
+
+fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         eprintln!("nothing to remove: no local deployment in {}", target.root().display());
         return Ok(Exit::Ok);
@@ -30,6 +42,61 @@ pub fn run(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
             deployment.settings.stack,
             target.lake(bucket).root().display()
         );
+    }
+    Ok(Exit::Ok)
+}
+
+fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs) -> Result<Exit> {
+    let cfn = aws.cloudformation();
+    let s3 = aws.s3();
+    let artifacts = artifacts_stack(stack);
+    let pipeline = aws.block_on(describe(&cfn, stack))?;
+    let artifacts_state = aws.block_on(describe(&cfn, &artifacts))?;
+    if pipeline.is_none() && artifacts_state.is_none() {
+        eprintln!("nothing to remove: no stack {stack} or {artifacts} in {}", aws.region());
+        return Ok(Exit::Ok);
+    }
+    let raw_bucket = pipeline.as_ref().and_then(|s| Deployed::from_stack(s).ok()).map(|d| d.bucket);
+    let what = match (&raw_bucket, args.delete_data) {
+        (Some(b), true) => format!("delete stacks {stack} and {artifacts}, and DELETE bucket {b} with all its data"),
+        (Some(b), false) => format!("delete stacks {stack} and {artifacts} (bucket {b} and its data are kept)"),
+        (None, _) => format!("delete stack {artifacts}"),
+    };
+    if !args.yes && !confirm(&format!("{what} in {}?", aws.region()))? {
+        eprintln!("teardown cancelled");
+        return Ok(Exit::Ok);
+    }
+    let mut on_event = |line: &str| eprintln!("  {line}");
+    if pipeline.is_some() {
+        eprintln!("deleting stack {stack}");
+        aws.block_on(delete_stack(&cfn, stack, &mut on_event))?;
+    }
+    if let Some(artifacts_state) = artifacts_state {
+        if let Ok(bucket) = output(&artifacts_state, "ArtifactsBucket")
+            && aws.block_on(bucket_exists(&s3, &bucket))?
+        {
+            let n = aws.block_on(empty_bucket(&s3, &bucket, &mut |n| {
+                eprintln!("  emptied {n} object versions from {bucket}")
+            }))?;
+            eprintln!("emptied artifacts bucket {bucket} ({n} object versions)");
+        }
+        eprintln!("deleting stack {artifacts}");
+        aws.block_on(delete_stack(&cfn, &artifacts, &mut on_event))?;
+    }
+    match (raw_bucket, args.delete_data) {
+        (Some(bucket), true) => {
+            if aws.block_on(bucket_exists(&s3, &bucket))? {
+                let n = aws.block_on(empty_bucket(&s3, &bucket, &mut |n| {
+                    eprintln!("  deleted {n} object versions from {bucket}")
+                }))?;
+                aws.block_on(delete_bucket(&s3, &bucket))?;
+                println!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({n} object versions)");
+            } else {
+                println!("removed stacks {stack} and {artifacts}; bucket {bucket} was already gone");
+            }
+        }
+        (Some(bucket), false) => println!("removed stacks {stack} and {artifacts}; kept bucket {bucket} and its data"),
+        (None, _) => println!("removed stack {artifacts}"),
     }
     Ok(Exit::Ok)
 }

@@ -53,12 +53,17 @@ fn bad_input_is_named() {
     fails(&["report", "--since", "1h", "--until", "2h"], "is after --until");
     fails(&["report", "--output", "/nonexistent/dir/out.csv"], "/nonexistent/dir/out.csv");
 
+    // The AWS target without a region: a clear error at once, before any call.
     let aws = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
-        .env_remove("REAQTIONS_LOCAL")
+        .env_clear()
+        .env("HOME", env.dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .arg("status")
+        .timeout(std::time::Duration::from_secs(20))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&aws.stderr).contains("--local"));
+    assert!(!aws.status.success());
+    assert!(String::from_utf8_lossy(&aws.stderr).contains("no AWS region: pass --region"), "{aws:?}");
 }
 
 #[test]

@@ -1,0 +1,282 @@
+//! CloudFormation: create, update or leave a stack, honest about every state it can be in, with the SDK's
+//! waiters and the stack's events shown as they arrive; failures name the failing resource and its reason.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::client::Waiters as _;
+use aws_sdk_cloudformation::error::SdkError;
+use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackEvent, StackStatus, Tag};
+use aws_smithy_types::date_time::DateTime as SmithyTime;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// The longest a stack operation is waited for.
+const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+/// How often new stack events are fetched while waiting.
+const EVENT_POLL: Duration = Duration::from_secs(3);
+
+/// A stack as reaqtions wants it.
+#[derive(Debug, Clone)]
+pub struct StackSpec {
+    pub name: String,
+    pub template: String,
+    pub parameters: Vec<(String, String)>,
+}
+
+/// What `deploy_stack` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackChange {
+    Created,
+    /// The stack was in ROLLBACK_COMPLETE (a failed create): deleted and created again.
+    Recreated,
+    Updated,
+    UpToDate,
+}
+
+/// CloudFormation answers a missing stack with a ValidationError "Stack with id X does not exist".
+pub fn is_missing_stack<E: ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("does not exist"))
+}
+
+/// UpdateStack's answer when nothing changed.
+pub fn is_no_update<E: ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("No updates are to be performed"))
+}
+
+/// The stack, or `None` when it does not exist (or is deleted).
+pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
+    match client.describe_stacks().stack_name(name).send().await {
+        Ok(out) => Ok(out.stacks().first().filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)).cloned()),
+        Err(SdkError::ServiceError(e)) if is_missing_stack(e.err()) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("cannot describe stack {name}: {}", DisplayErrorContext(&e))),
+    }
+}
+
+fn status(stack: &Stack) -> StackStatus {
+    stack.stack_status().cloned().unwrap_or_else(|| StackStatus::from("UNKNOWN"))
+}
+
+/// One line for a stack event, as shown during progress.
+pub fn describe_event(e: &StackEvent) -> String {
+    format!(
+        "{} {} {}{}",
+        e.logical_resource_id().unwrap_or("?"),
+        e.resource_type().unwrap_or("?"),
+        e.resource_status().map(|s| s.as_str()).unwrap_or("?"),
+        e.resource_status_reason().map(|r| format!(": {r}")).unwrap_or_default()
+    )
+}
+
+/// Events of the stack since `since`, oldest first.
+pub async fn events_since(client: &Client, name: &str, since: SmithyTime) -> Result<Vec<StackEvent>> {
+    let mut pages = client.describe_stack_events().stack_name(name).into_paginator().send();
+    let mut events = Vec::new();
+    'pages: while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| anyhow::anyhow!("cannot read events of stack {name}: {}", DisplayErrorContext(&e)))?;
+        for event in page.stack_events() {
+            if event.timestamp().is_some_and(|t| t.secs() < since.secs()) {
+                break 'pages;
+            }
+            events.push(event.clone());
+        }
+    }
+    events.reverse();
+    Ok(events)
+}
+
+/// Why an operation failed: the failed resources and their reasons, from the events.
+pub async fn failure_reason(client: &Client, name: &str, since: SmithyTime) -> String {
+    let failed: Vec<String> = events_since(client, name, since)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| {
+            e.resource_status().is_some_and(|s| s.as_str().ends_with("_FAILED"))
+                && e.logical_resource_id() != Some(name)
+        })
+        .map(describe_event)
+        .collect();
+    if failed.is_empty() { "no failed resource in the stack events".to_owned() } else { failed.join("; ") }
+}
+
+/// Runs `wait` while printing the stack's new events through `on_event`. Returns whether the wait succeeded.
+async fn watch<F, T, E>(client: &Client, name: &str, since: SmithyTime, on_event: &mut dyn FnMut(&str), wait: F) -> bool
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut show = |events: Vec<StackEvent>, on_event: &mut dyn FnMut(&str)| {
+        for e in events {
+            if seen.insert(e.event_id().unwrap_or_default().to_owned()) {
+                on_event(&describe_event(&e));
+            }
+        }
+    };
+    tokio::pin!(wait);
+    let mut ticker = tokio::time::interval(EVENT_POLL);
+    let done = loop {
+        tokio::select! {
+            result = &mut wait => break result.is_ok(),
+            _ = ticker.tick() => show(events_since(client, name, since).await.unwrap_or_default(), on_event),
+        }
+    };
+    show(events_since(client, name, since).await.unwrap_or_default(), on_event);
+    done
+}
+
+fn parameters(spec: &StackSpec) -> Vec<Parameter> {
+    spec.parameters.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect()
+}
+
+fn same_parameters(stack: &Stack, spec: &StackSpec) -> bool {
+    let mut have: Vec<(&str, &str)> = stack
+        .parameters()
+        .iter()
+        .map(|p| (p.parameter_key().unwrap_or(""), p.parameter_value().unwrap_or("")))
+        .collect();
+    let mut want: Vec<(&str, &str)> = spec.parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    have == want
+}
+
+fn tag(spec: &StackSpec) -> Tag {
+    Tag::builder().key("reaqtions:stack").value(&spec.name).build()
+}
+
+/// Creates the stack, updates it, or leaves it as it is, from whatever state it is in.
+pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn FnMut(&str)) -> Result<StackChange> {
+    let name = spec.name.as_str();
+    let mut recreated = false;
+    loop {
+        let since = SmithyTime::from(std::time::SystemTime::now());
+        let Some(stack) = describe(client, name).await? else {
+            client
+                .create_stack()
+                .stack_name(name)
+                .template_body(&spec.template)
+                .set_parameters(Some(parameters(spec)))
+                .capabilities(Capability::CapabilityNamedIam)
+                .tags(tag(spec))
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create stack {name}: {}", DisplayErrorContext(&e)))?;
+            let waiter = client.wait_until_stack_create_complete().stack_name(name).wait(MAX_WAIT);
+            if !watch(client, name, since, on_event, waiter).await {
+                bail!("creating stack {name} failed: {}", failure_reason(client, name, since).await);
+            }
+            return Ok(if recreated { StackChange::Recreated } else { StackChange::Created });
+        };
+        match status(&stack) {
+            StackStatus::RollbackComplete => {
+                on_event(&format!(
+                    "stack {name} is in ROLLBACK_COMPLETE (a failed create): deleting it to create it again"
+                ));
+                delete_stack(client, name, on_event).await?;
+                recreated = true;
+            }
+            s if s.as_str().ends_with("_IN_PROGRESS") => {
+                on_event(&format!("stack {name} is {}: waiting for it to settle", s.as_str()));
+                settle(client, name, &s, on_event).await;
+            }
+            s @ (StackStatus::UpdateRollbackFailed | StackStatus::RollbackFailed | StackStatus::DeleteFailed) => {
+                let reason = failure_reason(client, name, SmithyTime::from_secs(0)).await;
+                bail!("stack {name} is in {} and needs attention before it can be deployed: {reason}", s.as_str());
+            }
+            _ => {
+                if same_parameters(&stack, spec) && same_template(client, name, &spec.template).await {
+                    return Ok(StackChange::UpToDate);
+                }
+                let update = client
+                    .update_stack()
+                    .stack_name(name)
+                    .template_body(&spec.template)
+                    .set_parameters(Some(parameters(spec)))
+                    .capabilities(Capability::CapabilityNamedIam)
+                    .tags(tag(spec))
+                    .send()
+                    .await;
+                match update {
+                    Ok(_) => {}
+                    Err(SdkError::ServiceError(e)) if is_no_update(e.err()) => return Ok(StackChange::UpToDate),
+                    Err(e) => bail!("cannot update stack {name}: {}", DisplayErrorContext(&e)),
+                }
+                let waiter = client.wait_until_stack_update_complete().stack_name(name).wait(MAX_WAIT);
+                if !watch(client, name, since, on_event, waiter).await {
+                    bail!("updating stack {name} failed (rolled back): {}", failure_reason(client, name, since).await);
+                }
+                return Ok(StackChange::Updated);
+            }
+        }
+    }
+}
+
+async fn same_template(client: &Client, name: &str, template: &str) -> bool {
+    let deployed = client.get_template().stack_name(name).send().await;
+    deployed.ok().and_then(|t| t.template_body().map(|b| b.trim() == template.trim())).unwrap_or(false)
+}
+
+/// Waits for an in-progress stack to reach a settled state (whichever it is).
+async fn settle(client: &Client, name: &str, status: &StackStatus, on_event: &mut dyn FnMut(&str)) {
+    let since = SmithyTime::from(std::time::SystemTime::now());
+    let s = status.as_str();
+    if s.starts_with("DELETE") {
+        watch(client, name, since, on_event, client.wait_until_stack_delete_complete().stack_name(name).wait(MAX_WAIT))
+            .await;
+    } else if s.starts_with("CREATE") || s == "ROLLBACK_IN_PROGRESS" {
+        watch(client, name, since, on_event, client.wait_until_stack_create_complete().stack_name(name).wait(MAX_WAIT))
+            .await;
+    } else if s.starts_with("IMPORT") {
+        watch(client, name, since, on_event, client.wait_until_stack_import_complete().stack_name(name).wait(MAX_WAIT))
+            .await;
+    } else {
+        watch(client, name, since, on_event, client.wait_until_stack_update_complete().stack_name(name).wait(MAX_WAIT))
+            .await;
+    }
+}
+
+/// Deletes the stack and waits; DELETE_FAILED is reported with the resources and reasons.
+pub async fn delete_stack(client: &Client, name: &str, on_event: &mut dyn FnMut(&str)) -> Result<bool> {
+    let Some(stack) = describe(client, name).await? else { return Ok(false) };
+    if status(&stack).as_str().ends_with("_IN_PROGRESS") && !status(&stack).as_str().starts_with("DELETE") {
+        settle(client, name, &status(&stack), on_event).await;
+    }
+    let since = SmithyTime::from(std::time::SystemTime::now());
+    client
+        .delete_stack()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot delete stack {name}: {}", DisplayErrorContext(&e)))?;
+    let waiter = client.wait_until_stack_delete_complete().stack_name(name).wait(MAX_WAIT);
+    if !watch(client, name, since, on_event, waiter).await {
+        bail!("deleting stack {name} failed (DELETE_FAILED): {}", failure_reason(client, name, since).await);
+    }
+    Ok(true)
+}
+
+/// The stack's outputs as (key, value).
+pub fn outputs(stack: &Stack) -> Vec<(String, String)> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+/// One output by key, or an error naming the stack.
+pub fn output(stack: &Stack, key: &str) -> Result<String> {
+    outputs(stack)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .with_context(|| format!("stack {} has no output {key}", stack.stack_name().unwrap_or("?")))
+}
+
+#[cfg(test)]
+#[path = "cloudformation_tests.rs"]
+mod tests;

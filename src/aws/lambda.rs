@@ -1,0 +1,119 @@
+//! Lambda: what is deployed (last modified, code sha256) and a post-deploy smoke test of the Firehose contract.
+
+use anyhow::{Result, anyhow};
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::primitives::Blob;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use base64_simd::STANDARD as B64;
+use reaqtions_lambda::{FirehoseEvent, FirehoseRecord, FirehoseResponse, TransformResult};
+
+/// The deployed function's identity.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FunctionInfo {
+    pub last_modified: String,
+    pub code_sha256: String,
+    pub runtime: String,
+    pub state: String,
+}
+
+pub async fn function_info(client: &Client, name: &str) -> Result<Option<FunctionInfo>> {
+    match client.get_function().function_name(name).send().await {
+        Ok(out) => Ok(out.configuration().map(|c| FunctionInfo {
+            last_modified: c.last_modified().unwrap_or_default().to_owned(),
+            code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
+            runtime: c.runtime().map(|r| r.as_str().to_owned()).unwrap_or_default(),
+            state: c.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        })),
+        Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
+        Err(e) => Err(anyhow!("cannot read function {name}: {}", DisplayErrorContext(&e))),
+    }
+}
+
+/// How the smoke test went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Smoke {
+    Passed,
+    /// The endpoint's Lambda cannot run code (an emulator without a container runtime).
+    CannotRun(String),
+}
+
+/// A small Firehose event: one good reading, one malformed, one empty.
+pub fn smoke_event() -> FirehoseEvent {
+    let record = |id: &str, data: &[u8]| FirehoseRecord {
+        record_id: id.into(),
+        approximate_arrival_timestamp: chrono::Utc::now().timestamp_millis() as f64,
+        data: B64.encode_to_string(data),
+    };
+    FirehoseEvent {
+        invocation_id: format!("reaqtions-smoke-{}", uuid::Uuid::new_v4()),
+        records: vec![
+            record("ok", br#"{"TIME":"2026-01-01T00:00:00","NO2":1.5,"PM2_5":3.0}"#),
+            record("bad", br#"{"NO2":"not a number"}"#),
+            record("empty", b""),
+        ],
+        ..FirehoseEvent::default()
+    }
+}
+
+/// Checks a response against the contract for [`smoke_event`].
+pub fn check_smoke_response(response: &FirehoseResponse) -> Result<()> {
+    let got: Vec<(&str, TransformResult)> = response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
+    let want =
+        [("ok", TransformResult::Ok), ("bad", TransformResult::ProcessingFailed), ("empty", TransformResult::Dropped)];
+    if got != want {
+        return Err(anyhow!("the function answered {got:?}, expected {want:?}"));
+    }
+    let line = B64.decode_to_vec(&response.records[0].data).map_err(|_| anyhow!("Ok data is not base64"))?;
+    if !line.ends_with(b"\n") || serde_json::from_slice::<serde_json::Value>(&line).is_err() {
+        return Err(anyhow!("Ok data is not one JSON line"));
+    }
+    Ok(())
+}
+
+/// moto without Docker, and similar emulators, answer an invoke with an error about their container runtime.
+fn cannot_execute(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    text.contains("docker") || text.contains("not implemented")
+}
+
+/// Invokes the function with [`smoke_event`] and checks the contract.
+pub async fn smoke_test(client: &Client, name: &str) -> Result<Smoke> {
+    let payload = serde_json::to_vec(&smoke_event())?;
+    let out = match client.invoke().function_name(name).payload(Blob::new(payload)).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let text = DisplayErrorContext(&e).to_string();
+            if cannot_execute(&text) {
+                return Ok(Smoke::CannotRun(text));
+            }
+            return Err(anyhow!("smoke test: invoking {name} failed: {text}"));
+        }
+    };
+    if let Some(error) = out.function_error() {
+        let body = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()).unwrap_or_default();
+        if cannot_execute(&body) {
+            return Ok(Smoke::CannotRun(body));
+        }
+        return Err(anyhow!("smoke test: {name} raised {error}: {body}"));
+    }
+    let body = out.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default();
+    let response: FirehoseResponse = serde_json::from_slice(&body)
+        .map_err(|e| anyhow!("smoke test: {name} did not answer a Firehose response ({e})"))?;
+    check_smoke_response(&response).map_err(|e| e.context(format!("smoke test of {name}")))?;
+    Ok(Smoke::Passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transform_itself_passes_the_smoke_check() {
+        let (response, _) = reaqtions_lambda::transform_event(&smoke_event());
+        check_smoke_response(&response).unwrap();
+        let mut wrong = response.clone();
+        wrong.records.swap(0, 1);
+        assert!(check_smoke_response(&wrong).is_err());
+    }
+}
