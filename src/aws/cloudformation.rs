@@ -10,7 +10,6 @@ use aws_sdk_cloudformation::client::Waiters as _;
 use aws_sdk_cloudformation::error::SdkError;
 use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackEvent, StackStatus, Tag};
 use aws_smithy_types::date_time::DateTime as SmithyTime;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// The longest a stack operation is waited for.
@@ -51,7 +50,7 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
     match client.describe_stacks().stack_name(name).send().await {
         Ok(out) => Ok(out.stacks().first().filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)).cloned()),
         Err(SdkError::ServiceError(e)) if is_missing_stack(e.err()) => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("cannot describe stack {name}: {}", DisplayErrorContext(&e))),
+        Err(e) => Err(anyhow::anyhow!("cannot describe stack {name}: {}", super::explain(&e))),
     }
 }
 
@@ -75,8 +74,7 @@ pub async fn events_since(client: &Client, name: &str, since: SmithyTime) -> Res
     let mut pages = client.describe_stack_events().stack_name(name).into_paginator().send();
     let mut events = Vec::new();
     'pages: while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| anyhow::anyhow!("cannot read events of stack {name}: {}", DisplayErrorContext(&e)))?;
+        let page = page.map_err(|e| anyhow::anyhow!("cannot read events of stack {name}: {}", super::explain(&e)))?;
         for event in page.stack_events() {
             if event.timestamp().is_some_and(|t| t.secs() < since.secs()) {
                 break 'pages;
@@ -164,7 +162,7 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
                 .tags(tag(spec))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot create stack {name}: {}", DisplayErrorContext(&e)))?;
+                .map_err(|e| anyhow::anyhow!("cannot create stack {name}: {}", super::explain(&e)))?;
             let waiter = client.wait_until_stack_create_complete().stack_name(name).wait(MAX_WAIT);
             if !watch(client, name, since, on_event, waiter).await {
                 bail!("creating stack {name} failed: {}", failure_reason(client, name, since).await);
@@ -203,7 +201,7 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
                 match update {
                     Ok(_) => {}
                     Err(SdkError::ServiceError(e)) if is_no_update(e.err()) => return Ok(StackChange::UpToDate),
-                    Err(e) => bail!("cannot update stack {name}: {}", DisplayErrorContext(&e)),
+                    Err(e) => bail!("cannot update stack {name}: {}", super::explain(&e)),
                 }
                 let waiter = client.wait_until_stack_update_complete().stack_name(name).wait(MAX_WAIT);
                 if !watch(client, name, since, on_event, waiter).await {
@@ -251,7 +249,7 @@ pub async fn delete_stack(client: &Client, name: &str, on_event: &mut dyn FnMut(
         .stack_name(name)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot delete stack {name}: {}", DisplayErrorContext(&e)))?;
+        .map_err(|e| anyhow::anyhow!("cannot delete stack {name}: {}", super::explain(&e)))?;
     let waiter = client.wait_until_stack_delete_complete().stack_name(name).wait(MAX_WAIT);
     if !watch(client, name, since, on_event, waiter).await {
         bail!("deleting stack {name} failed (DELETE_FAILED): {}", failure_reason(client, name, since).await);

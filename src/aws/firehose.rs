@@ -6,7 +6,6 @@ use aws_sdk_firehose::Client;
 use aws_sdk_firehose::error::SdkError;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::runtime::Handle;
 
 use crate::target::RecordSink;
@@ -33,7 +32,7 @@ impl RecordSink for FirehoseSink {
             .block_on(
                 self.client.put_record_batch().delivery_stream_name(&self.stream).set_records(Some(entries)).send(),
             )
-            .map_err(|e| anyhow!("PutRecordBatch to {} failed: {}", self.stream, DisplayErrorContext(&e)))?;
+            .map_err(|e| anyhow!("PutRecordBatch to {} failed: {}", self.stream, super::explain(&e)))?;
         // Entries come back in request order: an ErrorCode marks each one to resend.
         let results: Vec<Option<String>> =
             out.request_responses().iter().map(|r| r.error_code().map(str::to_owned)).collect();
@@ -58,6 +57,6 @@ pub async fn stream_status(client: &Client, name: &str) -> Result<Option<String>
     match client.describe_delivery_stream().delivery_stream_name(name).send().await {
         Ok(out) => Ok(out.delivery_stream_description().map(|d| d.delivery_stream_status().as_str().to_owned())),
         Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
-        Err(e) => Err(anyhow!("cannot describe delivery stream {name}: {}", DisplayErrorContext(&e))),
+        Err(e) => Err(anyhow!("cannot describe delivery stream {name}: {}", super::explain(&e))),
     }
 }

@@ -4,7 +4,6 @@ use anyhow::{Result, anyhow};
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use base64_simd::STANDARD as B64;
 use reaqtions_lambda::{FirehoseEvent, FirehoseRecord, FirehoseResponse, TransformResult};
 
@@ -26,7 +25,7 @@ pub async fn function_info(client: &Client, name: &str) -> Result<Option<Functio
             state: c.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         })),
         Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
-        Err(e) => Err(anyhow!("cannot read function {name}: {}", DisplayErrorContext(&e))),
+        Err(e) => Err(anyhow!("cannot read function {name}: {}", super::explain(&e))),
     }
 }
 
@@ -83,7 +82,7 @@ pub async fn smoke_test(client: &Client, name: &str) -> Result<Smoke> {
     let out = match client.invoke().function_name(name).payload(Blob::new(payload)).send().await {
         Ok(out) => out,
         Err(e) => {
-            let text = DisplayErrorContext(&e).to_string();
+            let text = super::explain(&e).to_string();
             if cannot_execute(&text) {
                 return Ok(Smoke::CannotRun(text));
             }

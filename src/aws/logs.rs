@@ -3,7 +3,6 @@
 use anyhow::{Result, anyhow};
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use tokio::runtime::Handle;
 
@@ -39,7 +38,7 @@ impl LogSource for CloudWatchLogs {
                     Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => {
                         return Err(anyhow!("log group {group} does not exist"));
                     }
-                    Err(e) => return Err(anyhow!("cannot read log group {group}: {}", DisplayErrorContext(&e))),
+                    Err(e) => return Err(anyhow!("cannot read log group {group}: {}", super::explain(&e))),
                 };
                 for e in page.events() {
                     let timestamp = e.timestamp().and_then(DateTime::from_timestamp_millis).unwrap_or_else(Utc::now);

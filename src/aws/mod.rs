@@ -21,6 +21,20 @@ use tokio::runtime::Runtime;
 
 use crate::cli::AwsArgs;
 
+/// An SDK error in one line: `Code: message` for a service's answer, the error chain otherwise.
+pub fn explain<E, R>(e: &aws_sdk_cloudformation::error::SdkError<E, R>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(service) => {
+            format!("{}: {}", service.code().unwrap_or("error"), service.message().unwrap_or("no message"))
+        }
+        None => DisplayErrorContext(e).to_string(),
+    }
+}
+
 /// A connection to one account and region.
 pub struct Aws {
     pub config: SdkConfig,

@@ -29,11 +29,13 @@ pub fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String
     Ok(name)
 }
 
-/// The pipeline stack's parameters.
+/// The pipeline stack's parameters; `create_bucket` false reuses an existing raw bucket (one a previous
+/// teardown kept).
 pub fn pipeline_parameters(
     settings: &PipelineSettings,
     artifacts_bucket: &str,
     code_key: &str,
+    create_bucket: bool,
 ) -> Result<Vec<(String, String)>> {
     let s = settings;
     let root = |text: &str, error: bool| -> Result<String> { Ok(Prefix::parse(text, error)?.static_root().to_owned()) };
@@ -42,6 +44,7 @@ pub fn pipeline_parameters(
         p("StreamName", s.stream.clone()),
         p("FunctionName", s.function.clone()),
         p("RawBucketName", s.bucket.clone()),
+        p("CreateRawBucket", create_bucket.to_string()),
         p("ArtifactsBucket", artifacts_bucket.to_owned()),
         p("CodeKey", code_key.to_owned()),
         // The built bootstrap's architecture (the tests and `deploy` build for the host, x86_64).
@@ -115,7 +118,7 @@ mod tests {
     #[test]
     fn parameters_cover_every_template_parameter() {
         let settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
-        let params = pipeline_parameters(&settings, "artifacts", "lambda/abc.zip").unwrap();
+        let params = pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", true).unwrap();
         let template: serde_norway::Value = serde_norway::from_str(PIPELINE_TEMPLATE).unwrap();
         let mut declared: Vec<String> =
             template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
@@ -135,5 +138,46 @@ mod tests {
         );
         let long = default_bucket("a-very-long-stack-name-indeed", "123456789012", "ap-southeast-2").unwrap_err();
         assert!(long.to_string().contains("--bucket"));
+    }
+}
+
+#[cfg(test)]
+mod iam_tests {
+    use super::*;
+
+    /// Every Allow statement of every template names its actions and resources: no `*`.
+    #[test]
+    fn no_wildcard_actions_or_resources() {
+        fn walk(v: &serde_norway::Value, found: &mut Vec<String>) {
+            match v {
+                serde_norway::Value::Mapping(m) => {
+                    if m.get("Effect").and_then(|e| e.as_str()) == Some("Allow") {
+                        for key in ["Action", "Resource"] {
+                            let values = match m.get(key) {
+                                Some(serde_norway::Value::Sequence(seq)) => seq.clone(),
+                                Some(other) => vec![other.clone()],
+                                None => vec![],
+                            };
+                            for value in values {
+                                if let Some(text) = value.as_str()
+                                    && (text == "*" || text.ends_with(":*") && key == "Action")
+                                {
+                                    found.push(format!("{key} {text}"));
+                                }
+                            }
+                        }
+                    }
+                    m.values().for_each(|v| walk(v, found));
+                }
+                serde_norway::Value::Sequence(seq) => seq.iter().for_each(|v| walk(v, found)),
+                serde_norway::Value::Tagged(t) => walk(&t.value, found),
+                _ => {}
+            }
+        }
+        for (name, body) in TEMPLATES {
+            let mut found = Vec::new();
+            walk(&serde_norway::from_str(body).unwrap(), &mut found);
+            assert!(found.is_empty(), "{name}: {found:?}");
+        }
     }
 }

@@ -5,7 +5,6 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use tokio::runtime::Handle;
@@ -21,7 +20,7 @@ pub async fn object_exists(client: &Client, bucket: &str, key: &str) -> Result<b
     match client.head_object().bucket(bucket).key(key).send().await {
         Ok(_) => Ok(true),
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
-        Err(e) => Err(anyhow!("cannot check s3://{bucket}/{key}: {}", DisplayErrorContext(&e))),
+        Err(e) => Err(anyhow!("cannot check s3://{bucket}/{key}: {}", super::explain(&e))),
     }
 }
 
@@ -29,7 +28,7 @@ pub async fn bucket_exists(client: &Client, bucket: &str) -> Result<bool> {
     match client.head_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(true),
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
-        Err(e) => Err(anyhow!("cannot check bucket {bucket}: {}", DisplayErrorContext(&e))),
+        Err(e) => Err(anyhow!("cannot check bucket {bucket}: {}", super::explain(&e))),
     }
 }
 
@@ -41,7 +40,7 @@ pub async fn put_object(client: &Client, bucket: &str, key: &str, bytes: Vec<u8>
         .body(ByteStream::from(bytes))
         .send()
         .await
-        .map_err(|e| anyhow!("cannot upload s3://{bucket}/{key}: {}", DisplayErrorContext(&e)))?;
+        .map_err(|e| anyhow!("cannot upload s3://{bucket}/{key}: {}", super::explain(&e)))?;
     Ok(())
 }
 
@@ -61,7 +60,7 @@ pub async fn empty_bucket(client: &Client, bucket: &str, on_progress: &mut dyn F
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(|e| anyhow!("cannot list versions in bucket {bucket}: {}", DisplayErrorContext(&e)))?;
+                .map_err(|e| anyhow!("cannot list versions in bucket {bucket}: {}", super::explain(&e)))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
             let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
             for (key, version) in versions.chain(markers) {
@@ -86,7 +85,7 @@ pub async fn empty_bucket(client: &Client, bucket: &str, on_progress: &mut dyn F
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| anyhow!("cannot delete objects in bucket {bucket}: {}", DisplayErrorContext(&e)))?;
+                .map_err(|e| anyhow!("cannot delete objects in bucket {bucket}: {}", super::explain(&e)))?;
             if let Some(error) = out.errors().first() {
                 return Err(anyhow!(
                     "cannot delete s3://{bucket}/{}: {}",
@@ -106,7 +105,7 @@ pub async fn delete_bucket(client: &Client, bucket: &str) -> Result<()> {
         .bucket(bucket)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot delete bucket {bucket}: {}", DisplayErrorContext(&e)))?;
+        .map_err(|e| anyhow!("cannot delete bucket {bucket}: {}", super::explain(&e)))?;
     Ok(())
 }
 
@@ -115,7 +114,7 @@ pub async fn count_objects(client: &Client, bucket: &str, prefix: &str, limit: u
     let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", DisplayErrorContext(&e)))?;
+        let page = page.map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", super::explain(&e)))?;
         n += page.contents().len();
         if n >= limit {
             return Ok((n, true));
@@ -148,8 +147,8 @@ impl ObjectLake for S3Lake {
             let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
             let mut out = Vec::new();
             while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| anyhow!("cannot list s3://{}/{prefix}: {}", self.bucket, DisplayErrorContext(&e)))?;
+                let page =
+                    page.map_err(|e| anyhow!("cannot list s3://{}/{prefix}: {}", self.bucket, super::explain(&e)))?;
                 for o in page.contents() {
                     let Some(key) = o.key() else { continue };
                     let modified = o
@@ -176,7 +175,7 @@ impl ObjectLake for S3Lake {
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| anyhow!("cannot read s3://{}/{key}: {}", self.bucket, DisplayErrorContext(&e)))?;
+                .map_err(|e| anyhow!("cannot read s3://{}/{key}: {}", self.bucket, super::explain(&e)))?;
             let bytes = out.body.collect().await.map_err(|e| anyhow!("cannot read s3://{}/{key}: {e}", self.bucket))?;
             Ok(bytes.into_bytes().to_vec())
         })

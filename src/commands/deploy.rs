@@ -196,10 +196,11 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
         aws.block_on(put_object(&s3, &artifacts_bucket, &code_key, zip.bytes.clone()))?;
         true
     };
+    let create_bucket = create_raw_bucket(aws, &settings)?;
     let pipeline = StackSpec {
         name: settings.stack.clone(),
         template: PIPELINE_TEMPLATE.to_owned(),
-        parameters: pipeline_parameters(&settings, &artifacts_bucket, &code_key)?,
+        parameters: pipeline_parameters(&settings, &artifacts_bucket, &code_key, create_bucket)?,
     };
     let pipeline_change = aws.block_on(deploy_stack(&cfn, &pipeline, &mut on_event))?;
     let stack = aws.block_on(describe(&cfn, &settings.stack))?.context("the pipeline stack vanished")?;
@@ -232,6 +233,21 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
     Ok(Exit::Ok)
 }
 
+/// Whether the pipeline stack creates the raw bucket: a stack keeps what it was created with; a new stack
+/// reuses a bucket of that name that already exists (kept by an earlier teardown) instead of failing.
+fn create_raw_bucket(aws: &Aws, settings: &PipelineSettings) -> Result<bool> {
+    let cfn = aws.cloudformation();
+    if let Some(stack) = aws.block_on(describe(&cfn, &settings.stack))? {
+        let given = stack.parameters().iter().find(|p| p.parameter_key() == Some("CreateRawBucket"));
+        return Ok(given.and_then(|p| p.parameter_value()) != Some("false"));
+    }
+    if aws.block_on(crate::aws::s3::bucket_exists(&aws.s3(), &settings.bucket))? {
+        eprintln!("bucket {} exists (kept by an earlier teardown?): the pipeline will use it", settings.bucket);
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// What deploy would do, without changing anything.
 fn dry_run(
     aws: &Aws,
@@ -261,7 +277,7 @@ fn dry_run(
         artifacts_stack: format!("{}: {}", artifacts.name, state(&artifacts.name)?),
         pipeline_stack: format!("{}: {}", settings.stack, state(&settings.stack)?),
         code_key: code_key.to_owned(),
-        parameters: pipeline_parameters(settings, "<artifacts bucket>", code_key)?,
+        parameters: pipeline_parameters(settings, "<artifacts bucket>", code_key, create_raw_bucket(aws, settings)?)?,
     };
     eprintln!("dry run: nothing was changed");
     print(args.output, "plan", &plan)?;

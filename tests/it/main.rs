@@ -1,6 +1,8 @@
 //! Integration tests: the `reaqtions` binary driven end to end on the local target, in temporary directories.
 
+mod aws;
 mod commands;
+mod moto;
 mod pipeline;
 
 use std::path::{Path, PathBuf};
