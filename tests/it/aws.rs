@@ -170,3 +170,122 @@ fn missing_credentials_fail_fast_without_secrets() {
     assert!(!text.contains("s3cr3t-k3y"));
     let _ = out;
 }
+
+/// What moto's CloudFormation skips: the delivery stream, created here with the template's settings.
+fn create_stream(env: &AwsEnv, stream: &str, bucket: &str) {
+    use aws_sdk_firehose::types::{BufferingHints, ExtendedS3DestinationConfiguration};
+    let firehose = aws_sdk_firehose::Client::new(&env.moto.sdk_config(&env.runtime));
+    let destination = ExtendedS3DestinationConfiguration::builder()
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .role_arn("arn:aws:iam::123456789012:role/reaqtions-firehose")
+        .prefix(reaqtions::settings::DEFAULT_PREFIX)
+        .error_output_prefix(reaqtions::settings::DEFAULT_ERROR_PREFIX)
+        .buffering_hints(BufferingHints::builder().size_in_mbs(5).interval_in_seconds(60).build())
+        .build()
+        .unwrap();
+    env.runtime
+        .block_on(
+            firehose
+                .create_delivery_stream()
+                .delivery_stream_name(stream)
+                .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
+                .extended_s3_destination_configuration(destination)
+                .send(),
+        )
+        .unwrap();
+}
+
+/// (device_id, seq) of every line in the bucket that parses as a reading.
+fn keys_in_bucket(env: &AwsEnv, bucket: &str) -> Vec<(String, u64)> {
+    let s3 = env.s3();
+    let list = env.runtime.block_on(s3.list_objects_v2().bucket(bucket).prefix("processed/").send()).unwrap();
+    let mut keys = Vec::new();
+    for object in list.contents() {
+        let body = env.runtime.block_on(s3.get_object().bucket(bucket).key(object.key().unwrap()).send()).unwrap();
+        let bytes = env.runtime.block_on(body.body.collect()).unwrap().into_bytes();
+        for line in bytes.split(|b| *b == b'\n') {
+            if let Ok(v) = serde_json::from_slice::<Value>(line) {
+                keys.push((v["device_id"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap()));
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+#[test]
+fn simulate_verify_report_logs_against_moto() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+    create_stream(&env, "reaqtions-iot-data-stream", RAW);
+    let summary = env.json(&[
+        "simulate",
+        "--devices",
+        "5",
+        "--rate",
+        "100",
+        "--count",
+        "40",
+        "--malformed-ratio",
+        "0.1",
+        "--verify",
+        "--verify-timeout",
+        "60s",
+        "--output",
+        "json",
+        "--quiet",
+    ]);
+    assert_eq!(summary["sent"], 200);
+    assert_eq!(summary["accepted"], 200);
+    let verify = &summary["verify"];
+    assert_eq!(verify["missing"], 0, "{summary}");
+    assert_eq!(verify["duplicated"], 0);
+    // moto never runs the transform: the raw readings, malformed ones included, land under the literal prefix.
+    assert_eq!(verify["delivered"], 200);
+    assert_eq!(verify["malformed_delivered"], summary["malformed_sent"]);
+    let malformed = summary["malformed_sent"].as_u64().unwrap();
+
+    // report: every well-formed reading exactly once; the malformed lines make the report partial (exit 3).
+    let out = env.cmd(&["report", "--format", "csv"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut reader = csv::Reader::from_reader(&out.stdout[..]);
+    let header = reader.headers().unwrap().clone();
+    let (device, seq) =
+        (header.iter().position(|h| h == "device_id").unwrap(), header.iter().position(|h| h == "seq").unwrap());
+    let mut rows: Vec<(String, u64)> =
+        reader.records().map(|r| r.unwrap()).map(|r| (r[device].to_owned(), r[seq].parse().unwrap())).collect();
+    rows.sort();
+    let before = rows.len();
+    rows.dedup();
+    assert_eq!(rows.len(), before, "no reading twice");
+    // Two malformed kinds (a measure that is a string, a bad TIME) are still JSON objects: rows like any other.
+    let objects = (0..malformed).filter(|i| matches!(i % 6, 2 | 3)).count() as u64;
+    assert_eq!(rows.len() as u64, 200 - malformed + objects);
+    let summary_rows: Vec<Value> =
+        serde_json::from_slice(&env.cmd(&["report", "--summary", "--format", "json"]).output().unwrap().stdout)
+            .unwrap();
+    assert_eq!(summary_rows.len(), 5);
+
+    let logs = env.cmd(&["logs", "--since", "1h"]).output().unwrap();
+    assert!(logs.status.success(), "{}", String::from_utf8_lossy(&logs.stderr));
+}
+
+#[test]
+fn a_pipeline_built_by_other_means_is_driven_by_name() {
+    let env = AwsEnv::start();
+    let bucket = "reaqtions-iot-data-lake-raw";
+    env.runtime.block_on(env.s3().create_bucket().bucket(bucket).send()).unwrap();
+    create_stream(&env, "reaqtions-iot-data-stream", bucket);
+    let pipeline = ["--stream", "reaqtions-iot-data-stream", "--bucket", bucket];
+    let mut args =
+        vec!["simulate", "--devices", "2", "--count", "10", "--rate", "50", "--verify", "--output", "json", "--quiet"];
+    args.extend(pipeline);
+    let summary = env.json(&args);
+    assert_eq!(summary["verify"]["missing"], 0, "{summary}");
+    assert_eq!(keys_in_bucket(&env, bucket).len(), 20);
+    let report = env.ok(&["report", "--format", "ndjson", "--bucket", bucket]);
+    assert_eq!(report.lines().count(), 20);
+    let missing = env.cmd(&["report"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--stream/--bucket"), "names the way out");
+}
