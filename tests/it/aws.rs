@@ -289,3 +289,74 @@ fn a_pipeline_built_by_other_means_is_driven_by_name() {
     let missing = env.cmd(&["report"]).output().unwrap();
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--stream/--bucket"), "names the way out");
 }
+
+#[test]
+fn partial_failures_and_503s_lose_nothing() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+    create_stream(&env, "reaqtions-iot-data-stream", RAW);
+    let proxy = crate::fault_proxy::FaultProxy::start(&env.moto.url, 0.20, 0.05, 11);
+    let out = env
+        .cmd(&[
+            "simulate",
+            "--devices",
+            "10",
+            "--rate",
+            "10",
+            "--count",
+            "50",
+            "--max-retries",
+            "12",
+            "--output",
+            "json",
+            "--quiet",
+        ])
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed_entries = proxy.stats.failed_entries.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(failed_entries > 50, "the proxy failed {failed_entries} entries");
+    assert!(proxy.stats.failed_calls.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert_eq!(summary["accepted"], 500);
+    assert_eq!(summary["failed"], 0);
+    assert!(summary["retried"].as_u64().unwrap() >= failed_entries, "{summary}");
+    let keys = keys_in_bucket(&env, RAW);
+    let mut unique = keys.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 500, "0 readings lost");
+    assert!(keys.len() - unique.len() <= summary["retried"].as_u64().unwrap() as usize, "duplicates ≤ resends");
+}
+
+#[test]
+fn readings_left_after_retries_are_spooled_and_resent() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+    create_stream(&env, "reaqtions-iot-data-stream", RAW);
+    let spool = env.dir.path().join("unsent.ndjson");
+    {
+        let proxy = crate::fault_proxy::FaultProxy::start(&env.moto.url, 0.5, 0.0, 5);
+        let out = env
+            .cmd(&["simulate", "--devices", "4", "--count", "25", "--rate", "100", "--max-retries", "1", "--spool"])
+            .arg(&spool)
+            .args(["--output", "json", "--quiet"])
+            .env("AWS_ENDPOINT_URL", &proxy.url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "exit code says readings were spooled");
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let failed = summary["failed"].as_u64().unwrap();
+        assert!(failed > 0);
+        assert_eq!(summary["accepted"].as_u64().unwrap() + failed, 100);
+        assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count() as u64, failed);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--resend"));
+    }
+    let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--output", "json", "--quiet"]);
+    assert_eq!(resent["failed"], 0);
+    let mut keys = keys_in_bucket(&env, RAW);
+    keys.dedup();
+    assert_eq!(keys.len(), 100, "everything arrived once the spool was resent");
+}

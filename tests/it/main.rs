@@ -2,6 +2,7 @@
 
 mod aws;
 mod commands;
+mod fault_proxy;
 mod moto;
 mod pipeline;
 

@@ -1,0 +1,145 @@
+//! A fault-injecting HTTP proxy on loopback, in front of moto: fails a share of PutRecordBatch entries with
+//! ServiceUnavailableException (those entries are not forwarded, so they are really lost unless resent) and a
+//! share of whole calls with HTTP 503. Everything else is forwarded unchanged.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng as _};
+use serde_json::{Value, json};
+use tiny_http::{Header, Response, Server};
+
+#[derive(Default)]
+pub struct FaultStats {
+    pub failed_entries: AtomicU64,
+    pub failed_calls: AtomicU64,
+    pub forwarded_entries: AtomicU64,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    pub stats: Arc<FaultStats>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Sends one request to `upstream` (host:port) and returns status, content type and body.
+fn forward(upstream: &str, method: &str, url: &str, headers: &[Header], body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(upstream).expect("upstream");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "{method} {url} HTTP/1.1\r\nHost: {upstream}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        let name = h.field.as_str().as_str().to_ascii_lowercase();
+        if !matches!(name.as_str(), "host" | "connection" | "content-length" | "transfer-encoding" | "expect") {
+            head.push_str(&format!("{}: {}\r\n", h.field, h.value));
+        }
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("response head") + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_owned()))
+        .unwrap_or_else(|| "application/json".into());
+    (status, content_type, raw[split..].to_vec())
+}
+
+impl FaultProxy {
+    /// `entry_failure` of the entries and `call_failure` of the PutRecordBatch calls fail.
+    pub fn start(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64) -> FaultProxy {
+        let upstream = upstream_url.trim_start_matches("http://").to_owned();
+        let server = Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+        let stats = Arc::new(FaultStats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stats2, stop2) = (Arc::clone(&stats), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
+                let mut body = Vec::new();
+                request.as_reader().read_to_end(&mut body).unwrap();
+                let target = request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("X-Amz-Target"))
+                    .map(|h| h.value.as_str().to_owned())
+                    .unwrap_or_default();
+                let method = request.method().as_str().to_owned();
+                let url = request.url().to_owned();
+                let headers = request.headers().to_vec();
+                let (status, content_type, out) = if target.ends_with(".PutRecordBatch") {
+                    if rng.random_bool(call_failure) {
+                        stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
+                        (
+                            503,
+                            "application/x-amz-json-1.1".into(),
+                            br#"{"__type":"ServiceUnavailableException","message":"Slow down."}"#.to_vec(),
+                        )
+                    } else {
+                        let mut input: Value = serde_json::from_slice(&body).unwrap();
+                        let records = input["Records"].as_array().cloned().unwrap_or_default();
+                        let fail: Vec<bool> = records.iter().map(|_| rng.random_bool(entry_failure)).collect();
+                        let kept: Vec<Value> =
+                            records.iter().zip(&fail).filter(|(_, f)| !**f).map(|(r, _)| r.clone()).collect();
+                        let mut ids = Vec::new();
+                        if !kept.is_empty() {
+                            input["Records"] = Value::Array(kept.clone());
+                            let forwarded = serde_json::to_vec(&input).unwrap();
+                            let (status, _, answer) = forward(&upstream, &method, &url, &headers, &forwarded);
+                            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+                            let answer: Value = serde_json::from_slice(&answer).unwrap();
+                            ids = answer["RequestResponses"].as_array().unwrap().clone();
+                            stats2.forwarded_entries.fetch_add(kept.len() as u64, Ordering::Relaxed);
+                        }
+                        let mut ids = ids.into_iter();
+                        let responses: Vec<Value> = fail
+                            .iter()
+                            .map(|f| {
+                                if *f {
+                                    stats2.failed_entries.fetch_add(1, Ordering::Relaxed);
+                                    json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."})
+                                } else {
+                                    ids.next().unwrap()
+                                }
+                            })
+                            .collect();
+                        let failed = fail.iter().filter(|f| **f).count();
+                        let answer =
+                            json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses});
+                        (200, "application/x-amz-json-1.1".into(), serde_json::to_vec(&answer).unwrap())
+                    }
+                } else {
+                    forward(&upstream, &method, &url, &headers, &body)
+                };
+                let response = Response::from_data(out)
+                    .with_status_code(status)
+                    .with_header(Header::from_bytes("Content-Type", content_type.as_bytes()).unwrap());
+                let _ = request.respond(response);
+            }
+        });
+        FaultProxy { url, stats, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
