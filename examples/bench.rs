@@ -1,8 +1,13 @@
-//! Benchmarks of the local target (run in release): `cargo run --release --example bench -- [simulate|report]`.
+//! Benchmarks (run in release): `cargo run --release --example bench -- [simulate|report|aws-simulate|aws-report N]`.
 //!
 //! simulate: holds 1k, 10k, 100k and 150k readings/s for a few seconds each through the local delivery stream and
 //! prints the achieved rate, its accuracy and the process CPU time. report: fills a lake with 200,000 readings and
 //! measures rows/s of a CSV report (written to a sink) and of the per-device summary.
+//!
+//! aws-simulate and aws-report run against the endpoint in AWS_ENDPOINT_URL (start `moto_server -p 5055` and set
+//! AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):
+//! aws-simulate sends 100,000 readings through PutRecordBatch and prints readings/s and CPU seconds; aws-report N
+//! writes N objects of 100 readings to a bucket and reports them as CSV, printing rows/s and the peak RSS.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -109,8 +114,124 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
+fn peak_rss_mb() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+fn aws() -> reaqtions::aws::Aws {
+    let args =
+        reaqtions::cli::AwsArgs { profile: None, region: None, endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok() };
+    reaqtions::aws::Aws::connect(&args).expect("AWS configuration (see the module docs)")
+}
+
+fn aws_simulate() {
+    use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+    let aws = aws();
+    let bucket = format!("bench-{}", uuid::Uuid::new_v4());
+    let stream = format!("bench-{}", uuid::Uuid::new_v4());
+    aws.block_on(aws.s3().create_bucket().bucket(&bucket).send()).expect("bucket");
+    let destination = ExtendedS3DestinationConfiguration::builder()
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .role_arn("arn:aws:iam::123456789012:role/bench")
+        .build()
+        .expect("destination");
+    let create = aws
+        .firehose()
+        .create_delivery_stream()
+        .delivery_stream_name(&stream)
+        .delivery_stream_type(DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(destination)
+        .send();
+    aws.block_on(create).expect("stream");
+    let sink = reaqtions::aws::firehose::FirehoseSink::new(aws.firehose(), &stream, aws.handle());
+    let dir = tempfile::tempdir().expect("temp dir");
+    for concurrency in [1, 4, 8] {
+        let mut plan = plan(100, 1000.0, 1.0, dir.path().join("spool"));
+        plan.concurrency = concurrency;
+        let cpu = cpu_seconds();
+        let (summary, _) = run(&sink, &plan).expect("simulate");
+        let cpu = cpu_seconds() - cpu;
+        println!(
+            "PutRecordBatch, {concurrency} in flight: {} readings in {:.2} s = {:.0} readings/s, {} calls, CPU {:.3} s per 100k",
+            summary.accepted,
+            summary.elapsed_seconds,
+            summary.accepted as f64 / summary.elapsed_seconds,
+            summary.calls,
+            cpu / summary.sent as f64 * 100_000.0
+        );
+    }
+}
+
+fn aws_report(objects: usize) {
+    let aws = aws();
+    let bucket = format!("bench-{}", uuid::Uuid::new_v4());
+    let s3 = aws.s3();
+    aws.block_on(s3.create_bucket().bucket(&bucket).send()).expect("bucket");
+    let mut device = reaqtions::simulate::device::Device::new(0, 1);
+    let time = reaqtions::simulate::device::format_time(chrono::Utc::now());
+    let body: Vec<u8> = (0..100)
+        .flat_map(|_| {
+            let mut out = Vec::new();
+            device.next_reading(&time, "bench", &mut out);
+            out
+        })
+        .collect();
+    let started = Instant::now();
+    aws.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..objects {
+            let (s3, bucket, body) = (s3.clone(), bucket.clone(), body.clone());
+            set.spawn(async move {
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(format!("processed/2026/11/25/21/obj-{i:06}"))
+                    .body(body.into())
+                    .send()
+                    .await
+            });
+            if set.len() >= 32 {
+                set.join_next().await.expect("task").expect("join").expect("put");
+            }
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("join").expect("put");
+        }
+    });
+    println!(
+        "wrote {objects} objects of 100 readings in {:.2?}; peak RSS so far {:.1} MB",
+        started.elapsed(),
+        peak_rss_mb()
+    );
+    let lake = reaqtions::aws::s3::S3Lake::new(s3, &bucket, aws.handle());
+    let prefix = reaqtions::prefix::Prefix::parse("processed/", false).expect("prefix");
+    let started = Instant::now();
+    let listed = select_objects(&lake, &prefix, "", &Query::default()).expect("list");
+    let mut sink = std::io::sink();
+    let mut writer = RowWriter::new(Format::Csv, Columns::default(), &mut sink).expect("writer");
+    let stats = for_each_row(&lake, &listed, &Query::default(), 32, |row| writer.write(row)).expect("rows");
+    writer.finish().expect("csv");
+    let elapsed = started.elapsed();
+    println!(
+        "report csv from {} objects, 32 in flight: {} rows in {elapsed:.2?} = {:.0} rows/s; peak RSS {:.1} MB",
+        listed.len(),
+        stats.rows,
+        rate(stats.rows, elapsed),
+        peak_rss_mb()
+    );
+}
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
+    if which == "aws-simulate" {
+        return aws_simulate();
+    }
+    if which == "aws-report" {
+        let n = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+        return aws_report(n);
+    }
     if which.is_empty() || which == "simulate" {
         simulate();
     }

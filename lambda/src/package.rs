@@ -7,11 +7,25 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
-/// A packaged function: the zip bytes and their sha256 (lowercase hex).
+/// A packaged function: the zip bytes, their sha256 (lowercase hex) and the Lambda architecture of the
+/// `bootstrap` inside (`x86_64` or `arm64`; `None` when it is not a Linux executable for either).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LambdaZip {
     pub bytes: Vec<u8>,
     pub sha256: String,
+    pub architecture: Option<&'static str>,
+}
+
+/// The Lambda architecture of an ELF executable, from its header's `e_machine`.
+pub fn elf_architecture(binary: &[u8]) -> Option<&'static str> {
+    if binary.len() < 20 || &binary[..4] != b"\x7fELF" {
+        return None;
+    }
+    match u16::from_le_bytes([binary[18], binary[19]]) {
+        0x3E => Some("x86_64"),
+        0xB7 => Some("arm64"),
+        _ => None,
+    }
 }
 
 impl LambdaZip {
@@ -24,13 +38,15 @@ impl LambdaZip {
 /// Takes an existing deployment zip (e.g. from `cargo lambda build`), checking it holds an executable `bootstrap`.
 pub fn read_zip(bytes: Vec<u8>) -> zip::result::ZipResult<LambdaZip> {
     let mut archive = zip::ZipArchive::new(Cursor::new(&bytes))?;
-    let entry = archive.by_name("bootstrap")?;
+    let mut entry = archive.by_name("bootstrap")?;
     if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
         return Err(zip::result::ZipError::InvalidArchive("bootstrap is not executable (mode must be 0755)".into()));
     }
+    let mut head = Vec::with_capacity(20);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, 20), &mut head)?;
     drop(entry);
     let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    Ok(LambdaZip { bytes, sha256 })
+    Ok(LambdaZip { bytes, sha256, architecture: elf_architecture(&head) })
 }
 
 /// Packages a `bootstrap` executable for `provided.al2023`.
@@ -45,7 +61,7 @@ pub fn package_bootstrap(binary: &[u8]) -> zip::result::ZipResult<LambdaZip> {
     writer.write_all(binary)?;
     let bytes = writer.finish()?.into_inner();
     let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    Ok(LambdaZip { bytes, sha256 })
+    Ok(LambdaZip { bytes, sha256, architecture: elf_architecture(binary) })
 }
 
 #[cfg(test)]
@@ -81,5 +97,20 @@ mod tests {
         drop(entry);
         assert_eq!(read_zip(zip.bytes.clone()).unwrap(), zip);
         assert!(read_zip(b"not a zip".to_vec()).is_err());
+    }
+
+    #[test]
+    fn architecture_from_the_elf_header() {
+        let elf = |machine: u16| {
+            let mut b = b"\x7fELF".to_vec();
+            b.resize(18, 0);
+            b.extend_from_slice(&machine.to_le_bytes());
+            b.resize(64, 0);
+            b
+        };
+        assert_eq!(package_bootstrap(&elf(0x3E)).unwrap().architecture, Some("x86_64"));
+        assert_eq!(read_zip(package_bootstrap(&elf(0xB7)).unwrap().bytes).unwrap().architecture, Some("arm64"));
+        assert_eq!(elf_architecture(b"#!/bin/sh\necho not elf"), None);
+        assert_eq!(elf_architecture(&elf(0x28)), None, "32-bit ARM is not a Lambda architecture");
     }
 }

@@ -35,6 +35,7 @@ pub fn pipeline_parameters(
     settings: &PipelineSettings,
     artifacts_bucket: &str,
     code_key: &str,
+    architecture: &str,
     create_bucket: bool,
 ) -> Result<Vec<(String, String)>> {
     let s = settings;
@@ -47,8 +48,7 @@ pub fn pipeline_parameters(
         p("CreateRawBucket", create_bucket.to_string()),
         p("ArtifactsBucket", artifacts_bucket.to_owned()),
         p("CodeKey", code_key.to_owned()),
-        // The built bootstrap's architecture (the tests and `deploy` build for the host, x86_64).
-        p("Architecture", std::env::consts::ARCH.replace("aarch64", "arm64")),
+        p("Architecture", architecture.to_owned()),
         p("LambdaMemory", s.lambda.memory_mb.to_string()),
         p("LambdaTimeout", s.lambda.timeout_seconds.to_string()),
         p("LogRetentionDays", s.log_retention_days.to_string()),
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn parameters_cover_every_template_parameter() {
         let settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
-        let params = pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", true).unwrap();
+        let params = pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", "x86_64", true).unwrap();
         let template: serde_norway::Value = serde_norway::from_str(PIPELINE_TEMPLATE).unwrap();
         let mut declared: Vec<String> =
             template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();

@@ -126,16 +126,16 @@ fn lambda_zip(file: Option<&Path>) -> Result<LambdaZip> {
     if !manifest.exists() {
         bail!("the lambda crate's source is not at {}: build it and pass --lambda-zip FILE", workspace.display());
     }
-    eprintln!("building the transformation Lambda (cargo build --release -p reaqtions-lambda)…");
+    eprintln!("building the transformation Lambda (cargo build --profile lambda -p reaqtions-lambda)…");
     let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "-p", "reaqtions-lambda", "--bin", "bootstrap", "--manifest-path"])
+        .args(["build", "--profile", "lambda", "-p", "reaqtions-lambda", "--bin", "bootstrap", "--manifest-path"])
         .arg(&manifest)
         .status()
         .context("cannot run cargo to build the Lambda (or pass --lambda-zip FILE)")?;
     if !status.success() {
         bail!("building the Lambda failed ({status})");
     }
-    let binary = workspace.join("target/release/bootstrap");
+    let binary = workspace.join("target/lambda/bootstrap");
     let bytes = std::fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
     Ok(package_bootstrap(&bytes)?)
 }
@@ -166,6 +166,9 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
     let make_bucket = |stack: &str| default_bucket(stack, &identity.account, &identity.region);
     let settings = resolve_settings(&args.settings, stack, Some(&make_bucket))?;
     let zip = lambda_zip(args.lambda_zip.as_deref())?;
+    let architecture = zip.architecture.context(
+        "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
+    )?;
     let cfn = aws.cloudformation();
     let s3 = aws.s3();
     let artifacts = StackSpec {
@@ -175,7 +178,7 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
     };
     let code_key = zip.artifact_key();
     eprintln!(
-        "deploying {} to account {} in {} (Lambda zip {} bytes, sha256 {})",
+        "deploying {} to account {} in {} (Lambda zip {} bytes, {architecture}, sha256 {})",
         settings.stack,
         identity.account,
         identity.region,
@@ -184,7 +187,7 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
     );
     let mut on_event = |line: &str| eprintln!("  {line}");
     if args.dry_run {
-        return dry_run(aws, &settings, &artifacts, &code_key, args);
+        return dry_run(aws, &settings, &artifacts, &code_key, architecture, args);
     }
     let artifacts_change = aws.block_on(deploy_stack(&cfn, &artifacts, &mut on_event))?;
     let artifacts_stack = aws.block_on(describe(&cfn, &artifacts.name))?.context("the artifacts stack vanished")?;
@@ -200,7 +203,7 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
     let pipeline = StackSpec {
         name: settings.stack.clone(),
         template: PIPELINE_TEMPLATE.to_owned(),
-        parameters: pipeline_parameters(&settings, &artifacts_bucket, &code_key, create_bucket)?,
+        parameters: pipeline_parameters(&settings, &artifacts_bucket, &code_key, architecture, create_bucket)?,
     };
     let pipeline_change = aws.block_on(deploy_stack(&cfn, &pipeline, &mut on_event))?;
     let stack = aws.block_on(describe(&cfn, &settings.stack))?.context("the pipeline stack vanished")?;
@@ -254,6 +257,7 @@ fn dry_run(
     settings: &PipelineSettings,
     artifacts: &StackSpec,
     code_key: &str,
+    architecture: &str,
     args: &DeployArgs,
 ) -> Result<Exit> {
     let cfn = aws.cloudformation();
@@ -277,7 +281,13 @@ fn dry_run(
         artifacts_stack: format!("{}: {}", artifacts.name, state(&artifacts.name)?),
         pipeline_stack: format!("{}: {}", settings.stack, state(&settings.stack)?),
         code_key: code_key.to_owned(),
-        parameters: pipeline_parameters(settings, "<artifacts bucket>", code_key, create_raw_bucket(aws, settings)?)?,
+        parameters: pipeline_parameters(
+            settings,
+            "<artifacts bucket>",
+            code_key,
+            architecture,
+            create_raw_bucket(aws, settings)?,
+        )?,
     };
     eprintln!("dry run: nothing was changed");
     print(args.output, "plan", &plan)?;

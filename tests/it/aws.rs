@@ -47,7 +47,12 @@ impl AwsEnv {
 
     /// A deployable zip (moto's Lambda stores the code, it never runs it).
     fn zip(&self) -> PathBuf {
-        let zip = reaqtions_lambda::package::package_bootstrap(b"\x7fELF stand-in bootstrap").unwrap();
+        // An x86_64 ELF header (e_machine 0x3E) and nothing else.
+        let mut binary = b"\x7fELF\x02\x01\x01".to_vec();
+        binary.resize(18, 0);
+        binary.extend_from_slice(&0x3Eu16.to_le_bytes());
+        binary.resize(64, 0);
+        let zip = reaqtions_lambda::package::package_bootstrap(&binary).unwrap();
         let path = self.dir.path().join("bootstrap.zip");
         std::fs::write(&path, zip.bytes).unwrap();
         path
