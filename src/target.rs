@@ -34,6 +34,11 @@ pub trait ObjectLake: Send + Sync {
     fn bucket(&self) -> &str;
     /// Every object whose key starts with `prefix`, in key order.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
+
+    /// Objects under `prefix` whose key sorts after `after` (S3's StartAfter: the listing starts there).
+    fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>> {
+        Ok(self.list(prefix)?.into_iter().filter(|o| o.key.as_str() > after).collect())
+    }
     /// One object's bytes.
     fn get(&self, key: &str) -> Result<Vec<u8>>;
 }

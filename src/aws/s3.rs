@@ -143,8 +143,14 @@ impl ObjectLake for S3Lake {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        self.list_after(prefix, "")
+    }
+
+    fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>> {
         self.runtime.block_on(async {
-            let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+            let request = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix);
+            let request = if after.is_empty() { request } else { request.start_after(after) };
+            let mut pages = request.into_paginator().send();
             let mut out = Vec::new();
             while let Some(page) = pages.next().await {
                 let page =

@@ -10,7 +10,8 @@ use crate::aws::logs::CloudWatchLogs;
 use crate::cli::LogsArgs;
 use crate::target::LogSource;
 
-const FOLLOW_POLL: Duration = Duration::from_millis(500);
+/// Between polls with --follow (CloudWatch allows a few FilterLogEvents calls per second per account).
+const FOLLOW_POLL: Duration = Duration::from_secs(1);
 
 pub fn run(target: &Target, args: &LogsArgs) -> Result<Exit> {
     let group_of = |settings: &crate::settings::PipelineSettings| {

@@ -12,7 +12,7 @@ use super::Tracker;
 use super::malformed::extract_key;
 use crate::fetch::for_each_object;
 use crate::prefix::{Prefix, key_hour};
-use crate::settings::PipelineSettings;
+use crate::settings::{DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, PipelineSettings};
 use crate::target::{ObjectLake, ObjectMeta};
 
 /// What verification found.
@@ -40,18 +40,28 @@ struct ErrorRecord {
     raw_data: String,
 }
 
-/// Where the readings of a run can be: the processed and error roots, restricted to the run's hours.
+/// Where the readings of a run can be: under the processed and error roots, from the partition of the hour before
+/// the run on (keys sort by time there, so the listing starts at that hour), plus keys whose prefix expressions
+/// were never evaluated (an emulator stores `processed/year=!{timestamp:yyyy}/…` literally).
 fn candidate_objects(
     lake: &dyn ObjectLake,
     settings: &PipelineSettings,
     tracker: &Tracker,
 ) -> Result<Vec<(ObjectMeta, bool)>> {
-    let since_hour = tracker.started - chrono::Duration::hours(1);
+    // The start of the hour before the run (a reading made at 21:59:59.9 may arrive at 22:00).
+    let before = (tracker.started - chrono::Duration::hours(1)).timestamp();
+    let since_hour = chrono::DateTime::from_timestamp(before - before.rem_euclid(3600), 0).unwrap_or(tracker.started);
     let mut out = Vec::new();
     for (text, error) in [(&settings.prefix, false), (&settings.error_prefix, true)] {
         let prefix = Prefix::parse(text, error)?;
         let root = prefix.static_root();
-        for object in lake.list(root)? {
+        // The default prefixes sort by time (yyyy, MM, dd, HH, zero-padded): the listing can start at the run's
+        // first hour. Other prefixes may not, and are listed whole.
+        let sorted_by_time = [DEFAULT_PREFIX, DEFAULT_ERROR_PREFIX].contains(&text.as_str());
+        let after = if sorted_by_time { prefix.render(since_hour, "processing-failed") } else { String::new() };
+        let mut objects = lake.list_after(root, &after)?;
+        objects.extend(lake.list(&format!("{root}!{{"))?);
+        for object in objects {
             // Skip partitions from before this run; keep keys without a recognisable hour.
             if key_hour(&object.key).is_some_and(|h| h < since_hour) {
                 continue;
@@ -59,6 +69,8 @@ fn candidate_objects(
             out.push((object, error));
         }
     }
+    out.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    out.dedup_by(|a, b| a.0.key == b.0.key);
     Ok(out)
 }
 
@@ -149,4 +161,38 @@ pub fn verify(
     report.latency_ms_p95 = pct(0.95);
     report.latency_ms_p99 = pct(0.99);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::lake::DirLake;
+    use crate::settings::SettingsFile;
+
+    #[test]
+    fn candidates_start_at_the_run_and_include_literal_prefixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        let settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
+        let started: chrono::DateTime<chrono::Utc> = "2026-11-25T21:30:00Z".parse().unwrap();
+        let tracker = Tracker::new("run1", started, 1);
+        let prefix = Prefix::parse(&settings.prefix, false).unwrap();
+        for (hours_before, name) in [(3, "old"), (1, "hour-before"), (0, "now")] {
+            let key = prefix.render(started - chrono::Duration::hours(hours_before), "") + name;
+            lake.put(&key, b"{}\n").unwrap();
+        }
+        lake.put("processed/year=!{timestamp:yyyy}/month=!{timestamp:MM}/2026/11/25/21/moto", b"{}\n").unwrap();
+        lake.put("error/processing-failed/year=2026/month=11/day=25/hour=21/e", b"{}\n").unwrap();
+        let keys: Vec<String> =
+            candidate_objects(&lake, &settings, &tracker).unwrap().into_iter().map(|(o, _)| o.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "error/processing-failed/year=2026/month=11/day=25/hour=21/e",
+                "processed/year=!{timestamp:yyyy}/month=!{timestamp:MM}/2026/11/25/21/moto",
+                "processed/year=2026/month=11/day=25/hour=20/hour-before",
+                "processed/year=2026/month=11/day=25/hour=21/now",
+            ]
+        );
+    }
 }
