@@ -89,7 +89,7 @@ pub enum OutputFormat {
 /// Pipeline settings given as flags (they override `--config`).
 #[derive(Debug, Clone, Args, Default)]
 pub struct SettingsArgs {
-    /// Settings file (YAML; see examples/reaqtions.yaml).
+    /// Settings file (YAML; see examples/reaqtions.yaml). Default: ./reaqtions.yaml when it exists.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Raw data-lake bucket name.

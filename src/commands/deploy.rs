@@ -21,6 +21,9 @@ use crate::local::{DeployChange, Deployment, LocalTarget};
 use crate::output::print;
 use crate::settings::{PipelineSettings, SettingsFile};
 
+/// Read from the current directory when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "reaqtions.yaml";
+
 /// Makes the default bucket name for a stack (on AWS: unique per account and region).
 pub type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
 
@@ -33,6 +36,10 @@ pub fn resolve_settings(
 ) -> Result<PipelineSettings> {
     let file = match &args.config {
         Some(path) => SettingsFile::load(path)?,
+        None if Path::new(DEFAULT_CONFIG).exists() => {
+            eprintln!("using settings from ./{DEFAULT_CONFIG}");
+            SettingsFile::load(Path::new(DEFAULT_CONFIG))?
+        }
         None => SettingsFile::default(),
     };
     let mut merged = file.merged(args.as_file(stack));

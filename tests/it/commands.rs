@@ -28,6 +28,10 @@ fn settings_file_and_flags() {
     assert_eq!(out["stream"], "lab-iot-data-stream");
     assert_eq!(out["function"], "lab-data-transformation");
     assert_eq!(out["buffering"], "3 MiB / 0 s");
+    // ./reaqtions.yaml is read without --config.
+    let implicit = env.json(&["deploy", "--output", "json"]);
+    assert_eq!(implicit["stream"], "lab-iot-data-stream");
+    assert_eq!(implicit["buffering"], "5 MiB / 0 s");
 }
 
 #[test]
