@@ -267,3 +267,28 @@ fn ctrl_c_flushes_what_was_accepted() {
     let rows = env.ok(&["report", "--format", "ndjson"]).lines().count() as u64;
     assert_eq!(rows, accepted, "every accepted reading was flushed to the lake");
 }
+
+/// The CSV report and the lake's NDJSON objects load with pandas as they are (examples/pandas_report.py).
+#[test]
+fn pandas_loads_the_report_and_the_lake() {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/check, which installs pandas there", python.display());
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    env.ok(&["simulate", "--devices", "3", "--count", "20", "--rate", "100", "--quiet"]);
+    let csv = env.dir.path().join("readings.csv");
+    env.ok(&["report", "--format", "csv", "--output", csv.to_str().unwrap()]);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pandas_report.py");
+    let lake = env.data_dir().join("lake/reaqtions-iot-data-lake-raw/processed");
+    for source in [csv.as_path(), lake.as_path()] {
+        let out = std::process::Command::new(&python).arg(&script).arg(source).output().unwrap();
+        assert!(out.status.success(), "{}: {}", source.display(), String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("aq-0001") && text.contains("aq-0003") && text.contains("PM2_5"), "{text}");
+    }
+    let check = "import pandas as pd, sys; df = pd.read_csv(sys.argv[1]); assert len(df) == 60, len(df); \
+                 assert list(df.columns[:3]) == ['device_id', 'TIME', 'USER_INPUT']; \
+                 assert df['PM2_5'].dtype.kind == 'f' and df['seq'].dtype.kind == 'i'";
+    let out = std::process::Command::new(&python).args(["-c", check]).arg(&csv).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
