@@ -42,6 +42,18 @@ impl Progress {
         }
     }
 
+    /// A line of progress (a stack event, a step): above the spinner on a terminal, on stderr otherwise.
+    pub fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => {
+                bar.println(line);
+                bar.set_message(line.trim().to_owned());
+            }
+            None if !self.quiet => eprintln!("{line}"),
+            None => {}
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

@@ -19,6 +19,7 @@ use crate::aws::s3::{object_exists, put_object};
 use crate::cli::{DeployArgs, SettingsArgs};
 use crate::local::{DeployChange, Deployment, LocalTarget};
 use crate::output::print;
+use crate::progress::Progress;
 use crate::settings::{PipelineSettings, SettingsFile};
 
 /// Read from the current directory when `--config` is not given.
@@ -91,10 +92,10 @@ pub fn outputs<'a>(target: &LocalTarget, d: &'a Deployment, change: &'a str) -> 
     }
 }
 
-pub fn run(target: &Target, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+pub fn run(target: &Target, stack: Option<String>, args: &DeployArgs, quiet: bool) -> Result<Exit> {
     match target {
         Target::Local(local) => run_local(local, stack, args),
-        Target::Aws { aws, .. } => run_aws(aws, stack, args),
+        Target::Aws { aws, .. } => run_aws(aws, stack, args, &Progress::new("deploy", 0, quiet)),
     }
 }
 
@@ -168,7 +169,7 @@ fn said(change: StackChange) -> &'static str {
     }
 }
 
-fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs, progress: &Progress) -> Result<Exit> {
     let identity = aws.identity()?;
     let make_bucket = |stack: &str| default_bucket(stack, &identity.account, &identity.region);
     let settings = resolve_settings(&args.settings, stack, Some(&make_bucket))?;
@@ -184,17 +185,17 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
         parameters: vec![],
     };
     let code_key = zip.artifact_key();
-    eprintln!(
+    progress.say(&format!(
         "deploying {} to account {} in {} (Lambda zip {} bytes, {architecture}, sha256 {})",
         settings.stack,
         identity.account,
         identity.region,
         zip.bytes.len(),
         zip.sha256
-    );
-    let mut on_event = |line: &str| eprintln!("  {line}");
+    ));
+    let mut on_event = |line: &str| progress.say(&format!("  {line}"));
     if args.dry_run {
-        return dry_run(aws, &settings, &artifacts, &code_key, architecture, args);
+        return dry_run(aws, &settings, &artifacts, &code_key, architecture, args, progress);
     }
     let artifacts_change = aws.block_on(deploy_stack(&cfn, &artifacts, &mut on_event))?;
     let artifacts_stack = aws.block_on(describe(&cfn, &artifacts.name))?.context("the artifacts stack vanished")?;
@@ -202,11 +203,11 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
     let uploaded = if aws.block_on(object_exists(&s3, &artifacts_bucket, &code_key))? {
         false
     } else {
-        eprintln!("uploading s3://{artifacts_bucket}/{code_key}");
+        progress.say(&format!("uploading s3://{artifacts_bucket}/{code_key}"));
         aws.block_on(put_object(&s3, &artifacts_bucket, &code_key, zip.bytes.clone()))?;
         true
     };
-    let create_bucket = create_raw_bucket(aws, &settings)?;
+    let create_bucket = create_raw_bucket(aws, &settings, progress)?;
     let pipeline = StackSpec {
         name: settings.stack.clone(),
         template: PIPELINE_TEMPLATE.to_owned(),
@@ -221,11 +222,12 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
         match aws.block_on(smoke_test(&aws.lambda(), &deployed.function))? {
             Smoke::Passed => "passed".to_owned(),
             Smoke::CannotRun(why) => {
-                eprintln!("smoke test not run: this endpoint's Lambda cannot execute functions ({why})");
+                progress.say(&format!("smoke test not run: this endpoint's Lambda cannot execute functions ({why})"));
                 "not run: the endpoint cannot execute functions".to_owned()
             }
         }
     };
+    progress.finish();
     eprintln!("pipeline {}: {}", settings.stack, said(pipeline_change));
     print(
         args.output,
@@ -245,14 +247,17 @@ fn run_aws(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> 
 
 /// Whether the pipeline stack creates the raw bucket: a stack keeps what it was created with; a new stack
 /// reuses a bucket of that name that already exists (kept by an earlier teardown) instead of failing.
-fn create_raw_bucket(aws: &Aws, settings: &PipelineSettings) -> Result<bool> {
+fn create_raw_bucket(aws: &Aws, settings: &PipelineSettings, progress: &Progress) -> Result<bool> {
     let cfn = aws.cloudformation();
     if let Some(stack) = aws.block_on(describe(&cfn, &settings.stack))? {
         let given = stack.parameters().iter().find(|p| p.parameter_key() == Some("CreateRawBucket"));
         return Ok(given.and_then(|p| p.parameter_value()) != Some("false"));
     }
     if aws.block_on(crate::aws::s3::bucket_exists(&aws.s3(), &settings.bucket))? {
-        eprintln!("bucket {} exists (kept by an earlier teardown?): the pipeline will use it", settings.bucket);
+        progress.say(&format!(
+            "bucket {} exists (kept by an earlier teardown?): the pipeline will use it",
+            settings.bucket
+        ));
         return Ok(false);
     }
     Ok(true)
@@ -266,6 +271,7 @@ fn dry_run(
     code_key: &str,
     architecture: &str,
     args: &DeployArgs,
+    progress: &Progress,
 ) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let state = |name: &str| -> Result<String> {
@@ -293,7 +299,7 @@ fn dry_run(
             "<artifacts bucket>",
             code_key,
             architecture,
-            create_raw_bucket(aws, settings)?,
+            create_raw_bucket(aws, settings, progress)?,
         )?,
     };
     eprintln!("dry run: nothing was changed");

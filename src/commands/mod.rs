@@ -54,12 +54,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Target::Aws { aws: Box::new(Aws::connect(&cli.aws)?), stack }
     };
     match &cli.command {
-        Command::Deploy(args) => deploy::run(&target, cli.stack.clone(), args),
+        Command::Deploy(args) => deploy::run(&target, cli.stack.clone(), args, cli.quiet),
         Command::Simulate(args) => simulate::run(&target, args, cli.quiet).map(|(exit, ..)| exit),
         Command::Report(args) => report::run(&target, args),
         Command::Logs(args) => logs::run(&target, args),
         Command::Status(args) => status::run(&target, args),
-        Command::Teardown(args) => teardown::run(&target, args),
+        Command::Teardown(args) => teardown::run(&target, args, cli.quiet),
         Command::Demo(args) => match &target {
             Target::Local(local) => demo::run(local, args, cli.quiet),
             Target::Aws { .. } => bail!("demo runs on the local target: add --local"),

@@ -10,11 +10,12 @@ use crate::aws::pipeline::{Deployed, artifacts_stack};
 use crate::aws::s3::{bucket_exists, delete_bucket, empty_bucket};
 use crate::cli::TeardownArgs;
 use crate::local::LocalTarget;
+use crate::progress::Progress;
 
-pub fn run(target: &Target, args: &TeardownArgs) -> Result<Exit> {
+pub fn run(target: &Target, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
     match target {
         Target::Local(local) => run_local(local, args),
-        Target::Aws { aws, stack } => run_aws(aws, stack, args),
+        Target::Aws { aws, stack } => run_aws(aws, stack, args, quiet),
     }
 }
 
@@ -46,7 +47,7 @@ fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs) -> Result<Exit> {
+fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let s3 = aws.s3();
     let artifacts = artifacts_stack(stack);
@@ -66,9 +67,10 @@ fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs) -> Result<Exit> {
         eprintln!("teardown cancelled");
         return Ok(Exit::Ok);
     }
-    let mut on_event = |line: &str| eprintln!("  {line}");
+    let progress = Progress::new("teardown", 0, quiet);
+    let mut on_event = |line: &str| progress.say(&format!("  {line}"));
     if pipeline.is_some() {
-        eprintln!("deleting stack {stack}");
+        progress.say(&format!("deleting stack {stack}"));
         aws.block_on(delete_stack(&cfn, stack, &mut on_event))?;
     }
     if let Some(artifacts_state) = artifacts_state {
@@ -76,18 +78,18 @@ fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs) -> Result<Exit> {
             && aws.block_on(bucket_exists(&s3, &bucket))?
         {
             let n = aws.block_on(empty_bucket(&s3, &bucket, &mut |n| {
-                eprintln!("  emptied {n} object versions from {bucket}")
+                progress.say(&format!("  emptied {n} object versions from {bucket}"))
             }))?;
-            eprintln!("emptied artifacts bucket {bucket} ({n} object versions)");
+            progress.say(&format!("emptied artifacts bucket {bucket} ({n} object versions)"));
         }
-        eprintln!("deleting stack {artifacts}");
+        progress.say(&format!("deleting stack {artifacts}"));
         aws.block_on(delete_stack(&cfn, &artifacts, &mut on_event))?;
     }
     match (raw_bucket, args.delete_data) {
         (Some(bucket), true) => {
             if aws.block_on(bucket_exists(&s3, &bucket))? {
                 let n = aws.block_on(empty_bucket(&s3, &bucket, &mut |n| {
-                    eprintln!("  deleted {n} object versions from {bucket}")
+                    progress.say(&format!("  deleted {n} object versions from {bucket}"))
                 }))?;
                 aws.block_on(delete_bucket(&s3, &bucket))?;
                 println!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({n} object versions)");
