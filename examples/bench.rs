@@ -90,7 +90,8 @@ fn report() {
         let mut sink = std::io::sink();
         let mut writer = RowWriter::new(Format::Csv, Columns::default(), &mut sink).expect("writer");
         let stats =
-            for_each_row(&lake, &objects, &Query::default(), concurrency, |row| writer.write(row)).expect("rows");
+            for_each_row(&lake, &objects, &Query::default(), concurrency, |row, line| writer.write_line(row, line))
+                .expect("rows");
         writer.finish().expect("csv");
         let elapsed = started.elapsed();
         println!(
@@ -101,7 +102,7 @@ fn report() {
     }
     let started = Instant::now();
     let mut summary = Summary::default();
-    let stats = for_each_row(&lake, &objects, &Query::default(), 8, |row| {
+    let stats = for_each_row(&lake, &objects, &Query::default(), 8, |row, _| {
         summary.add(&row);
         Ok(())
     })
@@ -211,7 +212,8 @@ fn aws_report(objects: usize) {
     let listed = select_objects(&lake, &prefix, "", &Query::default()).expect("list");
     let mut sink = std::io::sink();
     let mut writer = RowWriter::new(Format::Csv, Columns::default(), &mut sink).expect("writer");
-    let stats = for_each_row(&lake, &listed, &Query::default(), 32, |row| writer.write(row)).expect("rows");
+    let stats =
+        for_each_row(&lake, &listed, &Query::default(), 32, |row, line| writer.write_line(row, line)).expect("rows");
     writer.finish().expect("csv");
     let elapsed = started.elapsed();
     println!(

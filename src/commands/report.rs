@@ -57,7 +57,7 @@ pub fn write_report(
     let objects = select_objects(lake, &prefix, "", query)?;
     let stats = if args.summary {
         let mut summary = Summary::default();
-        let stats = for_each_row(lake, &objects, query, args.concurrency, |row| {
+        let stats = for_each_row(lake, &objects, query, args.concurrency, |row, _| {
             summary.add(&row);
             Ok(())
         })?;
@@ -69,7 +69,7 @@ pub fn write_report(
         stats
     } else {
         let mut writer = RowWriter::new(args.format, Columns::default(), out)?;
-        let stats = for_each_row(lake, &objects, query, args.concurrency, |row| writer.write(row))?;
+        let stats = for_each_row(lake, &objects, query, args.concurrency, |row, line| writer.write_line(row, line))?;
         writer.finish()?;
         stats
     };

@@ -1,6 +1,8 @@
 //! Report columns: `device_id`, `TIME`, the original measures in the original order, then any other field in
 //! first-seen order. Cells are the JSON values as text; a missing field is an empty cell.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::Row;
@@ -8,26 +10,29 @@ use super::Row;
 #[derive(Debug, Clone)]
 pub struct Columns {
     names: Vec<String>,
+    /// The same names, for a membership test per field of every row.
+    known: HashSet<String>,
 }
 
 impl Default for Columns {
     fn default() -> Self {
-        let mut names = vec!["device_id".to_owned(), "TIME".to_owned()];
-        names.extend(reaqtions_lambda::MEASURES.iter().map(|m| (*m).to_owned()));
-        Columns { names }
+        let fixed: Vec<&str> = ["device_id", "TIME"].into_iter().chain(reaqtions_lambda::MEASURES).collect();
+        Columns::with(&fixed)
     }
 }
 
 impl Columns {
     /// Columns fixed up front (first-seen fields still follow).
     pub fn with(names: &[&str]) -> Self {
-        Columns { names: names.iter().map(|n| (*n).to_owned()).collect() }
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        Columns { known: names.iter().cloned().collect(), names }
     }
 
     /// Adds the row's fields that are not columns yet, in the row's order.
     pub fn observe(&mut self, row: &Row) {
         for key in row.keys() {
-            if !self.names.iter().any(|n| n == key) {
+            if !self.known.contains(key) {
+                self.known.insert(key.clone());
                 self.names.push(key.clone());
             }
         }

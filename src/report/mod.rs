@@ -79,13 +79,14 @@ pub fn row_time(row: &Row) -> Option<DateTime<Utc>> {
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
 }
 
-/// Reads every row of `objects` that matches the query, in key order, handing each to `row`.
+/// Reads every row of `objects` that matches the query, in key order, handing each to `row` with the line it
+/// was parsed from.
 pub fn for_each_row(
     lake: &dyn ObjectLake,
     objects: &[ObjectMeta],
     query: &Query,
     concurrency: usize,
-    mut row: impl FnMut(Row) -> Result<()>,
+    mut row: impl FnMut(Row, &[u8]) -> Result<()>,
 ) -> Result<ReadStats> {
     let mut stats = ReadStats::default();
     for_each_object(lake, objects, concurrency, |meta, bytes| {
@@ -118,7 +119,7 @@ pub fn for_each_row(
                 }
             }
             stats.rows += 1;
-            row(parsed)?;
+            row(parsed, line)?;
         }
         Ok(())
     })?;
@@ -193,7 +194,7 @@ mod tests {
         let objects = select_objects(&lake, &prefix, "", &Query::default()).unwrap();
         assert_eq!(objects.len(), 1);
         let mut rows = Vec::new();
-        let stats = for_each_row(&lake, &objects, &Query::default(), 4, |r| {
+        let stats = for_each_row(&lake, &objects, &Query::default(), 4, |r, _| {
             rows.push(r);
             Ok(())
         })
@@ -209,7 +210,7 @@ mod tests {
         let objects = lake.list("processed/").unwrap();
         let q = Query { devices: vec!["d2".into()], ..Query::default() };
         let mut rows = Vec::new();
-        let stats = for_each_row(&lake, &objects, &q, 2, |r| {
+        let stats = for_each_row(&lake, &objects, &q, 2, |r, _| {
             rows.push(r);
             Ok(())
         })

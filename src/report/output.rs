@@ -42,12 +42,19 @@ impl<'w> RowWriter<'w> {
     }
 
     pub fn write(&mut self, row: Row) -> Result<()> {
+        let line = if self.format == Format::Csv { serde_json::to_vec(&row)? } else { Vec::new() };
+        self.write_line(row, &line)
+    }
+
+    /// Writes a row parsed from `line` (one JSON object): CSV spills the line as it is, without serializing the
+    /// row again.
+    pub fn write_line(&mut self, row: Row, line: &[u8]) -> Result<()> {
         self.rows += 1;
         match self.format {
             Format::Csv => {
                 self.columns.observe(&row);
                 let spill = self.spill.as_mut().expect("csv spills");
-                serde_json::to_writer(&mut *spill, &row)?;
+                spill.write_all(line.trim_ascii())?;
                 spill.write_all(b"\n")?;
             }
             Format::Ndjson => {
