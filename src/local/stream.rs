@@ -114,10 +114,6 @@ impl LocalStream {
         Ok(LocalStream { shared, ticker: Some(ticker) })
     }
 
-    pub fn stats(&self) -> StreamStats {
-        self.shared.lock().stats
-    }
-
     /// Flushes everything and stops the background flusher.
     pub fn close(mut self) -> Result<StreamStats> {
         self.stop()

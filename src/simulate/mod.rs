@@ -122,10 +122,6 @@ impl Tracker {
             })
             .collect()
     }
-
-    pub fn malformed_count(&self) -> usize {
-        self.malformed.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
 }
 
 /// What a run did.

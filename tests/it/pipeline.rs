@@ -292,3 +292,45 @@ fn pandas_loads_the_report_and_the_lake() {
     let out = std::process::Command::new(&python).args(["-c", check]).arg(&csv).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn logs_follow_prints_new_events_as_they_come() {
+    use std::io::BufRead as _;
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
+        .current_dir(env.dir.path())
+        .args(["--local", "--data-dir"])
+        .arg(env.data_dir())
+        .args(["logs", "--follow", "--filter", "record failed"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Readings that fail arrive after the follower started.
+    let spool = env.dir.path().join("bad.ndjson");
+    std::fs::write(&spool, "{\"device_id\":\"aq-9\",\"NO2\":\"x\"}\n[1]\n{\"ok\":1}\n").unwrap();
+    env.ok(&["simulate", "--resend", spool.to_str().unwrap(), "--quiet"]);
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("record failed")));
+    assert!(
+        lines.iter().any(|l| l.contains("error_code=not_a_number"))
+            && lines.iter().any(|l| l.contains("not_an_object"))
+    );
+}
