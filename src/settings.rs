@@ -146,36 +146,17 @@ impl PipelineSettings {
             "bucket name {:?} is not a valid S3 bucket name (3-63 of a-z, 0-9, '-', '.')",
             s.bucket
         );
-        ensure!(
-            (1..=128).contains(&s.buffering.size_mib),
-            "buffer size {} MiB is outside Firehose's 1-128 MiB",
-            s.buffering.size_mib
-        );
-        ensure!(
-            s.buffering.interval_seconds <= 900,
-            "buffer interval {} s is outside Firehose's 0-900 s",
-            s.buffering.interval_seconds
-        );
-        ensure!(
-            (0.2..=3.0).contains(&s.processor.size_mb),
-            "processor buffer size {} MB is outside Firehose's 0.2-3 MB",
-            s.processor.size_mb
-        );
-        ensure!(
-            s.processor.interval_seconds <= 900,
-            "processor buffer interval {} s is outside Firehose's 0-900 s",
-            s.processor.interval_seconds
-        );
-        ensure!(
-            (128..=10_240).contains(&s.lambda.memory_mb),
-            "Lambda memory {} MB is outside 128-10240 MB",
-            s.lambda.memory_mb
-        );
-        ensure!(
-            (1..=300).contains(&s.lambda.timeout_seconds),
-            "Lambda timeout {} s is outside 1-300 s (Firehose waits at most 5 minutes)",
-            s.lambda.timeout_seconds
-        );
+        // Firehose's buffering limits, and Lambda's (Firehose waits at most 5 minutes for a batch).
+        let within = |what: &str, value: f64, lo: f64, hi: f64, unit: &str| -> Result<()> {
+            ensure!((lo..=hi).contains(&value), "{what} {value} {unit} is outside the allowed {lo}-{hi} {unit}");
+            Ok(())
+        };
+        within("buffer size", f64::from(s.buffering.size_mib), 1.0, 128.0, "MiB")?;
+        within("buffer interval", f64::from(s.buffering.interval_seconds), 0.0, 900.0, "s")?;
+        within("processor buffer size", s.processor.size_mb, 0.2, 3.0, "MB")?;
+        within("processor buffer interval", f64::from(s.processor.interval_seconds), 0.0, 900.0, "s")?;
+        within("Lambda memory", f64::from(s.lambda.memory_mb), 128.0, 10_240.0, "MB")?;
+        within("Lambda timeout", f64::from(s.lambda.timeout_seconds), 1.0, 300.0, "s")?;
         crate::prefix::Prefix::parse(&s.prefix, false).context("invalid prefix")?;
         let error = crate::prefix::Prefix::parse(&s.error_prefix, true).context("invalid error prefix")?;
         if s.prefix.contains("!{") && !error.has_error_type() {
