@@ -71,7 +71,6 @@ fn classify(name: &[u8]) -> Key {
         b"TIME" => Key::Time,
         b"device_id" => Key::DeviceId,
         b"seq" => Key::Seq,
-        b"_firehose_arrival" => Key::Reserved,
         b"USER_INPUT" => Key::Measure(MEASURES[0]),
         b"NO2" => Key::Measure(MEASURES[1]),
         b"CO" => Key::Measure(MEASURES[2]),
@@ -84,6 +83,7 @@ fn classify(name: &[u8]) -> Key {
         b"P" => Key::Measure(MEASURES[9]),
         b"T" => Key::Measure(MEASURES[10]),
         b"RH" => Key::Measure(MEASURES[11]),
+        n if n == ARRIVAL_FIELD.as_bytes() => Key::Reserved,
         _ => Key::Other,
     }
 }
