@@ -206,7 +206,7 @@ fn aws_report(objects: usize) {
         started.elapsed(),
         peak_rss_mb()
     );
-    let lake = reaqtions::aws::s3::S3Lake::new(s3, &bucket, aws.handle());
+    let lake = reaqtions::aws::s3::S3Lake::new(s3, &bucket, None, aws.handle());
     let prefix = reaqtions::prefix::Prefix::parse("processed/", false).expect("prefix");
     let started = Instant::now();
     let listed = select_objects(&lake, &prefix, "", &Query::default()).expect("list");

@@ -113,9 +113,12 @@ pub struct SettingsArgs {
     /// Lambda timeout, seconds.
     #[arg(long, value_name = "SECONDS")]
     pub lambda_timeout: Option<u32>,
-    /// Days the Lambda log group keeps events.
+    /// Days the log groups keep events (one of CloudWatch's values: 1, 3, 5, 7, 14, 30, … 3653).
     #[arg(long, value_name = "DAYS")]
     pub log_retention_days: Option<u32>,
+    /// Days an overwritten or deleted object's old version stays in the raw bucket (1-3650).
+    #[arg(long, value_name = "DAYS")]
+    pub noncurrent_version_days: Option<u32>,
 }
 
 impl SettingsArgs {
@@ -132,6 +135,7 @@ impl SettingsArgs {
             lambda_memory_mb: self.lambda_memory,
             lambda_timeout_seconds: self.lambda_timeout,
             log_retention_days: self.log_retention_days,
+            noncurrent_version_days: self.noncurrent_version_days,
         }
     }
 }
@@ -149,6 +153,9 @@ pub struct DeployArgs {
     /// Skip the post-deploy smoke test of the function.
     #[arg(long)]
     pub no_smoke: bool,
+    /// Skip the check that the caller may do everything deploy needs (IAM SimulatePrincipalPolicy).
+    #[arg(long)]
+    pub no_preflight: bool,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }

@@ -21,7 +21,8 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // A value that breaks a rule is a usage error, like clap's own.
+            if reaqtions::error::is_invalid(&error) { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }

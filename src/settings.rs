@@ -3,12 +3,18 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
+
+use crate::error::Invalid;
+use crate::invalid;
 
 pub const DEFAULT_STACK: &str = "reaqtions";
 pub const DEFAULT_PREFIX: &str =
     "processed/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
+/// Days CloudWatch Logs can keep events for (PutRetentionPolicy's allowed values).
+pub const LOG_RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 pub const DEFAULT_ERROR_PREFIX: &str = "error/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
 
 /// Everything that defines one deployment of the pipeline.
@@ -27,6 +33,13 @@ pub struct PipelineSettings {
     pub lambda: LambdaSettings,
     /// Days the Lambda's log group keeps events.
     pub log_retention_days: u32,
+    /// Days an old (noncurrent) object version stays in the raw bucket before it expires.
+    #[serde(default = "default_noncurrent_version_days")]
+    pub noncurrent_version_days: u32,
+}
+
+fn default_noncurrent_version_days() -> u32 {
+    30
 }
 
 /// Firehose S3 buffering hints.
@@ -67,13 +80,15 @@ pub struct SettingsFile {
     pub lambda_memory_mb: Option<u32>,
     pub lambda_timeout_seconds: Option<u32>,
     pub log_retention_days: Option<u32>,
+    pub noncurrent_version_days: Option<u32>,
 }
 
 impl SettingsFile {
     pub fn load(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read settings file {}", path.display()))?;
-        serde_norway::from_str(&text).with_context(|| format!("invalid settings file {}", path.display()))
+        serde_norway::from_str(&text)
+            .map_err(|e| anyhow::Error::from(Invalid(format!("invalid settings file {}: {e}", path.display()))))
     }
 
     /// Layers `over` (flags) on top of `self` (file).
@@ -92,6 +107,7 @@ impl SettingsFile {
             lambda_memory_mb: over.lambda_memory_mb.or(self.lambda_memory_mb),
             lambda_timeout_seconds: over.lambda_timeout_seconds.or(self.lambda_timeout_seconds),
             log_retention_days: over.log_retention_days.or(self.log_retention_days),
+            noncurrent_version_days: over.noncurrent_version_days.or(self.noncurrent_version_days),
         }
     }
 }
@@ -121,34 +137,32 @@ impl PipelineSettings {
                 timeout_seconds: file.lambda_timeout_seconds.unwrap_or(60),
             },
             log_retention_days: file.log_retention_days.unwrap_or(14),
+            noncurrent_version_days: file.noncurrent_version_days.unwrap_or_else(default_noncurrent_version_days),
             stack,
         };
         settings.validate()?;
         Ok(settings)
     }
 
-    /// Firehose's, S3's and Lambda's own limits, checked before anything is created.
+    /// Firehose's, S3's, CloudWatch's and Lambda's own limits, checked before anything is created. Every
+    /// error is [`Invalid`] and names the value and the rule.
     pub fn validate(&self) -> Result<()> {
         let s = self;
-        ensure!(
-            !s.stack.is_empty()
-                && s.stack.len() <= 32
-                && s.stack.starts_with(|c: char| c.is_ascii_lowercase())
-                && s.stack.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
-            "stack name {:?} must be 1-32 characters of a-z, 0-9 and '-', starting with a letter",
-            s.stack
-        );
-        ensure!(
-            (3..=63).contains(&s.bucket.len())
-                && s.bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-                && !s.bucket.starts_with(['-', '.'])
-                && !s.bucket.ends_with(['-', '.']),
-            "bucket name {:?} is not a valid S3 bucket name (3-63 of a-z, 0-9, '-', '.')",
-            s.bucket
-        );
+        if !(1..=32).contains(&s.stack.len())
+            || !s.stack.starts_with(|c: char| c.is_ascii_lowercase())
+            || !s.stack.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(invalid!(
+                "stack name {:?} must be 1-32 characters of a-z, 0-9 and '-', starting with a letter",
+                s.stack
+            ));
+        }
+        check_bucket_name(&s.bucket)?;
         // Firehose's buffering limits, and Lambda's (Firehose waits at most 5 minutes for a batch).
         let within = |what: &str, value: f64, lo: f64, hi: f64, unit: &str| -> Result<()> {
-            ensure!((lo..=hi).contains(&value), "{what} {value} {unit} is outside the allowed {lo}-{hi} {unit}");
+            if !(lo..=hi).contains(&value) {
+                return Err(invalid!("{what} {value} {unit} is outside the allowed {lo}-{hi} {unit}"));
+            }
             Ok(())
         };
         within("buffer size", f64::from(s.buffering.size_mib), 1.0, 128.0, "MiB")?;
@@ -157,13 +171,57 @@ impl PipelineSettings {
         within("processor buffer interval", f64::from(s.processor.interval_seconds), 0.0, 900.0, "s")?;
         within("Lambda memory", f64::from(s.lambda.memory_mb), 128.0, 10_240.0, "MB")?;
         within("Lambda timeout", f64::from(s.lambda.timeout_seconds), 1.0, 300.0, "s")?;
-        crate::prefix::Prefix::parse(&s.prefix, false).context("invalid prefix")?;
-        let error = crate::prefix::Prefix::parse(&s.error_prefix, true).context("invalid error prefix")?;
+        within("noncurrent version expiry", f64::from(s.noncurrent_version_days), 1.0, 3650.0, "days")?;
+        if !LOG_RETENTION_DAYS.contains(&s.log_retention_days) {
+            return Err(invalid!(
+                "log retention {} days is not one CloudWatch Logs offers: {}",
+                s.log_retention_days,
+                LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")
+            ));
+        }
+        crate::prefix::Prefix::parse(&s.prefix, false).map_err(|e| invalid!("invalid prefix {:?}: {e:#}", s.prefix))?;
+        let error = crate::prefix::Prefix::parse(&s.error_prefix, true)
+            .map_err(|e| invalid!("invalid error prefix {:?}: {e:#}", s.error_prefix))?;
         if s.prefix.contains("!{") && !error.has_error_type() {
-            bail!("the error prefix must contain !{{firehose:error-output-type}} when the prefix uses expressions");
+            return Err(invalid!(
+                "the error prefix {:?} must contain !{{firehose:error-output-type}} when the prefix uses expressions",
+                s.error_prefix
+            ));
         }
         Ok(())
     }
+}
+
+/// Every rule S3 sets for a general purpose bucket's name, each named when broken.
+pub fn check_bucket_name(name: &str) -> Result<()> {
+    let broken = |rule: &str| Err(invalid!("bucket name {name:?} is not a valid S3 bucket name: {rule}"));
+    if !(3..=63).contains(&name.len()) {
+        return broken("it must be 3-63 characters long");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+        return broken("only lowercase letters, digits, '-' and '.' are allowed");
+    }
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !name.starts_with(alphanumeric) || !name.ends_with(alphanumeric) {
+        return broken("it must begin and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return broken("it must not contain two adjacent periods");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return broken("it must not be formatted as an IP address");
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return broken(&format!("the prefix {prefix:?} is reserved"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return broken(&format!("the suffix {suffix:?} is reserved"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -197,6 +255,41 @@ mod tests {
         assert!(bad(SettingsFile { bucket: Some("UPPER".into()), ..Default::default() }).contains("UPPER"));
         let e = bad(SettingsFile { error_prefix: Some("error/".into()), ..Default::default() });
         assert!(e.contains("error-output-type"), "{e}");
+    }
+
+    #[test]
+    fn every_s3_bucket_rule_is_named() {
+        let rule = |name: &str| check_bucket_name(name).unwrap_err().to_string();
+        assert!(rule("ab").contains("3-63"));
+        assert!(rule(&"a".repeat(64)).contains("3-63"));
+        assert!(rule("My-Bucket").contains("lowercase"));
+        assert!(rule("my_bucket").contains("lowercase"));
+        assert!(rule("-bucket").contains("begin and end"));
+        assert!(rule("bucket.").contains("begin and end"));
+        assert!(rule("my..bucket").contains("adjacent periods"));
+        assert!(rule("192.168.5.4").contains("IP address"));
+        assert!(rule("xn--bucket").contains("\"xn--\""));
+        assert!(rule("sthree-bucket").contains("sthree-"));
+        assert!(rule("amzn-s3-demo-bucket").contains("amzn-s3-demo-"));
+        for name in ["data-s3alias", "data--ol-s3", "data.mrap", "data--x-s3", "data--table-s3"] {
+            assert!(rule(name).contains("reserved"), "{name}");
+        }
+        for name in ["reaqtions-iot-data-lake-raw", "a.b.c", "abc", "192.168.5", "x-n--ok"] {
+            check_bucket_name(name).unwrap();
+        }
+        let e = PipelineSettings::resolve(SettingsFile { bucket: Some("a..b".into()), ..Default::default() });
+        assert!(crate::error::is_invalid(&e.unwrap_err()), "bucket rules are usage errors (exit 2)");
+    }
+
+    #[test]
+    fn log_retention_and_version_expiry_are_checked() {
+        let bad = |f: SettingsFile| PipelineSettings::resolve(f).unwrap_err().to_string();
+        let e = bad(SettingsFile { log_retention_days: Some(10), ..Default::default() });
+        assert!(e.contains("log retention 10 days") && e.contains("14, 30"), "{e}");
+        let e = bad(SettingsFile { noncurrent_version_days: Some(0), ..Default::default() });
+        assert!(e.contains("noncurrent version expiry 0 days"), "{e}");
+        let ok = PipelineSettings::resolve(SettingsFile { log_retention_days: Some(3653), ..Default::default() });
+        assert_eq!(ok.unwrap().noncurrent_version_days, 30);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! CloudFormation: create, update or leave a stack, honest about every state it can be in, with the SDK's
 //! waiters and the stack's events shown as they arrive; failures name the failing resource and its reason.
+//! Events are picked by the stack's own times (its creation, last update or deletion), never this machine's
+//! clock, so a skewed local clock neither hides nor repeats them.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -51,6 +53,39 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
         Ok(out) => Ok(out.stacks().first().filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)).cloned()),
         Err(SdkError::ServiceError(e)) if is_missing_stack(e.err()) => Ok(None),
         Err(e) => Err(anyhow::anyhow!("cannot describe stack {name}: {}", super::explain(&e))),
+    }
+}
+
+/// When the stack's latest operation started, by CloudFormation's clock.
+pub fn operation_start(stack: &Stack) -> SmithyTime {
+    [stack.creation_time(), stack.last_updated_time(), stack.deletion_time()]
+        .into_iter()
+        .flatten()
+        .max_by_key(|t| (t.secs(), t.subsec_nanos()))
+        .copied()
+        .unwrap_or(SmithyTime::from_secs(0))
+}
+
+/// The start of the operation just requested on `name` (read back from the stack).
+async fn started(client: &Client, name: &str) -> SmithyTime {
+    match describe(client, name).await {
+        Ok(Some(stack)) => operation_start(&stack),
+        _ => SmithyTime::from_secs(0),
+    }
+}
+
+/// Firehose (and other services) check a new role at once and do not retry, while IAM takes seconds to make
+/// a new role usable everywhere: say so, and that deploying again completes the pipeline.
+pub fn with_hint(reason: String) -> String {
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("assume role") || lower.contains("sts:assumerole") || lower.contains("cannot be assumed") {
+        format!(
+            "{}. This is IAM propagation: a new role can take a few seconds to be usable by the service. \
+             Run `reaqtions deploy` again to complete the deployment",
+            reason.trim_end_matches('.')
+        )
+    } else {
+        reason
     }
 }
 
@@ -151,7 +186,6 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
     let name = spec.name.as_str();
     let mut recreated = false;
     loop {
-        let since = SmithyTime::from(std::time::SystemTime::now());
         let Some(stack) = describe(client, name).await? else {
             client
                 .create_stack()
@@ -163,9 +197,10 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create stack {name}: {}", super::explain(&e)))?;
+            let since = started(client, name).await;
             let waiter = client.wait_until_stack_create_complete().stack_name(name).wait(MAX_WAIT);
             if !watch(client, name, since, on_event, waiter).await {
-                bail!("creating stack {name} failed: {}", failure_reason(client, name, since).await);
+                bail!("creating stack {name} failed: {}", with_hint(failure_reason(client, name, since).await));
             }
             return Ok(if recreated { StackChange::Recreated } else { StackChange::Created });
         };
@@ -177,12 +212,21 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
                 delete_stack(client, name, on_event).await?;
                 recreated = true;
             }
+            StackStatus::ReviewInProgress => {
+                // A change set was created for a new stack and never executed: the stack has no resources.
+                on_event(&format!(
+                    "stack {name} is in REVIEW_IN_PROGRESS (a change set that was never executed, no resources): \
+                     deleting it to create the stack"
+                ));
+                delete_stack(client, name, on_event).await?;
+                recreated = true;
+            }
             s if s.as_str().ends_with("_IN_PROGRESS") => {
                 on_event(&format!("stack {name} is {}: waiting for it to settle", s.as_str()));
                 settle(client, name, &s, on_event).await;
             }
             s @ (StackStatus::UpdateRollbackFailed | StackStatus::RollbackFailed | StackStatus::DeleteFailed) => {
-                let reason = failure_reason(client, name, SmithyTime::from_secs(0)).await;
+                let reason = failure_reason(client, name, operation_start(&stack)).await;
                 bail!("stack {name} is in {} and needs attention before it can be deployed: {reason}", s.as_str());
             }
             _ => {
@@ -203,9 +247,13 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
                     Err(SdkError::ServiceError(e)) if is_no_update(e.err()) => return Ok(StackChange::UpToDate),
                     Err(e) => bail!("cannot update stack {name}: {}", super::explain(&e)),
                 }
+                let since = started(client, name).await;
                 let waiter = client.wait_until_stack_update_complete().stack_name(name).wait(MAX_WAIT);
                 if !watch(client, name, since, on_event, waiter).await {
-                    bail!("updating stack {name} failed (rolled back): {}", failure_reason(client, name, since).await);
+                    bail!(
+                        "updating stack {name} failed (rolled back): {}",
+                        with_hint(failure_reason(client, name, since).await)
+                    );
                 }
                 return Ok(StackChange::Updated);
             }
@@ -220,7 +268,7 @@ async fn same_template(client: &Client, name: &str, template: &str) -> bool {
 
 /// Waits for an in-progress stack to reach a settled state (whichever it is).
 async fn settle(client: &Client, name: &str, status: &StackStatus, on_event: &mut dyn FnMut(&str)) {
-    let since = SmithyTime::from(std::time::SystemTime::now());
+    let since = started(client, name).await;
     let s = status.as_str();
     if s.starts_with("DELETE") {
         watch(client, name, since, on_event, client.wait_until_stack_delete_complete().stack_name(name).wait(MAX_WAIT))
@@ -240,16 +288,21 @@ async fn settle(client: &Client, name: &str, status: &StackStatus, on_event: &mu
 /// Deletes the stack and waits; DELETE_FAILED is reported with the resources and reasons.
 pub async fn delete_stack(client: &Client, name: &str, on_event: &mut dyn FnMut(&str)) -> Result<bool> {
     let Some(stack) = describe(client, name).await? else { return Ok(false) };
-    if status(&stack).as_str().ends_with("_IN_PROGRESS") && !status(&stack).as_str().starts_with("DELETE") {
-        settle(client, name, &status(&stack), on_event).await;
+    let state = status(&stack);
+    // REVIEW_IN_PROGRESS never settles by itself (it waits for a change set to be executed): delete it as it is.
+    if state.as_str().ends_with("_IN_PROGRESS")
+        && !state.as_str().starts_with("DELETE")
+        && state != StackStatus::ReviewInProgress
+    {
+        settle(client, name, &state, on_event).await;
     }
-    let since = SmithyTime::from(std::time::SystemTime::now());
     client
         .delete_stack()
         .stack_name(name)
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("cannot delete stack {name}: {}", super::explain(&e)))?;
+    let since = started(client, name).await;
     let waiter = client.wait_until_stack_delete_complete().stack_name(name).wait(MAX_WAIT);
     if !watch(client, name, since, on_event, waiter).await {
         bail!("deleting stack {name} failed (DELETE_FAILED): {}", failure_reason(client, name, since).await);

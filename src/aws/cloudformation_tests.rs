@@ -110,9 +110,10 @@ async fn rollback_complete_is_deleted_and_created_again() {
     let states = [
         Some(StackStatus::RollbackComplete), // deploy looks
         Some(StackStatus::RollbackComplete), // delete_stack looks
+        Some(StackStatus::DeleteInProgress), // the deletion's start time
         Some(StackStatus::DeleteComplete),   // the delete waiter
         None,                                // deploy looks again
-        Some(StackStatus::CreateComplete),   // the create waiter
+        Some(StackStatus::CreateComplete),   // the creation's start time, the create waiter
     ];
     let (result, lines) = deploy(&[&describes(&states), &create, &delete, &events(vec![])]).await;
     assert_eq!(result.unwrap(), StackChange::Recreated);
@@ -198,4 +199,77 @@ async fn deleting_a_missing_stack_is_nothing_to_do() {
     let client = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&describes(&[None]), &delete]);
     assert!(!delete_stack(&client, "reaqtions", &mut |_| {}).await.unwrap());
     assert_eq!(delete.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn review_in_progress_is_deleted_and_created_not_waited_on() {
+    let (create, delete) = (created(), deleted());
+    let states = [
+        Some(StackStatus::ReviewInProgress), // deploy looks
+        Some(StackStatus::ReviewInProgress), // delete_stack looks: no settling on a change set under review
+        Some(StackStatus::DeleteInProgress),
+        Some(StackStatus::DeleteComplete),
+        None,
+        Some(StackStatus::CreateComplete),
+    ];
+    let (describe, history) = (describes(&states), events(vec![]));
+    let rules = [&describe, &create, &delete, &history];
+    let run = deploy(&rules);
+    let (result, lines) = tokio::time::timeout(Duration::from_secs(20), run).await.expect("not waited on");
+    assert_eq!(result.unwrap(), StackChange::Recreated);
+    assert_eq!((delete.num_calls(), create.num_calls()), (1, 1));
+    assert!(lines.iter().any(|l| l.contains("REVIEW_IN_PROGRESS") && l.contains("never executed")), "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_role_firehose_cannot_assume_yet_is_explained() {
+    let states = [None, Some(StackStatus::RollbackComplete)];
+    let history = events(vec![event(
+        "DeliveryStream",
+        ResourceStatus::CreateFailed,
+        "Firehose is unable to assume role arn:aws:iam::123456789012:role/reaqtions-FirehoseRole-X. Please check the \
+         role provided.",
+    )]);
+    let (result, _) = deploy(&[&describes(&states), &created(), &history]).await;
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("unable to assume role") && error.contains("role provided. This"), "{error}");
+    assert!(error.contains("IAM propagation") && error.contains("Run `reaqtions deploy` again"), "{error}");
+    assert_eq!(with_hint("Memory size 99 is below the minimum".into()), "Memory size 99 is below the minimum");
+}
+
+/// This machine's clock runs an hour ahead of CloudFormation's: the failed resource is still found, because
+/// events are picked by the stack's own creation time.
+#[tokio::test]
+async fn events_are_picked_by_the_stacks_clock_not_this_machines() {
+    let cfn_now = SmithyTime::from(std::time::SystemTime::now() - Duration::from_secs(3600));
+    let rolled_back = move || {
+        let stack = Stack::builder()
+            .stack_name("reaqtions")
+            .stack_status(StackStatus::RollbackComplete)
+            .creation_time(cfn_now)
+            .build();
+        DescribeStacksOutput::builder().stacks(stack).build()
+    };
+    let describe = mock!(Client::describe_stacks).sequence().error(missing).output(rolled_back).repeatedly().build();
+    let failed = StackEvent::builder()
+        .event_id("e1")
+        .stack_name("reaqtions")
+        .logical_resource_id("Function")
+        .resource_type("AWS::Lambda::Function")
+        .resource_status(ResourceStatus::CreateFailed)
+        .resource_status_reason("S3 key lambda/x.zip does not exist")
+        .timestamp(SmithyTime::from_secs(cfn_now.secs() + 5))
+        .build();
+    let older = StackEvent::builder()
+        .event_id("e0")
+        .stack_name("reaqtions")
+        .logical_resource_id("Old")
+        .resource_status(ResourceStatus::CreateFailed)
+        .resource_status_reason("an earlier operation")
+        .timestamp(SmithyTime::from_secs(cfn_now.secs() - 600))
+        .build();
+    let (result, _) = deploy(&[&describe, &created(), &events(vec![failed, older])]).await;
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("lambda/x.zip"), "{error}");
+    assert!(!error.contains("an earlier operation"), "events before the operation are left out: {error}");
 }

@@ -4,6 +4,7 @@
 
 pub mod cloudformation;
 pub mod firehose;
+pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod pipeline;
@@ -48,6 +49,15 @@ pub struct Aws {
 pub struct Identity {
     pub account: String,
     pub region: String,
+    /// The caller's ARN (a user, or an assumed-role session).
+    pub arn: String,
+}
+
+impl Identity {
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`) from the caller's ARN.
+    pub fn partition(&self) -> &str {
+        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
+    }
 }
 
 impl Aws {
@@ -105,7 +115,11 @@ impl Aws {
                 DisplayErrorContext(&e)
             )
         })?;
-        Ok(Identity { account: out.account().unwrap_or_default().to_owned(), region: self.region() })
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_owned(),
+            region: self.region(),
+            arn: out.arn().unwrap_or_default().to_owned(),
+        })
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
@@ -119,6 +133,10 @@ impl Aws {
 
     pub fn firehose(&self) -> aws_sdk_firehose::Client {
         aws_sdk_firehose::Client::new(&self.config)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.config)
     }
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {

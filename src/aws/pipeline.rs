@@ -1,11 +1,12 @@
 //! The pipeline on AWS: the embedded CloudFormation templates, stack names and parameters derived from the
 //! shared [`PipelineSettings`], and what a deployed stack's outputs say.
 
-use anyhow::{Result, ensure};
-use aws_sdk_cloudformation::types::Stack;
+use anyhow::Result;
+use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use serde::Serialize;
 
-use super::cloudformation::output;
+use super::cloudformation::{describe, output};
+use crate::invalid;
 use crate::prefix::Prefix;
 use crate::settings::PipelineSettings;
 
@@ -19,14 +20,95 @@ pub fn artifacts_stack(stack: &str) -> String {
     format!("{stack}-artifacts")
 }
 
+/// An account id of the right length, to check the default bucket name before the account is known.
+pub const STAND_IN_ACCOUNT: &str = "000000000000";
+
 /// `reaqtions-iot-data-lake-raw` itself is surely taken: the default is unique per account and region.
 pub fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
     let name = format!("{stack}-iot-data-lake-raw-{account}-{region}");
-    ensure!(
-        name.len() <= 63,
-        "the default bucket name {name} is longer than S3's 63 characters: pass --bucket or use a shorter --stack"
-    );
+    if name.len() > 63 {
+        return Err(invalid!(
+            "the default bucket name {name} is longer than S3's 63 characters: pass --bucket or use a shorter --stack"
+        ));
+    }
     Ok(name)
+}
+
+/// Whether the pipeline stack creates the raw bucket, or uses one that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawBucket {
+    /// The stack created it and keeps managing it.
+    OwnedByStack,
+    /// No such bucket: the stack creates it.
+    Create,
+    /// It exists (kept by an earlier teardown, or given with --bucket): the stack uses it as it is.
+    Reuse,
+}
+
+impl RawBucket {
+    /// The `CreateRawBucket` parameter.
+    pub fn created_by_stack(self) -> bool {
+        self != RawBucket::Reuse
+    }
+}
+
+/// Decides from what exists now: a settled stack that created the bucket keeps it; otherwise the bucket is
+/// created unless it exists (HeadBucket, as this account). A rolled-back, reviewed or deleting stack's
+/// parameters are never trusted: its bucket may be gone, or kept. A bucket of another account or region is
+/// an error that says so.
+pub async fn raw_bucket(
+    cfn: &aws_sdk_cloudformation::Client,
+    s3: &aws_sdk_s3::Client,
+    stack: &str,
+    bucket: &str,
+    owner: Option<&str>,
+) -> Result<RawBucket> {
+    if let Some(existing) = describe(cfn, stack).await? {
+        let status = existing.stack_status().cloned().unwrap_or_else(|| StackStatus::from("UNKNOWN"));
+        let settled = status == StackStatus::CreateComplete
+            || status.as_str().starts_with("UPDATE_")
+            || status.as_str().starts_with("IMPORT_");
+        let created = existing
+            .parameters()
+            .iter()
+            .any(|p| p.parameter_key() == Some("CreateRawBucket") && p.parameter_value() == Some("true"));
+        let same_bucket = existing
+            .parameters()
+            .iter()
+            .any(|p| p.parameter_key() == Some("RawBucketName") && p.parameter_value() == Some(bucket));
+        if settled && created && same_bucket {
+            return Ok(RawBucket::OwnedByStack);
+        }
+    }
+    Ok(if super::s3::bucket_exists(s3, bucket, owner).await? { RawBucket::Reuse } else { RawBucket::Create })
+}
+
+/// Raw buckets an earlier teardown of `stack` kept: the default name (when it exists for this account) and any
+/// bucket in the region tagged `reaqtions:stack=<stack>` (every bucket the stack created carries that tag).
+pub async fn kept_buckets(s3: &aws_sdk_s3::Client, stack: &str, account: &str, region: &str) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    if let Ok(name) = default_bucket(stack, account, region)
+        && super::s3::bucket_exists(s3, &name, Some(account)).await.unwrap_or(false)
+    {
+        found.push(name);
+    }
+    for name in super::s3::buckets_tagged(s3, region, "reaqtions:stack", stack).await? {
+        if !found.contains(&name) {
+            found.push(name);
+        }
+    }
+    Ok(found)
+}
+
+/// The raw bucket a pipeline stack names: its output, or (a failed create has no outputs) its parameter.
+pub fn stack_bucket(stack: &Stack) -> Option<String> {
+    output(stack, "RawBucket").ok().or_else(|| {
+        stack
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some("RawBucketName"))
+            .and_then(|p| p.parameter_value().map(str::to_owned))
+    })
 }
 
 /// The pipeline stack's parameters; `create_bucket` false reuses an existing raw bucket (one a previous
@@ -36,7 +118,7 @@ pub fn pipeline_parameters(
     artifacts_bucket: &str,
     code_key: &str,
     architecture: &str,
-    create_bucket: bool,
+    raw_bucket: RawBucket,
 ) -> Result<Vec<(String, String)>> {
     let s = settings;
     let root = |text: &str, error: bool| -> Result<String> { Ok(Prefix::parse(text, error)?.static_root().to_owned()) };
@@ -45,13 +127,14 @@ pub fn pipeline_parameters(
         p("StreamName", s.stream.clone()),
         p("FunctionName", s.function.clone()),
         p("RawBucketName", s.bucket.clone()),
-        p("CreateRawBucket", create_bucket.to_string()),
+        p("CreateRawBucket", raw_bucket.created_by_stack().to_string()),
         p("ArtifactsBucket", artifacts_bucket.to_owned()),
         p("CodeKey", code_key.to_owned()),
         p("Architecture", architecture.to_owned()),
         p("LambdaMemory", s.lambda.memory_mb.to_string()),
         p("LambdaTimeout", s.lambda.timeout_seconds.to_string()),
         p("LogRetentionDays", s.log_retention_days.to_string()),
+        p("NoncurrentVersionDays", s.noncurrent_version_days.to_string()),
         p("BufferSizeMiB", s.buffering.size_mib.to_string()),
         p("BufferIntervalSeconds", s.buffering.interval_seconds.to_string()),
         p("ProcessorBufferSizeMB", s.processor.size_mb.to_string()),
@@ -80,6 +163,11 @@ pub struct Deployed {
 }
 
 impl Deployed {
+    /// The account that owns the pipeline (from the stream's ARN): the expected owner of its bucket.
+    pub fn account(&self) -> Option<String> {
+        self.stream_arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned)
+    }
+
     pub fn from_stack(stack: &Stack) -> Result<Deployed> {
         Ok(Deployed {
             stack: stack.stack_name().unwrap_or_default().to_owned(),
@@ -118,7 +206,8 @@ mod tests {
     #[test]
     fn parameters_cover_every_template_parameter() {
         let settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
-        let params = pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", "x86_64", true).unwrap();
+        let params =
+            pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", "x86_64", RawBucket::Create).unwrap();
         let template: serde_norway::Value = serde_norway::from_str(PIPELINE_TEMPLATE).unwrap();
         let mut declared: Vec<String> =
             template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();

@@ -1,11 +1,16 @@
-//! S3: object existence, upload, emptying a versioned bucket, and the S3 bucket as an [`ObjectLake`].
+//! S3: bucket and object checks, checksummed upload, emptying a versioned bucket, and the S3 bucket as an
+//! [`ObjectLake`]. Every call to one of the pipeline's buckets passes the account as `ExpectedBucketOwner` when
+//! it is known, so a bucket of the same name in another account is never read or written; a bucket owned by
+//! another account (403) or kept in another region (301) gets an error that says so.
 
 use anyhow::{Result, anyhow};
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{BucketVersioningStatus, ChecksumMode, Delete, ObjectIdentifier};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use base64_simd::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use tokio::runtime::Handle;
 
@@ -16,37 +21,265 @@ pub fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(e.code(), Some("NotFound" | "NoSuchKey" | "NoSuchBucket" | "404"))
 }
 
-pub async fn object_exists(client: &Client, bucket: &str, key: &str) -> Result<bool> {
-    match client.head_object().bucket(bucket).key(key).send().await {
-        Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
-        Err(e) => Err(anyhow!("cannot check s3://{bucket}/{key}: {}", super::explain(&e))),
+/// One line for an S3 error on `bucket`: a foreign bucket (403) or one in another region (301) is named as
+/// such, whatever the operation; anything else is S3's code and message.
+pub fn explain_bucket<E>(bucket: &str, owner: Option<&str>, e: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let raw = e.raw_response();
+    match raw.map(|r| r.status().as_u16()) {
+        Some(301) => {
+            let region = raw.and_then(|r| r.headers().get("x-amz-bucket-region")).unwrap_or("another region");
+            format!(
+                "bucket {bucket} is in {region}, not in this region (S3 answered 301): deploy in {region} \
+                 (--region {region}) or name another bucket with --bucket"
+            )
+        }
+        Some(403) => match owner {
+            Some(account) => format!(
+                "bucket {bucket} belongs to another account, or account {account} may not use it (S3 answered \
+                 403 with ExpectedBucketOwner {account}): bucket names are global, so name another with --bucket"
+            ),
+            None => format!("access to bucket {bucket} is denied (S3 answered 403): {}", super::explain(e)),
+        },
+        _ => super::explain(e),
     }
 }
 
-pub async fn bucket_exists(client: &Client, bucket: &str) -> Result<bool> {
-    match client.head_bucket().bucket(bucket).send().await {
-        Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
-        Err(e) => Err(anyhow!("cannot check bucket {bucket}: {}", super::explain(&e))),
+pub async fn object_exists(client: &Client, bucket: &str, owner: Option<&str>, key: &str) -> Result<bool> {
+    Ok(object_sha256(client, bucket, owner, key).await?.is_some())
+}
+
+/// The object's stored SHA-256 checksum (base64) when it exists: `None` when there is no such object,
+/// `Some(None)` when it exists without one (uploaded without a checksum).
+pub async fn object_sha256(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    key: &str,
+) -> Result<Option<Option<String>>> {
+    let head = client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await;
+    match head {
+        Ok(out) => Ok(Some(out.checksum_sha256().map(str::to_owned))),
+        Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(None),
+        Err(e) => Err(anyhow!("cannot check s3://{bucket}/{key}: {}", explain_bucket(bucket, owner, &e))),
     }
 }
 
-pub async fn put_object(client: &Client, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<()> {
+/// Whether the bucket exists for this account; errors for a foreign (403) or other-region (301) bucket.
+pub async fn bucket_exists(client: &Client, bucket: &str, owner: Option<&str>) -> Result<bool> {
+    match client.head_bucket().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).send().await {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
+        Err(e) => Err(anyhow!("cannot use bucket {bucket}: {}", explain_bucket(bucket, owner, &e))),
+    }
+}
+
+/// The base64 SHA-256 S3 expects, from lowercase hex.
+pub fn sha256_base64(hex: &str) -> Result<String> {
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| anyhow!("{hex:?} is not a hex SHA-256"))?;
+    Ok(B64.encode_to_string(bytes))
+}
+
+/// Uploads with a SHA-256 checksum (`sha256` in hex): S3 refuses the object if the bytes it received differ.
+pub async fn put_object(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    key: &str,
+    bytes: Vec<u8>,
+    sha256: &str,
+) -> Result<()> {
     client
         .put_object()
         .bucket(bucket)
         .key(key)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
+        .checksum_sha256(sha256_base64(sha256)?)
         .body(ByteStream::from(bytes))
         .send()
         .await
-        .map_err(|e| anyhow!("cannot upload s3://{bucket}/{key}: {}", super::explain(&e)))?;
+        .map_err(|e| anyhow!("cannot upload s3://{bucket}/{key}: {}", explain_bucket(bucket, owner, &e)))?;
     Ok(())
+}
+
+/// Uploads `bytes` unless the object is there with the same SHA-256; returns whether it uploaded. An object
+/// with another checksum, or none, is uploaded again.
+pub async fn upload_unless_present(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    key: &str,
+    bytes: Vec<u8>,
+    sha256: &str,
+) -> Result<bool> {
+    let want = sha256_base64(sha256)?;
+    if object_sha256(client, bucket, owner, key).await? == Some(Some(want)) {
+        return Ok(false);
+    }
+    put_object(client, bucket, owner, key, bytes, sha256).await?;
+    Ok(true)
+}
+
+/// Deletes the zips under `prefix` except `keep` and the `newest` most recent others; returns how many it
+/// deleted. In a versioned bucket they become noncurrent versions, which the lifecycle rule expires.
+pub async fn prune_objects(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    prefix: &str,
+    keep: &str,
+    newest: usize,
+) -> Result<usize> {
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
+        .into_paginator()
+        .send();
+    let mut objects = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", explain_bucket(bucket, owner, &e)))?;
+        for o in page.contents() {
+            if let Some(key) = o.key().filter(|k| *k != keep) {
+                objects.push((o.last_modified().map(|t| (t.secs(), t.subsec_nanos())), key.to_owned()));
+            }
+        }
+    }
+    objects.sort_unstable_by(|a, b| b.cmp(a));
+    let old: Vec<ObjectIdentifier> = objects
+        .into_iter()
+        .skip(newest)
+        .map(|(_, key)| ObjectIdentifier::builder().key(key).build())
+        .collect::<Result<_, _>>()?;
+    for chunk in old.chunks(1000) {
+        let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build()?;
+        client
+            .delete_objects()
+            .bucket(bucket)
+            .set_expected_bucket_owner(owner.map(str::to_owned))
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot delete old objects in {bucket}: {}", explain_bucket(bucket, owner, &e)))?;
+    }
+    Ok(old.len())
+}
+
+/// What a bucket the pipeline reuses (not created by its stack) looks like: each finding is good or a warning.
+/// Nothing here changes the bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub ok: bool,
+    pub text: String,
+}
+
+pub async fn inspect_reused_bucket(client: &Client, bucket: &str, owner: Option<&str>) -> Vec<Finding> {
+    let owner_s = owner.map(str::to_owned);
+    let mut findings = Vec::new();
+    let mut say = |ok: bool, text: String| findings.push(Finding { ok, text });
+    let why = |e: &dyn ProvideErrorMetadata| e.code().unwrap_or("error").to_owned();
+
+    match client.get_public_access_block().bucket(bucket).set_expected_bucket_owner(owner_s.clone()).send().await {
+        Ok(out) => {
+            let c = out.public_access_block_configuration();
+            let all = c.is_some_and(|c| {
+                [c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]
+                    .iter()
+                    .all(|v| *v == Some(true))
+            });
+            if all {
+                say(true, "public access is blocked".into());
+            } else {
+                say(false, "public access is not fully blocked (its public access block has a setting off)".into());
+            }
+        }
+        Err(SdkError::ServiceError(e)) if e.err().code() == Some("NoSuchPublicAccessBlockConfiguration") => {
+            say(false, "it has no public access block of its own (the account's setting applies)".into())
+        }
+        Err(SdkError::ServiceError(e)) => {
+            say(false, format!("its public access block cannot be read ({})", why(e.err())))
+        }
+        Err(e) => say(false, format!("its public access block cannot be read ({})", super::explain(&e))),
+    }
+    match client.get_bucket_encryption().bucket(bucket).set_expected_bucket_owner(owner_s.clone()).send().await {
+        Ok(out) => {
+            let algorithm = out
+                .server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())
+                .and_then(|r| r.apply_server_side_encryption_by_default())
+                .map(|d| d.sse_algorithm().as_str().to_owned());
+            match algorithm {
+                Some(a) => say(true, format!("default encryption is {a}")),
+                None => say(false, "it has no default encryption rule".into()),
+            }
+        }
+        Err(SdkError::ServiceError(e)) => {
+            say(false, format!("its default encryption cannot be read ({})", why(e.err())))
+        }
+        Err(e) => say(false, format!("its default encryption cannot be read ({})", super::explain(&e))),
+    }
+    match client.get_bucket_versioning().bucket(bucket).set_expected_bucket_owner(owner_s.clone()).send().await {
+        Ok(out) if out.status() == Some(&BucketVersioningStatus::Enabled) => say(true, "versioning is enabled".into()),
+        Ok(_) => say(false, "versioning is off: an overwritten or deleted object cannot be recovered".into()),
+        Err(SdkError::ServiceError(e)) => say(false, format!("its versioning cannot be read ({})", why(e.err()))),
+        Err(e) => say(false, format!("its versioning cannot be read ({})", super::explain(&e))),
+    }
+    match client.get_bucket_policy().bucket(bucket).set_expected_bucket_owner(owner_s).send().await {
+        Ok(out) if out.policy().is_some_and(|p| p.contains("aws:SecureTransport")) => {
+            say(true, "its policy (kept as it is) denies requests without TLS".into())
+        }
+        Ok(_) => say(false, "its policy (kept as it is) does not deny requests without TLS".into()),
+        Err(SdkError::ServiceError(e)) if e.err().code() == Some("NoSuchBucketPolicy") => {
+            say(false, "it has no bucket policy: requests without TLS are not denied".into())
+        }
+        Err(SdkError::ServiceError(e)) => say(false, format!("its policy cannot be read ({})", why(e.err()))),
+        Err(e) => say(false, format!("its policy cannot be read ({})", super::explain(&e))),
+    }
+    findings
+}
+
+/// Buckets in `region` tagged `key=value` (a raw bucket that teardown kept carries its stack's tag). Buckets
+/// whose tags cannot be read (none, another region, no permission) are passed over.
+pub async fn buckets_tagged(client: &Client, region: &str, key: &str, value: &str) -> Result<Vec<String>> {
+    let mut pages = client.list_buckets().bucket_region(region).into_paginator().send();
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("cannot list buckets: {}", super::explain(&e)))?;
+        for name in page.buckets().iter().filter_map(|b| b.name()) {
+            if let Ok(tags) = client.get_bucket_tagging().bucket(name).send().await
+                && tags.tag_set().iter().any(|t| t.key() == key && t.value() == value)
+            {
+                found.push(name.to_owned());
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Deletes every object version and delete marker; returns how many were deleted. Lists again until the
 /// bucket is empty (some endpoints skip objects when a listing is paged while deleting).
-pub async fn empty_bucket(client: &Client, bucket: &str, on_progress: &mut dyn FnMut(u64)) -> Result<u64> {
+pub async fn empty_bucket(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
     let mut deleted = 0;
     loop {
         let mut ids = Vec::new();
@@ -56,11 +289,14 @@ pub async fn empty_bucket(client: &Client, bucket: &str, on_progress: &mut dyn F
             let page = client
                 .list_object_versions()
                 .bucket(bucket)
+                .set_expected_bucket_owner(owner.map(str::to_owned))
                 .set_key_marker(key_marker.take())
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(|e| anyhow!("cannot list versions in bucket {bucket}: {}", super::explain(&e)))?;
+                .map_err(|e| {
+                    anyhow!("cannot list versions in bucket {bucket}: {}", explain_bucket(bucket, owner, &e))
+                })?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
             let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
             for (key, version) in versions.chain(markers) {
@@ -82,10 +318,13 @@ pub async fn empty_bucket(client: &Client, bucket: &str, on_progress: &mut dyn F
             let out = client
                 .delete_objects()
                 .bucket(bucket)
+                .set_expected_bucket_owner(owner.map(str::to_owned))
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| anyhow!("cannot delete objects in bucket {bucket}: {}", super::explain(&e)))?;
+                .map_err(|e| {
+                    anyhow!("cannot delete objects in bucket {bucket}: {}", explain_bucket(bucket, owner, &e))
+                })?;
             if let Some(error) = out.errors().first() {
                 return Err(anyhow!(
                     "cannot delete s3://{bucket}/{}: {}",
@@ -99,22 +338,36 @@ pub async fn empty_bucket(client: &Client, bucket: &str, on_progress: &mut dyn F
     }
 }
 
-pub async fn delete_bucket(client: &Client, bucket: &str) -> Result<()> {
+pub async fn delete_bucket(client: &Client, bucket: &str, owner: Option<&str>) -> Result<()> {
     client
         .delete_bucket()
         .bucket(bucket)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
         .send()
         .await
-        .map_err(|e| anyhow!("cannot delete bucket {bucket}: {}", super::explain(&e)))?;
+        .map_err(|e| anyhow!("cannot delete bucket {bucket}: {}", explain_bucket(bucket, owner, &e)))?;
     Ok(())
 }
 
 /// Counts objects under a prefix, stopping at `limit` (the second value says whether it stopped).
-pub async fn count_objects(client: &Client, bucket: &str, prefix: &str, limit: usize) -> Result<(usize, bool)> {
-    let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+pub async fn count_objects(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    prefix: &str,
+    limit: usize,
+) -> Result<(usize, bool)> {
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_expected_bucket_owner(owner.map(str::to_owned))
+        .into_paginator()
+        .send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", super::explain(&e)))?;
+        let page =
+            page.map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", explain_bucket(bucket, owner, &e)))?;
         n += page.contents().len();
         if n >= limit {
             return Ok((n, true));
@@ -128,12 +381,14 @@ pub async fn count_objects(client: &Client, bucket: &str, prefix: &str, limit: u
 pub struct S3Lake {
     client: Client,
     bucket: String,
+    /// The expected owner account, when known (from the stack).
+    owner: Option<String>,
     runtime: Handle,
 }
 
 impl S3Lake {
-    pub fn new(client: Client, bucket: &str, runtime: Handle) -> Self {
-        S3Lake { client, bucket: bucket.to_owned(), runtime }
+    pub fn new(client: Client, bucket: &str, owner: Option<String>, runtime: Handle) -> Self {
+        S3Lake { client, bucket: bucket.to_owned(), owner, runtime }
     }
 }
 
@@ -148,13 +403,23 @@ impl ObjectLake for S3Lake {
 
     fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>> {
         self.runtime.block_on(async {
-            let request = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix);
+            let request = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_expected_bucket_owner(self.owner.clone());
             let request = if after.is_empty() { request } else { request.start_after(after) };
             let mut pages = request.into_paginator().send();
             let mut out = Vec::new();
             while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| anyhow!("cannot list s3://{}/{prefix}: {}", self.bucket, super::explain(&e)))?;
+                let page = page.map_err(|e| {
+                    anyhow!(
+                        "cannot list s3://{}/{prefix}: {}",
+                        self.bucket,
+                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
+                    )
+                })?;
                 for o in page.contents() {
                     let Some(key) = o.key() else { continue };
                     let modified = o
@@ -179,9 +444,16 @@ impl ObjectLake for S3Lake {
                 .get_object()
                 .bucket(&self.bucket)
                 .key(key)
+                .set_expected_bucket_owner(self.owner.clone())
                 .send()
                 .await
-                .map_err(|e| anyhow!("cannot read s3://{}/{key}: {}", self.bucket, super::explain(&e)))?;
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot read s3://{}/{key}: {}",
+                        self.bucket,
+                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
+                    )
+                })?;
             let bytes = out.body.collect().await.map_err(|e| anyhow!("cannot read s3://{}/{key}: {e}", self.bucket))?;
             Ok(bytes.into_bytes().to_vec())
         })

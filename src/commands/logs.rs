@@ -23,7 +23,7 @@ pub fn run(target: &Target, args: &LogsArgs) -> Result<Exit> {
             print_events(&local.logs(), &group_of(&deployment.settings), args)
         }
         Target::Aws { aws, stack } => {
-            let settings = aws_settings(aws, stack, &Default::default())?;
+            let settings = aws_settings(aws, stack, &Default::default())?.settings;
             print_events(&CloudWatchLogs::new(aws.logs(), aws.handle()), &group_of(&settings), args)
         }
     }

@@ -68,12 +68,24 @@ pub fn run(cli: Cli) -> Result<Exit> {
     }
 }
 
+/// A pipeline on AWS as simulate, report and logs use it.
+pub struct AwsPipeline {
+    pub settings: PipelineSettings,
+    /// The account that owns the pipeline's bucket, when the stack says (passed as S3's ExpectedBucketOwner).
+    pub owner: Option<String>,
+}
+
 /// The pipeline's names and prefixes on AWS: from the stack's outputs, or given with --stream/--bucket for a
 /// pipeline deployed by other means (then the default prefixes apply).
-pub fn aws_settings(aws: &Aws, stack: &str, over: &PipelineOverride) -> Result<PipelineSettings> {
+pub fn aws_settings(aws: &Aws, stack: &str, over: &PipelineOverride) -> Result<AwsPipeline> {
     let deployed = aws.block_on(crate::aws::cloudformation::describe(&aws.cloudformation(), stack))?;
+    let mut owner = None;
     let mut settings = match deployed {
-        Some(stack) => Deployed::from_stack(&stack)?.settings()?,
+        Some(stack) => {
+            let deployed = Deployed::from_stack(&stack)?;
+            owner = deployed.account();
+            deployed.settings()?
+        }
         None if over.stream.is_some() || over.bucket.is_some() => PipelineSettings::resolve(SettingsFile::default())?,
         None => bail!(
             "no stack {stack} in {}: deploy it with `reaqtions deploy`, or name an existing pipeline with --stream/--bucket",
@@ -84,9 +96,12 @@ pub fn aws_settings(aws: &Aws, stack: &str, over: &PipelineOverride) -> Result<P
         settings.stream.clone_from(stream);
     }
     if let Some(bucket) = &over.bucket {
+        if *bucket != settings.bucket {
+            owner = None;
+        }
         settings.bucket.clone_from(bucket);
     }
-    Ok(settings)
+    Ok(AwsPipeline { settings, owner })
 }
 
 /// `2026-11-25T21:00:00Z`, or a span back from now such as `90s`, `10m`, `2h`, `1day`.

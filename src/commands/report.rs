@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 
 use anyhow::{Context as _, Result, ensure};
 
-use super::{Exit, Target, aws_settings, parse_time};
+use super::{AwsPipeline, Exit, Target, aws_settings, parse_time};
 use crate::aws::s3::S3Lake;
 use crate::cli::ReportArgs;
 use crate::prefix::Prefix;
@@ -36,8 +36,8 @@ pub fn run(target: &Target, args: &ReportArgs) -> Result<Exit> {
             write_report(&local.lake(&deployment.settings.bucket), &deployment.settings, args, &query, &mut out)?
         }
         Target::Aws { aws, stack } => {
-            let settings = aws_settings(aws, stack, &args.pipeline)?;
-            let lake = S3Lake::new(aws.s3(), &settings.bucket, aws.handle());
+            let AwsPipeline { settings, owner } = aws_settings(aws, stack, &args.pipeline)?;
+            let lake = S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle());
             write_report(&lake, &settings, args, &query, &mut out)?
         }
     };

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use anyhow::{Result, ensure};
 use serde::Serialize;
 
-use super::{Exit, Target, aws_settings};
+use super::{AwsPipeline, Exit, Target, aws_settings};
 use crate::aws::firehose::FirehoseSink;
 use crate::aws::s3::S3Lake;
 use crate::cli::SimulateArgs;
@@ -73,9 +73,9 @@ pub fn run(target: &Target, args: &SimulateArgs, quiet: bool) -> Result<(Exit, S
             result
         }
         Target::Aws { aws, stack } => {
-            let settings = aws_settings(aws, stack, &args.pipeline)?;
+            let AwsPipeline { settings, owner } = aws_settings(aws, stack, &args.pipeline)?;
             let sink = FirehoseSink::new(aws.firehose(), &settings.stream, aws.handle());
-            let lake = S3Lake::new(aws.s3(), &settings.bucket, aws.handle());
+            let lake = S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle());
             execute(&sink, &lake, &settings, args, &plan)
         }
     }

@@ -9,7 +9,7 @@ use crate::aws::Aws;
 use crate::aws::cloudformation::{describe, outputs};
 use crate::aws::firehose::stream_status;
 use crate::aws::lambda::function_info;
-use crate::aws::pipeline::{Deployed, artifacts_stack};
+use crate::aws::pipeline::{Deployed, artifacts_stack, kept_buckets};
 use crate::aws::s3::count_objects;
 use crate::cli::StatusArgs;
 use crate::local::LocalTarget;
@@ -49,6 +49,9 @@ struct AwsStatus {
     function: Option<crate::aws::lambda::FunctionInfo>,
     processed_objects: String,
     error_objects: String,
+    /// Raw buckets an earlier teardown kept (only looked for when the stack is not deployed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kept_buckets: Vec<String>,
     outputs: std::collections::BTreeMap<String, String>,
 }
 
@@ -69,8 +72,13 @@ fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
         function: None,
         processed_objects: "-".into(),
         error_objects: "-".into(),
+        kept_buckets: vec![],
         outputs: Default::default(),
     };
+    if pipeline.is_none() {
+        let identity = aws.identity()?;
+        status.kept_buckets = aws.block_on(kept_buckets(&aws.s3(), stack, &identity.account, &identity.region))?;
+    }
     if let Some(stack) = &pipeline
         && let Ok(deployed) = Deployed::from_stack(stack)
     {
@@ -81,7 +89,8 @@ fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
         let s3 = aws.s3();
         let count = |text: &str, error: bool| -> Result<String> {
             let root = Prefix::parse(text, error)?.static_root().to_owned();
-            let (n, more) = aws.block_on(count_objects(&s3, &deployed.bucket, &root, COUNT_LIMIT))?;
+            let owner = deployed.account();
+            let (n, more) = aws.block_on(count_objects(&s3, &deployed.bucket, owner.as_deref(), &root, COUNT_LIMIT))?;
             Ok(if more { format!("{n}+") } else { n.to_string() })
         };
         status.processed_objects = count(&deployed.prefix, false)?;

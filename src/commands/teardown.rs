@@ -1,12 +1,12 @@
-//! `teardown`: removes the pipeline; the data stays unless `--delete-data`. Asks unless `--yes`. A second
-//! teardown says there is nothing to remove.
+//! `teardown`: removes the pipeline; the data stays unless `--delete-data`, which also finds and deletes a raw
+//! bucket an earlier teardown kept. Asks unless `--yes`. A second teardown says there is nothing to remove.
 
 use anyhow::Result;
 
 use super::{Exit, Target, confirm};
 use crate::aws::Aws;
 use crate::aws::cloudformation::{delete_stack, describe, output};
-use crate::aws::pipeline::{Deployed, artifacts_stack};
+use crate::aws::pipeline::{artifacts_stack, kept_buckets, stack_bucket};
 use crate::aws::s3::{bucket_exists, delete_bucket, empty_bucket};
 use crate::cli::TeardownArgs;
 use crate::local::LocalTarget;
@@ -50,14 +50,16 @@ fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
 fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let s3 = aws.s3();
+    // The account: for the default bucket name, and as the expected owner of every bucket touched.
+    let identity = aws.identity()?;
+    let owner = Some(identity.account.as_str());
     let artifacts = artifacts_stack(stack);
     let pipeline = aws.block_on(describe(&cfn, stack))?;
     let artifacts_state = aws.block_on(describe(&cfn, &artifacts))?;
     if pipeline.is_none() && artifacts_state.is_none() {
-        eprintln!("nothing to remove: no stack {stack} or {artifacts} in {}", aws.region());
-        return Ok(Exit::Ok);
+        return remove_kept_data(aws, stack, &identity.account, args, quiet);
     }
-    let raw_bucket = pipeline.as_ref().and_then(|s| Deployed::from_stack(s).ok()).map(|d| d.bucket);
+    let raw_bucket = pipeline.as_ref().and_then(stack_bucket);
     let what = match (&raw_bucket, args.delete_data) {
         (Some(b), true) => format!("delete stacks {stack} and {artifacts}, and DELETE bucket {b} with all its data"),
         (Some(b), false) => format!("delete stacks {stack} and {artifacts} (bucket {b} and its data are kept)"),
@@ -75,30 +77,73 @@ fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<E
     }
     if let Some(artifacts_state) = artifacts_state {
         if let Ok(bucket) = output(&artifacts_state, "ArtifactsBucket")
-            && aws.block_on(bucket_exists(&s3, &bucket))?
+            && aws.block_on(bucket_exists(&s3, &bucket, owner))?
         {
-            let n = aws.block_on(empty_bucket(&s3, &bucket, &mut |n| {
+            let n = aws.block_on(empty_bucket(&s3, &bucket, owner, &mut |n| {
                 progress.say(&format!("  emptied {n} object versions from {bucket}"))
             }))?;
-            progress.say(&format!("emptied artifacts bucket {bucket} ({n} object versions)"));
+            progress.say(&format!("emptied artifacts bucket {bucket} ({})", versions(n)));
         }
         progress.say(&format!("deleting stack {artifacts}"));
         aws.block_on(delete_stack(&cfn, &artifacts, &mut on_event))?;
     }
     match (raw_bucket, args.delete_data) {
         (Some(bucket), true) => {
-            if aws.block_on(bucket_exists(&s3, &bucket))? {
-                let n = aws.block_on(empty_bucket(&s3, &bucket, &mut |n| {
-                    progress.say(&format!("  deleted {n} object versions from {bucket}"))
-                }))?;
-                aws.block_on(delete_bucket(&s3, &bucket))?;
-                println!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({n} object versions)");
+            if aws.block_on(bucket_exists(&s3, &bucket, owner))? {
+                let n = delete_with_data(aws, &bucket, owner, &progress)?;
+                println!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({})", versions(n));
             } else {
                 println!("removed stacks {stack} and {artifacts}; bucket {bucket} was already gone");
             }
         }
-        (Some(bucket), false) => println!("removed stacks {stack} and {artifacts}; kept bucket {bucket} and its data"),
+        (Some(bucket), false) => println!(
+            "removed stacks {stack} and {artifacts}; kept bucket {bucket} and its data (`teardown --delete-data` \
+             deletes it later)"
+        ),
         (None, _) => println!("removed stack {artifacts}"),
     }
     Ok(Exit::Ok)
+}
+
+/// No stack left: a raw bucket an earlier teardown kept is all there may be. It is named, and deleted only
+/// with `--delete-data` after confirmation.
+fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
+    let region = aws.region();
+    let kept = aws.block_on(kept_buckets(&aws.s3(), stack, account, &region))?;
+    if kept.is_empty() {
+        eprintln!("nothing to remove: no stack {stack} or {} and no kept bucket in {region}", artifacts_stack(stack));
+        return Ok(Exit::Ok);
+    }
+    let names = kept.join(", ");
+    if !args.delete_data {
+        eprintln!(
+            "nothing to remove: no stack {stack} in {region}; bucket {names} kept by an earlier teardown holds the \
+             data (`teardown --delete-data` deletes it)"
+        );
+        return Ok(Exit::Ok);
+    }
+    if !args.yes && !confirm(&format!("DELETE bucket {names} (kept by an earlier teardown) with all its data?"))? {
+        eprintln!("teardown cancelled");
+        return Ok(Exit::Ok);
+    }
+    let progress = Progress::new("teardown", 0, quiet);
+    for bucket in &kept {
+        let n = delete_with_data(aws, bucket, Some(account), &progress)?;
+        println!("deleted bucket {bucket} kept by an earlier teardown ({})", versions(n));
+    }
+    Ok(Exit::Ok)
+}
+
+/// Empties the bucket (every version and delete marker) and deletes it; returns the versions deleted.
+fn delete_with_data(aws: &Aws, bucket: &str, owner: Option<&str>, progress: &Progress) -> Result<u64> {
+    let s3 = aws.s3();
+    let n = aws.block_on(empty_bucket(&s3, bucket, owner, &mut |n| {
+        progress.say(&format!("  deleted {} from {bucket}", versions(n)))
+    }))?;
+    aws.block_on(delete_bucket(&s3, bucket, owner))?;
+    Ok(n)
+}
+
+fn versions(n: u64) -> String {
+    if n == 1 { "1 object version".to_owned() } else { format!("{n} object versions") }
 }

@@ -1,0 +1,297 @@
+//! IAM: deploy's pre-flight permission check. The deploying principal (from STS GetCallerIdentity; an
+//! assumed-role session maps to its role) is simulated with SimulatePrincipalPolicy against the deployer policy
+//! in `examples/iam/deployer.json`, filled in for this stack, account and region, and every action it may not
+//! take is listed at once, before anything is created. The same file is the policy a user attaches.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecisionType};
+use serde_json::Value;
+
+/// The least a principal needs to deploy, update and tear down one stack (placeholders in capitals).
+pub const DEPLOYER_POLICY: &str = include_str!("../../examples/iam/deployer.json");
+
+/// What fills the policy's placeholders.
+#[derive(Debug, Clone)]
+pub struct PolicyNames<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub stack: &'a str,
+    pub raw_bucket: &'a str,
+}
+
+/// The policy with its placeholders (`PARTITION`, `REGION`, `ACCOUNT`, `STACK`, `RAW_BUCKET`) filled in.
+pub fn fill(policy: &str, names: &PolicyNames) -> String {
+    policy
+        .replace("RAW_BUCKET", names.raw_bucket)
+        .replace("PARTITION", names.partition)
+        .replace("REGION", names.region)
+        .replace("ACCOUNT", names.account)
+        .replace("STACK", names.stack)
+}
+
+/// Actions to simulate against resources, with the condition context a statement requires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    pub context: Vec<(String, String)>,
+}
+
+/// The checks of a (filled) policy: one per Allow statement, and per value of a `StringEquals` condition.
+/// A `*` inside a resource becomes a concrete name (`example`), so the caller's own policy is matched as it
+/// would be for a real resource; simulating the policy's own permission to simulate is left out.
+pub fn checks(policy: &str) -> Result<Vec<Check>> {
+    let doc: Value = serde_json::from_str(policy).context("the deployer policy is not JSON")?;
+    let list = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+            _ => vec![],
+        }
+    };
+    let mut out = Vec::new();
+    for statement in doc["Statement"].as_array().into_iter().flatten() {
+        let actions = list(&statement["Action"]);
+        if statement["Effect"] != "Allow" || actions.iter().any(|a| a == "iam:SimulatePrincipalPolicy") {
+            continue;
+        }
+        let resources: Vec<String> = list(&statement["Resource"])
+            .into_iter()
+            .map(|r| if r == "*" { r } else { r.replace('*', "example") })
+            .collect();
+        let conditions: Vec<(String, Vec<String>)> = statement["Condition"]["StringEquals"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), list(v))).collect())
+            .unwrap_or_default();
+        match conditions.first() {
+            None => out.push(Check { actions, resources, context: vec![] }),
+            Some((key, values)) => {
+                for value in values {
+                    out.push(Check {
+                        actions: actions.clone(),
+                        resources: resources.clone(),
+                        context: vec![(key.clone(), value.clone())],
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The ARN to simulate for a caller: an assumed-role session is its role (path-less; the caller's role is
+/// looked up for its path when allowed). `Err` says why the caller cannot be simulated.
+pub fn principal_of(caller_arn: &str) -> Result<String, String> {
+    let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
+    let [_, partition, service, _, account, resource] = parts[..] else {
+        return Err(format!("{caller_arn} is not an ARN"));
+    };
+    match (service, resource.split('/').collect::<Vec<_>>().as_slice()) {
+        ("iam", ["root"]) => Err("the account's root user may do everything".into()),
+        ("iam", _) => Ok(caller_arn.to_owned()),
+        ("sts", ["assumed-role", role, ..]) => Ok(format!("arn:{partition}:iam::{account}:role/{role}")),
+        _ => Err(format!("{caller_arn} is not a user or role that IAM can simulate")),
+    }
+}
+
+/// How the pre-flight check went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preflight {
+    /// Every action of the policy is allowed (count of action × resource pairs checked).
+    Allowed(usize),
+    /// Actions the principal may not take, each with the resources it may not take them on.
+    Missing(BTreeMap<String, Vec<String>>),
+    /// The check could not run (why); deploy goes on.
+    Skipped(String),
+}
+
+/// Simulates `principal` against every check.
+pub async fn preflight(client: &Client, principal: &str, checks: &[Check]) -> Preflight {
+    let principal = role_with_path(client, principal).await;
+    let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut checked = 0;
+    for check in checks {
+        let mut request = client
+            .simulate_principal_policy()
+            .policy_source_arn(&principal)
+            .set_action_names(Some(check.actions.clone()))
+            .set_resource_arns(Some(check.resources.clone()));
+        for (key, value) in &check.context {
+            request = request.context_entries(
+                ContextEntry::builder()
+                    .context_key_name(key)
+                    .context_key_values(value)
+                    .context_key_type(ContextKeyTypeEnum::String)
+                    .build(),
+            );
+        }
+        let mut pages = request.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    return Preflight::Skipped(format!(
+                        "the permission check could not run ({}), so it was skipped",
+                        super::explain(&e)
+                    ));
+                }
+            };
+            for result in page.evaluation_results() {
+                let per_resource: Vec<(&str, &PolicyEvaluationDecisionType)> =
+                    if result.resource_specific_results().is_empty() {
+                        vec![(result.eval_resource_name().unwrap_or("*"), result.eval_decision())]
+                    } else {
+                        result
+                            .resource_specific_results()
+                            .iter()
+                            .map(|r| (r.eval_resource_name(), r.eval_resource_decision()))
+                            .collect()
+                    };
+                for (resource, decision) in per_resource {
+                    checked += 1;
+                    if *decision != PolicyEvaluationDecisionType::Allowed {
+                        let resources = missing.entry(result.eval_action_name().to_owned()).or_default();
+                        if !resources.iter().any(|r| r == resource) {
+                            resources.push(resource.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if missing.is_empty() { Preflight::Allowed(checked) } else { Preflight::Missing(missing) }
+}
+
+/// A role's ARN with its path (GetRole), when the principal may read it; otherwise as given.
+async fn role_with_path(client: &Client, principal: &str) -> String {
+    let Some((_, role)) = principal.split_once(":role/") else { return principal.to_owned() };
+    if role.contains('/') {
+        return principal.to_owned();
+    }
+    match client.get_role().role_name(role).send().await {
+        Ok(out) => out.role().map_or_else(|| principal.to_owned(), |r| r.arn().to_owned()),
+        Err(_) => principal.to_owned(),
+    }
+}
+
+/// The missing permissions in one message, every action at once.
+pub fn describe_missing(principal: &str, missing: &BTreeMap<String, Vec<String>>) -> String {
+    let lines: Vec<String> = missing.iter().map(|(action, on)| format!("  {action} on {}", on.join(", "))).collect();
+    format!(
+        "{principal} may not do everything deploy needs; {} actions are missing:\n{}\nAttach the policy in \
+         examples/iam/deployer.json (filled in for this stack), or pass --no-preflight to try anyway",
+        missing.len(),
+        lines.join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_iam::operation::get_role::GetRoleError;
+    use aws_sdk_iam::operation::simulate_principal_policy::{
+        SimulatePrincipalPolicyError, SimulatePrincipalPolicyOutput,
+    };
+    use aws_sdk_iam::types::EvaluationResult;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn names() -> PolicyNames<'static> {
+        PolicyNames {
+            partition: "aws",
+            region: "eu-west-1",
+            account: "123456789012",
+            stack: "lab",
+            raw_bucket: "lab-raw",
+        }
+    }
+
+    #[test]
+    fn the_policy_is_filled_in_for_the_stack() {
+        let filled = fill(DEPLOYER_POLICY, &names());
+        for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET"] {
+            assert!(!filled.contains(placeholder), "{placeholder} left in the policy");
+        }
+        assert!(filled.contains("arn:aws:cloudformation:eu-west-1:123456789012:stack/lab/*"));
+        assert!(filled.contains("arn:aws:s3:::lab-raw/*"));
+        assert!(filled.contains("arn:aws:lambda:eu-west-1:123456789012:function:lab-data-transformation"));
+        let checks = checks(&filled).unwrap();
+        let pass: Vec<&Check> = checks.iter().filter(|c| c.actions == ["iam:PassRole"]).collect();
+        assert_eq!(pass.len(), 2, "PassRole checked for each service it is passed to");
+        assert!(pass.iter().any(|c| c.context == [("iam:PassedToService".into(), "firehose.amazonaws.com".into())]));
+        assert!(checks.iter().all(|c| !c.actions.contains(&"iam:SimulatePrincipalPolicy".to_owned())));
+        let roles = checks.iter().find(|c| c.actions.contains(&"iam:CreateRole".to_owned())).unwrap();
+        assert_eq!(roles.resources, ["arn:aws:iam::123456789012:role/lab-example"], "wildcards made concrete");
+    }
+
+    #[test]
+    fn callers_map_to_what_iam_can_simulate() {
+        assert_eq!(
+            principal_of("arn:aws:sts::123456789012:assumed-role/Deployer/alice@example.com").unwrap(),
+            "arn:aws:iam::123456789012:role/Deployer"
+        );
+        assert_eq!(
+            principal_of("arn:aws:iam::123456789012:user/ci/deployer").unwrap(),
+            "arn:aws:iam::123456789012:user/ci/deployer"
+        );
+        assert!(principal_of("arn:aws:iam::123456789012:root").unwrap_err().contains("root"));
+        assert!(principal_of("arn:aws:sts::123456789012:federated-user/bob").is_err());
+    }
+
+    fn decision(action: &str, resource: &str, allowed: bool) -> EvaluationResult {
+        EvaluationResult::builder()
+            .eval_action_name(action)
+            .eval_resource_name(resource)
+            .eval_decision(if allowed {
+                PolicyEvaluationDecisionType::Allowed
+            } else {
+                PolicyEvaluationDecisionType::ImplicitDeny
+            })
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_missing_action_is_listed_at_once() {
+        let simulate = mock!(Client::simulate_principal_policy).then_output(|| {
+            SimulatePrincipalPolicyOutput::builder()
+                .evaluation_results(decision("cloudformation:CreateStack", "arn:stack", true))
+                .evaluation_results(decision("iam:PassRole", "arn:role", false))
+                .evaluation_results(decision("lambda:CreateFunction", "arn:function", false))
+                .is_truncated(false)
+                .build()
+        });
+        let get_role = mock!(Client::get_role)
+            .then_error(|| GetRoleError::generic(ErrorMetadata::builder().code("AccessDenied").build()));
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&simulate, &get_role]);
+        let checks = checks(&fill(DEPLOYER_POLICY, &names())).unwrap();
+        let Preflight::Missing(missing) = preflight(&client, "arn:aws:iam::123456789012:role/Deployer", &checks).await
+        else {
+            panic!("expected missing permissions")
+        };
+        assert_eq!(missing.keys().collect::<Vec<_>>(), ["iam:PassRole", "lambda:CreateFunction"]);
+        let message = describe_missing("arn:aws:iam::123456789012:role/Deployer", &missing);
+        assert!(message.contains("2 actions are missing") && message.contains("lambda:CreateFunction on arn:function"));
+        assert!(message.contains("examples/iam/deployer.json"));
+        assert_eq!(simulate.num_calls(), checks.len(), "one simulation per check");
+    }
+
+    #[tokio::test]
+    async fn a_principal_that_may_not_simulate_is_skipped_in_one_line() {
+        let simulate = mock!(Client::simulate_principal_policy).then_error(|| {
+            SimulatePrincipalPolicyError::generic(
+                ErrorMetadata::builder().code("AccessDenied").message("not authorized to simulate").build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&simulate]);
+        let result = preflight(&client, "arn:aws:iam::123456789012:user/dev", &checks(DEPLOYER_POLICY).unwrap()).await;
+        let Preflight::Skipped(why) = result else { panic!("expected skipped, got {result:?}") };
+        assert!(why.contains("AccessDenied") && !why.contains('\n'), "{why}");
+        assert_eq!(simulate.num_calls(), 1, "stops at the first refusal");
+    }
+}

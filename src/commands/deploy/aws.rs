@@ -1,0 +1,245 @@
+//! `deploy` on AWS, in the order that keeps a first deploy right and every failure recoverable: settings and the
+//! zip checked before any AWS call; the caller's permissions checked before anything is created; the raw bucket
+//! decided from what exists now; the artifacts stack, the zip (checksummed), the pipeline stack; old zips
+//! pruned; the function smoke-tested.
+
+use std::cell::Cell;
+
+use anyhow::{Context as _, Result, bail};
+use serde::Serialize;
+
+use super::build::lambda_zip;
+use super::resolve_settings;
+use crate::aws::cloudformation::{StackChange, StackSpec, deploy_stack, describe, output};
+use crate::aws::iam::{
+    DEPLOYER_POLICY, PolicyNames, Preflight, checks, describe_missing, fill, preflight, principal_of,
+};
+use crate::aws::lambda::{Smoke, smoke_test};
+use crate::aws::pipeline::{
+    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, STAND_IN_ACCOUNT, artifacts_stack, default_bucket,
+    pipeline_parameters, raw_bucket,
+};
+use crate::aws::s3::{inspect_reused_bucket, prune_objects, upload_unless_present};
+use crate::aws::{Aws, Identity};
+use crate::cli::DeployArgs;
+use crate::commands::Exit;
+use crate::output::print;
+use crate::progress::Progress;
+use crate::settings::PipelineSettings;
+
+/// Zips kept in the artifacts bucket besides the deployed one (to roll back to by hand).
+const KEEP_ZIPS: usize = 2;
+
+#[derive(Serialize)]
+struct AwsOutputs<'a> {
+    artifacts_stack: String,
+    artifacts_change: &'a str,
+    pipeline_change: &'a str,
+    raw_bucket: &'a str,
+    code_key: String,
+    code_uploaded: bool,
+    old_zips_deleted: usize,
+    permission_check: String,
+    smoke_test: String,
+    #[serde(flatten)]
+    deployed: Deployed,
+}
+
+fn said(change: StackChange) -> &'static str {
+    match change {
+        StackChange::Created => "created",
+        StackChange::Recreated => "re-created (was ROLLBACK_COMPLETE or REVIEW_IN_PROGRESS)",
+        StackChange::Updated => "updated",
+        StackChange::UpToDate => "up to date",
+    }
+}
+
+fn bucket_said(plan: RawBucket) -> &'static str {
+    match plan {
+        RawBucket::OwnedByStack => "managed by the stack",
+        RawBucket::Create => "created by the stack",
+        RawBucket::Reuse => "reused (not managed by the stack)",
+    }
+}
+
+pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, progress: &Progress) -> Result<Exit> {
+    // Everything the user gave is checked before the first AWS call; the default bucket name's length with a
+    // stand-in account id of the same length.
+    let region = aws.region();
+    let defaulted = Cell::new(false);
+    let namer = |stack: &str| {
+        defaulted.set(true);
+        default_bucket(stack, STAND_IN_ACCOUNT, &region)
+    };
+    let mut settings = resolve_settings(&args.settings, stack, Some(&namer))?;
+    let zip = lambda_zip(args.lambda_zip.as_deref())?;
+    let architecture = zip.architecture.context(
+        "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
+    )?;
+
+    let identity = aws.identity()?;
+    if defaulted.get() {
+        settings.bucket = default_bucket(&settings.stack, &identity.account, &identity.region)?;
+    }
+    let owner = Some(identity.account.as_str());
+    progress.say(&format!(
+        "deploying {} to account {} in {} (Lambda zip {} bytes, {architecture}, sha256 {})",
+        settings.stack,
+        identity.account,
+        identity.region,
+        zip.bytes.len(),
+        zip.sha256
+    ));
+    let permission_check = if args.no_preflight {
+        "skipped (--no-preflight)".to_owned()
+    } else {
+        check_permissions(aws, &identity, &settings)?
+    };
+    progress.say(&format!("permissions: {permission_check}"));
+
+    let cfn = aws.cloudformation();
+    let s3 = aws.s3();
+    let bucket_plan = aws.block_on(raw_bucket(&cfn, &s3, &settings.stack, &settings.bucket, owner))?;
+    let artifacts = StackSpec {
+        name: artifacts_stack(&settings.stack),
+        template: ARTIFACTS_TEMPLATE.to_owned(),
+        parameters: vec![],
+    };
+    let code_key = zip.artifact_key();
+    if args.dry_run {
+        return dry_run(aws, &settings, &artifacts, &code_key, architecture, bucket_plan, args);
+    }
+    if bucket_plan == RawBucket::Reuse {
+        report_reused_bucket(aws, &settings.bucket, owner, progress);
+    }
+
+    let mut on_event = |line: &str| progress.say(&format!("  {line}"));
+    let artifacts_change = aws.block_on(deploy_stack(&cfn, &artifacts, &mut on_event))?;
+    let artifacts_stack = aws.block_on(describe(&cfn, &artifacts.name))?.context("the artifacts stack vanished")?;
+    let artifacts_bucket = output(&artifacts_stack, "ArtifactsBucket")?;
+    let uploaded =
+        aws.block_on(upload_unless_present(&s3, &artifacts_bucket, owner, &code_key, zip.bytes.clone(), &zip.sha256))?;
+    if uploaded {
+        progress.say(&format!("uploaded s3://{artifacts_bucket}/{code_key} (SHA-256 checked by S3)"));
+    }
+    let pipeline = StackSpec {
+        name: settings.stack.clone(),
+        template: PIPELINE_TEMPLATE.to_owned(),
+        parameters: pipeline_parameters(&settings, &artifacts_bucket, &code_key, architecture, bucket_plan)?,
+    };
+    let pipeline_change = aws.block_on(deploy_stack(&cfn, &pipeline, &mut on_event))?;
+    let stack = aws.block_on(describe(&cfn, &settings.stack))?.context("the pipeline stack vanished")?;
+    let deployed = Deployed::from_stack(&stack)?;
+    // Only zips no stack can roll back to: the deployed one and the newest others stay.
+    let pruned = aws.block_on(prune_objects(&s3, &artifacts_bucket, owner, "lambda/", &code_key, KEEP_ZIPS))?;
+    if pruned > 0 {
+        progress.say(&format!("deleted {pruned} old Lambda zips from {artifacts_bucket}"));
+    }
+    let smoke = if args.no_smoke {
+        "skipped (--no-smoke)".to_owned()
+    } else {
+        match aws.block_on(smoke_test(&aws.lambda(), &deployed.function))? {
+            Smoke::Passed => "passed".to_owned(),
+            Smoke::CannotRun(why) => {
+                progress.say(&format!("smoke test not run: this endpoint's Lambda cannot execute functions ({why})"));
+                "not run: the endpoint cannot execute functions".to_owned()
+            }
+        }
+    };
+    progress.finish();
+    eprintln!("pipeline {}: {}", settings.stack, said(pipeline_change));
+    print(
+        args.output,
+        "pipeline",
+        &AwsOutputs {
+            artifacts_stack: artifacts.name.clone(),
+            artifacts_change: said(artifacts_change),
+            pipeline_change: said(pipeline_change),
+            raw_bucket: bucket_said(bucket_plan),
+            code_key,
+            code_uploaded: uploaded,
+            old_zips_deleted: pruned,
+            permission_check,
+            smoke_test: smoke,
+            deployed,
+        },
+    )?;
+    Ok(Exit::Ok)
+}
+
+/// Simulates the caller against the deployer policy. Missing permissions stop deploy (all listed at once); a
+/// check that cannot run is said in one line and deploy goes on.
+fn check_permissions(aws: &Aws, identity: &Identity, settings: &PipelineSettings) -> Result<String> {
+    let principal = match principal_of(&identity.arn) {
+        Ok(principal) => principal,
+        Err(why) => return Ok(format!("not checked: {why}")),
+    };
+    let names = PolicyNames {
+        partition: identity.partition(),
+        region: &identity.region,
+        account: &identity.account,
+        stack: &settings.stack,
+        raw_bucket: &settings.bucket,
+    };
+    let checks = checks(&fill(DEPLOYER_POLICY, &names))?;
+    match aws.block_on(preflight(&aws.iam(), &principal, &checks)) {
+        Preflight::Allowed(n) => Ok(format!("{principal} may do all deploy needs ({n} action/resource pairs)")),
+        Preflight::Skipped(why) => Ok(format!("not checked: {why}")),
+        Preflight::Missing(missing) => bail!("{}", describe_missing(&principal, &missing)),
+    }
+}
+
+/// A bucket the stack does not manage is used as it is: what it lacks is said, and nothing is changed.
+fn report_reused_bucket(aws: &Aws, bucket: &str, owner: Option<&str>, progress: &Progress) {
+    progress.say(&format!(
+        "bucket {bucket} exists (kept by an earlier teardown, or given with --bucket): the pipeline writes to it \
+         and changes none of its settings"
+    ));
+    for finding in aws.block_on(inspect_reused_bucket(&aws.s3(), bucket, owner)) {
+        if finding.ok {
+            progress.say(&format!("  bucket {bucket}: {}", finding.text));
+        } else {
+            progress.say(&format!("  warning: bucket {bucket}: {}", finding.text));
+        }
+    }
+}
+
+/// What deploy would do, without changing anything.
+fn dry_run(
+    aws: &Aws,
+    settings: &PipelineSettings,
+    artifacts: &StackSpec,
+    code_key: &str,
+    architecture: &str,
+    bucket_plan: RawBucket,
+    args: &DeployArgs,
+) -> Result<Exit> {
+    let cfn = aws.cloudformation();
+    let state = |name: &str| -> Result<String> {
+        Ok(match aws.block_on(describe(&cfn, name))? {
+            None => "would be created".to_owned(),
+            Some(s) => format!(
+                "exists ({}): would be updated if its template or parameters differ",
+                s.stack_status().map(|s| s.as_str()).unwrap_or("?")
+            ),
+        })
+    };
+    #[derive(Serialize)]
+    struct Plan {
+        artifacts_stack: String,
+        pipeline_stack: String,
+        raw_bucket: String,
+        code_key: String,
+        parameters: Vec<(String, String)>,
+    }
+    let plan = Plan {
+        artifacts_stack: format!("{}: {}", artifacts.name, state(&artifacts.name)?),
+        pipeline_stack: format!("{}: {}", settings.stack, state(&settings.stack)?),
+        raw_bucket: format!("{}: {}", settings.bucket, bucket_said(bucket_plan)),
+        code_key: code_key.to_owned(),
+        parameters: pipeline_parameters(settings, "<artifacts bucket>", code_key, architecture, bucket_plan)?,
+    };
+    eprintln!("dry run: nothing was changed");
+    print(args.output, "plan", &plan)?;
+    Ok(Exit::Ok)
+}
