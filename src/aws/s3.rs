@@ -8,7 +8,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, ChecksumMode, Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, Delete, ObjectIdentifier};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64_simd::STANDARD as B64;
 use chrono::{DateTime, Utc};
@@ -108,6 +108,7 @@ pub async fn put_object(
         .bucket(bucket)
         .key(key)
         .set_expected_bucket_owner(owner.map(str::to_owned))
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .checksum_sha256(sha256_base64(sha256)?)
         .body(ByteStream::from(bytes))
         .send()
@@ -459,3 +460,7 @@ impl ObjectLake for S3Lake {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "s3_tests.rs"]
+mod tests;

@@ -96,10 +96,14 @@ fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<E
                 println!("removed stacks {stack} and {artifacts}; bucket {bucket} was already gone");
             }
         }
-        (Some(bucket), false) => println!(
+        (Some(bucket), false) if aws.block_on(bucket_exists(&s3, &bucket, owner))? => println!(
             "removed stacks {stack} and {artifacts}; kept bucket {bucket} and its data (`teardown --delete-data` \
              deletes it later)"
         ),
+        // An endpoint that does not honour the bucket's deletion policy (an emulator) deleted it with the stack.
+        (Some(bucket), false) => {
+            println!("removed stacks {stack} and {artifacts}; bucket {bucket} went with the stack")
+        }
         (None, _) => println!("removed stack {artifacts}"),
     }
     Ok(Exit::Ok)

@@ -64,6 +64,11 @@ impl AwsEnv {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    fn put(&self, bucket: &str, key: &str) {
+        let put = self.s3().put_object().bucket(bucket).key(key).body(b"{}\n".to_vec().into()).send();
+        self.runtime.block_on(put).unwrap();
+    }
+
     fn buckets(&self) -> Vec<String> {
         let out = self.runtime.block_on(self.s3().list_buckets().send()).unwrap();
         out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect()
@@ -127,16 +132,117 @@ fn deploy_status_teardown_against_moto() {
     assert_eq!(buckets, [RAW.to_owned()], "artifacts bucket removed, raw bucket kept");
     let kept = env.runtime.block_on(env.s3().list_objects_v2().bucket(RAW).send()).unwrap();
     assert_eq!(kept.key_count(), Some(1));
+    // The kept bucket is shown, named by a second teardown, and deleted only with --delete-data.
+    assert_eq!(env.json(&["status", "--output", "json"])["kept_buckets"], serde_json::json!([RAW]));
     let again = env.cmd(&["teardown", "--yes"]).output().unwrap();
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to remove"));
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("nothing to remove") && said.contains(RAW) && said.contains("--delete-data"), "{said}");
+    let unconfirmed = env.cmd(&["teardown", "--delete-data"]).output().unwrap();
+    assert!(!unconfirmed.status.success(), "no terminal, no --yes: refused");
+    assert_eq!(env.buckets(), [RAW.to_owned()]);
+    let out = env.ok(&["teardown", "--yes", "--delete-data"]);
+    assert!(out.contains(&format!("deleted bucket {RAW} kept by an earlier teardown")), "{out}");
+    assert!(env.buckets().is_empty(), "{:?}", env.buckets());
 
-    // --delete-data leaves nothing.
+    // Deployed again (a new bucket, with data: moto deletes an empty one with the stack, whatever its deletion
+    // policy), then --delete-data with the stacks leaves nothing.
     env.ok(&["deploy", "--lambda-zip", zip, "--no-smoke"]);
+    env.put(RAW, "processed/y.json");
     let out = env.ok(&["teardown", "--yes", "--delete-data"]);
     assert!(out.contains(&format!("deleted bucket {RAW}")), "{out}");
     assert!(env.buckets().is_empty(), "{:?}", env.buckets());
     assert_eq!(env.json(&["status", "--output", "json"])["stack_status"], "not deployed");
+    let nothing = env.cmd(&["teardown", "--yes", "--delete-data"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("no kept bucket"));
+}
+
+/// A custom bucket the stack created is found again by its tag after teardown kept it.
+#[test]
+fn a_kept_custom_bucket_is_found_by_its_tag() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--bucket", "lab-lake"]);
+    env.put("lab-lake", "processed/x.json");
+    env.ok(&["teardown", "--yes"]);
+    assert_eq!(env.json(&["status", "--output", "json"])["kept_buckets"], serde_json::json!(["lab-lake"]));
+    let out = env.ok(&["teardown", "--yes", "--delete-data"]);
+    assert!(out.contains("deleted bucket lab-lake"), "{out}");
+    assert!(env.buckets().is_empty());
+}
+
+/// A bucket given with --bucket that exists is reported, used as it is, and never changed.
+#[test]
+fn a_reused_bucket_is_reported_and_left_as_it_is() {
+    let env = AwsEnv::start();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"arn:aws:s3:::shared-lake"}]}"#;
+    env.runtime.block_on(env.s3().create_bucket().bucket("shared-lake").send()).unwrap();
+    env.runtime.block_on(env.s3().put_bucket_policy().bucket("shared-lake").policy(policy).send()).unwrap();
+    let zip = env.zip();
+    let out = env
+        .cmd(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--bucket", "shared-lake"])
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bucket shared-lake exists"), "{stderr}");
+    // moto answers GetBucketVersioning with a root element the SDK does not read: a warning either way.
+    assert!(stderr.contains("warning: bucket shared-lake: it has no public access block"), "{stderr}");
+    assert!(stderr.contains("warning: bucket shared-lake: its versioning") || stderr.contains("versioning is off"));
+    assert!(stderr.contains("warning: bucket shared-lake: its policy (kept as it is) does not deny"), "{stderr}");
+    let deployed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(deployed["raw_bucket"], "reused (not managed by the stack)");
+    let kept = env.runtime.block_on(env.s3().get_bucket_policy().bucket("shared-lake").send()).unwrap();
+    assert!(kept.policy().unwrap().contains("\"Mine\""), "the bucket's own policy is untouched");
+    env.ok(&["teardown", "--yes"]);
+    let kept = env.runtime.block_on(env.s3().get_bucket_policy().bucket("shared-lake").send()).unwrap();
+    assert!(kept.policy().unwrap().contains("\"Mine\""), "teardown leaves it too");
+}
+
+/// Bad settings fail before any AWS call, with exit 2 and the value named.
+#[test]
+fn bad_settings_fail_before_any_aws_call() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    let zip = zip.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--bucket", "my..lake"], "adjacent periods"),
+        (vec!["--bucket", "xn--lake"], "\"xn--\" is reserved"),
+        (vec!["--bucket", "lake--x-s3"], "\"--x-s3\" is reserved"),
+        (vec!["--log-retention-days", "10"], "log retention 10 days"),
+        (vec!["--processor-buffer-size", "5"], "processor buffer size 5 MB"),
+        (vec!["--stack", "a-very-long-stack-name-for-this"], "longer than S3's 63 characters"),
+    ] {
+        let out = env.cmd(&["deploy", "--lambda-zip", zip]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{args:?}");
+    }
+    assert!(env.buckets().is_empty(), "nothing was created");
+}
+
+/// deploy builds the Lambda itself and finds the binary where cargo put it, CARGO_TARGET_DIR included.
+#[test]
+fn deploy_builds_the_lambda_into_cargo_target_dir() {
+    let env = AwsEnv::start();
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/it-cargo-target-dir");
+    // The user's own environment (cargo and rustup as set up here), not the cleared one of the other tests.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
+    cmd.current_dir(env.dir.path()).env_remove("REAQTIONS_LOCAL").env_remove("REAQTIONS_STACK");
+    for (k, v) in env.moto.env() {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args(["deploy", "--dry-run", "--output", "json"])
+        .env("CARGO_TARGET_DIR", &target)
+        .timeout(std::time::Duration::from_secs(900))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let binary = std::fs::read(target.join("lambda/bootstrap")).expect("built into CARGO_TARGET_DIR");
+    let zip = reaqtions_lambda::package::package_bootstrap(&binary).unwrap();
+    assert_eq!(plan["code_key"], zip.artifact_key(), "the zip of the binary cargo built there");
 }
 
 #[test]
@@ -158,8 +264,9 @@ fn missing_credentials_fail_fast_without_secrets() {
     let out =
         env.cmd(&["status"]).env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").output().unwrap();
     // status does not need the account; deploy checks the credentials first.
+    let zip = env.zip();
     let deploy = env
-        .cmd(&["deploy", "--lambda-zip", "nope.zip"])
+        .cmd(&["deploy", "--lambda-zip", zip.to_str().unwrap()])
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()

@@ -3,8 +3,10 @@
 mod aws;
 mod commands;
 mod fault_proxy;
+mod iam_eval;
 mod moto;
 mod pipeline;
+mod templates;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,215 @@
+//! The embedded templates read as CloudFormation would for one concrete deployment, for what moto's
+//! CloudFormation skips or cannot show: IAM policies evaluated for concrete ARNs, resource ordering, deletion
+//! policies, lifecycle rules and the TLS rules of the bucket policies.
+
+use std::collections::HashMap;
+
+use reaqtions::aws::pipeline::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
+use serde_norway::Value;
+
+use crate::iam_eval::{Deployment, Policy};
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "eu-west-1";
+const BUCKET: &str = "reaqtions-iot-data-lake-raw-123456789012-eu-west-1";
+const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:reaqtions-data-transformation";
+const DELIVERY_GROUP: &str = "/aws/kinesisfirehose/reaqtions-iot-data-stream";
+
+fn template(text: &str) -> Value {
+    serde_norway::from_str(text).unwrap()
+}
+
+/// The default deployment of stack `reaqtions`, with `CreateRawBucket` as given.
+fn deployment(creates_bucket: bool) -> Deployment {
+    let mut values: HashMap<String, String> = HashMap::new();
+    let mut set = |k: &str, v: &str| values.insert(k.to_owned(), v.to_owned());
+    set("AWS::Partition", "aws");
+    set("AWS::Region", REGION);
+    set("AWS::AccountId", ACCOUNT);
+    set("AWS::StackName", "reaqtions");
+    set("StreamName", "reaqtions-iot-data-stream");
+    set("FunctionName", "reaqtions-data-transformation");
+    set("RawBucketName", BUCKET);
+    set("PrefixRoot", "processed/year=");
+    set("ErrorPrefixRoot", "error/");
+    set("NoncurrentVersionDays", "30");
+    set("LogRetentionDays", "14");
+    set("RawBucket", BUCKET);
+    set("RawBucket.Arn", &format!("arn:aws:s3:::{BUCKET}"));
+    set("Function", "reaqtions-data-transformation");
+    set("Function.Arn", FUNCTION_ARN);
+    set("FirehoseRole", "reaqtions-FirehoseRole-1ABC");
+    set("FirehoseRole.Arn", "arn:aws:iam::123456789012:role/reaqtions-FirehoseRole-1ABC");
+    set("FunctionRole.Arn", "arn:aws:iam::123456789012:role/reaqtions-FunctionRole-1ABC");
+    set("FunctionLogGroup", "/aws/lambda/reaqtions-data-transformation");
+    set(
+        "FunctionLogGroup.Arn",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/reaqtions-data-transformation:*",
+    );
+    set("DeliveryLogGroup", DELIVERY_GROUP);
+    set("DeliveryLogStream", "S3Delivery");
+    let conditions = HashMap::from([("CreatesRawBucket".to_owned(), creates_bucket)]);
+    Deployment { values, conditions }
+}
+
+/// The policy documents attached to a role: inline `Policies` and every `AWS::IAM::RolePolicy` naming it.
+fn role_policy(template: &Value, role: &str, d: &Deployment) -> Policy {
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut documents: Vec<Value> = template["Resources"][role]["Properties"]["Policies"]
+        .as_sequence()
+        .map(|p| p.iter().map(|p| d.resolve(&p["PolicyDocument"])).collect())
+        .unwrap_or_default();
+    for (_, resource) in resources {
+        if resource["Type"].as_str() == Some("AWS::IAM::RolePolicy")
+            && d.resolve(&resource["Properties"]["RoleName"]).as_str() == d.values.get(role).map(String::as_str)
+        {
+            documents.push(d.resolve(&resource["Properties"]["PolicyDocument"]));
+        }
+    }
+    assert!(!documents.is_empty(), "no policy attached to {role}");
+    Policy::from_documents(&documents)
+}
+
+fn object(key: &str) -> String {
+    format!("arn:aws:s3:::{BUCKET}/{key}")
+}
+
+#[test]
+fn the_firehose_role_may_do_exactly_what_firehose_needs() {
+    let t = template(PIPELINE_TEMPLATE);
+    for creates in [true, false] {
+        let d = deployment(creates);
+        let role = role_policy(&t, "FirehoseRole", &d);
+        let bucket = format!("arn:aws:s3:::{BUCKET}");
+        let log_stream = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{DELIVERY_GROUP}:log-stream:S3Delivery");
+        let allowed = [
+            ("s3:GetBucketLocation", bucket.clone()),
+            ("s3:ListBucket", bucket.clone()),
+            ("s3:ListBucketMultipartUploads", bucket.clone()),
+            ("s3:PutObject", object("processed/year=2026/month=11/day=26/hour=04/x")),
+            ("s3:GetObject", object("processed/year=2026/month=11/day=26/hour=04/x")),
+            ("s3:AbortMultipartUpload", object("processed/year=2026/x")),
+            ("s3:PutObject", object("error/processing-failed/year=2026/x")),
+            ("lambda:InvokeFunction", FUNCTION_ARN.to_owned()),
+            ("lambda:GetFunctionConfiguration", FUNCTION_ARN.to_owned()),
+            ("logs:PutLogEvents", log_stream.clone()),
+        ];
+        for (action, resource) in &allowed {
+            assert!(role.allows(action, resource), "Firehose needs {action} on {resource}");
+        }
+        let denied = [
+            ("s3:PutObject", "arn:aws:s3:::another-bucket/processed/year=2026/x".to_owned()),
+            ("s3:ListBucket", "arn:aws:s3:::another-bucket".to_owned()),
+            ("s3:PutObject", object("processed/other")),
+            ("s3:PutObject", object("raw/x")),
+            ("s3:PutObject", object("x")),
+            ("s3:DeleteObject", object("processed/year=2026/x")),
+            ("s3:DeleteBucket", bucket.clone()),
+            ("s3:PutBucketPolicy", bucket.clone()),
+            ("lambda:InvokeFunction", format!("{FUNCTION_ARN}:1")),
+            ("lambda:InvokeFunction", format!("{FUNCTION_ARN}:live")),
+            ("lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:123456789012:function:other".to_owned()),
+            ("lambda:UpdateFunctionCode", FUNCTION_ARN.to_owned()),
+            ("logs:PutLogEvents", format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{DELIVERY_GROUP}:log-stream:x")),
+            ("logs:PutLogEvents", format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/other:log-stream:x")),
+            ("logs:CreateLogGroup", log_stream.clone()),
+            ("iam:PassRole", "arn:aws:iam::123456789012:role/reaqtions-FirehoseRole-1ABC".to_owned()),
+            ("firehose:PutRecordBatch", "arn:aws:firehose:eu-west-1:123456789012:deliverystream/x".to_owned()),
+        ];
+        for (action, resource) in &denied {
+            assert!(!role.allows(action, resource), "Firehose must not get {action} on {resource}");
+        }
+    }
+}
+
+#[test]
+fn the_lambda_role_writes_its_own_log_group_only() {
+    let t = template(PIPELINE_TEMPLATE);
+    let d = deployment(true);
+    let role = role_policy(&t, "FunctionRole", &d);
+    let own = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/reaqtions-data-transformation:log-stream:2026/11/26/[$LATEST]abc";
+    assert!(role.allows("logs:CreateLogStream", own));
+    assert!(role.allows("logs:PutLogEvents", own));
+    let other = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/other:log-stream:x";
+    assert!(!role.allows("logs:PutLogEvents", other));
+    assert!(!role.allows("logs:DeleteLogGroup", own));
+    assert!(!role.allows("s3:GetObject", &object("processed/x")));
+    assert!(!role.allows("lambda:InvokeFunction", FUNCTION_ARN));
+}
+
+#[test]
+fn the_stream_waits_for_the_role_policy_and_the_role_holds_only_its_trust() {
+    let t = template(PIPELINE_TEMPLATE);
+    let resources = &t["Resources"];
+    let depends = match &resources["DeliveryStream"]["DependsOn"] {
+        Value::String(s) => vec![s.clone()],
+        other => other.as_sequence().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+    };
+    assert!(depends.contains(&"FirehoseRolePolicy".to_owned()), "{depends:?}");
+    assert!(resources["FirehoseRole"]["Properties"]["Policies"].is_null(), "permissions come separately");
+    assert_eq!(resources["FirehoseRolePolicy"]["Type"].as_str(), Some("AWS::IAM::RolePolicy"));
+    let role_name = deployment(true).resolve(&resources["FirehoseRolePolicy"]["Properties"]["RoleName"]);
+    assert_eq!(role_name.as_str(), Some("reaqtions-FirehoseRole-1ABC"));
+}
+
+#[test]
+fn the_raw_bucket_and_its_policy_are_kept_but_not_after_a_failed_create() {
+    let t = template(PIPELINE_TEMPLATE);
+    let r = &t["Resources"];
+    for name in ["RawBucket", "RawBucketPolicy"] {
+        assert_eq!(r[name]["DeletionPolicy"].as_str(), Some("RetainExceptOnCreate"), "{name}");
+        assert_eq!(r[name]["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}");
+        assert_eq!(r[name]["Condition"].as_str(), Some("CreatesRawBucket"), "{name} only with the bucket");
+    }
+    let bucket = deployment(true).resolve(&r["RawBucketPolicy"]["Properties"]["Bucket"]);
+    assert_eq!(bucket.as_str(), Some(BUCKET));
+    assert!(matches!(&r["RawBucketPolicy"]["Properties"]["Bucket"], Value::Tagged(t) if t.tag == "Ref"));
+}
+
+#[test]
+fn lifecycle_rules_keep_storage_from_piling_up() {
+    let raw = template(PIPELINE_TEMPLATE);
+    let d = deployment(true);
+    let rules = d.resolve(&raw["Resources"]["RawBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]);
+    let rule = &rules[0];
+    assert_eq!(rule["Status"].as_str(), Some("Enabled"));
+    assert_eq!(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(), Some(7));
+    assert_eq!(rule["NoncurrentVersionExpiration"]["NoncurrentDays"].as_str(), Some("30"), "the setting");
+    assert_eq!(raw["Parameters"]["NoncurrentVersionDays"]["Default"].as_u64(), Some(30));
+    let artifacts = template(ARTIFACTS_TEMPLATE);
+    let rule = &artifacts["Resources"]["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(), Some(7));
+    assert_eq!(rule["NoncurrentVersionExpiration"]["NoncurrentDays"].as_u64(), Some(30));
+    assert_eq!(rule["ExpiredObjectDeleteMarker"].as_bool(), Some(true));
+}
+
+#[test]
+fn both_bucket_policies_deny_plain_http_and_tls_before_1_2() {
+    for (text, resource) in [(PIPELINE_TEMPLATE, "RawBucketPolicy"), (ARTIFACTS_TEMPLATE, "ArtifactsBucketPolicy")] {
+        let t = template(text);
+        let statements = t["Resources"][resource]["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+        let deny = |key: &str, operator: &str| {
+            statements.iter().any(|s| {
+                s["Effect"].as_str() == Some("Deny")
+                    && s["Action"].as_str() == Some("s3:*")
+                    && !s["Condition"][operator][key].is_null()
+            })
+        };
+        assert!(deny("aws:SecureTransport", "Bool"), "{resource}");
+        assert!(deny("s3:TlsVersion", "NumericLessThan"), "{resource}");
+        let tls = statements.iter().find(|s| !s["Condition"]["NumericLessThan"].is_null()).unwrap();
+        assert_eq!(tls["Condition"]["NumericLessThan"]["s3:TlsVersion"].as_str(), Some("1.2"));
+    }
+}
+
+#[test]
+fn log_retention_choices_match_cloudwatch() {
+    let t = template(PIPELINE_TEMPLATE);
+    let allowed: Vec<u32> = t["Parameters"]["LogRetentionDays"]["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(allowed, reaqtions::settings::LOG_RETENTION_DAYS);
+}
