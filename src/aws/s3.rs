@@ -135,6 +135,39 @@ pub async fn upload_unless_present(
     Ok(true)
 }
 
+/// ListObjectsV2 under `prefix`, as `owner`'s bucket.
+fn list_request(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    prefix: &str,
+) -> aws_sdk_s3::operation::list_objects_v2::builders::ListObjectsV2FluentBuilder {
+    client.list_objects_v2().bucket(bucket).prefix(prefix).set_expected_bucket_owner(owner.map(str::to_owned))
+}
+
+/// Deletes the given objects (or versions), up to 1,000 a call; an object S3 refuses to delete is an error.
+async fn delete_objects(client: &Client, bucket: &str, owner: Option<&str>, ids: &[ObjectIdentifier]) -> Result<()> {
+    for chunk in ids.chunks(1000) {
+        let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build()?;
+        let out = client
+            .delete_objects()
+            .bucket(bucket)
+            .set_expected_bucket_owner(owner.map(str::to_owned))
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot delete objects in bucket {bucket}: {}", explain_bucket(bucket, owner, &e)))?;
+        if let Some(error) = out.errors().first() {
+            return Err(anyhow!(
+                "cannot delete s3://{bucket}/{}: {}",
+                error.key().unwrap_or("?"),
+                error.message().unwrap_or("refused")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Deletes the zips under `prefix` except `keep` and the `newest` most recent others; returns how many it
 /// deleted. In a versioned bucket they become noncurrent versions, which the lifecycle rule expires.
 pub async fn prune_objects(
@@ -145,13 +178,7 @@ pub async fn prune_objects(
     keep: &str,
     newest: usize,
 ) -> Result<usize> {
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .set_expected_bucket_owner(owner.map(str::to_owned))
-        .into_paginator()
-        .send();
+    let mut pages = list_request(client, bucket, owner, prefix).into_paginator().send();
     let mut objects = Vec::new();
     while let Some(page) = pages.next().await {
         let page =
@@ -168,17 +195,7 @@ pub async fn prune_objects(
         .skip(newest)
         .map(|(_, key)| ObjectIdentifier::builder().key(key).build())
         .collect::<Result<_, _>>()?;
-    for chunk in old.chunks(1000) {
-        let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build()?;
-        client
-            .delete_objects()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner.map(str::to_owned))
-            .delete(delete)
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot delete old objects in {bucket}: {}", explain_bucket(bucket, owner, &e)))?;
-    }
+    delete_objects(client, bucket, owner, &old).await?;
     Ok(old.len())
 }
 
@@ -315,24 +332,7 @@ pub async fn empty_bucket(
             return Ok(deleted);
         }
         for chunk in ids.chunks(1000) {
-            let delete = Delete::builder().set_objects(Some(chunk.to_vec())).quiet(true).build()?;
-            let out = client
-                .delete_objects()
-                .bucket(bucket)
-                .set_expected_bucket_owner(owner.map(str::to_owned))
-                .delete(delete)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow!("cannot delete objects in bucket {bucket}: {}", explain_bucket(bucket, owner, &e))
-                })?;
-            if let Some(error) = out.errors().first() {
-                return Err(anyhow!(
-                    "cannot delete s3://{bucket}/{}: {}",
-                    error.key().unwrap_or("?"),
-                    error.message().unwrap_or("refused")
-                ));
-            }
+            delete_objects(client, bucket, owner, chunk).await?;
             deleted += chunk.len() as u64;
             on_progress(deleted);
         }
@@ -358,13 +358,7 @@ pub async fn count_objects(
     prefix: &str,
     limit: usize,
 ) -> Result<(usize, bool)> {
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .set_expected_bucket_owner(owner.map(str::to_owned))
-        .into_paginator()
-        .send();
+    let mut pages = list_request(client, bucket, owner, prefix).into_paginator().send();
     let mut n = 0;
     while let Some(page) = pages.next().await {
         let page =
@@ -404,12 +398,7 @@ impl ObjectLake for S3Lake {
 
     fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>> {
         self.runtime.block_on(async {
-            let request = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_expected_bucket_owner(self.owner.clone());
+            let request = list_request(&self.client, &self.bucket, self.owner.as_deref(), prefix);
             let request = if after.is_empty() { request } else { request.start_after(after) };
             let mut pages = request.into_paginator().send();
             let mut out = Vec::new();

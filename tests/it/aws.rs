@@ -235,6 +235,8 @@ fn deploy_builds_the_lambda_into_cargo_target_dir() {
     let out = cmd
         .args(["deploy", "--dry-run", "--output", "json"])
         .env("CARGO_TARGET_DIR", &target)
+        // A test never installs or updates a toolchain.
+        .env("RUSTUP_AUTO_INSTALL", "0")
         .timeout(std::time::Duration::from_secs(900))
         .output()
         .unwrap();
