@@ -17,8 +17,7 @@ use reaqtions::report::columns::Columns;
 use reaqtions::report::output::{Format, RowWriter};
 use reaqtions::report::summary::Summary;
 use reaqtions::report::{Query, for_each_row, select_objects};
-use reaqtions::settings::{PipelineSettings, SettingsFile};
-use reaqtions::simulate::sender::RetryPolicy;
+use reaqtions::settings::{PipelineSettings, SettingsInput};
 use reaqtions::simulate::{Plan, run};
 
 fn cpu_seconds() -> f64 {
@@ -30,24 +29,13 @@ fn cpu_seconds() -> f64 {
 }
 
 fn plan(devices: usize, rate: f64, seconds: f64, spool: PathBuf) -> Plan {
-    Plan {
-        devices,
-        rate,
-        per_device: (rate * seconds) as u64,
-        seed: 1,
-        malformed_ratio: 0.0,
-        concurrency: 1,
-        retry: RetryPolicy::default(),
-        spool,
-        track: false,
-        quiet: true,
-    }
+    Plan::new(devices, rate, (rate * seconds) as u64, spool)
 }
 
 fn target() -> (tempfile::TempDir, LocalTarget, reaqtions::local::Deployment) {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = LocalTarget::new(dir.path());
-    let settings = PipelineSettings::resolve(SettingsFile::default()).expect("defaults");
+    let settings = PipelineSettings::resolve(SettingsInput::default()).expect("defaults");
     let (_, deployment) = target.deploy(&settings).expect("deploy");
     (dir, target, deployment)
 }
@@ -89,9 +77,10 @@ fn report() {
         let started = Instant::now();
         let mut sink = std::io::sink();
         let mut writer = RowWriter::new(Format::Csv, Columns::default(), &mut sink).expect("writer");
-        let stats =
-            for_each_row(&lake, &objects, &Query::default(), concurrency, |row, line| writer.write_line(row, line))
-                .expect("rows");
+        let stats = for_each_row(&lake, &objects, &Query::default(), concurrency, &mut |_| {}, |row, line| {
+            writer.write_line(row, line)
+        })
+        .expect("rows");
         writer.finish().expect("csv");
         let elapsed = started.elapsed();
         println!(
@@ -102,7 +91,7 @@ fn report() {
     }
     let started = Instant::now();
     let mut summary = Summary::default();
-    let stats = for_each_row(&lake, &objects, &Query::default(), 8, |row, _| {
+    let stats = for_each_row(&lake, &objects, &Query::default(), 8, &mut |_| {}, |row, _| {
         summary.add(&row);
         Ok(())
     })
@@ -123,8 +112,11 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn aws() -> reaqtions::aws::Aws {
-    let args =
-        reaqtions::cli::AwsArgs { profile: None, region: None, endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok() };
+    let args = reaqtions::aws::ConnectOptions {
+        profile: None,
+        region: None,
+        endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
+    };
     reaqtions::aws::Aws::connect(&args).expect("AWS configuration (see the module docs)")
 }
 
@@ -213,7 +205,8 @@ fn aws_report(objects: usize) {
     let mut sink = std::io::sink();
     let mut writer = RowWriter::new(Format::Csv, Columns::default(), &mut sink).expect("writer");
     let stats =
-        for_each_row(&lake, &listed, &Query::default(), 32, |row, line| writer.write_line(row, line)).expect("rows");
+        for_each_row(&lake, &listed, &Query::default(), 32, &mut |_| {}, |row, line| writer.write_line(row, line))
+            .expect("rows");
     writer.finish().expect("csv");
     let elapsed = started.elapsed();
     println!(

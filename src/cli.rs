@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
+pub use crate::aws::ConnectOptions;
+pub use crate::output::OutputFormat;
 use crate::report::output::Format;
-use crate::settings::SettingsFile;
+use crate::settings::SettingsInput;
 
 #[derive(Debug, Parser)]
 #[command(name = "reaqtions", version, about = "IoT air-quality readings into an AWS data lake: Firehose → Lambda → S3", long_about = None)]
@@ -27,7 +29,7 @@ pub struct Cli {
     pub stack: Option<String>,
 
     #[command(flatten)]
-    pub aws: AwsArgs,
+    pub aws: ConnectOptions,
 
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -36,20 +38,6 @@ pub struct Cli {
     /// No progress output.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-}
-
-/// Where the AWS target is (ignored with --local).
-#[derive(Debug, Clone, Args)]
-pub struct AwsArgs {
-    /// AWS profile from the shared config/credentials files.
-    #[arg(long, global = true, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
-    /// AWS region.
-    #[arg(long, global = true, env = "AWS_REGION")]
-    pub region: Option<String>,
-    /// Endpoint for every AWS service (an emulator such as moto); S3 then uses path-style addressing.
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,71 +67,13 @@ pub struct TemplateArgs {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum OutputFormat {
-    #[default]
-    Table,
-    Json,
-}
-
-/// Pipeline settings given as flags (they override `--config`).
-#[derive(Debug, Clone, Args, Default)]
-pub struct SettingsArgs {
+#[derive(Debug, Args)]
+pub struct DeployArgs {
     /// Settings file (YAML; see examples/reaqtions.yaml). Default: ./reaqtions.yaml when it exists.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Raw data-lake bucket name.
-    #[arg(long)]
-    pub bucket: Option<String>,
-    /// S3 buffering size, MiB (1-128).
-    #[arg(long, value_name = "MIB")]
-    pub buffer_size: Option<u32>,
-    /// S3 buffering interval, seconds (0-900).
-    #[arg(long, value_name = "SECONDS")]
-    pub buffer_interval: Option<u32>,
-    /// Lambda processor buffering size, MB (0.2-3).
-    #[arg(long, value_name = "MB")]
-    pub processor_buffer_size: Option<f64>,
-    /// Lambda processor buffering interval, seconds (0-900).
-    #[arg(long, value_name = "SECONDS")]
-    pub processor_buffer_interval: Option<u32>,
-    /// Lambda memory, MB.
-    #[arg(long, value_name = "MB")]
-    pub lambda_memory: Option<u32>,
-    /// Lambda timeout, seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub lambda_timeout: Option<u32>,
-    /// Days the log groups keep events (one of CloudWatch's values: 1, 3, 5, 7, 14, 30, … 3653).
-    #[arg(long, value_name = "DAYS")]
-    pub log_retention_days: Option<u32>,
-    /// Days an overwritten or deleted object's old version stays in the raw bucket (1-3650).
-    #[arg(long, value_name = "DAYS")]
-    pub noncurrent_version_days: Option<u32>,
-}
-
-impl SettingsArgs {
-    pub fn as_file(&self, stack: Option<String>) -> SettingsFile {
-        SettingsFile {
-            stack,
-            bucket: self.bucket.clone(),
-            prefix: None,
-            error_prefix: None,
-            buffer_size_mib: self.buffer_size,
-            buffer_interval_seconds: self.buffer_interval,
-            processor_buffer_size_mb: self.processor_buffer_size,
-            processor_buffer_interval_seconds: self.processor_buffer_interval,
-            lambda_memory_mb: self.lambda_memory,
-            lambda_timeout_seconds: self.lambda_timeout,
-            log_retention_days: self.log_retention_days,
-            noncurrent_version_days: self.noncurrent_version_days,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct DeployArgs {
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub settings: SettingsInput,
     /// Show what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -5,7 +5,13 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::OutputFormat;
+/// How a command prints its result: a table for people, JSON for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+}
 
 /// Prints a flat serializable value as a two-column table, or as JSON.
 pub fn print(format: OutputFormat, title: &str, value: &impl Serialize) -> Result<()> {
@@ -44,4 +50,9 @@ fn add_rows(table: &mut Table, path: &str, value: &Value) {
             table.add_row([path.to_owned(), other.to_string()]);
         }
     }
+}
+
+/// `1 object`, `2 objects`: a count with its noun (plural with an `s`).
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }

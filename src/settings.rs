@@ -65,25 +65,54 @@ pub struct LambdaSettings {
     pub timeout_seconds: u32,
 }
 
-/// The optional `reaqtions.yaml`: any subset of the settings; flags override it.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Read from the current directory when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "reaqtions.yaml";
+
+/// Every setting as a person gives it: the same struct is the settings file's schema (`reaqtions.yaml`,
+/// snake_case keys) and `deploy`'s flags, so a setting is declared once; [`SettingsInput::over`] layers flags on
+/// the file, and [`PipelineSettings::resolve`] fills in defaults and checks every rule.
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct SettingsFile {
+pub struct SettingsInput {
+    /// (From the global --stack.)
+    #[arg(skip)]
     pub stack: Option<String>,
+    /// Raw data-lake bucket name (default <stack>-iot-data-lake-raw, made unique per account and region on AWS).
+    #[arg(long)]
     pub bucket: Option<String>,
+    /// Key prefix of processed objects (Firehose expressions such as !{timestamp:yyyy} allowed).
+    #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,
+    /// Key prefix of error records (must contain !{firehose:error-output-type} when --prefix has expressions).
+    #[arg(long, value_name = "PREFIX")]
     pub error_prefix: Option<String>,
+    /// S3 buffering size, MiB (1-128).
+    #[arg(long = "buffer-size", value_name = "MIB")]
     pub buffer_size_mib: Option<u32>,
+    /// S3 buffering interval, seconds (0-900).
+    #[arg(long = "buffer-interval", value_name = "SECONDS")]
     pub buffer_interval_seconds: Option<u32>,
+    /// Lambda processor buffering size, MB (0.2-3).
+    #[arg(long = "processor-buffer-size", value_name = "MB")]
     pub processor_buffer_size_mb: Option<f64>,
+    /// Lambda processor buffering interval, seconds (0-900).
+    #[arg(long = "processor-buffer-interval", value_name = "SECONDS")]
     pub processor_buffer_interval_seconds: Option<u32>,
+    /// Lambda memory, MB (128-10240).
+    #[arg(long = "lambda-memory", value_name = "MB")]
     pub lambda_memory_mb: Option<u32>,
+    /// Lambda timeout, seconds (1-300).
+    #[arg(long = "lambda-timeout", value_name = "SECONDS")]
     pub lambda_timeout_seconds: Option<u32>,
+    /// Days the log groups keep events (one of CloudWatch's values: 1, 3, 5, 7, 14, 30, … 3653).
+    #[arg(long, value_name = "DAYS")]
     pub log_retention_days: Option<u32>,
+    /// Days an overwritten or deleted object's old version stays in the raw bucket (1-3650).
+    #[arg(long, value_name = "DAYS")]
     pub noncurrent_version_days: Option<u32>,
 }
 
-impl SettingsFile {
+impl SettingsInput {
     pub fn load(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read settings file {}", path.display()))?;
@@ -91,35 +120,78 @@ impl SettingsFile {
             .map_err(|e| anyhow::Error::from(Invalid(format!("invalid settings file {}: {e}", path.display()))))
     }
 
-    /// Layers `over` (flags) on top of `self` (file).
-    pub fn merged(self, over: SettingsFile) -> SettingsFile {
-        SettingsFile {
-            stack: over.stack.or(self.stack),
-            bucket: over.bucket.or(self.bucket),
-            prefix: over.prefix.or(self.prefix),
-            error_prefix: over.error_prefix.or(self.error_prefix),
-            buffer_size_mib: over.buffer_size_mib.or(self.buffer_size_mib),
-            buffer_interval_seconds: over.buffer_interval_seconds.or(self.buffer_interval_seconds),
-            processor_buffer_size_mb: over.processor_buffer_size_mb.or(self.processor_buffer_size_mb),
-            processor_buffer_interval_seconds: over
-                .processor_buffer_interval_seconds
-                .or(self.processor_buffer_interval_seconds),
-            lambda_memory_mb: over.lambda_memory_mb.or(self.lambda_memory_mb),
-            lambda_timeout_seconds: over.lambda_timeout_seconds.or(self.lambda_timeout_seconds),
-            log_retention_days: over.log_retention_days.or(self.log_retention_days),
-            noncurrent_version_days: over.noncurrent_version_days.or(self.noncurrent_version_days),
+    /// `self` (flags) layered over `file`: a value given here wins.
+    pub fn over(self, file: SettingsInput) -> SettingsInput {
+        macro_rules! layered {
+            ($($field:ident),*) => { SettingsInput { $($field: self.$field.or(file.$field)),* } };
         }
+        layered!(
+            stack,
+            bucket,
+            prefix,
+            error_prefix,
+            buffer_size_mib,
+            buffer_interval_seconds,
+            processor_buffer_size_mb,
+            processor_buffer_interval_seconds,
+            lambda_memory_mb,
+            lambda_timeout_seconds,
+            log_retention_days,
+            noncurrent_version_days
+        )
     }
+
+    /// The settings file (`config`, or `./reaqtions.yaml` when it exists) with `self` (flags) over it.
+    pub fn with_file(self, config: Option<&Path>) -> Result<SettingsInput> {
+        let file = match config {
+            Some(path) => SettingsInput::load(path)?,
+            None if Path::new(DEFAULT_CONFIG).exists() => {
+                eprintln!("using settings from ./{DEFAULT_CONFIG}");
+                SettingsInput::load(Path::new(DEFAULT_CONFIG))?
+            }
+            None => SettingsInput::default(),
+        };
+        Ok(self.over(file))
+    }
+}
+
+/// An account id of the right length, to check the default bucket name before the account is known.
+pub const STAND_IN_ACCOUNT: &str = "000000000000";
+
+/// The default raw bucket on AWS: `reaqtions-iot-data-lake-raw` itself is surely taken, so the name is made
+/// unique per account and region.
+pub fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
+    let name = format!("{stack}-iot-data-lake-raw-{account}-{region}");
+    if name.len() > 63 {
+        return Err(invalid!(
+            "the default bucket name {name} is longer than S3's 63 characters: pass --bucket or use a shorter --stack"
+        ));
+    }
+    Ok(name)
 }
 
 impl PipelineSettings {
     /// Names derived from the stack; with the default stack they are the original pipeline's names.
     /// `bucket` defaults to `<stack>-iot-data-lake-raw` (the AWS target makes it globally unique).
-    pub fn resolve(file: SettingsFile) -> Result<Self> {
+    pub fn resolve(file: SettingsInput) -> Result<Self> {
+        Self::resolve_with(file, |stack| Ok(format!("{stack}-iot-data-lake-raw")))
+    }
+
+    /// The defaults of every setting (stack `reaqtions`).
+    pub fn defaults() -> Self {
+        Self::resolve(SettingsInput::default()).expect("the defaults follow every rule")
+    }
+
+    /// As [`resolve`](Self::resolve), with the bucket named by `default_bucket(stack)` when none was given.
+    pub fn resolve_with(file: SettingsInput, default_bucket: impl FnOnce(&str) -> Result<String>) -> Result<Self> {
         let stack = file.stack.unwrap_or_else(|| DEFAULT_STACK.to_owned());
+        validate_stack(&stack)?;
         let settings = PipelineSettings {
             stream: format!("{stack}-iot-data-stream"),
-            bucket: file.bucket.unwrap_or_else(|| format!("{stack}-iot-data-lake-raw")),
+            bucket: match file.bucket {
+                Some(bucket) => bucket,
+                None => default_bucket(&stack)?,
+            },
             function: format!("{stack}-data-transformation"),
             log_group: format!("/aws/lambda/{stack}-data-transformation"),
             prefix: file.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
@@ -148,15 +220,7 @@ impl PipelineSettings {
     /// error is [`Invalid`] and names the value and the rule.
     pub fn validate(&self) -> Result<()> {
         let s = self;
-        if !(1..=32).contains(&s.stack.len())
-            || !s.stack.starts_with(|c: char| c.is_ascii_lowercase())
-            || !s.stack.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(invalid!(
-                "stack name {:?} must be 1-32 characters of a-z, 0-9 and '-', starting with a letter",
-                s.stack
-            ));
-        }
+        validate_stack(&s.stack)?;
         check_bucket_name(&s.bucket)?;
         // Firehose's buffering limits, and Lambda's (Firehose waits at most 5 minutes for a batch).
         let within = |what: &str, value: f64, lo: f64, hi: f64, unit: &str| -> Result<()> {
@@ -190,6 +254,18 @@ impl PipelineSettings {
         }
         Ok(())
     }
+}
+
+fn validate_stack(stack: &str) -> Result<()> {
+    if !(1..=32).contains(&stack.len())
+        || !stack.starts_with(|c: char| c.is_ascii_lowercase())
+        || !stack.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(invalid!(
+            "stack name {stack:?} must be 1-32 characters of a-z, 0-9 and '-', starting with a letter"
+        ));
+    }
+    Ok(())
 }
 
 /// Every rule S3 sets for a general purpose bucket's name, each named when broken.
@@ -230,7 +306,7 @@ mod tests {
 
     #[test]
     fn default_stack_keeps_original_names() {
-        let s = PipelineSettings::resolve(SettingsFile::default()).unwrap();
+        let s = PipelineSettings::resolve(SettingsInput::default()).unwrap();
         assert_eq!(s.stream, "reaqtions-iot-data-stream");
         assert_eq!(s.bucket, "reaqtions-iot-data-lake-raw");
         assert_eq!(s.function, "reaqtions-data-transformation");
@@ -239,21 +315,21 @@ mod tests {
 
     #[test]
     fn names_follow_the_stack_and_flags_override_the_file() {
-        let file: SettingsFile = serde_norway::from_str("stack: lab\nbuffer_interval_seconds: 30\n").unwrap();
-        let flags = SettingsFile { buffer_interval_seconds: Some(0), ..SettingsFile::default() };
-        let s = PipelineSettings::resolve(file.merged(flags)).unwrap();
+        let file: SettingsInput = serde_norway::from_str("stack: lab\nbuffer_interval_seconds: 30\n").unwrap();
+        let flags = SettingsInput { buffer_interval_seconds: Some(0), ..SettingsInput::default() };
+        let s = PipelineSettings::resolve(flags.over(file)).unwrap();
         assert_eq!(s.stream, "lab-iot-data-stream");
         assert_eq!(s.buffering.interval_seconds, 0);
     }
 
     #[test]
     fn limits_are_enforced_with_the_setting_named() {
-        let bad = |f: SettingsFile| PipelineSettings::resolve(f).unwrap_err().to_string();
-        assert!(bad(SettingsFile { buffer_size_mib: Some(0), ..Default::default() }).contains("buffer size 0 MiB"));
-        assert!(bad(SettingsFile { buffer_interval_seconds: Some(901), ..Default::default() }).contains("901"));
-        assert!(bad(SettingsFile { stack: Some("Bad_Name".into()), ..Default::default() }).contains("Bad_Name"));
-        assert!(bad(SettingsFile { bucket: Some("UPPER".into()), ..Default::default() }).contains("UPPER"));
-        let e = bad(SettingsFile { error_prefix: Some("error/".into()), ..Default::default() });
+        let bad = |f: SettingsInput| PipelineSettings::resolve(f).unwrap_err().to_string();
+        assert!(bad(SettingsInput { buffer_size_mib: Some(0), ..Default::default() }).contains("buffer size 0 MiB"));
+        assert!(bad(SettingsInput { buffer_interval_seconds: Some(901), ..Default::default() }).contains("901"));
+        assert!(bad(SettingsInput { stack: Some("Bad_Name".into()), ..Default::default() }).contains("Bad_Name"));
+        assert!(bad(SettingsInput { bucket: Some("UPPER".into()), ..Default::default() }).contains("UPPER"));
+        let e = bad(SettingsInput { error_prefix: Some("error/".into()), ..Default::default() });
         assert!(e.contains("error-output-type"), "{e}");
     }
 
@@ -277,23 +353,33 @@ mod tests {
         for name in ["reaqtions-iot-data-lake-raw", "a.b.c", "abc", "192.168.5", "x-n--ok"] {
             check_bucket_name(name).unwrap();
         }
-        let e = PipelineSettings::resolve(SettingsFile { bucket: Some("a..b".into()), ..Default::default() });
+        let e = PipelineSettings::resolve(SettingsInput { bucket: Some("a..b".into()), ..Default::default() });
         assert!(crate::error::is_invalid(&e.unwrap_err()), "bucket rules are usage errors (exit 2)");
     }
 
     #[test]
     fn log_retention_and_version_expiry_are_checked() {
-        let bad = |f: SettingsFile| PipelineSettings::resolve(f).unwrap_err().to_string();
-        let e = bad(SettingsFile { log_retention_days: Some(10), ..Default::default() });
+        let bad = |f: SettingsInput| PipelineSettings::resolve(f).unwrap_err().to_string();
+        let e = bad(SettingsInput { log_retention_days: Some(10), ..Default::default() });
         assert!(e.contains("log retention 10 days") && e.contains("14, 30"), "{e}");
-        let e = bad(SettingsFile { noncurrent_version_days: Some(0), ..Default::default() });
+        let e = bad(SettingsInput { noncurrent_version_days: Some(0), ..Default::default() });
         assert!(e.contains("noncurrent version expiry 0 days"), "{e}");
-        let ok = PipelineSettings::resolve(SettingsFile { log_retention_days: Some(3653), ..Default::default() });
+        let ok = PipelineSettings::resolve(SettingsInput { log_retention_days: Some(3653), ..Default::default() });
         assert_eq!(ok.unwrap().noncurrent_version_days, 30);
     }
 
     #[test]
+    fn default_bucket_is_unique_and_bounded() {
+        assert_eq!(
+            default_bucket("reaqtions", "123456789012", "eu-west-1").unwrap(),
+            "reaqtions-iot-data-lake-raw-123456789012-eu-west-1"
+        );
+        let long = default_bucket("a-very-long-stack-name-indeed", "123456789012", "ap-southeast-2").unwrap_err();
+        assert!(long.to_string().contains("--bucket") && crate::error::is_invalid(&long));
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_errors() {
-        assert!(serde_norway::from_str::<SettingsFile>("buffer_size: 5\n").is_err());
+        assert!(serde_norway::from_str::<SettingsInput>("buffer_size: 5\n").is_err());
     }
 }

@@ -1,18 +1,46 @@
-//! The seams between the commands and where the pipeline runs: a record sink (where simulate sends readings),
-//! an object lake (where report and verify read objects) and a log source (what logs reads). The local target
-//! implements them on one machine; the AWS target implements them with Firehose, S3 and CloudWatch Logs.
+//! The seams between the commands and where the pipeline runs: a [`Pipeline`] (opened once from the global
+//! flags) hands out a record sink (where simulate sends readings), an object lake (where report and verify read
+//! objects), a log source (what logs reads) and the pipeline's names. The local target implements them on one
+//! machine; the AWS target with Firehose, S3 and CloudWatch Logs. simulate, report and logs see only these.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-/// Firehose's PutRecordBatch limits, honoured by every sender.
-pub const MAX_BATCH_RECORDS: usize = 500;
-pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-pub const MAX_RECORD_BYTES: usize = 1000 * 1024;
+use crate::settings::PipelineSettings;
+
+/// What one call to a sink may carry; each sink states its own (Firehose's live with the Firehose sink).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkLimits {
+    pub batch_records: usize,
+    pub batch_bytes: usize,
+    pub record_bytes: usize,
+}
+
+/// A deployed pipeline as the data-plane commands use it, on any target.
+pub trait Pipeline {
+    /// Its names and prefixes.
+    fn settings(&self) -> &PipelineSettings;
+    /// Where readings are sent (the local target starts its delivery stream in this process).
+    fn sink(&self) -> Result<Box<dyn RecordSink>>;
+    /// Where delivered objects are read.
+    fn lake(&self) -> &dyn ObjectLake;
+    /// Where log events are read.
+    fn logs(&self) -> &dyn LogSource;
+}
+
+/// Names given for a pipeline deployed by other means (AWS: `--stream`, `--bucket`), overriding the stack's.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub stream: Option<String>,
+    pub bucket: Option<String>,
+}
 
 /// Where readings are sent: a Firehose delivery stream, or the local one.
 pub trait RecordSink: Send + Sync {
-    /// Sends one batch (within the limits above). Returns, in request order, `None` for each accepted record
+    /// What one call may carry.
+    fn limits(&self) -> SinkLimits;
+
+    /// Sends one batch (within [`limits`](Self::limits)). Returns, in request order, `None` for each accepted record
     /// and `Some(error code)` for each the stream refused (to be resent). `Err` means the whole call failed.
     fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>>;
 

@@ -8,7 +8,11 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use tokio::runtime::Handle;
 
-use crate::target::RecordSink;
+use crate::target::{RecordSink, SinkLimits};
+
+/// PutRecordBatch's limits: 500 records, 4 MiB, 1,000 KiB per record.
+pub const LIMITS: SinkLimits =
+    SinkLimits { batch_records: 500, batch_bytes: 4 * 1024 * 1024, record_bytes: 1000 * 1024 };
 
 /// A Direct-PUT delivery stream.
 pub struct FirehoseSink {
@@ -24,6 +28,10 @@ impl FirehoseSink {
 }
 
 impl RecordSink for FirehoseSink {
+    fn limits(&self) -> SinkLimits {
+        LIMITS
+    }
+
     fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
         let entries: Vec<Record> =
             records.iter().map(|r| Record::builder().data(Blob::new(r.clone())).build()).collect::<Result<_, _>>()?;

@@ -9,6 +9,7 @@ pub mod lambda;
 pub mod logs;
 pub mod pipeline;
 pub mod s3;
+pub mod target;
 
 use std::future::Future;
 use std::time::Duration;
@@ -20,7 +21,20 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::runtime::Runtime;
 
-use crate::cli::AwsArgs;
+/// Where the AWS target is: the global `--profile`, `--region` and `--endpoint-url` flags (ignored with
+/// `--local`), or the same from the environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnectOptions {
+    /// AWS profile from the shared config/credentials files.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS region.
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Endpoint for every AWS service (an emulator such as moto); S3 then uses path-style addressing.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
 
 /// An SDK error in one line: `Code: message` for a service's answer, the error chain otherwise.
 pub fn explain<E, R>(e: &aws_sdk_cloudformation::error::SdkError<E, R>) -> String
@@ -62,7 +76,7 @@ impl Identity {
 
 impl Aws {
     /// Loads the configuration. Nothing is sent yet.
-    pub fn connect(args: &AwsArgs) -> Result<Aws> {
+    pub fn connect(args: &ConnectOptions) -> Result<Aws> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -6,9 +6,9 @@ use aws_sdk_cloudformation::types::{Stack, StackStatus};
 use serde::Serialize;
 
 use super::cloudformation::{describe, output};
-use crate::invalid;
 use crate::prefix::Prefix;
 use crate::settings::PipelineSettings;
+use crate::settings::default_bucket;
 
 pub const ARTIFACTS_TEMPLATE: &str = include_str!("../../templates/artifacts.yaml");
 pub const PIPELINE_TEMPLATE: &str = include_str!("../../templates/pipeline.yaml");
@@ -18,20 +18,6 @@ pub const TEMPLATES: [(&str, &str); 2] = [("artifacts.yaml", ARTIFACTS_TEMPLATE)
 
 pub fn artifacts_stack(stack: &str) -> String {
     format!("{stack}-artifacts")
-}
-
-/// An account id of the right length, to check the default bucket name before the account is known.
-pub const STAND_IN_ACCOUNT: &str = "000000000000";
-
-/// `reaqtions-iot-data-lake-raw` itself is surely taken: the default is unique per account and region.
-pub fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
-    let name = format!("{stack}-iot-data-lake-raw-{account}-{region}");
-    if name.len() > 63 {
-        return Err(invalid!(
-            "the default bucket name {name} is longer than S3's 63 characters: pass --bucket or use a shorter --stack"
-        ));
-    }
-    Ok(name)
 }
 
 /// Whether the pipeline stack creates the raw bucket, or uses one that exists.
@@ -185,8 +171,8 @@ impl Deployed {
     }
 
     /// Settings for report and verify (names and prefixes; buffering is the stream's business).
-    pub fn settings(&self) -> Result<PipelineSettings> {
-        let mut settings = PipelineSettings::resolve(crate::settings::SettingsFile::default())?;
+    pub fn settings(&self) -> PipelineSettings {
+        let mut settings = PipelineSettings::defaults();
         settings.stack.clone_from(&self.stack);
         settings.stream.clone_from(&self.stream);
         settings.bucket.clone_from(&self.bucket);
@@ -194,18 +180,18 @@ impl Deployed {
         settings.log_group.clone_from(&self.log_group);
         settings.prefix.clone_from(&self.prefix);
         settings.error_prefix.clone_from(&self.error_prefix);
-        Ok(settings)
+        settings
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::SettingsFile;
+    use crate::settings::SettingsInput;
 
     #[test]
     fn parameters_cover_every_template_parameter() {
-        let settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
+        let settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
         let params =
             pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", "x86_64", RawBucket::Create).unwrap();
         let template: serde_norway::Value = serde_norway::from_str(PIPELINE_TEMPLATE).unwrap();
@@ -217,16 +203,6 @@ mod tests {
         assert_eq!(given, declared);
         assert!(params.contains(&("PrefixRoot".into(), "processed/year=".into())));
         assert!(params.contains(&("ErrorPrefixRoot".into(), "error/".into())));
-    }
-
-    #[test]
-    fn default_bucket_is_unique_and_bounded() {
-        assert_eq!(
-            default_bucket("reaqtions", "123456789012", "eu-west-1").unwrap(),
-            "reaqtions-iot-data-lake-raw-123456789012-eu-west-1"
-        );
-        let long = default_bucket("a-very-long-stack-name-indeed", "123456789012", "ap-southeast-2").unwrap_err();
-        assert!(long.to_string().contains("--bucket"));
     }
 }
 

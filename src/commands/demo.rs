@@ -1,33 +1,44 @@
 //! `demo`: the main job end to end on the local target — deploy, simulate with some malformed readings,
 //! verify every reading arrived, print the per-device summary.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use anyhow::Result;
 
-use super::Exit;
-use crate::cli::{DemoArgs, OutputFormat, ReportArgs, SettingsArgs, SimulateArgs};
+use super::{Exit, Target};
+use crate::cli::DemoArgs;
+use crate::invalid;
 use crate::local::LocalTarget;
 use crate::report::Query;
 use crate::report::output::Format;
+use crate::settings::{PipelineSettings, SettingsInput};
+use crate::simulate::Plan;
+use crate::target::Names;
 
-pub fn run(target: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
-    let settings = super::deploy::resolve_settings(&SettingsArgs::default(), None, None)?;
-    let (_, deployment) = target.deploy(&settings)?;
-    eprintln!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, target.root().display());
-    let simulate = SimulateArgs {
-        devices: args.devices,
-        rate: args.rate,
-        duration: Some(args.duration),
-        count: None,
-        seed: None,
+pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
+    if !(1..=100_000).contains(&args.devices) || !(args.rate > 0.0 && args.rate.is_finite()) {
+        return Err(invalid!(
+            "--devices must be 1-100000 and --rate positive (got {} and {})",
+            args.devices,
+            args.rate
+        ));
+    }
+    if !(0.0..=1.0).contains(&args.malformed_ratio) {
+        return Err(invalid!("--malformed-ratio must be 0-1 (got {})", args.malformed_ratio));
+    }
+    let settings = PipelineSettings::resolve(SettingsInput::default().with_file(None)?)?;
+    let (_, deployment) = local.deploy(&settings)?;
+    eprintln!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, local.root().display());
+    let per_device = (args.duration.as_secs_f64() * args.rate).round().max(1.0) as u64;
+    let spool = PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+    let plan = Plan {
+        seed: rand::random(),
         malformed_ratio: args.malformed_ratio,
-        verify: true,
-        verify_timeout: std::time::Duration::from_secs(60),
-        concurrency: 1,
-        max_retries: 8,
-        spool: None,
-        resend: None,
-        pipeline: Default::default(),
-        output: OutputFormat::Table,
+        track: true,
+        verify_timeout: Duration::from_secs(60),
+        quiet,
+        ..Plan::new(args.devices, args.rate, per_device, spool)
     };
     eprintln!(
         "2/3 {} devices × {}/s for {:?}, {:.0}% malformed, verified:",
@@ -36,20 +47,20 @@ pub fn run(target: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
         args.duration,
         args.malformed_ratio * 100.0
     );
-    let (exit, _, _) = super::simulate::run(&super::Target::Local(target.clone()), &simulate, quiet)?;
+    let target = Target::Local(local.clone());
+    let (exit, _, _) = super::simulate::run(&target, &plan)?;
     eprintln!("3/3 per-device summary (reaqtions report --local --summary):");
-    let report = ReportArgs {
+    let report = super::report::Request {
         format: Format::Table,
         output: None,
-        since: None,
-        until: None,
-        devices: vec![],
+        query: Query::default(),
         summary: true,
         concurrency: 8,
-        pipeline: Default::default(),
+        names: Names::default(),
+        quiet: true,
     };
-    let lake = target.lake(&deployment.settings.bucket);
+    let pipeline = target.open(&Names::default())?;
     let mut out = std::io::stdout().lock();
-    let report_exit = super::report::write_report(&lake, &deployment.settings, &report, &Query::default(), &mut out)?;
+    let report_exit = super::report::write_report(pipeline.lake(), pipeline.settings(), &report, &mut out)?;
     Ok(if exit != Exit::Ok { exit } else { report_exit })
 }

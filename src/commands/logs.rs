@@ -4,45 +4,59 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 
-use super::{Exit, Target, aws_settings, parse_time};
-use crate::aws::logs::CloudWatchLogs;
+use super::{Exit, Target, parse_time};
 use crate::cli::LogsArgs;
-use crate::target::LogSource;
+use crate::target::{LogSource, Names};
 
 /// Between polls with --follow (CloudWatch allows a few FilterLogEvents calls per second per account).
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
 
-pub fn run(target: &Target, args: &LogsArgs) -> Result<Exit> {
-    let group_of = |settings: &crate::settings::PipelineSettings| {
-        if args.delivery { format!("/aws/kinesisfirehose/{}", settings.stream) } else { settings.log_group.clone() }
-    };
-    match target {
-        Target::Local(local) => {
-            let deployment = local.require()?;
-            print_events(&local.logs(), &group_of(&deployment.settings), args)
-        }
-        Target::Aws { aws, stack } => {
-            let settings = aws_settings(aws, stack, &Default::default())?.settings;
-            print_events(&CloudWatchLogs::new(aws.logs(), aws.handle()), &group_of(&settings), args)
-        }
-    }
+/// Which events to print, validated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub since: Option<DateTime<Utc>>,
+    pub follow: bool,
+    pub filter: Option<String>,
+    /// The Firehose delivery-error log group instead of the function's.
+    pub delivery: bool,
+}
+
+pub fn request(args: &LogsArgs) -> Result<Request> {
+    Ok(Request {
+        since: args.since.as_deref().map(parse_time).transpose()?,
+        follow: args.follow,
+        filter: args.filter.clone(),
+        delivery: args.delivery,
+    })
+}
+
+pub fn run(target: &Target, request: &Request) -> Result<Exit> {
+    let pipeline = target.open(&Names::default())?;
+    let settings = pipeline.settings();
+    let group =
+        if request.delivery { format!("/aws/kinesisfirehose/{}", settings.stream) } else { settings.log_group.clone() };
+    print_events(pipeline.logs(), &group, request)
 }
 
 /// Prints events of `group` from any log source; with `--follow`, polls for new ones until interrupted.
-pub fn print_events(source: &dyn LogSource, group: &str, args: &LogsArgs) -> Result<Exit> {
-    let mut since = args.since.as_deref().map(parse_time).transpose()?;
+pub fn print_events(source: &dyn LogSource, group: &str, request: &Request) -> Result<Exit> {
+    let mut since = request.since;
     let mut printed_at_last_time: HashSet<String> = HashSet::new();
+    let mut out = std::io::stdout().lock();
     loop {
-        let events = source.events(group, since, args.filter.as_deref())?;
+        let events = source.events(group, since, request.filter.as_deref())?;
         for event in &events {
             // Events at the boundary time were printed by the previous poll.
             if Some(event.timestamp) == since && printed_at_last_time.contains(&event.message) {
                 continue;
             }
-            println!("{} {}", event.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), event.message);
+            let time = event.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            std::io::Write::write_all(&mut out, format!("{time} {}\n", event.message).as_bytes())?;
         }
-        if !args.follow {
+        std::io::Write::flush(&mut out)?;
+        if !request.follow {
             if events.is_empty() {
                 eprintln!("no log events in {group}");
             }

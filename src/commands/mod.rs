@@ -12,14 +12,16 @@ pub mod template;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 
 use crate::aws::Aws;
-use crate::aws::pipeline::Deployed;
+use crate::aws::target::AwsPipeline;
 use crate::cli::{Cli, Command, PipelineOverride};
+use crate::invalid;
 use crate::local::LocalTarget;
-use crate::settings::{DEFAULT_STACK, PipelineSettings, SettingsFile};
+use crate::settings::DEFAULT_STACK;
+use crate::target::{Names, Pipeline};
 
 /// The exit codes the CLI documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +39,27 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// Where a command runs.
+/// Where a command runs, built once from the global flags.
 pub enum Target {
     Local(LocalTarget),
     Aws { aws: Box<Aws>, stack: String },
+}
+
+impl Target {
+    /// The deployed pipeline behind the seams simulate, report and logs use (`names` apply on AWS, where a
+    /// pipeline can be deployed by other means).
+    pub fn open(&self, names: &Names) -> Result<Box<dyn Pipeline>> {
+        Ok(match self {
+            Target::Local(local) => Box::new(local.open()?),
+            Target::Aws { aws, stack } => Box::new(AwsPipeline::open(aws, stack, names)?),
+        })
+    }
+}
+
+impl PipelineOverride {
+    pub fn names(&self) -> Names {
+        Names { stream: self.stream.clone(), bucket: self.bucket.clone() }
+    }
 }
 
 pub fn run(cli: Cli) -> Result<Exit> {
@@ -55,9 +74,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
     };
     match &cli.command {
         Command::Deploy(args) => deploy::run(&target, cli.stack.clone(), args, cli.quiet),
-        Command::Simulate(args) => simulate::run(&target, args, cli.quiet).map(|(exit, ..)| exit),
-        Command::Report(args) => report::run(&target, args),
-        Command::Logs(args) => logs::run(&target, args),
+        Command::Simulate(args) => simulate::run(&target, &simulate::plan(args, cli.quiet)?).map(|(exit, ..)| exit),
+        Command::Report(args) => report::run(&target, &report::request(args, cli.quiet)?),
+        Command::Logs(args) => logs::run(&target, &logs::request(args)?),
         Command::Status(args) => status::run(&target, args),
         Command::Teardown(args) => teardown::run(&target, args, cli.quiet),
         Command::Demo(args) => match &target {
@@ -68,40 +87,33 @@ pub fn run(cli: Cli) -> Result<Exit> {
     }
 }
 
-/// A pipeline on AWS as simulate, report and logs use it.
-pub struct AwsPipeline {
-    pub settings: PipelineSettings,
-    /// The account that owns the pipeline's bucket, when the stack says (passed as S3's ExpectedBucketOwner).
-    pub owner: Option<String>,
+/// The names every `deploy` and `status` result carries, under the same keys on every target, so a script
+/// written against one target works against the other.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Named {
+    pub target: &'static str,
+    pub stack: String,
+    pub stream: String,
+    pub bucket: String,
+    pub function: String,
+    pub log_group: String,
+    pub prefix: String,
+    pub error_prefix: String,
 }
 
-/// The pipeline's names and prefixes on AWS: from the stack's outputs, or given with --stream/--bucket for a
-/// pipeline deployed by other means (then the default prefixes apply).
-pub fn aws_settings(aws: &Aws, stack: &str, over: &PipelineOverride) -> Result<AwsPipeline> {
-    let deployed = aws.block_on(crate::aws::cloudformation::describe(&aws.cloudformation(), stack))?;
-    let mut owner = None;
-    let mut settings = match deployed {
-        Some(stack) => {
-            let deployed = Deployed::from_stack(&stack)?;
-            owner = deployed.account();
-            deployed.settings()?
+impl Named {
+    pub fn of(target: &'static str, s: &crate::settings::PipelineSettings) -> Named {
+        Named {
+            target,
+            stack: s.stack.clone(),
+            stream: s.stream.clone(),
+            bucket: s.bucket.clone(),
+            function: s.function.clone(),
+            log_group: s.log_group.clone(),
+            prefix: s.prefix.clone(),
+            error_prefix: s.error_prefix.clone(),
         }
-        None if over.stream.is_some() || over.bucket.is_some() => PipelineSettings::resolve(SettingsFile::default())?,
-        None => bail!(
-            "no stack {stack} in {}: deploy it with `reaqtions deploy`, or name an existing pipeline with --stream/--bucket",
-            aws.region()
-        ),
-    };
-    if let Some(stream) = &over.stream {
-        settings.stream.clone_from(stream);
     }
-    if let Some(bucket) = &over.bucket {
-        if *bucket != settings.bucket {
-            owner = None;
-        }
-        settings.bucket.clone_from(bucket);
-    }
-    Ok(AwsPipeline { settings, owner })
 }
 
 /// `2026-11-25T21:00:00Z`, or a span back from now such as `90s`, `10m`, `2h`, `1day`.
@@ -110,8 +122,9 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
         return Ok(t.with_timezone(&Utc));
     }
     let span = humantime::parse_duration(text)
-        .with_context(|| format!("{text:?} is neither an RFC 3339 time nor a duration such as 10m or 2h"))?;
-    Ok(Utc::now() - chrono::Duration::from_std(span)?)
+        .map_err(|_| invalid!("{text:?} is neither an RFC 3339 time nor a duration such as 10m or 2h"))?;
+    let span = chrono::Duration::from_std(span).map_err(|_| invalid!("{text:?} is too long ago"))?;
+    Ok(Utc::now() - span)
 }
 
 /// Asks on the terminal; without one, refuses (the caller must pass --yes).

@@ -2,45 +2,69 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, ensure};
+use anyhow::{Context as _, Result};
 
-use super::{AwsPipeline, Exit, Target, aws_settings, parse_time};
-use crate::aws::s3::S3Lake;
+use super::{Exit, Target, parse_time};
 use crate::cli::ReportArgs;
+use crate::invalid;
 use crate::prefix::Prefix;
+use crate::progress::Progress;
 use crate::report::columns::Columns;
-use crate::report::output::RowWriter;
+use crate::report::output::{Format, RowWriter};
 use crate::report::summary::Summary;
 use crate::report::{Query, error_counts, for_each_row, select_objects};
-use crate::target::ObjectLake;
+use crate::settings::PipelineSettings;
+use crate::target::{Names, ObjectLake};
 
-pub fn run(target: &Target, args: &ReportArgs) -> Result<Exit> {
+/// A report to write, validated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub query: Query,
+    pub summary: bool,
+    pub concurrency: usize,
+    pub names: Names,
+    pub quiet: bool,
+}
+
+/// Validates the arguments; a bad time or range is a usage error.
+pub fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
     let query = Query {
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
         devices: args.devices.clone(),
     };
-    if let (Some(s), Some(u)) = (query.since, query.until) {
-        ensure!(s <= u, "--since ({s}) is after --until ({u})");
+    if let (Some(s), Some(u)) = (query.since, query.until)
+        && s > u
+    {
+        return Err(invalid!("--since ({s}) is after --until ({u})"));
     }
-    let mut out: Box<dyn Write> = match &args.output {
+    if !(1..=256).contains(&args.concurrency) {
+        return Err(invalid!("--concurrency must be 1-256 (got {})", args.concurrency));
+    }
+    Ok(Request {
+        format: args.format,
+        output: args.output.clone(),
+        query,
+        summary: args.summary,
+        concurrency: args.concurrency,
+        names: args.pipeline.names(),
+        quiet,
+    })
+}
+
+pub fn run(target: &Target, request: &Request) -> Result<Exit> {
+    let mut out: Box<dyn Write> = match &request.output {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create report file {}", path.display()))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let exit = match target {
-        Target::Local(local) => {
-            let deployment = local.require()?;
-            write_report(&local.lake(&deployment.settings.bucket), &deployment.settings, args, &query, &mut out)?
-        }
-        Target::Aws { aws, stack } => {
-            let AwsPipeline { settings, owner } = aws_settings(aws, stack, &args.pipeline)?;
-            let lake = S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle());
-            write_report(&lake, &settings, args, &query, &mut out)?
-        }
-    };
+    let pipeline = target.open(&request.names)?;
+    let exit = write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?;
     out.flush()?;
     Ok(exit)
 }
@@ -48,33 +72,49 @@ pub fn run(target: &Target, args: &ReportArgs) -> Result<Exit> {
 /// Writes the report for any lake (local directory or S3).
 pub fn write_report(
     lake: &dyn ObjectLake,
-    settings: &crate::settings::PipelineSettings,
-    args: &ReportArgs,
-    query: &Query,
+    settings: &PipelineSettings,
+    request: &Request,
     out: &mut dyn Write,
 ) -> Result<Exit> {
     let prefix = Prefix::parse(&settings.prefix, false)?;
+    let query = &request.query;
     let objects = select_objects(lake, &prefix, "", query)?;
-    let stats = if args.summary {
+    let mut progress = Progress::new("report", objects.len() as u64, request.quiet || objects.len() < 2);
+    let mut read = 0u64;
+    let mut rows = 0u64;
+    let listed = objects.len();
+    let mut tick = |rows_now: u64| {
+        read += 1;
+        rows = rows_now;
+        progress.update(read, || format!("{read}/{listed} objects read, {rows} rows"));
+    };
+    let stats = if request.summary {
         let mut summary = Summary::default();
-        let stats = for_each_row(lake, &objects, query, args.concurrency, |row, _| {
+        let mut n = 0;
+        let stats = for_each_row(lake, &objects, query, request.concurrency, &mut tick, |row, _| {
             summary.add(&row);
+            n += 1;
             Ok(())
         })?;
-        let mut writer = RowWriter::new(args.format, Summary::columns(), out)?;
+        let mut writer = RowWriter::new(request.format, Summary::columns(), out)?;
         for row in summary.rows() {
             writer.write(row)?;
         }
         writer.finish()?;
         stats
     } else {
-        let mut writer = RowWriter::new(args.format, Columns::default(), out)?;
-        let stats = for_each_row(lake, &objects, query, args.concurrency, |row, line| writer.write_line(row, line))?;
+        let mut writer = RowWriter::new(request.format, Columns::default(), out)?;
+        let stats = for_each_row(lake, &objects, query, request.concurrency, &mut tick, |row, line| {
+            writer.write_line(row, line)
+        })?;
         writer.finish()?;
         stats
     };
-    eprintln!("report: {} rows from {} objects in s3://{}", stats.rows, stats.objects, lake.bucket());
-    let errors = error_counts(lake, settings, query, args.concurrency)?;
+    progress.finish();
+    let (rows, objects) =
+        (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
+    eprintln!("report: {rows} from {objects} in s3://{}", lake.bucket());
+    let errors = error_counts(lake, settings, query, request.concurrency)?;
     if errors.is_empty() {
         eprintln!("report: no error records");
     } else {
@@ -87,7 +127,7 @@ pub fn write_report(
     if stats.problems.is_empty() {
         Ok(Exit::Ok)
     } else {
-        eprintln!("report: partial — {} problems above", stats.problems.len());
+        eprintln!("report: partial — {} above", crate::output::count(stats.problems.len() as u64, "problem"));
         Ok(Exit::Incomplete)
     }
 }

@@ -3,30 +3,31 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use anyhow::{Result, ensure};
+use anyhow::Result;
 use serde::Serialize;
 
-use super::{AwsPipeline, Exit, Target, aws_settings};
-use crate::aws::firehose::FirehoseSink;
-use crate::aws::s3::S3Lake;
+use super::{Exit, Target};
 use crate::cli::SimulateArgs;
+use crate::invalid;
 use crate::output::print;
-use crate::settings::PipelineSettings;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
 use crate::simulate::{INTERRUPTED, Plan, Summary, resend, run as simulate};
-use crate::target::{ObjectLake, RecordSink};
 
-/// Validates the arguments into a plan before anything is sent.
+/// Validates the arguments into a plan before anything is sent; a value out of range is a usage error.
 pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
-    ensure!(args.devices >= 1 && args.devices <= 100_000, "--devices must be 1-100000 (got {})", args.devices);
-    ensure!(args.rate > 0.0 && args.rate.is_finite(), "--rate must be a positive number (got {})", args.rate);
-    ensure!(
-        (0.0..=1.0).contains(&args.malformed_ratio),
-        "--malformed-ratio must be 0-1 (got {})",
-        args.malformed_ratio
-    );
-    ensure!((1..=256).contains(&args.concurrency), "--concurrency must be 1-256 (got {})", args.concurrency);
+    if !(1..=100_000).contains(&args.devices) {
+        return Err(invalid!("--devices must be 1-100000 (got {})", args.devices));
+    }
+    if !(args.rate > 0.0 && args.rate.is_finite()) {
+        return Err(invalid!("--rate must be a positive number (got {})", args.rate));
+    }
+    if !(0.0..=1.0).contains(&args.malformed_ratio) {
+        return Err(invalid!("--malformed-ratio must be 0-1 (got {})", args.malformed_ratio));
+    }
+    if !(1..=256).contains(&args.concurrency) {
+        return Err(invalid!("--concurrency must be 1-256 (got {})", args.concurrency));
+    }
     let per_device = match (args.count, args.duration) {
         (Some(count), _) => count,
         (None, duration) => {
@@ -34,7 +35,9 @@ pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
             (seconds * args.rate).round().max(1.0) as u64
         }
     };
-    ensure!(per_device >= 1, "--count must be at least 1");
+    if per_device < 1 {
+        return Err(invalid!("--count must be at least 1"));
+    }
     let spool = args.spool.clone().unwrap_or_else(|| {
         PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
     });
@@ -48,6 +51,10 @@ pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
         retry: RetryPolicy { max_retries: args.max_retries, ..RetryPolicy::default() },
         spool,
         track: args.verify,
+        verify_timeout: args.verify_timeout,
+        resend: args.resend.clone(),
+        names: args.pipeline.names(),
+        output: args.output,
         quiet,
     })
 }
@@ -60,53 +67,33 @@ struct Report<'a> {
     verify: Option<&'a Verification>,
 }
 
-/// Runs a simulation (or a resend) on either target and prints the result; shared with `demo`.
-pub fn run(target: &Target, args: &SimulateArgs, quiet: bool) -> Result<(Exit, Summary, Option<Verification>)> {
-    let plan = plan(args, quiet)?;
-    match target {
-        Target::Local(local) => {
-            let deployment = local.require()?;
-            let stream = local.start_stream(&deployment)?;
-            let lake = local.lake(&deployment.settings.bucket);
-            let result = execute(&stream, &lake, &deployment.settings, args, &plan);
-            stream.close()?;
-            result
-        }
-        Target::Aws { aws, stack } => {
-            let AwsPipeline { settings, owner } = aws_settings(aws, stack, &args.pipeline)?;
-            let sink = FirehoseSink::new(aws.firehose(), &settings.stream, aws.handle());
-            let lake = S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle());
-            execute(&sink, &lake, &settings, args, &plan)
-        }
-    }
-}
-
-fn execute(
-    sink: &dyn RecordSink,
-    lake: &dyn ObjectLake,
-    settings: &PipelineSettings,
-    args: &SimulateArgs,
-    plan: &Plan,
-) -> Result<(Exit, Summary, Option<Verification>)> {
+/// Runs a simulation (or a resend) on any target and prints the result; shared with `demo`.
+pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verification>)> {
+    let pipeline = target.open(&plan.names)?;
+    let sink = pipeline.sink()?;
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
-    let (summary, tracker) = match &args.resend {
-        Some(file) => (resend(sink, file, plan)?, None),
-        None => simulate(sink, plan)?,
+    let (summary, tracker) = match &plan.resend {
+        Some(file) => (resend(sink.as_ref(), file, plan)?, None),
+        None => simulate(sink.as_ref(), plan)?,
     };
+    drop(sink);
     let verification = match tracker {
-        Some(tracker) => Some(verify(lake, settings, &tracker, args.verify_timeout, args.concurrency.max(8))?),
+        Some(tracker) => {
+            Some(verify(pipeline.lake(), pipeline.settings(), &tracker, plan.verify_timeout, plan.concurrency.max(8))?)
+        }
         None => None,
     };
-    print(args.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
+    print(plan.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
     let exit = if summary.failed > 0 {
         eprintln!(
-            "{} readings could not be sent; they are in {} (send them with --resend)",
-            summary.failed,
+            "{} could not be sent; they are in {} (send them with --resend)",
+            crate::output::count(summary.failed, "reading"),
             summary.spool_file.as_deref().unwrap_or("the spool file")
         );
         Exit::Spooled
-    } else if verification.as_ref().is_some_and(|v| v.missing > 0) {
-        eprintln!("verify: {} accepted readings are missing", verification.as_ref().map_or(0, |v| v.missing));
+    } else if let Some(missing) = verification.as_ref().map(|v| v.missing).filter(|m| *m > 0) {
+        let noun = if missing == 1 { "reading is" } else { "readings are" };
+        eprintln!("verify: {missing} accepted {noun} missing");
         Exit::Incomplete
     } else {
         Exit::Ok

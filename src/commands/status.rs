@@ -1,14 +1,14 @@
-//! `status`: the deployment and what its lake holds.
+//! `status`: the deployment and what its lake holds, in one shape on both targets: the shared names, the state,
+//! the object counts, then what only that target has.
 
 use anyhow::Result;
 use serde::Serialize;
 
-use super::deploy::Outputs;
-use super::{Exit, Target};
+use super::{Exit, Named, Target};
 use crate::aws::Aws;
 use crate::aws::cloudformation::{describe, outputs};
 use crate::aws::firehose::stream_status;
-use crate::aws::lambda::function_info;
+use crate::aws::lambda::{FunctionInfo, function_info};
 use crate::aws::pipeline::{Deployed, artifacts_stack, kept_buckets};
 use crate::aws::s3::count_objects;
 use crate::cli::StatusArgs;
@@ -17,16 +17,20 @@ use crate::output::print;
 use crate::prefix::Prefix;
 use crate::target::ObjectLake;
 
+/// Objects counted at most, per prefix on AWS (`counts_capped` says when a count stopped there).
+const COUNT_LIMIT: usize = 10_000;
+
 #[derive(Serialize)]
-struct Status<'a> {
+struct Status<T: Serialize> {
+    /// `deployed` (local), the stack's status (AWS), or `not deployed`.
+    status: String,
     #[serde(flatten)]
-    outputs: Outputs<'a>,
-    created: String,
-    updated: String,
-    processed_objects: usize,
-    processed_bytes: u64,
-    error_objects: usize,
-    error_bytes: u64,
+    named: Option<Named>,
+    processed_objects: Option<u64>,
+    error_objects: Option<u64>,
+    counts_capped: bool,
+    #[serde(flatten)]
+    details: T,
 }
 
 pub fn run(target: &Target, args: &StatusArgs) -> Result<Exit> {
@@ -36,19 +40,12 @@ pub fn run(target: &Target, args: &StatusArgs) -> Result<Exit> {
     }
 }
 
-/// Objects counted at most, per prefix.
-const COUNT_LIMIT: usize = 10_000;
-
 #[derive(Serialize)]
-struct AwsStatus {
-    stack: String,
-    stack_status: String,
+struct AwsDetails {
     artifacts_stack: String,
     artifacts_status: String,
-    stream_status: String,
-    function: Option<crate::aws::lambda::FunctionInfo>,
-    processed_objects: String,
-    error_objects: String,
+    stream_status: Option<String>,
+    function_code: Option<FunctionInfo>,
     /// Raw buckets an earlier teardown kept (only looked for when the stack is not deployed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     kept_buckets: Vec<String>,
@@ -63,63 +60,113 @@ fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
     let state = |s: &Option<aws_sdk_cloudformation::types::Stack>| {
         s.as_ref().and_then(|s| s.stack_status()).map_or("not deployed".to_owned(), |s| s.as_str().to_owned())
     };
-    let mut status = AwsStatus {
-        stack: stack.to_owned(),
-        stack_status: state(&pipeline),
-        artifacts_stack: artifacts.clone(),
-        artifacts_status: state(&artifacts_state),
-        stream_status: "-".into(),
-        function: None,
-        processed_objects: "-".into(),
-        error_objects: "-".into(),
-        kept_buckets: vec![],
-        outputs: Default::default(),
+    let mut status = Status {
+        status: state(&pipeline),
+        named: None,
+        processed_objects: None,
+        error_objects: None,
+        counts_capped: false,
+        details: AwsDetails {
+            artifacts_stack: artifacts.clone(),
+            artifacts_status: state(&artifacts_state),
+            stream_status: None,
+            function_code: None,
+            kept_buckets: vec![],
+            outputs: Default::default(),
+        },
     };
-    if pipeline.is_none() {
-        let identity = aws.identity()?;
-        status.kept_buckets = aws.block_on(kept_buckets(&aws.s3(), stack, &identity.account, &identity.region))?;
+    match &pipeline {
+        None => {
+            let identity = aws.identity()?;
+            status.details.kept_buckets =
+                aws.block_on(kept_buckets(&aws.s3(), stack, &identity.account, &identity.region))?;
+        }
+        Some(stack) => {
+            if let Ok(deployed) = Deployed::from_stack(stack) {
+                status.named = Some(Named::of("aws", &deployed.settings()));
+                status.details.outputs = outputs(stack).into_iter().collect();
+                status.details.stream_status = Some(
+                    aws.block_on(stream_status(&aws.firehose(), &deployed.stream))?
+                        .unwrap_or_else(|| "not found".into()),
+                );
+                status.details.function_code = aws.block_on(function_info(&aws.lambda(), &deployed.function))?;
+                let s3 = aws.s3();
+                let owner = deployed.account();
+                let mut count = |text: &str, error: bool| -> Result<u64> {
+                    let root = Prefix::parse(text, error)?.static_root().to_owned();
+                    let (n, more) =
+                        aws.block_on(count_objects(&s3, &deployed.bucket, owner.as_deref(), &root, COUNT_LIMIT))?;
+                    status.counts_capped |= more;
+                    Ok(n as u64)
+                };
+                let processed = count(&deployed.prefix, false)?;
+                let errors = count(&deployed.error_prefix, true)?;
+                status.processed_objects = Some(processed);
+                status.error_objects = Some(errors);
+            }
+        }
     }
-    if let Some(stack) = &pipeline
-        && let Ok(deployed) = Deployed::from_stack(stack)
-    {
-        status.outputs = outputs(stack).into_iter().collect();
-        status.stream_status =
-            aws.block_on(stream_status(&aws.firehose(), &deployed.stream))?.unwrap_or_else(|| "not found".into());
-        status.function = aws.block_on(function_info(&aws.lambda(), &deployed.function))?;
-        let s3 = aws.s3();
-        let count = |text: &str, error: bool| -> Result<String> {
-            let root = Prefix::parse(text, error)?.static_root().to_owned();
-            let owner = deployed.account();
-            let (n, more) = aws.block_on(count_objects(&s3, &deployed.bucket, owner.as_deref(), &root, COUNT_LIMIT))?;
-            Ok(if more { format!("{n}+") } else { n.to_string() })
-        };
-        status.processed_objects = count(&deployed.prefix, false)?;
-        status.error_objects = count(&deployed.error_prefix, true)?;
-    }
-    print(args.output, "pipeline", &status)?;
+    print(args.output, "pipeline", &with_stack(status, stack))?;
     Ok(Exit::Ok)
+}
+
+/// Adds `stack` (and `target`) when no names could be read, so every status names its stack.
+fn with_stack<T: Serialize>(status: Status<T>, stack: &str) -> serde_json::Value {
+    let mut value = serde_json::to_value(&status).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.entry("stack").or_insert_with(|| stack.into());
+        map.entry("target").or_insert_with(|| "aws".into());
+    }
+    value
+}
+
+#[derive(Serialize)]
+struct LocalDetails {
+    data_dir: String,
+    stream_version: u32,
+    bucket_path: String,
+    transform: String,
+    buffering: String,
+    processor_buffering: String,
+    created: String,
+    updated: String,
+    processed_bytes: u64,
+    error_bytes: u64,
 }
 
 fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         eprintln!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
+        let status = serde_json::json!({"status": "not deployed", "target": "local"});
+        print(args.output, "local pipeline", &status)?;
         return Ok(Exit::Ok);
     };
     let lake = target.lake(&deployment.settings.bucket);
-    let count = |text: &str, error: bool| -> Result<(usize, u64)> {
+    let count = |text: &str, error: bool| -> Result<(u64, u64)> {
         let objects = lake.list(Prefix::parse(text, error)?.static_root())?;
-        Ok((objects.len(), objects.iter().map(|o| o.size).sum()))
+        Ok((objects.len() as u64, objects.iter().map(|o| o.size).sum()))
     };
     let (processed_objects, processed_bytes) = count(&deployment.settings.prefix, false)?;
     let (error_objects, error_bytes) = count(&deployment.settings.error_prefix, true)?;
+    let o = super::deploy::outputs(target, &deployment, "deployed");
     let status = Status {
-        outputs: super::deploy::outputs(target, &deployment, "deployed"),
-        created: deployment.created.to_rfc3339(),
-        updated: deployment.updated.to_rfc3339(),
-        processed_objects,
-        processed_bytes,
-        error_objects,
-        error_bytes,
+        status: "deployed".to_owned(),
+        named: Some(o.named),
+        processed_objects: Some(processed_objects),
+        error_objects: Some(error_objects),
+        counts_capped: false,
+        details: LocalDetails {
+            data_dir: o.data_dir,
+            stream_version: o.stream_version,
+            bucket_path: o.bucket_path,
+            transform: o.transform,
+            buffering: o.buffering,
+            processor_buffering: o.processor_buffering,
+            created: deployment.created.to_rfc3339(),
+            updated: deployment.updated.to_rfc3339(),
+            processed_bytes,
+            error_bytes,
+        },
     };
     print(args.output, "local pipeline", &status)?;
     Ok(Exit::Ok)

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::PipelineSettings;
+use crate::target::{LogSource, ObjectLake, Pipeline, RecordSink};
 use lake::DirLake;
 use logs::LogFiles;
 use stream::LocalStream;
@@ -147,6 +148,17 @@ impl LocalTarget {
         Ok(Some(deployment))
     }
 
+    /// The deployed pipeline, for simulate, report and logs.
+    pub fn open(&self) -> Result<LocalPipeline> {
+        let deployment = self.require()?;
+        Ok(LocalPipeline {
+            lake: self.lake(&deployment.settings.bucket),
+            logs: self.logs(),
+            target: self.clone(),
+            deployment,
+        })
+    }
+
     /// Starts the deployment's delivery stream in this process.
     pub fn start_stream(&self, deployment: &Deployment) -> Result<LocalStream> {
         LocalStream::start(
@@ -155,5 +167,32 @@ impl LocalTarget {
             self.lake(&deployment.settings.bucket),
             self.logs(),
         )
+    }
+}
+
+/// The local deployment behind the [`Pipeline`] seam: the directory lake, the log files, and a delivery stream
+/// started in this process when a sink is asked for (dropping it flushes what it accepted).
+pub struct LocalPipeline {
+    target: LocalTarget,
+    deployment: Deployment,
+    lake: DirLake,
+    logs: LogFiles,
+}
+
+impl Pipeline for LocalPipeline {
+    fn settings(&self) -> &PipelineSettings {
+        &self.deployment.settings
+    }
+
+    fn sink(&self) -> Result<Box<dyn RecordSink>> {
+        Ok(Box::new(self.target.start_stream(&self.deployment)?))
+    }
+
+    fn lake(&self) -> &dyn ObjectLake {
+        &self.lake
+    }
+
+    fn logs(&self) -> &dyn LogSource {
+        &self.logs
     }
 }

@@ -16,9 +16,10 @@ use serde_json::{Map, Value, json};
 
 use super::lake::DirLake;
 use super::logs::LogFiles;
+use crate::aws::firehose::LIMITS;
 use crate::prefix::{Prefix, object_name};
 use crate::settings::PipelineSettings;
-use crate::target::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, RecordSink};
+use crate::target::{RecordSink, SinkLimits};
 
 /// Lambda's synchronous request payload limit.
 const LAMBDA_PAYLOAD_LIMIT: usize = 6_000_000;
@@ -144,12 +145,17 @@ impl Drop for LocalStream {
     }
 }
 
+/// The local stream is Firehose's: it takes what PutRecordBatch takes.
 impl RecordSink for LocalStream {
+    fn limits(&self) -> SinkLimits {
+        LIMITS
+    }
+
     fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
-        ensure!(records.len() <= MAX_BATCH_RECORDS, "PutRecordBatch takes at most {MAX_BATCH_RECORDS} records");
+        ensure!(records.len() <= LIMITS.batch_records, "PutRecordBatch takes at most {} records", LIMITS.batch_records);
         let total: usize = records.iter().map(Vec::len).sum();
-        ensure!(total <= MAX_BATCH_BYTES, "PutRecordBatch takes at most 4 MiB ({total} bytes sent)");
-        if let Some(i) = records.iter().position(|r| r.len() > MAX_RECORD_BYTES) {
+        ensure!(total <= LIMITS.batch_bytes, "PutRecordBatch takes at most 4 MiB ({total} bytes sent)");
+        if let Some(i) = records.iter().position(|r| r.len() > LIMITS.record_bytes) {
             bail!("record {i} of the batch is {} bytes; Firehose takes at most 1,000 KiB", records[i].len());
         }
         let mut state = self.shared.lock();
@@ -340,11 +346,11 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{PipelineSettings, SettingsFile};
+    use crate::settings::{PipelineSettings, SettingsInput};
     use crate::target::ObjectLake as _;
 
     fn stream(dir: &std::path::Path, tweak: impl FnOnce(&mut PipelineSettings)) -> (LocalStream, DirLake, LogFiles) {
-        let mut settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
+        let mut settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
         tweak(&mut settings);
         let lake = DirLake::new(&dir.join("lake"), &settings.bucket);
         let logs = LogFiles::new(&dir.join("logs"));
@@ -459,7 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (stream, _, _) = stream(dir.path(), |_| {});
         assert!(stream.put_record_batch(&vec![b"{}".to_vec(); 501]).is_err());
-        let err = stream.put_record_batch(&[vec![b' '; MAX_RECORD_BYTES + 1]]).unwrap_err();
+        let err = stream.put_record_batch(&[vec![b' '; LIMITS.record_bytes + 1]]).unwrap_err();
         assert!(err.to_string().contains("record 0"), "{err}");
     }
 

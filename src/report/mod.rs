@@ -80,12 +80,13 @@ pub fn row_time(row: &Row) -> Option<DateTime<Utc>> {
 }
 
 /// Reads every row of `objects` that matches the query, in key order, handing each to `row` with the line it
-/// was parsed from.
+/// was parsed from; `object_done` hears the running row count after each object (for progress).
 pub fn for_each_row(
     lake: &dyn ObjectLake,
     objects: &[ObjectMeta],
     query: &Query,
     concurrency: usize,
+    object_done: &mut dyn FnMut(u64),
     mut row: impl FnMut(Row, &[u8]) -> Result<()>,
 ) -> Result<ReadStats> {
     let mut stats = ReadStats::default();
@@ -121,6 +122,7 @@ pub fn for_each_row(
             stats.rows += 1;
             row(parsed, line)?;
         }
+        object_done(stats.rows);
         Ok(())
     })?;
     Ok(stats)
@@ -194,7 +196,7 @@ mod tests {
         let objects = select_objects(&lake, &prefix, "", &Query::default()).unwrap();
         assert_eq!(objects.len(), 1);
         let mut rows = Vec::new();
-        let stats = for_each_row(&lake, &objects, &Query::default(), 4, |r, _| {
+        let stats = for_each_row(&lake, &objects, &Query::default(), 4, &mut |_| {}, |r, _| {
             rows.push(r);
             Ok(())
         })
@@ -210,7 +212,7 @@ mod tests {
         let objects = lake.list("processed/").unwrap();
         let q = Query { devices: vec!["d2".into()], ..Query::default() };
         let mut rows = Vec::new();
-        let stats = for_each_row(&lake, &objects, &q, 2, |r, _| {
+        let stats = for_each_row(&lake, &objects, &q, 2, &mut |_| {}, |r, _| {
             rows.push(r);
             Ok(())
         })

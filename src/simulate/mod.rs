@@ -20,7 +20,7 @@ use rand::{Rng as _, SeedableRng as _};
 use serde::Serialize;
 
 use crate::progress::Progress;
-use crate::target::{MAX_RECORD_BYTES, RecordSink};
+use crate::target::RecordSink;
 use device::Device;
 use sender::{Batcher, Outgoing, RetryPolicy, Sender};
 
@@ -43,11 +43,40 @@ pub struct Plan {
     pub concurrency: usize,
     pub retry: RetryPolicy,
     pub spool: PathBuf,
+    /// Track what was accepted and verify it arrived.
     pub track: bool,
+    /// How long verification waits at most.
+    pub verify_timeout: Duration,
+    /// Send a spool file's readings again instead of simulating.
+    pub resend: Option<PathBuf>,
+    /// Names of a pipeline deployed by other means.
+    pub names: crate::target::Names,
+    pub output: crate::output::OutputFormat,
     pub quiet: bool,
 }
 
 impl Plan {
+    /// `devices` × `per_device` readings at `rate` per device per second; everything else at its default
+    /// (seed 1, nothing malformed, one batch in flight, no verification, table output).
+    pub fn new(devices: usize, rate: f64, per_device: u64, spool: PathBuf) -> Plan {
+        Plan {
+            devices,
+            rate,
+            per_device,
+            seed: 1,
+            malformed_ratio: 0.0,
+            concurrency: 1,
+            retry: RetryPolicy::default(),
+            spool,
+            track: false,
+            verify_timeout: Duration::from_secs(600),
+            resend: None,
+            names: crate::target::Names::default(),
+            output: crate::output::OutputFormat::Table,
+            quiet: true,
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.per_device * self.devices as u64
     }
@@ -150,6 +179,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
     let total = plan.total();
     let total_rate = plan.rate * plan.devices as f64;
     let sender = Sender::new(sink, plan.retry, plan.spool.clone());
+    let limits = sink.limits();
     let started_wall = Utc::now();
     let started = Instant::now();
     let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, plan.devices));
@@ -182,7 +212,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
                 }
             });
         }
-        let mut batcher = Batcher::default();
+        let mut batcher = Batcher::new(limits);
         let mut last_sent = Instant::now();
         let mut time = device::format_time(started_wall);
         while made < total && !INTERRUPTED.load(Ordering::Relaxed) {
@@ -205,7 +235,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
                     device.next_reading(&time, &run_id, &mut bytes)
                 };
                 made += 1;
-                if bytes.len() > MAX_RECORD_BYTES {
+                if bytes.len() > limits.record_bytes {
                     oversize += 1;
                     continue;
                 }
@@ -274,11 +304,12 @@ pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Res
     let bytes = std::fs::read(file).with_context(|| format!("cannot read spool file {}", file.display()))?;
     let sender = Sender::new(sink, plan.retry, plan.spool.clone());
     let started = Instant::now();
-    let mut batcher = Batcher::default();
+    let limits = sink.limits();
+    let mut batcher = Batcher::new(limits);
     let (mut sent, mut oversize) = (0u64, 0u64);
     for line in bytes.split_inclusive(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()) {
         sent += 1;
-        if line.len() > MAX_RECORD_BYTES {
+        if line.len() > limits.record_bytes {
             oversize += 1;
             continue;
         }

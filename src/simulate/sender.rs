@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use rand::Rng as _;
 
-use crate::target::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, RecordSink};
+use crate::target::{RecordSink, SinkLimits};
 
 /// How hard to try before spooling.
 #[derive(Debug, Clone, Copy)]
@@ -50,27 +50,26 @@ pub struct SendStats {
     pub retried: AtomicU64,
     pub spooled: AtomicU64,
     pub calls: AtomicU64,
-    pub failed_calls: AtomicU64,
 }
 
-/// Packs records into batches within PutRecordBatch's limits.
+/// Packs records into batches within a sink's limits.
 #[derive(Debug)]
 pub struct Batcher<T> {
     records: Vec<Outgoing<T>>,
     bytes: usize,
-}
-
-impl<T> Default for Batcher<T> {
-    fn default() -> Self {
-        Batcher { records: Vec::new(), bytes: 0 }
-    }
+    limits: SinkLimits,
 }
 
 impl<T> Batcher<T> {
+    pub fn new(limits: SinkLimits) -> Self {
+        Batcher { records: Vec::new(), bytes: 0, limits }
+    }
+
     /// Adds a record; returns the full batch it closes, if adding it would exceed a limit.
     pub fn push(&mut self, record: Outgoing<T>) -> Option<Vec<Outgoing<T>>> {
         let full = !self.records.is_empty()
-            && (self.records.len() == MAX_BATCH_RECORDS || self.bytes + record.bytes.len() > MAX_BATCH_BYTES);
+            && (self.records.len() == self.limits.batch_records
+                || self.bytes + record.bytes.len() > self.limits.batch_bytes);
         let closed = if full { self.take() } else { None };
         self.bytes += record.bytes.len();
         self.records.push(record);
@@ -124,7 +123,6 @@ impl<'a> Sender<'a> {
                     vec![Some("ResponseCountMismatch".to_owned()); remaining.len()]
                 }
                 Err(e) => {
-                    self.stats.failed_calls.fetch_add(1, Relaxed);
                     tracing::debug!("PutRecordBatch failed: {e:#}");
                     vec![Some(format!("{e:#}")); remaining.len()]
                 }
@@ -181,6 +179,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+    use crate::aws::firehose::LIMITS;
 
     /// Fails every third entry, and every fourth call as a whole.
     struct Flaky {
@@ -189,6 +188,9 @@ mod tests {
     }
 
     impl RecordSink for Flaky {
+        fn limits(&self) -> SinkLimits {
+            LIMITS
+        }
         fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
             let call = self.calls.fetch_add(1, Relaxed);
             if call % 4 == 3 {
@@ -240,6 +242,9 @@ mod tests {
     fn records_left_after_the_budget_are_spooled() {
         struct Down;
         impl RecordSink for Down {
+            fn limits(&self) -> SinkLimits {
+                LIMITS
+            }
             fn put_record_batch(&self, _: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
                 anyhow::bail!("connection refused")
             }
@@ -259,7 +264,7 @@ mod tests {
 
     #[test]
     fn batches_respect_count_and_size_limits() {
-        let mut b = Batcher::default();
+        let mut b = Batcher::new(LIMITS);
         let mut closed = Vec::new();
         for i in 0..1203 {
             if let Some(full) = b.push(Outgoing { bytes: vec![b'x'; 100], tag: i }) {
@@ -268,7 +273,7 @@ mod tests {
         }
         assert_eq!(closed, [500, 500]);
         assert_eq!(b.len(), 203);
-        let mut big = Batcher::default();
+        let mut big = Batcher::new(LIMITS);
         let sizes: Vec<usize> = (0..10)
             .filter_map(|i| big.push(Outgoing { bytes: vec![b'x'; 1000 * 1024], tag: i }).map(|f| f.len()))
             .collect();

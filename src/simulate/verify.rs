@@ -167,13 +167,13 @@ pub fn verify(
 mod tests {
     use super::*;
     use crate::local::lake::DirLake;
-    use crate::settings::SettingsFile;
+    use crate::settings::SettingsInput;
 
     #[test]
     fn candidates_start_at_the_run_and_include_literal_prefixes() {
         let dir = tempfile::tempdir().unwrap();
         let lake = DirLake::new(dir.path(), "b");
-        let settings = PipelineSettings::resolve(SettingsFile::default()).unwrap();
+        let settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
         let started: chrono::DateTime<chrono::Utc> = "2026-11-25T21:30:00Z".parse().unwrap();
         let tracker = Tracker::new("run1", started, 1);
         let prefix = Prefix::parse(&settings.prefix, false).unwrap();

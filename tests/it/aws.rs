@@ -83,7 +83,7 @@ fn deploy_status_teardown_against_moto() {
     let zip = env.zip();
     let zip = zip.to_str().unwrap();
     let first = env.json(&["deploy", "--lambda-zip", zip, "--output", "json"]);
-    assert_eq!(first["pipeline_change"], "created");
+    assert_eq!(first["change"], "created");
     assert_eq!(first["artifacts_change"], "created");
     assert_eq!(first["code_uploaded"], true);
     assert_eq!(first["bucket"], RAW);
@@ -112,13 +112,36 @@ fn deploy_status_teardown_against_moto() {
     let second = env.json(&["deploy", "--lambda-zip", zip, "--no-smoke", "--output", "json"]);
     eprintln!("second deploy against moto: {:?}", started.elapsed());
     assert_eq!(second["code_uploaded"], false);
-    assert_eq!(second["pipeline_change"], "up to date");
+    assert_eq!(second["change"], "up to date");
     assert_eq!(second["artifacts_change"], "up to date");
 
     let status = env.json(&["status", "--output", "json"]);
-    assert_eq!(status["stack_status"], "CREATE_COMPLETE");
-    assert_eq!(status["function"]["runtime"], "provided.al2023");
-    assert_eq!(status["processed_objects"], "0");
+    assert_eq!(status["status"], "CREATE_COMPLETE");
+    assert_eq!(status["function_code"]["runtime"], "provided.al2023");
+    assert_eq!(status["processed_objects"], 0);
+    assert_eq!(status["counts_capped"], false);
+
+    // A script written against one target works against the other: the shared keys, with the same types.
+    let local = crate::Env::default();
+    let local_deploy = local.json(&["deploy", "--output", "json"]);
+    let local_status = local.json(&["status", "--output", "json"]);
+    let shared = ["target", "stack", "stream", "bucket", "function", "log_group", "prefix", "error_prefix"];
+    let kind = |v: &Value| match v {
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "missing",
+        _ => "other",
+    };
+    for key in shared.iter().chain(&["change"]) {
+        assert_eq!(kind(&first[key]), "string", "deploy {key} on AWS: {first}");
+        assert_eq!(kind(&local_deploy[key]), "string", "deploy {key} locally: {local_deploy}");
+    }
+    for key in shared.iter().chain(&["status", "processed_objects", "error_objects", "counts_capped"]) {
+        assert_ne!(kind(&status[key]), "missing", "status {key} on AWS: {status}");
+        assert_eq!(kind(&status[key]), kind(&local_status[key]), "status {key}: {status} vs {local_status}");
+    }
+    assert_eq!((first["target"].as_str(), local_deploy["target"].as_str()), (Some("aws"), Some("local")));
 
     // Data in the lake outlives the pipeline.
     env.runtime
@@ -152,7 +175,7 @@ fn deploy_status_teardown_against_moto() {
     let out = env.ok(&["teardown", "--yes", "--delete-data"]);
     assert!(out.contains(&format!("deleted bucket {RAW}")), "{out}");
     assert!(env.buckets().is_empty(), "{:?}", env.buckets());
-    assert_eq!(env.json(&["status", "--output", "json"])["stack_status"], "not deployed");
+    assert_eq!(env.json(&["status", "--output", "json"])["status"], "not deployed");
     let nothing = env.cmd(&["teardown", "--yes", "--delete-data"]).output().unwrap();
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("no kept bucket"));
 }

@@ -16,33 +16,37 @@ use crate::aws::iam::{
 };
 use crate::aws::lambda::{Smoke, smoke_test};
 use crate::aws::pipeline::{
-    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, STAND_IN_ACCOUNT, artifacts_stack, default_bucket,
-    pipeline_parameters, raw_bucket,
+    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, artifacts_stack, pipeline_parameters, raw_bucket,
 };
 use crate::aws::s3::{inspect_reused_bucket, prune_objects, upload_unless_present};
 use crate::aws::{Aws, Identity};
 use crate::cli::DeployArgs;
-use crate::commands::Exit;
+use crate::commands::{Exit, Named};
 use crate::output::print;
 use crate::progress::Progress;
-use crate::settings::PipelineSettings;
+use crate::settings::{PipelineSettings, STAND_IN_ACCOUNT, default_bucket};
 
 /// Zips kept in the artifacts bucket besides the deployed one (to roll back to by hand).
 const KEEP_ZIPS: usize = 2;
 
+/// The shared names under the same keys as on the local target, then what only AWS has.
 #[derive(Serialize)]
 struct AwsOutputs<'a> {
+    change: &'a str,
+    #[serde(flatten)]
+    named: Named,
     artifacts_stack: String,
     artifacts_change: &'a str,
-    pipeline_change: &'a str,
     raw_bucket: &'a str,
     code_key: String,
     code_uploaded: bool,
     old_zips_deleted: usize,
     permission_check: String,
     smoke_test: String,
-    #[serde(flatten)]
-    deployed: Deployed,
+    stream_arn: String,
+    function_arn: String,
+    delivery_log_group: String,
+    code_stored_as: String,
 }
 
 fn said(change: StackChange) -> &'static str {
@@ -71,7 +75,7 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, progress: &Progr
         defaulted.set(true);
         default_bucket(stack, STAND_IN_ACCOUNT, &region)
     };
-    let mut settings = resolve_settings(&args.settings, stack, Some(&namer))?;
+    let mut settings = resolve_settings(args, stack, Some(&namer))?;
     let zip = lambda_zip(args.lambda_zip.as_deref())?;
     let architecture = zip.architecture.context(
         "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
@@ -152,16 +156,20 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, progress: &Progr
         args.output,
         "pipeline",
         &AwsOutputs {
+            change: said(pipeline_change),
+            named: Named::of("aws", &deployed.settings()),
             artifacts_stack: artifacts.name.clone(),
             artifacts_change: said(artifacts_change),
-            pipeline_change: said(pipeline_change),
             raw_bucket: bucket_said(bucket_plan),
             code_key,
             code_uploaded: uploaded,
             old_zips_deleted: pruned,
             permission_check,
             smoke_test: smoke,
-            deployed,
+            stream_arn: deployed.stream_arn,
+            function_arn: deployed.function_arn,
+            delivery_log_group: deployed.delivery_log_group,
+            code_stored_as: format!("s3://{artifacts_bucket}/{}", deployed.code_key),
         },
     )?;
     Ok(Exit::Ok)

@@ -4,83 +4,54 @@
 mod aws;
 mod build;
 
-use std::path::Path;
-
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{Exit, Target};
-use crate::cli::{DeployArgs, SettingsArgs};
+use super::{Exit, Named, Target};
+use crate::cli::DeployArgs;
 use crate::local::{DeployChange, Deployment, LocalTarget};
 use crate::output::print;
 use crate::progress::Progress;
-use crate::settings::{PipelineSettings, SettingsFile};
+use crate::settings::{PipelineSettings, SettingsInput};
 
-/// Read from the current directory when `--config` is not given.
-pub const DEFAULT_CONFIG: &str = "reaqtions.yaml";
-
-/// Makes the default bucket name for a stack (on AWS: unique per account and region).
-pub type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
-
-/// Resolves the settings: defaults, then the file, then flags. `default_bucket` replaces the local default
-/// bucket name when no bucket was given (on AWS it must be globally unique).
+/// The settings `deploy` was given: flags over the settings file, validated; `default_bucket` names the
+/// bucket when none was given (on AWS it must be globally unique).
 pub fn resolve_settings(
-    args: &SettingsArgs,
+    args: &DeployArgs,
     stack: Option<String>,
-    default_bucket: Option<BucketNamer>,
+    default_bucket: Option<&dyn Fn(&str) -> Result<String>>,
 ) -> Result<PipelineSettings> {
-    let file = match &args.config {
-        Some(path) => SettingsFile::load(path)?,
-        None if Path::new(DEFAULT_CONFIG).exists() => {
-            eprintln!("using settings from ./{DEFAULT_CONFIG}");
-            SettingsFile::load(Path::new(DEFAULT_CONFIG))?
-        }
-        None => SettingsFile::default(),
-    };
-    let mut merged = file.merged(args.as_file(stack));
-    if merged.bucket.is_none()
-        && let Some(make) = default_bucket
-    {
-        let stack = merged.stack.clone().unwrap_or_else(|| crate::settings::DEFAULT_STACK.to_owned());
-        merged.bucket = Some(make(&stack)?);
+    let flags = SettingsInput { stack, ..args.settings.clone() };
+    let input = flags.with_file(args.config.as_deref())?;
+    match default_bucket {
+        Some(name) => PipelineSettings::resolve_with(input, name),
+        None => PipelineSettings::resolve(input),
     }
-    PipelineSettings::resolve(merged)
 }
 
-/// The outputs other commands and people need.
+/// What `deploy --local` shows (and `status --local` repeats): the shared names, then the local details.
 #[derive(Serialize)]
-pub struct Outputs<'a> {
-    pub change: &'a str,
+pub struct LocalOutputs {
+    pub change: &'static str,
+    #[serde(flatten)]
+    pub named: Named,
     pub data_dir: String,
-    pub stack: &'a str,
-    pub stream: &'a str,
     pub stream_version: u32,
-    pub bucket: &'a str,
     pub bucket_path: String,
-    pub function: &'a str,
-    pub transform: &'a str,
-    pub log_group: &'a str,
-    pub prefix: &'a str,
-    pub error_prefix: &'a str,
+    pub transform: String,
     pub buffering: String,
     pub processor_buffering: String,
 }
 
-pub fn outputs<'a>(target: &LocalTarget, d: &'a Deployment, change: &'a str) -> Outputs<'a> {
+pub fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str) -> LocalOutputs {
     let s = &d.settings;
-    Outputs {
+    LocalOutputs {
         change,
+        named: Named::of("local", s),
         data_dir: target.root().display().to_string(),
-        stack: &s.stack,
-        stream: &s.stream,
         stream_version: d.version,
-        bucket: &s.bucket,
         bucket_path: target.lake(&s.bucket).root().display().to_string(),
-        function: &s.function,
-        transform: &d.transform,
-        log_group: &s.log_group,
-        prefix: &s.prefix,
-        error_prefix: &s.error_prefix,
+        transform: d.transform.clone(),
         buffering: format!("{} MiB / {} s", s.buffering.size_mib, s.buffering.interval_seconds),
         processor_buffering: format!("{} MB / {} s", s.processor.size_mb, s.processor.interval_seconds),
     }
@@ -94,7 +65,7 @@ pub fn run(target: &Target, stack: Option<String>, args: &DeployArgs, quiet: boo
 }
 
 fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
-    let settings = resolve_settings(&args.settings, stack, None)?;
+    let settings = resolve_settings(args, stack, None)?;
     if args.dry_run {
         let plan = match target.load()? {
             None => "create",

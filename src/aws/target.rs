@@ -1,0 +1,74 @@
+//! The AWS target behind the [`Pipeline`] seam: a pipeline deployed by `reaqtions deploy` (names and prefixes
+//! from the stack's outputs) or by other means (`--stream`/`--bucket`), as a Firehose sink, an S3 lake (the
+//! stack's account as the bucket's expected owner) and CloudWatch Logs.
+
+use anyhow::{Result, bail};
+
+use super::Aws;
+use super::cloudformation::describe;
+use super::firehose::FirehoseSink;
+use super::logs::CloudWatchLogs;
+use super::pipeline::Deployed;
+use super::s3::S3Lake;
+use crate::settings::PipelineSettings;
+use crate::target::{LogSource, Names, ObjectLake, Pipeline, RecordSink};
+
+pub struct AwsPipeline {
+    settings: PipelineSettings,
+    firehose: aws_sdk_firehose::Client,
+    runtime: tokio::runtime::Handle,
+    lake: S3Lake,
+    logs: CloudWatchLogs,
+}
+
+impl AwsPipeline {
+    /// The stack's pipeline, with `names` overriding its stream or bucket; without a stack, the names given
+    /// (then the default prefixes apply).
+    pub fn open(aws: &Aws, stack: &str, names: &Names) -> Result<AwsPipeline> {
+        let deployed = aws.block_on(describe(&aws.cloudformation(), stack))?;
+        let (mut settings, mut owner) = match deployed {
+            Some(stack) => {
+                let deployed = Deployed::from_stack(&stack)?;
+                (deployed.settings(), deployed.account())
+            }
+            None if names.stream.is_some() || names.bucket.is_some() => (PipelineSettings::defaults(), None),
+            None => bail!(
+                "no stack {stack} in {}: deploy it with `reaqtions deploy`, or name an existing pipeline with \
+                 --stream/--bucket",
+                aws.region()
+            ),
+        };
+        if let Some(stream) = &names.stream {
+            settings.stream.clone_from(stream);
+        }
+        if let Some(bucket) = names.bucket.as_ref().filter(|b| **b != settings.bucket) {
+            settings.bucket.clone_from(bucket);
+            owner = None;
+        }
+        Ok(AwsPipeline {
+            lake: S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle()),
+            logs: CloudWatchLogs::new(aws.logs(), aws.handle()),
+            firehose: aws.firehose(),
+            runtime: aws.handle(),
+            settings,
+        })
+    }
+}
+
+impl Pipeline for AwsPipeline {
+    fn settings(&self) -> &PipelineSettings {
+        &self.settings
+    }
+
+    fn sink(&self) -> Result<Box<dyn RecordSink>> {
+        Ok(Box::new(FirehoseSink::new(self.firehose.clone(), &self.settings.stream, self.runtime.clone())))
+    }
+
+    fn lake(&self) -> &dyn ObjectLake {
+        &self.lake
+    }
+
+    fn logs(&self) -> &dyn LogSource {
+        &self.logs
+    }
+}
