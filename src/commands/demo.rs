@@ -8,7 +8,6 @@ use anyhow::Result;
 
 use super::{Exit, Target};
 use crate::cli::DemoArgs;
-use crate::invalid;
 use crate::local::LocalTarget;
 use crate::report::Query;
 use crate::report::output::Format;
@@ -17,19 +16,6 @@ use crate::simulate::Plan;
 use crate::target::Names;
 
 pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
-    if !(1..=100_000).contains(&args.devices) || !(args.rate > 0.0 && args.rate.is_finite()) {
-        return Err(invalid!(
-            "--devices must be 1-100000 and --rate positive (got {} and {})",
-            args.devices,
-            args.rate
-        ));
-    }
-    if !(0.0..=1.0).contains(&args.malformed_ratio) {
-        return Err(invalid!("--malformed-ratio must be 0-1 (got {})", args.malformed_ratio));
-    }
-    let settings = PipelineSettings::resolve(SettingsInput::default().with_file(None)?)?;
-    let (_, deployment) = local.deploy(&settings)?;
-    eprintln!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, local.root().display());
     let per_device = (args.duration.as_secs_f64() * args.rate).round().max(1.0) as u64;
     let spool = PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
     let plan = Plan {
@@ -40,6 +26,10 @@ pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
         quiet,
         ..Plan::new(args.devices, args.rate, per_device, spool)
     };
+    plan.validate()?;
+    let settings = PipelineSettings::resolve(SettingsInput::default().with_file(None)?)?;
+    let (_, deployment) = local.deploy(&settings)?;
+    eprintln!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, local.root().display());
     eprintln!(
         "2/3 {} devices × {}/s for {:?}, {:.0}% malformed, verified:",
         args.devices,

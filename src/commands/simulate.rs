@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::{Exit, Target};
 use crate::cli::SimulateArgs;
-use crate::invalid;
 use crate::output::print;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
@@ -16,18 +15,6 @@ use crate::simulate::{INTERRUPTED, Plan, Summary, resend, run as simulate};
 
 /// Validates the arguments into a plan before anything is sent; a value out of range is a usage error.
 pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
-    if !(1..=100_000).contains(&args.devices) {
-        return Err(invalid!("--devices must be 1-100000 (got {})", args.devices));
-    }
-    if !(args.rate > 0.0 && args.rate.is_finite()) {
-        return Err(invalid!("--rate must be a positive number (got {})", args.rate));
-    }
-    if !(0.0..=1.0).contains(&args.malformed_ratio) {
-        return Err(invalid!("--malformed-ratio must be 0-1 (got {})", args.malformed_ratio));
-    }
-    if !(1..=256).contains(&args.concurrency) {
-        return Err(invalid!("--concurrency must be 1-256 (got {})", args.concurrency));
-    }
     let per_device = match (args.count, args.duration) {
         (Some(count), _) => count,
         (None, duration) => {
@@ -35,13 +22,10 @@ pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
             (seconds * args.rate).round().max(1.0) as u64
         }
     };
-    if per_device < 1 {
-        return Err(invalid!("--count must be at least 1"));
-    }
     let spool = args.spool.clone().unwrap_or_else(|| {
         PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
     });
-    Ok(Plan {
+    let plan = Plan {
         devices: args.devices,
         rate: args.rate,
         per_device,
@@ -56,7 +40,9 @@ pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
         names: args.pipeline.names(),
         output: args.output,
         quiet,
-    })
+    };
+    plan.validate()?;
+    Ok(plan)
 }
 
 #[derive(Serialize)]

@@ -77,6 +77,27 @@ impl Plan {
         }
     }
 
+    /// Every value within its range (a usage error naming the flag otherwise).
+    pub fn validate(&self) -> Result<()> {
+        use crate::invalid;
+        if !(1..=100_000).contains(&self.devices) {
+            return Err(invalid!("--devices must be 1-100000 (got {})", self.devices));
+        }
+        if !(self.rate > 0.0 && self.rate.is_finite()) {
+            return Err(invalid!("--rate must be a positive number (got {})", self.rate));
+        }
+        if !(0.0..=1.0).contains(&self.malformed_ratio) {
+            return Err(invalid!("--malformed-ratio must be 0-1 (got {})", self.malformed_ratio));
+        }
+        if !(1..=256).contains(&self.concurrency) {
+            return Err(invalid!("--concurrency must be 1-256 (got {})", self.concurrency));
+        }
+        if self.per_device < 1 {
+            return Err(invalid!("--count must be at least 1"));
+        }
+        Ok(())
+    }
+
     pub fn total(&self) -> u64 {
         self.per_device * self.devices as u64
     }

@@ -14,12 +14,15 @@ use crate::output::print;
 use crate::progress::Progress;
 use crate::settings::{PipelineSettings, SettingsInput};
 
+/// Names the raw bucket for a stack when none was given.
+pub type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
+
 /// The settings `deploy` was given: flags over the settings file, validated; `default_bucket` names the
 /// bucket when none was given (on AWS it must be globally unique).
 pub fn resolve_settings(
     args: &DeployArgs,
     stack: Option<String>,
-    default_bucket: Option<&dyn Fn(&str) -> Result<String>>,
+    default_bucket: Option<BucketNamer>,
 ) -> Result<PipelineSettings> {
     let flags = SettingsInput { stack, ..args.settings.clone() };
     let input = flags.with_file(args.config.as_deref())?;
