@@ -58,6 +58,17 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the embedded CloudFormation templates for review.
     Template(TemplateArgs),
+    /// Print a shell completion script (e.g. `reaqtions completions bash > ~/.local/share/bash-completion/completions/reaqtions`).
+    Completions(CompletionsArgs),
+    /// Print the manual page in roff (e.g. `reaqtions man > ~/.local/share/man/man1/reaqtions.1`).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

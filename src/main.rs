@@ -8,8 +8,10 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The SDK's own warnings (IMDS probes, profile parsing) only with -v: without a region or credentials the
+    // command's error says what to do in a line or two.
     let level = match cli.verbose {
-        0 => "warn",
+        0 => "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_sso=error",
         1 => "info",
         _ => "debug",
     };
@@ -19,6 +21,8 @@ fn main() -> ExitCode {
         .init();
     match reaqtions::commands::run(cli) {
         Ok(exit) => exit.into(),
+        // The reader of our output went away (`reaqtions report | head -1`): nothing is wrong.
+        Err(error) if reaqtions::output::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             // A value that breaks a rule is a usage error, like clap's own.

@@ -17,13 +17,13 @@ pub enum OutputFormat {
 pub fn print(format: OutputFormat, title: &str, value: &impl Serialize) -> Result<()> {
     let json = serde_json::to_value(value)?;
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
+        OutputFormat::Json => line(&serde_json::to_string_pretty(&json)?)?,
         OutputFormat::Table => {
             let mut table = Table::new();
             table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
             table.set_header([title, ""]);
             add_rows(&mut table, "", &json);
-            println!("{table}");
+            line(&table.to_string())?;
         }
     }
     Ok(())
@@ -55,4 +55,23 @@ fn add_rows(table: &mut Table, path: &str, value: &Value) {
 /// `1 object`, `2 objects`: a count with its noun (plural with an `s`).
 pub fn count(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// One line of result on stdout. Unlike `println!`, a closed pipe (`reaqtions … | head -1`) is an error the
+/// caller returns, and `main` ends quietly on it with exit 0, as ripgrep does.
+pub fn line(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Whether an error is a closed stdout pipe (the reader went away: nothing is wrong).
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    let broken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(broken)
+            || e.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if broken(io)))
+    })
 }

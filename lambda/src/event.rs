@@ -52,13 +52,3 @@ pub enum TransformResult {
     Dropped,
     ProcessingFailed,
 }
-
-impl TransformResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransformResult::Ok => "Ok",
-            TransformResult::Dropped => "Dropped",
-            TransformResult::ProcessingFailed => "ProcessingFailed",
-        }
-    }
-}

@@ -18,7 +18,6 @@ use anyhow::{Context as _, Result, bail};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::runtime::Runtime;
 
 /// Where the AWS target is: the global `--profile`, `--region` and `--endpoint-url` flags (ignored with
@@ -36,18 +35,78 @@ pub struct ConnectOptions {
     pub endpoint_url: Option<String>,
 }
 
-/// An SDK error in one line: `Code: message` for a service's answer, the error chain otherwise.
+/// Where the SDK sends requests, for messages: the `--endpoint-url`, or AWS in the region. Set by [`Aws::connect`].
+static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The service an SDK error type belongs to (`aws_sdk_s3::…` → S3), for messages.
+fn service_of<E>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    let krate = name.split("::").next().unwrap_or("");
+    match krate.strip_prefix("aws_sdk_").unwrap_or(krate) {
+        "cloudformation" => "CloudFormation",
+        "cloudwatchlogs" => "CloudWatch Logs",
+        "firehose" => "Firehose",
+        "iam" => "IAM",
+        "lambda" => "Lambda",
+        "s3" => "S3",
+        "sts" => "STS",
+        _ => "AWS",
+    }
+}
+
+/// An SDK error in one line: `Code: message` for a service's answer; "cannot connect to <service> at
+/// <endpoint>" when nothing answered; the error chain otherwise (never a debug dump).
 pub fn explain<E, R>(e: &aws_sdk_cloudformation::error::SdkError<E, R>) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    match e.as_service_error() {
-        Some(service) => {
+    use aws_sdk_cloudformation::error::SdkError;
+    match e {
+        SdkError::ServiceError(service) => {
+            let service = service.err();
             format!("{}: {}", service.code().unwrap_or("error"), service.message().unwrap_or("no message"))
         }
-        None => DisplayErrorContext(e).to_string(),
+        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
+            let endpoint = ENDPOINT.get().map_or("its endpoint", String::as_str);
+            let why = if failure.is_timeout() { "no answer in time".to_owned() } else { last_cause(e) };
+            format!("cannot connect to {} at {endpoint} ({why})", service_of::<E>())
+        }
+        SdkError::TimeoutError(_) => {
+            let endpoint = ENDPOINT.get().map_or("its endpoint", String::as_str);
+            format!("cannot connect to {} at {endpoint} (no answer in time)", service_of::<E>())
+        }
+        SdkError::DispatchFailure(failure) if failure.is_other() && chain(e).contains("credential") => format!(
+            "no usable AWS credentials ({}). Configure them with `aws configure`, --profile/AWS_PROFILE, or \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            last_cause(e)
+        ),
+        _ => chain(e),
     }
+}
+
+/// An error and its causes, `: `-separated, each as its message (never the Debug dump the SDK's own context
+/// adds).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// The innermost cause of an error, in one line (the SDK's chains repeat themselves).
+fn last_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string().trim_end_matches('.').to_owned()
 }
 
 /// A connection to one account and region.
@@ -101,9 +160,10 @@ impl Aws {
             loader = loader.endpoint_url(url);
         }
         let config = runtime.block_on(loader.load());
-        if config.region().is_none() {
+        let Some(region) = config.region() else {
             bail!("no AWS region: pass --region, set AWS_REGION, or set a region in the profile");
-        }
+        };
+        let _ = ENDPOINT.set(args.endpoint_url.clone().unwrap_or_else(|| format!("AWS in {region}")));
         Ok(Aws { config, runtime, custom_endpoint: args.endpoint_url.is_some() })
     }
 
@@ -122,12 +182,21 @@ impl Aws {
     /// Checks the credentials with STS (one quick call) and returns the account.
     pub fn identity(&self) -> Result<Identity> {
         let sts = aws_sdk_sts::Client::new(&self.config);
-        let out = self.block_on(sts.get_caller_identity().send()).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot use the AWS credentials: {}. Configure them with `aws configure`, --profile/AWS_PROFILE, \
+        let out = self.block_on(sts.get_caller_identity().send()).map_err(|e| match &e {
+            aws_sdk_sts::error::SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => {
+                anyhow::anyhow!("{}", explain(&e))
+            }
+            aws_sdk_sts::error::SdkError::TimeoutError(_) => anyhow::anyhow!("{}", explain(&e)),
+            aws_sdk_sts::error::SdkError::ServiceError(_) => anyhow::anyhow!(
+                "the AWS credentials were refused ({}). Refresh them (`aws sso login`, new keys) or pick others \
+                 with --profile/AWS_PROFILE",
+                explain(&e)
+            ),
+            _ => anyhow::anyhow!(
+                "cannot use the AWS credentials ({}). Configure them with `aws configure`, --profile/AWS_PROFILE, \
                  or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                DisplayErrorContext(&e)
-            )
+                last_cause(&e)
+            ),
         })?;
         Ok(Identity {
             account: out.account().unwrap_or_default().to_owned(),

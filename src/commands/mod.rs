@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod deploy;
+pub mod help;
 pub mod logs;
 pub mod report;
 pub mod simulate;
@@ -63,8 +64,11 @@ impl PipelineOverride {
 }
 
 pub fn run(cli: Cli) -> Result<Exit> {
-    if let Command::Template(args) = &cli.command {
-        return template::run(args);
+    match &cli.command {
+        Command::Template(args) => return template::run(args),
+        Command::Completions(args) => return help::completions(args.shell),
+        Command::Man => return help::man(),
+        _ => {}
     }
     let target = if cli.local {
         Target::Local(LocalTarget::new(&cli.data_dir))
@@ -73,17 +77,27 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Target::Aws { aws: Box::new(Aws::connect(&cli.aws)?), stack }
     };
     match &cli.command {
-        Command::Deploy(args) => deploy::run(&target, cli.stack.clone(), args, cli.quiet),
+        // The control plane differs by nature between targets: the one place that picks the implementation.
+        Command::Deploy(args) => match &target {
+            Target::Local(local) => deploy::run_local(local, cli.stack.clone(), args),
+            Target::Aws { aws, .. } => deploy::aws::run(aws, cli.stack.clone(), args, cli.quiet),
+        },
         Command::Simulate(args) => simulate::run(&target, &simulate::plan(args, cli.quiet)?).map(|(exit, ..)| exit),
         Command::Report(args) => report::run(&target, &report::request(args, cli.quiet)?),
         Command::Logs(args) => logs::run(&target, &logs::request(args)?),
-        Command::Status(args) => status::run(&target, args),
-        Command::Teardown(args) => teardown::run(&target, args, cli.quiet),
+        Command::Status(args) => match &target {
+            Target::Local(local) => status::run_local(local, args),
+            Target::Aws { aws, stack } => status::run_aws(aws, stack, args),
+        },
+        Command::Teardown(args) => match &target {
+            Target::Local(local) => teardown::run_local(local, args),
+            Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, cli.quiet),
+        },
         Command::Demo(args) => match &target {
             Target::Local(local) => demo::run(local, args, cli.quiet),
             Target::Aws { .. } => bail!("demo runs on the local target: add --local"),
         },
-        Command::Template(_) => unreachable!("handled above"),
+        Command::Template(_) | Command::Completions(_) | Command::Man => unreachable!("handled above"),
     }
 }
 

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{Exit, Named, Target};
+use super::{Exit, Named};
 use crate::aws::Aws;
 use crate::aws::cloudformation::{describe, outputs};
 use crate::aws::firehose::stream_status;
@@ -33,13 +33,6 @@ struct Status<T: Serialize> {
     details: T,
 }
 
-pub fn run(target: &Target, args: &StatusArgs) -> Result<Exit> {
-    match target {
-        Target::Local(local) => run_local(local, args),
-        Target::Aws { aws, stack } => run_aws(aws, stack, args),
-    }
-}
-
 #[derive(Serialize)]
 struct AwsDetails {
     artifacts_stack: String,
@@ -52,7 +45,7 @@ struct AwsDetails {
     outputs: std::collections::BTreeMap<String, String>,
 }
 
-fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
+pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let artifacts = artifacts_stack(stack);
     let pipeline = aws.block_on(describe(&cfn, stack))?;
@@ -134,7 +127,7 @@ struct LocalDetails {
     error_bytes: u64,
 }
 
-fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
+pub fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         eprintln!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
         let status = serde_json::json!({"status": "not deployed", "target": "local"});

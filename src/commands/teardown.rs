@@ -3,23 +3,17 @@
 
 use anyhow::Result;
 
-use super::{Exit, Target, confirm};
+use super::{Exit, confirm};
 use crate::aws::Aws;
 use crate::aws::cloudformation::{delete_stack, describe, output};
 use crate::aws::pipeline::{artifacts_stack, kept_buckets, stack_bucket};
 use crate::aws::s3::{bucket_exists, delete_bucket, empty_bucket};
 use crate::cli::TeardownArgs;
 use crate::local::LocalTarget;
+use crate::output::line;
 use crate::progress::Progress;
 
-pub fn run(target: &Target, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
-    match target {
-        Target::Local(local) => run_local(local, args),
-        Target::Aws { aws, stack } => run_aws(aws, stack, args, quiet),
-    }
-}
-
-fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
+pub fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         eprintln!("nothing to remove: no local deployment in {}", target.root().display());
         return Ok(Exit::Ok);
@@ -36,18 +30,18 @@ fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     }
     target.teardown(args.delete_data)?;
     if args.delete_data {
-        println!("removed local pipeline {}; deleted bucket {bucket} and the logs", deployment.settings.stack);
+        line(&format!("removed local pipeline {}; deleted bucket {bucket} and the logs", deployment.settings.stack))?;
     } else {
-        println!(
+        line(&format!(
             "removed local pipeline {}; kept bucket {bucket} at {}",
             deployment.settings.stack,
             target.lake(bucket).root().display()
-        );
+        ))?;
     }
     Ok(Exit::Ok)
 }
 
-fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
+pub fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let s3 = aws.s3();
     // The account: for the default bucket name, and as the expected owner of every bucket touched.
@@ -80,7 +74,7 @@ fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<E
             && aws.block_on(bucket_exists(&s3, &bucket, owner))?
         {
             let n = aws.block_on(empty_bucket(&s3, &bucket, owner, &mut |n| {
-                progress.say(&format!("  emptied {n} object versions from {bucket}"))
+                progress.say(&format!("  emptied {} from {bucket}", versions(n)))
             }))?;
             progress.say(&format!("emptied artifacts bucket {bucket} ({})", versions(n)));
         }
@@ -91,20 +85,20 @@ fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<E
         (Some(bucket), true) => {
             if aws.block_on(bucket_exists(&s3, &bucket, owner))? {
                 let n = delete_with_data(aws, &bucket, owner, &progress)?;
-                println!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({})", versions(n));
+                line(&format!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({})", versions(n)))?;
             } else {
-                println!("removed stacks {stack} and {artifacts}; bucket {bucket} was already gone");
+                line(&format!("removed stacks {stack} and {artifacts}; bucket {bucket} was already gone"))?;
             }
         }
-        (Some(bucket), false) if aws.block_on(bucket_exists(&s3, &bucket, owner))? => println!(
+        (Some(bucket), false) if aws.block_on(bucket_exists(&s3, &bucket, owner))? => line(&format!(
             "removed stacks {stack} and {artifacts}; kept bucket {bucket} and its data (`teardown --delete-data` \
              deletes it later)"
-        ),
+        ))?,
         // An endpoint that does not honour the bucket's deletion policy (an emulator) deleted it with the stack.
         (Some(bucket), false) => {
-            println!("removed stacks {stack} and {artifacts}; bucket {bucket} went with the stack")
+            line(&format!("removed stacks {stack} and {artifacts}; bucket {bucket} went with the stack"))?
         }
-        (None, _) => println!("removed stack {artifacts}"),
+        (None, _) => line(&format!("removed stack {artifacts}"))?,
     }
     Ok(Exit::Ok)
 }
@@ -133,7 +127,7 @@ fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, 
     let progress = Progress::new("teardown", 0, quiet);
     for bucket in &kept {
         let n = delete_with_data(aws, bucket, Some(account), &progress)?;
-        println!("deleted bucket {bucket} kept by an earlier teardown ({})", versions(n));
+        line(&format!("deleted bucket {bucket} kept by an earlier teardown ({})", versions(n)))?;
     }
     Ok(Exit::Ok)
 }
@@ -149,5 +143,5 @@ fn delete_with_data(aws: &Aws, bucket: &str, owner: Option<&str>, progress: &Pro
 }
 
 fn versions(n: u64) -> String {
-    if n == 1 { "1 object version".to_owned() } else { format!("{n} object versions") }
+    crate::output::count(n, "object version")
 }

@@ -9,7 +9,7 @@ use crate::cli::TemplateArgs;
 pub fn run(args: &TemplateArgs) -> Result<Exit> {
     for (file, body) in TEMPLATES {
         if args.name.as_deref().is_none_or(|n| file.starts_with(n)) {
-            println!("# templates/{file}\n{body}");
+            crate::output::line(&format!("# templates/{file}\n{body}"))?;
         }
     }
     Ok(Exit::Ok)

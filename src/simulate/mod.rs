@@ -7,7 +7,7 @@ pub mod malformed;
 pub mod sender;
 pub mod verify;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -119,6 +119,9 @@ pub struct Tracker {
     pub run: String,
     pub started: DateTime<Utc>,
     pub device_ids: Vec<String>,
+    /// Index of each device id in `device_ids`: a line's device is found in constant time, so verifying is
+    /// linear in the readings whatever the number of devices.
+    index: HashMap<String, usize>,
     /// `made_ms + 1` of each accepted reading, indexed `[device][seq - 1]`; 0 = not accepted.
     accepted: Mutex<Vec<Vec<u32>>>,
     malformed: Mutex<HashSet<(u32, u64)>>,
@@ -126,10 +129,12 @@ pub struct Tracker {
 
 impl Tracker {
     fn new(run: &str, started: DateTime<Utc>, devices: usize) -> Self {
+        let device_ids: Vec<String> = (0..devices).map(|i| format!("aq-{:04}", i + 1)).collect();
         Tracker {
             run: run.to_owned(),
             started,
-            device_ids: (0..devices).map(|i| format!("aq-{:04}", i + 1)).collect(),
+            index: device_ids.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect(),
+            device_ids,
             accepted: Mutex::new(vec![Vec::new(); devices]),
             malformed: Mutex::new(HashSet::new()),
         }
@@ -148,16 +153,19 @@ impl Tracker {
         }
     }
 
-    /// When the accepted reading `(device, seq)` was made, if it was accepted.
-    pub fn made_at(&self, device: &str, seq: u64) -> Option<DateTime<Utc>> {
-        let index = self.device_ids.iter().position(|d| d == device)?;
+    /// The index of a device of this run.
+    pub fn device_index(&self, device: &str) -> Option<usize> {
+        self.index.get(device).copied()
+    }
+
+    /// When the accepted reading `(device index, seq)` was made, if it was accepted.
+    pub fn made_at(&self, index: usize, seq: u64) -> Option<DateTime<Utc>> {
         let accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
         let ms = *accepted[index].get(usize::try_from(seq).ok()?.checked_sub(1)?)?;
         (ms > 0).then(|| self.started + chrono::Duration::milliseconds(i64::from(ms - 1)))
     }
 
-    pub fn is_malformed(&self, device: &str, seq: u64) -> bool {
-        let Some(index) = self.device_ids.iter().position(|d| d == device) else { return false };
+    pub fn is_malformed(&self, index: usize, seq: u64) -> bool {
         self.malformed.lock().unwrap_or_else(|e| e.into_inner()).contains(&(index as u32, seq))
     }
 

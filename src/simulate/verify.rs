@@ -115,13 +115,13 @@ pub fn verify(
                 if run != tracker.run {
                     continue;
                 }
-                let Some(index) = tracker.device_ids.iter().position(|d| *d == device) else { continue };
+                let Some(index) = tracker.device_index(&device) else { continue };
                 let entry = found.entry((index, seq)).or_insert((error, 0));
                 entry.1 += 1;
                 if entry.1 > 1 {
                     continue;
                 }
-                if let Some(made) = tracker.made_at(&device, seq) {
+                if let Some(made) = tracker.made_at(index, seq) {
                     latencies.push((meta.last_modified - made).num_milliseconds().max(0));
                 }
             }
@@ -137,7 +137,7 @@ pub fn verify(
         if !expected.contains(key) {
             continue;
         }
-        let malformed = tracker.is_malformed(&tracker.device_ids[key.0], key.1);
+        let malformed = tracker.is_malformed(key.0, key.1);
         match (error, malformed) {
             (true, true) => {
                 report.in_error += 1;

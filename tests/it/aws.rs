@@ -1,6 +1,7 @@
 //! The AWS target against moto (started by each test). moto's CloudFormation skips
-//! AWS::KinesisFirehose::DeliveryStream and AWS::S3::BucketPolicy (see DEVELOPERS.md), so the data-path test
-//! creates the delivery stream directly with the template's settings.
+//! AWS::KinesisFirehose::DeliveryStream and AWS::S3::BucketPolicy, and deletes an empty bucket with its stack
+//! whatever its deletion policy, so the data-path tests create the delivery stream directly with the template's
+//! settings and keep an object in a bucket that teardown must keep.
 
 use std::path::PathBuf;
 

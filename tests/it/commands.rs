@@ -50,6 +50,16 @@ fn bad_input_is_named() {
     std::fs::write(env.dir.path().join("typo.yaml"), "buffer_size: 5\n").unwrap();
     fails(&["deploy", "--config", "typo.yaml"], "typo.yaml");
     env.ok(&["deploy"]);
+    let usage = |args: &[&str], needle: &str| {
+        let out = env.cmd(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?} is a usage error: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{args:?}");
+    };
+    usage(&["simulate", "--devices", "0"], "--devices must be 1-100000");
+    usage(&["report", "--since", "yesterday"], "yesterday");
+    usage(&["logs", "--since", "last week"], "last week");
+    usage(&["deploy", "--log-retention-days", "10"], "log retention 10 days");
+    usage(&["demo", "--malformed-ratio", "3"], "--malformed-ratio");
     fails(&["simulate", "--malformed-ratio", "2"], "--malformed-ratio");
     fails(&["simulate", "--rate", "0"], "--rate");
     fails(&["simulate", "--resend", "nope.ndjson"], "nope.ndjson");
@@ -68,6 +78,69 @@ fn bad_input_is_named() {
         .unwrap();
     assert!(!aws.status.success());
     assert!(String::from_utf8_lossy(&aws.stderr).contains("no AWS region: pass --region"), "{aws:?}");
+
+    // No credentials: a line or two of advice, none of the SDK's warnings or debug dumps.
+    let aws = |extra: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reaqtions"));
+        cmd.env_clear().env("HOME", env.dir.path()).env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd.args(["--region", "eu-west-1"]).args(args).timeout(std::time::Duration::from_secs(30));
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let endpoint = [("AWS_ENDPOINT_URL", "http://127.0.0.1:1")];
+    let stderr = aws(&endpoint, &["status"]);
+    assert!(stderr.contains("no usable AWS credentials") && stderr.contains("aws configure"), "{stderr}");
+    assert!(stderr.lines().count() <= 2 && !stderr.contains("DispatchFailure") && !stderr.contains("WARN"), "{stderr}");
+    // An endpoint nothing listens on: named, with the service.
+    let keys = [("AWS_ENDPOINT_URL", "http://127.0.0.1:1"), ("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")];
+    let stderr = aws(&keys, &["status"]);
+    assert!(stderr.contains("cannot connect to CloudFormation at http://127.0.0.1:1"), "{stderr}");
+    assert!(!stderr.contains("dispatch failure") && stderr.lines().count() == 1, "{stderr}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    env.ok(&["simulate", "--devices", "20", "--count", "100", "--rate", "1000", "--quiet"]);
+    for args in [&["report", "--format", "csv"][..], &["template"][..]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
+            .current_dir(env.dir.path())
+            .env_remove("REAQTIONS_LOCAL")
+            .arg("--local")
+            .arg("--data-dir")
+            .arg(env.data_dir())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take()); // `| head -c 16`
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn completions_and_man_page() {
+    let env = Env::default();
+    let bash = env.ok(&["completions", "bash"]);
+    assert!(bash.contains("complete") && bash.contains("--delete-data") && bash.contains("simulate"));
+    for shell in ["zsh", "fish", "powershell"] {
+        assert!(env.ok(&["completions", shell]).contains("reaqtions"), "{shell}");
+    }
+    let man = env.ok(&["man"]);
+    assert!(man.starts_with(".ie") || man.contains(".TH reaqtions"), "{}", &man[..200.min(man.len())]);
+    let bad = env.cmd(&["completions", "tcsh"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[test]

@@ -66,7 +66,8 @@ fn bucket_said(plan: RawBucket) -> &'static str {
     }
 }
 
-pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, progress: &Progress) -> Result<Exit> {
+pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> Result<Exit> {
+    let progress = &Progress::new("deploy", 0, quiet);
     // Everything the user gave is checked before the first AWS call; the default bucket name's length with a
     // stand-in account id of the same length.
     let region = aws.region();
@@ -137,7 +138,8 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, progress: &Progr
     // Only zips no stack can roll back to: the deployed one and the newest others stay.
     let pruned = aws.block_on(prune_objects(&s3, &artifacts_bucket, owner, "lambda/", &code_key, KEEP_ZIPS))?;
     if pruned > 0 {
-        progress.say(&format!("deleted {pruned} old Lambda zips from {artifacts_bucket}"));
+        progress
+            .say(&format!("deleted {} from {artifacts_bucket}", crate::output::count(pruned as u64, "old Lambda zip")));
     }
     let smoke = if args.no_smoke {
         "skipped (--no-smoke)".to_owned()

@@ -1,17 +1,16 @@
 //! `deploy`: settings from `--config` and flags, validated before any work; then, on the local target, the
 //! deployment record created, updated or left as is ([`aws`] for the AWS target; [`build`] makes the zip).
 
-mod aws;
+pub mod aws;
 mod build;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{Exit, Named, Target};
+use super::{Exit, Named};
 use crate::cli::DeployArgs;
 use crate::local::{DeployChange, Deployment, LocalTarget};
 use crate::output::print;
-use crate::progress::Progress;
 use crate::settings::{PipelineSettings, SettingsInput};
 
 /// Names the raw bucket for a stack when none was given.
@@ -60,14 +59,7 @@ pub fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str) -> Lo
     }
 }
 
-pub fn run(target: &Target, stack: Option<String>, args: &DeployArgs, quiet: bool) -> Result<Exit> {
-    match target {
-        Target::Local(local) => run_local(local, stack, args),
-        Target::Aws { aws, .. } => aws::run(aws, stack, args, &Progress::new("deploy", 0, quiet)),
-    }
-}
-
-fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+pub fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
     let settings = resolve_settings(args, stack, None)?;
     if args.dry_run {
         let plan = match target.load()? {
