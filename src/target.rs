@@ -35,14 +35,35 @@ pub struct Names {
     pub bucket: Option<String>,
 }
 
+/// Why a sink refused a whole call or one entry: the service's code, a message that says what to do, and
+/// whether retrying can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SinkError {
+    pub code: String,
+    pub message: String,
+    /// No retry can help (a missing stream, a denial, bad or expired credentials): sending stops at once.
+    pub permanent: bool,
+}
+
+impl SinkError {
+    pub fn retryable(code: &str, message: impl Into<String>) -> SinkError {
+        SinkError { code: code.to_owned(), message: message.into(), permanent: false }
+    }
+
+    pub fn permanent(code: &str, message: impl Into<String>) -> SinkError {
+        SinkError { code: code.to_owned(), message: message.into(), permanent: true }
+    }
+}
+
 /// Where readings are sent: a Firehose delivery stream, or the local one.
 pub trait RecordSink: Send + Sync {
     /// What one call may carry.
     fn limits(&self) -> SinkLimits;
 
-    /// Sends one batch (within [`limits`](Self::limits)). Returns, in request order, `None` for each accepted record
-    /// and `Some(error code)` for each the stream refused (to be resent). `Err` means the whole call failed.
-    fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>>;
+    /// Sends one batch (within [`limits`](Self::limits)). Returns, in request order, `None` for each accepted
+    /// record and `Some(why)` for each the stream refused. `Err` means the whole call failed.
+    fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError>;
 
     /// Makes everything accepted so far durable (the local stream writes its buffers; Firehose needs nothing).
     fn flush(&self) -> Result<()>;

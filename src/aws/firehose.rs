@@ -3,12 +3,14 @@
 
 use anyhow::{Result, anyhow};
 use aws_sdk_firehose::Client;
+use aws_sdk_firehose::config::http::HttpResponse;
 use aws_sdk_firehose::error::SdkError;
+use aws_sdk_firehose::operation::put_record_batch::PutRecordBatchError;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use tokio::runtime::Handle;
 
-use crate::target::{RecordSink, SinkLimits};
+use crate::target::{RecordSink, SinkError, SinkLimits};
 
 /// PutRecordBatch's limits: 500 records, 4 MiB, 1,000 KiB per record.
 pub const LIMITS: SinkLimits =
@@ -32,24 +34,29 @@ impl RecordSink for FirehoseSink {
         LIMITS
     }
 
-    fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
-        let entries: Vec<Record> =
-            records.iter().map(|r| Record::builder().data(Blob::new(r.clone())).build()).collect::<Result<_, _>>()?;
+    fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
+        let entries: Vec<Record> = records
+            .iter()
+            .map(|r| Record::builder().data(Blob::new(r.clone())).build())
+            .collect::<Result<_, _>>()
+            .map_err(|e| SinkError::permanent("InvalidRecord", e.to_string()))?;
         let out = self
             .runtime
             .block_on(
                 self.client.put_record_batch().delivery_stream_name(&self.stream).set_records(Some(entries)).send(),
             )
-            .map_err(|e| anyhow!("PutRecordBatch to {} failed: {}", self.stream, super::explain(&e)))?;
-        // Entries come back in request order: an ErrorCode marks each one to resend.
-        let results: Vec<Option<String>> =
-            out.request_responses().iter().map(|r| r.error_code().map(str::to_owned)).collect();
+            .map_err(|e| classify(&self.stream, &self.region(), &e))?;
+        // Entries come back in request order: an ErrorCode marks each one to resend (or, for a KMS problem,
+        // one no resend can fix).
+        let results: Vec<Option<SinkError>> = out
+            .request_responses()
+            .iter()
+            .map(|r| r.error_code().map(|code| entry_error(&self.stream, code, r.error_message().unwrap_or(""))))
+            .collect();
         if results.len() != records.len() {
-            return Err(anyhow!(
-                "PutRecordBatch to {} answered {} entries for {}",
-                self.stream,
-                results.len(),
-                records.len()
+            return Err(SinkError::retryable(
+                "ResponseCountMismatch",
+                format!("PutRecordBatch to {} answered {} entries for {}", self.stream, results.len(), records.len()),
             ));
         }
         Ok(results)
@@ -57,6 +64,88 @@ impl RecordSink for FirehoseSink {
 
     fn flush(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+impl FirehoseSink {
+    fn region(&self) -> String {
+        self.client.config().region().map_or_else(|| "this region".to_owned(), ToString::to_string)
+    }
+}
+
+/// A refused entry: KMS problems are permanent, the rest (ServiceUnavailableException, InternalFailure) retryable.
+fn entry_error(stream: &str, code: &str, message: &str) -> SinkError {
+    if code.starts_with("KMS") {
+        SinkError::permanent(code, format!("delivery stream {stream} cannot use its KMS key ({code}: {message})"))
+    } else {
+        SinkError::retryable(code, format!("{code}: {message}"))
+    }
+}
+
+/// What a failed PutRecordBatch call means, and what to do about it. Throttling, 5xx, timeouts and dropped
+/// connections are retried; a missing stream, a denial, bad or expired credentials, invalid arguments and KMS
+/// errors stop sending at once.
+pub fn classify(stream: &str, region: &str, e: &SdkError<PutRecordBatchError, HttpResponse>) -> SinkError {
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    let explained = super::explain(e);
+    let SdkError::ServiceError(service) = e else {
+        return match e {
+            SdkError::DispatchFailure(f) if f.is_other() => SinkError::permanent(
+                "NoCredentials",
+                format!("{explained}; send the rest with --resend once they are refreshed"),
+            ),
+            SdkError::ConstructionFailure(_) => SinkError::permanent("InvalidRequest", explained),
+            _ => SinkError::retryable("ConnectionError", explained),
+        };
+    };
+    let status = service.raw().status().as_u16();
+    let code = service.err().code().unwrap_or("").to_owned();
+    let message = service.err().message().unwrap_or("").to_owned();
+    let code_or_status = if code.is_empty() { format!("HTTP{status}") } else { code.clone() };
+    match code.as_str() {
+        "ResourceNotFoundException" => SinkError::permanent(
+            &code,
+            format!(
+                "delivery stream {stream} does not exist in {region} (ResourceNotFoundException): run `reaqtions \
+                 status` to see what is deployed, or name the stream with --stream"
+            ),
+        ),
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => SinkError::permanent(
+            &code,
+            format!(
+                "the caller may not call firehose:PutRecordBatch on delivery stream {stream} in {region} \
+                 ({code}: {message}): attach the producer policy in examples/iam/producer.json"
+            ),
+        ),
+        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" | "TokenRefreshRequired" => SinkError::permanent(
+            &code,
+            format!(
+                "the AWS credentials expired ({code}): refresh your credentials (e.g. `aws sso login`) and send the \
+                 rest with --resend"
+            ),
+        ),
+        "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken" => SinkError::permanent(
+            &code,
+            format!("the AWS credentials were not accepted ({code}: {message}): check or refresh your credentials"),
+        ),
+        "InvalidKMSResourceException" => {
+            SinkError::permanent(&code, format!("delivery stream {stream} cannot use its KMS key ({code}: {message})"))
+        }
+        "InvalidArgumentException" | "ValidationException" | "SerializationException" | "InvalidParameterValue" => {
+            SinkError::permanent(&code, format!("PutRecordBatch to {stream} was refused ({code}: {message})"))
+        }
+        "ServiceUnavailableException"
+        | "ThrottlingException"
+        | "LimitExceededException"
+        | "InternalFailure"
+        | "InternalServerError" => SinkError::retryable(&code, explained),
+        _ if status == 429 || status >= 500 => SinkError::retryable(&code_or_status, explained),
+        _ => SinkError::permanent(&code_or_status, format!("PutRecordBatch to {stream} was refused ({explained})")),
     }
 }
 

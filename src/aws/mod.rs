@@ -18,6 +18,7 @@ use anyhow::{Context as _, Result, bail};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use tokio::runtime::Runtime;
 
 /// Where the AWS target is: the global `--profile`, `--region` and `--endpoint-url` flags (ignored with
@@ -56,16 +57,27 @@ fn service_of<E>() -> &'static str {
 
 /// An SDK error in one line: `Code: message` for a service's answer; "cannot connect to <service> at
 /// <endpoint>" when nothing answered; the error chain otherwise (never a debug dump).
-pub fn explain<E, R>(e: &aws_sdk_cloudformation::error::SdkError<E, R>) -> String
+pub fn explain<E>(e: &aws_sdk_cloudformation::error::SdkError<E, HttpResponse>) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     use aws_sdk_cloudformation::error::SdkError;
     match e {
         SdkError::ServiceError(service) => {
-            let service = service.err();
-            format!("{}: {}", service.code().unwrap_or("error"), service.message().unwrap_or("no message"))
+            let status = service.raw().status().as_u16();
+            let err = service.err();
+            let code = err.code().map_or_else(|| format!("HTTP {status}"), str::to_owned);
+            // A HEAD request's error has no body: say what its status means.
+            let text = err.message().map_or_else(
+                || match status {
+                    301 => "the resource is in another region".to_owned(),
+                    403 => "access denied".to_owned(),
+                    404 => "not found".to_owned(),
+                    _ => "the service gave no details".to_owned(),
+                },
+                str::to_owned,
+            );
+            format!("{code}: {text}{}", next_step(&code, status))
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
             let endpoint = ENDPOINT.get().map_or("its endpoint", String::as_str);
@@ -82,6 +94,28 @@ where
             last_cause(e)
         ),
         _ => chain(e),
+    }
+}
+
+/// What to do about a service's refusal, by its code.
+fn next_step(code: &str, status: u16) -> &'static str {
+    match code {
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            " (the credentials expired: refresh them, e.g. `aws sso login`)"
+        }
+        "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "InvalidSignatureException" => {
+            " (the credentials were not accepted: check them, or pick others with --profile)"
+        }
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "SlowDown" => {
+            " (the service is throttling: try again shortly)"
+        }
+        _ if code.contains("AccessDenied") || code == "UnauthorizedOperation" || status == 403 => {
+            " (the caller's IAM policy does not allow this: the role policies are in examples/iam/)"
+        }
+        _ => "",
     }
 }
 

@@ -199,3 +199,19 @@ fn checksums_are_base64_of_the_digest() {
     assert_eq!(sha256_base64(ZIP_SHA256).unwrap(), "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=");
     assert!(sha256_base64("abc").is_err());
 }
+
+#[tokio::test]
+async fn refusals_say_what_they_mean_and_what_to_do() {
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head_bucket(403)]);
+    let e = bucket_exists(&s3, BUCKET, None).await.unwrap_err().to_string();
+    assert!(e.contains("HTTP 403: access denied") && e.contains("examples/iam/"), "{e}");
+    assert!(!e.contains("no message"), "{e}");
+    let expired = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_error(|| {
+        DescribeStacksError::generic(
+            ErrorMetadata::builder().code("ExpiredToken").message("The security token included is expired").build(),
+        )
+    });
+    let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&expired]);
+    let e = crate::aws::cloudformation::describe(&cfn, "reaqtions").await.unwrap_err().to_string();
+    assert!(e.contains("cannot describe stack reaqtions: ExpiredToken") && e.contains("refresh them"), "{e}");
+}

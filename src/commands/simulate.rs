@@ -71,11 +71,23 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
     };
     print(plan.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
     let exit = if summary.failed > 0 {
-        eprintln!(
-            "{} could not be sent; they are in {} (send them with --resend)",
-            crate::output::count(summary.failed, "reading"),
-            summary.spool_file.as_deref().unwrap_or("the spool file")
-        );
+        let spool = summary.spool_file.as_deref().unwrap_or("the spool file");
+        let unsent = crate::output::count(summary.failed, "reading");
+        match &summary.stopped_by {
+            Some(reason) => eprintln!(
+                "sending stopped: {reason}\n{unsent} could not be sent; they are in {spool} (send them with \
+                 `reaqtions simulate --resend {spool}` once that is fixed)"
+            ),
+            None => {
+                let codes: Vec<String> = summary.errors.iter().map(|(code, n)| format!("{n} {code}")).collect();
+                eprintln!(
+                    "{unsent} could not be sent after {} retries ({}); they are in {spool} (send them with \
+                     `reaqtions simulate --resend {spool}`)",
+                    plan.retry.max_retries,
+                    codes.join(", ")
+                );
+            }
+        }
         Exit::Spooled
     } else if let Some(missing) = verification.as_ref().map(|v| v.missing).filter(|m| *m > 0) {
         let noun = if missing == 1 { "reading is" } else { "readings are" };

@@ -19,7 +19,7 @@ use super::logs::LogFiles;
 use crate::aws::firehose::LIMITS;
 use crate::prefix::{Prefix, object_name};
 use crate::settings::PipelineSettings;
-use crate::target::{RecordSink, SinkLimits};
+use crate::target::{RecordSink, SinkError, SinkLimits};
 
 /// Lambda's synchronous request payload limit.
 const LAMBDA_PAYLOAD_LIMIT: usize = 6_000_000;
@@ -145,13 +145,9 @@ impl Drop for LocalStream {
     }
 }
 
-/// The local stream is Firehose's: it takes what PutRecordBatch takes.
-impl RecordSink for LocalStream {
-    fn limits(&self) -> SinkLimits {
-        LIMITS
-    }
-
-    fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
+impl LocalStream {
+    /// PutRecordBatch's checks, then the records buffered for the processor.
+    fn accept(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>> {
         ensure!(records.len() <= LIMITS.batch_records, "PutRecordBatch takes at most {} records", LIMITS.batch_records);
         let total: usize = records.iter().map(Vec::len).sum();
         ensure!(total <= LIMITS.batch_bytes, "PutRecordBatch takes at most 4 MiB ({total} bytes sent)");
@@ -175,6 +171,17 @@ impl RecordSink for LocalStream {
         state.pending_since.get_or_insert_with(Instant::now);
         self.shared.drain(&mut state, false)?;
         Ok(vec![None; records.len()])
+    }
+}
+
+/// The local stream is Firehose's: it takes what PutRecordBatch takes.
+impl RecordSink for LocalStream {
+    fn limits(&self) -> SinkLimits {
+        LIMITS
+    }
+
+    fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
+        self.accept(records).map_err(|e| SinkError::permanent("LocalStreamFailed", format!("{e:#}")))
     }
 
     fn flush(&self) -> Result<()> {

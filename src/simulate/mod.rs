@@ -200,6 +200,10 @@ pub struct Summary {
     pub rate_accuracy_percent: f64,
     pub interrupted: bool,
     pub spool_file: Option<String>,
+    /// Refused entries and failed calls, by code.
+    pub errors: std::collections::BTreeMap<String, u64>,
+    /// What stopped sending, when a failure no retry can fix did.
+    pub stopped_by: Option<String>,
 }
 
 /// Runs the simulation against `sink`; returns the summary and, when `plan.track`, what was accepted.
@@ -246,7 +250,10 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
         let mut time = device::format_time(started_wall);
         while made < total && !INTERRUPTED.load(Ordering::Relaxed) {
             let elapsed = started.elapsed();
-            let due = ((elapsed.as_secs_f64() * total_rate) as u64 + 1).min(total);
+            // Once a failure no retry can fix stopped sending, the rest of the run is made at once and spooled,
+            // so `--resend` can complete it later.
+            let due =
+                if sender.is_stopped() { total } else { ((elapsed.as_secs_f64() * total_rate) as u64 + 1).min(total) };
             if made < due {
                 time = device::format_time(started_wall + chrono::Duration::from_std(elapsed).unwrap_or_default());
             }
@@ -286,7 +293,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
             });
             // Sleep until the next reading is due (briefly, to keep batches and progress flowing).
             let next_due = Duration::from_secs_f64(made as f64 / total_rate);
-            if let Some(wait) = next_due.checked_sub(started.elapsed()) {
+            if let Some(wait) = next_due.checked_sub(started.elapsed()).filter(|_| !sender.is_stopped()) {
                 std::thread::sleep(wait.min(Duration::from_millis(20)));
             }
         }
@@ -323,6 +330,8 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
         rate_accuracy_percent: 100.0 * achieved / total_rate,
         interrupted: INTERRUPTED.load(Ordering::Relaxed),
         spool_file: sender.spool_path().map(|p| p.display().to_string()),
+        errors: stats.errors(),
+        stopped_by: stats.stopped().map(|e| e.message),
     };
     Ok((summary, tracker))
 }
@@ -368,5 +377,7 @@ pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Res
         rate_accuracy_percent: 100.0,
         interrupted: false,
         spool_file: sender.spool_path().map(|p| p.display().to_string()),
+        errors: stats.errors(),
+        stopped_by: stats.stopped().map(|e| e.message),
     })
 }

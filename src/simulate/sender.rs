@@ -1,7 +1,10 @@
-//! Sends readings to a record sink without losing any: batches packed to PutRecordBatch's limits, only the
-//! failed entries of a partial failure resent, exponential backoff with full jitter, whole-call failures
-//! retried the same way, and — when the retry budget runs out — the unsent readings written to a spool file.
+//! Sends readings to a record sink without losing any: batches packed to the sink's limits, only the failed
+//! entries of a partial failure resent, exponential backoff with full jitter, whole-call failures retried the
+//! same way, and — when the retry budget runs out, or at once when a failure is one no retry can fix (a missing
+//! stream, a denial, bad credentials) — the unsent readings written to a spool file. Every failure is counted by
+//! its code.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -12,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use rand::Rng as _;
 
-use crate::target::{RecordSink, SinkLimits};
+use crate::target::{RecordSink, SinkError, SinkLimits};
 
 /// How hard to try before spooling.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +53,35 @@ pub struct SendStats {
     pub retried: AtomicU64,
     pub spooled: AtomicU64,
     pub calls: AtomicU64,
+    /// Refused entries and failed calls, by code.
+    errors: Mutex<BTreeMap<String, u64>>,
+    /// The failure no retry can fix that stopped sending, if one did.
+    stopped: Mutex<Option<SinkError>>,
+}
+
+impl SendStats {
+    /// Counts a failure by its code; the first of each code is logged with its message (shown with -v).
+    fn count(&self, error: &SinkError, n: u64) {
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = errors.entry(error.code.clone()).or_insert(0);
+        if *seen == 0 {
+            tracing::info!(code = %error.code, "first {}: {}", error.code, error.message);
+        }
+        *seen += n;
+    }
+
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The failure that stopped sending, if one did.
+    pub fn stopped(&self) -> Option<SinkError> {
+        self.stopped.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn stop(&self, error: &SinkError) {
+        self.stopped.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| error.clone());
+    }
 }
 
 /// Packs records into batches within a sink's limits.
@@ -108,23 +140,48 @@ impl<'a> Sender<'a> {
         (self.stats.spooled.load(Relaxed) > 0).then_some(&self.spool_path)
     }
 
-    /// Sends one batch until every record is accepted or the retry budget is spent; calls `accepted` for each
-    /// accepted record. Records given up on are spooled (an error only if the spool cannot be written).
+    /// Whether a failure no retry can fix has stopped sending (what is left goes straight to the spool).
+    pub fn is_stopped(&self) -> bool {
+        self.stats.stopped.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Sends one batch until every record is accepted, the retry budget is spent, or a failure no retry can fix
+    /// stops sending; calls `accepted` for each accepted record. Records given up on are spooled (an error
+    /// only if the spool cannot be written).
     pub fn send<T>(&self, batch: Vec<Outgoing<T>>, mut accepted: impl FnMut(&Outgoing<T>)) -> Result<()> {
         let mut remaining = batch;
         let mut attempt = 0;
         loop {
+            if self.is_stopped() {
+                return self.spool_records(&remaining);
+            }
             let payload: Vec<Vec<u8>> = remaining.iter().map(|o| o.bytes.clone()).collect();
             self.stats.calls.fetch_add(1, Relaxed);
             let results = match self.sink.put_record_batch(&payload) {
-                Ok(results) if results.len() == remaining.len() => results,
+                Ok(results) if results.len() == remaining.len() => {
+                    for error in results.iter().flatten() {
+                        self.stats.count(error, 1);
+                        if error.permanent {
+                            self.stats.stop(error);
+                        }
+                    }
+                    results
+                }
                 Ok(results) => {
-                    tracing::warn!(sent = remaining.len(), answered = results.len(), "sink answered a different count");
-                    vec![Some("ResponseCountMismatch".to_owned()); remaining.len()]
+                    let e = SinkError::retryable(
+                        "ResponseCountMismatch",
+                        format!("the sink answered {} entries for {}", results.len(), remaining.len()),
+                    );
+                    self.stats.count(&e, 1);
+                    vec![Some(e); remaining.len()]
                 }
                 Err(e) => {
-                    tracing::debug!("PutRecordBatch failed: {e:#}");
-                    vec![Some(format!("{e:#}")); remaining.len()]
+                    self.stats.count(&e, 1);
+                    if e.permanent {
+                        self.stats.stop(&e);
+                        return self.spool_records(&remaining);
+                    }
+                    vec![Some(e); remaining.len()]
                 }
             };
             let mut failed = Vec::new();
@@ -140,7 +197,7 @@ impl<'a> Sender<'a> {
             if failed.is_empty() {
                 return Ok(());
             }
-            if attempt >= self.policy.max_retries {
+            if attempt >= self.policy.max_retries || self.is_stopped() {
                 return self.spool_records(&failed);
             }
             self.stats.retried.fetch_add(failed.len() as u64, Relaxed);
@@ -191,10 +248,10 @@ mod tests {
         fn limits(&self) -> SinkLimits {
             LIMITS
         }
-        fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
+        fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
             let call = self.calls.fetch_add(1, Relaxed);
             if call % 4 == 3 {
-                anyhow::bail!("HTTP 503 Service Unavailable");
+                return Err(SinkError::retryable("HTTP503", "HTTP 503 Service Unavailable"));
             }
             let mut received = self.received.lock().unwrap();
             Ok(records
@@ -202,7 +259,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, r)| {
                     if (i + call).is_multiple_of(3) {
-                        Some("ServiceUnavailableException".into())
+                        Some(SinkError::retryable("ServiceUnavailableException", "Slow down."))
                     } else {
                         received.push(r.clone());
                         None
@@ -236,6 +293,68 @@ mod tests {
         assert_eq!(sink.received.lock().unwrap().len(), 300);
         assert!(sender.stats.retried.load(Relaxed) >= 100);
         assert_eq!(sender.spool_path(), None);
+        let errors = sender.stats.errors();
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["HTTP503", "ServiceUnavailableException"]);
+        // Each refused entry counts once; a failed call counts once, whatever it carried.
+        assert!(errors["ServiceUnavailableException"] >= 100 && errors["HTTP503"] >= 1, "{errors:?}");
+        let calls = sender.stats.calls.load(Relaxed);
+        assert!(errors["HTTP503"] <= calls / 4 + 1, "{errors:?} in {calls} calls");
+        assert!(sender.stats.stopped().is_none());
+    }
+
+    #[test]
+    fn a_failure_no_retry_can_fix_stops_sending_at_once() {
+        struct Missing(AtomicUsize);
+        impl RecordSink for Missing {
+            fn limits(&self) -> SinkLimits {
+                LIMITS
+            }
+            fn put_record_batch(&self, _: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
+                self.0.fetch_add(1, Relaxed);
+                Err(SinkError::permanent("ResourceNotFoundException", "delivery stream s does not exist"))
+            }
+            fn flush(&self) -> Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Missing(AtomicUsize::new(0));
+        let dir = tempfile::tempdir().unwrap();
+        let sender = Sender::new(&sink, RetryPolicy::default(), dir.path().join("spool.ndjson"));
+        let started = std::time::Instant::now();
+        sender.send(batch(5), |_| panic!("nothing is accepted")).unwrap();
+        sender.send(batch(7), |_| panic!("nothing is accepted")).unwrap();
+        assert!(started.elapsed() < Duration::from_millis(100), "no backoff: {:?}", started.elapsed());
+        assert_eq!(sink.0.load(Relaxed), 1, "one call, then straight to the spool");
+        assert_eq!(std::fs::read_to_string(sender.spool_path().unwrap()).unwrap().lines().count(), 12);
+        assert_eq!(sender.stats.stopped().unwrap().code, "ResourceNotFoundException");
+        assert_eq!(sender.stats.errors()["ResourceNotFoundException"], 1);
+    }
+
+    #[test]
+    fn a_permanent_entry_error_stops_too() {
+        struct Kms;
+        impl RecordSink for Kms {
+            fn limits(&self) -> SinkLimits {
+                LIMITS
+            }
+            fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
+                Ok(records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| (i == 0).then(|| SinkError::permanent("KMS.DisabledException", "key disabled")))
+                    .collect())
+            }
+            fn flush(&self) -> Result<()> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sender = Sender::new(&Kms, RetryPolicy::default(), dir.path().join("spool.ndjson"));
+        let mut accepted = 0;
+        sender.send(batch(3), |_| accepted += 1).unwrap();
+        assert_eq!((accepted, sender.stats.spooled.load(Relaxed)), (2, 1));
+        assert!(sender.is_stopped());
+        assert_eq!(sender.stats.retried.load(Relaxed), 0);
     }
 
     #[test]
@@ -245,8 +364,8 @@ mod tests {
             fn limits(&self) -> SinkLimits {
                 LIMITS
             }
-            fn put_record_batch(&self, _: &[Vec<u8>]) -> Result<Vec<Option<String>>> {
-                anyhow::bail!("connection refused")
+            fn put_record_batch(&self, _: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
+                Err(SinkError::retryable("ConnectionError", "connection refused"))
             }
             fn flush(&self) -> Result<()> {
                 Ok(())

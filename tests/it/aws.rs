@@ -460,6 +460,8 @@ fn partial_failures_and_503s_lose_nothing() {
     assert!(proxy.stats.failed_calls.load(std::sync::atomic::Ordering::Relaxed) > 0);
     assert_eq!(summary["accepted"], 500);
     assert_eq!(summary["failed"], 0);
+    let entries = summary["errors"]["ServiceUnavailableException"].as_u64().unwrap();
+    assert!(entries >= failed_entries, "every refused entry counted by code: {summary}");
     assert!(summary["retried"].as_u64().unwrap() >= failed_entries, "{summary}");
     let keys = keys_in_bucket(&env, RAW);
     let mut unique = keys.clone();
@@ -497,4 +499,68 @@ fn readings_left_after_retries_are_spooled_and_resent() {
     let mut keys = keys_in_bucket(&env, RAW);
     keys.dedup();
     assert_eq!(keys.len(), 100, "everything arrived once the spool was resent");
+}
+
+/// A stream that does not exist: no retry can help, so sending stops at once with the reason, and the spool
+/// holds the whole run for `--resend` once the stream exists.
+#[test]
+fn a_missing_stream_stops_sending_at_once_and_says_why() {
+    let env = AwsEnv::start();
+    let bucket = "lake-for-missing";
+    env.runtime.block_on(env.s3().create_bucket().bucket(bucket).send()).unwrap();
+    let spool = env.dir.path().join("unsent.ndjson");
+    let started = std::time::Instant::now();
+    let out = env
+        .cmd(&["simulate", "--devices", "5", "--count", "10", "--rate", "1", "--stream", "nope", "--bucket", bucket])
+        .args(["--output", "json", "--quiet", "--spool"])
+        .arg(&spool)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(3), "stopped at once, took {took:?}");
+    assert!(stderr.contains("delivery stream nope does not exist in us-east-1"), "{stderr}");
+    assert!(stderr.contains("reaqtions status") && stderr.contains("--resend"), "{stderr}");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["errors"]["ResourceNotFoundException"], 1, "{summary}");
+    assert_eq!(summary["calls"], 1, "one call, no retries: {summary}");
+    assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 50, "every reading of the run");
+
+    create_stream(&env, "nope", bucket);
+    let resent = env.json(
+        &["simulate", "--resend", spool.to_str().unwrap(), "--stream", "nope", "--bucket", bucket]
+            .iter()
+            .chain(&["--output", "json", "--quiet"])
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(50), Some(0)), "{resent}");
+    assert_eq!(keys_in_bucket(&env, bucket).len(), 50);
+}
+
+/// A principal without firehose:PutRecordBatch: stopped at once, the action named, the producer policy named.
+#[test]
+fn a_denied_put_stops_sending_at_once_and_names_the_action() {
+    let env = AwsEnv::start();
+    let bucket = "lake-for-denied";
+    env.runtime.block_on(env.s3().create_bucket().bucket(bucket).send()).unwrap();
+    create_stream(&env, "reaqtions-iot-data-stream", bucket);
+    let proxy = crate::fault_proxy::FaultProxy::denying(&env.moto.url);
+    let spool = env.dir.path().join("denied.ndjson");
+    let started = std::time::Instant::now();
+    let out = env
+        .cmd(&["simulate", "--devices", "4", "--count", "5", "--rate", "2", "--stream", "reaqtions-iot-data-stream"])
+        .args(["--bucket", bucket, "--quiet", "--spool"])
+        .arg(&spool)
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(3), "stopped at once, took {took:?}");
+    assert!(stderr.contains("firehose:PutRecordBatch") && stderr.contains("examples/iam/producer.json"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 20);
+    assert_eq!(proxy.stats.failed_calls.load(std::sync::atomic::Ordering::Relaxed), 1, "no retries");
 }

@@ -1,6 +1,7 @@
 //! A fault-injecting HTTP proxy on loopback, in front of moto: fails a share of PutRecordBatch entries with
 //! ServiceUnavailableException (those entries are not forwarded, so they are really lost unless resent) and a
-//! share of whole calls with HTTP 503. Everything else is forwarded unchanged.
+//! share of whole calls with HTTP 503; or, denying, answers every PutRecordBatch with AccessDeniedException as an
+//! endpoint enforcing a policy without `firehose:PutRecordBatch` would. Everything else is forwarded unchanged.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -58,8 +59,17 @@ fn forward(upstream: &str, method: &str, url: &str, headers: &[Header], body: &[
 }
 
 impl FaultProxy {
+    /// Every PutRecordBatch is denied.
+    pub fn denying(upstream_url: &str) -> FaultProxy {
+        Self::run(upstream_url, 0.0, 0.0, 1, true)
+    }
+
     /// `entry_failure` of the entries and `call_failure` of the PutRecordBatch calls fail.
     pub fn start(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64) -> FaultProxy {
+        Self::run(upstream_url, entry_failure, call_failure, seed, false)
+    }
+
+    fn run(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64, deny: bool) -> FaultProxy {
         let upstream = upstream_url.trim_start_matches("http://").to_owned();
         let server = Server::http("127.0.0.1:0").unwrap();
         let url = format!("http://{}", server.server_addr().to_ip().unwrap());
@@ -82,7 +92,18 @@ impl FaultProxy {
                 let url = request.url().to_owned();
                 let headers = request.headers().to_vec();
                 let (status, content_type, out) = if target.ends_with(".PutRecordBatch") {
-                    if rng.random_bool(call_failure) {
+                    if deny {
+                        stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
+                        let stream: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let stream = stream["DeliveryStreamName"].as_str().unwrap_or("?").to_owned();
+                        let message = format!(
+                            "User: arn:aws:iam::123456789012:user/analyst is not authorized to perform: \
+                             firehose:PutRecordBatch on resource: \
+                             arn:aws:firehose:us-east-1:123456789012:deliverystream/{stream}"
+                        );
+                        let answer = json!({"__type": "AccessDeniedException", "message": message});
+                        (400, "application/x-amz-json-1.1".into(), serde_json::to_vec(&answer).unwrap())
+                    } else if rng.random_bool(call_failure) {
                         stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
                         (
                             503,
