@@ -2,6 +2,12 @@
 //! the schema's field types, and writes the reading compacted (whitespace outside strings removed) — all in one
 //! walk over the bytes, with no allocation and no number conversion on the common path.
 //!
+//! Two things real devices send are kept rather than failed: a measure that is `NaN`, `Infinity` or
+//! `-Infinity` (Python's `json.dumps` of a failed float reading) is written as `null`; and a reading with a key
+//! twice is written with each key once, holding the last value (what `json.loads` and serde do), the schema
+//! checked on that. Duplicates are found on the hot path with a fixed-size table of key fingerprints; the
+//! rewrite runs only for a reading that has them.
+//!
 //! Why not serde_json: a visitor over `serde_json::Deserializer` plus a second compaction pass measured
 //! ~110 MB/s on the benchmark event; this walk is what reaches the Lambda's throughput target. The property
 //! tests check it accepts exactly what serde_json accepts.
@@ -66,25 +72,26 @@ enum Key {
     Other,
 }
 
-fn classify(name: &[u8]) -> Key {
+/// The key's class, and for a known field its bit in a per-reading mask (0 for any other key).
+fn classify(name: &[u8]) -> (Key, u32) {
     match name {
-        b"TIME" => Key::Time,
-        b"device_id" => Key::DeviceId,
-        b"seq" => Key::Seq,
-        b"USER_INPUT" => Key::Measure(MEASURES[0]),
-        b"NO2" => Key::Measure(MEASURES[1]),
-        b"CO" => Key::Measure(MEASURES[2]),
-        b"PM01" => Key::Measure(MEASURES[3]),
-        b"PM2_5" => Key::Measure(MEASURES[4]),
-        b"PM10" => Key::Measure(MEASURES[5]),
-        b"AQI" => Key::Measure(MEASURES[6]),
-        b"eCO2" => Key::Measure(MEASURES[7]),
-        b"TVOC" => Key::Measure(MEASURES[8]),
-        b"P" => Key::Measure(MEASURES[9]),
-        b"T" => Key::Measure(MEASURES[10]),
-        b"RH" => Key::Measure(MEASURES[11]),
-        n if n == ARRIVAL_FIELD.as_bytes() => Key::Reserved,
-        _ => Key::Other,
+        b"TIME" => (Key::Time, 1 << 12),
+        b"device_id" => (Key::DeviceId, 1 << 13),
+        b"seq" => (Key::Seq, 1 << 14),
+        b"USER_INPUT" => (Key::Measure(MEASURES[0]), 1),
+        b"NO2" => (Key::Measure(MEASURES[1]), 1 << 1),
+        b"CO" => (Key::Measure(MEASURES[2]), 1 << 2),
+        b"PM01" => (Key::Measure(MEASURES[3]), 1 << 3),
+        b"PM2_5" => (Key::Measure(MEASURES[4]), 1 << 4),
+        b"PM10" => (Key::Measure(MEASURES[5]), 1 << 5),
+        b"AQI" => (Key::Measure(MEASURES[6]), 1 << 6),
+        b"eCO2" => (Key::Measure(MEASURES[7]), 1 << 7),
+        b"TVOC" => (Key::Measure(MEASURES[8]), 1 << 8),
+        b"P" => (Key::Measure(MEASURES[9]), 1 << 9),
+        b"T" => (Key::Measure(MEASURES[10]), 1 << 10),
+        b"RH" => (Key::Measure(MEASURES[11]), 1 << 11),
+        n if n == ARRIVAL_FIELD.as_bytes() => (Key::Reserved, 1 << 15),
+        _ => (Key::Other, 0),
     }
 }
 
@@ -94,6 +101,44 @@ pub(crate) struct Scanner<'a> {
     /// Start of the bytes not yet copied to the output: only whitespace runs interrupt a copy, so a compact
     /// reading is copied with one `memcpy`.
     run_start: usize,
+}
+
+/// Key fingerprints kept per reading for finding duplicates; a reading with more keys is checked the slow way.
+const FINGERPRINTS: usize = 32;
+
+/// Of a key at `b[at..at + n]`: exact for keys of up to 16 bytes (length, first and last 8 bytes); a match is
+/// confirmed by the rewrite. Reads whole words from the input where it can (a key is followed by `":`).
+#[inline]
+fn fingerprint(b: &[u8], at: usize, n: usize) -> u64 {
+    let word = |from: usize| b.get(from..from + 8).map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    let (head, tail) = match (n, word(at)) {
+        (8.., Some(head)) => (head, word(at + n - 8).unwrap_or(0)),
+        (0..8, Some(head)) => (head & ((1u64 << (8 * n)) - 1), 0),
+        _ => {
+            let mut w = [0u8; 16];
+            let take = n.min(16);
+            w[..take].copy_from_slice(&b[at..at + take]);
+            (u64::from_le_bytes(w[..8].try_into().expect("8")), u64::from_le_bytes(w[8..].try_into().expect("8")))
+        }
+    };
+    head ^ tail.rotate_left(29) ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Keys of a reading that are not known fields, by fingerprint; and whether any key may be repeated.
+#[derive(Default)]
+struct OtherKeys {
+    prints: [u64; FINGERPRINTS],
+    count: usize,
+    duplicate: bool,
+}
+
+/// What one reading held besides its bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct ReadingOutcome {
+    /// The first schema problem (of the values that count: the last of a duplicated key).
+    pub(crate) problem: Option<Problem>,
+    /// The reading had a key more than once (written once, with its last value).
+    pub(crate) duplicate_keys: bool,
 }
 
 type Scan<T> = Result<T, Fail>;
@@ -148,16 +193,20 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans one top-level reading (after [`Scanner::next_reading`], the next byte is `{`), writing it
-    /// compacted to `out`.
+    /// compacted to `out` (non-finite measures as `null`, a duplicated key once with its last value).
     /// Returns the first schema problem found, if any; the syntax is always checked to the end.
-    pub(crate) fn reading(&mut self, out: &mut Vec<u8>) -> Scan<Option<Problem>> {
+    pub(crate) fn reading(&mut self, out: &mut Vec<u8>) -> Scan<ReadingOutcome> {
+        // After `next_reading`, nothing of this reading is pending: it starts at the end of `out`.
+        let out_start = out.len();
         let mut problem = None;
+        let mut fields = 0u32;
+        let mut others = OtherKeys::default();
         self.i += 1;
         self.more(out);
         if self.peek()? == b'}' {
             self.i += 1;
             self.flush(out);
-            return Ok(None);
+            return Ok(ReadingOutcome::default());
         }
         loop {
             self.more(out);
@@ -165,21 +214,37 @@ impl<'a> Scanner<'a> {
                 return Err(Fail::Syntax(self.i));
             }
             let (start, end, escaped) = self.string()?;
-            let key = if escaped {
+            let (key, known) = if escaped {
                 // Rare: a field name written with escapes; decode it to classify.
-                let name: String = serde_json::from_slice(&self.b[start..end]).map_err(|_| Fail::Syntax(start))?;
-                classify(name.as_bytes())
+                let name = serde_json::from_slice::<String>(&self.b[start..end]).map_err(|_| Fail::Syntax(start))?;
+                let (key, known) = classify(name.as_bytes());
+                if known == 0 {
+                    self.note_other_key(fingerprint(name.as_bytes(), 0, name.len()), &mut others);
+                }
+                (key, known)
             } else {
-                classify(&self.b[start + 1..end - 1])
+                let (key, known) = classify(&self.b[start + 1..end - 1]);
+                if known == 0 {
+                    self.note_other_key(fingerprint(self.b, start + 1, end - start - 2), &mut others);
+                }
+                (key, known)
             };
+            // A known field is one bit of a mask; other keys go by fingerprint.
+            others.duplicate |= fields & known != 0;
+            fields |= known;
             self.expect(out, b':')?;
             self.more(out);
             let value_start = self.i;
-            let kind = self.value(out, 1)?;
+            let kind = match key {
+                Key::Measure(_) if self.non_finite(out)? => Kind::Null,
+                _ => self.value(out, 1)?,
+            };
             let found = match key {
                 Key::Other => None,
                 Key::Reserved => Some(Problem::Reserved(ARRIVAL_FIELD)),
-                Key::Measure(field) => (kind != Kind::Number).then_some(Problem::NotANumber(field, kind.name())),
+                Key::Measure(field) => {
+                    (kind != Kind::Number && kind != Kind::Null).then_some(Problem::NotANumber(field, kind.name()))
+                }
                 Key::DeviceId => (kind != Kind::String).then_some(Problem::BadDeviceId),
                 Key::Seq => {
                     let text = std::str::from_utf8(&self.b[value_start..self.i]).unwrap_or("");
@@ -197,11 +262,41 @@ impl<'a> Scanner<'a> {
                 b'}' => {
                     self.i += 1;
                     self.flush(out);
-                    return Ok(problem);
+                    let outcome = ReadingOutcome { problem, duplicate_keys: false };
+                    return Ok(if others.duplicate { dedup_keys(out, out_start).unwrap_or(outcome) } else { outcome });
                 }
                 _ => return Err(Fail::Syntax(self.i)),
             }
         }
+    }
+
+    /// Records the fingerprint of a key that is not a known field; a repeat (or too many to keep) marks the
+    /// reading for the rewrite, which confirms it.
+    #[inline]
+    fn note_other_key(&self, print: u64, others: &mut OtherKeys) {
+        if others.count >= FINGERPRINTS || others.prints[..others.count].contains(&print) {
+            others.duplicate = true;
+        } else {
+            others.prints[others.count] = print;
+            others.count += 1;
+        }
+    }
+
+    /// At a measure's value: `NaN`, `Infinity` or `-Infinity` (Python's `json.dumps` of a non-finite float) is
+    /// written as `null`. False (nothing consumed) for anything else.
+    fn non_finite(&mut self, out: &mut Vec<u8>) -> Scan<bool> {
+        let rest = &self.b[self.i..];
+        let len = match rest.first() {
+            Some(b'N') if rest.starts_with(b"NaN") => 3,
+            Some(b'I') if rest.starts_with(b"Infinity") => 8,
+            Some(b'-') if rest.starts_with(b"-Infinity") => 9,
+            _ => return Ok(false),
+        };
+        self.flush(out);
+        out.extend_from_slice(b"null");
+        self.i += len;
+        self.run_start = self.i;
+        Ok(true)
     }
 
     fn time_ok(&self, start: usize) -> bool {
@@ -418,4 +513,70 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = 1 + memchr::memchr_iter(b'\n', before).count();
     let column = offset - memchr::memrchr(b'\n', before).map_or(0, |p| p + 1) + 1;
     (line, column)
+}
+
+/// Rewrites the compact reading at `out[start..]` with each key once, at its first place, holding its last
+/// value, and checks the schema on the result. `None` when no key was in fact repeated (a fingerprint match
+/// of different keys): the reading stays as it is.
+fn dedup_keys(out: &mut Vec<u8>, start: usize) -> Option<ReadingOutcome> {
+    let reading = std::str::from_utf8(&out[start..]).ok()?.to_owned();
+    let mut scanner = Scanner::new(&reading);
+    let mut sink = Vec::new();
+    /// A byte range of the reading.
+    type Span = (usize, usize);
+    // (decoded key, key span, value span), in order of appearance.
+    let mut fields: Vec<(String, Span, Span)> = Vec::new();
+    scanner.i = 1;
+    if reading.as_bytes().get(1) == Some(&b'}') {
+        return None;
+    }
+    loop {
+        let (key_start, key_end, _) = scanner.string().ok()?;
+        let key: String = serde_json::from_slice(&reading.as_bytes()[key_start..key_end]).ok()?;
+        scanner.i += 1; // ':' (the reading is compact)
+        let value_start = scanner.i;
+        scanner.value(&mut sink, 1).ok()?;
+        fields.push((key, (key_start, key_end), (value_start, scanner.i)));
+        match reading.as_bytes().get(scanner.i) {
+            Some(b',') => scanner.i += 1,
+            _ => break,
+        }
+    }
+    let mut kept: Vec<usize> = Vec::with_capacity(fields.len());
+    let mut repeated = false;
+    for i in 0..fields.len() {
+        match kept.iter().position(|&k| fields[k].0 == fields[i].0) {
+            // The first place keeps its key; the last value replaces the earlier one.
+            Some(at) => {
+                repeated = true;
+                let first = kept[at];
+                fields[first].2 = fields[i].2;
+            }
+            None => kept.push(i),
+        }
+    }
+    if !repeated {
+        return None;
+    }
+    let bytes = reading.as_bytes();
+    let mut rewritten = Vec::with_capacity(bytes.len());
+    rewritten.push(b'{');
+    for (n, &i) in kept.iter().enumerate() {
+        if n > 0 {
+            rewritten.push(b',');
+        }
+        let (_, (ks, ke), (vs, ve)) = &fields[i];
+        rewritten.extend_from_slice(&bytes[*ks..*ke]);
+        rewritten.push(b':');
+        rewritten.extend_from_slice(&bytes[*vs..*ve]);
+    }
+    rewritten.push(b'}');
+    let text = std::str::from_utf8(&rewritten).ok()?;
+    let mut check = Scanner::new(text);
+    check.next_reading();
+    let mut checked = Vec::with_capacity(rewritten.len());
+    let outcome = check.reading(&mut checked).ok()?;
+    out.truncate(start);
+    out.extend_from_slice(&checked);
+    Some(ReadingOutcome { problem: outcome.problem, duplicate_keys: true })
 }

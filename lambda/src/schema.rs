@@ -131,7 +131,7 @@ pub fn is_valid_time(s: &str) -> bool {
 }
 
 /// A schema problem in one reading, before the reading's index is known.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Problem {
     NotANumber(&'static str, &'static str),
     BadTime,

@@ -4,7 +4,9 @@
 //! no delimiter; producers batch with or without newlines). `Ok` data is every reading as one compact JSON
 //! object per line, each ending in `\n`, with [`ARRIVAL_FIELD`] appended. Empty or whitespace-only data is
 //! `Dropped` (there is nothing to keep, and nothing was lost). Any bad reading fails the whole record
-//! (`ProcessingFailed`), so Firehose writes its raw bytes to the error prefix.
+//! (`ProcessingFailed`), so Firehose writes its raw bytes to the error prefix. What real sensors send is kept:
+//! a leading UTF-8 byte-order mark is skipped, a non-finite or `null` measure is written as `null`, and a
+//! duplicated key is written once with its last value (see [`crate::scan`]).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,18 @@ use crate::schema::{ARRIVAL_FIELD, Reject};
 /// Returns the number of readings written (0 means the record holds nothing and should be `Dropped`).
 /// On `Err`, `out` is left exactly as it was.
 pub fn transform_record(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<usize, Reject> {
+    transform_counted(raw, arrival_ms, out).map(|r| r.readings)
+}
+
+/// What a record held.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Readings {
+    readings: usize,
+    /// Readings that had a key more than once.
+    with_duplicate_keys: usize,
+}
+
+fn transform_counted(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<Readings, Reject> {
     let start = out.len();
     let result = transform_into(raw, arrival_ms, out);
     if result.is_err() {
@@ -28,12 +42,17 @@ pub fn transform_record(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Resul
     result
 }
 
-fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<usize, Reject> {
+/// The UTF-8 byte-order mark some serial bridges and Windows tools put first.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<Readings, Reject> {
+    let raw = raw.strip_prefix(BOM).unwrap_or(raw);
     let text = std::str::from_utf8(raw).map_err(|e| Reject::NotUtf8 { offset: e.valid_up_to() })?;
     let arrival = arrival_suffix(arrival_ms);
     out.reserve(raw.len() + raw.len() / 4);
     let mut scanner = Scanner::new(text);
     let mut count = 0;
+    let mut with_duplicate_keys = 0;
     let fail = |f: Fail| match f {
         Fail::Eof => Reject::TruncatedJson,
         Fail::Syntax(offset) => {
@@ -47,9 +66,11 @@ fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<usiz
             let kind = scanner.value(&mut Vec::new(), 1).map_err(fail)?;
             return Err(Reject::NotAnObject { index: count, kind: kind.name() });
         }
-        if let Some(problem) = scanner.reading(out).map_err(fail)? {
+        let reading = scanner.reading(out).map_err(fail)?;
+        if let Some(problem) = reading.problem {
             return Err(problem.at(count));
         }
+        with_duplicate_keys += usize::from(reading.duplicate_keys);
         // The compact object ends in `}`: reopen it to append the arrival field.
         out.pop();
         if out.last() != Some(&b'{') {
@@ -57,7 +78,7 @@ fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<usiz
         }
         out.extend_from_slice(arrival.as_bytes());
     }
-    Ok(count)
+    Ok(Readings { readings: count, with_duplicate_keys })
 }
 
 /// `"_firehose_arrival":"2026-11-25T21:00:00.123Z"}` + newline, computed once per record.
@@ -86,6 +107,8 @@ pub struct BatchReport {
     pub dropped: usize,
     pub failed: usize,
     pub readings: usize,
+    /// Readings that had a key more than once (each written with its last value).
+    pub duplicate_keys: usize,
     pub bytes_in: usize,
     pub bytes_out: usize,
     #[serde(serialize_with = "as_micros")]
@@ -118,6 +141,7 @@ impl BatchReport {
             dropped = self.dropped,
             failed = self.failed,
             readings = self.readings,
+            duplicate_keys = self.duplicate_keys,
             bytes_in = self.bytes_in,
             bytes_out = self.bytes_out,
             duration_us = self.duration.as_micros() as u64,
@@ -143,7 +167,7 @@ pub fn transform_event(event: &FirehoseEvent) -> (FirehoseResponse, BatchReport)
             raw.clear();
             out.clear();
             let outcome = match B64.decode_append(record.data.as_bytes(), &mut raw) {
-                Ok(()) => transform_record(&raw, record.approximate_arrival_timestamp as i64, &mut out),
+                Ok(()) => transform_counted(&raw, record.approximate_arrival_timestamp as i64, &mut out),
                 Err(_) => {
                     raw.clear();
                     Err(Reject::InvalidBase64)
@@ -151,13 +175,14 @@ pub fn transform_event(event: &FirehoseEvent) -> (FirehoseResponse, BatchReport)
             };
             report.bytes_in += raw.len();
             let (result, data) = match outcome {
-                Ok(0) => {
+                Ok(Readings { readings: 0, .. }) => {
                     report.dropped += 1;
                     (TransformResult::Dropped, String::new())
                 }
-                Ok(n) => {
+                Ok(Readings { readings, with_duplicate_keys }) => {
                     report.ok += 1;
-                    report.readings += n;
+                    report.readings += readings;
+                    report.duplicate_keys += with_duplicate_keys;
                     report.bytes_out += out.len();
                     (TransformResult::Ok, B64.encode_to_string(&out))
                 }

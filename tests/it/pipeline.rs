@@ -334,3 +334,33 @@ fn logs_follow_prints_new_events_as_they_come() {
             && lines.iter().any(|l| l.contains("not_an_object"))
     );
 }
+
+/// What real sensors send (null and NaN measures, a byte-order mark, a key twice) is kept on the local target
+/// exactly as the Lambda keeps it: the same transform code.
+#[test]
+fn the_local_target_keeps_what_real_sensors_send() {
+    let env = Env::default();
+    env.ok(&["deploy", "--buffer-interval", "0", "--processor-buffer-interval", "0"]);
+    let spool = env.dir.path().join("edge.ndjson");
+    let mut lines = Vec::new();
+    lines.extend_from_slice(br#"{"device_id":"aq-1","seq":1,"PM2_5":null,"NO2":2.5}"#);
+    lines.push(b'\n');
+    lines.extend_from_slice(br#"{"device_id":"aq-1","seq":2,"PM2_5": NaN,"CO": -Infinity}"#);
+    lines.push(b'\n');
+    lines.extend_from_slice(b"\xEF\xBB\xBF{\"device_id\":\"aq-1\",\"seq\":3,\"NO2\":1}\n");
+    lines.extend_from_slice(br#"{"device_id":"aq-1","seq":4,"PM2_5":1,"PM2_5":2}"#);
+    lines.push(b'\n');
+    std::fs::write(&spool, lines).unwrap();
+    env.ok(&["simulate", "--resend", spool.to_str().unwrap(), "--quiet"]);
+    let report = env.ok(&["report", "--format", "ndjson"]);
+    let rows: Vec<serde_json::Value> = report.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 4, "{report}");
+    let by_seq = |seq: u64| rows.iter().find(|r| r["seq"] == seq).unwrap_or_else(|| panic!("seq {seq} in {report}"));
+    assert!(by_seq(1)["PM2_5"].is_null() && by_seq(1)["NO2"] == 2.5);
+    assert!(by_seq(2)["PM2_5"].is_null() && by_seq(2)["CO"].is_null());
+    assert_eq!(by_seq(3)["NO2"], 1);
+    assert_eq!(by_seq(4)["PM2_5"], 2);
+    let log =
+        std::fs::read_to_string(env.data_dir().join("logs/aws.lambda.reaqtions-data-transformation.log")).unwrap();
+    assert!(log.contains("\"duplicate_keys\":1"), "{log}");
+}

@@ -112,7 +112,7 @@ fn reference_accepts(text: &str) -> bool {
             "device_id" => v.is_string(),
             "seq" => v.is_u64(),
             "_firehose_arrival" => false,
-            k if reaqtions_lambda::MEASURES.contains(&k) => v.is_number(),
+            k if reaqtions_lambda::MEASURES.contains(&k) => v.is_number() || v.is_null(),
             _ => true,
         }),
         _ => false,
@@ -135,6 +135,126 @@ proptest! {
                 v
             }).collect();
             prop_assert_eq!(got, sent);
+        }
+    }
+}
+
+/// A value as a device may write it, beyond JSON: Python's `NaN`/`Infinity` tokens included.
+#[derive(Debug, Clone)]
+enum Sent {
+    Number(String),
+    Null,
+    NonFinite(&'static str),
+    Text(String),
+    Time,
+    Bool,
+}
+
+impl Sent {
+    fn render(&self) -> String {
+        match self {
+            Sent::Number(n) => n.clone(),
+            Sent::Null => "null".into(),
+            Sent::NonFinite(t) => (*t).into(),
+            Sent::Text(s) => serde_json::to_string(s).unwrap(),
+            Sent::Time => "\"2026-11-25T21:00:00.123456\"".into(),
+            Sent::Bool => "true".into(),
+        }
+    }
+}
+
+fn sent() -> impl Strategy<Value = Sent> {
+    prop_oneof![
+        (-1e6f64..1e6).prop_map(|f| Sent::Number(f.to_string())),
+        (0u64..1000).prop_map(|n| Sent::Number(n.to_string())),
+        Just(Sent::Null),
+        prop_oneof![Just("NaN"), Just("Infinity"), Just("-Infinity")].prop_map(Sent::NonFinite),
+        "[a-z]{0,4}".prop_map(Sent::Text),
+        Just(Sent::Time),
+        Just(Sent::Bool),
+    ]
+}
+
+/// Readings with keys drawn from a small set (so duplicates are common), an optional BOM first.
+fn device_record() -> impl Strategy<Value = (bool, Vec<Vec<(&'static str, Sent)>>)> {
+    let key = prop_oneof![
+        Just("NO2"),
+        Just("PM2_5"),
+        Just("AQI"),
+        Just("USER_INPUT"),
+        Just("TIME"),
+        Just("seq"),
+        Just("device_id"),
+        Just("x"),
+    ];
+    (any::<bool>(), proptest::collection::vec(proptest::collection::vec((key, sent()), 0..7), 1..3))
+}
+
+/// What the rules say a record becomes: `None` if it fails, else the exact lines (before the arrival field).
+fn reference_lines(readings: &[Vec<(&'static str, Sent)>]) -> Option<Vec<String>> {
+    let mut lines = Vec::new();
+    for reading in readings {
+        // Each key once, at its first place, with its last value (what json.loads does).
+        let mut fields: Vec<(&str, Sent)> = Vec::new();
+        for (k, v) in reading {
+            match fields.iter_mut().find(|(seen, _)| seen == k) {
+                Some(field) => field.1 = v.clone(),
+                None => fields.push((k, v.clone())),
+            }
+        }
+        // A non-finite token is JSON nowhere: only a measure may carry it, as a missing value.
+        for (k, v) in reading {
+            if matches!(v, Sent::NonFinite(_)) && !reaqtions_lambda::MEASURES.contains(k) {
+                return None;
+            }
+        }
+        let mut parts = Vec::new();
+        for (k, v) in &fields {
+            let ok = match *k {
+                m if reaqtions_lambda::MEASURES.contains(&m) => {
+                    matches!(v, Sent::Number(_) | Sent::Null | Sent::NonFinite(_))
+                }
+                "TIME" => matches!(v, Sent::Time),
+                "device_id" => matches!(v, Sent::Text(_) | Sent::Time),
+                "seq" => matches!(v, Sent::Number(n) if n.parse::<u64>().is_ok()),
+                _ => true,
+            };
+            if !ok {
+                return None;
+            }
+            let value = if matches!(v, Sent::NonFinite(_)) { "null".to_owned() } else { v.render() };
+            parts.push(format!("\"{k}\":{value}"));
+        }
+        lines.push(format!("{{{}", parts.join(",")));
+    }
+    Some(lines)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn what_devices_send_is_kept_as_the_rules_say((bom, readings) in device_record()) {
+        let mut raw = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+        let text: Vec<String> = readings
+            .iter()
+            .map(|r| format!("{{{}}}", r.iter().map(|(k, v)| format!("\"{k}\": {}", v.render())).collect::<Vec<_>>().join(", ")))
+            .collect();
+        raw.extend_from_slice(text.join("\n").as_bytes());
+        let mut out = Vec::new();
+        let ours = reaqtions_lambda::transform_record(&raw, crate::ARRIVAL_MS, &mut out);
+        let expected = reference_lines(&readings);
+        prop_assert_eq!(ours.is_ok(), expected.is_some(), "{:?} -> {:?}", String::from_utf8_lossy(&raw), ours);
+        if let Some(expected) = expected {
+            let got = String::from_utf8(out).unwrap();
+            let suffix = format!("\"_firehose_arrival\":\"{}\"}}", crate::ARRIVAL_TEXT);
+            let expected: Vec<String> = expected
+                .into_iter()
+                .map(|l| if l == "{" { format!("{{{suffix}") } else { format!("{l},{suffix}") })
+                .collect();
+            prop_assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+            for line in got.lines() {
+                prop_assert!(serde_json::from_str::<Value>(line).is_ok(), "strict JSON: {}", line);
+            }
         }
     }
 }

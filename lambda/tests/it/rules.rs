@@ -101,7 +101,20 @@ fn each_bad_case_is_rejected_with_a_reason_that_names_it() {
         (b"\"reading\"", Reject::NotAnObject { index: 1, kind: "string" }),
         (b"null", Reject::NotAnObject { index: 1, kind: "null" }),
         (b"{\"NO2\":\"12\"}", Reject::NotANumber { index: 1, field: "NO2", kind: "string" }),
-        (b"{\"PM2_5\":null}", Reject::NotANumber { index: 1, field: "PM2_5", kind: "null" }),
+        (b"{\"device_id\":null}", Reject::BadDeviceId { index: 1 }),
+        (b"{\"TIME\":null}", Reject::BadTime { index: 1 }),
+        (b"{\"seq\":null}", Reject::BadSeq { index: 1 }),
+        (b"{\"seq\":NaN}", Reject::InvalidJson { line: 1, column: 8 }),
+        (b"{\"other\":NaN}", Reject::InvalidJson { line: 1, column: 10 }),
+        (b"{\"NO2\":nan}", Reject::InvalidJson { line: 1, column: 8 }),
+        (b"{\"NO2\":-NaN}", Reject::InvalidJson { line: 1, column: 9 }),
+        (b"{\"NO2\":[NaN]}", Reject::InvalidJson { line: 1, column: 9 }),
+        (b"{\"NO2\":1}\xEF\xBB\xBF{\"NO2\":2}", Reject::InvalidJson { line: 1, column: 10 }),
+        (b"{\"PM2_5\":1,\"PM2_5\":\"x\"}", Reject::NotANumber { index: 1, field: "PM2_5", kind: "string" }),
+        (
+            b"{\"_firehose_arrival\":1,\"_firehose_arrival\":2}",
+            Reject::ReservedField { index: 1, field: ARRIVAL_FIELD },
+        ),
         (b"{\"AQI\":true}", Reject::NotANumber { index: 1, field: "AQI", kind: "boolean" }),
         (b"{\"RH\":[1]}", Reject::NotANumber { index: 1, field: "RH", kind: "array" }),
         (b"{\"T\":1e999}", Reject::InvalidJson { line: 1, column: 6 }),
@@ -189,4 +202,113 @@ fn fixture_events_with_kinesis_metadata_are_accepted() {
     assert_eq!((report.ok, report.dropped, report.failed), (2, 1, 5));
     let codes: Vec<_> = report.failures.iter().map(|(_, r)| r.code()).collect();
     assert_eq!(codes, ["not_a_number", "not_utf8", "truncated_json", "not_an_object", "bad_time"]);
+}
+
+#[test]
+fn missing_measures_are_kept_as_null() {
+    // What Python's json.dumps writes for None and for non-finite floats, in every measure.
+    for (sent, kept) in
+        [("null", "null"), ("NaN", "null"), ("Infinity", "null"), ("-Infinity", "null"), ("-0.5", "-0.5")]
+    {
+        for field in reaqtions_lambda::MEASURES {
+            let raw = format!(r#"{{"device_id":"aq-1","{field}": {sent},"NO2":1.5}}"#);
+            let raw = if field == "NO2" { format!(r#"{{"device_id":"aq-1","NO2": {sent}}}"#) } else { raw };
+            let lines = ok_lines(raw.as_bytes());
+            assert!(lines[0].contains(&format!("\"{field}\":{kept}")), "{raw} -> {}", lines[0]);
+            assert!(serde_json::from_str::<Value>(&lines[0]).is_ok(), "strict JSON: {}", lines[0]);
+        }
+    }
+    let seed = r#"{"TIME": "2026-11-25T21:00:00.123456", "USER_INPUT": 1, "NO2": NaN, "CO": 0.62, "PM01": Infinity, "PM2_5": null, "PM10": -Infinity, "AQI": NaN}"#;
+    let line = &ok_lines(seed.as_bytes())[0];
+    let v: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        (v["NO2"].clone(), v["PM01"].clone(), v["PM2_5"].clone(), v["PM10"].clone()),
+        (Value::Null, Value::Null, Value::Null, Value::Null)
+    );
+    assert_eq!(v["CO"], json!(0.62), "the other measures of that reading are good");
+    assert_eq!(v["AQI"], Value::Null);
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_skipped() {
+    let raw = [b"\xEF\xBB\xBF".as_slice(), SEED.as_bytes()].concat();
+    assert_eq!(serde_json::from_str::<Value>(&ok_lines(&raw)[0]).unwrap(), with_arrival(SEED));
+    let packed = [b"\xEF\xBB\xBF".as_slice(), SEED.as_bytes(), b"\n", SEED.as_bytes()].concat();
+    assert_eq!(ok_lines(&packed).len(), 2);
+    let mut out = Vec::new();
+    assert_eq!(transform_record(b"\xEF\xBB\xBF  \n", ARRIVAL_MS, &mut out), Ok(0), "a BOM alone holds nothing");
+    assert_eq!(rejected(b"\xEF\xBB{}"), Reject::NotUtf8 { offset: 0 }, "a broken BOM is not skipped");
+}
+
+#[test]
+fn a_duplicated_key_is_written_once_with_its_last_value() {
+    let lines = ok_lines(br#"{"device_id":"aq-1","PM2_5":1,"NO2":3,"PM2_5":2}"#);
+    assert_eq!(
+        lines[0],
+        format!(r#"{{"device_id":"aq-1","PM2_5":2,"NO2":3,"{ARRIVAL_FIELD}":"{ARRIVAL_TEXT}"}}"#),
+        "the first place, the last value"
+    );
+    // Only the value that counts is checked: a bad first value replaced by a good one passes.
+    let lines = ok_lines(br#"{"PM2_5":"broken","PM2_5":NaN,"PM2_5":4.5}"#);
+    assert!(lines[0].starts_with(r#"{"PM2_5":4.5,"#), "{}", lines[0]);
+    // An escaped spelling of the same key is the same key.
+    let lines = ok_lines(br#"{"a":1,"\u0061":2,"b":{"a":1,"a":2}}"#);
+    assert!(lines[0].starts_with(r#"{"a":2,"b":{"a":1,"a":2},"#), "nested objects are kept as sent: {}", lines[0]);
+    // Many keys (beyond the fingerprint table) still find their duplicate.
+    let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+    let raw = format!("{{{},\"k3\":99}}", many.join(","));
+    let v: Value = serde_json::from_str(&ok_lines(raw.as_bytes())[0]).unwrap();
+    assert_eq!((v["k3"].clone(), v.as_object().unwrap().len()), (json!(99), 41));
+    // Counted in the summary log line.
+    let (_, report) =
+        transform_event(&event_of(&[br#"{"NO2":1,"NO2":2}{"NO2":3}"#.as_slice(), br#"{"x":1,"y":1}"#.as_slice()]));
+    assert_eq!((report.readings, report.duplicate_keys), (3, 1));
+}
+
+/// Every Ok line is JSON that Python's json.loads takes in strict mode (no NaN, no Infinity), as the readers
+/// downstream (pandas, Hive's JSON SerDe) need.
+#[test]
+fn ok_lines_are_strict_json_for_python() {
+    let edge = [
+        SEED.as_bytes(),
+        br#"{"device_id":"aq-1","PM2_5":null}"#.as_slice(),
+        br#"{"PM2_5": NaN, "NO2": Infinity, "CO": -Infinity}"#.as_slice(),
+        b"\xEF\xBB\xBF{\"NO2\":1}".as_slice(),
+        br#"{"device_id":"aq-1","PM2_5":1,"PM2_5":2}"#.as_slice(),
+    ];
+    let mut lines = String::new();
+    for raw in edge {
+        for line in ok_lines(raw) {
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+    }
+    let check = r#"
+import json, sys
+
+def strict(name):
+    raise ValueError("not strict JSON: " + name)
+
+def once(pairs):
+    if len(pairs) != len(set(k for k, _ in pairs)):
+        strict("a key twice")
+    return dict(pairs)
+
+n = 0
+for line in sys.stdin:
+    json.loads(line, parse_constant=strict, object_pairs_hook=once)
+    n += 1
+print(n)
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", check])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (on every machine of this project's kind)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), lines.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), lines.lines().count().to_string());
 }
