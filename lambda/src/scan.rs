@@ -5,8 +5,8 @@
 //! Two things real devices send are kept rather than failed: a measure that is `NaN`, `Infinity` or
 //! `-Infinity` (Python's `json.dumps` of a failed float reading) is written as `null`; and a reading with a key
 //! twice is written with each key once, holding the last value (what `json.loads` and serde do), the schema
-//! checked on that. Duplicates are found on the hot path with a fixed-size table of key fingerprints; the
-//! rewrite runs only for a reading that has them.
+//! checked on that. Duplicates are found on the hot path with one bit per known field and a 64-bit filter for
+//! the other keys; the rewrite, which compares the names, runs only for a reading that may have them.
 //!
 //! Why not serde_json: a visitor over `serde_json::Deserializer` plus a second compaction pass measured
 //! ~110 MB/s on the benchmark event; this walk is what reaches the Lambda's throughput target. The property
@@ -63,6 +63,7 @@ impl Kind {
 }
 
 /// A field name of a reading, classified.
+#[derive(Clone, Copy)]
 enum Key {
     Measure(&'static str),
     Time,
@@ -103,33 +104,14 @@ pub(crate) struct Scanner<'a> {
     run_start: usize,
 }
 
-/// Key fingerprints kept per reading for finding duplicates; a reading with more keys is checked the slow way.
-const FINGERPRINTS: usize = 32;
-
-/// Of a key at `b[at..at + n]`: exact for keys of up to 16 bytes (length, first and last 8 bytes); a match is
-/// confirmed by the rewrite. Reads whole words from the input where it can (a key is followed by `":`).
-#[inline]
-fn fingerprint(b: &[u8], at: usize, n: usize) -> u64 {
-    let word = |from: usize| b.get(from..from + 8).map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")));
-    let (head, tail) = match (n, word(at)) {
-        (8.., Some(head)) => (head, word(at + n - 8).unwrap_or(0)),
-        (0..8, Some(head)) => (head & ((1u64 << (8 * n)) - 1), 0),
-        _ => {
-            let mut w = [0u8; 16];
-            let take = n.min(16);
-            w[..take].copy_from_slice(&b[at..at + take]);
-            (u64::from_le_bytes(w[..8].try_into().expect("8")), u64::from_le_bytes(w[8..].try_into().expect("8")))
-        }
-    };
-    head ^ tail.rotate_left(29) ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// Keys of a reading that are not known fields, by fingerprint; and whether any key may be repeated.
-#[derive(Default)]
-struct OtherKeys {
-    prints: [u64; FINGERPRINTS],
-    count: usize,
-    duplicate: bool,
+/// One bit of a 64-bit filter for a key that is not a known field, from its length and first and last bytes:
+/// a reading's few such keys rarely share one, and a shared bit only sends the reading to the rewrite, which
+/// compares the names themselves.
+#[inline(always)]
+fn other_key_bit(name: &[u8]) -> u64 {
+    let (first, last) = (name.first().copied().unwrap_or(0), name.last().copied().unwrap_or(0));
+    let mix = (name.len() as u64) ^ (u64::from(first) << 8) ^ (u64::from(last) << 16);
+    1 << (mix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 /// What one reading held besides its bytes.
@@ -200,7 +182,8 @@ impl<'a> Scanner<'a> {
         let out_start = out.len();
         let mut problem = None;
         let mut fields = 0u32;
-        let mut others = OtherKeys::default();
+        let mut other_keys = 0u64;
+        let mut maybe_duplicate = false;
         self.i += 1;
         self.more(out);
         if self.peek()? == b'}' {
@@ -215,28 +198,30 @@ impl<'a> Scanner<'a> {
             }
             let (start, end, escaped) = self.string()?;
             let (key, known) = if escaped {
-                // Rare: a field name written with escapes; decode it to classify.
+                // Rare: a field name written with escapes; decode it to classify, and let the rewrite (which
+                // compares decoded names) decide whether it repeats another.
                 let name = serde_json::from_slice::<String>(&self.b[start..end]).map_err(|_| Fail::Syntax(start))?;
-                let (key, known) = classify(name.as_bytes());
-                if known == 0 {
-                    self.note_other_key(fingerprint(name.as_bytes(), 0, name.len()), &mut others);
-                }
-                (key, known)
+                maybe_duplicate = true;
+                classify(name.as_bytes())
             } else {
-                let (key, known) = classify(&self.b[start + 1..end - 1]);
+                let name = &self.b[start + 1..end - 1];
+                let (key, known) = classify(name);
                 if known == 0 {
-                    self.note_other_key(fingerprint(self.b, start + 1, end - start - 2), &mut others);
+                    let bit = other_key_bit(name);
+                    maybe_duplicate |= other_keys & bit != 0;
+                    other_keys |= bit;
                 }
                 (key, known)
             };
             // A known field is one bit of a mask; other keys go by fingerprint.
-            others.duplicate |= fields & known != 0;
+            maybe_duplicate |= fields & known != 0;
             fields |= known;
             self.expect(out, b':')?;
             self.more(out);
             let value_start = self.i;
+            // Only a measure may hold Python's non-finite tokens, and they start with `N`, `I` or `-I`.
             let kind = match key {
-                Key::Measure(_) if self.non_finite(out)? => Kind::Null,
+                Key::Measure(_) if self.at_non_finite() && self.non_finite(out) => Kind::Null,
                 _ => self.value(out, 1)?,
             };
             let found = match key {
@@ -263,40 +248,37 @@ impl<'a> Scanner<'a> {
                     self.i += 1;
                     self.flush(out);
                     let outcome = ReadingOutcome { problem, duplicate_keys: false };
-                    return Ok(if others.duplicate { dedup_keys(out, out_start).unwrap_or(outcome) } else { outcome });
+                    return Ok(if maybe_duplicate { dedup_keys(out, out_start).unwrap_or(outcome) } else { outcome });
                 }
                 _ => return Err(Fail::Syntax(self.i)),
             }
         }
     }
 
-    /// Records the fingerprint of a key that is not a known field; a repeat (or too many to keep) marks the
-    /// reading for the rewrite, which confirms it.
-    #[inline]
-    fn note_other_key(&self, print: u64, others: &mut OtherKeys) {
-        if others.count >= FINGERPRINTS || others.prints[..others.count].contains(&print) {
-            others.duplicate = true;
-        } else {
-            others.prints[others.count] = print;
-            others.count += 1;
+    /// Whether the value here starts like `NaN`, `Infinity` or `-Infinity` (a number or `null` never does).
+    #[inline(always)]
+    fn at_non_finite(&self) -> bool {
+        match self.b.get(self.i) {
+            Some(b'N' | b'I') => true,
+            Some(b'-') => self.b.get(self.i + 1) == Some(&b'I'),
+            _ => false,
         }
     }
 
-    /// At a measure's value: `NaN`, `Infinity` or `-Infinity` (Python's `json.dumps` of a non-finite float) is
-    /// written as `null`. False (nothing consumed) for anything else.
-    fn non_finite(&mut self, out: &mut Vec<u8>) -> Scan<bool> {
+    #[cold]
+    fn non_finite(&mut self, out: &mut Vec<u8>) -> bool {
         let rest = &self.b[self.i..];
         let len = match rest.first() {
             Some(b'N') if rest.starts_with(b"NaN") => 3,
             Some(b'I') if rest.starts_with(b"Infinity") => 8,
             Some(b'-') if rest.starts_with(b"-Infinity") => 9,
-            _ => return Ok(false),
+            _ => return false,
         };
         self.flush(out);
         out.extend_from_slice(b"null");
         self.i += len;
         self.run_start = self.i;
-        Ok(true)
+        true
     }
 
     fn time_ok(&self, start: usize) -> bool {
@@ -518,6 +500,8 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// Rewrites the compact reading at `out[start..]` with each key once, at its first place, holding its last
 /// value, and checks the schema on the result. `None` when no key was in fact repeated (a fingerprint match
 /// of different keys): the reading stays as it is.
+#[cold]
+#[inline(never)]
 fn dedup_keys(out: &mut Vec<u8>, start: usize) -> Option<ReadingOutcome> {
     let reading = std::str::from_utf8(&out[start..]).ok()?.to_owned();
     let mut scanner = Scanner::new(&reading);
