@@ -144,6 +144,16 @@ pub struct SimulateArgs {
     /// Resends of a failed entry before it is spooled.
     #[arg(long, default_value_t = 8)]
     pub max_retries: u32,
+    /// Pack each device's readings into records of at most this many bytes (Firehose bills each record as at
+    /// least 5 KB: 5120 fills one billing unit; at most 1024000).
+    #[arg(long, default_value_t = crate::simulate::DEFAULT_RECORD_BYTES, value_name = "BYTES")]
+    pub record_bytes: usize,
+    /// Send a record once its oldest reading has waited this long (bounds the added latency).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    pub linger: std::time::Duration,
+    /// One reading per record, as the original fleet sends.
+    #[arg(long, conflicts_with = "record_bytes")]
+    pub no_pack: bool,
     /// Where unsent readings go when retries run out (default reaqtions-unsent-<time>.ndjson).
     #[arg(long, value_name = "FILE")]
     pub spool: Option<PathBuf>,

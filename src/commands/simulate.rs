@@ -33,6 +33,8 @@ pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
         malformed_ratio: args.malformed_ratio,
         concurrency: args.concurrency,
         retry: RetryPolicy { max_retries: args.max_retries, ..RetryPolicy::default() },
+        record_bytes: if args.no_pack { 0 } else { args.record_bytes },
+        linger: args.linger,
         spool,
         track: args.verify,
         verify_timeout: args.verify_timeout,

@@ -125,6 +125,10 @@ struct LocalDetails {
     updated: String,
     processed_bytes: u64,
     error_bytes: u64,
+    /// What the local delivery stream received over every run, and what Firehose would bill for it.
+    records_received: u64,
+    bytes_received: u64,
+    billed_bytes_received: u64,
 }
 
 pub fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
@@ -142,6 +146,7 @@ pub fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let (processed_objects, processed_bytes) = count(&deployment.settings.prefix, false)?;
     let (error_objects, error_bytes) = count(&deployment.settings.error_prefix, true)?;
     let o = super::deploy::outputs(target, &deployment, "deployed");
+    let received = crate::local::stream::StreamStats::load(&target.stream_totals_path());
     let status = Status {
         status: "deployed".to_owned(),
         named: Some(o.named),
@@ -159,6 +164,9 @@ pub fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
             updated: deployment.updated.to_rfc3339(),
             processed_bytes,
             error_bytes,
+            records_received: received.records_in,
+            bytes_received: received.bytes_in,
+            billed_bytes_received: received.billed_bytes_in,
         },
     };
     print(args.output, "local pipeline", &status)?;

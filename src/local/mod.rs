@@ -145,6 +145,10 @@ impl LocalTarget {
         }
         let path = self.deployment_path();
         fs::remove_file(&path).with_context(|| format!("cannot delete {}", path.display()))?;
+        let totals = self.stream_totals_path();
+        if totals.exists() {
+            fs::remove_file(&totals).with_context(|| format!("cannot delete {}", totals.display()))?;
+        }
         Ok(Some(deployment))
     }
 
@@ -159,14 +163,20 @@ impl LocalTarget {
         })
     }
 
-    /// Starts the deployment's delivery stream in this process.
+    /// Starts the deployment's delivery stream in this process; what it receives is added to the totals.
     pub fn start_stream(&self, deployment: &Deployment) -> Result<LocalStream> {
-        LocalStream::start(
+        LocalStream::start_recording(
             &deployment.settings,
             deployment.version,
             self.lake(&deployment.settings.bucket),
             self.logs(),
+            Some(self.stream_totals_path()),
         )
+    }
+
+    /// What the delivery stream received over every run (`stream.json`).
+    pub fn stream_totals_path(&self) -> PathBuf {
+        self.root.join("stream.json")
     }
 }
 

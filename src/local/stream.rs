@@ -26,17 +26,50 @@ const LAMBDA_PAYLOAD_LIMIT: usize = 6_000_000;
 /// What the local stream checks its buffers' ages every so often.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Counters of what the stream did.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// Counters of what the stream did; `local status` shows their totals over every run (`<data-dir>/stream.json`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct StreamStats {
     pub records_in: u64,
     pub bytes_in: u64,
+    /// What Firehose would bill for the records received: each rounded up to 5 KB.
+    pub billed_bytes_in: u64,
     pub invocations: u64,
     pub records_ok: u64,
     pub records_dropped: u64,
     pub records_failed: u64,
     pub objects: u64,
     pub error_objects: u64,
+}
+
+impl StreamStats {
+    fn plus(self, o: StreamStats) -> StreamStats {
+        StreamStats {
+            records_in: self.records_in + o.records_in,
+            bytes_in: self.bytes_in + o.bytes_in,
+            billed_bytes_in: self.billed_bytes_in + o.billed_bytes_in,
+            invocations: self.invocations + o.invocations,
+            records_ok: self.records_ok + o.records_ok,
+            records_dropped: self.records_dropped + o.records_dropped,
+            records_failed: self.records_failed + o.records_failed,
+            objects: self.objects + o.objects,
+            error_objects: self.error_objects + o.error_objects,
+        }
+    }
+
+    /// The totals recorded in `path` (zero when there is none yet).
+    pub fn load(path: &std::path::Path) -> StreamStats {
+        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// Adds `self` to the totals in `path` (written atomically).
+    fn add_to(self, path: &std::path::Path) -> Result<()> {
+        let total = StreamStats::load(path).plus(self);
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&total)?)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
 }
 
 struct Pending {
@@ -91,10 +124,22 @@ struct Shared {
 pub struct LocalStream {
     shared: Arc<Shared>,
     ticker: Option<JoinHandle<()>>,
+    totals: Option<std::path::PathBuf>,
 }
 
 impl LocalStream {
     pub fn start(settings: &PipelineSettings, version: u32, lake: DirLake, logs: LogFiles) -> Result<Self> {
+        Self::start_recording(settings, version, lake, logs, None)
+    }
+
+    /// As [`start`](Self::start), adding what it did to the totals in `totals` when it stops.
+    pub fn start_recording(
+        settings: &PipelineSettings,
+        version: u32,
+        lake: DirLake,
+        logs: LogFiles,
+        totals: Option<std::path::PathBuf>,
+    ) -> Result<Self> {
         let shared = Arc::new(Shared {
             prefix: Prefix::parse(&settings.prefix, false)?,
             error_prefix: Prefix::parse(&settings.error_prefix, true)?,
@@ -112,7 +157,7 @@ impl LocalStream {
             .name("local-firehose".into())
             .spawn(move || ticker_shared.tick_until_stopped())
             .context("cannot start the local delivery stream's flusher thread")?;
-        Ok(LocalStream { shared, ticker: Some(ticker) })
+        Ok(LocalStream { shared, ticker: Some(ticker), totals })
     }
 
     /// Flushes everything and stops the background flusher.
@@ -131,6 +176,9 @@ impl LocalStream {
         }
         let mut state = self.shared.lock();
         self.shared.drain(&mut state, true)?;
+        if let Some(path) = self.totals.take() {
+            state.stats.add_to(&path)?;
+        }
         Ok(state.stats)
     }
 }
@@ -166,6 +214,7 @@ impl LocalStream {
             state.pending_bytes += data.len();
             state.stats.records_in += 1;
             state.stats.bytes_in += data.len() as u64;
+            state.stats.billed_bytes_in += crate::simulate::pack::billed_bytes(data.len());
             state.pending.push(Pending { record_id, arrival_ms, data: data.clone() });
         }
         state.pending_since.get_or_insert_with(Instant::now);

@@ -4,6 +4,7 @@
 
 pub mod device;
 pub mod malformed;
+pub mod pack;
 pub mod sender;
 pub mod verify;
 
@@ -22,10 +23,14 @@ use serde::Serialize;
 use crate::progress::Progress;
 use crate::target::RecordSink;
 use device::Device;
+use pack::Packer;
 use sender::{Batcher, Outgoing, RetryPolicy, Sender};
 
 /// How long a partly filled batch may wait for more readings before it is sent.
 const BATCH_LINGER: Duration = Duration::from_millis(50);
+
+/// Packed records fill one Firehose billing unit (5 KB) by default.
+pub const DEFAULT_RECORD_BYTES: usize = 5 * 1024;
 
 /// Set by the Ctrl-C handler: stop making readings, send what was made, flush.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -42,6 +47,10 @@ pub struct Plan {
     pub malformed_ratio: f64,
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// Readings are packed into records of at most this many bytes (0: one reading per record).
+    pub record_bytes: usize,
+    /// How long the oldest reading of a record may wait for more.
+    pub linger: Duration,
     pub spool: PathBuf,
     /// Track what was accepted and verify it arrived.
     pub track: bool,
@@ -67,6 +76,8 @@ impl Plan {
             malformed_ratio: 0.0,
             concurrency: 1,
             retry: RetryPolicy::default(),
+            record_bytes: DEFAULT_RECORD_BYTES,
+            linger: Duration::from_secs(1),
             spool,
             track: false,
             verify_timeout: Duration::from_secs(600),
@@ -95,6 +106,15 @@ impl Plan {
         if self.per_device < 1 {
             return Err(invalid!("--count must be at least 1"));
         }
+        if self.record_bytes > 1000 * 1024 {
+            return Err(invalid!(
+                "--record-bytes must be at most 1024000, Firehose's record limit (got {})",
+                self.record_bytes
+            ));
+        }
+        if self.record_bytes > 0 && (self.linger.is_zero() || self.linger > Duration::from_secs(900)) {
+            return Err(invalid!("--linger must be more than 0 and at most 15m (got {:?})", self.linger));
+        }
         Ok(())
     }
 
@@ -103,13 +123,11 @@ impl Plan {
     }
 }
 
-/// Which reading a record carries.
-#[derive(Debug, Clone, Copy)]
+/// Which readings a record carries: one device's, as `(seq, milliseconds after the start it was made)`.
+#[derive(Debug, Clone)]
 pub struct Tag {
     device: u32,
-    seq: u64,
-    /// Milliseconds after the run started at which the reading was made.
-    made_ms: u32,
+    readings: Vec<(u64, u32)>,
     malformed: bool,
 }
 
@@ -143,13 +161,15 @@ impl Tracker {
     fn accept(&self, tag: &Tag) {
         let mut accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
         let slots = &mut accepted[tag.device as usize];
-        let i = (tag.seq - 1) as usize;
-        if slots.len() <= i {
-            slots.resize(i + 1, 0);
-        }
-        slots[i] = tag.made_ms.saturating_add(1);
-        if tag.malformed {
-            self.malformed.lock().unwrap_or_else(|e| e.into_inner()).insert((tag.device, tag.seq));
+        for &(seq, made_ms) in &tag.readings {
+            let i = (seq - 1) as usize;
+            if slots.len() <= i {
+                slots.resize(i + 1, 0);
+            }
+            slots[i] = made_ms.saturating_add(1);
+            if tag.malformed {
+                self.malformed.lock().unwrap_or_else(|e| e.into_inner()).insert((tag.device, seq));
+            }
         }
     }
 
@@ -189,6 +209,10 @@ pub struct Summary {
     pub devices: usize,
     pub target_rate: f64,
     pub sent: u64,
+    /// The records the readings went in, what they weigh, and what Firehose bills for them (each record
+    /// rounded up to 5 KB).
+    #[serde(flatten)]
+    pub records: pack::RecordStats,
     pub malformed_sent: u64,
     pub accepted: u64,
     pub failed: u64,
@@ -204,6 +228,36 @@ pub struct Summary {
     pub errors: std::collections::BTreeMap<String, u64>,
     /// What stopped sending, when a failure no retry can fix did.
     pub stopped_by: Option<String>,
+}
+
+/// Full batches go to the sending threads at once; a partly filled one after [`BATCH_LINGER`].
+struct Outbox<'a> {
+    batcher: Batcher<Tag>,
+    tx: &'a mpsc::SyncSender<Vec<Outgoing<Tag>>>,
+    last_sent: Instant,
+}
+
+impl Outbox<'_> {
+    fn push(&mut self, record: Outgoing<Tag>) -> Result<()> {
+        if let Some(full) = self.batcher.push(record) {
+            self.send(full)?;
+        }
+        Ok(())
+    }
+
+    fn send_lingering(&mut self, now: bool) -> Result<()> {
+        if !self.batcher.is_empty() && (now || self.last_sent.elapsed() >= BATCH_LINGER) {
+            let batch = self.batcher.take().expect("not empty");
+            self.send(batch)?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, batch: Vec<Outgoing<Tag>>) -> Result<()> {
+        self.tx.send(batch).map_err(|_| anyhow!("every sending thread stopped"))?;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
 }
 
 /// Runs the simulation against `sink`; returns the summary and, when `plan.track`, what was accepted.
@@ -226,6 +280,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
     let mut oversize = 0u64;
     let send_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let mut generation = Duration::ZERO;
+    let mut records = pack::RecordStats::default();
 
     std::thread::scope(|s| -> Result<()> {
         for _ in 0..plan.concurrency {
@@ -245,11 +300,12 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
                 }
             });
         }
-        let mut batcher = Batcher::new(limits);
-        let mut last_sent = Instant::now();
+        let mut outbox = Outbox { batcher: Batcher::new(limits), tx: &tx, last_sent: Instant::now() };
+        let mut packer = Packer::new(plan.devices, plan.record_bytes, plan.linger);
         let mut time = device::format_time(started_wall);
         while made < total && !INTERRUPTED.load(Ordering::Relaxed) {
             let elapsed = started.elapsed();
+            let now = Instant::now();
             // Once a failure no retry can fix stopped sending, the rest of the run is made at once and spooled,
             // so `--resend` can complete it later.
             let due =
@@ -276,16 +332,14 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
                     continue;
                 }
                 let made_ms = elapsed.as_millis().min(u128::from(u32::MAX - 1)) as u32;
-                let tag = Tag { device: device_index as u32, seq, made_ms, malformed };
-                if let Some(full) = batcher.push(Outgoing { bytes, tag }) {
-                    tx.send(full).map_err(|_| anyhow!("every sending thread stopped"))?;
-                    last_sent = Instant::now();
-                }
+                packer.add(device_index as u32, seq, made_ms, bytes, malformed, now, &mut |r| outbox.push(r))?;
             }
-            if !batcher.is_empty() && (last_sent.elapsed() >= BATCH_LINGER || made == total) {
-                tx.send(batcher.take().expect("not empty")).map_err(|_| anyhow!("every sending thread stopped"))?;
-                last_sent = Instant::now();
+            if sender.is_stopped() || made == total {
+                packer.flush_all(&mut |r| outbox.push(r))?;
+            } else {
+                packer.flush_due(now, &mut |r| outbox.push(r))?;
             }
+            outbox.send_lingering(made == total)?;
             let accepted = sender.stats.accepted.load(Ordering::Relaxed);
             progress.update(made, || {
                 let rate = made as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -297,10 +351,12 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
                 std::thread::sleep(wait.min(Duration::from_millis(20)));
             }
         }
+        // Interrupted (or done): what is packed goes out too.
+        packer.flush_all(&mut |r| outbox.push(r))?;
+        records = packer.stats;
         generation = started.elapsed();
-        if let Some(rest) = batcher.take() {
-            tx.send(rest).map_err(|_| anyhow!("every sending thread stopped"))?;
-        }
+        outbox.send_lingering(true)?;
+        drop(outbox);
         drop(tx);
         Ok(())
     })?;
@@ -319,6 +375,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
         devices: plan.devices,
         target_rate: total_rate,
         sent: made,
+        records,
         malformed_sent,
         accepted,
         failed: stats.spooled.load(Ordering::Relaxed),
@@ -345,16 +402,45 @@ pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Res
     let limits = sink.limits();
     let mut batcher = Batcher::new(limits);
     let (mut sent, mut oversize) = (0u64, 0u64);
+    let mut records = pack::RecordStats::default();
+    // Lines are packed into records again, as the run that spooled them packed them; a line the transform would
+    // refuse travels alone, so it sends no good neighbour to error/.
+    let mut record: Vec<u8> = Vec::new();
+    let mut scratch = Vec::new();
+    let mut ship = |record: &mut Vec<u8>, batcher: &mut Batcher<()>| -> Result<()> {
+        if record.is_empty() {
+            return Ok(());
+        }
+        records.add(record.len());
+        if let Some(full) = batcher.push(Outgoing { bytes: std::mem::take(record), tag: () }) {
+            sender.send(full, |_| {})?;
+        }
+        Ok(())
+    };
     for line in bytes.split_inclusive(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()) {
         sent += 1;
         if line.len() > limits.record_bytes {
             oversize += 1;
             continue;
         }
-        if let Some(full) = batcher.push(Outgoing { bytes: line.to_vec(), tag: () }) {
-            sender.send(full, |_| {})?;
+        // A byte-order mark is kept by the transform only first in a record: a packed line's goes.
+        let unmarked = if plan.record_bytes > 0 { line.strip_prefix(b"\xEF\xBB\xBF") } else { None };
+        let mut line = unmarked.unwrap_or(line).to_vec();
+        if line.last() != Some(&b'\n') {
+            line.push(b'\n');
+        }
+        scratch.clear();
+        let alone =
+            plan.record_bytes == 0 || !reaqtions_lambda::transform_record(&line, 0, &mut scratch).is_ok_and(|n| n > 0);
+        if alone || record.len() + line.len() > plan.record_bytes {
+            ship(&mut record, &mut batcher)?;
+        }
+        record.extend_from_slice(&line);
+        if alone {
+            ship(&mut record, &mut batcher)?;
         }
     }
+    ship(&mut record, &mut batcher)?;
     if let Some(rest) = batcher.take() {
         sender.send(rest, |_| {})?;
     }
@@ -366,6 +452,7 @@ pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Res
         devices: 0,
         target_rate: 0.0,
         sent,
+        records,
         malformed_sent: 0,
         accepted: stats.accepted.load(Ordering::Relaxed),
         failed: stats.spooled.load(Ordering::Relaxed),

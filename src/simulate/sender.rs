@@ -49,8 +49,11 @@ pub struct Outgoing<T> {
 /// Counters shared by every sending thread.
 #[derive(Debug, Default)]
 pub struct SendStats {
+    /// Readings (newline-ended lines) in accepted records.
     pub accepted: AtomicU64,
+    /// Records resent.
     pub retried: AtomicU64,
+    /// Readings written to the spool file.
     pub spooled: AtomicU64,
     pub calls: AtomicU64,
     /// Refused entries and failed calls, by code.
@@ -82,6 +85,12 @@ impl SendStats {
     fn stop(&self, error: &SinkError) {
         self.stopped.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| error.clone());
     }
+}
+
+/// The readings a record carries: its lines (a packed record holds several, each ending in a newline).
+fn readings_in(record: &[u8]) -> u64 {
+    let lines = memchr::memchr_iter(b'\n', record).count() as u64;
+    if record.last() == Some(&b'\n') { lines.max(1) } else { lines + 1 }
 }
 
 /// Packs records into batches within a sink's limits.
@@ -188,7 +197,7 @@ impl<'a> Sender<'a> {
             for (record, result) in remaining.into_iter().zip(results) {
                 match result {
                     None => {
-                        self.stats.accepted.fetch_add(1, Relaxed);
+                        self.stats.accepted.fetch_add(readings_in(&record.bytes), Relaxed);
                         accepted(&record);
                     }
                     Some(_) => failed.push(record),
@@ -226,7 +235,8 @@ impl<'a> Sender<'a> {
             file.write_all(&line).with_context(|| format!("cannot write spool file {}", self.spool_path.display()))?;
         }
         file.flush().with_context(|| format!("cannot write spool file {}", self.spool_path.display()))?;
-        self.stats.spooled.fetch_add(records.len() as u64, Relaxed);
+        let readings: u64 = records.iter().map(|r| readings_in(&r.bytes)).sum();
+        self.stats.spooled.fetch_add(readings, Relaxed);
         Ok(())
     }
 }

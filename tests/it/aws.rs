@@ -446,6 +446,7 @@ fn partial_failures_and_503s_lose_nothing() {
             "50",
             "--max-retries",
             "12",
+            "--no-pack",
             "--output",
             "json",
             "--quiet",
@@ -563,4 +564,31 @@ fn a_denied_put_stops_sending_at_once_and_names_the_action() {
     assert!(stderr.contains("firehose:PutRecordBatch") && stderr.contains("examples/iam/producer.json"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 20);
     assert_eq!(proxy.stats.failed_calls.load(std::sync::atomic::Ordering::Relaxed), 1, "no retries");
+}
+
+/// Packed readings through a proxy that counts records and fails a fifth of them: 5,000 readings land in at
+/// most 500 records, none lost or duplicated.
+#[test]
+fn packed_records_through_partial_failures_lose_nothing() {
+    let env = AwsEnv::start();
+    let bucket = "lake-for-packing";
+    env.runtime.block_on(env.s3().create_bucket().bucket(bucket).send()).unwrap();
+    create_stream(&env, "reaqtions-iot-data-stream", bucket);
+    let proxy = crate::fault_proxy::FaultProxy::start(&env.moto.url, 0.20, 0.0, 13);
+    let out = env
+        .cmd(&["simulate", "--devices", "50", "--count", "100", "--rate", "100", "--max-retries", "12"])
+        .args(["--stream", "reaqtions-iot-data-stream", "--bucket", bucket, "--output", "json", "--quiet"])
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let forwarded = proxy.stats.forwarded_entries.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(proxy.stats.failed_entries.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(forwarded <= 500, "{forwarded} records reached Firehose");
+    assert_eq!(summary["records"].as_u64(), Some(forwarded), "{summary}");
+    let keys = keys_in_bucket(&env, bucket);
+    let mut unique = keys.clone();
+    unique.dedup();
+    assert_eq!((keys.len(), unique.len()), (5000, 5000), "none lost, none duplicated");
 }

@@ -351,7 +351,8 @@ fn the_local_target_keeps_what_real_sensors_send() {
     lines.extend_from_slice(br#"{"device_id":"aq-1","seq":4,"PM2_5":1,"PM2_5":2}"#);
     lines.push(b'\n');
     std::fs::write(&spool, lines).unwrap();
-    env.ok(&["simulate", "--resend", spool.to_str().unwrap(), "--quiet"]);
+    // One reading per record, as a device would send it (packed, the BOM would be dropped before sending).
+    env.ok(&["simulate", "--resend", spool.to_str().unwrap(), "--no-pack", "--quiet"]);
     let report = env.ok(&["report", "--format", "ndjson"]);
     let rows: Vec<serde_json::Value> = report.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 4, "{report}");
@@ -363,4 +364,36 @@ fn the_local_target_keeps_what_real_sensors_send() {
     let log =
         std::fs::read_to_string(env.data_dir().join("logs/aws.lambda.reaqtions-data-transformation.log")).unwrap();
     assert!(log.contains("\"duplicate_keys\":1"), "{log}");
+}
+
+/// Packed: 50 devices × 100 readings land as 5,000 readings in at most 500 records, none lost or duplicated,
+/// and the summary and `status` show what Firehose would bill; unpacked, every reading is a 5 KB bill.
+#[test]
+fn readings_are_packed_into_records_and_billed_per_record() {
+    let env = Env::default();
+    env.ok(&["deploy", "--buffer-interval", "0", "--processor-buffer-interval", "0"]);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--devices", "50", "--count", "100", "--rate", "100", "--verify"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--verify-timeout", "60s", "--output", "json", "--quiet"]);
+        env.json(&args)
+    };
+    let packed = run(&[]);
+    assert_eq!((packed["sent"].as_u64(), packed["accepted"].as_u64()), (Some(5000), Some(5000)), "{packed}");
+    assert_eq!((packed["verify"]["missing"].as_u64(), packed["verify"]["duplicated"].as_u64()), (Some(0), Some(0)));
+    let records = packed["records"].as_u64().unwrap();
+    assert!(records <= 500, "{records} records");
+    assert!(packed["record_bytes"].as_u64().unwrap() <= records * 5120, "no record over 5 KB: {packed}");
+    assert_eq!(packed["billed_bytes"].as_u64(), Some(records * 5120), "each record billed as one 5 KB unit");
+
+    let unpacked = run(&["--no-pack"]);
+    assert_eq!(unpacked["records"], 5000);
+    assert_eq!(unpacked["billed_bytes"].as_u64(), Some(5000 * 5120));
+    assert_eq!(unpacked["verify"]["missing"], 0);
+    let saving = unpacked["billed_bytes"].as_f64().unwrap() / packed["billed_bytes"].as_f64().unwrap();
+    assert!(saving >= 10.0, "packing bills {saving:.1}x less");
+
+    let status = env.json(&["status", "--output", "json"]);
+    assert_eq!(status["records_received"].as_u64(), Some(records + 5000), "{status}");
+    assert_eq!(status["billed_bytes_received"].as_u64(), Some((records + 5000) * 5120));
 }

@@ -1,0 +1,211 @@
+//! Packing readings into records, as device firmware or a gateway should: Firehose bills each record as at least
+//! 5 KB, so each device's readings go into one newline-delimited record until the next would pass
+//! `record_bytes`, or the oldest reading in it has waited `linger` (latency stays bounded). A deliberately
+//! malformed reading travels alone, so it sends no good neighbour to `error/`. With packing off, every reading is
+//! its own record (the original fleet's way).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Tag;
+use super::sender::Outgoing;
+
+/// Firehose rounds every record up to the next 5 KB for billing (a 250-byte record is billed as 5 KB).
+pub const BILLING_UNIT: u64 = 5 * 1024;
+
+/// What Firehose bills for one record of `len` bytes.
+pub fn billed_bytes(len: usize) -> u64 {
+    (len as u64).div_ceil(BILLING_UNIT).max(1) * BILLING_UNIT
+}
+
+/// The records made, with what they weigh and what Firehose bills for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RecordStats {
+    pub records: u64,
+    pub record_bytes: u64,
+    pub billed_bytes: u64,
+}
+
+impl RecordStats {
+    pub fn add(&mut self, len: usize) {
+        self.records += 1;
+        self.record_bytes += len as u64;
+        self.billed_bytes += billed_bytes(len);
+    }
+}
+
+#[derive(Default)]
+struct Pack {
+    bytes: Vec<u8>,
+    readings: Vec<(u64, u32)>,
+    /// Which start of this pack a linger deadline belongs to (a pack flushed early has a stale deadline).
+    generation: u64,
+}
+
+/// Packs readings per device and hands finished records to `emit`.
+pub struct Packer {
+    /// At most this many bytes per record; 0 sends every reading alone.
+    record_bytes: usize,
+    linger: Duration,
+    packs: Vec<Pack>,
+    /// Linger deadlines in the order packs were started (the linger is the same for all, so this is sorted).
+    due: VecDeque<(Instant, u32, u64)>,
+    generations: u64,
+    pub stats: RecordStats,
+}
+
+impl Packer {
+    pub fn new(devices: usize, record_bytes: usize, linger: Duration) -> Packer {
+        let packs = if record_bytes > 0 { (0..devices).map(|_| Pack::default()).collect() } else { Vec::new() };
+        Packer { record_bytes, linger, packs, due: VecDeque::new(), generations: 0, stats: RecordStats::default() }
+    }
+
+    /// Adds one reading (ending in a newline) of `device`, made `made_ms` after the start.
+    pub fn add(
+        &mut self,
+        device: u32,
+        seq: u64,
+        made_ms: u32,
+        bytes: Vec<u8>,
+        malformed: bool,
+        now: Instant,
+        emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>,
+    ) -> Result<()> {
+        if self.record_bytes == 0 || malformed || bytes.len() >= self.record_bytes {
+            self.stats.add(bytes.len());
+            return emit(Outgoing { bytes, tag: Tag { device, readings: vec![(seq, made_ms)], malformed } });
+        }
+        if self.packs[device as usize].bytes.len() + bytes.len() > self.record_bytes {
+            self.flush(device, emit)?;
+        }
+        let pack = &mut self.packs[device as usize];
+        if pack.bytes.is_empty() {
+            self.generations += 1;
+            pack.generation = self.generations;
+            pack.bytes.reserve(self.record_bytes);
+            self.due.push_back((now + self.linger, device, self.generations));
+        }
+        pack.bytes.extend_from_slice(&bytes);
+        pack.readings.push((seq, made_ms));
+        Ok(())
+    }
+
+    /// Sends the packs whose oldest reading has waited the linger.
+    pub fn flush_due(&mut self, now: Instant, emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>) -> Result<()> {
+        while let Some(&(deadline, device, generation)) = self.due.front() {
+            if deadline > now {
+                break;
+            }
+            self.due.pop_front();
+            if self.packs[device as usize].generation == generation {
+                self.flush(device, emit)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends every pack (the end of a run, an interruption, a stop).
+    pub fn flush_all(&mut self, emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>) -> Result<()> {
+        self.due.clear();
+        for device in 0..self.packs.len() {
+            self.flush(device as u32, emit)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, device: u32, emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>) -> Result<()> {
+        let pack = &mut self.packs[device as usize];
+        if pack.bytes.is_empty() {
+            return Ok(());
+        }
+        pack.generation = 0;
+        let bytes = std::mem::take(&mut pack.bytes);
+        let readings = std::mem::take(&mut pack.readings);
+        self.stats.add(bytes.len());
+        emit(Outgoing { bytes, tag: Tag { device, readings, malformed: false } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn billing_rounds_each_record_up_to_5_kb() {
+        assert_eq!(billed_bytes(0), 5120, "an empty record is billed too");
+        assert_eq!(billed_bytes(250), 5120);
+        assert_eq!(billed_bytes(5120), 5120);
+        assert_eq!(billed_bytes(5121), 10_240);
+        assert_eq!(billed_bytes(12 * 1024), 15 * 1024, "a 12 KB record is billed as 15 KB");
+        // Per record, not per call: two 1 KB records in one call are 10 KB.
+        let mut stats = RecordStats::default();
+        stats.add(1024);
+        stats.add(1024);
+        assert_eq!(stats, RecordStats { records: 2, record_bytes: 2048, billed_bytes: 10_240 });
+    }
+
+    fn reading(n: usize) -> Vec<u8> {
+        let mut r = format!("{{\"n\":{n}}}").into_bytes();
+        r.resize(99, b' ');
+        r.push(b'\n');
+        r
+    }
+
+    #[test]
+    fn readings_fill_records_up_to_the_limit_then_linger() {
+        let start = Instant::now();
+        let mut packer = Packer::new(2, 350, Duration::from_secs(1));
+        let mut records: Vec<Outgoing<Tag>> = Vec::new();
+        let mut emit = |o: Outgoing<Tag>| {
+            records.push(o);
+            Ok(())
+        };
+        for n in 0..7 {
+            packer.add(0, n as u64 + 1, 0, reading(n), false, start, &mut emit).unwrap();
+        }
+        packer.add(1, 1, 0, reading(99), false, start, &mut emit).unwrap();
+        packer.add(1, 2, 0, b"{bad\n".to_vec(), true, start, &mut emit).unwrap();
+        drop(emit);
+        let sizes: Vec<(u32, usize, bool)> =
+            records.iter().map(|r| (r.tag.device, r.tag.readings.len(), r.tag.malformed)).collect();
+        assert_eq!(sizes, [(0, 3, false), (0, 3, false), (1, 1, true)], "3 x 100 bytes fit in 350; malformed alone");
+        let mut emit = |o: Outgoing<Tag>| {
+            records.push(o);
+            Ok(())
+        };
+        packer.flush_due(start + Duration::from_millis(999), &mut emit).unwrap();
+        drop(emit);
+        assert_eq!(records.len(), 3, "nothing waited a second yet");
+        let mut emit = |o: Outgoing<Tag>| {
+            records.push(o);
+            Ok(())
+        };
+        packer.flush_due(start + Duration::from_secs(1), &mut emit).unwrap();
+        drop(emit);
+        assert_eq!(records.len(), 5, "both lingering packs sent");
+        let last: Vec<u64> = records[3].tag.readings.iter().map(|r| r.0).collect();
+        assert_eq!(last, [7], "device 0's seventh reading");
+        assert!(records.iter().all(|r| r.bytes.len() <= 350 && r.bytes.ends_with(b"\n")));
+        assert_eq!(packer.stats.records, 5);
+        assert_eq!(packer.stats.billed_bytes, 5 * 5120);
+    }
+
+    #[test]
+    fn without_packing_every_reading_is_a_record() {
+        let mut packer = Packer::new(1, 0, Duration::from_secs(1));
+        let mut n = 0;
+        for i in 0..4 {
+            packer
+                .add(0, i, 0, reading(i as usize), false, Instant::now(), &mut |o| {
+                    assert_eq!(o.tag.readings.len(), 1);
+                    n += 1;
+                    Ok(())
+                })
+                .unwrap();
+        }
+        assert_eq!((n, packer.stats.records), (4, 4));
+    }
+}
