@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::progress::Progress;
 use crate::target::RecordSink;
 use device::Device;
-use pack::Packer;
+use pack::{Made, Packer};
 use sender::{Batcher, Outgoing, RetryPolicy, Sender};
 
 /// How long a partly filled batch may wait for more readings before it is sent.
@@ -332,7 +332,8 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
                     continue;
                 }
                 let made_ms = elapsed.as_millis().min(u128::from(u32::MAX - 1)) as u32;
-                packer.add(device_index as u32, seq, made_ms, bytes, malformed, now, &mut |r| outbox.push(r))?;
+                let reading = Made { device: device_index as u32, seq, made_ms, bytes, malformed };
+                packer.add(reading, now, &mut |r| outbox.push(r))?;
             }
             if sender.is_stopped() || made == total {
                 packer.flush_all(&mut |r| outbox.push(r))?;

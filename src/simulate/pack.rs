@@ -37,6 +37,16 @@ impl RecordStats {
     }
 }
 
+/// One reading as made: its device, seq, milliseconds after the start, bytes, and whether it is malformed on
+/// purpose.
+pub struct Made {
+    pub device: u32,
+    pub seq: u64,
+    pub made_ms: u32,
+    pub bytes: Vec<u8>,
+    pub malformed: bool,
+}
+
 #[derive(Default)]
 struct Pack {
     bytes: Vec<u8>,
@@ -63,17 +73,14 @@ impl Packer {
         Packer { record_bytes, linger, packs, due: VecDeque::new(), generations: 0, stats: RecordStats::default() }
     }
 
-    /// Adds one reading (ending in a newline) of `device`, made `made_ms` after the start.
+    /// Adds one reading (ending in a newline).
     pub fn add(
         &mut self,
-        device: u32,
-        seq: u64,
-        made_ms: u32,
-        bytes: Vec<u8>,
-        malformed: bool,
+        reading: Made,
         now: Instant,
         emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>,
     ) -> Result<()> {
+        let Made { device, seq, made_ms, bytes, malformed } = reading;
         if self.record_bytes == 0 || malformed || bytes.len() >= self.record_bytes {
             self.stats.add(bytes.len());
             return emit(Outgoing { bytes, tag: Tag { device, readings: vec![(seq, made_ms)], malformed } });
@@ -159,32 +166,35 @@ mod tests {
         let start = Instant::now();
         let mut packer = Packer::new(2, 350, Duration::from_secs(1));
         let mut records: Vec<Outgoing<Tag>> = Vec::new();
-        let mut emit = |o: Outgoing<Tag>| {
-            records.push(o);
-            Ok(())
-        };
-        for n in 0..7 {
-            packer.add(0, n as u64 + 1, 0, reading(n), false, start, &mut emit).unwrap();
+        let made =
+            |device: u32, seq: u64, bytes: Vec<u8>, malformed: bool| Made { device, seq, made_ms: 0, bytes, malformed };
+        {
+            let mut emit = |o: Outgoing<Tag>| {
+                records.push(o);
+                Ok(())
+            };
+            for n in 0..7 {
+                packer.add(made(0, n as u64 + 1, reading(n), false), start, &mut emit).unwrap();
+            }
+            packer.add(made(1, 1, reading(99), false), start, &mut emit).unwrap();
+            packer.add(made(1, 2, b"{bad\n".to_vec(), true), start, &mut emit).unwrap();
         }
-        packer.add(1, 1, 0, reading(99), false, start, &mut emit).unwrap();
-        packer.add(1, 2, 0, b"{bad\n".to_vec(), true, start, &mut emit).unwrap();
-        drop(emit);
         let sizes: Vec<(u32, usize, bool)> =
             records.iter().map(|r| (r.tag.device, r.tag.readings.len(), r.tag.malformed)).collect();
         assert_eq!(sizes, [(0, 3, false), (0, 3, false), (1, 1, true)], "3 x 100 bytes fit in 350; malformed alone");
-        let mut emit = |o: Outgoing<Tag>| {
-            records.push(o);
-            Ok(())
-        };
-        packer.flush_due(start + Duration::from_millis(999), &mut emit).unwrap();
-        drop(emit);
+        packer
+            .flush_due(start + Duration::from_millis(999), &mut |o| {
+                records.push(o);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(records.len(), 3, "nothing waited a second yet");
-        let mut emit = |o: Outgoing<Tag>| {
-            records.push(o);
-            Ok(())
-        };
-        packer.flush_due(start + Duration::from_secs(1), &mut emit).unwrap();
-        drop(emit);
+        packer
+            .flush_due(start + Duration::from_secs(1), &mut |o| {
+                records.push(o);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(records.len(), 5, "both lingering packs sent");
         let last: Vec<u64> = records[3].tag.readings.iter().map(|r| r.0).collect();
         assert_eq!(last, [7], "device 0's seventh reading");
@@ -198,8 +208,9 @@ mod tests {
         let mut packer = Packer::new(1, 0, Duration::from_secs(1));
         let mut n = 0;
         for i in 0..4 {
+            let made = Made { device: 0, seq: i, made_ms: 0, bytes: reading(i as usize), malformed: false };
             packer
-                .add(0, i, 0, reading(i as usize), false, Instant::now(), &mut |o| {
+                .add(made, Instant::now(), &mut |o| {
                     assert_eq!(o.tag.readings.len(), 1);
                     n += 1;
                     Ok(())
