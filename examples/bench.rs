@@ -64,6 +64,27 @@ fn simulate() {
     }
 }
 
+/// CPU per reading sent packed (5 KB records) and one reading per record, through the local stream.
+fn pack() {
+    println!("{:>12} {:>10} {:>10} {:>14} {:>16}", "mode", "readings", "records", "billed MB", "CPU s/100k");
+    for (label, record_bytes) in [("packed", reaqtions::simulate::DEFAULT_RECORD_BYTES), ("unpacked", 0)] {
+        let (dir, target, deployment) = target();
+        let stream = target.start_stream(&deployment).expect("stream");
+        let cpu = cpu_seconds();
+        let plan = Plan { record_bytes, ..plan(1000, 100.0, 3.0, dir.path().join("spool")) };
+        let (summary, _) = run(&stream, &plan).expect("simulate");
+        stream.close().expect("flush");
+        let cpu = cpu_seconds() - cpu;
+        println!(
+            "{label:>12} {:>10} {:>10} {:>14.1} {:>16.3}",
+            summary.sent,
+            summary.records.records,
+            summary.records.billed_bytes as f64 / 1e6,
+            cpu / summary.sent as f64 * 100_000.0
+        );
+    }
+}
+
 fn report() {
     let (dir, target, deployment) = target();
     let stream = target.start_stream(&deployment).expect("stream");
@@ -232,5 +253,8 @@ fn main() {
     }
     if which.is_empty() || which == "report" {
         report();
+    }
+    if which.is_empty() || which == "pack" {
+        pack();
     }
 }

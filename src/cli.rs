@@ -58,10 +58,44 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the embedded CloudFormation templates for review.
     Template(TemplateArgs),
+    /// Estimate the monthly bill of a fleet, one reading per record and packed, side by side.
+    Cost(CostArgs),
     /// Print a shell completion script (e.g. `reaqtions completions bash > ~/.local/share/bash-completion/completions/reaqtions`).
     Completions(CompletionsArgs),
     /// Print the manual page in roff (e.g. `reaqtions man > ~/.local/share/man/man1/reaqtions.1`).
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Number of devices.
+    #[arg(long)]
+    pub devices: u64,
+    /// Readings per device per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// Bytes per reading (default: the size of `simulate`'s readings).
+    #[arg(long, value_name = "BYTES")]
+    pub reading_bytes: Option<u64>,
+    /// Packed records hold at most this many bytes.
+    #[arg(long, default_value_t = crate::simulate::DEFAULT_RECORD_BYTES as u64, value_name = "BYTES")]
+    pub record_bytes: u64,
+    /// A packed record is sent once its oldest reading has waited this long.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    pub linger: std::time::Duration,
+    /// The function's architecture (arm64 is Graviton).
+    #[arg(long, value_parser = ["x86_64", "arm64"], default_value = "x86_64")]
+    pub arch: String,
+    /// A price list of data/prices.json's shape instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Settings file for the pipeline's buffering and Lambda memory (default ./reaqtions.yaml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsInput,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ pub mod aqi;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod cost;
 pub mod error;
 pub mod fetch;
 pub mod local;

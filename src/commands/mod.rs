@@ -1,5 +1,6 @@
 //! One module per verb: each turns its arguments into validated settings, picks the target, and orchestrates.
 
+pub mod cost;
 pub mod demo;
 pub mod deploy;
 pub mod help;
@@ -66,6 +67,7 @@ impl PipelineOverride {
 pub fn run(cli: Cli) -> Result<Exit> {
     match &cli.command {
         Command::Template(args) => return template::run(args),
+        Command::Cost(args) => return cost::run(args, cli.aws.region.as_deref()),
         Command::Completions(args) => return help::completions(args.shell),
         Command::Man => return help::man(),
         _ => {}
@@ -97,7 +99,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Target::Local(local) => demo::run(local, args, cli.quiet),
             Target::Aws { .. } => bail!("demo runs on the local target: add --local"),
         },
-        Command::Template(_) | Command::Completions(_) | Command::Man => unreachable!("handled above"),
+        Command::Template(_) | Command::Cost(_) | Command::Completions(_) | Command::Man => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! deploy's idempotency and every bad input named clearly.
 
-use crate::Env;
+use crate::{Env, fixture};
 
 #[test]
 fn deploy_creates_then_is_up_to_date_then_updates() {
@@ -150,4 +150,47 @@ fn demo_runs_the_main_job() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("missing") && stdout.contains("aq-0003") && stdout.contains("AQI_category"), "{stdout}");
+}
+
+#[test]
+fn cost_estimates_both_scenarios_with_dated_prices() {
+    let env = Env::default();
+    let out = env
+        .cmd(&["cost", "--devices", "1000", "--reading-bytes", "250", "--linger", "20s", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |scenario: &str, component: &str| {
+        rows.iter()
+            .find(|r| r["scenario"] == scenario && r["component"] == component)
+            .unwrap_or_else(|| panic!("{scenario} {component}"))
+    };
+    for row in &rows {
+        for key in ["scenario", "component", "quantity", "unit", "usd"] {
+            assert!(!row[key].is_null(), "{row}");
+        }
+    }
+    let per_reading = find("per-reading", "firehose_ingestion")["usd"].as_f64().unwrap();
+    let packed = find("packed", "firehose_ingestion")["usd"].as_f64().unwrap();
+    assert!((per_reading / packed - 20.0).abs() < 1e-6, "20 readings of 250 bytes per 5 KB record");
+    assert!(find("packed", "total")["usd"].as_f64().unwrap() < find("per-reading", "total")["usd"].as_f64().unwrap());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("as of 2026-11-01") && stderr.contains("us-east-1"), "the prices used are named: {stderr}");
+
+    // The table for people; a region's quota; a price file of the same shape; an unknown region.
+    let table = env
+        .cmd(&["cost", "--devices", "200000", "--region", "eu-central-1", "--prices"])
+        .arg(fixture("prices.json"))
+        .output()
+        .unwrap();
+    assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("firehose_ingestion") && text.contains("USD/month"), "{text}");
+    let stderr = String::from_utf8_lossy(&table.stderr);
+    assert!(stderr.contains("exceeds a stream's quota of 100000 records/s in eu-central-1"), "{stderr}");
+    assert!(stderr.contains("as of 2099-01-01"), "the given price file is used: {stderr}");
+    let unknown = env.cmd(&["cost", "--devices", "10", "--region", "xx-nowhere-1"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no prices for region xx-nowhere-1"));
 }

@@ -1,0 +1,291 @@
+//! `reaqtions cost`'s model: what a fleet costs a month on the pipeline, per component, for one reading per
+//! record and for packed records side by side. Firehose bills each record rounded up to 5 KB; Lambda is
+//! invoked per processor buffer (size or interval, whichever comes first) and billed per request and
+//! GB-second; S3 gets one object per destination buffer; the function logs one summary line per batch.
+//! Prices come from `data/prices.json` (dated, with its source) or a file of the same shape.
+
+mod prices;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use prices::{Prices, RegionPrices};
+
+use crate::simulate::pack::billed_bytes;
+
+/// Seconds in the month the estimate is for (30 days).
+pub const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// Bytes the transform adds to each reading (`,"_firehose_arrival":"2026-11-25T21:00:00.123Z"`).
+const ARRIVAL_BYTES: f64 = 45.0;
+/// The function's log bytes per invocation: its summary line and Lambda's START/END/REPORT lines.
+const LOG_BYTES_PER_INVOCATION: f64 = 700.0;
+/// The bootstrap's time per batch through the Lambda Runtime API, measured here (README, Benchmarks): a fixed
+/// part plus a part per MB of batch. Used for both architectures (qemu timings are not Graviton timings).
+const INVOCATION_FIXED_MS: f64 = 2.0;
+const INVOCATION_MS_PER_MB: f64 = 5.0;
+
+/// The fleet and how it sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fleet {
+    pub devices: u64,
+    /// Readings per device per second.
+    pub rate: f64,
+    pub reading_bytes: u64,
+    /// Packed records hold at most this many bytes.
+    pub record_bytes: u64,
+    /// A packed record is sent once its oldest reading has waited this long.
+    pub linger_seconds: f64,
+}
+
+/// The pipeline settings that change the bill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    pub lambda_memory_mb: u32,
+    pub processor_buffer_mb: f64,
+    pub processor_interval_seconds: u32,
+    pub s3_buffer_mib: u32,
+    pub s3_interval_seconds: u32,
+    pub arm64: bool,
+}
+
+/// One line of the estimate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub scenario: &'static str,
+    pub component: &'static str,
+    pub quantity: f64,
+    pub unit: &'static str,
+    pub usd: f64,
+}
+
+/// How a scenario sends: records per second and their size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sending {
+    pub readings_per_record: u64,
+    pub records_per_second: f64,
+    pub bytes_per_second: f64,
+}
+
+impl Fleet {
+    fn readings_per_second(&self) -> f64 {
+        self.devices as f64 * self.rate
+    }
+
+    /// Readings per record: one, or packed until the record is full or the linger ends.
+    pub fn sending(&self, packed: bool) -> Sending {
+        let per_record = if packed {
+            let fits = (self.record_bytes / self.reading_bytes.max(1)).max(1);
+            let in_linger = (self.rate * self.linger_seconds).ceil().max(1.0) as u64;
+            fits.min(in_linger)
+        } else {
+            1
+        };
+        Sending {
+            readings_per_record: per_record,
+            records_per_second: self.readings_per_second() / per_record as f64,
+            bytes_per_second: self.readings_per_second() * self.reading_bytes as f64,
+        }
+    }
+}
+
+/// The monthly estimate for one scenario.
+pub fn estimate(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bool) -> Vec<Row> {
+    let scenario = if packed { "packed" } else { "per-reading" };
+    let s = fleet.sending(packed);
+    let row = |component, quantity: f64, unit, usd: f64| Row { scenario, component, quantity, unit, usd };
+    let records = s.records_per_second * MONTH_SECONDS;
+    let billed_per_record = billed_bytes((s.readings_per_record * fleet.reading_bytes) as usize) as f64;
+    let ingested_gb = records * billed_per_record / GIB;
+
+    // Firehose invokes the function when the processor buffer fills or its interval ends.
+    let buffer_bytes = pipeline.processor_buffer_mb * 1_000_000.0;
+    let interval = f64::from(pipeline.processor_interval_seconds.max(1));
+    let invocations_per_second = (s.bytes_per_second / buffer_bytes).max(1.0 / interval);
+    let invocations = invocations_per_second * MONTH_SECONDS;
+    let batch_mb = s.bytes_per_second / invocations_per_second / 1_000_000.0;
+    let billed_ms = (INVOCATION_FIXED_MS + INVOCATION_MS_PER_MB * batch_mb).ceil();
+    let gb_seconds = invocations * billed_ms / 1000.0 * f64::from(pipeline.lambda_memory_mb) / 1024.0;
+    let gb_second_price = if pipeline.arm64 { prices.lambda_gb_second_arm64 } else { prices.lambda_gb_second_x86_64 };
+
+    // One S3 object per destination buffer (size or interval); interval 0 writes every batch.
+    let out_bytes_per_second = s.bytes_per_second + fleet.readings_per_second() * ARRIVAL_BYTES;
+    let objects_per_second = if pipeline.s3_interval_seconds == 0 {
+        invocations_per_second
+    } else {
+        (out_bytes_per_second / (f64::from(pipeline.s3_buffer_mib) * 1024.0 * 1024.0))
+            .max(1.0 / f64::from(pipeline.s3_interval_seconds))
+    };
+    let objects = objects_per_second * MONTH_SECONDS;
+    // The month's data arrives evenly: on average half of it is stored during the month.
+    let stored_gb_months = out_bytes_per_second * MONTH_SECONDS / GIB / 2.0;
+    let log_gb = invocations * LOG_BYTES_PER_INVOCATION / GIB;
+
+    let mut rows = vec![
+        // What the ingestion line bills: the records, each rounded up to 5 KB.
+        row("firehose_records", records, "records", 0.0),
+        row(
+            "firehose_ingestion",
+            ingested_gb,
+            "GB billed (5 KB per record)",
+            ingested_gb * prices.firehose_ingestion_per_gb,
+        ),
+        row("lambda_requests", invocations, "invocations", invocations / 1e6 * prices.lambda_requests_per_million),
+        row("lambda_compute", gb_seconds, "GB-seconds", gb_seconds * gb_second_price),
+        row("s3_put", objects, "PUT requests", objects / 1000.0 * prices.s3_put_per_1000),
+        row("s3_storage", stored_gb_months, "GB-months", stored_gb_months * prices.s3_storage_per_gb_month),
+        row("cloudwatch_logs", log_gb, "GB ingested", log_gb * prices.logs_ingestion_per_gb),
+    ];
+    let total: f64 = rows.iter().map(|r| r.usd).sum();
+    rows.push(row("total", total, "USD", total));
+    rows
+}
+
+/// Direct-PUT quotas of one stream: calls, records and bytes per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    pub calls_per_second: f64,
+    pub records_per_second: f64,
+    pub bytes_per_second: f64,
+}
+
+/// us-east-1, us-west-2 and eu-west-1 allow more than the other regions.
+pub fn quota(region: &str) -> Quota {
+    if matches!(region, "us-east-1" | "us-west-2" | "eu-west-1") {
+        Quota { calls_per_second: 2000.0, records_per_second: 500_000.0, bytes_per_second: 5.0 * 1024.0 * 1024.0 }
+    } else {
+        Quota { calls_per_second: 1000.0, records_per_second: 100_000.0, bytes_per_second: 1024.0 * 1024.0 }
+    }
+}
+
+/// What a scenario would exceed of a stream's quota in `region`, one message each.
+pub fn quota_warnings(fleet: &Fleet, region: &str) -> Vec<String> {
+    let q = quota(region);
+    let mut warnings = Vec::new();
+    for packed in [false, true] {
+        let s = fleet.sending(packed);
+        let scenario = if packed { "packed" } else { "one reading per record" };
+        // PutRecordBatch carries up to 500 records and 4 MiB a call.
+        let calls = (s.records_per_second / 500.0).max(s.bytes_per_second / (4.0 * 1024.0 * 1024.0));
+        let mut over = BTreeMap::new();
+        if s.records_per_second > q.records_per_second {
+            over.insert("records/s", (s.records_per_second, q.records_per_second));
+        }
+        if s.bytes_per_second > q.bytes_per_second {
+            over.insert("bytes/s", (s.bytes_per_second, q.bytes_per_second));
+        }
+        if calls > q.calls_per_second {
+            over.insert("calls/s", (calls, q.calls_per_second));
+        }
+        for (what, (need, limit)) in over {
+            warnings.push(format!(
+                "{scenario}: {need:.0} {what} exceeds a stream's quota of {limit:.0} {what} in {region} (ask AWS for \
+                 more, or split the fleet over several streams){}",
+                if !packed && what == "records/s" { "; packing changes that" } else { "" }
+            ));
+        }
+    }
+    warnings
+}
+
+/// Why packed records hold fewer readings than fit, when the linger is what limits them.
+pub fn packing_advice(fleet: &Fleet) -> Option<String> {
+    let s = fleet.sending(true);
+    let fits = (fleet.record_bytes / fleet.reading_bytes.max(1)).max(1);
+    (s.readings_per_record < fits).then(|| {
+        let linger = (fits as f64 / fleet.rate).ceil();
+        format!(
+            "at {} reading(s)/s per device, a {}s linger packs {} of the {fits} readings that fit in a {} KB record: \
+             a linger of {linger}s (or packing several devices at a gateway) fills each record",
+            fleet.rate,
+            fleet.linger_seconds,
+            s.readings_per_record,
+            fleet.record_bytes / 1024
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline() -> Pipeline {
+        Pipeline {
+            lambda_memory_mb: 256,
+            processor_buffer_mb: 1.0,
+            processor_interval_seconds: 5,
+            s3_buffer_mib: 5,
+            s3_interval_seconds: 60,
+            arm64: false,
+        }
+    }
+
+    fn prices() -> RegionPrices {
+        Prices::embedded().region("us-east-1").unwrap().clone()
+    }
+
+    fn usd(rows: &[Row], component: &str) -> f64 {
+        rows.iter().find(|r| r.component == component).unwrap().usd
+    }
+
+    /// 1,000 devices, one 250-byte reading a second each, worked out by hand.
+    #[test]
+    fn the_bill_for_a_fleet_worked_out_by_hand() {
+        let fleet = Fleet { devices: 1000, rate: 1.0, reading_bytes: 250, record_bytes: 5120, linger_seconds: 20.0 };
+        let month: f64 = 30.0 * 86_400.0;
+        let gib: f64 = 1024.0 * 1024.0 * 1024.0;
+        // One reading per record: 2.592e9 records, each billed as 5,120 bytes.
+        let per_reading = estimate(&fleet, &pipeline(), &prices(), false);
+        let billed = 1000.0 * month * 5120.0 / gib;
+        assert!((billed - 12_359.6).abs() < 0.1, "{billed}");
+        assert!((usd(&per_reading, "firehose_ingestion") - billed * 0.029).abs() < 1e-6);
+        // Packed: 20 readings (5,000 bytes) fit and a 20 s linger collects them: one 5 KB unit per 20 readings.
+        let packed = estimate(&fleet, &pipeline(), &prices(), true);
+        assert_eq!(fleet.sending(true).readings_per_record, 20);
+        let packed_billed = 1000.0 * month / 20.0 * 5120.0 / gib;
+        assert!((usd(&packed, "firehose_ingestion") - packed_billed * 0.029).abs() < 1e-6);
+        assert!((usd(&per_reading, "firehose_ingestion") / usd(&packed, "firehose_ingestion") - 20.0).abs() < 1e-9);
+        // Lambda: 250 kB/s of readings fill the 1 MB processor buffer every 4 s: 648,000 invocations of 1 MB,
+        // each 2 + 5 = 7 ms at 0.25 GB.
+        let invocations = month / 4.0;
+        let gb_s = invocations * 0.007 * 0.25;
+        assert!((usd(&packed, "lambda_requests") - invocations / 1e6 * 0.20).abs() < 1e-9);
+        assert!((usd(&packed, "lambda_compute") - gb_s * 0.0000166667).abs() < 1e-6);
+        // The total is the sum of the components.
+        let sum: f64 = packed.iter().filter(|r| r.component != "total").map(|r| r.usd).sum();
+        assert!((usd(&packed, "total") - sum).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_short_linger_limits_packing_and_says_how_to_fix_it() {
+        let fleet = Fleet { devices: 1000, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 1.0 };
+        assert_eq!(fleet.sending(true).readings_per_record, 1);
+        let advice = packing_advice(&fleet).unwrap();
+        assert!(advice.contains("linger of 15s"), "{advice}");
+        let fast = Fleet { rate: 20.0, ..fleet };
+        assert_eq!(fast.sending(true).readings_per_record, 15);
+        assert!(packing_advice(&fast).is_none());
+    }
+
+    #[test]
+    fn quotas_are_checked_per_region() {
+        let fleet = Fleet { devices: 200_000, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 20.0 };
+        let warnings = quota_warnings(&fleet, "eu-central-1");
+        assert!(
+            warnings.iter().any(|w| w.starts_with("one reading per record: 200000 records/s exceeds")
+                && w.contains("packing changes that")),
+            "{warnings:?}"
+        );
+        assert!(warnings.iter().all(|w| !w.starts_with("packed") || w.contains("bytes/s")), "{warnings:?}");
+        assert!(quota_warnings(&Fleet { devices: 100, ..fleet }, "us-east-1").is_empty());
+    }
+
+    #[test]
+    fn arm64_compute_is_cheaper() {
+        let fleet = Fleet { devices: 1000, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 1.0 };
+        let x86 = usd(&estimate(&fleet, &pipeline(), &prices(), true), "lambda_compute");
+        let arm = usd(&estimate(&fleet, &Pipeline { arm64: true, ..pipeline() }, &prices(), true), "lambda_compute");
+        assert!((arm / x86 - 0.8).abs() < 0.001, "{arm} vs {x86}");
+    }
+}
