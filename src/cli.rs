@@ -107,9 +107,18 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct TemplateArgs {
-    /// Only this template (artifacts or pipeline).
-    #[arg(value_parser = ["artifacts", "pipeline"])]
+    /// Only this template (artifacts or pipeline), or `iam` for a role's policy filled in for the stack.
+    #[arg(value_parser = ["artifacts", "pipeline", "iam"])]
     pub name: Option<String>,
+    /// With `iam`: the role (deployer, producer, analyst, operator).
+    #[arg(value_parser = ["deployer", "producer", "analyst", "operator"], required_if_eq("name", "iam"))]
+    pub role: Option<String>,
+    /// With `iam`: the account id (default: the caller's, from STS).
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// With `iam`: the raw bucket (default: the default name for the account and region).
+    #[arg(long)]
+    pub bucket: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +249,9 @@ pub struct LogsArgs {
     /// The Firehose delivery-error log group instead of the function's.
     #[arg(long)]
     pub delivery: bool,
+    /// Read this log group (AWS: the stack is then not read, so the operator policy alone suffices).
+    #[arg(long, value_name = "NAME")]
+    pub log_group: Option<String>,
 }
 
 #[derive(Debug, Args)]

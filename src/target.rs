@@ -28,11 +28,22 @@ pub trait Pipeline {
     fn logs(&self) -> &dyn LogSource;
 }
 
-/// Names given for a pipeline deployed by other means (AWS: `--stream`, `--bucket`), overriding the stack's.
+/// Names given for a pipeline deployed by other means (AWS: `--stream`, `--bucket`, `--log-group`), overriding
+/// the stack's. When they name everything a command uses, the stack is not read at all, so a principal with
+/// only its role's permissions (examples/iam/) can run it.
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     pub stream: Option<String>,
     pub bucket: Option<String>,
+    pub log_group: Option<String>,
+}
+
+/// Which seams a command uses (the names it needs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Uses {
+    pub sink: bool,
+    pub lake: bool,
+    pub logs: bool,
 }
 
 /// Why a sink refused a whole call or one entry: the service's code, a message that says what to do, and

@@ -77,6 +77,10 @@ where
                 },
                 str::to_owned,
             );
+            if is_denial(&code, status) {
+                let action = iam_action::<E>();
+                return format!("{code}: {text} ({})", denial_advice(&action));
+            }
             format!("{code}: {text}{}", next_step(&code, status))
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
@@ -95,6 +99,64 @@ where
         ),
         _ => chain(e),
     }
+}
+
+/// Whether an error (as this module explains it) is a permission refusal.
+pub fn is_denied(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("the caller may not call")
+}
+
+fn is_denial(code: &str, status: u16) -> bool {
+    code.contains("AccessDenied") || code == "UnauthorizedOperation" || code == "Forbidden" || status == 403
+}
+
+/// The IAM action an SDK operation needs, from its error type (`aws_sdk_s3::operation::head_object::HeadObjectError`
+/// → `s3:GetObject`).
+pub fn iam_action<E>() -> String {
+    let name = std::any::type_name::<E>();
+    let operation = name.rsplit("::").next().unwrap_or("").trim_end_matches("Error");
+    let service = match service_of::<E>() {
+        "CloudFormation" => "cloudformation",
+        "CloudWatch Logs" => "logs",
+        "Firehose" => "firehose",
+        "IAM" => "iam",
+        "Lambda" => "lambda",
+        "S3" => "s3",
+        "STS" => "sts",
+        _ => "aws",
+    };
+    let action = match (service, operation) {
+        ("s3", "ListObjectsV2" | "HeadBucket") => "ListBucket",
+        ("s3", "HeadObject") => "GetObject",
+        ("s3", "ListObjectVersions") => "ListBucketVersions",
+        ("s3", "DeleteObjects") => "DeleteObject",
+        ("s3", "GetBucketEncryption") => "GetEncryptionConfiguration",
+        ("s3", "GetPublicAccessBlock") => "GetBucketPublicAccessBlock",
+        ("s3", "ListBuckets") => "ListAllMyBuckets",
+        (_, op) => op,
+    };
+    format!("{service}:{action}")
+}
+
+/// Which role policy in examples/iam/ grants an action, and how to do without it where a flag can.
+pub fn denial_advice(action: &str) -> String {
+    let role = match action {
+        "firehose:PutRecordBatch" | "firehose:PutRecord" => "producer",
+        "s3:ListBucket" | "s3:GetObject" => "analyst",
+        "logs:FilterLogEvents"
+        | "firehose:DescribeDeliveryStream"
+        | "lambda:GetFunction"
+        | "cloudformation:DescribeStackEvents" => "operator",
+        "cloudformation:DescribeStacks" => {
+            return "the caller may not call cloudformation:DescribeStacks on the stack: every role policy in \
+                    examples/iam/ grants it, or name the pipeline with --stream, --bucket or --log-group so the \
+                    stack is not read"
+                .to_owned();
+        }
+        _ => "deployer",
+    };
+    format!("the caller may not call {action}: examples/iam/{role}.json grants it")
 }
 
 /// What to do about a service's refusal, by its code.

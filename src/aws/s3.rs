@@ -36,13 +36,20 @@ where
                  (--region {region}) or name another bucket with --bucket"
             )
         }
-        Some(403) => match owner {
-            Some(account) => format!(
-                "bucket {bucket} belongs to another account, or account {account} may not use it (S3 answered \
-                 403 with ExpectedBucketOwner {account}): bucket names are global, so name another with --bucket"
-            ),
-            None => format!("access to bucket {bucket} is denied (S3 answered 403): {}", super::explain(e)),
-        },
+        Some(403) => {
+            let denial = super::denial_advice(&super::iam_action::<E>());
+            let said = e.as_service_error().and_then(|s| s.message()).unwrap_or_default();
+            match owner {
+                // IAM's refusals say who may not do what; an owner mismatch says only "Access Denied".
+                _ if said.contains("not authorized") => format!("access to bucket {bucket} is denied: {denial}"),
+                Some(account) => format!(
+                    "bucket {bucket} belongs to another account, or account {account} may not use it (S3 answered \
+                     403 with ExpectedBucketOwner {account}): if it is another account's, bucket names are global, \
+                     so name another with --bucket; otherwise {denial}"
+                ),
+                None => format!("access to bucket {bucket} is denied (S3 answered 403): {denial}"),
+            }
+        }
         _ => super::explain(e),
     }
 }

@@ -11,7 +11,7 @@ use super::logs::CloudWatchLogs;
 use super::pipeline::Deployed;
 use super::s3::S3Lake;
 use crate::settings::PipelineSettings;
-use crate::target::{LogSource, Names, ObjectLake, Pipeline, RecordSink};
+use crate::target::{LogSource, Names, ObjectLake, Pipeline, RecordSink, Uses};
 
 pub struct AwsPipeline {
     settings: PipelineSettings,
@@ -22,16 +22,19 @@ pub struct AwsPipeline {
 }
 
 impl AwsPipeline {
-    /// The stack's pipeline, with `names` overriding its stream or bucket; without a stack, the names given
-    /// (then the default prefixes apply).
-    pub fn open(aws: &Aws, stack: &str, names: &Names) -> Result<AwsPipeline> {
-        let deployed = aws.block_on(describe(&aws.cloudformation(), stack))?;
+    /// The stack's pipeline, with `names` overriding its stream, bucket or log group; without a stack, the names
+    /// given (then the default prefixes apply). The stack is read only when a name the command `uses` is missing.
+    pub fn open(aws: &Aws, stack: &str, names: &Names, uses: Uses) -> Result<AwsPipeline> {
+        let named = (!uses.sink || names.stream.is_some())
+            && (!uses.lake || names.bucket.is_some())
+            && (!uses.logs || names.log_group.is_some());
+        let deployed = if named { None } else { aws.block_on(describe(&aws.cloudformation(), stack))? };
         let (mut settings, mut owner) = match deployed {
             Some(stack) => {
                 let deployed = Deployed::from_stack(&stack)?;
                 (deployed.settings(), deployed.account())
             }
-            None if names.stream.is_some() || names.bucket.is_some() => (PipelineSettings::defaults(), None),
+            None if named || names.stream.is_some() || names.bucket.is_some() => (PipelineSettings::defaults(), None),
             None => bail!(
                 "no stack {stack} in {}: deploy it with `reaqtions deploy`, or name an existing pipeline with \
                  --stream/--bucket",
@@ -44,6 +47,9 @@ impl AwsPipeline {
         if let Some(bucket) = names.bucket.as_ref().filter(|b| **b != settings.bucket) {
             settings.bucket.clone_from(bucket);
             owner = None;
+        }
+        if let Some(group) = &names.log_group {
+            settings.log_group.clone_from(group);
         }
         Ok(AwsPipeline {
             lake: S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle()),

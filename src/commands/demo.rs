@@ -13,7 +13,7 @@ use crate::report::Query;
 use crate::report::output::Format;
 use crate::settings::{PipelineSettings, SettingsInput};
 use crate::simulate::Plan;
-use crate::target::Names;
+use crate::target::{Names, Uses};
 
 pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
     let per_device = (args.duration.as_secs_f64() * args.rate).round().max(1.0) as u64;
@@ -49,7 +49,7 @@ pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
         names: Names::default(),
         quiet: true,
     };
-    let pipeline = target.open(&Names::default())?;
+    let pipeline = target.open(&Names::default(), Uses { lake: true, ..Uses::default() })?;
     let mut out = std::io::stdout().lock();
     let report_exit = super::report::write_report(pipeline.lake(), pipeline.settings(), &report, &mut out)?;
     Ok(if exit != Exit::Ok { exit } else { report_exit })

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Exit, Target, parse_time};
 use crate::cli::LogsArgs;
-use crate::target::{LogSource, Names};
+use crate::target::{LogSource, Names, Uses};
 
 /// Between polls with --follow (CloudWatch allows a few FilterLogEvents calls per second per account).
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
@@ -21,6 +21,8 @@ pub struct Request {
     pub filter: Option<String>,
     /// The Firehose delivery-error log group instead of the function's.
     pub delivery: bool,
+    /// The log group, named (the stack is then not read).
+    pub log_group: Option<String>,
 }
 
 pub fn request(args: &LogsArgs) -> Result<Request> {
@@ -29,14 +31,19 @@ pub fn request(args: &LogsArgs) -> Result<Request> {
         follow: args.follow,
         filter: args.filter.clone(),
         delivery: args.delivery,
+        log_group: args.log_group.clone(),
     })
 }
 
 pub fn run(target: &Target, request: &Request) -> Result<Exit> {
-    let pipeline = target.open(&Names::default())?;
+    let names = Names { log_group: request.log_group.clone(), ..Names::default() };
+    let pipeline = target.open(&names, Uses { logs: true, ..Uses::default() })?;
     let settings = pipeline.settings();
-    let group =
-        if request.delivery { format!("/aws/kinesisfirehose/{}", settings.stream) } else { settings.log_group.clone() };
+    let group = match &request.log_group {
+        Some(group) => group.clone(),
+        None if request.delivery => format!("/aws/kinesisfirehose/{}", settings.stream),
+        None => settings.log_group.clone(),
+    };
     print_events(pipeline.logs(), &group, request)
 }
 

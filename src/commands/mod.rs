@@ -23,7 +23,7 @@ use crate::cli::{Cli, Command, PipelineOverride};
 use crate::invalid;
 use crate::local::LocalTarget;
 use crate::settings::DEFAULT_STACK;
-use crate::target::{Names, Pipeline};
+use crate::target::{Names, Pipeline, Uses};
 
 /// The exit codes the CLI documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,23 +50,23 @@ pub enum Target {
 impl Target {
     /// The deployed pipeline behind the seams simulate, report and logs use (`names` apply on AWS, where a
     /// pipeline can be deployed by other means).
-    pub fn open(&self, names: &Names) -> Result<Box<dyn Pipeline>> {
+    pub fn open(&self, names: &Names, uses: Uses) -> Result<Box<dyn Pipeline>> {
         Ok(match self {
             Target::Local(local) => Box::new(local.open()?),
-            Target::Aws { aws, stack } => Box::new(AwsPipeline::open(aws, stack, names)?),
+            Target::Aws { aws, stack } => Box::new(AwsPipeline::open(aws, stack, names, uses)?),
         })
     }
 }
 
 impl PipelineOverride {
     pub fn names(&self) -> Names {
-        Names { stream: self.stream.clone(), bucket: self.bucket.clone() }
+        Names { stream: self.stream.clone(), bucket: self.bucket.clone(), log_group: None }
     }
 }
 
 pub fn run(cli: Cli) -> Result<Exit> {
     match &cli.command {
-        Command::Template(args) => return template::run(args),
+        Command::Template(args) => return template::run(args, &cli.aws, cli.stack.as_deref()),
         Command::Cost(args) => return cost::run(args, cli.aws.region.as_deref()),
         Command::Completions(args) => return help::completions(args.shell),
         Command::Man => return help::man(),

@@ -16,7 +16,7 @@ use crate::report::output::{Format, RowWriter};
 use crate::report::summary::Summary;
 use crate::report::{Query, error_counts, for_each_row, select_objects};
 use crate::settings::PipelineSettings;
-use crate::target::{Names, ObjectLake};
+use crate::target::{Names, ObjectLake, Uses};
 
 /// A report to write, validated.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ pub fn run(target: &Target, request: &Request) -> Result<Exit> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let pipeline = target.open(&request.names)?;
+    let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
     let exit = write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?;
     out.flush()?;
     Ok(exit)

@@ -12,6 +12,7 @@ use crate::output::print;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
 use crate::simulate::{INTERRUPTED, Plan, Summary, resend, run as simulate};
+use crate::target::Uses;
 
 /// Validates the arguments into a plan before anything is sent; a value out of range is a usage error.
 pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
@@ -57,7 +58,8 @@ struct Report<'a> {
 
 /// Runs a simulation (or a resend) on any target and prints the result; shared with `demo`.
 pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verification>)> {
-    let pipeline = target.open(&plan.names)?;
+    let uses = Uses { sink: true, lake: plan.track, logs: false };
+    let pipeline = target.open(&plan.names, uses)?;
     let sink = pipeline.sink()?;
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
     let (summary, tracker) = match &plan.resend {

@@ -43,15 +43,40 @@ struct AwsDetails {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     kept_buckets: Vec<String>,
     outputs: std::collections::BTreeMap<String, String>,
+    /// Sections the caller's policy does not let it read (shown as such; the rest is shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_permitted: Vec<&'static str>,
 }
 
+/// A section's value; `None` when the caller may not read it (the section is listed as not permitted).
+fn section<T>(denied: &mut Vec<&'static str>, name: &'static str, result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if crate::aws::is_denied(&e) => {
+            tracing::info!("status: {name} not permitted: {e:#}");
+            denied.push(name);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Each section is read on its own: what the caller's policy allows is shown, what it does not is marked
+/// "not permitted"; the command fails only when nothing at all could be read.
 pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let artifacts = artifacts_stack(stack);
-    let pipeline = aws.block_on(describe(&cfn, stack))?;
-    let artifacts_state = aws.block_on(describe(&cfn, &artifacts))?;
-    let state = |s: &Option<aws_sdk_cloudformation::types::Stack>| {
-        s.as_ref().and_then(|s| s.stack_status()).map_or("not deployed".to_owned(), |s| s.as_str().to_owned())
+    let mut denied = Vec::new();
+    let pipeline = section(&mut denied, "stack", aws.block_on(describe(&cfn, stack)))?;
+    let artifacts_state = section(&mut denied, "artifacts_stack", aws.block_on(describe(&cfn, &artifacts)))?;
+    if pipeline.is_none() && artifacts_state.is_none() {
+        anyhow::bail!("the caller may read nothing of stack {stack}: attach examples/iam/operator.json");
+    }
+    let state = |s: &Option<Option<aws_sdk_cloudformation::types::Stack>>| match s {
+        None => "not permitted".to_owned(),
+        Some(s) => {
+            s.as_ref().and_then(|s| s.stack_status()).map_or("not deployed".to_owned(), |s| s.as_str().to_owned())
+        }
     };
     let mut status = Status {
         status: state(&pipeline),
@@ -66,39 +91,46 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
             function_code: None,
             kept_buckets: vec![],
             outputs: Default::default(),
+            not_permitted: vec![],
         },
     };
-    match &pipeline {
-        None => {
+    match pipeline.flatten() {
+        None if status.status == "not deployed" => {
             let identity = aws.identity()?;
-            status.details.kept_buckets =
-                aws.block_on(kept_buckets(&aws.s3(), stack, &identity.account, &identity.region))?;
+            let kept = aws.block_on(kept_buckets(&aws.s3(), stack, &identity.account, &identity.region));
+            status.details.kept_buckets = section(&mut denied, "kept_buckets", kept)?.unwrap_or_default();
         }
+        None => {}
         Some(stack) => {
-            if let Ok(deployed) = Deployed::from_stack(stack) {
+            if let Ok(deployed) = Deployed::from_stack(&stack) {
                 status.named = Some(Named::of("aws", &deployed.settings()));
-                status.details.outputs = outputs(stack).into_iter().collect();
-                status.details.stream_status = Some(
-                    aws.block_on(stream_status(&aws.firehose(), &deployed.stream))?
-                        .unwrap_or_else(|| "not found".into()),
-                );
-                status.details.function_code = aws.block_on(function_info(&aws.lambda(), &deployed.function))?;
+                status.details.outputs = outputs(&stack).into_iter().collect();
+                let stream = aws.block_on(stream_status(&aws.firehose(), &deployed.stream));
+                status.details.stream_status =
+                    section(&mut denied, "stream_status", stream)?.map(|s| s.unwrap_or_else(|| "not found".into()));
+                let function = aws.block_on(function_info(&aws.lambda(), &deployed.function));
+                status.details.function_code = section(&mut denied, "function_code", function)?.flatten();
                 let s3 = aws.s3();
                 let owner = deployed.account();
-                let mut count = |text: &str, error: bool| -> Result<u64> {
+                let count = |text: &str, error: bool| -> Result<(u64, bool)> {
                     let root = Prefix::parse(text, error)?.static_root().to_owned();
                     let (n, more) =
                         aws.block_on(count_objects(&s3, &deployed.bucket, owner.as_deref(), &root, COUNT_LIMIT))?;
-                    status.counts_capped |= more;
-                    Ok(n as u64)
+                    Ok((n as u64, more))
                 };
-                let processed = count(&deployed.prefix, false)?;
-                let errors = count(&deployed.error_prefix, true)?;
-                status.processed_objects = Some(processed);
-                status.error_objects = Some(errors);
+                if let Some((processed, more)) = section(&mut denied, "objects", count(&deployed.prefix, false))? {
+                    let (errors, more_errors) = count(&deployed.error_prefix, true)?;
+                    status.processed_objects = Some(processed);
+                    status.error_objects = Some(errors);
+                    status.counts_capped = more || more_errors;
+                }
             }
         }
     }
+    if !denied.is_empty() {
+        eprintln!("status: not permitted for this caller: {} (the rest is shown)", denied.join(", "));
+    }
+    status.details.not_permitted = denied;
     print(args.output, "pipeline", &with_stack(status, stack))?;
     Ok(Exit::Ok)
 }

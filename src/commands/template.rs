@@ -1,16 +1,70 @@
-//! `template`: prints the embedded CloudFormation templates, exactly as `deploy` submits them.
+//! `template`: prints the embedded CloudFormation templates, exactly as `deploy` submits them; `template iam
+//! ROLE` prints a role's policy from examples/iam/ filled in for the stack, account, region and bucket, ready to
+//! attach.
 
 use anyhow::Result;
 
 use super::Exit;
+use crate::aws::iam::{PolicyNames, fill};
 use crate::aws::pipeline::TEMPLATES;
+use crate::aws::{Aws, ConnectOptions};
 use crate::cli::TemplateArgs;
+use crate::invalid;
+use crate::settings::{DEFAULT_STACK, check_bucket_name, default_bucket};
 
-pub fn run(args: &TemplateArgs) -> Result<Exit> {
+/// The role policies, by name (the deployer's is also deploy's pre-flight check).
+pub const ROLE_POLICIES: [(&str, &str); 4] = [
+    ("deployer", crate::aws::iam::DEPLOYER_POLICY),
+    ("producer", include_str!("../../examples/iam/producer.json")),
+    ("analyst", include_str!("../../examples/iam/analyst.json")),
+    ("operator", include_str!("../../examples/iam/operator.json")),
+];
+
+pub fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&str>) -> Result<Exit> {
+    if args.name.as_deref() == Some("iam") {
+        return role_policy(args, connect, stack.unwrap_or(DEFAULT_STACK));
+    }
     for (file, body) in TEMPLATES {
         if args.name.as_deref().is_none_or(|n| file.starts_with(n)) {
             crate::output::line(&format!("# templates/{file}\n{body}"))?;
         }
     }
+    Ok(Exit::Ok)
+}
+
+/// The partition a region belongs to.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+fn role_policy(args: &TemplateArgs, connect: &ConnectOptions, stack: &str) -> Result<Exit> {
+    let role = args.role.as_deref().unwrap_or("deployer");
+    let (_, policy) = ROLE_POLICIES.iter().find(|(name, _)| *name == role).expect("clap checks the role");
+    let (account, region) = match (&args.account, &connect.region) {
+        (Some(account), Some(region)) => (account.clone(), region.clone()),
+        _ => {
+            let identity = Aws::connect(connect)?.identity()?;
+            (args.account.clone().unwrap_or(identity.account), identity.region)
+        }
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid!("--account {account:?} is not a 12-digit AWS account id"));
+    }
+    let bucket = match &args.bucket {
+        Some(bucket) => {
+            check_bucket_name(bucket)?;
+            bucket.clone()
+        }
+        None => default_bucket(stack, &account, &region)?,
+    };
+    let names =
+        PolicyNames { partition: partition(&region), region: &region, account: &account, stack, raw_bucket: &bucket };
+    crate::output::line(fill(policy, &names).trim_end())?;
     Ok(Exit::Ok)
 }

@@ -10,19 +10,19 @@ use serde_json::Value;
 
 use crate::moto::Moto;
 
-struct AwsEnv {
-    moto: Moto,
-    dir: tempfile::TempDir,
-    runtime: tokio::runtime::Runtime,
+pub(crate) struct AwsEnv {
+    pub(crate) moto: Moto,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) runtime: tokio::runtime::Runtime,
 }
 
 impl AwsEnv {
-    fn start() -> AwsEnv {
+    pub(crate) fn start() -> AwsEnv {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         AwsEnv { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), runtime }
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
         cmd.current_dir(self.dir.path())
             .env_clear()
@@ -35,19 +35,19 @@ impl AwsEnv {
         cmd
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args).output().unwrap();
         assert!(out.status.success(), "reaqtions {args:?}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let out = self.ok(args);
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
     }
 
     /// A deployable zip (moto's Lambda stores the code, it never runs it).
-    fn zip(&self) -> PathBuf {
+    pub(crate) fn zip(&self) -> PathBuf {
         // An x86_64 ELF header (e_machine 0x3E) and nothing else.
         let mut binary = b"\x7fELF\x02\x01\x01".to_vec();
         binary.resize(18, 0);
@@ -59,24 +59,24 @@ impl AwsEnv {
         path
     }
 
-    fn s3(&self) -> aws_sdk_s3::Client {
+    pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
         let config =
             aws_sdk_s3::config::Builder::from(&self.moto.sdk_config(&self.runtime)).force_path_style(true).build();
         aws_sdk_s3::Client::from_conf(config)
     }
 
-    fn put(&self, bucket: &str, key: &str) {
+    pub(crate) fn put(&self, bucket: &str, key: &str) {
         let put = self.s3().put_object().bucket(bucket).key(key).body(b"{}\n".to_vec().into()).send();
         self.runtime.block_on(put).unwrap();
     }
 
-    fn buckets(&self) -> Vec<String> {
+    pub(crate) fn buckets(&self) -> Vec<String> {
         let out = self.runtime.block_on(self.s3().list_buckets().send()).unwrap();
         out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect()
     }
 }
 
-const RAW: &str = "reaqtions-iot-data-lake-raw-123456789012-us-east-1";
+pub(crate) const RAW: &str = "reaqtions-iot-data-lake-raw-123456789012-us-east-1";
 
 #[test]
 fn deploy_status_teardown_against_moto() {
@@ -310,7 +310,7 @@ fn missing_credentials_fail_fast_without_secrets() {
 }
 
 /// What moto's CloudFormation skips: the delivery stream, created here with the template's settings.
-fn create_stream(env: &AwsEnv, stream: &str, bucket: &str) {
+pub(crate) fn create_stream(env: &AwsEnv, stream: &str, bucket: &str) {
     use aws_sdk_firehose::types::{BufferingHints, ExtendedS3DestinationConfiguration};
     let firehose = aws_sdk_firehose::Client::new(&env.moto.sdk_config(&env.runtime));
     let destination = ExtendedS3DestinationConfiguration::builder()
@@ -334,7 +334,7 @@ fn create_stream(env: &AwsEnv, stream: &str, bucket: &str) {
 }
 
 /// (device_id, seq) of every line in the bucket that parses as a reading.
-fn keys_in_bucket(env: &AwsEnv, bucket: &str) -> Vec<(String, u64)> {
+pub(crate) fn keys_in_bucket(env: &AwsEnv, bucket: &str) -> Vec<(String, u64)> {
     let s3 = env.s3();
     let list = env.runtime.block_on(s3.list_objects_v2().bucket(bucket).prefix("processed/").send()).unwrap();
     let mut keys = Vec::new();

@@ -194,3 +194,34 @@ fn cost_estimates_both_scenarios_with_dated_prices() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no prices for region xx-nowhere-1"));
 }
+
+#[test]
+fn role_policies_are_printed_filled_in_for_the_stack() {
+    let env = Env::default();
+    for role in ["deployer", "producer", "analyst", "operator"] {
+        let text =
+            env.ok(&["template", "iam", role, "--account", "123456789012", "--region", "eu-west-1", "--stack", "lab"]);
+        let policy: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{role}: {e}\n{text}"));
+        assert!(policy["Statement"].as_array().is_some_and(|s| !s.is_empty()), "{role}");
+        for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET"] {
+            assert!(!text.contains(placeholder), "{role}: {placeholder} left");
+        }
+        assert!(text.contains("123456789012") && !text.contains("reaqtions-"), "{role}: {text}");
+    }
+    let analyst = env.ok(&[
+        "template",
+        "iam",
+        "analyst",
+        "--account",
+        "123456789012",
+        "--region",
+        "eu-west-1",
+        "--bucket",
+        "my-lake",
+    ]);
+    assert!(analyst.contains("arn:aws:s3:::my-lake/processed/*"));
+    let china = env.ok(&["template", "iam", "producer", "--account", "123456789012", "--region", "cn-north-1"]);
+    assert!(china.contains("arn:aws-cn:firehose:cn-north-1:"));
+    let bad = env.cmd(&["template", "iam", "analyst", "--account", "12345", "--region", "eu-west-1"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

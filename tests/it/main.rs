@@ -4,8 +4,10 @@ mod aws;
 mod commands;
 mod fault_proxy;
 mod iam_eval;
+mod iam_proxy;
 mod moto;
 mod pipeline;
+mod roles;
 mod templates;
 
 use std::path::{Path, PathBuf};

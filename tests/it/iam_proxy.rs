@@ -1,0 +1,295 @@
+//! An IAM-enforcing proxy on loopback in front of moto: each request is mapped to the IAM action and resource
+//! AWS would authorize it as (from the SigV4 credential scope, `X-Amz-Target`, the query `Action`, or S3's and
+//! Lambda's REST paths), evaluated against one role policy, and answered AccessDenied in that service's own
+//! error shape when the policy does not allow it; allowed requests are forwarded unchanged. Every decision is
+//! recorded, so a test can check that a command made no call outside its role.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+use tiny_http::{Header, Response, Server};
+
+use crate::iam_eval::Policy;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// One request as IAM saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub action: String,
+    pub resource: String,
+    pub allowed: bool,
+}
+
+pub struct IamProxy {
+    pub url: String,
+    pub calls: Arc<Mutex<Vec<Call>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A role policy from examples/iam/, filled in for the test deployment (stack `reaqtions`).
+pub fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/iam").join(format!("{role}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("RAW_BUCKET", raw_bucket)
+        .replace("PARTITION", "aws")
+        .replace("REGION", REGION)
+        .replace("ACCOUNT", ACCOUNT)
+        .replace("STACK", "reaqtions");
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    (Policy::from_documents(&[doc]), text)
+}
+
+fn decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// The IAM action and resource of a request; `None` for calls IAM does not authorize (sts:GetCallerIdentity).
+fn authorize_as(method: &str, url: &str, headers: &[Header], body: &[u8]) -> Option<(String, String)> {
+    let header = |name: &'static str| headers.iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_owned());
+    let service = header("Authorization")
+        .and_then(|a| a.split("Credential=").nth(1).map(|c| c.split('/').nth(3).unwrap_or("").to_owned()))
+        .unwrap_or_default();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    if let Some(target) = header("X-Amz-Target") {
+        let operation = target.rsplit('.').next().unwrap_or("").to_owned();
+        let input: Value = serde_json::from_slice(body).unwrap_or_default();
+        return Some(match service.as_str() {
+            "firehose" => (
+                format!("firehose:{operation}"),
+                format!(
+                    "arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{}",
+                    input["DeliveryStreamName"].as_str().unwrap_or("*")
+                ),
+            ),
+            "logs" => (
+                format!("logs:{operation}"),
+                format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}", input["logGroupName"].as_str().unwrap_or("*")),
+            ),
+            other => (format!("{other}:{operation}"), "*".into()),
+        });
+    }
+    let form = String::from_utf8_lossy(body).into_owned();
+    if let Some(action) = query_param(&form, "Action") {
+        return match service.as_str() {
+            "sts" => None,
+            "cloudformation" => {
+                let stack = query_param(&form, "StackName").map(decode).unwrap_or_else(|| "*".into());
+                Some((
+                    format!("cloudformation:{action}"),
+                    format!("arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/id"),
+                ))
+            }
+            other => Some((format!("{other}:{action}"), "*".into())),
+        };
+    }
+    if service == "lambda" {
+        let name = path.trim_start_matches("/2015-03-31/functions/").split('/').next().unwrap_or("");
+        let action = if path.ends_with("/invocations") { "lambda:InvokeFunction" } else { "lambda:GetFunction" };
+        return Some((action.into(), format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")));
+    }
+    if service == "s3" {
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let bucket = parts.next().unwrap_or("");
+        let key = parts.next().map(decode).unwrap_or_default();
+        if bucket.is_empty() {
+            return Some(("s3:ListAllMyBuckets".into(), "*".into()));
+        }
+        let bucket_arn = format!("arn:aws:s3:::{bucket}");
+        if key.is_empty() {
+            let sub = ["versions", "versioning", "tagging", "policy", "encryption", "publicAccessBlock", "delete"]
+                .into_iter()
+                .find(|s| query_param(query, s).is_some());
+            let action = match (method, sub) {
+                (_, Some("versions")) => "s3:ListBucketVersions",
+                ("GET", Some("versioning")) => "s3:GetBucketVersioning",
+                ("GET", Some("tagging")) => "s3:GetBucketTagging",
+                ("GET", Some("policy")) => "s3:GetBucketPolicy",
+                ("GET", Some("encryption")) => "s3:GetEncryptionConfiguration",
+                ("GET", Some("publicAccessBlock")) => "s3:GetBucketPublicAccessBlock",
+                ("POST", Some("delete")) => "s3:DeleteObject",
+                ("GET" | "HEAD", None) => "s3:ListBucket",
+                ("PUT", None) => "s3:CreateBucket",
+                ("DELETE", None) => "s3:DeleteBucket",
+                _ => "s3:Unknown",
+            };
+            return Some((action.into(), bucket_arn));
+        }
+        let action = match method {
+            "GET" | "HEAD" => "s3:GetObject",
+            "PUT" => "s3:PutObject",
+            "DELETE" => "s3:DeleteObject",
+            _ => "s3:Unknown",
+        };
+        return Some((action.into(), format!("{bucket_arn}/{key}")));
+    }
+    Some((format!("{service}:Unknown"), "*".into()))
+}
+
+/// AccessDenied in the shape the service's SDK parses.
+fn denied(service_action: &str, resource: &str, method: &str) -> (u16, &'static str, Vec<u8>) {
+    let message = format!(
+        "User: arn:aws:iam::{ACCOUNT}:user/tester is not authorized to perform: {service_action} on resource: {resource}"
+    );
+    match service_action.split(':').next().unwrap_or("") {
+        "s3" if method == "HEAD" => (403, "application/xml", Vec::new()),
+        "s3" => (
+            403,
+            "application/xml",
+            format!("<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>{message}</Message></Error>")
+                .into_bytes(),
+        ),
+        "cloudformation" | "iam" => (
+            403,
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message></Error>\
+                 <RequestId>1</RequestId></ErrorResponse>"
+            )
+            .into_bytes(),
+        ),
+        _ => (
+            400,
+            "application/x-amz-json-1.1",
+            serde_json::to_vec(&serde_json::json!({"__type": "AccessDeniedException", "message": message})).unwrap(),
+        ),
+    }
+}
+
+fn forward(upstream: &str, method: &str, url: &str, headers: &[Header], body: &[u8]) -> (u16, Vec<Header>, Vec<u8>) {
+    let mut stream = TcpStream::connect(upstream).expect("upstream");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "{method} {url} HTTP/1.1\r\nHost: {upstream}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        let name = h.field.as_str().as_str().to_ascii_lowercase();
+        if !matches!(name.as_str(), "host" | "connection" | "content-length" | "transfer-encoding" | "expect") {
+            head.push_str(&format!("{}: {}\r\n", h.field, h.value));
+        }
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("response head") + 4;
+    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut out_headers = Vec::new();
+    let mut chunked = false;
+    for line in text.lines().skip(1) {
+        if let Some((k, v)) = line.split_once(':') {
+            let lower = k.trim().to_ascii_lowercase();
+            chunked |= lower == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked");
+            if !matches!(lower.as_str(), "content-length" | "transfer-encoding" | "connection" | "server" | "date") {
+                if let Ok(h) = Header::from_bytes(k.trim().as_bytes(), v.trim().as_bytes()) {
+                    out_headers.push(h);
+                }
+            }
+        }
+    }
+    let mut body = raw[split..].to_vec();
+    if chunked {
+        let mut plain = Vec::new();
+        let mut rest = &body[..];
+        while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..end]).trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            plain.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 2 + size + 2..];
+        }
+        body = plain;
+    }
+    (status, out_headers, body)
+}
+
+impl IamProxy {
+    pub fn start(upstream_url: &str, policy: Policy) -> IamProxy {
+        let upstream = upstream_url.trim_start_matches("http://").to_owned();
+        let server = Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (calls2, stop2) = (Arc::clone(&calls), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
+                let mut body = Vec::new();
+                request.as_reader().read_to_end(&mut body).unwrap();
+                let method = request.method().as_str().to_owned();
+                let url = request.url().to_owned();
+                let headers = request.headers().to_vec();
+                let decision = authorize_as(&method, &url, &headers, &body);
+                let allowed = decision.as_ref().is_none_or(|(a, r)| policy.allows(a, r));
+                if let Some((action, resource)) = &decision {
+                    calls2.lock().unwrap().push(Call { action: action.clone(), resource: resource.clone(), allowed });
+                }
+                let response = if allowed {
+                    let (status, out_headers, out) = forward(&upstream, &method, &url, &headers, &body);
+                    let mut response = Response::from_data(out).with_status_code(status);
+                    for h in out_headers {
+                        response.add_header(h);
+                    }
+                    response
+                } else {
+                    let (action, resource) = decision.unwrap();
+                    let (status, content_type, out) = denied(&action, &resource, &method);
+                    let error_type = Header::from_bytes("x-amzn-ErrorType", "AccessDeniedException").unwrap();
+                    Response::from_data(out)
+                        .with_status_code(status)
+                        .with_header(Header::from_bytes("Content-Type", content_type).unwrap())
+                        .with_header(error_type)
+                };
+                let _ = request.respond(response);
+            }
+        });
+        IamProxy { url, calls, stop, thread: Some(thread) }
+    }
+
+    /// Every call seen, and whether it was allowed.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Drop for IamProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

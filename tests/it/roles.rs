@@ -1,0 +1,185 @@
+//! Each person around the pipeline with only the permissions of their job: the role policies in examples/iam/
+//! evaluated for concrete ARNs, and each role's commands run through an IAM-enforcing proxy in front of moto with
+//! exactly that role's policy.
+
+use serde_json::Value;
+
+use crate::aws::{AwsEnv, RAW, create_stream};
+use crate::iam_proxy::{IamProxy, role_policy};
+
+const STREAM: &str = "reaqtions-iot-data-stream";
+const FUNCTION_LOGS: &str = "/aws/lambda/reaqtions-data-transformation";
+
+fn arn(service: &str, resource: &str) -> String {
+    format!("arn:aws:{service}:us-east-1:123456789012:{resource}")
+}
+
+#[test]
+fn each_role_policy_allows_its_job_and_nothing_more() {
+    let object = |key: &str| format!("arn:aws:s3:::{RAW}/{key}");
+    let bucket = format!("arn:aws:s3:::{RAW}");
+    let stream = arn("firehose", &format!("deliverystream/{STREAM}"));
+    let stack = arn("cloudformation", "stack/reaqtions/id");
+
+    let (producer, _) = role_policy("producer", RAW);
+    assert!(producer.allows("firehose:PutRecordBatch", &stream));
+    assert!(producer.allows("cloudformation:DescribeStacks", &stack));
+    assert!(!producer.allows("firehose:PutRecordBatch", &arn("firehose", "deliverystream/other")));
+    assert!(!producer.allows("s3:GetObject", &object("processed/x")), "no read of data for producers");
+    assert!(!producer.allows("s3:ListBucket", &bucket));
+    assert!(!producer.allows("firehose:DeleteDeliveryStream", &stream));
+
+    let (analyst, _) = role_policy("analyst", RAW);
+    assert!(analyst.allows("s3:ListBucket", &bucket));
+    assert!(analyst.allows("s3:GetObject", &object("processed/year=2026/month=11/x")));
+    assert!(analyst.allows("s3:GetObject", &object("error/processing-failed/year=2026/x")));
+    assert!(!analyst.allows("s3:GetObject", &object("raw/x")), "no other prefix");
+    assert!(!analyst.allows("s3:GetObject", "arn:aws:s3:::other-bucket/processed/x"), "no other bucket");
+    for write in ["s3:PutObject", "s3:DeleteObject"] {
+        assert!(!analyst.allows(write, &object("processed/x")), "no write for analysts: {write}");
+    }
+    assert!(!analyst.allows("firehose:PutRecordBatch", &stream));
+
+    let (operator, _) = role_policy("operator", RAW);
+    assert!(operator.allows("logs:FilterLogEvents", &arn("logs", &format!("log-group:{FUNCTION_LOGS}"))));
+    assert!(operator.allows("logs:FilterLogEvents", &arn("logs", &format!("log-group:/aws/kinesisfirehose/{STREAM}"))));
+    assert!(!operator.allows("logs:FilterLogEvents", &arn("logs", "log-group:/aws/lambda/other")));
+    assert!(operator.allows("firehose:DescribeDeliveryStream", &stream));
+    assert!(operator.allows("lambda:GetFunction", &arn("lambda", "function:reaqtions-data-transformation")));
+    assert!(operator.allows("s3:ListBucket", &bucket), "counts objects");
+    assert!(!operator.allows("s3:GetObject", &object("processed/x")), "operators read no data");
+    assert!(!operator.allows("firehose:PutRecordBatch", &stream));
+    assert!(!operator.allows("lambda:UpdateFunctionCode", &arn("lambda", "function:reaqtions-data-transformation")));
+
+    let (deployer, text) = role_policy("deployer", RAW);
+    assert!(deployer.allows("cloudformation:CreateStack", &stack));
+    assert!(!deployer.allows("cloudformation:CreateStack", &arn("cloudformation", "stack/other/id")));
+    // The deployer policy is the pre-flight check's: every action it simulates is in the policy.
+    for check in reaqtions::aws::iam::checks(&text).unwrap() {
+        for action in &check.actions {
+            for resource in &check.resources {
+                assert!(deployer.allows(action, resource), "{action} on {resource}");
+            }
+        }
+    }
+}
+
+/// A deployed pipeline with some readings in it, made with full permissions.
+fn deployed() -> AwsEnv {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+    create_stream(&env, STREAM, RAW);
+    env.ok(&["simulate", "--devices", "2", "--count", "5", "--rate", "50", "--quiet"]);
+    env
+}
+
+fn through(env: &AwsEnv, proxy: &IamProxy, args: &[&str]) -> std::process::Output {
+    env.cmd(args).env("AWS_ENDPOINT_URL", &proxy.url).output().unwrap()
+}
+
+fn assert_only_allowed(proxy: &IamProxy, what: &str) {
+    let denied: Vec<_> = proxy.calls().into_iter().filter(|c| !c.allowed).collect();
+    assert!(denied.is_empty(), "{what} made calls outside its role: {denied:?}");
+}
+
+#[test]
+fn each_role_runs_its_commands_with_exactly_its_policy() {
+    let env = deployed();
+
+    // A producer sends; with --stream it reads nothing else, without it only the stack.
+    let producer = IamProxy::start(&env.moto.url, role_policy("producer", RAW).0);
+    let out = through(
+        &env,
+        &producer,
+        &["simulate", "--stream", STREAM, "--count", "3", "--devices", "2", "--rate", "50", "--quiet"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let actions: Vec<String> = producer.calls().into_iter().map(|c| c.action).collect();
+    assert!(actions.iter().all(|a| a == "firehose:PutRecordBatch"), "{actions:?}");
+    let out = through(&env, &producer, &["simulate", "--count", "1", "--devices", "1", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_only_allowed(&producer, "simulate (producer)");
+
+    // An analyst reads processed/ and error/ only.
+    let analyst = IamProxy::start(&env.moto.url, role_policy("analyst", RAW).0);
+    let out = through(&env, &analyst, &["report", "--bucket", RAW, "--format", "csv"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).lines().count() > 10);
+    let calls = analyst.calls();
+    assert!(calls.iter().all(|c| c.action == "s3:ListBucket" || c.action == "s3:GetObject"), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.action == "s3:GetObject")
+            .all(|c| c.resource.contains("/processed/") || c.resource.contains("/error/")),
+        "{calls:?}"
+    );
+    assert_only_allowed(&analyst, "report (analyst)");
+
+    // An operator reads the logs and describes what exists.
+    let operator = IamProxy::start(&env.moto.url, role_policy("operator", RAW).0);
+    let out = through(&env, &operator, &["logs", "--log-group", FUNCTION_LOGS, "--since", "1h"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = through(&env, &operator, &["status", "--output", "json"]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["status"], "CREATE_COMPLETE");
+    assert!(status["not_permitted"].is_null(), "the operator may see everything status shows: {status}");
+    assert!(status["processed_objects"].as_u64().unwrap() >= 1);
+    assert_only_allowed(&operator, "logs and status (operator)");
+}
+
+#[test]
+fn a_denied_call_names_the_action_the_policy_and_the_way_around() {
+    let env = deployed();
+    let analyst = IamProxy::start(&env.moto.url, role_policy("analyst", RAW).0);
+    // An analyst cannot send: the action and the producer policy are named, and nothing is lost.
+    let out = through(&env, &analyst, &["simulate", "--stream", STREAM, "--count", "2", "--devices", "1", "--quiet"]);
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("firehose:PutRecordBatch") && stderr.contains("examples/iam/producer.json"), "{stderr}");
+
+    // An operator may list but not read: the report says which action, and which policy grants it.
+    let operator = IamProxy::start(&env.moto.url, role_policy("operator", RAW).0);
+    let out = through(&env, &operator, &["report", "--format", "csv"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("s3:GetObject") && stderr.contains("examples/iam/analyst.json"), "{stderr}");
+    assert!(!stderr.contains("no message"), "{stderr}");
+
+    // A producer may not read the lake: without --bucket it reads the stack, then is refused the listing.
+    let producer = IamProxy::start(&env.moto.url, role_policy("producer", RAW).0);
+    let out = through(&env, &producer, &["report"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("s3:ListBucket") && stderr.contains("examples/iam/analyst.json"), "{stderr}");
+
+    // Without DescribeStacks (a policy of the stream alone), the way around is named.
+    let (_, text) = role_policy("producer", RAW);
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] == "SendReadings");
+    let stream_only = crate::iam_eval::Policy::from_documents(&[serde_norway::from_str(&doc.to_string()).unwrap()]);
+    let bare = IamProxy::start(&env.moto.url, stream_only);
+    let out = through(&env, &bare, &["simulate", "--count", "1", "--devices", "1", "--quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("cloudformation:DescribeStacks") && stderr.contains("--stream"), "{stderr}");
+    let out = through(&env, &bare, &["simulate", "--stream", STREAM, "--count", "1", "--devices", "1", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "with the name given, the stream alone is enough: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // status with a producer's policy: what it may see is shown, the rest is marked, exit 0.
+    let producer = IamProxy::start(&env.moto.url, role_policy("producer", RAW).0);
+    let out = through(&env, &producer, &["status", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["status"], "CREATE_COMPLETE");
+    assert_eq!(status["stream"], STREAM);
+    let denied: Vec<&str> = status["not_permitted"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(denied, ["artifacts_stack", "stream_status", "function_code", "objects"], "{status}");
+    assert_eq!(status["artifacts_status"], "not permitted");
+}
