@@ -212,10 +212,10 @@ fn forward(upstream: &str, method: &str, url: &str, headers: &[Header], body: &[
         if let Some((k, v)) = line.split_once(':') {
             let lower = k.trim().to_ascii_lowercase();
             chunked |= lower == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked");
-            if !matches!(lower.as_str(), "content-length" | "transfer-encoding" | "connection" | "server" | "date") {
-                if let Ok(h) = Header::from_bytes(k.trim().as_bytes(), v.trim().as_bytes()) {
-                    out_headers.push(h);
-                }
+            if !matches!(lower.as_str(), "content-length" | "transfer-encoding" | "connection" | "server" | "date")
+                && let Ok(h) = Header::from_bytes(k.trim().as_bytes(), v.trim().as_bytes())
+            {
+                out_headers.push(h);
             }
         }
     }
