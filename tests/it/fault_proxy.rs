@@ -3,8 +3,6 @@
 //! share of whole calls with HTTP 503; or, denying, answers every PutRecordBatch with AccessDeniedException as an
 //! endpoint enforcing a policy without `firehose:PutRecordBatch` would. Everything else is forwarded unchanged.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -29,33 +27,14 @@ pub struct FaultProxy {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Sends one request to `upstream` (host:port) and returns status, content type and body.
+/// Forwards one request to `upstream` (host:port); returns status, content type and body.
 fn forward(upstream: &str, method: &str, url: &str, headers: &[Header], body: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut stream = TcpStream::connect(upstream).expect("upstream");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!(
-        "{method} {url} HTTP/1.1\r\nHost: {upstream}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for h in headers {
-        let name = h.field.as_str().as_str().to_ascii_lowercase();
-        if !matches!(name.as_str(), "host" | "connection" | "content-length" | "transfer-encoding" | "expect") {
-            head.push_str(&format!("{}: {}\r\n", h.field, h.value));
-        }
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("response head") + 4;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_owned()))
-        .unwrap_or_else(|| "application/json".into());
-    (status, content_type, raw[split..].to_vec())
+    let (status, headers, body) = crate::upstream::forward(upstream, method, url, headers, body);
+    let content_type = headers
+        .iter()
+        .find(|h| h.field.equiv("Content-Type"))
+        .map_or_else(|| "application/json".to_owned(), |h| h.value.as_str().to_owned());
+    (status, content_type, body)
 }
 
 impl FaultProxy {

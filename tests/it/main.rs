@@ -9,6 +9,7 @@ mod moto;
 mod pipeline;
 mod roles;
 mod templates;
+mod upstream;
 
 use std::path::{Path, PathBuf};
 
