@@ -72,6 +72,51 @@ impl Prefix {
         Ok(Prefix { parts })
     }
 
+    /// The prefix as a partition-projection `storage.location.template` (after the bucket): `yyyy`, `MM`, `dd`
+    /// and `HH` become `${year}`, `${month}`, `${day}`, `${hour}`, and the error type `error_type`. `Err` says why
+    /// the prefix cannot be projected (a random string, another time field, a missing or repeated one).
+    pub fn projection_template(&self, error_type: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut seen = [0u8; 4];
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::ErrorType => out.push_str(error_type),
+                Part::RandomString => return Err("!{firehose:random-string} cannot be projected".into()),
+                Part::Timestamp(fields) => {
+                    for field in fields {
+                        let (index, name) = match field {
+                            Field::Year(4) => (0, "year"),
+                            Field::Month(2) => (1, "month"),
+                            Field::Day(2) => (2, "day"),
+                            Field::Hour(2) => (3, "hour"),
+                            Field::Text(s) => {
+                                out.push_str(s);
+                                continue;
+                            }
+                            other => {
+                                return Err(format!(
+                                    "the time field {other:?} cannot be projected (use yyyy, MM, dd and HH)"
+                                ));
+                            }
+                        };
+                        seen[index] += 1;
+                        out.push_str(&format!("${{{name}}}"));
+                    }
+                }
+            }
+        }
+        for (count, name) in seen.iter().zip(["yyyy", "MM", "dd", "HH"]) {
+            if *count != 1 {
+                return Err(format!("it must hold !{{timestamp:{name}}} exactly once"));
+            }
+        }
+        if !out.ends_with('/') {
+            out.push('/');
+        }
+        Ok(out)
+    }
+
     pub fn has_error_type(&self) -> bool {
         self.parts.contains(&Part::ErrorType)
     }

@@ -36,6 +36,13 @@ pub struct PipelineSettings {
     /// Days an old (noncurrent) object version stays in the raw bucket before it expires.
     #[serde(default = "default_noncurrent_version_days")]
     pub noncurrent_version_days: u32,
+    /// GB (2^30 bytes) one Athena query may scan before its workgroup cancels it.
+    #[serde(default = "default_athena_scan_limit_gb")]
+    pub athena_scan_limit_gb: u32,
+}
+
+fn default_athena_scan_limit_gb() -> u32 {
+    10
 }
 
 fn default_noncurrent_version_days() -> u32 {
@@ -110,6 +117,9 @@ pub struct SettingsInput {
     /// Days an overwritten or deleted object's old version stays in the raw bucket (1-3650).
     #[arg(long, value_name = "DAYS")]
     pub noncurrent_version_days: Option<u32>,
+    /// GB one Athena query of the lake may scan before it is cancelled (1-1000000).
+    #[arg(long, value_name = "GB")]
+    pub athena_scan_limit_gb: Option<u32>,
 }
 
 impl SettingsInput {
@@ -137,7 +147,8 @@ impl SettingsInput {
             lambda_memory_mb,
             lambda_timeout_seconds,
             log_retention_days,
-            noncurrent_version_days
+            noncurrent_version_days,
+            athena_scan_limit_gb
         )
     }
 
@@ -210,6 +221,7 @@ impl PipelineSettings {
             },
             log_retention_days: file.log_retention_days.unwrap_or(14),
             noncurrent_version_days: file.noncurrent_version_days.unwrap_or_else(default_noncurrent_version_days),
+            athena_scan_limit_gb: file.athena_scan_limit_gb.unwrap_or_else(default_athena_scan_limit_gb),
             stack,
         };
         settings.validate()?;
@@ -236,6 +248,7 @@ impl PipelineSettings {
         within("Lambda memory", f64::from(s.lambda.memory_mb), 128.0, 10_240.0, "MB")?;
         within("Lambda timeout", f64::from(s.lambda.timeout_seconds), 1.0, 300.0, "s")?;
         within("noncurrent version expiry", f64::from(s.noncurrent_version_days), 1.0, 3650.0, "days")?;
+        within("Athena scan limit", f64::from(s.athena_scan_limit_gb), 1.0, 1_000_000.0, "GB")?;
         if !LOG_RETENTION_DAYS.contains(&s.log_retention_days) {
             return Err(invalid!(
                 "log retention {} days is not one CloudWatch Logs offers: {}",

@@ -21,12 +21,15 @@ pub struct PolicyNames<'a> {
     pub account: &'a str,
     pub stack: &'a str,
     pub raw_bucket: &'a str,
+    pub glue_database: &'a str,
 }
 
-/// The policy with its placeholders (`PARTITION`, `REGION`, `ACCOUNT`, `STACK`, `RAW_BUCKET`) filled in.
+/// The policy with its placeholders (`PARTITION`, `REGION`, `ACCOUNT`, `STACK`, `RAW_BUCKET`, `GLUE_DATABASE`)
+/// filled in.
 pub fn fill(policy: &str, names: &PolicyNames) -> String {
     policy
         .replace("RAW_BUCKET", names.raw_bucket)
+        .replace("GLUE_DATABASE", names.glue_database)
         .replace("PARTITION", names.partition)
         .replace("REGION", names.region)
         .replace("ACCOUNT", names.account)
@@ -208,13 +211,14 @@ mod tests {
             account: "123456789012",
             stack: "lab",
             raw_bucket: "lab-raw",
+            glue_database: "lab_lake",
         }
     }
 
     #[test]
     fn the_policy_is_filled_in_for_the_stack() {
         let filled = fill(DEPLOYER_POLICY, &names());
-        for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET"] {
+        for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET", "GLUE_DATABASE"] {
             assert!(!filled.contains(placeholder), "{placeholder} left in the policy");
         }
         assert!(filled.contains("arn:aws:cloudformation:eu-west-1:123456789012:stack/lab/*"));

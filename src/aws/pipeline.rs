@@ -97,6 +97,24 @@ pub fn stack_bucket(stack: &Stack) -> Option<String> {
     })
 }
 
+/// The lake's names in the Glue catalog and Athena: the database (lowercase and underscores) and the workgroup.
+pub fn catalog_names(stack: &str) -> (String, String) {
+    (format!("{}_lake", stack.replace('-', "_")), stack.to_owned())
+}
+
+/// The tables' partition-projection location templates for the settings' prefixes, or why a prefix cannot be a
+/// table's partitions (deploy refuses it before any change).
+pub fn location_templates(settings: &PipelineSettings) -> Result<(String, String)> {
+    let template = |text: &str, error: bool| -> Result<String> {
+        let prefix = Prefix::parse(text, error)?;
+        let path = prefix
+            .projection_template("processing-failed")
+            .map_err(|why| crate::invalid!("the prefix {text:?} cannot be the lake table's partitions: {why}"))?;
+        Ok(format!("s3://{}/{path}", settings.bucket))
+    };
+    Ok((template(&settings.prefix, false)?, template(&settings.error_prefix, true)?))
+}
+
 /// The pipeline stack's parameters; `create_bucket` false reuses an existing raw bucket (one a previous
 /// teardown kept).
 pub fn pipeline_parameters(
@@ -109,6 +127,7 @@ pub fn pipeline_parameters(
     let s = settings;
     let root = |text: &str, error: bool| -> Result<String> { Ok(Prefix::parse(text, error)?.static_root().to_owned()) };
     let p = |k: &str, v: String| (k.to_owned(), v);
+    let (readings_location, errors_location) = location_templates(s)?;
     Ok(vec![
         p("StreamName", s.stream.clone()),
         p("FunctionName", s.function.clone()),
@@ -127,6 +146,11 @@ pub fn pipeline_parameters(
         p("ProcessorBufferIntervalSeconds", s.processor.interval_seconds.to_string()),
         p("Prefix", s.prefix.clone()),
         p("ErrorPrefix", s.error_prefix.clone()),
+        p("GlueDatabase", catalog_names(&s.stack).0),
+        p("Workgroup", catalog_names(&s.stack).1),
+        p("ScanLimitBytes", (u64::from(s.athena_scan_limit_gb) << 30).to_string()),
+        p("ProcessedLocationTemplate", readings_location),
+        p("ErrorLocationTemplate", errors_location),
         p("PrefixRoot", root(&s.prefix, false)?),
         p("ErrorPrefixRoot", root(&s.error_prefix, true)?),
     ])
@@ -203,6 +227,37 @@ mod tests {
         assert_eq!(given, declared);
         assert!(params.contains(&("PrefixRoot".into(), "processed/year=".into())));
         assert!(params.contains(&("ErrorPrefixRoot".into(), "error/".into())));
+        assert!(params.contains(&(
+            "ProcessedLocationTemplate".into(),
+            "s3://reaqtions-iot-data-lake-raw/processed/year=${year}/month=${month}/day=${day}/hour=${hour}/".into()
+        )));
+        assert!(params.contains(&(
+            "ErrorLocationTemplate".into(),
+            "s3://reaqtions-iot-data-lake-raw/error/processing-failed/year=${year}/month=${month}/day=${day}/hour=${hour}/"
+                .into()
+        )));
+        assert!(params.contains(&("GlueDatabase".into(), "reaqtions_lake".into())));
+        assert!(params.contains(&("ScanLimitBytes".into(), "10737418240".into())));
+    }
+
+    #[test]
+    fn a_prefix_the_table_cannot_project_is_refused_with_the_reason() {
+        let refused = |prefix: &str| {
+            let input = SettingsInput {
+                prefix: Some(prefix.into()),
+                error_prefix: Some("error/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/".into()),
+                ..Default::default()
+            };
+            let settings = PipelineSettings::resolve(input).unwrap();
+            location_templates(&settings).unwrap_err().to_string()
+        };
+        assert!(refused("raw/!{firehose:random-string}/!{timestamp:yyyy/MM/dd/HH}/").contains("random-string"));
+        assert!(refused("raw/!{timestamp:yyyy/MM/dd}/").contains("!{timestamp:HH} exactly once"));
+        assert!(refused("raw/!{timestamp:yyyy/MM/dd/HH/mm}/").contains("cannot be projected"));
+        let fine = SettingsInput { prefix: Some("data/!{timestamp:yyyy/MM/dd/HH}/".into()), ..Default::default() };
+        let (readings, _) = location_templates(&PipelineSettings::resolve(fine).unwrap()).unwrap();
+        assert_eq!(readings, "s3://reaqtions-iot-data-lake-raw/data/${year}/${month}/${day}/${hour}/");
+        assert_eq!(catalog_names("lab-2"), ("lab_2_lake".to_owned(), "lab-2".to_owned()));
     }
 }
 

@@ -63,8 +63,15 @@ fn role_policy(args: &TemplateArgs, connect: &ConnectOptions, stack: &str) -> Re
         }
         None => default_bucket(stack, &account, &region)?,
     };
-    let names =
-        PolicyNames { partition: partition(&region), region: &region, account: &account, stack, raw_bucket: &bucket };
+    let glue_database = crate::aws::pipeline::catalog_names(stack).0;
+    let names = PolicyNames {
+        partition: partition(&region),
+        region: &region,
+        account: &account,
+        stack,
+        raw_bucket: &bucket,
+        glue_database: &glue_database,
+    };
     crate::output::line(fill(policy, &names).trim_end())?;
     Ok(Exit::Ok)
 }

@@ -39,6 +39,7 @@ pub fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
     let text = std::fs::read_to_string(&path)
         .unwrap()
         .replace("RAW_BUCKET", raw_bucket)
+        .replace("GLUE_DATABASE", "reaqtions_lake")
         .replace("PARTITION", "aws")
         .replace("REGION", REGION)
         .replace("ACCOUNT", ACCOUNT)

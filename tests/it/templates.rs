@@ -213,3 +213,75 @@ fn log_retention_choices_match_cloudwatch() {
         .collect();
     assert_eq!(allowed, reaqtions::settings::LOG_RETENTION_DAYS);
 }
+
+#[test]
+fn the_lake_is_a_table_with_projected_partitions_and_a_guarded_workgroup() {
+    let t = template(PIPELINE_TEMPLATE);
+    let r = &t["Resources"];
+    assert_eq!(r["Catalog"]["Type"].as_str(), Some("AWS::Glue::Database"));
+    for (table, name, root) in
+        [("ReadingsTable", "readings", "PrefixRoot"), ("ErrorsTable", "errors", "ErrorPrefixRoot")]
+    {
+        let input = &r[table]["Properties"]["TableInput"];
+        assert_eq!(input["Name"].as_str(), Some(name));
+        let p = &input["Parameters"];
+        assert_eq!(p["projection.enabled"].as_str(), Some("true"), "{table}");
+        for part in ["month", "day", "hour"] {
+            assert_eq!(
+                p[format!("projection.{part}.digits").as_str()].as_str(),
+                Some("2"),
+                "{table} {part}: Firehose pads"
+            );
+        }
+        assert!(
+            matches!(&p["storage.location.template"], Value::Tagged(t) if t.tag == "Ref"),
+            "a parameter, never !Sub"
+        );
+        let keys: Vec<&str> =
+            input["PartitionKeys"].as_sequence().unwrap().iter().map(|k| k["Name"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["year", "month", "day", "hour"]);
+        assert_eq!(
+            input["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].as_str(),
+            Some("org.apache.hive.hcatalog.data.JsonSerDe")
+        );
+        let columns: Vec<&str> = input["StorageDescriptor"]["Columns"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|c| c["Name"].as_str().unwrap())
+            .collect();
+        assert!(columns.iter().all(|c| *c == c.to_lowercase()), "lowercase columns: {columns:?}");
+        let location = deployment(true).resolve(&input["StorageDescriptor"]["Location"]);
+        let root_value = deployment(true).values[root].clone();
+        assert_eq!(location.as_str().unwrap(), format!("s3://{BUCKET}/{root_value}"));
+    }
+    let readings: Vec<&str> = r["ReadingsTable"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap())
+        .collect();
+    for measure in reaqtions_lambda::MEASURES {
+        assert!(readings.contains(&measure.to_lowercase().as_str()), "{measure}");
+    }
+    for field in ["device_id", "seq", "sim_run", "time", "_firehose_arrival"] {
+        assert!(readings.contains(&field), "{field}");
+    }
+    let wg = &r["QueryWorkgroup"]["Properties"];
+    assert_eq!(wg["RecursiveDeleteOption"].as_bool(), Some(true), "teardown removes query history too");
+    let config = &wg["WorkGroupConfiguration"];
+    assert_eq!(config["EnforceWorkGroupConfiguration"].as_bool(), Some(true));
+    assert_eq!(config["PublishCloudWatchMetricsEnabled"].as_bool(), Some(true));
+    assert_eq!(config["EngineVersion"]["SelectedEngineVersion"].as_str(), Some("Athena engine version 3"));
+    assert_eq!(config["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"].as_str(), Some("SSE_S3"));
+    assert!(t["Parameters"]["ScanLimitBytes"]["MinValue"].as_u64() >= Some(10_000_000), "Athena's minimum cutoff");
+    let artifacts = template(ARTIFACTS_TEMPLATE);
+    let rules = artifacts["Resources"]["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["Prefix"].as_str() == Some("athena-results/") && r["ExpirationInDays"].as_u64().is_some())
+    );
+}

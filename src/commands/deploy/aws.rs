@@ -77,6 +77,8 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
         default_bucket(stack, STAND_IN_ACCOUNT, &region)
     };
     let mut settings = resolve_settings(args, stack, Some(&namer))?;
+    // The lake's tables project the prefixes' partitions: a prefix they cannot is refused now.
+    crate::aws::pipeline::location_templates(&settings)?;
     let zip = lambda_zip(args.lambda_zip.as_deref())?;
     let architecture = zip.architecture.context(
         "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
@@ -184,12 +186,14 @@ fn check_permissions(aws: &Aws, identity: &Identity, settings: &PipelineSettings
         Ok(principal) => principal,
         Err(why) => return Ok(format!("not checked: {why}")),
     };
+    let glue_database = crate::aws::pipeline::catalog_names(&settings.stack).0;
     let names = PolicyNames {
         partition: identity.partition(),
         region: &identity.region,
         account: &identity.account,
         stack: &settings.stack,
         raw_bucket: &settings.bucket,
+        glue_database: &glue_database,
     };
     let checks = checks(&fill(DEPLOYER_POLICY, &names))?;
     match aws.block_on(preflight(&aws.iam(), &principal, &checks)) {
