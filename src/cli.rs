@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::aws::ConnectOptions;
 pub use crate::output::OutputFormat;
-use crate::report::output::Format;
+use crate::report::output::{Engine, Format};
 use crate::settings::SettingsInput;
 
 #[derive(Debug, Parser)]
@@ -213,6 +213,12 @@ pub struct SimulateArgs {
 pub struct ReportArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// scan: this process reads the objects; athena: the stack's workgroup queries the lake table (AWS only).
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: Engine,
+    /// Run this SQL in the stack's workgroup and database instead (implies --engine athena).
+    #[arg(long, value_name = "QUERY", conflicts_with_all = ["summary", "since", "until", "devices"])]
+    pub sql: Option<String>,
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL`) and one thin wrapper module per service. The CLI is synchronous; AWS calls run on a
 //! small tokio runtime owned here, so the sync seams (record sink, object lake, log source) wrap async clients.
 
+pub mod athena;
 pub mod cloudformation;
 pub mod firehose;
 pub mod iam;
@@ -44,6 +45,7 @@ fn service_of<E>() -> &'static str {
     let name = std::any::type_name::<E>();
     let krate = name.split("::").next().unwrap_or("");
     match krate.strip_prefix("aws_sdk_").unwrap_or(krate) {
+        "athena" => "Athena",
         "cloudformation" => "CloudFormation",
         "cloudwatchlogs" => "CloudWatch Logs",
         "firehose" => "Firehose",
@@ -117,6 +119,7 @@ pub fn iam_action<E>() -> String {
     let name = std::any::type_name::<E>();
     let operation = name.rsplit("::").next().unwrap_or("").trim_end_matches("Error");
     let service = match service_of::<E>() {
+        "Athena" => "athena",
         "CloudFormation" => "cloudformation",
         "CloudWatch Logs" => "logs",
         "Firehose" => "firehose",
@@ -299,6 +302,10 @@ impl Aws {
             region: self.region(),
             arn: out.arn().unwrap_or_default().to_owned(),
         })
+    }
+
+    pub fn athena(&self) -> aws_sdk_athena::Client {
+        aws_sdk_athena::Client::new(&self.config)
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {

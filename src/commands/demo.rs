@@ -42,6 +42,8 @@ pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
     eprintln!("3/3 per-device summary (reaqtions report --local --summary):");
     let report = super::report::Request {
         format: Format::Table,
+        engine: crate::report::output::Engine::Scan,
+        sql: None,
         output: None,
         query: Query::default(),
         summary: true,

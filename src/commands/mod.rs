@@ -1,5 +1,6 @@
 //! One module per verb: each turns its arguments into validated settings, picks the target, and orchestrates.
 
+pub mod athena;
 pub mod cost;
 pub mod demo;
 pub mod deploy;

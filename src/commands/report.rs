@@ -12,7 +12,7 @@ use crate::invalid;
 use crate::prefix::Prefix;
 use crate::progress::Progress;
 use crate::report::columns::Columns;
-use crate::report::output::{Format, RowWriter};
+use crate::report::output::{Engine, Format, RowWriter};
 use crate::report::summary::Summary;
 use crate::report::{Query, error_counts, for_each_row, select_objects};
 use crate::settings::PipelineSettings;
@@ -22,6 +22,9 @@ use crate::target::{Names, ObjectLake, Uses};
 #[derive(Debug, Clone)]
 pub struct Request {
     pub format: Format,
+    pub engine: Engine,
+    /// A query of the user's, run as it is (Athena).
+    pub sql: Option<String>,
     pub output: Option<PathBuf>,
     pub query: Query,
     pub summary: bool,
@@ -47,6 +50,8 @@ pub fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
     }
     Ok(Request {
         format: args.format,
+        engine: if args.sql.is_some() { Engine::Athena } else { args.engine },
+        sql: args.sql.clone(),
         output: args.output.clone(),
         query,
         summary: args.summary,
@@ -63,8 +68,16 @@ pub fn run(target: &Target, request: &Request) -> Result<Exit> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
-    let exit = write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?;
+    let exit = match (request.engine, target) {
+        (Engine::Athena, Target::Aws { aws, stack }) => super::athena::report(aws, stack, request, &mut out)?,
+        (Engine::Athena, Target::Local(_)) => {
+            return Err(invalid!("the local target has only the scan engine: drop --engine athena (and --sql)"));
+        }
+        (Engine::Scan, _) => {
+            let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
+            write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?
+        }
+    };
     out.flush()?;
     Ok(exit)
 }

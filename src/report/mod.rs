@@ -4,6 +4,7 @@
 
 pub mod columns;
 pub mod output;
+pub mod sql;
 pub mod summary;
 
 use std::collections::BTreeMap;

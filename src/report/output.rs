@@ -23,6 +23,14 @@ pub enum Format {
     Table,
 }
 
+/// Where report rows come from: the objects read by this process, or Athena over the lake tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Engine {
+    #[default]
+    Scan,
+    Athena,
+}
+
 pub struct RowWriter<'w> {
     format: Format,
     out: &'w mut dyn Write,

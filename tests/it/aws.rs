@@ -592,3 +592,114 @@ fn packed_records_through_partial_failures_lose_nothing() {
     unique.dedup();
     assert_eq!((keys.len(), unique.len()), (5000, 5000), "none lost, none duplicated");
 }
+
+/// Queues what moto's Athena answers for the next query (moto runs no SQL): a header row, then `rows`.
+fn queue_athena_result(env: &AwsEnv, columns: &[(&str, &str)], rows: &[Vec<Option<String>>]) {
+    let header: Vec<Value> = columns.iter().map(|(name, _)| serde_json::json!({"VarCharValue": name})).collect();
+    let mut all = vec![serde_json::json!({"Data": header})];
+    for row in rows {
+        let data: Vec<Value> = row
+            .iter()
+            .map(|v| v.as_ref().map_or(serde_json::json!({}), |v| serde_json::json!({"VarCharValue": v})))
+            .collect();
+        all.push(serde_json::json!({"Data": data}));
+    }
+    let info: Vec<Value> = columns
+        .iter()
+        .map(|(name, kind)| serde_json::json!({"CatalogName": "awsdatacatalog", "Name": name, "Label": name, "Type": kind, "Nullable": "NULLABLE", "CaseSensitive": false, "Precision": 0, "Scale": 0}))
+        .collect();
+    let body = serde_json::json!({"region": "us-east-1", "results": [{"rows": all, "column_info": info}]});
+    let host = env.moto.url.trim_start_matches("http://").to_owned();
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
+    let request = format!(
+        "POST /moto-api/static/athena/query-results HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+}
+
+#[test]
+fn report_with_the_athena_engine_against_moto() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+    // What moto's CloudFormation skips: the workgroup, created here as the template does.
+    let athena = aws_sdk_athena::Client::new(&env.moto.sdk_config(&env.runtime));
+    env.runtime.block_on(athena.create_work_group().name("reaqtions").send()).unwrap();
+    let columns: Vec<(&str, &str)> = vec![
+        ("device_id", "varchar"),
+        ("seq", "bigint"),
+        ("time", "varchar"),
+        ("pm2_5", "double"),
+        ("eco2", "double"),
+        ("_firehose_arrival", "varchar"),
+    ];
+    // More than one result page's worth of rows (1,000), typed, with missing fields as NULL.
+    let rows: Vec<Vec<Option<String>>> = (1..=1500)
+        .map(|i| {
+            vec![
+                Some(format!("aq-{:04}", i % 7)),
+                Some(i.to_string()),
+                Some("2026-11-25T21:00:00.000001Z".into()),
+                (i % 10 != 0).then(|| format!("{}.5", i % 40)),
+                Some("612.0".into()),
+                Some("2026-11-25T21:00:01.123Z".into()),
+            ]
+        })
+        .collect();
+    queue_athena_result(&env, &columns, &rows);
+    let out = env
+        .cmd(&["report", "--engine", "athena", "--format", "ndjson", "--device", "aq-0001", "--since", "2h"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1500, "every row, the header left out");
+    assert_eq!(lines[0]["seq"], 1, "bigint as a number");
+    assert_eq!(lines[0]["PM2_5"], 1.5, "the readings' own names, doubles as numbers");
+    assert_eq!(lines[0]["eCO2"], 612.0);
+    assert!(lines[9].get("PM2_5").is_none(), "a NULL is a field the reading did not have: {}", lines[9]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1500 rows from Athena query") && stderr.contains("scanned"), "{stderr}");
+
+    // The summary through SQL, and a query of the user's.
+    let summary_columns = [
+        ("device_id", "varchar"),
+        ("readings", "bigint"),
+        ("first_time", "varchar"),
+        ("last_time", "varchar"),
+        ("pm2_5_mean", "double"),
+        ("pm2_5_max", "double"),
+        ("pm10_mean", "double"),
+        ("pm10_max", "double"),
+        ("aqi_max", "double"),
+    ];
+    let row = |s: &str| Some(s.to_owned());
+    queue_athena_result(
+        &env,
+        &summary_columns,
+        &[vec![row("aq-0001"), row("3"), row("t1"), row("t3"), row("12.5"), row("20.0"), None, None, row("71.0")]],
+    );
+    let summary: Vec<Value> = serde_json::from_slice(
+        &env.cmd(&["report", "--engine", "athena", "--summary", "--format", "json"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    assert_eq!(summary[0]["AQI_max"], 71);
+    assert_eq!(summary[0]["AQI_category"], "Moderate");
+    assert_eq!(summary[0]["PM2_5_mean"], 12.5);
+    queue_athena_result(&env, &[("n", "bigint")], &[vec![row("42")]]);
+    let sql = env.ok(&["report", "--sql", "SELECT count(*) AS n FROM readings", "--format", "csv"]);
+    assert_eq!(sql.lines().collect::<Vec<_>>(), ["n", "42"]);
+
+    // The local target has only the scan engine.
+    let local = crate::Env::default();
+    local.ok(&["deploy"]);
+    let refused = local.cmd(&["report", "--engine", "athena"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+}

@@ -1,0 +1,166 @@
+//! `report --engine athena` and `report --sql`: the report's flags as SQL over the lake table, run in the stack's
+//! workgroup and database, the rows written in the same formats as the scan engine (with the readings' own field
+//! names and a missing field left out, as the scan engine leaves it), then data scanned and its estimated cost.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context as _, Result};
+use serde_json::Value;
+
+use super::Exit;
+use super::report::Request;
+use crate::aqi::category;
+use crate::aws::Aws;
+use crate::aws::athena::{estimated_usd, for_each_row, run};
+use crate::aws::cloudformation::{describe, output};
+use crate::progress::Progress;
+use crate::report::Row;
+use crate::report::columns::Columns;
+use crate::report::output::RowWriter;
+use crate::report::sql::{Statement, field_name, readings, summary};
+use crate::report::summary::Summary;
+
+/// Set by Ctrl-C: the running query is stopped.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn report(aws: &Aws, stack: &str, request: &Request, out: &mut dyn Write) -> Result<Exit> {
+    let described = aws.block_on(describe(&aws.cloudformation(), stack))?;
+    let stack_outputs = described.with_context(|| {
+        format!(
+            "no stack {stack} in {}: the Athena engine queries the lake table `reaqtions deploy` creates",
+            aws.region()
+        )
+    })?;
+    let database = output(&stack_outputs, "GlueDatabase")?;
+    let workgroup = output(&stack_outputs, "Workgroup")?;
+    let table = output(&stack_outputs, "ReadingsTable")?;
+    let statement = match (&request.sql, request.summary) {
+        (Some(sql), _) => Statement { sql: sql.clone(), parameters: vec![] },
+        (None, true) => summary(&request.query, &table),
+        (None, false) => readings(&request.query, &table),
+    };
+    tracing::info!(sql = %statement.sql, parameters = ?statement.parameters, "athena query");
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
+    let client = aws.athena();
+    let mut progress = Progress::new("athena", 0, request.quiet);
+    let finished = aws.block_on(run(
+        &client,
+        &workgroup,
+        &database,
+        &statement.sql,
+        &statement.parameters,
+        &STOP,
+        &mut |state, scanned, elapsed| {
+            progress.update(0, || {
+                format!("{state}, {:.1} MB scanned, {:.1} s", scanned as f64 / 1e6, elapsed.as_secs_f64())
+            })
+        },
+    ));
+    progress.finish();
+    let finished = finished?;
+    let columns = match (&request.sql, request.summary) {
+        // A query of the user's: its own columns, in its order.
+        (Some(_), _) => Columns::with(&[]),
+        (None, true) => Summary::columns(),
+        (None, false) => Columns::default(),
+    };
+    let mut writer = RowWriter::new(request.format, columns, out)?;
+    let rows = aws.block_on(for_each_row(&client, &finished.id, |row| {
+        let row = if request.sql.is_some() {
+            row
+        } else if request.summary {
+            summary_row(row)
+        } else {
+            reading_row(row)
+        };
+        writer.write(row)
+    }))?;
+    writer.finish()?;
+    eprintln!(
+        "report: {} from Athena query {} in {:.1} s; scanned {:.1} MB, about ${:.5} (at $5 per TB, 10 MB minimum)",
+        crate::output::count(rows, "row"),
+        finished.id,
+        finished.elapsed.as_secs_f64(),
+        finished.scanned_bytes as f64 / 1e6,
+        estimated_usd(finished.scanned_bytes)
+    );
+    Ok(Exit::Ok)
+}
+
+/// A reading as the scan engine shows it: its own field names, and a field it did not have left out.
+fn reading_row(row: Row) -> Row {
+    row.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (field_name(&k).to_owned(), v)).collect()
+}
+
+/// The summary's row, as `report --summary` shows it on the scan engine.
+fn summary_row(row: Row) -> Row {
+    let get = |k: &str| row.get(k).cloned().unwrap_or(Value::Null);
+    let aqi = row.get("aqi_max").and_then(Value::as_f64);
+    let mut out = Row::new();
+    out.insert("device_id".into(), get("device_id"));
+    out.insert("readings".into(), get("readings"));
+    out.insert("first_TIME".into(), get("first_time"));
+    out.insert("last_TIME".into(), get("last_time"));
+    out.insert("PM2_5_mean".into(), get("pm2_5_mean"));
+    out.insert("PM2_5_max".into(), get("pm2_5_max"));
+    out.insert("PM10_mean".into(), get("pm10_mean"));
+    out.insert("PM10_max".into(), get("pm10_max"));
+    out.insert("AQI_max".into(), aqi.map_or(Value::Null, |a| Value::from(a.round() as i64)));
+    out.insert("AQI_category".into(), aqi.map_or(Value::Null, |a| Value::from(category(a))));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::Summary as ScanSummary;
+
+    /// The same data through both engines: the scan engine's rows from the lake's lines, and the rows Athena
+    /// answers for the generated SQL (typed cells, lowercase columns, NULL for a missing field).
+    #[test]
+    fn both_engines_give_the_same_rows() {
+        let lines = [
+            r#"{"device_id":"aq-1","seq":1,"TIME":"2026-11-25T21:00:00.000001Z","NO2":21.5,"PM2_5":9.75,"AQI":41,"_firehose_arrival":"2026-11-25T21:00:01.123Z"}"#,
+            r#"{"TIME":"2026-11-25T21:00:02","PM2_5":null,"PM10":15.0,"_firehose_arrival":"2026-11-25T21:00:03.000Z"}"#,
+        ];
+        let scan: Vec<Row> = lines
+            .iter()
+            .map(|l| serde_json::from_str::<Row>(l).unwrap())
+            .map(|r| r.into_iter().filter(|(_, v)| !v.is_null()).collect())
+            .collect();
+        let athena: Vec<Row> = [
+            serde_json::json!({"device_id":"aq-1","seq":1,"sim_run":null,"time":"2026-11-25T21:00:00.000001Z","user_input":null,"no2":21.5,"co":null,"pm01":null,"pm2_5":9.75,"pm10":null,"aqi":41.0,"eco2":null,"tvoc":null,"p":null,"t":null,"rh":null,"_firehose_arrival":"2026-11-25T21:00:01.123Z"}),
+            serde_json::json!({"device_id":null,"seq":null,"sim_run":null,"time":"2026-11-25T21:00:02","user_input":null,"no2":null,"co":null,"pm01":null,"pm2_5":null,"pm10":15.0,"aqi":null,"eco2":null,"tvoc":null,"p":null,"t":null,"rh":null,"_firehose_arrival":"2026-11-25T21:00:03.000Z"}),
+        ]
+        .into_iter()
+        .map(|v| reading_row(v.as_object().unwrap().clone()))
+        .collect();
+        assert_eq!(athena.len(), scan.len());
+        for (a, s) in athena.iter().zip(&scan) {
+            let mut keys_a: Vec<&String> = a.keys().collect();
+            let mut keys_s: Vec<&String> = s.keys().collect();
+            keys_a.sort();
+            keys_s.sort();
+            assert_eq!(keys_a, keys_s, "same fields");
+            for (k, v) in s {
+                assert_eq!(a[k].as_f64().or(a[k].as_str().map(|_| 0.0)), v.as_f64().or(v.as_str().map(|_| 0.0)), "{k}");
+                assert_eq!(a[k].as_str(), v.as_str(), "{k}");
+            }
+        }
+
+        // The summary: the scan engine's aggregation and the SQL one's answer give the same row.
+        let mut scan_summary = ScanSummary::default();
+        for l in lines {
+            scan_summary.add(&serde_json::from_str(l).unwrap());
+        }
+        let scan_rows: Vec<Row> = scan_summary.rows().collect();
+        let athena_row = summary_row(
+            serde_json::json!({"device_id":"aq-1","readings":1,"first_time":"2026-11-25T21:00:00.000001Z","last_time":"2026-11-25T21:00:00.000001Z","pm2_5_mean":9.75,"pm2_5_max":9.75,"pm10_mean":null,"pm10_max":null,"aqi_max":41.0})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        assert_eq!(&athena_row, scan_rows.iter().find(|r| r["device_id"] == "aq-1").unwrap());
+    }
+}

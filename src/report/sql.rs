@@ -1,0 +1,223 @@
+//! The report's flags as Athena SQL over the lake tables (`report --engine athena`): the time filter becomes
+//! partition predicates on `year/month/day/hour` (whole years, months and days where the range covers them, so
+//! a long range stays a short predicate) plus the exact filter the scan engine applies on the arrival time;
+//! devices go as execution parameters, never into the text. Result columns map back to the readings' own names.
+
+use chrono::{DateTime, Datelike as _, Duration, DurationRound as _, Timelike as _, Utc};
+
+use super::Query;
+
+/// The readings' fields as the table has them (lowercase) and as the readings carry them.
+pub const FIELDS: [(&str, &str); 17] = [
+    ("device_id", "device_id"),
+    ("seq", "seq"),
+    ("sim_run", "sim_run"),
+    ("time", "TIME"),
+    ("user_input", "USER_INPUT"),
+    ("no2", "NO2"),
+    ("co", "CO"),
+    ("pm01", "PM01"),
+    ("pm2_5", "PM2_5"),
+    ("pm10", "PM10"),
+    ("aqi", "AQI"),
+    ("eco2", "eCO2"),
+    ("tvoc", "TVOC"),
+    ("p", "P"),
+    ("t", "T"),
+    ("rh", "RH"),
+    ("_firehose_arrival", "_firehose_arrival"),
+];
+
+/// A SQL text and its positional execution parameters (SQL literals).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub parameters: Vec<String>,
+}
+
+/// A string as a SQL literal: quoted, inner quotes doubled.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    format!("from_iso8601_timestamp('{}')", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+
+/// Partition predicates for every hour from `since` to `until` (inclusive), grouped into whole days, months and
+/// years where the range covers them.
+pub fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
+    let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
+    let (mut at, end) = (hour(since), hour(until));
+    let mut clauses: Vec<String> = Vec::new();
+    while at <= end {
+        let day_start = at.hour() == 0;
+        let month_start = day_start && at.day() == 1;
+        let year_start = month_start && at.month() == 1;
+        let next_year = at.with_year(at.year() + 1).unwrap_or(at);
+        let next_month =
+            if at.month() == 12 { next_year.with_month(1) } else { at.with_month(at.month() + 1) }.unwrap_or(at);
+        if year_start && next_year - Duration::hours(1) <= end {
+            clauses.push(format!("(year = {})", at.year()));
+            at = next_year;
+        } else if month_start && next_month - Duration::hours(1) <= end {
+            clauses.push(format!("(year = {} AND month = {})", at.year(), at.month()));
+            at = next_month;
+        } else {
+            // The hours of this day within the range.
+            let last = (at + Duration::hours(i64::from(23 - at.hour()))).min(end);
+            let (a, b) = (at.hour(), last.hour());
+            let hours = if a == 0 && b == 23 { String::new() } else { format!(" AND hour BETWEEN {a} AND {b}") };
+            clauses.push(format!("(year = {} AND month = {} AND day = {}{hours})", at.year(), at.month(), at.day()));
+            at = last + Duration::hours(1);
+        }
+    }
+    if clauses.is_empty() { "FALSE".into() } else { format!("({})", clauses.join(" OR ")) }
+}
+
+/// The filters every engine applies: the partitions of the time range (from an hour before `since`, as a
+/// record can sit in the partition of the oldest record of its object), the exact time, and the devices.
+fn filters(query: &Query, parameters: &mut Vec<String>) -> Vec<String> {
+    let mut wheres = Vec::new();
+    if query.since.is_some() || query.until.is_some() {
+        let until = query.until.unwrap_or_else(Utc::now);
+        if let Some(since) = query.since {
+            wheres.push(partitions(since - Duration::hours(1), until));
+        }
+        // The scan engine's time: the arrival time, else the device's TIME (UTC when it has no zone).
+        let time =
+            "coalesce(try(from_iso8601_timestamp(\"_firehose_arrival\")), try(from_iso8601_timestamp(\"time\")))";
+        if let Some(since) = query.since {
+            wheres.push(format!("{time} >= {}", timestamp(since)));
+        }
+        if let Some(until) = query.until {
+            wheres.push(format!("{time} <= {}", timestamp(until)));
+        }
+    }
+    if !query.devices.is_empty() {
+        let marks = vec!["?"; query.devices.len()].join(", ");
+        wheres.push(format!("device_id IN ({marks})"));
+        parameters.extend(query.devices.iter().map(|d| literal(d)));
+    }
+    wheres
+}
+
+fn with_where(mut sql: String, wheres: &[String]) -> String {
+    if !wheres.is_empty() {
+        sql.push_str("\nWHERE ");
+        sql.push_str(&wheres.join("\n  AND "));
+    }
+    sql
+}
+
+/// The readings that match `query`, oldest arrival first.
+pub fn readings(query: &Query, table: &str) -> Statement {
+    let mut parameters = Vec::new();
+    let columns: Vec<String> = FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect();
+    let wheres = filters(query, &mut parameters);
+    let sql = with_where(format!("SELECT {}\nFROM \"{table}\"", columns.join(", ")), &wheres)
+        + "\nORDER BY \"_firehose_arrival\", device_id, seq";
+    Statement { sql, parameters }
+}
+
+/// The per-device summary `report --summary` shows, aggregated by Athena.
+pub fn summary(query: &Query, table: &str) -> Statement {
+    let mut parameters = Vec::new();
+    let wheres = filters(query, &mut parameters);
+    let select = format!(
+        "SELECT coalesce(device_id, {}) AS device_id, count(*) AS readings, min(\"time\") AS first_time, \
+         max(\"time\") AS last_time, round(avg(pm2_5), 2) AS pm2_5_mean, max(pm2_5) AS pm2_5_max, \
+         round(avg(pm10), 2) AS pm10_mean, max(pm10) AS pm10_max, max(aqi) AS aqi_max\nFROM \"{table}\"",
+        literal(super::summary::NO_DEVICE)
+    );
+    let sql = with_where(select, &wheres) + "\nGROUP BY 1\nORDER BY 1";
+    Statement { sql, parameters }
+}
+
+/// The readings' own name of a result column (Athena answers in lowercase).
+pub fn field_name(column: &str) -> &str {
+    FIELDS.iter().find(|(c, _)| *c == column).map_or(column, |(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn no_filter_reads_everything() {
+        let s = readings(&Query::default(), "readings");
+        assert!(!s.sql.contains("WHERE") && s.parameters.is_empty(), "{}", s.sql);
+        assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""));
+        assert!(s.sql.contains("\"_firehose_arrival\"") && s.sql.contains("FROM \"readings\""));
+    }
+
+    #[test]
+    fn hours_within_one_day() {
+        assert_eq!(
+            partitions(t("2026-11-25T21:10:00Z"), t("2026-11-25T23:59:00Z")),
+            "((year = 2026 AND month = 11 AND day = 25 AND hour BETWEEN 21 AND 23))"
+        );
+    }
+
+    #[test]
+    fn across_a_day_boundary() {
+        assert_eq!(
+            partitions(t("2026-11-25T22:00:00Z"), t("2026-11-26T01:30:00Z")),
+            "((year = 2026 AND month = 11 AND day = 25 AND hour BETWEEN 22 AND 23) OR \
+             (year = 2026 AND month = 11 AND day = 26 AND hour BETWEEN 0 AND 1))"
+        );
+    }
+
+    #[test]
+    fn across_a_month_and_a_year_boundary_whole_days_and_months_are_grouped() {
+        let p = partitions(t("2025-11-30T23:00:00Z"), t("2027-01-02T05:00:00Z"));
+        assert_eq!(
+            p,
+            "((year = 2025 AND month = 11 AND day = 30 AND hour BETWEEN 23 AND 23) OR (year = 2025 AND month = 12) OR \
+             (year = 2026) OR (year = 2027 AND month = 1 AND day = 1) OR \
+             (year = 2027 AND month = 1 AND day = 2 AND hour BETWEEN 0 AND 5))"
+        );
+        let feb = partitions(t("2028-02-01T00:00:00Z"), t("2028-02-29T23:00:00Z"));
+        assert_eq!(feb, "((year = 2028 AND month = 2))", "a leap February is a whole month");
+    }
+
+    #[test]
+    fn since_and_until_give_partitions_and_the_exact_time() {
+        let q =
+            Query { since: Some(t("2026-11-25T21:30:00Z")), until: Some(t("2026-11-25T22:15:00Z")), devices: vec![] };
+        let s = readings(&q, "readings");
+        assert!(s.sql.contains("hour BETWEEN 20 AND 22"), "an hour before since: {}", s.sql);
+        assert!(s.sql.contains(">= from_iso8601_timestamp('2026-11-25T21:30:00.000Z')"), "{}", s.sql);
+        assert!(s.sql.contains("<= from_iso8601_timestamp('2026-11-25T22:15:00.000Z')"), "{}", s.sql);
+    }
+
+    #[test]
+    fn devices_are_parameters_and_quotes_cannot_change_the_query() {
+        let evil = "aq-1'); DROP TABLE readings; --";
+        let q = Query { devices: vec!["aq-0001".into(), evil.into()], ..Query::default() };
+        let s = readings(&q, "readings");
+        assert!(s.sql.contains("device_id IN (?, ?)"), "{}", s.sql);
+        assert!(!s.sql.contains("DROP") && !s.sql.contains("aq-0001"), "values never spliced: {}", s.sql);
+        assert_eq!(s.parameters, ["'aq-0001'", "'aq-1''); DROP TABLE readings; --'"]);
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn the_summary_aggregates_per_device_in_sql() {
+        let q = Query { since: Some(t("2026-11-25T21:00:00Z")), until: None, devices: vec!["aq-1".into()] };
+        let s = summary(&q, "readings");
+        for part in
+            ["count(*) AS readings", "round(avg(pm2_5), 2)", "max(aqi) AS aqi_max", "GROUP BY 1", "device_id IN (?)"]
+        {
+            assert!(s.sql.contains(part), "{part}: {}", s.sql);
+        }
+        assert!(s.sql.contains("'(no device_id)'"));
+        assert_eq!(field_name("pm2_5"), "PM2_5");
+        assert_eq!(field_name("eco2"), "eCO2");
+        assert_eq!(field_name("other"), "other");
+    }
+}
