@@ -83,9 +83,6 @@ pub struct CostArgs {
     /// A packed record is sent once its oldest reading has waited this long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
     pub linger: std::time::Duration,
-    /// The function's architecture (arm64 is Graviton).
-    #[arg(long, value_parser = ["x86_64", "arm64"], default_value = "x86_64")]
-    pub arch: String,
     /// A price list of data/prices.json's shape instead of the embedded one.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,

@@ -39,6 +39,13 @@ pub struct PipelineSettings {
     /// GB (2^30 bytes) one Athena query may scan before its workgroup cancels it.
     #[serde(default = "default_athena_scan_limit_gb")]
     pub athena_scan_limit_gb: u32,
+    /// The function's architecture (`x86_64` or `arm64`).
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+}
+
+fn default_architecture() -> String {
+    "x86_64".to_owned()
 }
 
 fn default_athena_scan_limit_gb() -> u32 {
@@ -120,6 +127,9 @@ pub struct SettingsInput {
     /// GB one Athena query of the lake may scan before it is cancelled (1-1000000).
     #[arg(long, value_name = "GB")]
     pub athena_scan_limit_gb: Option<u32>,
+    /// The function's architecture: x86_64, or arm64 (Graviton, about 20 % cheaper per GB-second).
+    #[arg(long = "arch", value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
+    pub architecture: Option<String>,
 }
 
 impl SettingsInput {
@@ -148,7 +158,8 @@ impl SettingsInput {
             lambda_timeout_seconds,
             log_retention_days,
             noncurrent_version_days,
-            athena_scan_limit_gb
+            athena_scan_limit_gb,
+            architecture
         )
     }
 
@@ -222,6 +233,7 @@ impl PipelineSettings {
             log_retention_days: file.log_retention_days.unwrap_or(14),
             noncurrent_version_days: file.noncurrent_version_days.unwrap_or_else(default_noncurrent_version_days),
             athena_scan_limit_gb: file.athena_scan_limit_gb.unwrap_or_else(default_athena_scan_limit_gb),
+            architecture: file.architecture.unwrap_or_else(default_architecture),
             stack,
         };
         settings.validate()?;
@@ -249,6 +261,9 @@ impl PipelineSettings {
         within("Lambda timeout", f64::from(s.lambda.timeout_seconds), 1.0, 300.0, "s")?;
         within("noncurrent version expiry", f64::from(s.noncurrent_version_days), 1.0, 3650.0, "days")?;
         within("Athena scan limit", f64::from(s.athena_scan_limit_gb), 1.0, 1_000_000.0, "GB")?;
+        if !["x86_64", "arm64"].contains(&s.architecture.as_str()) {
+            return Err(invalid!("architecture {:?} is not one Lambda runs: x86_64 or arm64", s.architecture));
+        }
         if !LOG_RETENTION_DAYS.contains(&s.log_retention_days) {
             return Err(invalid!(
                 "log retention {} days is not one CloudWatch Logs offers: {}",

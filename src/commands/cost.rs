@@ -54,13 +54,19 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
         processor_interval_seconds: settings.processor.interval_seconds,
         s3_buffer_mib: settings.buffering.size_mib,
         s3_interval_seconds: settings.buffering.interval_seconds,
-        arm64: args.arch == "arm64",
+        arm64: settings.architecture == "arm64",
     };
     let per_reading = estimate(&fleet, &pipeline, regional, false);
     let packed = estimate(&fleet, &pipeline, regional, true);
     eprintln!(
         "prices: {region}, {} as of {} ({}); {} devices × {}/s, {} bytes per reading, {} Lambda",
-        prices.currency, prices.date, prices.source, fleet.devices, fleet.rate, fleet.reading_bytes, args.arch
+        prices.currency,
+        prices.date,
+        prices.source,
+        fleet.devices,
+        fleet.rate,
+        fleet.reading_bytes,
+        settings.architecture
     );
     for warning in quota_warnings(&fleet, region) {
         eprintln!("warning: {warning}");

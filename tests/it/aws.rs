@@ -703,3 +703,24 @@ fn report_with_the_athena_engine_against_moto() {
     let refused = local.cmd(&["report", "--engine", "athena"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2));
 }
+
+/// The architecture setting and the binary must agree; arm64 reaches the template as the function's.
+#[test]
+fn deploy_arm64_takes_a_graviton_binary_and_refuses_a_mismatch() {
+    let env = AwsEnv::start();
+    let mut binary = b"\x7fELF\x02\x01\x01".to_vec();
+    binary.resize(18, 0);
+    binary.extend_from_slice(&0xB7u16.to_le_bytes());
+    binary.resize(64, 0);
+    let arm = env.dir.path().join("arm64.zip");
+    std::fs::write(&arm, reaqtions_lambda::package::package_bootstrap(&binary).unwrap().bytes).unwrap();
+    let arm = arm.to_str().unwrap();
+    let plan = env.json(&["deploy", "--arch", "arm64", "--lambda-zip", arm, "--dry-run", "--output", "json"]);
+    let parameters: Vec<(String, String)> = serde_json::from_value(plan["parameters"].clone()).unwrap();
+    assert!(parameters.contains(&("Architecture".into(), "arm64".into())), "{plan}");
+    let mismatch = env.cmd(&["deploy", "--lambda-zip", arm, "--dry-run"]).output().unwrap();
+    assert_eq!(mismatch.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&mismatch.stderr).contains("built for arm64, but the architecture setting is x86_64")
+    );
+}

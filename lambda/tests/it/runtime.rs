@@ -40,12 +40,16 @@ fn peak_rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Serves `events` one per `invocation/next`, collects each response, then stops the binary.
+/// Serves `events` one per `invocation/next` to this crate's `bootstrap`, collects each response, then stops it.
 fn run_bootstrap(events: &[String], extra_env: &[(&str, &str)]) -> Run {
+    run_program(Command::new(env!("CARGO_BIN_EXE_bootstrap")), events, extra_env)
+}
+
+/// The same for any program speaking the Runtime API (the arm64 bootstrap under qemu).
+fn run_program(mut cmd: Command, events: &[String], extra_env: &[(&str, &str)]) -> Run {
     let server = Server::http("127.0.0.1:0").expect("bind loopback");
     let addr = server.server_addr().to_ip().unwrap();
     let started = Instant::now();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     cmd.env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "reaqtions-data-transformation")
@@ -64,7 +68,7 @@ fn run_bootstrap(events: &[String], extra_env: &[(&str, &str)]) -> Run {
     let mut run =
         Run { responses: vec![], errors: vec![], init: Duration::ZERO, peak_rss_kb: 0, stdout: String::new() };
     let mut next = 0;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         assert!(Instant::now() < deadline, "bootstrap did not finish in time");
         let Some(mut request) = server.recv_timeout(Duration::from_millis(200)).expect("accept") else {
@@ -207,4 +211,87 @@ fn bootstrap_needs_no_glibc_newer_than_2_34() {
     versions.sort_unstable();
     let newest = versions.last().copied().expect("a dynamically linked glibc binary");
     assert!(newest <= (2, 34), "bootstrap needs GLIBC_{}.{} (AL2023 has 2.34)", newest.0, newest.1);
+}
+
+/// The bootstrap cross-compiled for arm64 (Graviton) with `cargo zigbuild` against glibc 2.34, built once into its
+/// own target directory (the workspace's is locked by the running `cargo test`).
+fn arm64_bootstrap() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let target_dir = root.join("target/it-arm64");
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["zigbuild", "--profile", "lambda", "-p", "reaqtions-lambda", "--bin", "bootstrap"])
+                .args(["--target", "aarch64-unknown-linux-gnu.2.34", "--manifest-path"])
+                .arg(root.join("Cargo.toml"))
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .env("RUSTUP_AUTO_INSTALL", "0")
+                .status()
+                .expect("cargo");
+            assert!(
+                status.success(),
+                "the arm64 build needs `pip install ziglang cargo-zigbuild` and `rustup target add \
+                 aarch64-unknown-linux-gnu` (.ci/run installs them)"
+            );
+            target_dir.join("aarch64-unknown-linux-gnu/lambda/bootstrap")
+        })
+        .clone()
+}
+
+/// The arm64 binary under qemu-aarch64 (Debian's qemu-user, with libc6-arm64-cross for its glibc).
+fn under_qemu(binary: &std::path::Path) -> Command {
+    let mut cmd = Command::new("qemu-aarch64");
+    cmd.args(["-L", "/usr/aarch64-linux-gnu"]).arg(binary);
+    cmd
+}
+
+/// The newest glibc symbol version an ELF binary of any architecture needs (readelf reads them all).
+fn newest_glibc(binary: &std::path::Path) -> (u32, u32) {
+    let output = Command::new("readelf").arg("-V").arg(binary).output().expect("readelf (binutils)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>());
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .max()
+        .expect("a dynamically linked glibc binary")
+}
+
+/// Graviton: the same contract, the same answers, as x86_64 — the arm64 binary run under qemu against the
+/// Runtime API stand-in on the fixture events (qemu's timings are not Graviton's: functional proof only).
+#[test]
+fn the_arm64_bootstrap_keeps_the_contract_under_qemu() {
+    let binary = arm64_bootstrap();
+    let header = std::fs::read(&binary).unwrap();
+    assert_eq!(u16::from_le_bytes([header[18], header[19]]), 0xB7, "an AArch64 ELF executable");
+    assert!(newest_glibc(&binary) <= (2, 34), "arm64 bootstrap needs GLIBC {:?}", newest_glibc(&binary));
+    let names = ["seed_payload.json", "mixed_results.json"];
+    let events: Vec<String> = names.iter().map(|n| crate::fixture(n)).collect();
+    let run = run_program(under_qemu(&binary), &events, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    assert!(run.errors.is_empty(), "runtime errors: {:?}", run.errors);
+    assert_eq!(run.responses.len(), events.len());
+    for (i, (event, (request_id, response))) in events.iter().zip(&run.responses).enumerate() {
+        assert_eq!(request_id, &format!("req-{i}"));
+        let (expected, _) = transform_event(&serde_json::from_str::<FirehoseEvent>(event).unwrap());
+        let got: FirehoseResponse = serde_json::from_value(response.clone()).expect("contract shape");
+        assert_eq!(got, expected, "{} on arm64", names[i]);
+    }
+    let lines: Vec<Value> = run.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(lines.iter().filter(|l| l.to_string().contains("record failed")).count(), 5);
+    // The 10,000-reading event too: every reading, one response per record.
+    let (event, _) = reaqtions_lambda::sample::benchmark_event(10_000);
+    let run = run_program(under_qemu(&binary), &[serde_json::to_string(&event).unwrap()], &[]);
+    let records = run.responses[0].1["records"].as_array().unwrap();
+    assert_eq!(records.len(), event.records.len());
+    assert!(records.iter().all(|r| r["result"] == "Ok"));
+    eprintln!("arm64 bootstrap under qemu: init {:?}, peak RSS {} kB", run.init, run.peak_rss_kb);
+}
+
+#[test]
+fn the_x86_64_bootstrap_needs_no_glibc_newer_than_2_34_by_readelf() {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
+    assert!(newest_glibc(binary) <= (2, 34), "needs GLIBC {:?}", newest_glibc(binary));
 }

@@ -79,10 +79,18 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     let mut settings = resolve_settings(args, stack, Some(&namer))?;
     // The lake's tables project the prefixes' partitions: a prefix they cannot is refused now.
     crate::aws::pipeline::location_templates(&settings)?;
-    let zip = lambda_zip(args.lambda_zip.as_deref())?;
+    let zip = lambda_zip(args.lambda_zip.as_deref(), &settings.architecture)?;
     let architecture = zip.architecture.context(
         "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
     )?;
+    if architecture != settings.architecture {
+        return Err(crate::invalid!(
+            "the zip's bootstrap is built for {architecture}, but the architecture setting is {} (pass --arch \
+             {architecture}, or a zip built for {})",
+            settings.architecture,
+            settings.architecture
+        ));
+    }
 
     let identity = aws.identity()?;
     if defaulted.get() {
