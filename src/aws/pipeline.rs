@@ -128,6 +128,7 @@ pub fn pipeline_parameters(
     let root = |text: &str, error: bool| -> Result<String> { Ok(Prefix::parse(text, error)?.static_root().to_owned()) };
     let p = |k: &str, v: String| (k.to_owned(), v);
     let (readings_location, errors_location) = location_templates(s)?;
+    let (database, workgroup) = catalog_names(&s.stack);
     Ok(vec![
         p("StreamName", s.stream.clone()),
         p("FunctionName", s.function.clone()),
@@ -146,8 +147,8 @@ pub fn pipeline_parameters(
         p("ProcessorBufferIntervalSeconds", s.processor.interval_seconds.to_string()),
         p("Prefix", s.prefix.clone()),
         p("ErrorPrefix", s.error_prefix.clone()),
-        p("GlueDatabase", catalog_names(&s.stack).0),
-        p("Workgroup", catalog_names(&s.stack).1),
+        p("GlueDatabase", database),
+        p("Workgroup", workgroup),
         p("ScanLimitBytes", (u64::from(s.athena_scan_limit_gb) << 30).to_string()),
         p("ProcessedLocationTemplate", readings_location),
         p("ErrorLocationTemplate", errors_location),

@@ -35,15 +35,18 @@ pub struct IamProxy {
 
 /// A role policy from examples/iam/, filled in for the test deployment (stack `reaqtions`).
 pub fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/iam").join(format!("{role}.json"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("RAW_BUCKET", raw_bucket)
-        .replace("GLUE_DATABASE", "reaqtions_lake")
-        .replace("PARTITION", "aws")
-        .replace("REGION", REGION)
-        .replace("ACCOUNT", ACCOUNT)
-        .replace("STACK", "reaqtions");
+    use reaqtions::aws::iam::{PolicyNames, fill};
+    let (_, policy) = reaqtions::commands::template::ROLE_POLICIES.iter().find(|(name, _)| *name == role).unwrap();
+    let names = PolicyNames {
+        partition: "aws",
+        region: REGION,
+        account: ACCOUNT,
+        stack: "reaqtions",
+        raw_bucket,
+        glue_database: "reaqtions_lake",
+    };
+    // Filled in exactly as `reaqtions template iam` and deploy's pre-flight fill them.
+    let text = fill(policy, &names);
     let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     (Policy::from_documents(&[doc]), text)
 }
