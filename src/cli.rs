@@ -58,6 +58,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the embedded CloudFormation templates for review.
     Template(TemplateArgs),
+    /// The local target's MQTT broker: what devices publish to <stack>/<device>/readings goes into the pipeline.
+    Broker(BrokerArgs),
     /// Estimate the monthly bill of a fleet, one reading per record and packed, side by side.
     Cost(CostArgs),
     /// Print a shell completion script (e.g. `reaqtions completions bash > ~/.local/share/bash-completion/completions/reaqtions`).
@@ -91,6 +93,19 @@ pub struct CostArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub settings: SettingsInput,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Where to listen (plain MQTT 3.1.1, no authentication).
+    #[arg(long, default_value = "127.0.0.1:1883", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Listen on an address other hosts can reach (anyone there can publish into the lake).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// The summary printed when it stops.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -200,10 +215,30 @@ pub struct SimulateArgs {
     /// Send the readings of a spool file again instead of simulating.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["duration", "count", "verify"])]
     pub resend: Option<PathBuf>,
+    /// How devices send: straight to the delivery stream (PutRecordBatch with AWS credentials), or over MQTT
+    /// (IoT Core with each device's certificate; on --local, the local broker), one reading per QoS 1 publish.
+    #[arg(long, value_enum, default_value_t)]
+    pub via: Via,
+    /// With --via mqtt on --local: the broker's address (one is started in this process if none listens there).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
+    pub broker: std::net::SocketAddr,
+    /// With --via mqtt on AWS: where `devices add` wrote the certificates (default <data-dir>/devices/<stack>).
+    #[arg(long, value_name = "DIR")]
+    pub devices_dir: Option<PathBuf>,
     #[command(flatten)]
     pub pipeline: PipelineOverride,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+/// How simulated devices send their readings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    /// PutRecordBatch into the delivery stream, readings packed into records.
+    #[default]
+    Firehose,
+    /// MQTT publishes through IoT Core's topic rule (or the local broker's).
+    Mqtt,
 }
 
 #[derive(Debug, Args)]

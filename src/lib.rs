@@ -9,6 +9,7 @@ pub mod cost;
 pub mod error;
 pub mod fetch;
 pub mod local;
+pub mod mqtt;
 pub mod output;
 pub mod prefix;
 pub mod progress;

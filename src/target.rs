@@ -22,6 +22,9 @@ pub trait Pipeline {
     fn settings(&self) -> &PipelineSettings;
     /// Where readings are sent (the local target starts its delivery stream in this process).
     fn sink(&self) -> Result<Box<dyn RecordSink>>;
+    /// Where devices publish over MQTT: IoT Core's data endpoint with each device's certificate, or the local
+    /// broker (one started in this process when none is listening).
+    fn mqtt(&self, access: &MqttAccess) -> Result<crate::mqtt::sink::Endpoint>;
     /// Where delivered objects are read.
     fn lake(&self) -> &dyn ObjectLake;
     /// Where log events are read.
@@ -36,6 +39,17 @@ pub struct Names {
     pub stream: Option<String>,
     pub bucket: Option<String>,
     pub log_group: Option<String>,
+}
+
+/// How devices reach the pipeline over MQTT.
+#[derive(Debug, Clone, Default)]
+pub struct MqttAccess {
+    /// The local broker's address (default 127.0.0.1:1883).
+    pub broker: Option<std::net::SocketAddr>,
+    /// The directory `devices add` wrote the devices' certificates and keys into (AWS).
+    pub devices_dir: std::path::PathBuf,
+    /// How many devices will connect: `aq-0001` onwards must be registered (AWS).
+    pub devices: usize,
 }
 
 /// Which seams a command uses (the names it needs).

@@ -10,8 +10,10 @@ use super::firehose::FirehoseSink;
 use super::logs::CloudWatchLogs;
 use super::pipeline::Deployed;
 use super::s3::S3Lake;
+use crate::mqtt::identity::Registry;
+use crate::mqtt::sink::{Endpoint, Identity};
 use crate::settings::PipelineSettings;
-use crate::target::{LogSource, Names, ObjectLake, Pipeline, RecordSink, Uses};
+use crate::target::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses};
 
 pub struct AwsPipeline {
     settings: PipelineSettings,
@@ -68,6 +70,50 @@ impl Pipeline for AwsPipeline {
 
     fn sink(&self) -> Result<Box<dyn RecordSink>> {
         Ok(Box::new(FirehoseSink::new(self.firehose.clone(), &self.settings.stream, self.runtime.clone())))
+    }
+
+    fn mqtt(&self, access: &MqttAccess) -> Result<Endpoint> {
+        let dir = &access.devices_dir;
+        let stack = &self.settings.stack;
+        let Some(registry) = Registry::load(dir)? else {
+            bail!(
+                "no devices are registered in {}: run `reaqtions devices add --count {}` (or pass --devices-dir)",
+                dir.display(),
+                access.devices
+            );
+        };
+        if registry.stack != *stack {
+            bail!("the devices in {} belong to stack {}, not {stack}", dir.display(), registry.stack);
+        }
+        let missing: Vec<String> = (1..=access.devices)
+            .map(|i| format!("aq-{i:04}"))
+            .filter(|id| !registry.devices.iter().any(|d| d.id == *id))
+            .collect();
+        if let Some(first) = missing.first() {
+            bail!(
+                "{} of the {} simulated devices are not registered in {} (first: {first}): run `reaqtions devices \
+                 add --count {}`",
+                missing.len(),
+                access.devices,
+                dir.display(),
+                missing.len()
+            );
+        }
+        Ok(Endpoint {
+            host: registry.endpoint,
+            port: registry.port,
+            stack: stack.clone(),
+            identity: Identity::Certificates {
+                dir: dir.clone(),
+                roots: std::sync::Arc::new(crate::mqtt::identity::system_roots()?),
+            },
+            hint: format!(
+                "check that the device is registered (`reaqtions devices list`), its certificate is ACTIVE and the \
+                 stack's device policy is attached (files in {})",
+                dir.display()
+            ),
+            broker: None,
+        })
     }
 
     fn lake(&self) -> &dyn ObjectLake {

@@ -1,6 +1,7 @@
 //! One module per verb: each turns its arguments into validated settings, picks the target, and orchestrates.
 
 pub mod athena;
+pub mod broker;
 pub mod cost;
 pub mod demo;
 pub mod deploy;
@@ -85,7 +86,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Target::Local(local) => deploy::run_local(local, cli.stack.clone(), args),
             Target::Aws { aws, .. } => deploy::aws::run(aws, cli.stack.clone(), args, cli.quiet),
         },
-        Command::Simulate(args) => simulate::run(&target, &simulate::plan(args, cli.quiet)?).map(|(exit, ..)| exit),
+        Command::Simulate(args) => {
+            simulate::run(&target, &simulate::plan(args, cli.quiet, devices_dir(&cli))?).map(|(exit, ..)| exit)
+        }
         Command::Report(args) => report::run(&target, &report::request(args, cli.quiet)?),
         Command::Logs(args) => logs::run(&target, &logs::request(args)?),
         Command::Status(args) => match &target {
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Target::Local(local) => teardown::run_local(local, args),
             Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, cli.quiet),
         },
+        Command::Broker(args) => broker::run(&target, args, cli.quiet),
         Command::Demo(args) => match &target {
             Target::Local(local) => demo::run(local, args, cli.quiet),
             Target::Aws { .. } => bail!("demo runs on the local target: add --local"),
@@ -104,6 +108,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
             unreachable!("handled above")
         }
     }
+}
+
+/// Where `devices add` writes a stack's device certificates unless told otherwise: `<data-dir>/devices/<stack>`.
+pub fn devices_dir(cli: &Cli) -> std::path::PathBuf {
+    cli.data_dir.join("devices").join(cli.stack.as_deref().unwrap_or(DEFAULT_STACK))
 }
 
 /// The names every `deploy` and `status` result carries, under the same keys on every target, so a script

@@ -7,15 +7,16 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{Exit, Target};
-use crate::cli::SimulateArgs;
+use crate::cli::{SimulateArgs, Via};
+use crate::mqtt::sink::MqttSink;
 use crate::output::print;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
 use crate::simulate::{INTERRUPTED, Plan, Summary, resend, run as simulate};
-use crate::target::Uses;
+use crate::target::{MqttAccess, RecordSink, Uses};
 
 /// Validates the arguments into a plan before anything is sent; a value out of range is a usage error.
-pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
+pub fn plan(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Plan> {
     let per_device = match (args.count, args.duration) {
         (Some(count), _) => count,
         (None, duration) => {
@@ -34,13 +35,19 @@ pub fn plan(args: &SimulateArgs, quiet: bool) -> Result<Plan> {
         malformed_ratio: args.malformed_ratio,
         concurrency: args.concurrency,
         retry: RetryPolicy { max_retries: args.max_retries, ..RetryPolicy::default() },
-        record_bytes: if args.no_pack { 0 } else { args.record_bytes },
+        // Over MQTT each reading is one publish: the topic rule makes one record of each message.
+        record_bytes: if args.no_pack || args.via == Via::Mqtt { 0 } else { args.record_bytes },
         linger: args.linger,
         spool,
         track: args.verify,
         verify_timeout: args.verify_timeout,
         resend: args.resend.clone(),
         names: args.pipeline.names(),
+        mqtt: (args.via == Via::Mqtt).then(|| MqttAccess {
+            broker: Some(args.broker),
+            devices_dir: args.devices_dir.clone().unwrap_or(devices_dir),
+            devices: args.devices,
+        }),
         output: args.output,
         quiet,
     };
@@ -60,7 +67,10 @@ struct Report<'a> {
 pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verification>)> {
     let uses = Uses { sink: true, lake: plan.track, logs: false };
     let pipeline = target.open(&plan.names, uses)?;
-    let sink = pipeline.sink()?;
+    let sink: Box<dyn RecordSink> = match &plan.mqtt {
+        Some(access) => Box::new(MqttSink::new(pipeline.mqtt(access)?)?),
+        None => pipeline.sink()?,
+    };
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
     let (summary, tracker) = match &plan.resend {
         Some(file) => (resend(sink.as_ref(), file, plan)?, None),

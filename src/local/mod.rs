@@ -2,6 +2,7 @@
 //! `deployment.json` (what `deploy --local` recorded), `lake/<bucket>/` (the objects, same keys as S3),
 //! `logs/` (one JSON-lines file per log group). The delivery stream runs inside the process that sends.
 
+pub mod broker;
 pub mod lake;
 pub mod logs;
 pub mod stream;
@@ -13,8 +14,9 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::mqtt::sink::{Endpoint, Identity};
 use crate::settings::PipelineSettings;
-use crate::target::{LogSource, ObjectLake, Pipeline, RecordSink};
+use crate::target::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink};
 use lake::DirLake;
 use logs::LogFiles;
 use stream::LocalStream;
@@ -180,6 +182,10 @@ impl LocalTarget {
     }
 }
 
+/// Where the local broker listens unless told otherwise.
+pub const DEFAULT_BROKER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), crate::mqtt::PLAIN_PORT);
+
 /// The local deployment behind the [`Pipeline`] seam: the directory lake, the log files, and a delivery stream
 /// started in this process when a sink is asked for (dropping it flushes what it accepted).
 pub struct LocalPipeline {
@@ -196,6 +202,30 @@ impl Pipeline for LocalPipeline {
 
     fn sink(&self) -> Result<Box<dyn RecordSink>> {
         Ok(Box::new(self.target.start_stream(&self.deployment)?))
+    }
+
+    fn mqtt(&self, access: &MqttAccess) -> Result<Endpoint> {
+        let addr = access.broker.unwrap_or(DEFAULT_BROKER);
+        let stack = self.deployment.settings.stack.clone();
+        let hint = format!("start it with `reaqtions --local broker --listen {addr}`");
+        let endpoint = |broker| Endpoint {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            stack: stack.clone(),
+            identity: Identity::None,
+            hint: hint.clone(),
+            broker,
+        };
+        if broker::listening(addr) {
+            tracing::info!("publishing to the broker listening on {addr}");
+            return Ok(endpoint(None));
+        }
+        tracing::info!("no broker listening on {addr}: starting one in this process");
+        let started = broker::LocalBroker::start(addr, &stack, self.target.start_stream(&self.deployment)?)?;
+        let mut endpoint = endpoint(None);
+        endpoint.port = started.addr.port();
+        endpoint.broker = Some(Box::new(started));
+        Ok(endpoint)
     }
 
     fn lake(&self) -> &dyn ObjectLake {

@@ -60,6 +60,8 @@ pub struct Plan {
     pub resend: Option<PathBuf>,
     /// Names of a pipeline deployed by other means.
     pub names: crate::target::Names,
+    /// Over MQTT (one reading per publish, each device on its own connection) instead of PutRecordBatch.
+    pub mqtt: Option<crate::target::MqttAccess>,
     pub output: crate::output::OutputFormat,
     pub quiet: bool,
 }
@@ -83,6 +85,7 @@ impl Plan {
             verify_timeout: Duration::from_secs(600),
             resend: None,
             names: crate::target::Names::default(),
+            mqtt: None,
             output: crate::output::OutputFormat::Table,
             quiet: true,
         }
@@ -105,6 +108,15 @@ impl Plan {
         }
         if self.per_device < 1 {
             return Err(invalid!("--count must be at least 1"));
+        }
+        if self.mqtt.is_some() && self.rate > crate::mqtt::MAX_PUBLISHES_PER_SECOND {
+            return Err(invalid!(
+                "--rate must be at most {} with --via mqtt: IoT Core takes at most {} publishes per second on a \
+                 connection (got {})",
+                crate::mqtt::MAX_PUBLISHES_PER_SECOND,
+                crate::mqtt::MAX_PUBLISHES_PER_SECOND,
+                self.rate
+            ));
         }
         if self.record_bytes > 1000 * 1024 {
             return Err(invalid!(
