@@ -19,8 +19,6 @@ struct Summary {
     listen: String,
     /// Messages the rule selected and handed to the delivery stream.
     forwarded: u64,
-    /// Messages on topics the rule does not select.
-    ignored: u64,
     failed: u64,
     devices: usize,
     objects_written: u64,
@@ -75,7 +73,6 @@ pub fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exit> {
     let summary = Summary {
         listen,
         forwarded: counters.forwarded.load(Relaxed),
-        ignored: counters.ignored.load(Relaxed),
         failed: counters.failed.load(Relaxed),
         devices: counters.devices.lock().unwrap_or_else(|e| e.into_inner()).len(),
         objects_written: stats.objects,

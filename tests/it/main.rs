@@ -6,6 +6,7 @@ mod fault_proxy;
 mod iam_eval;
 mod iam_proxy;
 mod moto;
+mod mqtt;
 mod pipeline;
 mod roles;
 mod templates;
