@@ -58,6 +58,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the embedded CloudFormation templates for review.
     Template(TemplateArgs),
+    /// Devices that publish over MQTT: IoT Core things with their own certificates (AWS).
+    Devices(DevicesArgs),
     /// The local target's MQTT broker: what devices publish to <stack>/<device>/readings goes into the pipeline.
     Broker(BrokerArgs),
     /// Estimate the monthly bill of a fleet, one reading per record and packed, side by side.
@@ -95,6 +97,45 @@ pub struct CostArgs {
     pub settings: SettingsInput,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    #[command(subcommand)]
+    pub action: DevicesAction,
+    /// The device directory: certificates, private keys (mode 0600) and devices.json (default
+    /// <data-dir>/devices/<stack>).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesAction {
+    /// Register devices: a thing, a certificate and key, the stack's device policy; files into the directory.
+    Add {
+        /// How many devices to add (numbered after the highest of the prefix).
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Device ids are the prefix and a 4-digit number (aq-0001); simulate's devices are aq-.
+        #[arg(long, default_value = "aq-")]
+        prefix: String,
+    },
+    /// The stack's devices in IoT Core, and whether their files are here.
+    List,
+    /// Deactivate, detach and delete devices (their certificates stop working).
+    Remove {
+        /// The devices to remove.
+        #[arg(value_name = "ID", required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every device of the stack.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

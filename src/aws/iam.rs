@@ -24,10 +24,11 @@ pub struct PolicyNames<'a> {
     pub glue_database: &'a str,
 }
 
-/// The policy with its placeholders (`PARTITION`, `REGION`, `ACCOUNT`, `STACK`, `RAW_BUCKET`, `GLUE_DATABASE`)
-/// filled in.
+/// The policy with its placeholders (`PARTITION`, `REGION`, `ACCOUNT`, `STACK`, `RAW_BUCKET`, `GLUE_DATABASE`,
+/// and `IOT_RULE`, the stack's topic rule) filled in.
 pub fn fill(policy: &str, names: &PolicyNames) -> String {
     policy
+        .replace("IOT_RULE", &crate::mqtt::rule_name(names.stack))
         .replace("RAW_BUCKET", names.raw_bucket)
         .replace("GLUE_DATABASE", names.glue_database)
         .replace("PARTITION", names.partition)
@@ -218,7 +219,7 @@ mod tests {
     #[test]
     fn the_policy_is_filled_in_for_the_stack() {
         let filled = fill(DEPLOYER_POLICY, &names());
-        for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET", "GLUE_DATABASE"] {
+        for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET", "GLUE_DATABASE", "IOT_RULE"] {
             assert!(!filled.contains(placeholder), "{placeholder} left in the policy");
         }
         assert!(filled.contains("arn:aws:cloudformation:eu-west-1:123456789012:stack/lab/*"));
@@ -226,7 +227,8 @@ mod tests {
         assert!(filled.contains("arn:aws:lambda:eu-west-1:123456789012:function:lab-data-transformation"));
         let checks = checks(&filled).unwrap();
         let pass: Vec<&Check> = checks.iter().filter(|c| c.actions == ["iam:PassRole"]).collect();
-        assert_eq!(pass.len(), 2, "PassRole checked for each service it is passed to");
+        assert_eq!(pass.len(), 3, "PassRole checked for each service it is passed to");
+        assert!(filled.contains("arn:aws:iot:eu-west-1:123456789012:rule/lab_readings"));
         assert!(pass.iter().any(|c| c.context == [("iam:PassedToService".into(), "firehose.amazonaws.com".into())]));
         assert!(checks.iter().all(|c| !c.actions.contains(&"iam:SimulatePrincipalPolicy".to_owned())));
         let roles = checks.iter().find(|c| c.actions.contains(&"iam:CreateRole".to_owned())).unwrap();

@@ -6,6 +6,7 @@ pub mod athena;
 pub mod cloudformation;
 pub mod firehose;
 pub mod iam;
+pub mod iot;
 pub mod lambda;
 pub mod logs;
 pub mod pipeline;
@@ -50,6 +51,7 @@ fn service_of<E>() -> &'static str {
         "cloudwatchlogs" => "CloudWatch Logs",
         "firehose" => "Firehose",
         "iam" => "IAM",
+        "iot" => "IoT",
         "lambda" => "Lambda",
         "s3" => "S3",
         "sts" => "STS",
@@ -323,6 +325,10 @@ impl Aws {
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.config)
+    }
+
+    pub fn iot(&self) -> aws_sdk_iot::Client {
+        aws_sdk_iot::Client::new(&self.config)
     }
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {

@@ -154,6 +154,7 @@ pub fn pipeline_parameters(
         p("ErrorLocationTemplate", errors_location),
         p("PrefixRoot", root(&s.prefix, false)?),
         p("ErrorPrefixRoot", root(&s.error_prefix, true)?),
+        p("IotRuleName", crate::mqtt::rule_name(&s.stack)),
     ])
 }
 

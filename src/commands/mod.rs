@@ -5,6 +5,7 @@ pub mod broker;
 pub mod cost;
 pub mod demo;
 pub mod deploy;
+pub mod devices;
 pub mod help;
 pub mod logs;
 pub mod report;
@@ -97,8 +98,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         },
         Command::Teardown(args) => match &target {
             Target::Local(local) => teardown::run_local(local, args),
-            Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, cli.quiet),
+            Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, &devices_dir(&cli), cli.quiet),
         },
+        Command::Devices(args) => devices::run(&target, args, &devices_dir(&cli), cli.quiet),
         Command::Broker(args) => broker::run(&target, args, cli.quiet),
         Command::Demo(args) => match &target {
             Target::Local(local) => demo::run(local, args, cli.quiet),

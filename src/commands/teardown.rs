@@ -41,7 +41,13 @@ pub fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
+pub fn run_aws(
+    aws: &Aws,
+    stack: &str,
+    args: &TeardownArgs,
+    devices_dir: &std::path::Path,
+    quiet: bool,
+) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let s3 = aws.s3();
     // The account: for the default bucket name, and as the expected owner of every bucket touched.
@@ -54,14 +60,36 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, quiet: bool) -> Resu
         return remove_kept_data(aws, stack, &identity.account, args, quiet);
     }
     let raw_bucket = pipeline.as_ref().and_then(stack_bucket);
+    // The stack's devices go first: their certificates hold its device policy, which CloudFormation cannot
+    // delete while it is attached.
+    let devices = if pipeline.is_some() {
+        aws.block_on(crate::aws::iot::devices(&aws.iot(), stack))?.into_iter().map(|d| d.id).collect()
+    } else {
+        Vec::new()
+    };
+    let with_devices = if devices.is_empty() {
+        String::new()
+    } else {
+        format!(", remove its {} from IoT Core", crate::output::count(devices.len() as u64, "device"))
+    };
     let what = match (&raw_bucket, args.delete_data) {
         (Some(b), true) => format!("delete stacks {stack} and {artifacts}, and DELETE bucket {b} with all its data"),
         (Some(b), false) => format!("delete stacks {stack} and {artifacts} (bucket {b} and its data are kept)"),
         (None, _) => format!("delete stack {artifacts}"),
     };
-    if !args.yes && !confirm(&format!("{what} in {}?", aws.region()))? {
+    if !args.yes && !confirm(&format!("{what}{with_devices} in {}?", aws.region()))? {
         eprintln!("teardown cancelled");
         return Ok(Exit::Ok);
+    }
+    if !devices.is_empty() {
+        super::devices::remove(aws, devices_dir, &devices, quiet)?;
+        eprintln!("removed {} of stack {stack}", crate::output::count(devices.len() as u64, "device"));
+    }
+    if pipeline.is_some() {
+        let policy = crate::aws::iot::device_policy_name(stack);
+        if aws.block_on(crate::aws::iot::delete_policy(&aws.iot(), &policy))? {
+            eprintln!("deleted IoT policy {policy}");
+        }
     }
     let progress = Progress::new("teardown", 0, quiet);
     let mut on_event = |line: &str| progress.say(&format!("  {line}"));

@@ -54,7 +54,12 @@ impl Deployment {
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let end = rest[start..].find('}').expect("closed ${") + start;
-            out.push_str(&self.lookup(&rest[start + 2..end]));
+            let name = &rest[start + 2..end];
+            match name.strip_prefix('!') {
+                // `${!Literal}` is Fn::Sub's escape: `${Literal}` in the result (IoT policy variables).
+                Some(literal) => out.push_str(&format!("${{{literal}}}")),
+                None => out.push_str(&self.lookup(name)),
+            }
             rest = &rest[end + 1..];
         }
         out.push_str(rest);

@@ -2,6 +2,7 @@
 
 mod aws;
 mod commands;
+mod devices;
 mod fault_proxy;
 mod iam_eval;
 mod iam_proxy;

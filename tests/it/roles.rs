@@ -51,7 +51,31 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     assert!(!operator.allows("firehose:PutRecordBatch", &stream));
     assert!(!operator.allows("lambda:UpdateFunctionCode", &arn("lambda", "function:reaqtions-data-transformation")));
 
+    // Operators manage the stack's MQTT devices (`devices add|list|remove`), and only through its device policy.
+    let thing = arn("iot", "thing/aq-0001");
+    let certificate = arn("iot", "cert/0123abcd");
+    for (action, resource) in [
+        ("iot:CreateThing", thing.as_str()),
+        ("iot:AttachThingPrincipal", &thing),
+        ("iot:DeleteThing", &thing),
+        ("iot:UpdateCertificate", &certificate),
+        ("iot:DeleteCertificate", &certificate),
+        ("iot:CreateKeysAndCertificate", "*"),
+        ("iot:DescribeEndpoint", "*"),
+        ("iot:CreatePolicy", &arn("iot", "policy/reaqtions-device")),
+    ] {
+        assert!(operator.allows(action, resource), "operators need {action} on {resource}");
+    }
+    assert!(!operator.allows("iot:CreatePolicy", &arn("iot", "policy/other")), "no other IoT policy");
+    assert!(!operator.allows("iot:DeleteTopicRule", &arn("iot", "rule/reaqtions_readings")));
+    assert!(!operator.allows("iot:Publish", &arn("iot", "topic/reaqtions/aq-0001/readings")), "devices publish");
+    assert!(!producer.allows("iot:CreateThing", &thing));
+    assert!(!analyst.allows("iot:CreateKeysAndCertificate", "*"));
+
     let (deployer, text) = role_policy("deployer", RAW);
+    assert!(deployer.allows("iot:CreateTopicRule", &arn("iot", "rule/reaqtions_readings")));
+    assert!(!deployer.allows("iot:CreateTopicRule", &arn("iot", "rule/other")));
+    assert!(deployer.allows("iot:DeletePolicy", &arn("iot", "policy/reaqtions-device")), "teardown removes it");
     assert!(deployer.allows("cloudformation:CreateStack", &stack));
     assert!(!deployer.allows("cloudformation:CreateStack", &arn("cloudformation", "stack/other/id")));
     // The deployer policy is the pre-flight check's: every action it simulates is in the policy.

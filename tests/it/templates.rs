@@ -48,6 +48,10 @@ fn deployment(creates_bucket: bool) -> Deployment {
     );
     set("DeliveryLogGroup", DELIVERY_GROUP);
     set("DeliveryLogStream", "S3Delivery");
+    set("IotRuleName", "reaqtions_readings");
+    set("IngestRuleRole", "reaqtions-IngestRuleRole-1ABC");
+    set("IngestRuleRole.Arn", "arn:aws:iam::123456789012:role/reaqtions-IngestRuleRole-1ABC");
+    set("DeliveryStream", "reaqtions-iot-data-stream");
     let conditions = HashMap::from([("CreatesRawBucket".to_owned(), creates_bucket)]);
     Deployment { values, conditions }
 }
@@ -284,4 +288,77 @@ fn the_lake_is_a_table_with_projected_partitions_and_a_guarded_workgroup() {
             .iter()
             .any(|r| r["Prefix"].as_str() == Some("athena-results/") && r["ExpirationInDays"].as_u64().is_some())
     );
+}
+
+#[test]
+fn the_topic_rule_forwards_readings_with_the_topic_device_and_its_role_may_only_do_that() {
+    let t = template(PIPELINE_TEMPLATE);
+    let d = deployment(true);
+    let rule = d.resolve(&t["Resources"]["IngestRule"]["Properties"]);
+    assert_eq!(rule["RuleName"].as_str(), Some("reaqtions_readings"));
+    let payload = &rule["TopicRulePayload"];
+    assert_eq!(payload["AwsIotSqlVersion"].as_str(), Some("2016-03-23"), "CFN's default is the 2015 dialect");
+    assert_eq!(payload["Sql"].as_str(), Some("SELECT *, topic(2) AS device_id FROM 'reaqtions/+/readings'"));
+    let firehose = &payload["Actions"][0]["Firehose"];
+    assert_eq!(firehose["DeliveryStreamName"].as_str(), Some("reaqtions-iot-data-stream"));
+    assert_eq!(firehose["Separator"].as_str(), Some("\n"), "a real newline, not backslash-n");
+    assert_eq!(firehose["BatchMode"].as_bool(), Some(false));
+    let error = &payload["ErrorAction"]["S3"];
+    assert_eq!(error["BucketName"].as_str(), Some(BUCKET));
+    assert_eq!(error["Key"].as_str(), Some("error/iot-rule/${topic(2)}/${timestamp()}-${newuuid()}.json"));
+    let depends = t["Resources"]["IngestRule"]["DependsOn"].as_str();
+    assert_eq!(depends, Some("IngestRuleRolePolicy"), "no rule before its role may act");
+
+    let trust = &t["Resources"]["IngestRuleRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"].as_str(), Some("iot.amazonaws.com"));
+    let role = role_policy(&t, "IngestRuleRole", &d);
+    let stream = format!("arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/reaqtions-iot-data-stream");
+    assert!(role.allows("firehose:PutRecord", &stream));
+    assert!(role.allows("firehose:PutRecordBatch", &stream));
+    assert!(role.allows("s3:PutObject", &object("error/iot-rule/aq-0001/1764140000000-x.json")));
+    let denied = [
+        ("firehose:PutRecord", format!("arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/other")),
+        ("firehose:DeleteDeliveryStream", stream.clone()),
+        ("s3:PutObject", object("processed/year=2026/x")),
+        ("s3:PutObject", object("error/processing-failed/x")),
+        ("s3:GetObject", object("error/iot-rule/x")),
+        ("lambda:InvokeFunction", FUNCTION_ARN.to_owned()),
+    ];
+    for (action, resource) in &denied {
+        assert!(!role.allows(action, resource), "the rule's role must not get {action} on {resource}");
+    }
+}
+
+#[test]
+fn a_device_connects_only_as_its_thing_and_publishes_only_its_readings() {
+    let document = reaqtions::aws::iot::device_policy("aws", REGION, ACCOUNT, "reaqtions");
+    let policy: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let connect = &policy["Statement"][0];
+    assert_eq!(connect["Condition"]["Bool"]["iot:Connection.Thing.IsAttached"], "true");
+    // IoT fills the thing variables in for a connection whose client id is the thing name.
+    let for_thing = |thing: &str| {
+        assert!(document.contains("${iot:Connection.Thing.ThingName}"));
+        let text = document.replace("${iot:Connection.Thing.ThingName}", thing);
+        Policy::from_documents(&[serde_norway::from_str(&text).unwrap()])
+    };
+    let iot = |what: &str| format!("arn:aws:iot:{REGION}:{ACCOUNT}:{what}");
+    let device = for_thing("aq-0001");
+    assert!(device.allows("iot:Connect", &iot("client/aq-0001")));
+    assert!(device.allows("iot:Publish", &iot("topic/reaqtions/aq-0001/readings")));
+    assert!(device.allows("iot:Publish", &iot("topic/$aws/rules/reaqtions_readings/reaqtions/aq-0001/readings")));
+    let denied = [
+        ("iot:Connect", iot("client/aq-0002")),
+        ("iot:Publish", iot("topic/reaqtions/aq-0002/readings")),
+        ("iot:Publish", iot("topic/reaqtions/aq-0001/status")),
+        ("iot:Publish", iot("topic/other/aq-0001/readings")),
+        ("iot:Subscribe", iot("topicfilter/reaqtions/#")),
+        ("iot:Receive", iot("topic/reaqtions/aq-0002/readings")),
+        ("iot:UpdateThingShadow", iot("thing/aq-0001")),
+    ];
+    for (action, resource) in &denied {
+        assert!(!device.allows(action, resource), "device aq-0001 must not get {action} on {resource}");
+    }
+    for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "IOT_RULE"] {
+        assert!(!document.contains(placeholder), "{placeholder} left in {document}");
+    }
 }
