@@ -266,6 +266,10 @@ pub struct SimulateArgs {
     /// With --via mqtt on AWS: where `devices add` wrote the certificates (default <data-dir>/devices/<stack>).
     #[arg(long, value_name = "DIR")]
     pub devices_dir: Option<PathBuf>,
+    /// With --via mqtt on AWS: trust this CA (PEM) for the MQTT endpoint instead of the system's roots (an IoT
+    /// custom domain with a private CA, or a test broker).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     #[command(flatten)]
     pub pipeline: PipelineOverride,
     #[arg(long, value_enum, default_value_t)]

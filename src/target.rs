@@ -50,6 +50,8 @@ pub struct MqttAccess {
     pub devices_dir: std::path::PathBuf,
     /// How many devices will connect: `aq-0001` onwards must be registered (AWS).
     pub devices: usize,
+    /// The CA to trust for the endpoint instead of the system's roots (AWS).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Which seams a command uses (the names it needs).

@@ -105,7 +105,10 @@ impl Pipeline for AwsPipeline {
             stack: stack.clone(),
             identity: Identity::Certificates {
                 dir: dir.clone(),
-                roots: std::sync::Arc::new(crate::mqtt::identity::system_roots()?),
+                roots: std::sync::Arc::new(match &access.ca_file {
+                    Some(file) => crate::mqtt::identity::roots_from(file)?,
+                    None => crate::mqtt::identity::system_roots()?,
+                }),
             },
             hint: format!(
                 "check that the device is registered (`reaqtions devices list`), its certificate is ACTIVE and the \

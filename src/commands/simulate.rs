@@ -47,6 +47,7 @@ pub fn plan(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Pl
             broker: Some(args.broker),
             devices_dir: args.devices_dir.clone().unwrap_or(devices_dir),
             devices: args.devices,
+            ca_file: args.ca_file.clone(),
         }),
         output: args.output,
         quiet,

@@ -119,6 +119,19 @@ pub fn system_roots() -> Result<rustls::RootCertStore> {
     Ok(roots)
 }
 
+/// The certificates of a CA file (PEM) as the only trusted roots.
+pub fn roots_from(file: &Path) -> Result<rustls::RootCertStore> {
+    let certs = CertificateDer::pem_file_iter(file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow!("cannot read CA certificates from {}: {e}", file.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(anyhow!("{} holds no usable CA certificate", file.display()));
+    }
+    Ok(roots)
+}
+
 /// The TLS client a device connects with: the server checked against `roots`, the device proven by its own
 /// certificate and key from `dir`. Errors name the file, never its content.
 pub fn tls_config(dir: &Path, id: &str, roots: Arc<rustls::RootCertStore>) -> Result<Arc<rustls::ClientConfig>> {

@@ -8,6 +8,7 @@ mod iam_eval;
 mod iam_proxy;
 mod moto;
 mod mqtt;
+mod mqtt_tls;
 mod pipeline;
 mod roles;
 mod templates;
