@@ -1,8 +1,12 @@
-//! Benchmarks (run in release): `cargo run --release --example bench -- [simulate|report|aws-simulate|aws-report N]`.
+//! Benchmarks (run in release): `cargo run --release --example bench -- [simulate|report|pack|mqtt|aws-simulate|aws-report N]`.
 //!
 //! simulate: holds 1k, 10k, 100k and 150k readings/s for a few seconds each through the local delivery stream and
 //! prints the achieved rate, its accuracy and the process CPU time. report: fills a lake with 200,000 readings and
 //! measures rows/s of a CSV report (written to a sink) and of the per-device summary.
+//!
+//! mqtt: readings/s through the local MQTT broker into the lake (one connection per device, QoS 1, the topic
+//! rule, the local stream and the transform, all in this process), the CPU per 100k readings, and a count of the
+//! lake's processed lines.
 //!
 //! aws-simulate and aws-report run against the endpoint in AWS_ENDPOINT_URL (start `moto_server -p 5055` and set
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):
@@ -83,6 +87,62 @@ fn pack() {
             cpu / summary.sent as f64 * 100_000.0
         );
     }
+}
+
+/// Readings through the local broker into the lake.
+fn mqtt() {
+    use reaqtions::mqtt::sink::MqttSink;
+    use reaqtions::target::{MqttAccess, Pipeline as _};
+    println!(
+        "{:>10} {:>8} {:>12} {:>10} {:>10} {:>12} {:>16}",
+        "target/s", "devices", "achieved/s", "accuracy", "readings", "in the lake", "CPU s/100k"
+    );
+    for (devices, rate) in [(100, 100.0), (500, 60.0), (500, 100.0), (1000, 100.0)] {
+        let (dir, target, _) = target();
+        let pipeline = target.open().expect("open");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let access = MqttAccess {
+            broker: Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+            devices,
+            ..MqttAccess::default()
+        };
+        let cpu = cpu_seconds();
+        let sink = MqttSink::new(pipeline.mqtt(&access).expect("broker")).expect("sink");
+        let plan = Plan {
+            record_bytes: 0,
+            concurrency: 8,
+            mqtt: Some(access),
+            ..plan(devices, rate, 4.0, dir.path().join("spool"))
+        };
+        let (summary, _) = run(&sink, &plan).expect("simulate");
+        drop(sink);
+        let cpu = cpu_seconds() - cpu;
+        let lines = lake_lines(&dir.path().join("lake"));
+        println!(
+            "{:>10.0} {:>8} {:>12.0} {:>9.2}% {:>10} {:>12} {:>16.3}",
+            summary.target_rate,
+            devices,
+            summary.readings_per_second,
+            summary.rate_accuracy_percent,
+            summary.accepted,
+            lines,
+            cpu / summary.sent as f64 * 100_000.0
+        );
+    }
+}
+
+/// Lines in the lake's processed objects.
+fn lake_lines(dir: &std::path::Path) -> u64 {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            n += lake_lines(&path);
+        } else if path.to_string_lossy().contains("/processed/") {
+            n += std::fs::read(&path).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count() as u64);
+        }
+    }
+    n
 }
 
 fn report() {
@@ -256,5 +316,8 @@ fn main() {
     }
     if which.is_empty() || which == "pack" {
         pack();
+    }
+    if which.is_empty() || which == "mqtt" {
+        mqtt();
     }
 }
