@@ -97,7 +97,7 @@ mod tests {
         );
         assert_eq!(rule("aq-1", b"{ }\n"), "{ \"device_id\":\"aq-1\"}\n");
         // A payload that claims another device: the topic's id comes last, and last wins in the transform.
-        let claimed = rule("aq-1", br#"{"device_id":"aq-9","TIME":"t"}"#);
+        let claimed = rule("aq-1", br#"{"device_id":"aq-9","TIME":"2026-11-26T07:00:00.000000"}"#);
         let mut scratch = Vec::new();
         reaqtions_lambda::transform_record(claimed.as_bytes(), 0, &mut scratch).unwrap();
         let line: serde_json::Value = serde_json::from_slice(scratch.split(|b| *b == b'\n').next().unwrap()).unwrap();

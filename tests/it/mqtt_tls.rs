@@ -126,37 +126,22 @@ fn devices_publish_over_tls_with_their_own_certificates() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let monitor = Killed(monitor);
+    let mut monitor = Killed(monitor);
     std::thread::sleep(Duration::from_millis(300));
 
-    let ca = p("ca.pem");
-    let out = env
-        .cmd(&[
-            "simulate",
-            "--via",
-            "mqtt",
-            "--devices",
-            "2",
-            "--count",
-            "3",
-            "--rate",
-            "50",
-            "--ca-file",
-            &ca,
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    // Two devices, three readings each, over MQTT with their certificates.
+    let simulate = |extra: &[&str]| {
+        let args = ["simulate", "--via", "mqtt", "--devices", "2", "--count", "3", "--rate", "50", "--output", "json"];
+        env.cmd(&[&args[..], extra].concat()).output().unwrap()
+    };
+    let out = simulate(&["--ca-file", &p("ca.pem")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("PRIVATE KEY"));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((summary["accepted"].as_u64(), summary["failed"].as_u64()), (Some(6), Some(0)), "{summary}");
 
-    let mut monitor = monitor;
-    let child = std::mem::replace(&mut monitor.0, Command::new("true").spawn().unwrap());
-    let seen = child.wait_with_output().unwrap();
+    let seen = std::mem::replace(&mut monitor.0, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
     let seen = String::from_utf8_lossy(&seen.stdout);
     let mut topics: Vec<&str> = seen.lines().map(|l| l.split(' ').next().unwrap()).collect();
     topics.sort_unstable();
@@ -164,24 +149,7 @@ fn devices_publish_over_tls_with_their_own_certificates() {
     assert!(seen.lines().all(|l| l.contains(&format!("\"device_id\":\"{}\"", &l[10..17]))), "{seen}");
 
     // Without the stand-in's CA the server is not trusted: sending stops at once, and nothing is lost.
-    let out = env
-        .cmd(&[
-            "simulate",
-            "--via",
-            "mqtt",
-            "--devices",
-            "2",
-            "--count",
-            "3",
-            "--rate",
-            "50",
-            "--spool",
-            "unsent.ndjson",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&["--spool", "unsent.ndjson"]);
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(summary["errors"]["TlsError"].as_u64().unwrap() >= 1, "{summary}");
