@@ -94,7 +94,8 @@ fn devices_publish_over_tls_with_their_own_certificates() {
     );
     std::fs::write(pki.join("mosquitto.conf"), conf).unwrap();
     let _broker = Killed(
-        Command::new("mosquitto")
+        // Debian puts the broker in /usr/sbin, which a CI user's PATH may lack.
+        Command::new(if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" })
             .arg("-c")
             .arg(pki.join("mosquitto.conf"))
             .stderr(Stdio::null())
