@@ -145,7 +145,9 @@ fn authorize_as(method: &str, url: &str, headers: &[Header], body: &[u8]) -> Opt
                 ("DELETE", None) => "s3:DeleteBucket",
                 _ => "s3:Unknown",
             };
-            return Some((action.into(), bucket_arn));
+            // DeleteObjects is authorized per key (s3:DeleteObject on each object), not on the bucket.
+            let resource = if sub == Some("delete") { format!("{bucket_arn}/*") } else { bucket_arn };
+            return Some((action.into(), resource));
         }
         let action = match method {
             "GET" | "HEAD" => "s3:GetObject",
@@ -155,7 +157,44 @@ fn authorize_as(method: &str, url: &str, headers: &[Header], body: &[u8]) -> Opt
         };
         return Some((action.into(), format!("{bucket_arn}/{key}")));
     }
+    if service == "iot" {
+        return Some(iot_action(method, path, query));
+    }
     Some((format!("{service}:Unknown"), "*".into()))
+}
+
+/// IoT's REST routes (botocore's iot/2015-05-28) as IAM actions on their resources.
+fn iot_action(method: &str, path: &str, query: &str) -> (String, String) {
+    let arn = |what: &str| format!("arn:aws:iot:{REGION}:{ACCOUNT}:{what}");
+    let parts: Vec<String> = path.trim_start_matches('/').split('/').map(decode).collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let (action, resource) = match (method, parts.as_slice()) {
+        ("GET", ["things"]) => ("ListThings", "*".to_owned()),
+        ("POST", ["things", thing]) => ("CreateThing", arn(&format!("thing/{thing}"))),
+        ("DELETE", ["things", thing]) => ("DeleteThing", arn(&format!("thing/{thing}"))),
+        ("GET", ["things", thing, "principals"]) => ("ListThingPrincipals", arn(&format!("thing/{thing}"))),
+        ("PUT", ["things", thing, "principals"]) => ("AttachThingPrincipal", arn(&format!("thing/{thing}"))),
+        ("DELETE", ["things", thing, "principals"]) => ("DetachThingPrincipal", arn(&format!("thing/{thing}"))),
+        ("POST", ["keys-and-certificate"]) => ("CreateKeysAndCertificate", "*".to_owned()),
+        ("PUT", ["certificates", id]) if query_param(query, "newStatus").is_some() => {
+            ("UpdateCertificate", arn(&format!("cert/{id}")))
+        }
+        ("DELETE", ["certificates", id]) => ("DeleteCertificate", arn(&format!("cert/{id}"))),
+        ("PUT", ["target-policies", _]) => ("AttachPolicy", "*".to_owned()),
+        ("POST", ["target-policies", _]) => ("DetachPolicy", "*".to_owned()),
+        ("POST", ["attached-policies", target]) => {
+            ("ListAttachedPolicies", arn(&format!("cert/{}", target.rsplit('/').next().unwrap_or(""))))
+        }
+        ("GET", ["policies"]) => ("ListPolicies", "*".to_owned()),
+        ("POST", ["policies", name]) => ("CreatePolicy", arn(&format!("policy/{name}"))),
+        ("DELETE", ["policies", name]) => ("DeletePolicy", arn(&format!("policy/{name}"))),
+        ("POST", ["policies", name, "version"]) => ("CreatePolicyVersion", arn(&format!("policy/{name}"))),
+        ("GET", ["policies", name, "version"]) => ("ListPolicyVersions", arn(&format!("policy/{name}"))),
+        ("DELETE", ["policies", name, "version", _]) => ("DeletePolicyVersion", arn(&format!("policy/{name}"))),
+        ("GET", ["endpoint"]) => ("DescribeEndpoint", "*".to_owned()),
+        _ => ("Unknown", "*".to_owned()),
+    };
+    (format!("iot:{action}"), resource)
 }
 
 /// AccessDenied in the shape the service's SDK parses.

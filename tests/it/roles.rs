@@ -152,6 +152,31 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
     assert!(status["not_permitted"].is_null(), "the operator may see everything status shows: {status}");
     assert!(status["processed_objects"].as_u64().unwrap() >= 1);
     assert_only_allowed(&operator, "logs and status (operator)");
+
+    // An operator manages the stack's MQTT devices with exactly its policy.
+    let out = through(&env, &operator, &["devices", "add", "--count", "2", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = through(&env, &operator, &["devices", "list", "--output", "json"]);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    let out = through(&env, &operator, &["devices", "remove", "--all", "--yes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let actions: std::collections::BTreeSet<String> = operator.calls().into_iter().map(|c| c.action).collect();
+    for action in ["iot:CreateThing", "iot:CreateKeysAndCertificate", "iot:AttachPolicy", "iot:DeleteCertificate"] {
+        assert!(actions.contains(action), "{action} went through the proxy: {actions:?}");
+    }
+    assert!(!actions.contains("iot:Unknown"), "every IoT call is mapped to its action: {actions:?}");
+    assert_only_allowed(&operator, "devices add, list and remove (operator)");
+
+    // A deployer's teardown removes the devices and their policy first, with exactly its policy.
+    let out = through(&env, &operator, &["devices", "add", "--count", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deployer = IamProxy::start(&env.moto.url, role_policy("deployer", RAW).0);
+    let out = through(&env, &deployer, &["teardown", "--yes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let actions: std::collections::BTreeSet<String> = deployer.calls().into_iter().map(|c| c.action).collect();
+    assert!(actions.contains("iot:DeleteThing") && actions.contains("iot:DeletePolicy"), "{actions:?}");
+    assert_only_allowed(&deployer, "teardown with devices (deployer)");
 }
 
 #[test]
