@@ -83,10 +83,10 @@ async fn delete_old_versions(client: &Client, name: &str) -> Result<()> {
 
 /// Deletes the stack's device policy once no certificate holds it; `false` when there was none.
 pub async fn delete_policy(client: &Client, name: &str) -> Result<bool> {
-    match delete_old_versions(client, name).await {
-        Err(_) if !policy_exists(client, name).await? => return Ok(false),
-        other => other?,
+    if !policy_exists(client, name).await? {
+        return Ok(false);
     }
+    delete_old_versions(client, name).await?;
     client
         .delete_policy()
         .policy_name(name)
@@ -142,8 +142,8 @@ pub async fn data_endpoint(client: &Client) -> Result<String> {
     out.endpoint_address().map(str::to_owned).ok_or_else(|| anyhow!("IoT returned no data endpoint"))
 }
 
-/// Every device of `stack`, by id.
-pub async fn devices(client: &Client, stack: &str) -> Result<Vec<Device>> {
+/// The ids of `stack`'s devices, sorted (one ListThings; no call per device).
+pub async fn device_ids(client: &Client, stack: &str) -> Result<Vec<String>> {
     let mut pages = client.list_things().attribute_name(STACK_ATTRIBUTE).attribute_value(stack).into_paginator().send();
     let mut ids = Vec::new();
     while let Some(page) = pages.next().await {
@@ -151,6 +151,12 @@ pub async fn devices(client: &Client, stack: &str) -> Result<Vec<Device>> {
         ids.extend(page.things().iter().filter_map(|t| t.thing_name().map(str::to_owned)));
     }
     ids.sort();
+    Ok(ids)
+}
+
+/// Every device of `stack`, by id, with its certificates.
+pub async fn devices(client: &Client, stack: &str) -> Result<Vec<Device>> {
+    let ids = device_ids(client, stack).await?;
     let mut devices = Vec::with_capacity(ids.len());
     for id in ids {
         let certificates = principals(client, &id).await?;

@@ -85,8 +85,8 @@ impl Pipeline for AwsPipeline {
         if registry.stack != *stack {
             bail!("the devices in {} belong to stack {}, not {stack}", dir.display(), registry.stack);
         }
-        let missing: Vec<String> = (1..=access.devices)
-            .map(|i| format!("aq-{i:04}"))
+        let missing: Vec<String> = (0..access.devices)
+            .map(crate::simulate::device::id)
             .filter(|id| !registry.devices.iter().any(|d| d.id == *id))
             .collect();
         if let Some(first) = missing.first() {

@@ -50,12 +50,12 @@ pub fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) -> Resu
         DevicesAction::List => list(aws, stack, dir, args.output),
         DevicesAction::Remove { ids, all, yes } => {
             let client = aws.iot();
-            let existing = aws.block_on(iot::devices(&client, stack))?;
+            let existing = aws.block_on(iot::device_ids(&client, stack))?;
             let chosen: Vec<String> = if *all {
-                existing.iter().map(|d| d.id.clone()).collect()
+                existing
             } else {
                 for id in ids {
-                    if !existing.iter().any(|d| d.id == *id) {
+                    if !existing.contains(id) {
                         bail!("stack {stack} has no device {id} in {} (see `reaqtions devices list`)", aws.region());
                     }
                 }
@@ -101,10 +101,10 @@ fn add(aws: &Aws, stack: &str, dir: &Path, n: usize, prefix: &str, output: Outpu
     let document = iot::device_policy(identity.partition(), &identity.region, &identity.account, stack);
     let client = aws.iot();
     aws.block_on(iot::ensure_policy(&client, &policy, &document))?;
-    let existing = aws.block_on(iot::devices(&client, stack))?;
+    let existing = aws.block_on(iot::device_ids(&client, stack))?;
     let highest = existing
         .iter()
-        .filter_map(|d| d.id.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok()))
+        .filter_map(|id| id.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok()))
         .max()
         .unwrap_or(0);
     let endpoint = aws.block_on(iot::data_endpoint(&client))?;

@@ -62,11 +62,8 @@ pub fn run_aws(
     let raw_bucket = pipeline.as_ref().and_then(stack_bucket);
     // The stack's devices go first: their certificates hold its device policy, which CloudFormation cannot
     // delete while it is attached.
-    let devices = if pipeline.is_some() {
-        aws.block_on(crate::aws::iot::devices(&aws.iot(), stack))?.into_iter().map(|d| d.id).collect()
-    } else {
-        Vec::new()
-    };
+    let devices =
+        if pipeline.is_some() { aws.block_on(crate::aws::iot::device_ids(&aws.iot(), stack))? } else { Vec::new() };
     let with_devices = if devices.is_empty() {
         String::new()
     } else {

@@ -2,7 +2,7 @@
 //! rule applied as IoT Core applies it — `<stack>/+/readings` selected, `device_id` taken from the topic, the
 //! payload otherwise unchanged — into the local delivery stream, in batches within Firehose's limits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -29,8 +29,8 @@ pub struct Counters {
     pub forwarded: AtomicU64,
     /// Messages the delivery stream refused (logged; the stream only fails when its disk does).
     pub failed: AtomicU64,
-    /// Messages by device, for the summary.
-    pub devices: Mutex<HashMap<String, u64>>,
+    /// The devices heard from, for the summary.
+    pub devices: Mutex<HashSet<String>>,
 }
 
 /// A running local broker; [`stop`](Self::stop) hands on what it received and closes the stream.
@@ -176,7 +176,13 @@ impl Rule {
         let device = std::str::from_utf8(&publish.topic).ok().and_then(|t| mqtt::device_of(&self.stack, t));
         // The subscription selects only the rule's topics; anything else never reaches here.
         let Some(device) = device else { return };
-        *self.counters.devices.lock().unwrap_or_else(|e| e.into_inner()).entry(device.to_owned()).or_default() += 1;
+        {
+            // Checked before inserting, so a known device costs no allocation per message.
+            let mut seen = self.counters.devices.lock().unwrap_or_else(|e| e.into_inner());
+            if !seen.contains(device) {
+                seen.insert(device.to_owned());
+            }
+        }
         let mut bytes = Vec::new();
         mqtt::record(device, &publish.payload, &mut bytes);
         self.since.get_or_insert_with(Instant::now);

@@ -206,26 +206,22 @@ impl Pipeline for LocalPipeline {
 
     fn mqtt(&self, access: &MqttAccess) -> Result<Endpoint> {
         let addr = access.broker.unwrap_or(DEFAULT_BROKER);
-        let stack = self.deployment.settings.stack.clone();
-        let hint = format!("start it with `reaqtions --local broker --listen {addr}`");
-        let endpoint = |broker| Endpoint {
+        let stack = &self.deployment.settings.stack;
+        let started = if broker::listening(addr) {
+            tracing::info!("publishing to the broker listening on {addr}");
+            None
+        } else {
+            tracing::info!("no broker listening on {addr}: starting one in this process");
+            Some(broker::LocalBroker::start(addr, stack, self.target.start_stream(&self.deployment)?)?)
+        };
+        Ok(Endpoint {
             host: addr.ip().to_string(),
-            port: addr.port(),
+            port: started.as_ref().map_or(addr.port(), |b| b.addr.port()),
             stack: stack.clone(),
             identity: Identity::None,
-            hint: hint.clone(),
-            broker,
-        };
-        if broker::listening(addr) {
-            tracing::info!("publishing to the broker listening on {addr}");
-            return Ok(endpoint(None));
-        }
-        tracing::info!("no broker listening on {addr}: starting one in this process");
-        let started = broker::LocalBroker::start(addr, &stack, self.target.start_stream(&self.deployment)?)?;
-        let mut endpoint = endpoint(None);
-        endpoint.port = started.addr.port();
-        endpoint.broker = Some(Box::new(started));
-        Ok(endpoint)
+            hint: format!("start it with `reaqtions --local broker --listen {addr}`"),
+            broker: started.map(|b| Box::new(b) as Box<dyn crate::mqtt::sink::Settle>),
+        })
     }
 
     fn lake(&self) -> &dyn ObjectLake {

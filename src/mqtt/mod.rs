@@ -59,7 +59,7 @@ pub fn record(device: &str, payload: &[u8], out: &mut Vec<u8>) {
             out.push(b',');
         }
         out.extend_from_slice(b"\"device_id\":");
-        out.extend_from_slice(serde_json::to_string(device).expect("a string serializes").as_bytes());
+        serde_json::to_writer(&mut *out, device).expect("a string serializes into a Vec");
         out.push(b'}');
     } else {
         out.extend_from_slice(payload);

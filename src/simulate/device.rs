@@ -9,6 +9,11 @@ use rand::{Rng as _, SeedableRng as _};
 
 use crate::aqi::pm25_aqi;
 
+/// The id of simulated device `index` (0-based): `aq-0001` onwards, the ids `devices add` gives by default.
+pub fn id(index: usize) -> String {
+    format!("aq-{:04}", index + 1)
+}
+
 /// The field carrying the simulation run's id, so `--verify` tells this run's readings from earlier ones.
 pub const RUN_FIELD: &str = "sim_run";
 
@@ -78,7 +83,7 @@ impl Device {
         let temperature = walk((15.0, 28.0), 0.1, -40.0, 85.0);
         let humidity = walk((30.0, 70.0), 0.5, 0.0, 100.0);
         Device {
-            id: format!("aq-{:04}", index + 1),
+            id: id(index),
             seq: 0,
             user_input: rng.random_range(1..=5),
             pm01_ratio: rng.random_range(0.55..0.8),

@@ -159,7 +159,7 @@ pub struct Tracker {
 
 impl Tracker {
     fn new(run: &str, started: DateTime<Utc>, devices: usize) -> Self {
-        let device_ids: Vec<String> = (0..devices).map(|i| format!("aq-{:04}", i + 1)).collect();
+        let device_ids: Vec<String> = (0..devices).map(device::id).collect();
         Tracker {
             run: run.to_owned(),
             started,
