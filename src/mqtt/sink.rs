@@ -19,6 +19,8 @@ use crate::target::{RecordSink, SinkError, SinkLimits};
 
 /// Requests a client may queue before its connection takes them.
 const CLIENT_QUEUE: usize = 4096;
+/// How long a connection may take to be accepted (rumqttc's default is 5 s).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a publish may wait for its PUBACK before it counts as unsent.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -114,7 +116,7 @@ impl MqttSink {
             return Ok(Arc::clone(shared));
         }
         let options = self.options(device)?;
-        let (client, eventloop) = AsyncClient::new(options.clone(), CLIENT_QUEUE);
+        let (client, eventloop) = client(&options);
         let shared =
             Arc::new(Shared(Mutex::new(Connection { client, queued: VecDeque::new(), inflight: HashMap::new() })));
         let context =
@@ -127,6 +129,17 @@ impl MqttSink {
     fn describe(&self) -> String {
         format!("{}:{}", self.endpoint.host, self.endpoint.port)
     }
+}
+
+/// A client and its connection, which waits [`CONNECT_TIMEOUT`] to be accepted. A connect storm (every device
+/// at once) must not time out on a busy machine: a timed-out CONNECT can still complete at the broker and then
+/// evict the retry's connection with its unacknowledged publishes, which would be sent twice.
+fn client(options: &MqttOptions) -> (AsyncClient, EventLoop) {
+    let (client, mut eventloop) = AsyncClient::new(options.clone(), CLIENT_QUEUE);
+    let mut network = eventloop.network_options();
+    network.set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+    eventloop.set_network_options(network);
+    (client, eventloop)
 }
 
 struct Context {
@@ -158,7 +171,7 @@ async fn drive(shared: Arc<Shared>, mut eventloop: EventLoop, options: MqttOptio
             Err(e) => {
                 let error = classify(&e, &context);
                 tracing::debug!(device = %context.device, "MQTT connection failed: {e}");
-                let (client, next) = AsyncClient::new(options.clone(), CLIENT_QUEUE);
+                let (client, next) = client(&options);
                 let failed: Vec<Waiter> = {
                     let mut connection = shared.lock();
                     connection.client = client;
