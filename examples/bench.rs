@@ -94,8 +94,8 @@ fn mqtt() {
     use reaqtions::mqtt::sink::MqttSink;
     use reaqtions::target::{MqttAccess, Pipeline as _};
     println!(
-        "{:>10} {:>8} {:>12} {:>10} {:>10} {:>12} {:>16}",
-        "target/s", "devices", "achieved/s", "accuracy", "readings", "in the lake", "CPU s/100k"
+        "{:>10} {:>8} {:>12} {:>10} {:>10} {:>8} {:>12} {:>16}",
+        "target/s", "devices", "achieved/s", "accuracy", "readings", "resent", "in the lake", "CPU s/100k"
     );
     for (devices, rate) in [(100, 100.0), (500, 60.0), (500, 100.0), (1000, 100.0)] {
         let (dir, target, _) = target();
@@ -118,13 +118,17 @@ fn mqtt() {
         drop(sink);
         let cpu = cpu_seconds() - cpu;
         let lines = lake_lines(&dir.path().join("lake"));
+        if !summary.errors.is_empty() {
+            eprintln!("errors: {:?}", summary.errors);
+        }
         println!(
-            "{:>10.0} {:>8} {:>12.0} {:>9.2}% {:>10} {:>12} {:>16.3}",
+            "{:>10.0} {:>8} {:>12.0} {:>9.2}% {:>10} {:>8} {:>12} {:>16.3}",
             summary.target_rate,
             devices,
             summary.readings_per_second,
             summary.rate_accuracy_percent,
             summary.accepted,
+            summary.retried,
             lines,
             cpu / summary.sent as f64 * 100_000.0
         );
