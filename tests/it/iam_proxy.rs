@@ -77,6 +77,7 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The IAM action and resource of a request; `None` for calls IAM does not authorize (sts:GetCallerIdentity).
+/// A call IAM authorizes against several resources names them all, separated by ", ".
 fn authorize_as(method: &str, url: &str, headers: &[Header], body: &[u8]) -> Option<(String, String)> {
     let header = |name: &'static str| headers.iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_owned());
     let service = header("Authorization")
@@ -158,13 +159,14 @@ fn authorize_as(method: &str, url: &str, headers: &[Header], body: &[u8]) -> Opt
         return Some((action.into(), format!("{bucket_arn}/{key}")));
     }
     if service == "iot" {
-        return Some(iot_action(method, path, query));
+        return Some(iot_action(method, path, query, header("x-amzn-principal")));
     }
     Some((format!("{service}:Unknown"), "*".into()))
 }
 
-/// IoT's REST routes (botocore's iot/2015-05-28) as IAM actions on their resources.
-fn iot_action(method: &str, path: &str, query: &str) -> (String, String) {
+/// IoT's REST routes (botocore's iot/2015-05-28) as IAM actions on their resources. Attaching a principal to a
+/// thing, and detaching it, is authorized against the thing and the certificate (`x-amzn-principal`), as IoT does.
+fn iot_action(method: &str, path: &str, query: &str, principal: Option<String>) -> (String, String) {
     let arn = |what: &str| format!("arn:aws:iot:{REGION}:{ACCOUNT}:{what}");
     let parts: Vec<String> = path.trim_start_matches('/').split('/').map(decode).collect();
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
@@ -173,8 +175,10 @@ fn iot_action(method: &str, path: &str, query: &str) -> (String, String) {
         ("POST", ["things", thing]) => ("CreateThing", arn(&format!("thing/{thing}"))),
         ("DELETE", ["things", thing]) => ("DeleteThing", arn(&format!("thing/{thing}"))),
         ("GET", ["things", thing, "principals"]) => ("ListThingPrincipals", arn(&format!("thing/{thing}"))),
-        ("PUT", ["things", thing, "principals"]) => ("AttachThingPrincipal", arn(&format!("thing/{thing}"))),
-        ("DELETE", ["things", thing, "principals"]) => ("DetachThingPrincipal", arn(&format!("thing/{thing}"))),
+        ("PUT" | "DELETE", ["things", thing, "principals"]) => (
+            if method == "PUT" { "AttachThingPrincipal" } else { "DetachThingPrincipal" },
+            format!("{}, {}", arn(&format!("thing/{thing}")), principal.unwrap_or_else(|| "*".into())),
+        ),
         ("POST", ["keys-and-certificate"]) => ("CreateKeysAndCertificate", "*".to_owned()),
         ("PUT", ["certificates", id]) if query_param(query, "newStatus").is_some() => {
             ("UpdateCertificate", arn(&format!("cert/{id}")))
@@ -244,7 +248,7 @@ impl IamProxy {
                 let url = request.url().to_owned();
                 let headers = request.headers().to_vec();
                 let decision = authorize_as(&method, &url, &headers, &body);
-                let allowed = decision.as_ref().is_none_or(|(a, r)| policy.allows(a, r));
+                let allowed = decision.as_ref().is_none_or(|(a, r)| r.split(", ").all(|r| policy.allows(a, r)));
                 if let Some((action, resource)) = &decision {
                     calls2.lock().unwrap().push(Call { action: action.clone(), resource: resource.clone(), allowed });
                 }

@@ -4,6 +4,7 @@ mod aws;
 mod commands;
 mod devices;
 mod fault_proxy;
+mod handler_permissions;
 mod iam_eval;
 mod iam_proxy;
 mod moto;

@@ -57,6 +57,10 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     for (action, resource) in [
         ("iot:CreateThing", thing.as_str()),
         ("iot:AttachThingPrincipal", &thing),
+        // IoT authorizes binding a certificate to a thing against both.
+        ("iot:AttachThingPrincipal", &certificate),
+        ("iot:DetachThingPrincipal", &thing),
+        ("iot:DetachThingPrincipal", &certificate),
         ("iot:DeleteThing", &thing),
         ("iot:UpdateCertificate", &certificate),
         ("iot:DeleteCertificate", &certificate),
@@ -76,6 +80,9 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     assert!(deployer.allows("iot:CreateTopicRule", &arn("iot", "rule/reaqtions_readings")));
     assert!(!deployer.allows("iot:CreateTopicRule", &arn("iot", "rule/other")));
     assert!(deployer.allows("iot:DeletePolicy", &arn("iot", "policy/reaqtions-device")), "teardown removes it");
+    for resource in [&thing, &certificate] {
+        assert!(deployer.allows("iot:DetachThingPrincipal", resource), "teardown unbinds devices: {resource}");
+    }
     assert!(deployer.allows("cloudformation:CreateStack", &stack));
     assert!(!deployer.allows("cloudformation:CreateStack", &arn("cloudformation", "stack/other/id")));
     // The deployer policy is the pre-flight check's: every action it simulates is in the policy.

