@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod cost;
 pub mod error;
+pub mod failed;
 pub mod fetch;
 pub mod local;
 pub mod mqtt;

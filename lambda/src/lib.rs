@@ -2,6 +2,7 @@
 //! (behind the `package` feature) the deterministic deployment zip. The `bootstrap` binary only wires this into
 //! `lambda_runtime`; the CLI links the same code so the local target runs exactly what runs on AWS.
 
+pub mod envelope;
 pub mod event;
 #[cfg(feature = "package")]
 pub mod package;
@@ -11,6 +12,7 @@ mod scan;
 pub mod schema;
 pub mod transform;
 
+pub use envelope::Envelope;
 pub use event::{FirehoseEvent, FirehoseRecord, FirehoseResponse, FirehoseResponseRecord, TransformResult};
 pub use schema::{ARRIVAL_FIELD, MEASURES, Reject};
 pub use transform::{BatchReport, transform_event, transform_record};

@@ -12,6 +12,7 @@
 //! ~110 MB/s on the benchmark event; this walk is what reaches the Lambda's throughput target. The property
 //! tests check it accepts exactly what serde_json accepts.
 
+use crate::envelope::PAYLOAD_FIELD;
 use crate::schema::{ARRIVAL_FIELD, MEASURES, Problem, is_valid_time};
 
 /// serde_json's recursion limit: deeper input is rejected rather than overflowing the stack.
@@ -69,7 +70,7 @@ enum Key {
     Time,
     DeviceId,
     Seq,
-    Reserved,
+    Reserved(&'static str),
     Other,
 }
 
@@ -91,7 +92,8 @@ fn classify(name: &[u8]) -> (Key, u32) {
         b"P" => (Key::Measure(MEASURES[9]), 1 << 9),
         b"T" => (Key::Measure(MEASURES[10]), 1 << 10),
         b"RH" => (Key::Measure(MEASURES[11]), 1 << 11),
-        n if n == ARRIVAL_FIELD.as_bytes() => (Key::Reserved, 1 << 15),
+        n if n == ARRIVAL_FIELD.as_bytes() => (Key::Reserved(ARRIVAL_FIELD), 1 << 15),
+        n if n == PAYLOAD_FIELD.as_bytes() => (Key::Reserved(PAYLOAD_FIELD), 1 << 16),
         _ => (Key::Other, 0),
     }
 }
@@ -226,7 +228,7 @@ impl<'a> Scanner<'a> {
             };
             let found = match key {
                 Key::Other => None,
-                Key::Reserved => Some(Problem::Reserved(ARRIVAL_FIELD)),
+                Key::Reserved(field) => Some(Problem::Reserved(field)),
                 Key::Measure(field) => {
                     (kind != Kind::Number && kind != Kind::Null).then_some(Problem::NotANumber(field, kind.name()))
                 }
@@ -497,22 +499,17 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Rewrites the compact reading at `out[start..]` with each key once, at its first place, holding its last
-/// value, and checks the schema on the result. `None` when no key was in fact repeated (a fingerprint match
-/// of different keys): the reading stays as it is.
-#[cold]
-#[inline(never)]
-fn dedup_keys(out: &mut Vec<u8>, start: usize) -> Option<ReadingOutcome> {
-    let reading = std::str::from_utf8(&out[start..]).ok()?.to_owned();
-    let mut scanner = Scanner::new(&reading);
+/// A byte range of a reading.
+type Span = (usize, usize);
+
+/// The fields of a compact reading: (decoded key, key span, value span), in order of appearance.
+fn fields(reading: &str) -> Option<Vec<(String, Span, Span)>> {
+    let mut scanner = Scanner::new(reading);
     let mut sink = Vec::new();
-    /// A byte range of the reading.
-    type Span = (usize, usize);
-    // (decoded key, key span, value span), in order of appearance.
-    let mut fields: Vec<(String, Span, Span)> = Vec::new();
+    let mut fields = Vec::new();
     scanner.i = 1;
     if reading.as_bytes().get(1) == Some(&b'}') {
-        return None;
+        return Some(fields);
     }
     loop {
         let (key_start, key_end, _) = scanner.string().ok()?;
@@ -523,8 +520,38 @@ fn dedup_keys(out: &mut Vec<u8>, start: usize) -> Option<ReadingOutcome> {
         fields.push((key, (key_start, key_end), (value_start, scanner.i)));
         match reading.as_bytes().get(scanner.i) {
             Some(b',') => scanner.i += 1,
-            _ => break,
+            _ => return Some(fields),
         }
+    }
+}
+
+#[cold]
+/// Leaves `key` out of the compact reading at `out[start..]` (after [`Scanner::reading`], each key is there once).
+pub(crate) fn remove_key(out: &mut Vec<u8>, start: usize, key: &str) {
+    let quoted = [b"\"", key.as_bytes(), b"\""].concat();
+    if memchr::memmem::find(&out[start..], &quoted).is_none() {
+        return;
+    }
+    let Some(reading) = std::str::from_utf8(&out[start..]).ok().map(str::to_owned) else { return };
+    let Some(fields) = fields(&reading) else { return };
+    let kept: Vec<&str> =
+        fields.iter().filter(|(k, _, _)| k != key).map(|(_, (ks, _), (_, ve))| &reading[*ks..*ve]).collect();
+    out.truncate(start);
+    out.push(b'{');
+    out.extend_from_slice(kept.join(",").as_bytes());
+    out.push(b'}');
+}
+
+/// Rewrites the compact reading at `out[start..]` with each key once, at its first place, holding its last
+/// value, and checks the schema on the result. `None` when no key was in fact repeated (a fingerprint match
+/// of different keys): the reading stays as it is.
+#[cold]
+#[inline(never)]
+fn dedup_keys(out: &mut Vec<u8>, start: usize) -> Option<ReadingOutcome> {
+    let reading = std::str::from_utf8(&out[start..]).ok()?.to_owned();
+    let mut fields = fields(&reading)?;
+    if fields.is_empty() {
+        return None;
     }
     let mut kept: Vec<usize> = Vec::with_capacity(fields.len());
     let mut repeated = false;

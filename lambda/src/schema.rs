@@ -39,6 +39,8 @@ pub enum Reject {
     BadSeq { index: usize },
     /// The reading carries a field the transform reserves for itself.
     ReservedField { index: usize, field: &'static str },
+    /// The record names the IoT rule's envelope field but is not a valid envelope (see [`crate::envelope`]).
+    BadEnvelope,
 }
 
 impl Reject {
@@ -55,6 +57,7 @@ impl Reject {
             Reject::BadDeviceId { .. } => "bad_device_id",
             Reject::BadSeq { .. } => "bad_seq",
             Reject::ReservedField { .. } => "reserved_field",
+            Reject::BadEnvelope => "bad_envelope",
         }
     }
 }
@@ -76,6 +79,11 @@ impl fmt::Display for Reject {
             Reject::ReservedField { index, field } => {
                 write!(f, "reading {index}: field {field} is reserved for the pipeline")
             }
+            Reject::BadEnvelope => write!(
+                f,
+                "record names {} but is not the IoT rule's envelope (a base64 payload and a device_id, nothing else)",
+                crate::envelope::PAYLOAD_FIELD
+            ),
         }
     }
 }

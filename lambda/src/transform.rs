@@ -6,15 +6,17 @@
 //! `Dropped` (there is nothing to keep, and nothing was lost). Any bad reading fails the whole record
 //! (`ProcessingFailed`), so Firehose writes its raw bytes to the error prefix. What real sensors send is kept:
 //! a leading UTF-8 byte-order mark is skipped, a non-finite or `null` measure is written as `null`, and a
-//! duplicated key is written once with its last value (see [`crate::scan`]).
+//! duplicated key is written once with its last value (see [`crate::scan`]). A record that is the IoT rule's
+//! envelope ([`crate::envelope`]) is opened first: its payload is the readings, its device their `device_id`.
 
 use std::time::{Duration, Instant};
 
 use base64_simd::STANDARD as B64;
 use serde::Serialize;
 
+use crate::envelope;
 use crate::event::{FirehoseEvent, FirehoseResponse, FirehoseResponseRecord, TransformResult};
-use crate::scan::{Fail, Scanner, line_column};
+use crate::scan::{Fail, Scanner, line_column, remove_key};
 use crate::schema::{ARRIVAL_FIELD, Reject};
 
 /// Transforms one record's raw bytes, appending NDJSON to `out`.
@@ -45,7 +47,18 @@ fn transform_counted(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<R
 /// The UTF-8 byte-order mark some serial bridges and Windows tools put first.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// A record is the IoT rule's envelope (the message's bytes with its topic's device) or readings as a producer
+/// sent them: both are accepted, so records in flight while a redeploy switches the rule are not refused.
 fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<Readings, Reject> {
+    match envelope::open(raw)? {
+        Some(message) => readings_into(&message.payload, arrival_ms, Some(&message.device_id), out),
+        None => readings_into(raw, arrival_ms, None, out),
+    }
+}
+
+/// Every reading of `raw`, with `device` (the topic's, from the envelope) as each one's `device_id` whatever
+/// the payload claims.
+fn readings_into(raw: &[u8], arrival_ms: i64, device: Option<&str>, out: &mut Vec<u8>) -> Result<Readings, Reject> {
     let raw = raw.strip_prefix(BOM).unwrap_or(raw);
     let text = std::str::from_utf8(raw).map_err(|e| Reject::NotUtf8 { offset: e.valid_up_to() })?;
     let arrival = arrival_suffix(arrival_ms);
@@ -60,21 +73,29 @@ fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<Read
             Reject::InvalidJson { line, column }
         }
     };
+    let device_field = device.map(|d| format!("\"device_id\":{},", serde_json::Value::from(d)));
     while scanner.next_reading() {
         count += 1;
         if text.as_bytes()[scanner.i] != b'{' {
             let kind = scanner.value(&mut Vec::new(), 1).map_err(fail)?;
             return Err(Reject::NotAnObject { index: count, kind: kind.name() });
         }
+        let reading_start = out.len();
         let reading = scanner.reading(out).map_err(fail)?;
         if let Some(problem) = reading.problem {
             return Err(problem.at(count));
         }
         with_duplicate_keys += usize::from(reading.duplicate_keys);
-        // The compact object ends in `}`: reopen it to append the arrival field.
+        if device_field.is_some() {
+            remove_key(out, reading_start, "device_id");
+        }
+        // The compact object ends in `}`: reopen it to append the topic's device and the arrival field.
         out.pop();
         if out.last() != Some(&b'{') {
             out.push(b',');
+        }
+        if let Some(field) = &device_field {
+            out.extend_from_slice(field.as_bytes());
         }
         out.extend_from_slice(arrival.as_bytes());
     }

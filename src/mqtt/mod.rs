@@ -1,6 +1,6 @@
 //! MQTT ingress, the same on both targets: the topic a device publishes to, the rule that turns a message into
-//! a delivery-stream record (AWS IoT Core's topic rule in templates/pipeline.yaml; the local broker applies
-//! [`record`] itself), and IoT Core's limits that both honour.
+//! a delivery-stream record (AWS IoT Core's topic rule in templates/pipeline.yaml, whose SQL is [`rule_sql`];
+//! the local broker applies [`record`] itself), and IoT Core's limits that both honour.
 
 pub mod identity;
 pub mod sink;
@@ -42,28 +42,17 @@ pub fn device_of<'a>(stack: &str, topic: &'a str) -> Option<&'a str> {
     }
 }
 
-/// The record the rule makes of one message from `device` (`SELECT *, topic(2) AS device_id`, newline
-/// separator): a JSON object's bytes unchanged with `"device_id":"<device>"` appended — last, so it is the value
-/// the transform keeps even when the payload claims another id — and a newline. Anything else (not an object)
-/// goes through as it came, so the transform sends it to the error prefix.
+/// The SQL of the topic rule (templates/pipeline.yaml): every message as the envelope of
+/// [`reaqtions_lambda::envelope`], its bytes base64 beside the topic's device, whatever the payload is.
+pub fn rule_sql(stack: &str) -> String {
+    reaqtions_lambda::envelope::rule_sql(&filter(stack))
+}
+
+/// The record the rule makes of one message from `device`: the envelope and the rule's `\n` separator. The
+/// transform opens it and gives every reading the topic's device, so a payload cannot speak for another device
+/// and one that is not a reading reaches `error/` with its bytes and its device.
 pub fn record(device: &str, payload: &[u8], out: &mut Vec<u8>) {
-    let payload = payload.strip_suffix(b"\n").unwrap_or(payload);
-    let trimmed = payload.trim_ascii_end();
-    let body = trimmed.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(trimmed).trim_ascii_start();
-    out.reserve(payload.len() + device.len() + 16);
-    if body.starts_with(b"{") && trimmed.ends_with(b"}") {
-        let open = &trimmed[..trimmed.len() - 1];
-        out.extend_from_slice(open);
-        let empty = open.trim_ascii_end().ends_with(b"{");
-        if !empty {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"device_id\":");
-        serde_json::to_writer(&mut *out, device).expect("a string serializes into a Vec");
-        out.push(b'}');
-    } else {
-        out.extend_from_slice(payload);
-    }
+    out.extend_from_slice(&reaqtions_lambda::envelope::seal(device, payload));
     out.push(b'\n');
 }
 
@@ -89,21 +78,24 @@ mod tests {
     }
 
     #[test]
-    fn the_rule_appends_the_topic_device_and_keeps_the_payload() {
-        // The original fleet's payload: no device id, no newline.
-        assert_eq!(
-            rule("aq-1", br#"{"TIME": "t", "NO2": 1.5}"#),
-            "{\"TIME\": \"t\", \"NO2\": 1.5,\"device_id\":\"aq-1\"}\n"
-        );
-        assert_eq!(rule("aq-1", b"{ }\n"), "{ \"device_id\":\"aq-1\"}\n");
-        // A payload that claims another device: the topic's id comes last, and last wins in the transform.
+    fn the_rule_envelopes_every_payload_with_its_topic_device() {
+        for payload in [&br#"{"TIME": "t", "NO2": 1.5}"#[..], b"NO2=??", b"\xff", b""] {
+            let r = rule("aq-1", payload);
+            assert!(r.ends_with('\n'), "the rule's separator");
+            let opened = reaqtions_lambda::envelope::open(r.as_bytes()).unwrap().unwrap();
+            assert_eq!((opened.device_id.as_str(), opened.payload.as_slice()), ("aq-1", payload));
+        }
+        // A payload that claims another device lands as the topic's.
         let claimed = rule("aq-1", br#"{"device_id":"aq-9","TIME":"2026-11-26T07:00:00.000000"}"#);
         let mut scratch = Vec::new();
         reaqtions_lambda::transform_record(claimed.as_bytes(), 0, &mut scratch).unwrap();
         let line: serde_json::Value = serde_json::from_slice(scratch.split(|b| *b == b'\n').next().unwrap()).unwrap();
         assert_eq!(line["device_id"], "aq-1");
-        // Not an object: through as it came, for the error prefix.
-        assert_eq!(rule("aq-1", b"NO2=??"), "NO2=??\n");
-        assert_eq!(rule("a\"b", b"{}"), "{\"device_id\":\"a\\\"b\"}\n");
+        assert_eq!(
+            rule_sql("reaqtions"),
+            format!(
+                "SELECT encode(*, 'base64') AS reaqtions_iot_payload, topic(2) AS device_id FROM 'reaqtions/+/readings'"
+            )
+        );
     }
 }

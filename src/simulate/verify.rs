@@ -5,8 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use base64_simd::STANDARD as B64;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Tracker;
 use super::malformed::extract_key;
@@ -32,12 +31,6 @@ pub struct Verification {
     pub latency_ms_p99: Option<i64>,
     pub objects_read: usize,
     pub unreadable_objects: usize,
-}
-
-#[derive(Deserialize)]
-struct ErrorRecord {
-    #[serde(rename = "rawData")]
-    raw_data: String,
 }
 
 /// Where the readings of a run can be: under the processed and error roots, from the partition of the hour before
@@ -102,16 +95,17 @@ pub fn verify(
             };
             let error = is_error[meta.key.as_str()];
             for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                let raw;
-                let payload = if error {
-                    let Ok(record) = serde_json::from_slice::<ErrorRecord>(line) else { continue };
-                    let Ok(decoded) = B64.decode_to_vec(&record.raw_data) else { continue };
-                    raw = decoded;
-                    &raw[..]
+                let failed;
+                let (payload, topic_device) = if error {
+                    // A refused record, opened: an IoT message's device is its topic's.
+                    let Some(record) = crate::failed::parse(line) else { continue };
+                    failed = record;
+                    (&failed.payload[..], failed.device_id.as_deref())
                 } else {
-                    line
+                    (line, None)
                 };
-                let Some((device, seq, run)) = extract_key(payload) else { continue };
+                let Some((claimed, seq, run)) = extract_key(payload) else { continue };
+                let device = topic_device.map_or(claimed, str::to_owned);
                 if run != tracker.run {
                     continue;
                 }

@@ -298,7 +298,8 @@ fn the_topic_rule_forwards_readings_with_the_topic_device_and_its_role_may_only_
     assert_eq!(rule["RuleName"].as_str(), Some("reaqtions_readings"));
     let payload = &rule["TopicRulePayload"];
     assert_eq!(payload["AwsIotSqlVersion"].as_str(), Some("2016-03-23"), "CFN's default is the 2015 dialect");
-    assert_eq!(payload["Sql"].as_str(), Some("SELECT *, topic(2) AS device_id FROM 'reaqtions/+/readings'"));
+    // The rule is exactly what the local broker applies: the envelope of every message with its topic's device.
+    assert_eq!(payload["Sql"].as_str(), Some(reaqtions::mqtt::rule_sql("reaqtions").as_str()));
     let firehose = &payload["Actions"][0]["Firehose"];
     assert_eq!(firehose["DeliveryStreamName"].as_str(), Some("reaqtions-iot-data-stream"));
     assert_eq!(firehose["Separator"].as_str(), Some("\n"), "a real newline, not backslash-n");

@@ -317,3 +317,70 @@ print(n)
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), lines.lines().count().to_string());
 }
+
+/// The record the IoT rule makes of a message (`reaqtions_iot_payload` and `device_id`), and its `\n` separator.
+fn enveloped(device: &str, payload: &[u8]) -> Vec<u8> {
+    let mut record = reaqtions_lambda::envelope::seal(device, payload);
+    record.push(b'\n');
+    record
+}
+
+#[test]
+fn an_iot_envelope_is_opened_and_its_topic_device_wins() {
+    // The original fleet's payload (no device id), as the rule wraps it.
+    let lines = ok_lines(&enveloped("aq-0007", SEED.as_bytes()));
+    let mut expected = serde_json::from_str::<Map<String, Value>>(SEED).unwrap();
+    expected.insert("device_id".into(), json!("aq-0007"));
+    expected.insert(ARRIVAL_FIELD.into(), json!(ARRIVAL_TEXT));
+    assert_eq!(serde_json::from_str::<Value>(&lines[0]).unwrap(), Value::Object(expected));
+
+    // A payload that claims another device lands as its topic's device, once, wherever the claim stands.
+    for claim in [
+        r#"{"device_id":"aq-0001","NO2":1}"#,
+        r#"{"NO2":1,"device_id":"aq-0001"}"#,
+        r#"{"device_id":"aq-0001","NO2":1,"device_id":"aq-0002"}"#,
+    ] {
+        let lines = ok_lines(&enveloped("aq-0009", claim.as_bytes()));
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].matches("device_id").count(), 1, "{}", lines[0]);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["device_id"], "aq-0009", "{claim}");
+        assert_eq!(v["NO2"], 1);
+    }
+
+    // Several readings in one message each get the device; a device id that needs escaping stays exact.
+    let lines = ok_lines(&enveloped("a\"b\\c", format!("{SEED}{SEED}").as_bytes()));
+    assert_eq!(lines.len(), 2);
+    for line in lines {
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap()["device_id"], "a\"b\\c");
+    }
+
+    // Plain readings (records in flight while a redeploy switches the rule) are still accepted as they are.
+    let plain = ok_lines(br#"{"device_id":"aq-0001","NO2":1}"#);
+    assert_eq!(serde_json::from_str::<Value>(&plain[0]).unwrap()["device_id"], "aq-0001");
+}
+
+#[test]
+fn an_envelope_whose_payload_is_not_a_reading_fails_as_a_whole_and_keeps_the_envelope() {
+    assert_eq!(rejected(&enveloped("aq-0001", b"NO2=??")), Reject::InvalidJson { line: 1, column: 1 });
+    assert!(matches!(rejected(&enveloped("aq-0001", b"[1,2]")), Reject::NotAnObject { .. }));
+    assert!(matches!(rejected(&enveloped("aq-0001", b"\xff\xfe")), Reject::NotUtf8 { .. }));
+    assert_eq!(rejected(br#"{"reaqtions_iot_payload":"%%%","device_id":"aq-1"}"#), Reject::BadEnvelope);
+    let mut out = Vec::new();
+    assert_eq!(transform_record(&enveloped("aq-0001", b""), ARRIVAL_MS, &mut out), Ok(0), "an empty message: Dropped");
+
+    // Firehose writes the record it received to error/: the envelope, which opens to the device and bytes.
+    let record = enveloped("aq-0003", b"NO2=??");
+    let event = event_of(&[&record]);
+    let (response, _) = transform_event(&event);
+    assert_eq!(response.records[0].result, TransformResult::ProcessingFailed);
+    let kept = decode(&response.records[0].data);
+    let opened = reaqtions_lambda::envelope::open(&kept).unwrap().unwrap();
+    assert_eq!((opened.device_id.as_str(), opened.payload.as_slice()), ("aq-0003", &b"NO2=??"[..]));
+}
+
+#[test]
+fn the_envelope_field_is_reserved_in_readings() {
+    let late = format!(r#"{{"NO2":1,"TVOC":2,"x":"{}","reaqtions_iot_payload":"e30="}}"#, "y".repeat(300));
+    assert_eq!(rejected(late.as_bytes()), Reject::ReservedField { index: 1, field: "reaqtions_iot_payload" });
+}

@@ -1,0 +1,89 @@
+//! The IoT rule's envelope: what the stack's topic rule sends to the stream for each MQTT message, so that any
+//! payload reaches it with its device. AWS IoT's rules engine can add fields to `*` only for a JSON object
+//! payload; `SELECT encode(*, 'base64') AS reaqtions_iot_payload, topic(2) AS device_id` works for every
+//! payload, JSON or not. The transform opens it (the device from the topic, deterministically), the local
+//! broker seals messages the same way, and whatever reads `error/` opens it back to the device and the bytes.
+
+use base64_simd::STANDARD as B64;
+use serde::Deserialize;
+
+use crate::schema::Reject;
+
+/// The envelope's field holding the message payload, base64 (reserved: a reading may not carry it).
+pub const PAYLOAD_FIELD: &str = "reaqtions_iot_payload";
+
+/// The IoT SQL that makes the envelope, for a rule selecting `topic_filter` (device id = the topic's 2nd level).
+pub fn rule_sql(topic_filter: &str) -> String {
+    format!("SELECT encode(*, 'base64') AS {PAYLOAD_FIELD}, topic(2) AS device_id FROM '{topic_filter}'")
+}
+
+/// One MQTT message as the rule delivered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The topic's device.
+    pub device_id: String,
+    /// The message payload, byte for byte.
+    pub payload: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    reaqtions_iot_payload: String,
+    device_id: String,
+}
+
+/// How far into a record the envelope's field name is looked for: the rule writes two fields, the other one a
+/// device id of at most 128 bytes (IoT's client-id limit), in either order.
+const LOOK_AHEAD: usize = 256;
+
+/// Opens a record: `Ok(None)` when it is not an envelope (a plain reading from a Direct-PUT producer, or one a
+/// rule sent before the envelope existed), `Err` when it names the envelope's field but is not a valid one.
+pub fn open(record: &[u8]) -> Result<Option<Envelope>, Reject> {
+    let head = &record[..record.len().min(LOOK_AHEAD)];
+    let marker = [b"\"", PAYLOAD_FIELD.as_bytes(), b"\""].concat();
+    if memchr::memmem::find(head, &marker).is_none() {
+        return Ok(None);
+    }
+    let wire: Wire = serde_json::from_slice(record).map_err(|_| Reject::BadEnvelope)?;
+    let payload = B64.decode_to_vec(wire.reaqtions_iot_payload.as_bytes()).map_err(|_| Reject::BadEnvelope)?;
+    Ok(Some(Envelope { device_id: wire.device_id, payload }))
+}
+
+/// The record the rule makes of `payload` published on `device`'s topic (without the rule's `\n` separator).
+pub fn seal(device_id: &str, payload: &[u8]) -> Vec<u8> {
+    let device = serde_json::to_string(device_id).expect("a string serializes");
+    format!("{{\"{PAYLOAD_FIELD}\":\"{}\",\"device_id\":{device}}}", B64.encode_to_string(payload)).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens_any_payload() {
+        for payload in [&b"{\"NO2\": 1}"[..], b"NO2=??", b"\xff\x00binary", b""] {
+            let record = seal("aq-0001", payload);
+            let opened = open(&record).unwrap().unwrap();
+            assert_eq!(opened, Envelope { device_id: "aq-0001".into(), payload: payload.to_vec() });
+        }
+        // Either field order, and the rule's newline after it.
+        let swapped = br#"{"device_id":"aq-2","reaqtions_iot_payload":"e30="}
+"#;
+        assert_eq!(open(swapped).unwrap().unwrap().payload, b"{}");
+    }
+
+    #[test]
+    fn a_plain_reading_is_no_envelope_and_a_broken_envelope_is_refused() {
+        assert_eq!(open(br#"{"device_id":"aq-1","NO2":1}"#).unwrap(), None);
+        assert_eq!(open(b"not json").unwrap(), None);
+        for broken in [
+            &br#"{"reaqtions_iot_payload":"not base64!","device_id":"a"}"#[..],
+            br#"{"reaqtions_iot_payload":"e30=","device_id":"a","NO2":1}"#,
+            br#"{"reaqtions_iot_payload":"e30="}"#,
+            br#"{"reaqtions_iot_payload":"e30=","device_id":7}"#,
+        ] {
+            assert_eq!(open(broken), Err(Reject::BadEnvelope), "{}", String::from_utf8_lossy(broken));
+        }
+    }
+}
