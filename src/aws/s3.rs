@@ -357,6 +357,22 @@ pub async fn delete_bucket(client: &Client, bucket: &str, owner: Option<&str>) -
     Ok(())
 }
 
+/// The first keys under a prefix in S3's (lexicographic) order, at most `max`: one call.
+pub async fn first_keys(
+    client: &Client,
+    bucket: &str,
+    owner: Option<&str>,
+    prefix: &str,
+    max: i32,
+) -> Result<Vec<String>> {
+    let page = list_request(client, bucket, owner, prefix)
+        .max_keys(max)
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", explain_bucket(bucket, owner, &e)))?;
+    Ok(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect())
+}
+
 /// Counts objects under a prefix, stopping at `limit` (the second value says whether it stopped).
 pub async fn count_objects(
     client: &Client,

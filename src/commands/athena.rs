@@ -6,20 +6,24 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
+use aws_sdk_cloudformation::types::Stack;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::Exit;
-use super::report::Request;
 use crate::aqi::category;
 use crate::aws::Aws;
 use crate::aws::athena::{estimated_usd, for_each_row, run};
 use crate::aws::cloudformation::{describe, output};
+use crate::aws::s3::first_keys;
+use crate::prefix::{Prefix, key_hour};
 use crate::progress::Progress;
-use crate::report::Row;
 use crate::report::columns::Columns;
 use crate::report::output::RowWriter;
-use crate::report::sql::{Statement, field_name, readings, summary};
+use crate::report::sql::{Statement, field_name, partition_floor, readings, summary};
 use crate::report::summary::Summary;
+use crate::report::{Request, Row};
+use crate::settings::DEFAULT_PREFIX;
 
 /// Set by Ctrl-C: the running query is stopped.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -37,8 +41,14 @@ pub fn report(aws: &Aws, stack: &str, request: &Request, out: &mut dyn Write) ->
     let table = output(&stack_outputs, "ReadingsTable")?;
     let statement = match (&request.sql, request.summary) {
         (Some(sql), _) => Statement { sql: sql.clone(), parameters: vec![] },
-        (None, true) => summary(&request.query, &table),
-        (None, false) => readings(&request.query, &table),
+        (None, summarize) => {
+            let lake_floor = match request.query.since {
+                Some(_) => Utc::now(),
+                None => oldest_partition(aws, &stack_outputs, request.query.until)?,
+            };
+            let floor = partition_floor(&request.query, lake_floor);
+            if summarize { summary(&request.query, floor, &table) } else { readings(&request.query, floor, &table) }
+        }
     };
     tracing::info!(sql = %statement.sql, parameters = ?statement.parameters, "athena query");
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
@@ -87,6 +97,48 @@ pub fn report(aws: &Aws, stack: &str, request: &Request, out: &mut dyn Write) ->
     );
     Ok(Exit::Ok)
 }
+
+/// How far back a query without `--since` reads: without a bound, Athena lists every projected partition
+/// (2024-2099 by hour, ~680,000) before it reads anything. The lake's oldest processed object names the first
+/// hour holding readings (the default prefix sorts by time: one listing call); when no key can be dated (a
+/// custom prefix, or an emulator's literal keys), the last [`DEFAULT_WINDOW_DAYS`] days. stderr says which.
+fn oldest_partition(aws: &Aws, outputs: &Stack, until: Option<DateTime<Utc>>) -> Result<DateTime<Utc>> {
+    let bucket = output(outputs, "RawBucket")?;
+    let prefix_text = output(outputs, "Prefix")?;
+    let prefix = Prefix::parse(&prefix_text, false)?;
+    let end = until.map_or_else(|| "now".to_owned(), |u| u.format("%Y-%m-%dT%H:%MZ").to_string());
+    let keys = if prefix_text == DEFAULT_PREFIX {
+        aws.block_on(first_keys(&aws.s3(), &bucket, None, prefix.static_root(), 100))?
+    } else {
+        Vec::new()
+    };
+    let oldest = keys.iter().find_map(|k| key_hour(k));
+    Ok(match (keys.is_empty() && prefix_text == DEFAULT_PREFIX, oldest) {
+        (true, _) => {
+            eprintln!("report: no --since and no processed objects in s3://{bucket}: reading the last hour only");
+            Utc::now() - chrono::Duration::hours(1)
+        }
+        (false, Some(hour)) => {
+            eprintln!(
+                "report: no --since: partitions from {} (the lake's oldest object) to {end}",
+                hour.format("%Y-%m-%dT%H:00Z")
+            );
+            hour
+        }
+        (false, None) => {
+            let floor = until.unwrap_or_else(Utc::now) - chrono::Duration::days(DEFAULT_WINDOW_DAYS);
+            eprintln!(
+                "report: no --since: the last {DEFAULT_WINDOW_DAYS} days' partitions, {} to {end} (the lake's keys \
+                 carry no date to start from); pass --since to reach further",
+                floor.format("%Y-%m-%dT%H:00Z")
+            );
+            floor
+        }
+    })
+}
+
+/// The window of a query without `--since` when the lake cannot say where its data starts.
+const DEFAULT_WINDOW_DAYS: i64 = 7;
 
 /// A reading as the scan engine shows it: its own field names, and a field it did not have left out.
 fn reading_row(row: Row) -> Row {

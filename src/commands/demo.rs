@@ -40,7 +40,7 @@ pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
     let target = Target::Local(local.clone());
     let (exit, _, _) = super::simulate::run(&target, &plan)?;
     eprintln!("3/3 per-device summary (reaqtions report --local --summary):");
-    let report = super::report::Request {
+    let report = crate::report::Request {
         format: Format::Table,
         engine: crate::report::output::Engine::Scan,
         sql: None,

@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
@@ -12,26 +11,11 @@ use crate::invalid;
 use crate::prefix::Prefix;
 use crate::progress::Progress;
 use crate::report::columns::Columns;
-use crate::report::output::{Engine, Format, RowWriter};
+use crate::report::output::{Engine, RowWriter};
 use crate::report::summary::Summary;
-use crate::report::{Query, error_counts, for_each_row, select_objects};
+use crate::report::{Query, Request, error_counts, for_each_row, select_objects};
 use crate::settings::PipelineSettings;
-use crate::target::{Names, ObjectLake, Uses};
-
-/// A report to write, validated.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub format: Format,
-    pub engine: Engine,
-    /// A query of the user's, run as it is (Athena).
-    pub sql: Option<String>,
-    pub output: Option<PathBuf>,
-    pub query: Query,
-    pub summary: bool,
-    pub concurrency: usize,
-    pub names: Names,
-    pub quiet: bool,
-}
+use crate::target::{ObjectLake, Uses};
 
 /// Validates the arguments; a bad time or range is a usage error.
 pub fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {

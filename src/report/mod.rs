@@ -8,17 +8,34 @@ pub mod sql;
 pub mod summary;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
+use self::output::{Engine, Format};
 use crate::fetch::for_each_object;
 use crate::prefix::{Prefix, key_hour};
 use crate::settings::PipelineSettings;
-use crate::target::{ObjectLake, ObjectMeta};
+use crate::target::{Names, ObjectLake, ObjectMeta};
 
 pub type Row = Map<String, Value>;
+
+/// A report to write, validated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub format: Format,
+    pub engine: Engine,
+    /// A query of the user's, run as it is (Athena).
+    pub sql: Option<String>,
+    pub output: Option<PathBuf>,
+    pub query: Query,
+    pub summary: bool,
+    pub concurrency: usize,
+    pub names: Names,
+    pub quiet: bool,
+}
 
 /// Which rows to report.
 #[derive(Debug, Clone, Default)]

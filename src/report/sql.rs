@@ -75,15 +75,18 @@ pub fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
     if clauses.is_empty() { "FALSE".into() } else { format!("({})", clauses.join(" OR ")) }
 }
 
-/// The filters every engine applies: the partitions of the time range (from an hour before `since`, as a
-/// record can sit in the partition of the oldest record of its object), the exact time, and the devices.
-fn filters(query: &Query, parameters: &mut Vec<String>) -> Vec<String> {
-    let mut wheres = Vec::new();
+/// The first partition hour a query reads: an hour before `--since` (a record can sit in the partition of the
+/// oldest record of its object), or without `--since` a floor the caller derived from the lake. Every query
+/// the tool writes is bounded by it: the table projects 2024-2099 by hour, and an unbounded query lists all.
+pub fn partition_floor(query: &Query, lake_floor: DateTime<Utc>) -> DateTime<Utc> {
+    query.since.map_or(lake_floor, |since| since - Duration::hours(1))
+}
+
+/// The filters every engine applies: the partitions from `floor` to `--until` (or now), the exact time, and
+/// the devices.
+fn filters(query: &Query, floor: DateTime<Utc>, parameters: &mut Vec<String>) -> Vec<String> {
+    let mut wheres = vec![partitions(floor, query.until.unwrap_or_else(Utc::now))];
     if query.since.is_some() || query.until.is_some() {
-        let until = query.until.unwrap_or_else(Utc::now);
-        if let Some(since) = query.since {
-            wheres.push(partitions(since - Duration::hours(1), until));
-        }
         // The scan engine's time: the arrival time, else the device's TIME (UTC when it has no zone).
         let time =
             "coalesce(try(from_iso8601_timestamp(\"_firehose_arrival\")), try(from_iso8601_timestamp(\"time\")))";
@@ -111,19 +114,19 @@ fn with_where(mut sql: String, wheres: &[String]) -> String {
 }
 
 /// The readings that match `query`, oldest arrival first.
-pub fn readings(query: &Query, table: &str) -> Statement {
+pub fn readings(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
     let columns: Vec<String> = FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect();
-    let wheres = filters(query, &mut parameters);
+    let wheres = filters(query, floor, &mut parameters);
     let sql = with_where(format!("SELECT {}\nFROM \"{table}\"", columns.join(", ")), &wheres)
         + "\nORDER BY \"_firehose_arrival\", device_id, seq";
     Statement { sql, parameters }
 }
 
 /// The per-device summary `report --summary` shows, aggregated by Athena.
-pub fn summary(query: &Query, table: &str) -> Statement {
+pub fn summary(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
-    let wheres = filters(query, &mut parameters);
+    let wheres = filters(query, floor, &mut parameters);
     let select = format!(
         "SELECT coalesce(device_id, {}) AS device_id, count(*) AS readings, min(\"time\") AS first_time, \
          max(\"time\") AS last_time, round(avg(pm2_5), 2) AS pm2_5_mean, max(pm2_5) AS pm2_5_max, \
@@ -147,12 +150,25 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A lake floor far from every test's times, to show which bound a statement used.
+    fn floor() -> DateTime<Utc> {
+        t("2026-01-01T00:00:00Z")
+    }
+
     #[test]
-    fn no_filter_reads_everything() {
-        let s = readings(&Query::default(), "readings");
-        assert!(!s.sql.contains("WHERE") && s.parameters.is_empty(), "{}", s.sql);
+    fn without_since_the_partitions_start_at_the_lakes_floor_and_every_query_is_bounded() {
+        for s in [readings(&Query::default(), floor(), "readings"), summary(&Query::default(), floor(), "readings")] {
+            assert!(s.sql.contains("WHERE ((year = 2026 AND month = 1)"), "bounded from the floor: {}", s.sql);
+            assert!(s.parameters.is_empty());
+            assert!(s.sql.contains("FROM \"readings\""));
+        }
+        let until = Query { until: Some(t("2026-01-01T05:10:00Z")), ..Query::default() };
+        let s = readings(&until, floor(), "readings");
+        assert!(s.sql.contains("((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 5))"), "{}", s.sql);
         assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""));
-        assert!(s.sql.contains("\"_firehose_arrival\"") && s.sql.contains("FROM \"readings\""));
+        assert_eq!(partition_floor(&until, floor()), floor());
+        let since = Query { since: Some(t("2026-11-25T21:30:00Z")), ..Query::default() };
+        assert_eq!(partition_floor(&since, floor()), t("2026-11-25T20:30:00Z"), "an hour before --since");
     }
 
     #[test]
@@ -189,7 +205,7 @@ mod tests {
     fn since_and_until_give_partitions_and_the_exact_time() {
         let q =
             Query { since: Some(t("2026-11-25T21:30:00Z")), until: Some(t("2026-11-25T22:15:00Z")), devices: vec![] };
-        let s = readings(&q, "readings");
+        let s = readings(&q, partition_floor(&q, floor()), "readings");
         assert!(s.sql.contains("hour BETWEEN 20 AND 22"), "an hour before since: {}", s.sql);
         assert!(s.sql.contains(">= from_iso8601_timestamp('2026-11-25T21:30:00.000Z')"), "{}", s.sql);
         assert!(s.sql.contains("<= from_iso8601_timestamp('2026-11-25T22:15:00.000Z')"), "{}", s.sql);
@@ -199,7 +215,7 @@ mod tests {
     fn devices_are_parameters_and_quotes_cannot_change_the_query() {
         let evil = "aq-1'); DROP TABLE readings; --";
         let q = Query { devices: vec!["aq-0001".into(), evil.into()], ..Query::default() };
-        let s = readings(&q, "readings");
+        let s = readings(&q, floor(), "readings");
         assert!(s.sql.contains("device_id IN (?, ?)"), "{}", s.sql);
         assert!(!s.sql.contains("DROP") && !s.sql.contains("aq-0001"), "values never spliced: {}", s.sql);
         assert_eq!(s.parameters, ["'aq-0001'", "'aq-1''); DROP TABLE readings; --'"]);
@@ -209,7 +225,7 @@ mod tests {
     #[test]
     fn the_summary_aggregates_per_device_in_sql() {
         let q = Query { since: Some(t("2026-11-25T21:00:00Z")), until: None, devices: vec!["aq-1".into()] };
-        let s = summary(&q, "readings");
+        let s = summary(&q, partition_floor(&q, floor()), "readings");
         for part in
             ["count(*) AS readings", "round(avg(pm2_5), 2)", "max(aqi) AS aqi_max", "GROUP BY 1", "device_id IN (?)"]
         {
