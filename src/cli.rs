@@ -270,6 +270,11 @@ pub struct SimulateArgs {
     /// custom domain with a private CA, or a test broker).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// With --via mqtt on AWS: connections (first ones and reconnects) the fleet opens per second, within IoT
+    /// Core's connect quota for the account (default 100, the lowest region's; each device also waits a second
+    /// between its own attempts, IoT's limit per client id).
+    #[arg(long, value_name = "N")]
+    pub connect_rate: Option<f64>,
     #[command(flatten)]
     pub pipeline: PipelineOverride,
     #[arg(long, value_enum, default_value_t)]

@@ -24,7 +24,7 @@ pub trait Pipeline {
     fn sink(&self) -> Result<Box<dyn RecordSink>>;
     /// Where devices publish over MQTT: IoT Core's data endpoint with each device's certificate, or the local
     /// broker (one started in this process when none is listening).
-    fn mqtt(&self, access: &MqttAccess) -> Result<crate::mqtt::sink::Endpoint>;
+    fn mqtt(&self, access: &MqttAccess) -> Result<crate::mqtt::endpoint::Endpoint>;
     /// Where delivered objects are read.
     fn lake(&self) -> &dyn ObjectLake;
     /// Where log events are read.
@@ -52,6 +52,8 @@ pub struct MqttAccess {
     pub devices: usize,
     /// The CA to trust for the endpoint instead of the system's roots (AWS).
     pub ca_file: Option<std::path::PathBuf>,
+    /// Connections the fleet may open per second (AWS: IoT Core's account quota; default the lowest region's).
+    pub connects_per_second: Option<f64>,
 }
 
 /// Which seams a command uses (the names it needs).

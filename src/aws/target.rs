@@ -10,8 +10,8 @@ use super::firehose::FirehoseSink;
 use super::logs::CloudWatchLogs;
 use super::pipeline::Deployed;
 use super::s3::S3Lake;
+use crate::mqtt::endpoint::{DEFAULT_CONNECTS_PER_SECOND, Endpoint, Identity};
 use crate::mqtt::identity::Registry;
-use crate::mqtt::sink::{Endpoint, Identity};
 use crate::settings::PipelineSettings;
 use crate::target::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses};
 
@@ -116,6 +116,7 @@ impl Pipeline for AwsPipeline {
                 dir.display()
             ),
             broker: None,
+            connects_per_second: Some(access.connects_per_second.unwrap_or(DEFAULT_CONNECTS_PER_SECOND)),
         })
     }
 

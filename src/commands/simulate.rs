@@ -48,6 +48,7 @@ pub fn plan(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Pl
             devices_dir: args.devices_dir.clone().unwrap_or(devices_dir),
             devices: args.devices,
             ca_file: args.ca_file.clone(),
+            connects_per_second: args.connect_rate,
         }),
         output: args.output,
         quiet,

@@ -15,7 +15,7 @@ use rumqttd::{Broker, Config, ConnectionSettings, Notification, RouterConfig, Se
 
 use super::stream::{LocalStream, StreamStats};
 use crate::aws::firehose::LIMITS;
-use crate::mqtt::{self, sink::Settle};
+use crate::mqtt::{self, endpoint::Settle};
 use crate::simulate::sender::{Batcher, Outgoing};
 use crate::target::RecordSink as _;
 

@@ -14,7 +14,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::mqtt::sink::{Endpoint, Identity};
+use crate::mqtt::endpoint::{Endpoint, Identity};
 use crate::settings::PipelineSettings;
 use crate::target::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink};
 use lake::DirLake;
@@ -220,7 +220,9 @@ impl Pipeline for LocalPipeline {
             stack: stack.clone(),
             identity: Identity::None,
             hint: format!("start it with `reaqtions --local broker --listen {addr}`"),
-            broker: started.map(|b| Box::new(b) as Box<dyn crate::mqtt::sink::Settle>),
+            broker: started.map(|b| Box::new(b) as Box<dyn crate::mqtt::endpoint::Settle>),
+            // One machine's broker takes connections as fast as they come.
+            connects_per_second: None,
         })
     }
 

@@ -2,6 +2,7 @@
 //! a delivery-stream record (AWS IoT Core's topic rule in templates/pipeline.yaml, whose SQL is [`rule_sql`];
 //! the local broker applies [`record`] itself), and IoT Core's limits that both honour.
 
+pub mod endpoint;
 pub mod identity;
 pub mod sink;
 

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use rumqttc::tokio_rustls::rustls;
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 
+use super::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, Endpoint, Identity, Pacer};
 use super::{MAX_INFLIGHT, MAX_PAYLOAD};
 use crate::target::{RecordSink, SinkError, SinkLimits};
 
@@ -23,34 +23,6 @@ const CLIENT_QUEUE: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a publish may wait for its PUBACK before it counts as unsent.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How each device proves who it is.
-#[derive(Clone)]
-pub enum Identity {
-    /// Nothing: the local broker has no authentication.
-    None,
-    /// Its own certificate and key in a device directory (IoT Core, MQTT over TLS).
-    Certificates { dir: std::path::PathBuf, roots: Arc<rustls::RootCertStore> },
-}
-
-/// Something that must settle before what was acknowledged is durable: the in-process local broker.
-pub trait Settle: Send + Sync {
-    /// Waits until the broker has handed on at least `acknowledged` messages, then flushes.
-    fn settle(&self, acknowledged: u64) -> Result<()>;
-}
-
-/// Where devices connect and publish.
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    /// The stack: readings go to `<stack>/<device>/readings`.
-    pub stack: String,
-    pub identity: Identity,
-    /// How a refused or failed connection is explained (what to run).
-    pub hint: String,
-    /// Keeps an in-process broker running; it settles on flush.
-    pub broker: Option<Box<dyn Settle>>,
-}
 
 type Waiter = oneshot::Sender<Result<(), SinkError>>;
 
@@ -74,6 +46,8 @@ impl Shared {
 pub struct MqttSink {
     runtime: tokio::runtime::Runtime,
     endpoint: Endpoint,
+    /// Shared by every connection when the endpoint limits connects per second.
+    pacer: Option<Arc<Pacer>>,
     connections: Mutex<HashMap<String, Arc<Shared>>>,
     acknowledged: AtomicU64,
 }
@@ -86,7 +60,14 @@ impl MqttSink {
             .enable_all()
             .build()
             .context("cannot start the MQTT client runtime")?;
-        Ok(MqttSink { runtime, endpoint, connections: Mutex::new(HashMap::new()), acknowledged: AtomicU64::new(0) })
+        let pacer = endpoint.connects_per_second.map(|rate| Arc::new(Pacer::new(rate)));
+        Ok(MqttSink {
+            runtime,
+            endpoint,
+            pacer,
+            connections: Mutex::new(HashMap::new()),
+            acknowledged: AtomicU64::new(0),
+        })
     }
 
     /// Publishes acknowledged so far.
@@ -119,8 +100,12 @@ impl MqttSink {
         let (client, eventloop) = client(&options);
         let shared =
             Arc::new(Shared(Mutex::new(Connection { client, queued: VecDeque::new(), inflight: HashMap::new() })));
-        let context =
-            Context { device: device.to_owned(), endpoint: self.describe(), hint: self.endpoint.hint.clone() };
+        let context = Context {
+            device: device.to_owned(),
+            endpoint: self.describe(),
+            hint: self.endpoint.hint.clone(),
+            pacer: self.pacer.clone(),
+        };
         self.runtime.spawn(drive(Arc::clone(&shared), eventloop, options, context));
         connections.insert(device.to_owned(), Arc::clone(&shared));
         Ok(shared)
@@ -146,13 +131,33 @@ struct Context {
     device: String,
     endpoint: String,
     hint: String,
+    pacer: Option<Arc<Pacer>>,
+}
+
+impl Context {
+    /// Waits until this device may open a connection: its turn in the fleet's pace, and (IoT Core allows one
+    /// connect per second per client id) a second after its previous attempt.
+    async fn may_connect(&self, previous: Option<tokio::time::Instant>) {
+        let Some(pacer) = &self.pacer else { return };
+        if let Some(previous) = previous {
+            tokio::time::sleep_until(previous + Duration::from_secs_f64(1.0 / CONNECTS_PER_SECOND_PER_CLIENT)).await;
+        }
+        pacer.turn().await;
+    }
 }
 
 /// Runs one device's connection: matches packet ids to publishes, completes them on PUBACK, and on a failure
 /// fails every unacknowledged publish and starts over with a new client (after a growing pause).
 async fn drive(shared: Arc<Shared>, mut eventloop: EventLoop, options: MqttOptions, context: Context) {
     let mut failures = 0u32;
+    // The eventloop connects on the poll after a new client: that poll waits its turn.
+    let (mut connecting, mut attempted) = (true, None);
     loop {
+        if connecting {
+            context.may_connect(attempted).await;
+            attempted = Some(tokio::time::Instant::now());
+            connecting = false;
+        }
         match eventloop.poll().await {
             Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
                 let mut connection = shared.lock();
@@ -182,6 +187,7 @@ async fn drive(shared: Arc<Shared>, mut eventloop: EventLoop, options: MqttOptio
                     let _ = waiter.send(Err(error.clone()));
                 }
                 eventloop = next;
+                connecting = true;
                 failures = failures.saturating_add(1);
                 tokio::time::sleep(Duration::from_millis(50u64 << failures.min(6))).await;
             }
@@ -191,7 +197,7 @@ async fn drive(shared: Arc<Shared>, mut eventloop: EventLoop, options: MqttOptio
 
 /// What a connection failure means for the publishes it carried.
 fn classify(error: &ConnectionError, context: &Context) -> SinkError {
-    let Context { device, endpoint, hint } = context;
+    let Context { device, endpoint, hint, .. } = context;
     match error {
         ConnectionError::ConnectionRefused(
             code @ (ConnectReturnCode::NotAuthorized | ConnectReturnCode::BadUserNamePassword),

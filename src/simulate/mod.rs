@@ -106,6 +106,11 @@ impl Plan {
         if !(1..=256).contains(&self.concurrency) {
             return Err(invalid!("--concurrency must be 1-256 (got {})", self.concurrency));
         }
+        if let Some(rate) = self.mqtt.as_ref().and_then(|m| m.connects_per_second)
+            && !(rate > 0.0 && rate <= 10_000.0)
+        {
+            return Err(invalid!("--connect-rate must be a number of connections per second, 0-10000 (got {rate})"));
+        }
         if self.per_device < 1 {
             return Err(invalid!("--count must be at least 1"));
         }

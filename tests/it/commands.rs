@@ -56,6 +56,7 @@ fn bad_input_is_named() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{args:?}");
     };
     usage(&["simulate", "--devices", "0"], "--devices must be 1-100000");
+    usage(&["simulate", "--via", "mqtt", "--connect-rate", "0"], "--connect-rate must be");
     usage(&["report", "--since", "yesterday"], "yesterday");
     usage(&["logs", "--since", "last week"], "last week");
     usage(&["deploy", "--log-retention-days", "10"], "log retention 10 days");
