@@ -112,11 +112,13 @@ pub fn write_report(
         (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
     eprintln!("report: {rows} from {objects} in s3://{}", lake.bucket());
     let errors = error_counts(lake, settings, query, request.concurrency)?;
-    if errors.is_empty() {
+    if errors.by_code.is_empty() {
         eprintln!("report: no error records");
     } else {
-        let listed: Vec<String> = errors.iter().map(|(code, n)| format!("{n} {code}")).collect();
+        let listed: Vec<String> = errors.by_code.iter().map(|(code, n)| format!("{n} {code}")).collect();
         eprintln!("report: error records under the error prefix: {}", listed.join(", "));
+        let listed: Vec<String> = errors.by_device.iter().map(|(device, n)| format!("{device} {n}")).collect();
+        eprintln!("report: error records by device: {}", listed.join(", "));
     }
     for problem in &stats.problems {
         eprintln!("report: {problem}");

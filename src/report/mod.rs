@@ -146,27 +146,45 @@ pub fn for_each_row(
     Ok(stats)
 }
 
-/// Error records under the error prefix, counted by their `errorCode`.
+/// Error records under the error prefix, counted by their `errorCode` and by device (an IoT message opened).
 pub fn error_counts(
     lake: &dyn ObjectLake,
     settings: &PipelineSettings,
     query: &Query,
     concurrency: usize,
-) -> Result<BTreeMap<String, u64>> {
+) -> Result<ErrorCounts> {
     let prefix = Prefix::parse(&settings.error_prefix, true)?;
     let objects = select_objects(lake, &prefix, "processing-failed", &Query { devices: vec![], ..query.clone() })?;
-    let mut counts = BTreeMap::new();
+    let mut counts = ErrorCounts::default();
     for_each_object(lake, &objects, concurrency, |_, bytes| {
         for line in bytes.unwrap_or_default().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let code = serde_json::from_slice::<Value>(line)
-                .ok()
-                .and_then(|v| v.get("errorCode").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_else(|| "unparseable".to_owned());
-            *counts.entry(code).or_insert(0) += 1;
+            let failed = crate::failed::parse(line);
+            let code = failed.as_ref().and_then(|f| f.error_code.clone()).unwrap_or_else(|| "unparseable".to_owned());
+            *counts.by_code.entry(code).or_insert(0) += 1;
+            let device = failed.and_then(|f| f.device_id.or_else(|| claimed_device(&f.payload)));
+            *counts.by_device.entry(device.unwrap_or_else(|| UNATTRIBUTED.to_owned())).or_insert(0) += 1;
         }
         Ok(())
     })?;
     Ok(counts)
+}
+
+/// Refused records, counted by Firehose's error code and by device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorCounts {
+    pub by_code: BTreeMap<String, u64>,
+    /// By the topic's device for an IoT message, by the `device_id` a Direct-PUT record's bytes name, else
+    /// [`UNATTRIBUTED`].
+    pub by_device: BTreeMap<String, u64>,
+}
+
+/// The device of a refused record that names none.
+pub const UNATTRIBUTED: &str = "(unattributed)";
+
+/// The `device_id` a refused record's own bytes name, when they are a JSON object with one.
+fn claimed_device(payload: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(payload).ok()?;
+    value.get("device_id")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -686,13 +686,42 @@ fn report_with_the_athena_engine_against_moto() {
         &summary_columns,
         &[vec![row("aq-0001"), row("3"), row("t1"), row("t3"), row("12.5"), row("20.0"), None, None, row("71.0")]],
     );
-    let summary: Vec<Value> = serde_json::from_slice(
-        &env.cmd(&["report", "--engine", "athena", "--summary", "--format", "json"]).output().unwrap().stdout,
-    )
-    .unwrap();
+    let out = env.cmd(&["report", "--engine", "athena", "--summary", "--format", "json"]).output().unwrap();
+    let summary: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no --since and no processed objects"), "the bound is stated: {stderr}");
     assert_eq!(summary[0]["AQI_max"], 71);
     assert_eq!(summary[0]["AQI_category"], "Moderate");
     assert_eq!(summary[0]["PM2_5_mean"], 12.5);
+    // Without --since a query is still bounded by partitions: from the hour of the lake's oldest object.
+    env.put(RAW, "processed/year=2026/month=11/day=20/hour=13/reaqtions-iot-data-stream-1-2026-11-20-13-00-00-x");
+    queue_athena_result(
+        &env,
+        &summary_columns,
+        &[vec![row("aq-0001"), row("1"), None, None, None, None, None, None, None]],
+    );
+    let out = env.cmd(&["report", "--engine", "athena", "--summary", "--format", "json"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("partitions from 2026-11-20T13:00Z (the lake's oldest object)"),
+        "{stderr}"
+    );
+    let queries = env.runtime.block_on(async {
+        let ids = athena.list_query_executions().send().await.unwrap().query_execution_ids().to_vec();
+        let mut texts = Vec::new();
+        for id in ids {
+            let q = athena.get_query_execution().query_execution_id(id).send().await.unwrap();
+            texts.extend(q.query_execution().and_then(|e| e.query().map(str::to_owned)));
+        }
+        texts
+    });
+    let bounded =
+        queries.iter().find(|q| q.contains("day = 20 AND hour BETWEEN 13 AND 23")).expect("the bounded query");
+    assert!(bounded.contains("(year = 2026 AND month = 11 AND day = 21)"), "whole days grouped: {bounded}");
+    for q in queries.iter().filter(|q| q.contains("pm2_5_mean")) {
+        assert!(q.contains("WHERE ((year = "), "every summary query is bounded: {q}");
+    }
+
     queue_athena_result(&env, &[("n", "bigint")], &[vec![row("42")]]);
     let sql = env.ok(&["report", "--sql", "SELECT count(*) AS n FROM readings", "--format", "csv"]);
     assert_eq!(sql.lines().collect::<Vec<_>>(), ["n", "42"]);

@@ -105,7 +105,10 @@ fn any_client_publishes_into_the_lake_with_the_device_of_its_topic() {
     assert_eq!(summary["forwarded"], 4 + 5 + 6 + 2, "{summary}");
     assert_eq!(summary["devices"], 4, "aq-e's status message is not a reading");
 
-    let rows: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
+    let out = env.cmd(&["report", "--format", "json"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error records by device: aq-d 1"), "the garbage is aq-d's: {stderr}");
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let mut by_device: BTreeMap<String, usize> = BTreeMap::new();
     for row in &rows {
         *by_device.entry(row["device_id"].as_str().unwrap().to_owned()).or_default() += 1;
@@ -226,7 +229,10 @@ fn what_a_broker_does_not_acknowledge_is_spooled_then_resent() {
     ]);
     assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(6), Some(0)));
     assert_eq!(broker.stop()["forwarded"], 6);
-    let rows: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
+    let out = env.cmd(&["report", "--format", "json"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error records by device: aq-d 1"), "the garbage is aq-d's: {stderr}");
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let mut keys: Vec<(String, u64)> =
         rows.iter().map(|r| (r["device_id"].as_str().unwrap().to_owned(), r["seq"].as_u64().unwrap())).collect();
     keys.sort();
