@@ -229,10 +229,7 @@ fn what_a_broker_does_not_acknowledge_is_spooled_then_resent() {
     ]);
     assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(6), Some(0)));
     assert_eq!(broker.stop()["forwarded"], 6);
-    let out = env.cmd(&["report", "--format", "json"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error records by device: aq-d 1"), "the garbage is aq-d's: {stderr}");
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
     let mut keys: Vec<(String, u64)> =
         rows.iter().map(|r| (r["device_id"].as_str().unwrap().to_owned(), r["seq"].as_u64().unwrap())).collect();
     keys.sort();
