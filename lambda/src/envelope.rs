@@ -54,8 +54,21 @@ pub fn open(record: &[u8]) -> Result<Option<Envelope>, Reject> {
 
 /// The record the rule makes of `payload` published on `device`'s topic (without the rule's `\n` separator).
 pub fn seal(device_id: &str, payload: &[u8]) -> Vec<u8> {
-    let device = serde_json::to_string(device_id).expect("a string serializes");
-    format!("{{\"{PAYLOAD_FIELD}\":\"{}\",\"device_id\":{device}}}", B64.encode_to_string(payload)).into_bytes()
+    let mut out = Vec::new();
+    seal_into(device_id, payload, &mut out);
+    out
+}
+
+/// [`seal`], appended to `out` (the local broker's rule writes each message straight into its batch).
+pub fn seal_into(device_id: &str, payload: &[u8], out: &mut Vec<u8>) {
+    out.reserve(payload.len() * 4 / 3 + device_id.len() + 48);
+    out.extend_from_slice(b"{");
+    out.extend_from_slice(MARKER);
+    out.extend_from_slice(b":\"");
+    B64.encode_append(payload, out);
+    out.extend_from_slice(b"\",\"device_id\":");
+    serde_json::to_writer(&mut *out, device_id).expect("a string serializes into a Vec");
+    out.push(b'}');
 }
 
 #[cfg(test)]

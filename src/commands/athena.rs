@@ -6,7 +6,6 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
-use aws_sdk_cloudformation::types::Stack;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -15,6 +14,7 @@ use crate::aqi::category;
 use crate::aws::Aws;
 use crate::aws::athena::{estimated_usd, for_each_row, run};
 use crate::aws::cloudformation::{describe, output};
+use crate::aws::pipeline::Deployed;
 use crate::aws::s3::first_keys;
 use crate::prefix::{Prefix, key_hour};
 use crate::progress::Progress;
@@ -42,11 +42,10 @@ pub fn report(aws: &Aws, stack: &str, request: &Request, out: &mut dyn Write) ->
     let statement = match (&request.sql, request.summary) {
         (Some(sql), _) => Statement { sql: sql.clone(), parameters: vec![] },
         (None, summarize) => {
-            let lake_floor = match request.query.since {
-                Some(_) => Utc::now(),
-                None => oldest_partition(aws, &stack_outputs, request.query.until)?,
+            let floor = match partition_floor(&request.query) {
+                Some(floor) => floor,
+                None => oldest_partition(aws, &Deployed::from_stack(&stack_outputs)?, request.query.until)?,
             };
-            let floor = partition_floor(&request.query, lake_floor);
             if summarize { summary(&request.query, floor, &table) } else { readings(&request.query, floor, &table) }
         }
     };
@@ -102,39 +101,34 @@ pub fn report(aws: &Aws, stack: &str, request: &Request, out: &mut dyn Write) ->
 /// (2024-2099 by hour, ~680,000) before it reads anything. The lake's oldest processed object names the first
 /// hour holding readings (the default prefix sorts by time: one listing call); when no key can be dated (a
 /// custom prefix, or an emulator's literal keys), the last [`DEFAULT_WINDOW_DAYS`] days. stderr says which.
-fn oldest_partition(aws: &Aws, outputs: &Stack, until: Option<DateTime<Utc>>) -> Result<DateTime<Utc>> {
-    let bucket = output(outputs, "RawBucket")?;
-    let prefix_text = output(outputs, "Prefix")?;
-    let prefix = Prefix::parse(&prefix_text, false)?;
+fn oldest_partition(aws: &Aws, deployed: &Deployed, until: Option<DateTime<Utc>>) -> Result<DateTime<Utc>> {
+    let bucket = &deployed.bucket;
     let end = until.map_or_else(|| "now".to_owned(), |u| u.format("%Y-%m-%dT%H:%MZ").to_string());
-    let keys = if prefix_text == DEFAULT_PREFIX {
-        aws.block_on(first_keys(&aws.s3(), &bucket, None, prefix.static_root(), 100))?
+    let sorted_by_time = deployed.prefix == DEFAULT_PREFIX;
+    let keys = if sorted_by_time {
+        let root = Prefix::parse(&deployed.prefix, false)?.static_root().to_owned();
+        aws.block_on(first_keys(&aws.s3(), bucket, deployed.account().as_deref(), &root, 100))?
     } else {
         Vec::new()
     };
-    let oldest = keys.iter().find_map(|k| key_hour(k));
-    Ok(match (keys.is_empty() && prefix_text == DEFAULT_PREFIX, oldest) {
-        (true, _) => {
-            eprintln!("report: no --since and no processed objects in s3://{bucket}: reading the last hour only");
-            Utc::now() - chrono::Duration::hours(1)
-        }
-        (false, Some(hour)) => {
-            eprintln!(
-                "report: no --since: partitions from {} (the lake's oldest object) to {end}",
-                hour.format("%Y-%m-%dT%H:00Z")
-            );
-            hour
-        }
-        (false, None) => {
-            let floor = until.unwrap_or_else(Utc::now) - chrono::Duration::days(DEFAULT_WINDOW_DAYS);
-            eprintln!(
-                "report: no --since: the last {DEFAULT_WINDOW_DAYS} days' partitions, {} to {end} (the lake's keys \
-                 carry no date to start from); pass --since to reach further",
-                floor.format("%Y-%m-%dT%H:00Z")
-            );
-            floor
-        }
-    })
+    if sorted_by_time && keys.is_empty() {
+        eprintln!("report: no --since and no processed objects in s3://{bucket}: reading the last hour only");
+        return Ok(Utc::now() - chrono::Duration::hours(1));
+    }
+    if let Some(hour) = keys.iter().find_map(|k| key_hour(k)) {
+        eprintln!(
+            "report: no --since: partitions from {} (the lake's oldest object) to {end}",
+            hour.format("%Y-%m-%dT%H:00Z")
+        );
+        return Ok(hour);
+    }
+    let floor = until.unwrap_or_else(Utc::now) - chrono::Duration::days(DEFAULT_WINDOW_DAYS);
+    eprintln!(
+        "report: no --since: the last {DEFAULT_WINDOW_DAYS} days' partitions, {} to {end} (the lake's keys carry no \
+         date to start from); pass --since to reach further",
+        floor.format("%Y-%m-%dT%H:00Z")
+    );
+    Ok(floor)
 }
 
 /// The window of a query without `--since` when the lake cannot say where its data starts.

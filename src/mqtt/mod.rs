@@ -53,7 +53,7 @@ pub fn rule_sql(stack: &str) -> String {
 /// transform opens it and gives every reading the topic's device, so a payload cannot speak for another device
 /// and one that is not a reading reaches `error/` with its bytes and its device.
 pub fn record(device: &str, payload: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&reaqtions_lambda::envelope::seal(device, payload));
+    reaqtions_lambda::envelope::seal_into(device, payload, out);
     out.push(b'\n');
 }
 

@@ -75,11 +75,11 @@ pub fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
     if clauses.is_empty() { "FALSE".into() } else { format!("({})", clauses.join(" OR ")) }
 }
 
-/// The first partition hour a query reads: an hour before `--since` (a record can sit in the partition of the
-/// oldest record of its object), or without `--since` a floor the caller derived from the lake. Every query
-/// the tool writes is bounded by it: the table projects 2024-2099 by hour, and an unbounded query lists all.
-pub fn partition_floor(query: &Query, lake_floor: DateTime<Utc>) -> DateTime<Utc> {
-    query.since.map_or(lake_floor, |since| since - Duration::hours(1))
+/// The first partition hour a query with `--since` reads: an hour before it (a record can sit in the partition
+/// of the oldest record of its object). Without `--since` the caller derives a floor from the lake: every query
+/// the tool writes is bounded, since the table projects 2024-2099 by hour and an unbounded query lists all.
+pub fn partition_floor(query: &Query) -> Option<DateTime<Utc>> {
+    query.since.map(|since| since - Duration::hours(1))
 }
 
 /// The filters every engine applies: the partitions from `floor` to `--until` (or now), the exact time, and
@@ -166,9 +166,9 @@ mod tests {
         let s = readings(&until, floor(), "readings");
         assert!(s.sql.contains("((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 5))"), "{}", s.sql);
         assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""));
-        assert_eq!(partition_floor(&until, floor()), floor());
+        assert_eq!(partition_floor(&until).unwrap_or(floor()), floor());
         let since = Query { since: Some(t("2026-11-25T21:30:00Z")), ..Query::default() };
-        assert_eq!(partition_floor(&since, floor()), t("2026-11-25T20:30:00Z"), "an hour before --since");
+        assert_eq!(partition_floor(&since).unwrap_or(floor()), t("2026-11-25T20:30:00Z"), "an hour before --since");
     }
 
     #[test]
@@ -205,7 +205,7 @@ mod tests {
     fn since_and_until_give_partitions_and_the_exact_time() {
         let q =
             Query { since: Some(t("2026-11-25T21:30:00Z")), until: Some(t("2026-11-25T22:15:00Z")), devices: vec![] };
-        let s = readings(&q, partition_floor(&q, floor()), "readings");
+        let s = readings(&q, partition_floor(&q).unwrap_or(floor()), "readings");
         assert!(s.sql.contains("hour BETWEEN 20 AND 22"), "an hour before since: {}", s.sql);
         assert!(s.sql.contains(">= from_iso8601_timestamp('2026-11-25T21:30:00.000Z')"), "{}", s.sql);
         assert!(s.sql.contains("<= from_iso8601_timestamp('2026-11-25T22:15:00.000Z')"), "{}", s.sql);
@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn the_summary_aggregates_per_device_in_sql() {
         let q = Query { since: Some(t("2026-11-25T21:00:00Z")), until: None, devices: vec!["aq-1".into()] };
-        let s = summary(&q, partition_floor(&q, floor()), "readings");
+        let s = summary(&q, partition_floor(&q).unwrap_or(floor()), "readings");
         for part in
             ["count(*) AS readings", "round(avg(pm2_5), 2)", "max(aqi) AS aqi_max", "GROUP BY 1", "device_id IN (?)"]
         {
