@@ -525,21 +525,50 @@ fn fields(reading: &str) -> Option<Vec<(String, Span, Span)>> {
     }
 }
 
-#[cold]
-/// Leaves `key` out of the compact reading at `out[start..]` (after [`Scanner::reading`], each key is there once).
+/// Leaves `key` out of the compact reading at `out[start..]` (after [`Scanner::reading`], each key is there
+/// once): the field and one comma beside it are cut in place, the other fields are not touched.
 pub(crate) fn remove_key(out: &mut Vec<u8>, start: usize, key: &str) {
-    let quoted = [b"\"", key.as_bytes(), b"\""].concat();
-    if memchr::memmem::find(&out[start..], &quoted).is_none() {
+    if memchr::memmem::find(&out[start..], key.as_bytes()).is_none() {
         return;
     }
-    let Some(reading) = std::str::from_utf8(&out[start..]).ok().map(str::to_owned) else { return };
-    let Some(fields) = fields(&reading) else { return };
-    let kept: Vec<&str> =
-        fields.iter().filter(|(k, _, _)| k != key).map(|(_, (ks, _), (_, ve))| &reading[*ks..*ve]).collect();
-    out.truncate(start);
-    out.push(b'{');
-    out.extend_from_slice(kept.join(",").as_bytes());
-    out.push(b'}');
+    if let Some((from, to)) = field_span(&out[start..], key) {
+        out.drain(start + from..start + to);
+    }
+}
+
+/// The bytes of `key`'s field in a compact reading, with one comma beside it.
+fn field_span(reading: &[u8], key: &str) -> Option<(usize, usize)> {
+    let text = std::str::from_utf8(reading).ok()?;
+    let mut scanner = Scanner::new(text);
+    let mut sink = Vec::new();
+    scanner.i = 1;
+    if reading.get(1) == Some(&b'}') {
+        return None;
+    }
+    loop {
+        let field_start = scanner.i;
+        let (key_start, key_end, escaped) = scanner.string().ok()?;
+        let name = &reading[key_start + 1..key_end - 1];
+        let matches = if escaped {
+            serde_json::from_slice::<String>(&reading[key_start..key_end]).ok()? == key
+        } else {
+            name == key.as_bytes()
+        };
+        scanner.i += 1; // ':' (the reading is compact)
+        scanner.value(&mut sink, 1).ok()?;
+        let comma = reading.get(scanner.i) == Some(&b',');
+        if matches {
+            return Some(match (comma, field_start > 1) {
+                (true, _) => (field_start, scanner.i + 1),
+                (false, true) => (field_start - 1, scanner.i),
+                (false, false) => (field_start, scanner.i),
+            });
+        }
+        if !comma {
+            return None;
+        }
+        scanner.i += 1;
+    }
 }
 
 /// Rewrites the compact reading at `out[start..]` with each key once, at its first place, holding its last

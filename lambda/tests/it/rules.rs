@@ -339,6 +339,7 @@ fn an_iot_envelope_is_opened_and_its_topic_device_wins() {
         r#"{"device_id":"aq-0001","NO2":1}"#,
         r#"{"NO2":1,"device_id":"aq-0001"}"#,
         r#"{"device_id":"aq-0001","NO2":1,"device_id":"aq-0002"}"#,
+        r#"{"NO2":1,"device\u005fid":"aq-0001","TVOC":2}"#,
     ] {
         let lines = ok_lines(&enveloped("aq-0009", claim.as_bytes()));
         assert_eq!(lines.len(), 1);
