@@ -52,6 +52,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// What is deployed and what the lake holds.
     Status(StatusArgs),
+    /// The pipeline's vital signs over a window, findings and a verdict (exit 5 when degraded).
+    Health(HealthArgs),
     /// Remove the pipeline (the data stays unless --delete-data).
     Teardown(TeardownArgs),
     /// The main job end to end: deploy, simulate with some malformed readings, verify, summary report.
@@ -344,6 +346,15 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). At most 455 days.
+    #[arg(long, default_value = "1h")]
+    pub since: String,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }

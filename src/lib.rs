@@ -9,6 +9,7 @@ pub mod cost;
 pub mod error;
 pub mod failed;
 pub mod fetch;
+pub mod health;
 pub mod local;
 pub mod mqtt;
 pub mod output;

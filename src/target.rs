@@ -29,6 +29,8 @@ pub trait Pipeline {
     fn lake(&self) -> &dyn ObjectLake;
     /// Where log events are read.
     fn logs(&self) -> &dyn LogSource;
+    /// Where the pipeline's vital signs are read.
+    fn vitals(&self) -> &dyn VitalSource;
 }
 
 /// Names given for a pipeline deployed by other means (AWS: `--stream`, `--bucket`, `--log-group`), overriding
@@ -62,6 +64,8 @@ pub struct Uses {
     pub sink: bool,
     pub lake: bool,
     pub logs: bool,
+    /// The vital signs: judged against the deployment's settings, so the stack is always read.
+    pub vitals: bool,
 }
 
 /// Why a sink refused a whole call or one entry: the service's code, a message that says what to do, and
@@ -132,4 +136,10 @@ pub struct LogEvent {
 pub trait LogSource {
     /// Events of `group` at or after `since`, oldest first, whose text contains `filter`.
     fn events(&self, group: &str, since: Option<DateTime<Utc>>, filter: Option<&str>) -> Result<Vec<LogEvent>>;
+}
+
+/// Where the pipeline's vital signs come from: CloudWatch, or the local stream's per-minute counters.
+pub trait VitalSource {
+    /// Each series over the window, one value per period, and the alarms firing now.
+    fn vitals(&self, window: &crate::health::Window) -> Result<crate::health::Vitals>;
 }

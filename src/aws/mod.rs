@@ -4,6 +4,7 @@
 
 pub mod athena;
 pub mod cloudformation;
+pub mod cloudwatch;
 pub mod firehose;
 pub mod iam;
 pub mod iot;
@@ -48,6 +49,7 @@ fn service_of<E>() -> &'static str {
     match krate.strip_prefix("aws_sdk_").unwrap_or(krate) {
         "athena" => "Athena",
         "cloudformation" => "CloudFormation",
+        "cloudwatch" => "CloudWatch",
         "cloudwatchlogs" => "CloudWatch Logs",
         "firehose" => "Firehose",
         "iam" => "IAM",
@@ -123,6 +125,7 @@ pub fn iam_action<E>() -> String {
     let service = match service_of::<E>() {
         "Athena" => "athena",
         "CloudFormation" => "cloudformation",
+        "CloudWatch" => "cloudwatch",
         "CloudWatch Logs" => "logs",
         "Firehose" => "firehose",
         "IAM" => "iam",
@@ -152,7 +155,10 @@ pub fn denial_advice(action: &str) -> String {
         "logs:FilterLogEvents"
         | "firehose:DescribeDeliveryStream"
         | "lambda:GetFunction"
-        | "cloudformation:DescribeStackEvents" => "operator",
+        | "cloudformation:DescribeStackEvents"
+        | "cloudwatch:GetMetricData"
+        | "cloudwatch:ListMetrics"
+        | "cloudwatch:DescribeAlarms" => "operator",
         "cloudformation:DescribeStacks" => {
             return "the caller may not call cloudformation:DescribeStacks on the stack: every role policy in \
                     examples/iam/ grants it, or name the pipeline with --stream, --bucket or --log-group so the \
@@ -333,6 +339,10 @@ impl Aws {
 
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.config)
+    }
+
+    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.config)
     }
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 
 use super::Aws;
 use super::cloudformation::describe;
+use super::cloudwatch::CloudWatchVitals;
 use super::firehose::FirehoseSink;
 use super::logs::CloudWatchLogs;
 use super::pipeline::Deployed;
@@ -13,7 +14,7 @@ use super::s3::S3Lake;
 use crate::mqtt::endpoint::{DEFAULT_CONNECTS_PER_SECOND, Endpoint, Identity};
 use crate::mqtt::identity::Registry;
 use crate::settings::PipelineSettings;
-use crate::target::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses};
+use crate::target::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses, VitalSource};
 
 pub struct AwsPipeline {
     settings: PipelineSettings,
@@ -21,6 +22,7 @@ pub struct AwsPipeline {
     runtime: tokio::runtime::Handle,
     lake: S3Lake,
     logs: CloudWatchLogs,
+    vitals: CloudWatchVitals,
 }
 
 impl AwsPipeline {
@@ -29,8 +31,11 @@ impl AwsPipeline {
     pub fn open(aws: &Aws, stack: &str, names: &Names, uses: Uses) -> Result<AwsPipeline> {
         let named = (!uses.sink || names.stream.is_some())
             && (!uses.lake || names.bucket.is_some())
-            && (!uses.logs || names.log_group.is_some());
+            && (!uses.logs || names.log_group.is_some())
+            && !uses.vitals;
         let deployed = if named { None } else { aws.block_on(describe(&aws.cloudformation(), stack))? };
+        // A stack deployed by reaqtions has an IoT rule feeding its stream.
+        let rule = deployed.is_some().then(|| crate::mqtt::rule_name(stack));
         let (mut settings, mut owner) = match deployed {
             Some(stack) => {
                 let deployed = Deployed::from_stack(&stack)?;
@@ -56,6 +61,7 @@ impl AwsPipeline {
         Ok(AwsPipeline {
             lake: S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle()),
             logs: CloudWatchLogs::new(aws.logs(), aws.handle()),
+            vitals: CloudWatchVitals::new(aws.cloudwatch(), aws.handle(), settings.clone(), rule),
             firehose: aws.firehose(),
             runtime: aws.handle(),
             settings,
@@ -126,5 +132,9 @@ impl Pipeline for AwsPipeline {
 
     fn logs(&self) -> &dyn LogSource {
         &self.logs
+    }
+
+    fn vitals(&self) -> &dyn VitalSource {
+        &self.vitals
     }
 }

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod demo;
 pub mod deploy;
 pub mod devices;
+pub mod health;
 pub mod help;
 pub mod logs;
 pub mod report;
@@ -36,6 +37,8 @@ pub enum Exit {
     Incomplete = 3,
     /// Readings could not be sent and were written to the spool file.
     Spooled = 4,
+    /// `health` found the pipeline degraded.
+    Degraded = 5,
 }
 
 impl From<Exit> for ExitCode {
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Target::Local(local) => status::run_local(local, args),
             Target::Aws { aws, stack } => status::run_aws(aws, stack, args),
         },
+        Command::Health(args) => health::run(&target, &health::request(args)?),
         Command::Teardown(args) => match &target {
             Target::Local(local) => teardown::run_local(local, args),
             Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, &devices_dir(&cli), cli.quiet),

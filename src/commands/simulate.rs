@@ -67,7 +67,7 @@ struct Report<'a> {
 
 /// Runs a simulation (or a resend) on any target and prints the result; shared with `demo`.
 pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verification>)> {
-    let uses = Uses { sink: true, lake: plan.track, logs: false };
+    let uses = Uses { sink: true, lake: plan.track, ..Uses::default() };
     let pipeline = target.open(&plan.names, uses)?;
     let sink: Box<dyn RecordSink> = match &plan.mqtt {
         Some(access) => Box::new(MqttSink::new(pipeline.mqtt(access)?)?),

@@ -211,6 +211,7 @@ impl Rule {
             Ok(_) => self.counters.forwarded.fetch_add(n, Relaxed),
             Err(e) => {
                 tracing::error!("the local delivery stream refused {n} messages: {e}");
+                self.stream.note_rule_failures(n);
                 self.counters.failed.fetch_add(n, Relaxed)
             }
         };

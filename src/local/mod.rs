@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod lake;
 pub mod logs;
+pub mod metrics;
 pub mod stream;
 
 use std::fs;
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mqtt::endpoint::{Endpoint, Identity};
 use crate::settings::PipelineSettings;
-use crate::target::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink};
+use crate::target::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink, VitalSource};
 use lake::DirLake;
 use logs::LogFiles;
 use stream::LocalStream;
@@ -147,9 +148,10 @@ impl LocalTarget {
         }
         let path = self.deployment_path();
         fs::remove_file(&path).with_context(|| format!("cannot delete {}", path.display()))?;
-        let totals = self.stream_totals_path();
-        if totals.exists() {
-            fs::remove_file(&totals).with_context(|| format!("cannot delete {}", totals.display()))?;
+        for counters in [self.stream_totals_path(), self.metrics_path()] {
+            if counters.exists() {
+                fs::remove_file(&counters).with_context(|| format!("cannot delete {}", counters.display()))?;
+            }
         }
         Ok(Some(deployment))
     }
@@ -160,6 +162,7 @@ impl LocalTarget {
         Ok(LocalPipeline {
             lake: self.lake(&deployment.settings.bucket),
             logs: self.logs(),
+            vitals: metrics::LocalVitals { path: self.metrics_path() },
             target: self.clone(),
             deployment,
         })
@@ -174,6 +177,12 @@ impl LocalTarget {
             self.logs(),
             Some(self.stream_totals_path()),
         )
+        .map(|stream| stream.counting_minutes(self.metrics_path()))
+    }
+
+    /// The running streams' per-minute counters (`metrics.jsonl`), what `health` reads.
+    pub fn metrics_path(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
     }
 
     /// What the delivery stream received over every run (`stream.json`).
@@ -193,6 +202,7 @@ pub struct LocalPipeline {
     deployment: Deployment,
     lake: DirLake,
     logs: LogFiles,
+    vitals: metrics::LocalVitals,
 }
 
 impl Pipeline for LocalPipeline {
@@ -232,5 +242,9 @@ impl Pipeline for LocalPipeline {
 
     fn logs(&self) -> &dyn LogSource {
         &self.logs
+    }
+
+    fn vitals(&self) -> &dyn VitalSource {
+        &self.vitals
     }
 }

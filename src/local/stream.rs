@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::lake::DirLake;
 use super::logs::LogFiles;
+use super::metrics::{Minute, MinuteLog};
 use crate::aws::firehose::LIMITS;
 use crate::prefix::{Prefix, object_name};
 use crate::settings::PipelineSettings;
@@ -105,6 +106,28 @@ struct State {
     /// A failure of the background flusher, reported by the next call.
     failure: Option<String>,
     stopped: bool,
+    /// The per-minute counters `health` reads, when the stream keeps them.
+    minutes: Option<MinuteLog>,
+}
+
+impl State {
+    /// The counters of the current minute (a failure to write them is logged: readings matter more).
+    fn minute(&mut self) -> Option<&mut Minute> {
+        let log = self.minutes.as_mut()?;
+        match log.at(Utc::now()) {
+            Ok(minute) => Some(minute),
+            Err(e) => {
+                tracing::warn!("{e:#}");
+                None
+            }
+        }
+    }
+
+    /// Age of the oldest record held undelivered (pending, or transformed and buffered).
+    fn oldest_waiting_ms(&self) -> Option<i64> {
+        let pending = self.pending.iter().map(|p| p.arrival_ms).min();
+        [pending, self.processed.oldest_ms, self.errors.oldest_ms].into_iter().flatten().min()
+    }
 }
 
 struct Shared {
@@ -160,6 +183,19 @@ impl LocalStream {
         Ok(LocalStream { shared, ticker: Some(ticker), totals })
     }
 
+    /// Keeps per-minute counters in `path` while it runs, for `health`.
+    pub fn counting_minutes(self, path: std::path::PathBuf) -> Self {
+        self.shared.lock().minutes = Some(MinuteLog::new(path));
+        self
+    }
+
+    /// Messages the local IoT rule (the broker) could not put into this stream.
+    pub fn note_rule_failures(&self, n: u64) {
+        if let Some(m) = self.shared.lock().minute() {
+            m.rule_failures += n;
+        }
+    }
+
     /// Flushes everything and stops the background flusher.
     pub fn close(mut self) -> Result<StreamStats> {
         self.stop()
@@ -175,7 +211,11 @@ impl LocalStream {
             let _ = t.join();
         }
         let mut state = self.shared.lock();
-        self.shared.drain(&mut state, true)?;
+        let drained = self.shared.drain(&mut state, true);
+        if let Some(Err(e)) = state.minutes.as_mut().map(MinuteLog::flush) {
+            tracing::warn!("{e:#}");
+        }
+        drained?;
         if let Some(path) = self.totals.take() {
             state.stats.add_to(&path)?;
         }
@@ -217,6 +257,10 @@ impl LocalStream {
             state.stats.billed_bytes_in += crate::simulate::pack::billed_bytes(data.len());
             state.pending.push(Pending { record_id, arrival_ms, data: data.clone() });
         }
+        if let Some(m) = state.minute() {
+            m.records_in += records.len() as u64;
+            m.bytes_in += total as u64;
+        }
         state.pending_since.get_or_insert_with(Instant::now);
         self.shared.drain(&mut state, false)?;
         Ok(vec![None; records.len()])
@@ -249,6 +293,15 @@ impl Shared {
         while !state.stopped {
             if let Err(e) = self.drain(&mut state, false) {
                 state.failure = Some(format!("{e:#}"));
+            }
+            if let Some(oldest) = state.oldest_waiting_ms() {
+                let age = (Utc::now().timestamp_millis() - oldest).max(0) as f64 / 1000.0;
+                if let Some(m) = state.minute() {
+                    m.note_freshness(age);
+                }
+            } else {
+                // An idle minute still ends: what was counted in it is written out.
+                let _ = state.minute();
             }
             state = self.wake.wait_timeout(state, TICK).unwrap_or_else(|e| e.into_inner()).0;
         }
@@ -323,6 +376,7 @@ impl Shared {
         };
         let (response, report) = transform_event(&event);
         state.stats.invocations += 1;
+        let mut failed_here = 0;
         self.log_invocation(&report)?;
         // Firehose's own checks on the response: one record per recordId, in order.
         let consistent = response.records.len() == batch.len()
@@ -355,8 +409,14 @@ impl Shared {
                     text.push('\n');
                     state.errors.add(text.as_bytes(), pending.arrival_ms);
                     state.stats.records_failed += 1;
+                    failed_here += 1;
                 }
             }
+        }
+        if let Some(m) = state.minute() {
+            m.invocations += 1;
+            m.note_duration(report.duration);
+            m.records_failed += failed_here;
         }
         Ok(())
     }
@@ -386,9 +446,12 @@ impl Shared {
         let key =
             prefix.render(oldest, "processing-failed") + &object_name(&self.settings.stream, self.version, Utc::now());
         // On failure the buffer stays, to be retried by the next flush (Firehose retries S3 delivery too).
-        self.lake
-            .put(&key, &slot.data)
-            .with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket))?;
+        let written = self.lake.put(&key, &slot.data);
+        if let Some(m) = state.minute() {
+            if written.is_ok() { m.deliveries += 1 } else { m.deliveries_failed += 1 }
+        }
+        written.with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket))?;
+        let slot = if error { &mut state.errors } else { &mut state.processed };
         *slot = Buffer::default();
         if error {
             state.stats.error_objects += 1;

@@ -84,6 +84,11 @@ fn authorize_as(method: &str, url: &str, headers: &[Header], body: &[u8]) -> Opt
         .and_then(|a| a.split("Credential=").nth(1).map(|c| c.split('/').nth(3).unwrap_or("").to_owned()))
         .unwrap_or_default();
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    // CloudWatch's RPCv2 CBOR: the operation is in the path. GetMetricData and ListMetrics have no resource-level
+    // permissions; DescribeAlarms is authorized on the account's alarms.
+    if let Some(operation) = path.strip_prefix("/service/GraniteServiceVersion20100801/operation/") {
+        return Some((format!("cloudwatch:{operation}"), "*".into()));
+    }
     if let Some(target) = header("X-Amz-Target") {
         let operation = target.rsplit('.').next().unwrap_or("").to_owned();
         let input: Value = serde_json::from_slice(body).unwrap_or_default();

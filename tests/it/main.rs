@@ -5,6 +5,7 @@ mod commands;
 mod devices;
 mod fault_proxy;
 mod handler_permissions;
+mod health;
 mod iam_eval;
 mod iam_proxy;
 mod moto;

@@ -44,6 +44,10 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     assert!(operator.allows("logs:FilterLogEvents", &arn("logs", &format!("log-group:{FUNCTION_LOGS}"))));
     assert!(operator.allows("logs:FilterLogEvents", &arn("logs", &format!("log-group:/aws/kinesisfirehose/{STREAM}"))));
     assert!(!operator.allows("logs:FilterLogEvents", &arn("logs", "log-group:/aws/lambda/other")));
+    assert!(operator.allows("cloudwatch:GetMetricData", "*") && operator.allows("cloudwatch:DescribeAlarms", "*"));
+    for write in ["cloudwatch:PutMetricData", "cloudwatch:PutMetricAlarm", "cloudwatch:SetAlarmState"] {
+        assert!(!operator.allows(write, "*"), "health only reads: {write}");
+    }
     assert!(operator.allows("firehose:DescribeDeliveryStream", &stream));
     assert!(operator.allows("lambda:GetFunction", &arn("lambda", "function:reaqtions-data-transformation")));
     assert!(operator.allows("s3:ListBucket", &bucket), "counts objects");
@@ -159,6 +163,20 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
     assert!(status["not_permitted"].is_null(), "the operator may see everything status shows: {status}");
     assert!(status["processed_objects"].as_u64().unwrap() >= 1);
     assert_only_allowed(&operator, "logs and status (operator)");
+
+    // An operator reads the pipeline's health (CloudWatch through the CBOR front) and no readings.
+    let front = crate::health::CborFront::start(&env.moto.url);
+    let watcher = IamProxy::start(&front.url, role_policy("operator", RAW).0);
+    let out = through(&env, &watcher, &["health", "--output", "json"]);
+    assert!(matches!(out.status.code(), Some(0 | 5)), "{}", String::from_utf8_lossy(&out.stderr));
+    let health: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(health["verdict"].is_string(), "{health}");
+    let actions: std::collections::BTreeSet<String> = watcher.calls().into_iter().map(|c| c.action).collect();
+    for action in ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "cloudwatch:DescribeAlarms"] {
+        assert!(actions.contains(action), "{action} went through the proxy: {actions:?}");
+    }
+    assert!(!actions.contains("s3:GetObject"), "health reads no readings: {actions:?}");
+    assert_only_allowed(&watcher, "health (operator)");
 
     // An operator manages the stack's MQTT devices with exactly its policy.
     let out = through(&env, &operator, &["devices", "add", "--count", "2", "--output", "json"]);

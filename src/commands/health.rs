@@ -1,0 +1,39 @@
+//! `health`: the window validated before any call, the vitals from the target's source, judged and printed
+//! (a table with sparklines, or one JSON object); exit 5 when degraded.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use super::{Exit, Target};
+use crate::cli::HealthArgs;
+use crate::health::{Thresholds, Verdict, Window, assess, render};
+use crate::output::{OutputFormat, line};
+use crate::target::{Names, Uses};
+
+pub struct Request {
+    pub since: DateTime<Utc>,
+    pub output: OutputFormat,
+}
+
+pub fn request(args: &HealthArgs) -> Result<Request> {
+    let since = super::parse_time(&args.since)?;
+    Window::since(since, Utc::now())?;
+    Ok(Request { since, output: args.output })
+}
+
+pub fn run(target: &Target, request: &Request) -> Result<Exit> {
+    let window = Window::since(request.since, Utc::now())?;
+    let pipeline = target.open(&Names::default(), Uses { vitals: true, ..Uses::default() })?;
+    let settings = pipeline.settings();
+    let vitals = pipeline.vitals().vitals(&window)?;
+    let name = match target {
+        Target::Local(_) => "local",
+        Target::Aws { .. } => "aws",
+    };
+    let health = assess(name, &settings.stack, window, vitals, Thresholds::of(settings));
+    match request.output {
+        OutputFormat::Json => line(&serde_json::to_string_pretty(&health)?)?,
+        OutputFormat::Table => line(&render::table(&health))?,
+    }
+    Ok(if health.verdict == Verdict::Degraded { Exit::Degraded } else { Exit::Ok })
+}

@@ -1,0 +1,213 @@
+//! `health` on both targets: the local stream's per-minute counters after a real run, and CloudWatch series
+//! of known values in moto, read by aws-sdk-cloudwatch through `cbor_moto.py` (moto 5.2 does not speak the
+//! RPCv2 CBOR protocol the SDK uses). moto computes no percentiles (it fails on a `p90` over datapoints), so no
+//! Duration datapoints are stored here; the p90 finding is tested on the judging code itself.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StateValue};
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::Env;
+use crate::aws::AwsEnv;
+
+/// `cbor_moto.py` in front of a moto server, stopped (by PID) when dropped.
+pub(crate) struct CborFront {
+    child: Child,
+    pub(crate) url: String,
+}
+
+impl CborFront {
+    pub(crate) fn start(moto_url: &str) -> CborFront {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("target/py/bin/python");
+        assert!(python.exists(), "{} is missing: run scripts/check once (it installs cbor2 there)", python.display());
+        let mut child = Command::new(python)
+            .arg(root.join("tests/it/cbor_moto.py"))
+            .arg(moto_url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut port = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut port).unwrap();
+        assert!(!port.trim().is_empty(), "cbor_moto.py did not start (pip install cbor2 into target/py)");
+        CborFront { child, url: format!("http://127.0.0.1:{}", port.trim()) }
+    }
+}
+
+impl Drop for CborFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn health(env: &AwsEnv, front: &CborFront, since: &str) -> (i32, Value) {
+    let out = env
+        .cmd(&["health", "--since", since, "--output", "json"])
+        .env("AWS_ENDPOINT_URL", &front.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), json)
+}
+
+fn datum(name: &str, dims: &[(&str, &str)], value: f64, minutes_ago: i64) -> MetricDatum {
+    let t = Utc::now() - chrono::Duration::minutes(minutes_ago);
+    let mut d = MetricDatum::builder()
+        .metric_name(name)
+        .value(value)
+        .timestamp(aws_smithy_types::DateTime::from_secs(t.timestamp()));
+    for (k, v) in dims {
+        d = d.dimensions(Dimension::builder().name(*k).value(*v).build());
+    }
+    d.build()
+}
+
+#[test]
+fn health_against_moto_through_the_cbor_front() {
+    let env = AwsEnv::start();
+    let front = CborFront::start(&env.moto.url);
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+
+    // Nothing published: idle, counts 0, durations null, exit 0.
+    let (code, idle) = health(&env, &front, "1h");
+    assert_eq!((code, idle["verdict"].as_str()), (0, Some("idle")), "{idle}");
+    assert_eq!(idle["window_seconds"].as_i64().map(|s| (3600..=3720).contains(&s)), Some(true), "{idle}");
+    let m = &idle["metrics"];
+    assert_eq!((m["incoming_records"].as_u64(), m["failed_records"].as_u64()), (Some(0), Some(0)));
+    assert_eq!((m["lambda_errors"].as_u64(), m["iot_rule_failures"].as_u64()), (Some(0), Some(0)));
+    assert!(m["freshness_seconds_max"].is_null() && m["lambda_duration_p90_ms"].is_null(), "{m}");
+
+    // Known series, written through the front with the SDK the CLI uses.
+    let config =
+        aws_sdk_cloudwatch::config::Builder::from(&env.moto.sdk_config(&env.runtime)).endpoint_url(&front.url).build();
+    let cw = aws_sdk_cloudwatch::Client::from_conf(config);
+    let stream = [("DeliveryStreamName", "reaqtions-iot-data-stream")];
+    let put = |namespace: &str, data: Vec<MetricDatum>| {
+        env.runtime.block_on(cw.put_metric_data().namespace(namespace).set_metric_data(Some(data)).send()).unwrap();
+    };
+    put(
+        "AWS/Firehose",
+        vec![
+            datum("IncomingRecords", &stream, 100.0, 40),
+            datum("IncomingBytes", &stream, 50_000.0, 40),
+            datum("SucceedProcessing.Records", &stream, 90.0, 39),
+            datum("DeliveryToS3.DataFreshness", &stream, 70.0, 38),
+            datum("DeliveryToS3.Success", &stream, 1.0, 38),
+        ],
+    );
+    put("AWS/Lambda", vec![datum("Errors", &[("FunctionName", "reaqtions-data-transformation")], 0.0, 39)]);
+    let rule = [("RuleName", "reaqtions_readings"), ("ActionType", "Firehose")];
+    put("AWS/IoT", vec![datum("Failure", &rule, 2.0, 35)]);
+
+    let (code, busy) = health(&env, &front, "1h");
+    assert_eq!((code, busy["verdict"].as_str()), (5, Some("degraded")), "{busy}");
+    let m = &busy["metrics"];
+    assert_eq!(m["incoming_records"].as_u64(), Some(100));
+    assert_eq!(m["incoming_bytes"].as_u64(), Some(50_000));
+    assert_eq!(m["failed_records"].as_u64(), Some(10), "incoming − succeeded: {m}");
+    assert_eq!(m["freshness_seconds_max"].as_f64(), Some(70.0));
+    assert_eq!(m["delivery_success"].as_f64(), Some(1.0));
+    assert_eq!(m["iot_rule_failures"].as_u64(), Some(2), "found under the ActionType CloudWatch holds");
+    let findings: Vec<&str> =
+        busy["findings"].as_array().unwrap().iter().map(|f| f["metric"].as_str().unwrap()).collect();
+    assert_eq!(findings, ["failed_records", "iot_rule_failures"], "{busy}");
+    assert_eq!(busy["findings"][0]["value"].as_f64(), Some(10.0));
+
+    // A stalled delivery: the oldest record waits an hour, nothing new arrives in the last 10 minutes. The
+    // threshold is both default buffering intervals (60 s, 5 s) and the 300 s margin.
+    put("AWS/Firehose", vec![datum("DeliveryToS3.DataFreshness", &stream, 3600.0, 3)]);
+    let (code, stalled) = health(&env, &front, "10m");
+    assert_eq!(code, 5, "{stalled}");
+    assert_eq!(stalled["metrics"]["incoming_records"].as_u64(), Some(0));
+    let f = &stalled["findings"][0];
+    assert_eq!(
+        (f["metric"].as_str(), f["value"].as_f64(), f["threshold"].as_f64()),
+        (Some("freshness_seconds_max"), Some(3600.0), Some(365.0))
+    );
+
+    // An alarm of the stack in ALARM is a finding of its own.
+    let alarm = cw
+        .put_metric_alarm()
+        .alarm_name("reaqtions-delivery-freshness")
+        .namespace("AWS/Firehose")
+        .metric_name("DeliveryToS3.DataFreshness")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(300)
+        .evaluation_periods(1)
+        .threshold(420.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send();
+    env.runtime.block_on(alarm).unwrap();
+    let set = cw
+        .set_alarm_state()
+        .alarm_name("reaqtions-delivery-freshness")
+        .state_value(StateValue::Alarm)
+        .state_reason("Threshold Crossed: 1 datapoint [3600.0] was greater than the threshold (420.0)")
+        .send();
+    env.runtime.block_on(set).unwrap();
+    let (_, alarmed) = health(&env, &front, "10m");
+    let last = alarmed["findings"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["metric"], "alarm:reaqtions-delivery-freshness", "{alarmed}");
+    assert!(last["message"].as_str().unwrap().contains("Threshold Crossed"));
+
+    // The table for people: every series with its sparkline, and the verdict.
+    let out = env.cmd(&["health"]).env("AWS_ENDPOINT_URL", &front.url).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(table.contains("failed records") && table.trim_end().ends_with("verdict: DEGRADED"), "{table}");
+}
+
+#[test]
+fn health_on_the_local_target_counts_what_the_stream_did() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    let (code, idle) = local_health(&env);
+    assert_eq!((code, idle["verdict"].as_str()), (0, Some("idle")), "{idle}");
+    assert!(idle["metrics"]["lambda_throttles"].is_null(), "not applicable locally: {idle}");
+
+    let summary = env.json(&[
+        "simulate",
+        "--devices",
+        "4",
+        "--count",
+        "25",
+        "--rate",
+        "100",
+        "--malformed-ratio",
+        "0.2",
+        "--seed",
+        "7",
+        "--no-pack",
+        "--output",
+        "json",
+    ]);
+    let (code, run) = local_health(&env);
+    let m = &run["metrics"];
+    assert_eq!(m["incoming_records"].as_u64(), summary["records"].as_u64(), "{run}\n{summary}");
+    assert!(m["incoming_bytes"].as_u64().unwrap() > 0);
+    let failed = m["failed_records"].as_u64().unwrap();
+    assert!(failed > 0, "malformed readings fail as records: {run}");
+    assert_eq!(m["delivery_success"].as_f64(), Some(1.0));
+    assert!(m["lambda_duration_p90_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["lambda_errors"].as_u64(), Some(0));
+    assert_eq!((code, run["verdict"].as_str()), (5, Some("degraded")), "failed records are a finding");
+    assert_eq!(run["findings"][0]["metric"], "failed_records");
+    assert_eq!(run["findings"][0]["value"].as_f64(), Some(failed as f64));
+}
+
+fn local_health(env: &Env) -> (i32, Value) {
+    let out = env.cmd(&["health", "--output", "json"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), json)
+}
