@@ -42,6 +42,25 @@ pub struct PipelineSettings {
     /// The function's architecture (`x86_64` or `arm64`).
     #[serde(default = "default_architecture")]
     pub architecture: String,
+    /// CloudWatch alarms, their SNS topic and the dashboard (AWS).
+    #[serde(default)]
+    pub monitoring: Monitoring,
+}
+
+/// The stack's alarms (on unless turned off), where they notify, and its dashboard (on unless turned off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Monitoring {
+    pub alarms: bool,
+    pub dashboard: bool,
+    /// Subscribed to the alarms' topic; the address must confirm the subscription AWS mails it.
+    pub alarm_email: Option<String>,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring { alarms: true, dashboard: true, alarm_email: None }
+    }
 }
 
 fn default_architecture() -> String {
@@ -130,6 +149,15 @@ pub struct SettingsInput {
     /// The function's architecture: x86_64, or arm64 (Graviton, about 20 % cheaper per GB-second).
     #[arg(long = "arch", value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
     pub architecture: Option<String>,
+    /// CloudWatch alarms on the pipeline, with an SNS topic (default true).
+    #[arg(long, value_name = "BOOL")]
+    pub alarms: Option<bool>,
+    /// A CloudWatch dashboard of the pipeline (default true).
+    #[arg(long, value_name = "BOOL")]
+    pub dashboard: Option<bool>,
+    /// An address subscribed to the alarms' topic (it must confirm the subscription AWS mails it).
+    #[arg(long, value_name = "ADDRESS")]
+    pub alarm_email: Option<String>,
 }
 
 impl SettingsInput {
@@ -159,7 +187,10 @@ impl SettingsInput {
             log_retention_days,
             noncurrent_version_days,
             athena_scan_limit_gb,
-            architecture
+            architecture,
+            alarms,
+            dashboard,
+            alarm_email
         )
     }
 
@@ -234,6 +265,11 @@ impl PipelineSettings {
             noncurrent_version_days: file.noncurrent_version_days.unwrap_or_else(default_noncurrent_version_days),
             athena_scan_limit_gb: file.athena_scan_limit_gb.unwrap_or_else(default_athena_scan_limit_gb),
             architecture: file.architecture.unwrap_or_else(default_architecture),
+            monitoring: Monitoring {
+                alarms: file.alarms.unwrap_or(true),
+                dashboard: file.dashboard.unwrap_or(true),
+                alarm_email: file.alarm_email,
+            },
             stack,
         };
         settings.validate()?;
@@ -279,6 +315,15 @@ impl PipelineSettings {
                 "the error prefix {:?} must contain !{{firehose:error-output-type}} when the prefix uses expressions",
                 s.error_prefix
             ));
+        }
+        if let Some(email) = &s.monitoring.alarm_email {
+            let (user, domain) = email.split_once('@').unwrap_or_default();
+            if user.is_empty() || !domain.contains('.') || email.len() > 254 || email.contains(char::is_whitespace) {
+                return Err(invalid!("alarm email {email:?} is not an email address"));
+            }
+            if !s.monitoring.alarms {
+                return Err(invalid!("alarm email {email:?} is given but alarms are off: turn them on or drop it"));
+            }
         }
         Ok(())
     }

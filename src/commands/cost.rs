@@ -55,6 +55,8 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
         s3_buffer_mib: settings.buffering.size_mib,
         s3_interval_seconds: settings.buffering.interval_seconds,
         arm64: settings.architecture == "arm64",
+        alarms: settings.monitoring.alarms,
+        dashboard: settings.monitoring.dashboard,
     };
     let per_reading = estimate(&fleet, &pipeline, regional, false);
     let packed = estimate(&fleet, &pipeline, regional, true);

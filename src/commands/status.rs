@@ -43,6 +43,8 @@ struct AwsDetails {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     kept_buckets: Vec<String>,
     outputs: std::collections::BTreeMap<String, String>,
+    /// The dashboard's console link (null when turned off or not deployed).
+    dashboard: Option<String>,
     /// Sections the caller's policy does not let it read (shown as such; the rest is shown).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     not_permitted: Vec<&'static str>,
@@ -91,6 +93,7 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
             function_code: None,
             kept_buckets: vec![],
             outputs: Default::default(),
+            dashboard: None,
             not_permitted: vec![],
         },
     };
@@ -105,6 +108,7 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
             if let Ok(deployed) = Deployed::from_stack(&stack) {
                 status.named = Some(Named::of("aws", &deployed.settings()));
                 status.details.outputs = outputs(&stack).into_iter().collect();
+                status.details.dashboard.clone_from(&deployed.dashboard);
                 let stream = aws.block_on(stream_status(&aws.firehose(), &deployed.stream));
                 status.details.stream_status =
                     section(&mut denied, "stream_status", stream)?.map(|s| s.unwrap_or_else(|| "not found".into()));

@@ -48,6 +48,14 @@ pub struct Pipeline {
     pub s3_buffer_mib: u32,
     pub s3_interval_seconds: u32,
     pub arm64: bool,
+    /// The stack's alarms (with their key and the failed-records metric) and its dashboard.
+    pub alarms: bool,
+    pub dashboard: bool,
+}
+
+/// The alarms the pipeline template defines.
+pub fn alarm_count() -> usize {
+    crate::aws::pipeline::PIPELINE_TEMPLATE.matches("Type: AWS::CloudWatch::Alarm").count()
 }
 
 /// One line of the estimate.
@@ -137,6 +145,16 @@ pub fn estimate(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packe
         row("s3_storage", stored_gb_months, "GB-months", stored_gb_months * prices.s3_storage_per_gb_month),
         row("cloudwatch_logs", log_gb, "GB ingested", log_gb * prices.logs_ingestion_per_gb),
     ];
+    if pipeline.alarms {
+        let alarms = alarm_count() as f64;
+        rows.push(row("cloudwatch_alarms", alarms, "alarms", alarms * prices.cloudwatch_alarm_per_month));
+        // FailedRecords, from the function's log by a metric filter.
+        rows.push(row("cloudwatch_metrics", 1.0, "custom metrics", prices.cloudwatch_custom_metric_per_month));
+        rows.push(row("kms_key", 1.0, "keys (the alarms' topic)", prices.kms_key_per_month));
+    }
+    if pipeline.dashboard {
+        rows.push(row("cloudwatch_dashboard", 1.0, "dashboards", prices.cloudwatch_dashboard_per_month));
+    }
     let total: f64 = rows.iter().map(|r| r.usd).sum();
     rows.push(row("total", total, "USD", total));
     rows
@@ -218,6 +236,8 @@ mod tests {
             s3_buffer_mib: 5,
             s3_interval_seconds: 60,
             arm64: false,
+            alarms: false,
+            dashboard: false,
         }
     }
 
@@ -279,6 +299,20 @@ mod tests {
         );
         assert!(warnings.iter().all(|w| !w.starts_with("packed") || w.contains("bytes/s")), "{warnings:?}");
         assert!(quota_warnings(&Fleet { devices: 100, ..fleet }, "us-east-1").is_empty());
+    }
+
+    #[test]
+    fn alarms_their_key_and_the_dashboard_are_priced_when_on() {
+        let fleet = Fleet { devices: 10, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 1.0 };
+        let on = estimate(&fleet, &Pipeline { alarms: true, dashboard: true, ..pipeline() }, &prices(), true);
+        assert_eq!(alarm_count(), 8);
+        assert!((usd(&on, "cloudwatch_alarms") - 0.80).abs() < 1e-9);
+        assert!((usd(&on, "cloudwatch_metrics") - 0.30).abs() < 1e-9);
+        assert!((usd(&on, "kms_key") - 1.00).abs() < 1e-9);
+        assert!((usd(&on, "cloudwatch_dashboard") - 3.00).abs() < 1e-9);
+        let off = estimate(&fleet, &pipeline(), &prices(), true);
+        assert!((usd(&on, "total") - usd(&off, "total") - 5.10).abs() < 1e-9);
+        assert!(!off.iter().any(|r| r.component.starts_with("cloudwatch_a") || r.component == "kms_key"));
     }
 
     #[test]

@@ -22,6 +22,33 @@ pub struct RegionPrices {
     pub s3_put_per_1000: f64,
     pub s3_storage_per_gb_month: f64,
     pub logs_ingestion_per_gb: f64,
+    /// A standard-resolution alarm (percentile and Metrics Insights alarms alike), per month. These four are
+    /// the same in every region; a price file written before they were priced gets these list prices.
+    #[serde(default = "list::alarm")]
+    pub cloudwatch_alarm_per_month: f64,
+    #[serde(default = "list::custom_metric")]
+    pub cloudwatch_custom_metric_per_month: f64,
+    /// Beyond the account's three free dashboards.
+    #[serde(default = "list::dashboard")]
+    pub cloudwatch_dashboard_per_month: f64,
+    #[serde(default = "list::kms_key")]
+    pub kms_key_per_month: f64,
+}
+
+/// List prices of 2026-11 for what a price file may leave out.
+mod list {
+    pub fn alarm() -> f64 {
+        0.10
+    }
+    pub fn custom_metric() -> f64 {
+        0.30
+    }
+    pub fn dashboard() -> f64 {
+        3.00
+    }
+    pub fn kms_key() -> f64 {
+        1.00
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

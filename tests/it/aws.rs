@@ -102,6 +102,12 @@ fn deploy_status_teardown_against_moto() {
     for expected in ["DeliveryLogGroup", "FirehoseRole", "Function", "FunctionLogGroup", "FunctionRole", "RawBucket"] {
         assert!(logical.contains(&expected), "{expected} missing from {logical:?}");
     }
+    for expected in ["AlarmKey", "AlarmTopic", "Dashboard"] {
+        assert!(logical.contains(&expected), "{expected} missing from {logical:?}");
+    }
+    let dashboard =
+        "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=reaqtions-us-east-1";
+    assert_eq!(first["dashboard"], dashboard, "{first}");
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     let groups =
         env.runtime.block_on(logs.describe_log_groups().log_group_name_prefix("/aws/lambda/reaqtions").send()).unwrap();
@@ -121,6 +127,7 @@ fn deploy_status_teardown_against_moto() {
     assert_eq!(status["function_code"]["runtime"], "provided.al2023");
     assert_eq!(status["processed_objects"], 0);
     assert_eq!(status["counts_capped"], false);
+    assert_eq!(status["dashboard"], dashboard, "{status}");
 
     // A script written against one target works against the other: the shared keys, with the same types.
     let local = crate::Env::default();

@@ -130,6 +130,18 @@ fn acted_on(type_: &str, action: &str) -> Vec<String> {
         ("AWS::Athena::WorkGroup", "s3") => s3(&[ARTIFACTS], "athena-results/0123.csv"),
         ("AWS::IoT::TopicRule", "iot") => vec![arn("iot", "rule/reaqtions_readings")],
         ("AWS::IoT::TopicRule", "iam") => vec![role("IngestRuleRole")],
+        ("AWS::Logs::MetricFilter", "logs") => vec![arn("logs", &format!("log-group:{}", log_groups[0]))],
+        ("AWS::CloudWatch::Alarm", "cloudwatch") if name == "describealarms" => vec!["*".to_owned()],
+        ("AWS::CloudWatch::Alarm", "cloudwatch") => vec![arn("cloudwatch", "alarm:reaqtions-lambda-errors")],
+        ("AWS::CloudWatch::Dashboard", "cloudwatch") => {
+            vec![format!("arn:aws:cloudwatch::{ACCOUNT}:dashboard/reaqtions-{REGION}")]
+        }
+        ("AWS::SNS::Topic", "sns") => vec![arn("sns", "reaqtions-alarms")],
+        ("AWS::SNS::Subscription", "sns") => {
+            vec![arn("sns", "reaqtions-alarms"), arn("sns", "reaqtions-alarms:0123abcd-4567-89ef-0123-456789abcdef")]
+        }
+        ("AWS::KMS::Key", "kms") if name == "createkey" => vec!["*".to_owned()],
+        ("AWS::KMS::Key", "kms") => vec![arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")],
         _ => vec!["*".to_owned()],
     }
 }

@@ -33,7 +33,19 @@ impl Deployment {
                         };
                         Value::String(self.lookup(&path))
                     }
-                    "Sub" => Value::String(self.substitute(arg.as_str().expect("!Sub with a string"))),
+                    "Sub" => match arg {
+                        // `!Sub [text, {Name: value}]`: the names are defined for this text only.
+                        Value::Sequence(s) => {
+                            let mut scoped =
+                                Deployment { values: self.values.clone(), conditions: self.conditions.clone() };
+                            for (k, v) in s[1].as_mapping().expect("!Sub's second item is a mapping") {
+                                let value = self.resolve(v).as_str().unwrap().to_owned();
+                                scoped.values.insert(k.as_str().unwrap().to_owned(), value);
+                            }
+                            Value::String(scoped.substitute(s[0].as_str().expect("!Sub's text")))
+                        }
+                        other => Value::String(self.substitute(other.as_str().expect("!Sub with a string"))),
+                    },
                     "If" => {
                         let s = arg.as_sequence().unwrap();
                         let holds = self.conditions[s[0].as_str().unwrap()];

@@ -8,6 +8,7 @@ mod handler_permissions;
 mod health;
 mod iam_eval;
 mod iam_proxy;
+mod monitoring;
 mod moto;
 mod mqtt;
 mod mqtt_tls;

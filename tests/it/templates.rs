@@ -15,12 +15,12 @@ const BUCKET: &str = "reaqtions-iot-data-lake-raw-123456789012-eu-west-1";
 const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:reaqtions-data-transformation";
 const DELIVERY_GROUP: &str = "/aws/kinesisfirehose/reaqtions-iot-data-stream";
 
-fn template(text: &str) -> Value {
+pub(crate) fn template(text: &str) -> Value {
     serde_norway::from_str(text).unwrap()
 }
 
 /// The default deployment of stack `reaqtions`, with `CreateRawBucket` as given.
-fn deployment(creates_bucket: bool) -> Deployment {
+pub(crate) fn deployment(creates_bucket: bool) -> Deployment {
     let mut values: HashMap<String, String> = HashMap::new();
     let mut set = |k: &str, v: &str| values.insert(k.to_owned(), v.to_owned());
     set("AWS::Partition", "aws");

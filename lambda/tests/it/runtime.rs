@@ -161,6 +161,10 @@ fn bootstrap_answers_each_fixture_like_the_library() {
     let summaries: Vec<&Value> = lines.iter().filter(|l| l.to_string().contains("batch transformed")).collect();
     assert_eq!(summaries.len(), 2, "logs:\n{}", run.stdout);
     assert!(summaries[1].to_string().contains("\"failed\":5"), "{}", summaries[1]);
+    // The pipeline template's metric filter counts failed records from exactly these two fields
+    // (`{ $.fields.message = "batch transformed" }`, value `$.fields.failed`).
+    assert_eq!(summaries[1]["fields"]["message"], "batch transformed", "{}", summaries[1]);
+    assert_eq!(summaries[1]["fields"]["failed"], 5, "{}", summaries[1]);
     let failed = lines.iter().filter(|l| l.to_string().contains("record failed")).count();
     assert_eq!(failed, 5);
     assert!(!run.stdout.contains("high"), "payload leaked into logs");

@@ -47,6 +47,9 @@ struct AwsOutputs<'a> {
     function_arn: String,
     delivery_log_group: String,
     code_stored_as: String,
+    /// The dashboard's console link and the alarms' topic (null when turned off).
+    dashboard: Option<String>,
+    alarm_topic: Option<String>,
 }
 
 fn said(change: StackChange) -> &'static str {
@@ -140,7 +143,14 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     let pipeline = StackSpec {
         name: settings.stack.clone(),
         template: PIPELINE_TEMPLATE.to_owned(),
-        parameters: pipeline_parameters(&settings, &artifacts_bucket, &code_key, architecture, bucket_plan)?,
+        parameters: pipeline_parameters(
+            &settings,
+            &artifacts_bucket,
+            &code_key,
+            architecture,
+            bucket_plan,
+            &identity.region,
+        )?,
     };
     let pipeline_change = aws.block_on(deploy_stack(&cfn, &pipeline, &mut on_event))?;
     let stack = aws.block_on(describe(&cfn, &settings.stack))?.context("the pipeline stack vanished")?;
@@ -164,6 +174,12 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     };
     progress.finish();
     eprintln!("pipeline {}: {}", settings.stack, said(pipeline_change));
+    if let Some(url) = &deployed.dashboard {
+        eprintln!("dashboard: {url}");
+    }
+    if let (Some(email), Some(_)) = (&settings.monitoring.alarm_email, &deployed.alarm_topic) {
+        eprintln!("alarms mail {email} once it confirms the subscription AWS mailed it (unconfirmed, it gets nothing)");
+    }
     print(
         args.output,
         "pipeline",
@@ -182,6 +198,8 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
             function_arn: deployed.function_arn,
             delivery_log_group: deployed.delivery_log_group,
             code_stored_as: format!("s3://{artifacts_bucket}/{}", deployed.code_key),
+            dashboard: deployed.dashboard.clone(),
+            alarm_topic: deployed.alarm_topic.clone(),
         },
     )?;
     Ok(Exit::Ok)
@@ -259,7 +277,14 @@ fn dry_run(
         pipeline_stack: format!("{}: {}", settings.stack, state(&settings.stack)?),
         raw_bucket: format!("{}: {}", settings.bucket, bucket_said(bucket_plan)),
         code_key: code_key.to_owned(),
-        parameters: pipeline_parameters(settings, "<artifacts bucket>", code_key, architecture, bucket_plan)?,
+        parameters: pipeline_parameters(
+            settings,
+            "<artifacts bucket>",
+            code_key,
+            architecture,
+            bucket_plan,
+            &aws.region(),
+        )?,
     };
     eprintln!("dry run: nothing was changed");
     print(args.output, "plan", &plan)?;

@@ -1,0 +1,236 @@
+//! The pipeline template's alarms, topic, key and dashboard read as CloudFormation would for concrete settings:
+//! every metric named with the dimensions AWS publishes it under (the list below is the facts sheet's,
+//! `../shared/OPERATIONS.md`), thresholds derived from the settings, and what moto's CloudFormation cannot show
+//! (conditions, the key policy that lets CloudWatch publish to the encrypted topic).
+
+use std::collections::HashMap;
+
+use reaqtions::aws::pipeline::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
+use reaqtions::settings::{PipelineSettings, SettingsInput};
+use serde_norway::Value;
+
+use crate::iam_eval::Deployment;
+use crate::templates::{deployment, template};
+
+/// (namespace, metric) → the dimension names AWS publishes it with.
+fn published() -> HashMap<(&'static str, &'static str), Vec<&'static str>> {
+    let mut m = HashMap::new();
+    for name in [
+        "IncomingBytes",
+        "IncomingRecords",
+        "IncomingPutRequests",
+        "ThrottledRecords",
+        "BytesPerSecondLimit",
+        "RecordsPerSecondLimit",
+        "PutRequestsPerSecondLimit",
+        "DeliveryToS3.Bytes",
+        "DeliveryToS3.Records",
+        "DeliveryToS3.DataFreshness",
+        "DeliveryToS3.Success",
+        "ExecuteProcessing.Duration",
+        "ExecuteProcessing.Success",
+        "SucceedProcessing.Records",
+        "SucceedProcessing.Bytes",
+    ] {
+        m.insert(("AWS/Firehose", name), vec!["DeliveryStreamName"]);
+    }
+    for name in ["Errors", "Throttles", "Duration", "Invocations"] {
+        m.insert(("AWS/Lambda", name), vec!["FunctionName"]);
+    }
+    for name in ["TopicMatch", "ParseError", "RuleMessageThrottled", "RuleNotFound"] {
+        m.insert(("AWS/IoT", name), vec!["RuleName"]);
+    }
+    for name in ["Success", "Failure", "ErrorActionSuccess", "ErrorActionFailure"] {
+        m.insert(("AWS/IoT", name), vec!["RuleName", "ActionType"]);
+    }
+    // Published by the template's own metric filter on the function's summary line.
+    m.insert(("reaqtions/reaqtions", "FailedRecords"), vec![]);
+    m
+}
+
+/// The deployment of `settings`: the template's parameters as `deploy` passes them, and the conditions.
+fn deployed(settings: &PipelineSettings) -> Deployment {
+    let mut d = deployment(true);
+    for (k, v) in
+        pipeline_parameters(settings, "artifacts", "lambda/a.zip", "x86_64", RawBucket::Create, "eu-west-1").unwrap()
+    {
+        d.values.insert(k, v);
+    }
+    let alarms = settings.monitoring.alarms;
+    d.conditions.insert("Alarms".into(), alarms);
+    d.conditions.insert("Dashboard".into(), settings.monitoring.dashboard);
+    d.conditions.insert("MailsAlarms".into(), alarms && settings.monitoring.alarm_email.is_some());
+    d.values.insert("AlarmTopic".into(), "arn:aws:sns:eu-west-1:123456789012:reaqtions-alarms".into());
+    d.values.insert("AlarmKey".into(), "1234abcd-12ab-34cd-56ef-1234567890ab".into());
+    d
+}
+
+fn resources_of<'a>(t: &'a Value, type_: &str) -> Vec<(&'a str, &'a Value)> {
+    let resources = t["Resources"].as_mapping().unwrap();
+    resources.iter().filter(|(_, r)| r["Type"] == type_).map(|(k, r)| (k.as_str().unwrap(), r)).collect()
+}
+
+fn settings(input: SettingsInput) -> PipelineSettings {
+    PipelineSettings::resolve(input).unwrap()
+}
+
+#[test]
+fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
+    let t = template(PIPELINE_TEMPLATE);
+    let s = settings(SettingsInput {
+        buffer_interval_seconds: Some(300),
+        processor_buffer_interval_seconds: Some(60),
+        lambda_timeout_seconds: Some(120),
+        ..SettingsInput::default()
+    });
+    let d = deployed(&s);
+    let published = published();
+    let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
+    assert_eq!(alarms.len(), 8, "freshness, throttles, failed records, Lambda ×3, IoT rule ×2");
+    let mut thresholds = HashMap::new();
+    for (name, alarm) in &alarms {
+        assert_eq!(alarm["Condition"], "Alarms", "{name} is turned off with the alarms");
+        let p = d.resolve(&alarm["Properties"]);
+        let alarm_name = p["AlarmName"].as_str().unwrap();
+        assert!(alarm_name.starts_with("reaqtions-"), "health finds the stack's alarms by prefix: {alarm_name}");
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{name}: an idle pipeline publishes nothing");
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(p[actions][0], "arn:aws:sns:eu-west-1:123456789012:reaqtions-alarms", "{name} {actions}");
+        }
+        assert!(!p["AlarmDescription"].as_str().unwrap_or("").is_empty(), "{name} says what to do");
+        if let Some(expression) = p["Metrics"][0]["Expression"].as_str() {
+            // Metrics Insights over every ActionType of the rule (its value for Firehose is not documented).
+            let metric = if expression.contains("SUM(ErrorActionFailure)") { "ErrorActionFailure" } else { "Failure" };
+            assert_eq!(published[&("AWS/IoT", metric)], ["RuleName", "ActionType"]);
+            let schema = "FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = 'reaqtions_readings'";
+            assert!(expression.contains(schema), "{name}: {expression}");
+            continue;
+        }
+        let namespace = p["Namespace"].as_str().unwrap();
+        let metric = p["MetricName"].as_str().unwrap();
+        let dims = published.get(&(namespace, metric)).unwrap_or_else(|| panic!("{name}: {namespace} {metric}"));
+        let given: Vec<&str> =
+            p["Dimensions"].as_sequence().into_iter().flatten().map(|d| d["Name"].as_str().unwrap()).collect();
+        assert_eq!(&given, dims, "{name}: the dimensions of {namespace} {metric}");
+        for dim in p["Dimensions"].as_sequence().into_iter().flatten() {
+            let expected = match dim["Name"].as_str().unwrap() {
+                "DeliveryStreamName" => "reaqtions-iot-data-stream",
+                "FunctionName" => "reaqtions-data-transformation",
+                other => panic!("{other}"),
+            };
+            assert_eq!(dim["Value"], expected, "{name}");
+        }
+        thresholds.insert(metric.to_owned(), p["Threshold"].as_str().map(str::to_owned).unwrap_or_default());
+    }
+    // 300 s + 60 s of buffering + the 300 s margin; 80% of a 120 s timeout.
+    assert_eq!(thresholds["DeliveryToS3.DataFreshness"], "660");
+    assert_eq!(thresholds["Duration"], "96000");
+    assert_eq!(reaqtions::health::freshness_threshold_seconds(&s), 660, "health judges by the alarm's threshold");
+
+    let filter = &resources_of(&t, "AWS::Logs::MetricFilter")[0].1;
+    let f = d.resolve(&filter["Properties"]);
+    assert_eq!(f["LogGroupName"], "/aws/lambda/reaqtions-data-transformation");
+    assert_eq!(f["MetricTransformations"][0]["MetricNamespace"], "reaqtions/reaqtions");
+    assert_eq!(f["MetricTransformations"][0]["MetricValue"], "$.fields.failed");
+    assert_eq!(f["FilterPattern"], "{ $.fields.message = \"batch transformed\" }");
+}
+
+#[test]
+fn the_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_mails_only_when_asked() {
+    let t = template(PIPELINE_TEMPLATE);
+    let topic = &t["Resources"]["AlarmTopic"];
+    let d = deployed(&settings(SettingsInput::default()));
+    let p = d.resolve(&topic["Properties"]);
+    assert_eq!(p["KmsMasterKeyId"], "1234abcd-12ab-34cd-56ef-1234567890ab", "the stack's own key, not alias/aws/sns");
+    let key = d.resolve(&t["Resources"]["AlarmKey"]["Properties"]);
+    assert_eq!(key["EnableKeyRotation"], true);
+    let statements = key["KeyPolicy"]["Statement"].as_sequence().unwrap();
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .expect("a statement for CloudWatch");
+    let actions: Vec<&str> = cloudwatch["Action"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(actions, ["kms:Decrypt", "kms:GenerateDataKey*"]);
+    assert_eq!(cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+
+    let subscription = &t["Resources"]["AlarmSubscription"];
+    assert_eq!(subscription["Condition"], "MailsAlarms");
+    let conditions = &t["Conditions"]["MailsAlarms"];
+    assert!(format!("{conditions:?}").contains("AlarmEmail"), "{conditions:?}");
+    let mailed =
+        deployed(&settings(SettingsInput { alarm_email: Some("ops@example.com".into()), ..Default::default() }));
+    let s = mailed.resolve(&subscription["Properties"]);
+    assert_eq!((s["Protocol"].as_str(), s["Endpoint"].as_str()), (Some("email"), Some("ops@example.com")));
+
+    let off = settings(SettingsInput { alarms: Some(false), dashboard: Some(false), ..Default::default() });
+    let params: HashMap<String, String> =
+        pipeline_parameters(&off, "a", "k", "x86_64", RawBucket::Create, "eu-west-1").unwrap().into_iter().collect();
+    assert_eq!((params["AlarmsEnabled"].as_str(), params["DashboardEnabled"].as_str()), ("false", "false"));
+    let err = PipelineSettings::resolve(SettingsInput {
+        alarms: Some(false),
+        alarm_email: Some("ops@example.com".into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("alarms are off"), "{err}");
+    let err =
+        PipelineSettings::resolve(SettingsInput { alarm_email: Some("not an address".into()), ..Default::default() })
+            .unwrap_err();
+    assert!(err.to_string().contains("\"not an address\""), "{err}");
+}
+
+#[test]
+fn the_dashboard_shows_the_same_series_under_a_name_with_stack_and_region() {
+    let t = template(PIPELINE_TEMPLATE);
+    let dashboard = &t["Resources"]["Dashboard"];
+    assert_eq!(dashboard["Condition"], "Dashboard");
+    let mut d = deployed(&settings(SettingsInput::default()));
+    d.values.insert("Function".into(), "reaqtions-data-transformation".into());
+    let p = d.resolve(&dashboard["Properties"]);
+    assert_eq!(p["DashboardName"], "reaqtions-eu-west-1");
+    let body: serde_json::Value = serde_json::from_str(p["DashboardBody"].as_str().unwrap()).unwrap();
+    let widgets = body["widgets"].as_array().unwrap();
+    assert!(!widgets.is_empty() && widgets.len() <= 500);
+    let published = published();
+    let mut shown = Vec::new();
+    for w in widgets {
+        assert_eq!(w["type"], "metric");
+        assert_eq!(w["properties"]["region"], "eu-west-1");
+        assert!(w["properties"]["title"].as_str().is_some_and(|t| !t.is_empty()));
+        for m in w["properties"]["metrics"].as_array().unwrap() {
+            let parts = m.as_array().unwrap();
+            if let Some(expression) = parts[0]["expression"].as_str() {
+                assert!(expression.contains("WHERE RuleName = 'reaqtions_readings'"), "{expression}");
+                continue;
+            }
+            let (namespace, metric) = (parts[0].as_str().unwrap(), parts[1].as_str().unwrap());
+            let dims = &published[&(namespace, metric)];
+            let given: Vec<&str> = parts[2..].iter().filter_map(|v| v.as_str()).step_by(2).collect();
+            assert_eq!(&given, dims, "{namespace} {metric}");
+            let values: Vec<&str> = parts[2..].iter().filter_map(|v| v.as_str()).skip(1).step_by(2).collect();
+            for v in values {
+                assert!(
+                    ["reaqtions-iot-data-stream", "reaqtions-data-transformation", "reaqtions_readings"].contains(&v),
+                    "{v}"
+                );
+            }
+            shown.push(metric.to_owned());
+        }
+    }
+    for metric in [
+        "IncomingRecords",
+        "ThrottledRecords",
+        "FailedRecords",
+        "DeliveryToS3.DataFreshness",
+        "DeliveryToS3.Success",
+        "Errors",
+        "Throttles",
+        "Duration",
+    ] {
+        assert!(shown.iter().any(|m| m == metric), "{metric} on the dashboard: {shown:?}");
+    }
+    assert_eq!(
+        reaqtions::aws::pipeline::dashboard_url("eu-west-1", "reaqtions-eu-west-1"),
+        "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=reaqtions-eu-west-1"
+    );
+}
