@@ -54,6 +54,8 @@ pub enum Command {
     Status(StatusArgs),
     /// The pipeline's vital signs over a window, findings and a verdict (exit 5 when degraded).
     Health(HealthArgs),
+    /// Send failed records again: what the transform this binary carries accepts now goes through the stream once.
+    Reprocess(ReprocessArgs),
     /// Remove the pipeline (the data stays unless --delete-data).
     Teardown(TeardownArgs),
     /// The main job end to end: deploy, simulate with some malformed readings, verify, summary report.
@@ -166,7 +168,7 @@ pub struct TemplateArgs {
     #[arg(value_parser = ["artifacts", "pipeline", "iam"])]
     pub name: Option<String>,
     /// With `iam`: the role (deployer, producer, analyst, operator).
-    #[arg(value_parser = ["deployer", "producer", "analyst", "operator"], required_if_eq("name", "iam"))]
+    #[arg(value_parser = ["deployer", "producer", "analyst", "operator", "reprocessor"], required_if_eq("name", "iam"))]
     pub role: Option<String>,
     /// With `iam`: the account id (default: the caller's, from STS).
     #[arg(long, value_name = "ID")]
@@ -355,6 +357,27 @@ pub struct HealthArgs {
     /// The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). At most 455 days.
     #[arg(long, default_value = "1h")]
     pub since: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    /// Error objects written at or after this time (RFC 3339) or this long ago (2h, 7days).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Error objects written before this time or this long ago.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Say what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Resend even when the deployed function does not run the transform this binary carries.
+    #[arg(long)]
+    pub force: bool,
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }

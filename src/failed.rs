@@ -17,6 +17,8 @@ pub struct FailedRecord {
     pub error_message: Option<String>,
     /// Firehose's arrival time, epoch milliseconds.
     pub arrival_ms: Option<i64>,
+    /// How many times `reprocess` had sent the record again before it failed this time.
+    pub reprocessed: u32,
 }
 
 #[derive(Deserialize)]
@@ -35,9 +37,9 @@ struct Line {
 pub fn parse(line: &[u8]) -> Option<FailedRecord> {
     let line: Line = serde_json::from_slice(line).ok()?;
     let raw = B64.decode_to_vec(line.raw_data.as_bytes()).ok()?;
-    let (device_id, payload) = match reaqtions_lambda::envelope::open(&raw) {
-        Ok(Some(message)) => (Some(message.device_id), message.payload),
-        _ => (None, raw),
+    let (device_id, payload, reprocessed) = match reaqtions_lambda::envelope::open(&raw) {
+        Ok(Some(message)) => (message.device_id, message.payload, message.reprocessed),
+        _ => (None, raw, 0),
     };
     Some(FailedRecord {
         device_id,
@@ -45,6 +47,7 @@ pub fn parse(line: &[u8]) -> Option<FailedRecord> {
         error_code: line.error_code,
         error_message: line.error_message,
         arrival_ms: line.arrival_ms,
+        reprocessed,
     })
 }
 

@@ -16,6 +16,7 @@ pub mod output;
 pub mod prefix;
 pub mod progress;
 pub mod report;
+pub mod reprocess;
 pub mod settings;
 pub mod simulate;
 pub mod target;

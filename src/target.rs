@@ -31,6 +31,8 @@ pub trait Pipeline {
     fn logs(&self) -> &dyn LogSource;
     /// Where the pipeline's vital signs are read.
     fn vitals(&self) -> &dyn VitalSource;
+    /// The transform the pipeline's function runs ([`reaqtions_lambda::TRANSFORM_ID`] of its code), when known.
+    fn transform_id(&self) -> Option<String>;
 }
 
 /// Names given for a pipeline deployed by other means (AWS: `--stream`, `--bucket`, `--log-group`), overriding
@@ -123,6 +125,10 @@ pub trait ObjectLake: Send + Sync {
     }
     /// One object's bytes.
     fn get(&self, key: &str) -> Result<Vec<u8>>;
+    /// Writes an object (what `reprocess` writes back under the error prefix).
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    /// Removes an object (on a versioned bucket, its versions stay until they expire).
+    fn delete(&self, key: &str) -> Result<()>;
 }
 
 /// One log event.

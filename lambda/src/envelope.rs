@@ -20,17 +20,20 @@ pub fn rule_sql(topic_filter: &str) -> String {
 /// One MQTT message as the rule delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// The topic's device.
-    pub device_id: String,
+    /// The topic's device; `None` for a Direct-PUT record `reprocess` sealed to count its resends.
+    pub device_id: Option<String>,
     /// The message payload, byte for byte.
     pub payload: Vec<u8>,
+    /// How many times `reprocess` has sent this record again.
+    pub reprocessed: u32,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire {
     reaqtions_iot_payload: String,
-    device_id: String,
+    device_id: Option<String>,
+    reaqtions_reprocessed: Option<u32>,
 }
 
 /// [`PAYLOAD_FIELD`] as a JSON key, looked for in every record (a constant: no allocation on the hot path).
@@ -49,7 +52,7 @@ pub fn open(record: &[u8]) -> Result<Option<Envelope>, Reject> {
     }
     let wire: Wire = serde_json::from_slice(record).map_err(|_| Reject::BadEnvelope)?;
     let payload = B64.decode_to_vec(wire.reaqtions_iot_payload.as_bytes()).map_err(|_| Reject::BadEnvelope)?;
-    Ok(Some(Envelope { device_id: wire.device_id, payload }))
+    Ok(Some(Envelope { device_id: wire.device_id, payload, reprocessed: wire.reaqtions_reprocessed.unwrap_or(0) }))
 }
 
 /// The record the rule makes of `payload` published on `device`'s topic (without the rule's `\n` separator).
@@ -60,6 +63,23 @@ pub fn seal(device_id: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// [`seal`], appended to `out` (the local broker's rule writes each message straight into its batch).
+/// A record `reprocess` sends again: the payload sealed with its device (when it came from a topic) and how many
+/// times it has been sent again, so a record that keeps failing stops after a limit.
+pub fn seal_reprocessed(device_id: Option<&str>, payload: &[u8], reprocessed: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"{");
+    out.extend_from_slice(MARKER);
+    out.extend_from_slice(b":\"");
+    B64.encode_append(payload, &mut out);
+    out.push(b'"');
+    if let Some(device) = device_id {
+        out.extend_from_slice(b",\"device_id\":");
+        serde_json::to_writer(&mut out, device).expect("a string serializes into a Vec");
+    }
+    out.extend_from_slice(format!(",\"reaqtions_reprocessed\":{reprocessed}}}").as_bytes());
+    out
+}
+
 pub fn seal_into(device_id: &str, payload: &[u8], out: &mut Vec<u8>) {
     out.reserve(payload.len() * 4 / 3 + device_id.len() + 48);
     out.extend_from_slice(b"{");
@@ -81,7 +101,17 @@ mod tests {
         for payload in [&b"{\"NO2\": 1}"[..], b"NO2=??", b"\xff\x00binary", b""] {
             let record = seal("aq-0001", payload);
             let opened = open(&record).unwrap().unwrap();
-            assert_eq!(opened, Envelope { device_id: "aq-0001".into(), payload: payload.to_vec() });
+            assert_eq!(
+                opened,
+                Envelope { device_id: Some("aq-0001".into()), payload: payload.to_vec(), reprocessed: 0 }
+            );
+            let again = open(&seal_reprocessed(Some("aq-0001"), payload, 2)).unwrap().unwrap();
+            assert_eq!(
+                (again.device_id.as_deref(), again.payload.as_slice(), again.reprocessed),
+                (Some("aq-0001"), payload, 2)
+            );
+            let plain = open(&seal_reprocessed(None, payload, 1)).unwrap().unwrap();
+            assert_eq!((plain.device_id, plain.reprocessed), (None, 1));
         }
         // Either field order, and the rule's newline after it.
         let swapped = br#"{"device_id":"aq-2","reaqtions_iot_payload":"e30="}
@@ -96,7 +126,7 @@ mod tests {
         for broken in [
             &br#"{"reaqtions_iot_payload":"not base64!","device_id":"a"}"#[..],
             br#"{"reaqtions_iot_payload":"e30=","device_id":"a","NO2":1}"#,
-            br#"{"reaqtions_iot_payload":"e30="}"#,
+            br#"{"reaqtions_iot_payload":"e30=","device_id":"a","reaqtions_reprocessed":-1}"#,
             br#"{"reaqtions_iot_payload":"e30=","device_id":7}"#,
         ] {
             assert_eq!(open(broken), Err(Reject::BadEnvelope), "{}", String::from_utf8_lossy(broken));

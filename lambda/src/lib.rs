@@ -13,6 +13,21 @@ pub mod schema;
 pub mod transform;
 
 pub use envelope::Envelope;
+
+/// The transform's identity: a hash of this library's sources, recorded by `deploy` in the function's
+/// description, so `reprocess` resends only through the transform it checked records with.
+pub const TRANSFORM_ID: &str = env!("REAQTIONS_TRANSFORM_ID");
+/// What the bootstrap logs when it starts, and what `deploy` finds in its bytes to record the transform it runs.
+pub const TRANSFORM_MARK: &str = concat!("reaqtions-transform-id:", env!("REAQTIONS_TRANSFORM_ID"));
+pub const TRANSFORM_MARK_PREFIX: &str = "reaqtions-transform-id:";
+
+/// The transform identity a bootstrap carries: the 16 hex digits after [`TRANSFORM_MARK_PREFIX`] in its bytes.
+pub fn transform_id_of(binary: &[u8]) -> Option<String> {
+    let prefix = TRANSFORM_MARK_PREFIX.as_bytes();
+    let at = memchr::memmem::find(binary, prefix)? + prefix.len();
+    let id = binary.get(at..at + 16)?;
+    id.iter().all(u8::is_ascii_hexdigit).then(|| String::from_utf8_lossy(id).into_owned())
+}
 pub use event::{FirehoseEvent, FirehoseRecord, FirehoseResponse, FirehoseResponseRecord, TransformResult};
 pub use schema::{ARRIVAL_FIELD, MEASURES, Reject};
 pub use transform::{BatchReport, transform_event, transform_record};

@@ -14,6 +14,9 @@ pub struct LambdaZip {
     pub bytes: Vec<u8>,
     pub sha256: String,
     pub architecture: Option<&'static str>,
+    /// The transform the bootstrap carries ([`crate::TRANSFORM_ID`]), read from its bytes; `None` when it does
+    /// not say (a bootstrap built by other means).
+    pub transform_id: Option<String>,
 }
 
 /// The Lambda architecture of an ELF executable, from its header's `e_machine`.
@@ -42,11 +45,16 @@ pub fn read_zip(bytes: Vec<u8>) -> zip::result::ZipResult<LambdaZip> {
     if entry.unix_mode().is_some_and(|m| m & 0o111 == 0) {
         return Err(zip::result::ZipError::InvalidArchive("bootstrap is not executable (mode must be 0755)".into()));
     }
-    let mut head = Vec::with_capacity(20);
-    std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, 20), &mut head)?;
+    let mut binary = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut binary)?;
     drop(entry);
     let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    Ok(LambdaZip { bytes, sha256, architecture: elf_architecture(&head) })
+    Ok(LambdaZip {
+        bytes,
+        sha256,
+        architecture: elf_architecture(&binary),
+        transform_id: crate::transform_id_of(&binary),
+    })
 }
 
 /// Packages a `bootstrap` executable for `provided.al2023`.
@@ -61,7 +69,12 @@ pub fn package_bootstrap(binary: &[u8]) -> zip::result::ZipResult<LambdaZip> {
     writer.write_all(binary)?;
     let bytes = writer.finish()?.into_inner();
     let sha256 = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    Ok(LambdaZip { bytes, sha256, architecture: elf_architecture(binary) })
+    Ok(LambdaZip {
+        bytes,
+        sha256,
+        architecture: elf_architecture(binary),
+        transform_id: crate::transform_id_of(binary),
+    })
 }
 
 #[cfg(test)]

@@ -81,7 +81,8 @@ impl fmt::Display for Reject {
             }
             Reject::BadEnvelope => write!(
                 f,
-                "record names {} but is not the IoT rule's envelope (a base64 payload and a device_id, nothing else)",
+                "record names {} but is not an envelope (a base64 payload, the topic's device_id and reprocess's count, \
+                 nothing else)",
                 crate::envelope::PAYLOAD_FIELD
             ),
         }

@@ -51,7 +51,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// sent them: both are accepted, so records in flight while a redeploy switches the rule are not refused.
 fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<Readings, Reject> {
     match envelope::open(raw)? {
-        Some(message) => readings_into(&message.payload, arrival_ms, Some(&message.device_id), out),
+        Some(message) => readings_into(&message.payload, arrival_ms, message.device_id.as_deref(), out),
         None => readings_into(raw, arrival_ms, None, out),
     }
 }

@@ -104,44 +104,6 @@ impl CloudWatchVitals {
         Ok(found)
     }
 
-    /// Every series asked for, by id: `(timestamp, value)` pairs.
-    async fn metric_data(
-        &self,
-        asks: &[Ask],
-        window: &Window,
-        period: u32,
-    ) -> Result<BTreeMap<String, Vec<(DateTime<Utc>, f64)>>> {
-        let queries = asks.iter().map(|a| {
-            let mut metric = Metric::builder().namespace(a.namespace).metric_name(&a.metric);
-            for (name, value) in &a.dimensions {
-                metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
-            }
-            let stat = MetricStat::builder().metric(metric.build()).period(period as i32).stat(a.stat).build();
-            MetricDataQuery::builder().id(&a.id).metric_stat(stat).return_data(true).build()
-        });
-        let mut pages = self
-            .client
-            .get_metric_data()
-            .start_time(SmithyTime::from_secs(window.start.timestamp()))
-            .end_time(SmithyTime::from_secs(window.end.timestamp()))
-            .set_metric_data_queries(Some(queries.collect()))
-            .into_paginator()
-            .send();
-        let mut out: BTreeMap<String, Vec<(DateTime<Utc>, f64)>> = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| anyhow!("cannot read the pipeline's metrics: {}", super::explain(&e)))?;
-            for result in page.metric_data_results() {
-                let points = out.entry(result.id().unwrap_or_default().to_owned()).or_default();
-                for (t, v) in result.timestamps().iter().zip(result.values()) {
-                    if let Some(t) = DateTime::from_timestamp(t.secs(), 0) {
-                        points.push((t, *v));
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// The stack's alarms in ALARM (named `<stack>-…`).
     async fn firing(&self) -> Result<Vec<FiringAlarm>> {
         let mut pages = self
@@ -172,10 +134,10 @@ impl VitalSource for CloudWatchVitals {
                 Some(rule) => self.iot_failure_metrics(rule).await?,
                 None => vec![],
             };
-            let mut data = self.metric_data(&self.asks(&iot_actions), window, window.period_seconds).await?;
+            let mut data = metric_data(&self.client, &self.asks(&iot_actions), window, window.period_seconds).await?;
             // The p90 over the whole window is one datapoint of a period as long as the window.
             let whole = (window.seconds() as u32).div_ceil(window.period_seconds) * window.period_seconds;
-            let p90 = self.metric_data(&[ask_p90(&self.settings.function)], window, whole).await?;
+            let p90 = metric_data(&self.client, &[ask_p90(&self.settings.function)], window, whole).await?;
             let series =
                 |data: &mut BTreeMap<String, Vec<(DateTime<Utc>, f64)>>, id: &str, combine: fn(f64, f64) -> f64| {
                     let mut s = Series::empty(window);
@@ -216,6 +178,78 @@ impl VitalSource for CloudWatchVitals {
             })
         })
     }
+}
+
+/// What a stream received over CloudWatch's retention, from its daily sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Received {
+    pub records: u64,
+    pub bytes: u64,
+    /// Firehose bills each record rounded up to 5 KB; from daily sums it is estimated as each day's records ×
+    /// 5 KB × ⌈the day's mean record size / 5 KB⌉ (exact when a day's records are alike in size).
+    pub billed_bytes: u64,
+}
+
+pub async fn received(client: &Client, stream: &str, now: DateTime<Utc>) -> Result<Received> {
+    const DAY: i64 = 86_400;
+    let end = DateTime::from_timestamp((now.timestamp() / DAY + 1) * DAY, 0).unwrap_or(now);
+    let window = Window { start: end - chrono::Duration::days(455), end, period_seconds: DAY as u32 };
+    let dims = [("DeliveryStreamName", stream)];
+    let asks = [
+        ask("records", "AWS/Firehose", "IncomingRecords", &dims, "Sum"),
+        ask("bytes", "AWS/Firehose", "IncomingBytes", &dims, "Sum"),
+    ];
+    let data = metric_data(client, &asks, &window, window.period_seconds).await?;
+    let per_day = |id: &str| -> BTreeMap<i64, f64> {
+        data.get(id).into_iter().flatten().map(|(t, v)| (t.timestamp(), *v)).collect()
+    };
+    let (records, bytes) = (per_day("records"), per_day("bytes"));
+    let mut total = Received::default();
+    for (day, n) in &records {
+        let b = bytes.get(day).copied().unwrap_or(0.0);
+        let units = if *n > 0.0 { (b / n / 5120.0).ceil().max(1.0) } else { 0.0 };
+        total.records += n.round() as u64;
+        total.billed_bytes += (n * units * 5120.0).round() as u64;
+    }
+    total.bytes = bytes.values().sum::<f64>().round() as u64;
+    Ok(total)
+}
+
+/// Every series asked for, by id: `(timestamp, value)` pairs.
+async fn metric_data(
+    client: &Client,
+    asks: &[Ask],
+    window: &Window,
+    period: u32,
+) -> Result<BTreeMap<String, Vec<(DateTime<Utc>, f64)>>> {
+    let queries = asks.iter().map(|a| {
+        let mut metric = Metric::builder().namespace(a.namespace).metric_name(&a.metric);
+        for (name, value) in &a.dimensions {
+            metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+        }
+        let stat = MetricStat::builder().metric(metric.build()).period(period as i32).stat(a.stat).build();
+        MetricDataQuery::builder().id(&a.id).metric_stat(stat).return_data(true).build()
+    });
+    let mut pages = client
+        .get_metric_data()
+        .start_time(SmithyTime::from_secs(window.start.timestamp()))
+        .end_time(SmithyTime::from_secs(window.end.timestamp()))
+        .set_metric_data_queries(Some(queries.collect()))
+        .into_paginator()
+        .send();
+    let mut out: BTreeMap<String, Vec<(DateTime<Utc>, f64)>> = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| anyhow!("cannot read the pipeline's metrics: {}", super::explain(&e)))?;
+        for result in page.metric_data_results() {
+            let points = out.entry(result.id().unwrap_or_default().to_owned()).or_default();
+            for (t, v) in result.timestamps().iter().zip(result.values()) {
+                if let Some(t) = DateTime::from_timestamp(t.secs(), 0) {
+                    points.push((t, *v));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn ask_p90(function: &str) -> Ask {

@@ -150,10 +150,49 @@ pub fn classify(stream: &str, region: &str, e: &SdkError<PutRecordBatchError, Ht
 }
 
 /// The stream's status (ACTIVE, CREATING, ...), or `None` when it does not exist.
-pub async fn stream_status(client: &Client, name: &str) -> Result<Option<String>> {
-    match client.describe_delivery_stream().delivery_stream_name(name).send().await {
-        Ok(out) => Ok(out.delivery_stream_description().map(|d| d.delivery_stream_status().as_str().to_owned())),
-        Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
-        Err(e) => Err(anyhow!("cannot describe delivery stream {name}: {}", super::explain(&e))),
-    }
+/// What the stream itself says: its status, version, and buffering (S3 and the processor's) as it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamFacts {
+    pub status: String,
+    pub version: Option<u32>,
+    pub buffering: Option<crate::settings::Buffering>,
+    pub processor_buffering: Option<crate::settings::ProcessorBuffering>,
+}
+
+/// The stream's facts, or `None` when there is no such stream.
+pub async fn stream_facts(client: &Client, name: &str) -> Result<Option<StreamFacts>> {
+    let out = match client.describe_delivery_stream().delivery_stream_name(name).send().await {
+        Ok(out) => out,
+        Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => return Ok(None),
+        Err(e) => return Err(anyhow!("cannot describe delivery stream {name}: {}", super::explain(&e))),
+    };
+    let Some(d) = out.delivery_stream_description() else { return Ok(None) };
+    let s3 = d.destinations().first().and_then(|dest| dest.extended_s3_destination_description());
+    let buffering = s3.and_then(|s3| s3.buffering_hints()).map(|h| crate::settings::Buffering {
+        size_mib: h.size_in_mbs().unwrap_or_default().max(0) as u32,
+        interval_seconds: h.interval_in_seconds().unwrap_or_default().max(0) as u32,
+    });
+    let parameters: Vec<(String, String)> = s3
+        .and_then(|s3| s3.processing_configuration())
+        .map(|p| {
+            p.processors()
+                .iter()
+                .flat_map(|p| p.parameters())
+                .map(|p| (p.parameter_name().as_str().to_owned(), p.parameter_value().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let parameter = |name: &str| parameters.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<f64>().ok());
+    let processor_buffering = match (parameter("BufferSizeInMBs"), parameter("BufferIntervalInSeconds")) {
+        (Some(size_mb), Some(interval)) => {
+            Some(crate::settings::ProcessorBuffering { size_mb, interval_seconds: interval as u32 })
+        }
+        _ => None,
+    };
+    Ok(Some(StreamFacts {
+        status: d.delivery_stream_status().as_str().to_owned(),
+        version: d.version_id().parse().ok(),
+        buffering,
+        processor_buffering,
+    }))
 }

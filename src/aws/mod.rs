@@ -152,6 +152,7 @@ pub fn denial_advice(action: &str) -> String {
     let role = match action {
         "firehose:PutRecordBatch" | "firehose:PutRecord" => "producer",
         "s3:ListBucket" | "s3:GetObject" => "analyst",
+        "s3:PutObject" | "s3:DeleteObject" => "reprocessor",
         "logs:FilterLogEvents"
         | "firehose:DescribeDeliveryStream"
         | "lambda:GetFunction"

@@ -124,6 +124,7 @@ pub fn pipeline_parameters(
     architecture: &str,
     raw_bucket: RawBucket,
     region: &str,
+    transform_id: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
     let s = settings;
     let root = |text: &str, error: bool| -> Result<String> { Ok(Prefix::parse(text, error)?.static_root().to_owned()) };
@@ -156,6 +157,7 @@ pub fn pipeline_parameters(
         p("PrefixRoot", root(&s.prefix, false)?),
         p("ErrorPrefixRoot", root(&s.error_prefix, true)?),
         p("IotRuleName", crate::mqtt::rule_name(&s.stack)),
+        p("TransformId", transform_id.unwrap_or("unknown").to_owned()),
         p("AlarmsEnabled", s.monitoring.alarms.to_string()),
         p("DashboardEnabled", s.monitoring.dashboard.to_string()),
         p("AlarmEmail", s.monitoring.alarm_email.clone().unwrap_or_default()),
@@ -229,6 +231,11 @@ impl Deployed {
         })
     }
 
+    /// The transform the deployed function runs (recorded by deploy from its bootstrap), when known.
+    pub fn transform_id(&self) -> Option<&str> {
+        self.parameters.get("TransformId").map(String::as_str).filter(|id| *id != "unknown")
+    }
+
     fn parameter<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
         self.parameters.get(key).and_then(|v| v.parse().ok())
     }
@@ -265,9 +272,16 @@ mod tests {
     #[test]
     fn parameters_cover_every_template_parameter() {
         let settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
-        let params =
-            pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", "x86_64", RawBucket::Create, "us-east-1")
-                .unwrap();
+        let params = pipeline_parameters(
+            &settings,
+            "artifacts",
+            "lambda/abc.zip",
+            "x86_64",
+            RawBucket::Create,
+            "us-east-1",
+            None,
+        )
+        .unwrap();
         let template: serde_norway::Value = serde_norway::from_str(PIPELINE_TEMPLATE).unwrap();
         let mut declared: Vec<String> =
             template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();

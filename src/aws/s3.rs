@@ -471,6 +471,48 @@ impl ObjectLake for S3Lake {
             Ok(bytes.into_bytes().to_vec())
         })
     }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.runtime.block_on(async {
+            // The SDK sends a CRC32 of the body, which S3 checks.
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .set_expected_bucket_owner(self.owner.clone())
+                .body(ByteStream::from(bytes.to_vec()))
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot write s3://{}/{key}: {}",
+                        self.bucket,
+                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
+                    )
+                })?;
+            Ok(())
+        })
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        self.runtime.block_on(async {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .set_expected_bucket_owner(self.owner.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot delete s3://{}/{key}: {}",
+                        self.bucket,
+                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
+                    )
+                })?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub struct AwsPipeline {
     lake: S3Lake,
     logs: CloudWatchLogs,
     vitals: CloudWatchVitals,
+    /// The transform the stack's function runs, as deploy recorded it.
+    transform_id: Option<String>,
 }
 
 impl AwsPipeline {
@@ -36,9 +38,11 @@ impl AwsPipeline {
         let deployed = if named { None } else { aws.block_on(describe(&aws.cloudformation(), stack))? };
         // A stack deployed by reaqtions has an IoT rule feeding its stream.
         let rule = deployed.is_some().then(|| crate::mqtt::rule_name(stack));
+        let mut transform_id = None;
         let (mut settings, mut owner) = match deployed {
             Some(stack) => {
                 let deployed = Deployed::from_stack(&stack)?;
+                transform_id = deployed.transform_id().map(str::to_owned);
                 (deployed.settings(), deployed.account())
             }
             None if named || names.stream.is_some() || names.bucket.is_some() => (PipelineSettings::defaults(), None),
@@ -62,6 +66,7 @@ impl AwsPipeline {
             lake: S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle()),
             logs: CloudWatchLogs::new(aws.logs(), aws.handle()),
             vitals: CloudWatchVitals::new(aws.cloudwatch(), aws.handle(), settings.clone(), rule),
+            transform_id,
             firehose: aws.firehose(),
             runtime: aws.handle(),
             settings,
@@ -136,5 +141,9 @@ impl Pipeline for AwsPipeline {
 
     fn vitals(&self) -> &dyn VitalSource {
         &self.vitals
+    }
+
+    fn transform_id(&self) -> Option<String> {
+        self.transform_id.clone()
     }
 }

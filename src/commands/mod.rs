@@ -10,6 +10,7 @@ pub mod health;
 pub mod help;
 pub mod logs;
 pub mod report;
+pub mod reprocess;
 pub mod simulate;
 pub mod status;
 pub mod teardown;
@@ -100,6 +101,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Target::Aws { aws, stack } => status::run_aws(aws, stack, args),
         },
         Command::Health(args) => health::run(&target, &health::request(args)?),
+        Command::Reprocess(args) => reprocess::run(&target, &reprocess::request(args)?, cli.quiet),
         Command::Teardown(args) => match &target {
             Target::Local(local) => teardown::run_local(local, args),
             Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, &devices_dir(&cli), cli.quiet),

@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::{Exit, Named};
 use crate::aws::Aws;
 use crate::aws::cloudformation::{describe, outputs};
-use crate::aws::firehose::stream_status;
+use crate::aws::cloudwatch::{Received, received};
+use crate::aws::firehose::stream_facts;
 use crate::aws::lambda::{FunctionInfo, function_info};
 use crate::aws::pipeline::{Deployed, artifacts_stack, kept_buckets};
 use crate::aws::s3::count_objects;
@@ -38,6 +39,14 @@ struct AwsDetails {
     artifacts_stack: String,
     artifacts_status: String,
     stream_status: Option<String>,
+    /// From the stream itself: its version and buffering as it runs.
+    stream_version: Option<u32>,
+    buffering: Option<crate::settings::Buffering>,
+    processor_buffering: Option<crate::settings::ProcessorBuffering>,
+    /// What the stream received over CloudWatch's retention (455 days), with billed bytes estimated.
+    records_received: Option<u64>,
+    bytes_received: Option<u64>,
+    billed_bytes_received: Option<u64>,
     function_code: Option<FunctionInfo>,
     /// Raw buckets an earlier teardown kept (only looked for when the stack is not deployed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -90,6 +99,12 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
             artifacts_stack: artifacts.clone(),
             artifacts_status: state(&artifacts_state),
             stream_status: None,
+            stream_version: None,
+            buffering: None,
+            processor_buffering: None,
+            records_received: None,
+            bytes_received: None,
+            billed_bytes_received: None,
             function_code: None,
             kept_buckets: vec![],
             outputs: Default::default(),
@@ -109,9 +124,30 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
                 status.named = Some(Named::of("aws", &deployed.settings()));
                 status.details.outputs = outputs(&stack).into_iter().collect();
                 status.details.dashboard.clone_from(&deployed.dashboard);
-                let stream = aws.block_on(stream_status(&aws.firehose(), &deployed.stream));
-                status.details.stream_status =
-                    section(&mut denied, "stream_status", stream)?.map(|s| s.unwrap_or_else(|| "not found".into()));
+                let stream = aws.block_on(stream_facts(&aws.firehose(), &deployed.stream));
+                if let Some(facts) = section(&mut denied, "stream_status", stream)? {
+                    let d = &mut status.details;
+                    d.stream_status = Some(facts.as_ref().map_or_else(|| "not found".into(), |f| f.status.clone()));
+                    d.stream_version = facts.as_ref().and_then(|f| f.version);
+                    d.buffering = facts.as_ref().and_then(|f| f.buffering);
+                    d.processor_buffering = facts.as_ref().and_then(|f| f.processor_buffering);
+                }
+                // The metrics add to status; an endpoint without CloudWatch metrics leaves them out, said once.
+                let totals = aws.block_on(received(&aws.cloudwatch(), &deployed.stream, chrono::Utc::now()));
+                let totals = match totals {
+                    Err(e) if !crate::aws::is_denied(&e) => {
+                        eprintln!("status: what the stream received is not available: {e:#}");
+                        Ok(None)
+                    }
+                    other => other.map(Some),
+                };
+                if let Some(Received { records, bytes, billed_bytes }) =
+                    section(&mut denied, "records_received", totals)?.flatten()
+                {
+                    status.details.records_received = Some(records);
+                    status.details.bytes_received = Some(bytes);
+                    status.details.billed_bytes_received = Some(billed_bytes);
+                }
                 let function = aws.block_on(function_info(&aws.lambda(), &deployed.function));
                 status.details.function_code = section(&mut denied, "function_code", function)?.flatten();
                 let s3 = aws.s3();
@@ -155,8 +191,8 @@ struct LocalDetails {
     stream_version: u32,
     bucket_path: String,
     transform: String,
-    buffering: String,
-    processor_buffering: String,
+    buffering: crate::settings::Buffering,
+    processor_buffering: crate::settings::ProcessorBuffering,
     created: String,
     updated: String,
     processed_bytes: u64,

@@ -13,11 +13,12 @@ use crate::invalid;
 use crate::settings::{DEFAULT_STACK, check_bucket_name, default_bucket};
 
 /// The role policies, by name (the deployer's is also deploy's pre-flight check).
-pub const ROLE_POLICIES: [(&str, &str); 4] = [
+pub const ROLE_POLICIES: [(&str, &str); 5] = [
     ("deployer", crate::aws::iam::DEPLOYER_POLICY),
     ("producer", include_str!("../../examples/iam/producer.json")),
     ("analyst", include_str!("../../examples/iam/analyst.json")),
     ("operator", include_str!("../../examples/iam/operator.json")),
+    ("reprocessor", include_str!("../../examples/iam/reprocessor.json")),
 ];
 
 pub fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&str>) -> Result<Exit> {

@@ -107,6 +107,16 @@ impl ObjectLake for DirLake {
         let path = self.path_of(key)?;
         fs::read(&path).with_context(|| format!("cannot read object s3://{}/{key} ({})", self.bucket, path.display()))
     }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        DirLake::put(self, key, bytes)
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path_of(key)?;
+        fs::remove_file(&path)
+            .with_context(|| format!("cannot delete object s3://{}/{key} ({})", self.bucket, path.display()))
+    }
 }
 
 #[cfg(test)]

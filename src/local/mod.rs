@@ -247,4 +247,9 @@ impl Pipeline for LocalPipeline {
     fn vitals(&self) -> &dyn VitalSource {
         &self.vitals
     }
+
+    /// The local stream runs in this process: its transform is this binary's.
+    fn transform_id(&self) -> Option<String> {
+        Some(reaqtions_lambda::TRANSFORM_ID.to_owned())
+    }
 }

@@ -84,7 +84,7 @@ mod tests {
             let r = rule("aq-1", payload);
             assert!(r.ends_with('\n'), "the rule's separator");
             let opened = reaqtions_lambda::envelope::open(r.as_bytes()).unwrap().unwrap();
-            assert_eq!((opened.device_id.as_str(), opened.payload.as_slice()), ("aq-1", payload));
+            assert_eq!((opened.device_id.as_deref(), opened.payload.as_slice()), (Some("aq-1"), payload));
         }
         // A payload that claims another device lands as the topic's.
         let claimed = rule("aq-1", br#"{"device_id":"aq-9","TIME":"2026-11-26T07:00:00.000000"}"#);

@@ -55,6 +55,8 @@ pub struct SendStats {
     pub retried: AtomicU64,
     /// Readings written to the spool file.
     pub spooled: AtomicU64,
+    /// Records given up on by a sender without a spool (the caller keeps them).
+    pub unsent: AtomicU64,
     pub calls: AtomicU64,
     /// Refused entries and failed calls, by code.
     errors: Mutex<BTreeMap<String, u64>>,
@@ -135,18 +137,24 @@ impl<T> Batcher<T> {
 pub struct Sender<'a> {
     sink: &'a dyn RecordSink,
     policy: RetryPolicy,
-    spool_path: PathBuf,
+    /// Where records given up on go; `None` when the caller keeps them itself.
+    spool_path: Option<PathBuf>,
     spool: Mutex<Option<File>>,
     pub stats: SendStats,
 }
 
 impl<'a> Sender<'a> {
     pub fn new(sink: &'a dyn RecordSink, policy: RetryPolicy, spool_path: PathBuf) -> Self {
-        Sender { sink, policy, spool_path, spool: Mutex::new(None), stats: SendStats::default() }
+        Sender { sink, policy, spool_path: Some(spool_path), spool: Mutex::new(None), stats: SendStats::default() }
+    }
+
+    /// A sender whose given-up records are only counted (`stats.unsent`): the caller still holds them.
+    pub fn without_spool(sink: &'a dyn RecordSink, policy: RetryPolicy) -> Self {
+        Sender { sink, policy, spool_path: None, spool: Mutex::new(None), stats: SendStats::default() }
     }
 
     pub fn spool_path(&self) -> Option<&PathBuf> {
-        (self.stats.spooled.load(Relaxed) > 0).then_some(&self.spool_path)
+        self.spool_path.as_ref().filter(|_| self.stats.spooled.load(Relaxed) > 0)
     }
 
     /// Whether a failure no retry can fix has stopped sending (what is left goes straight to the spool).
@@ -217,13 +225,17 @@ impl<'a> Sender<'a> {
     }
 
     fn spool_records<T>(&self, records: &[Outgoing<T>]) -> Result<()> {
+        let Some(spool_path) = &self.spool_path else {
+            self.stats.unsent.fetch_add(records.len() as u64, Relaxed);
+            return Ok(());
+        };
         let mut guard = self.spool.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&self.spool_path)
-                .with_context(|| format!("cannot open spool file {}", self.spool_path.display()))?;
+                .open(spool_path)
+                .with_context(|| format!("cannot open spool file {}", spool_path.display()))?;
             *guard = Some(file);
         }
         let file = guard.as_mut().expect("opened above");
@@ -232,9 +244,9 @@ impl<'a> Sender<'a> {
             if line.last() != Some(&b'\n') {
                 line.push(b'\n');
             }
-            file.write_all(&line).with_context(|| format!("cannot write spool file {}", self.spool_path.display()))?;
+            file.write_all(&line).with_context(|| format!("cannot write spool file {}", spool_path.display()))?;
         }
-        file.flush().with_context(|| format!("cannot write spool file {}", self.spool_path.display()))?;
+        file.flush().with_context(|| format!("cannot write spool file {}", spool_path.display()))?;
         let readings: u64 = records.iter().map(|r| readings_in(&r.bytes)).sum();
         self.stats.spooled.fetch_add(readings, Relaxed);
         Ok(())

@@ -145,6 +145,12 @@ fn deploy_status_teardown_against_moto() {
         assert_eq!(kind(&first[key]), "string", "deploy {key} on AWS: {first}");
         assert_eq!(kind(&local_deploy[key]), "string", "deploy {key} locally: {local_deploy}");
     }
+    // Buffering is structured on both targets, the same shape.
+    for key in ["buffering", "processor_buffering"] {
+        let shape = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(shape(&first[key]), shape(&local_deploy[key]), "deploy {key}: {first} vs {local_deploy}");
+        assert!(shape(&first[key]).is_some(), "{key}: {first}");
+    }
     for key in shared.iter().chain(&["status", "processed_objects", "error_objects", "counts_capped"]) {
         assert_ne!(kind(&status[key]), "missing", "status {key} on AWS: {status}");
         assert_eq!(kind(&status[key]), kind(&local_status[key]), "status {key}: {status} vs {local_status}");

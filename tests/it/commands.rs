@@ -13,7 +13,8 @@ fn deploy_creates_then_is_up_to_date_then_updates() {
     let updated = env.json(&["deploy", "--buffer-size", "2", "--output", "json"]);
     assert_eq!(updated["change"], "updated");
     assert_eq!(updated["stream_version"], 2);
-    assert_eq!(updated["buffering"], "2 MiB / 60 s");
+    assert_eq!(updated["buffering"], serde_json::json!({"size_mib": 2, "interval_seconds": 60}));
+    assert_eq!(updated["processor_buffering"], serde_json::json!({"size_mb": 1.0, "interval_seconds": 5}));
     let dry = env.cmd(&["deploy", "--stack", "lab", "--dry-run"]).output().unwrap();
     assert!(String::from_utf8_lossy(&dry.stderr).contains("would update"));
     assert_eq!(env.json(&["status", "--output", "json"])["stack"], "reaqtions", "dry run changed nothing");
@@ -27,11 +28,11 @@ fn settings_file_and_flags() {
     let out = env.json(&["deploy", "--config", config.to_str().unwrap(), "--buffer-size", "3", "--output", "json"]);
     assert_eq!(out["stream"], "lab-iot-data-stream");
     assert_eq!(out["function"], "lab-data-transformation");
-    assert_eq!(out["buffering"], "3 MiB / 0 s");
+    assert_eq!(out["buffering"], serde_json::json!({"size_mib": 3, "interval_seconds": 0}));
     // ./reaqtions.yaml is read without --config.
     let implicit = env.json(&["deploy", "--output", "json"]);
     assert_eq!(implicit["stream"], "lab-iot-data-stream");
-    assert_eq!(implicit["buffering"], "5 MiB / 0 s");
+    assert_eq!(implicit["buffering"], serde_json::json!({"size_mib": 5, "interval_seconds": 0}));
 }
 
 #[test]
@@ -199,7 +200,7 @@ fn cost_estimates_both_scenarios_with_dated_prices() {
 #[test]
 fn role_policies_are_printed_filled_in_for_the_stack() {
     let env = Env::default();
-    for role in ["deployer", "producer", "analyst", "operator"] {
+    for role in ["deployer", "producer", "analyst", "operator", "reprocessor"] {
         let text =
             env.ok(&["template", "iam", role, "--account", "123456789012", "--region", "eu-west-1", "--stack", "lab"]);
         let policy: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{role}: {e}\n{text}"));

@@ -108,6 +108,15 @@ fn health_against_moto_through_the_cbor_front() {
     let rule = [("RuleName", "reaqtions_readings"), ("ActionType", "Firehose")];
     put("AWS/IoT", vec![datum("Failure", &rule, 2.0, 35)]);
 
+    // status on AWS says what the local one says: received totals (from CloudWatch) and the stream's own buffering.
+    crate::aws::create_stream(&env, "reaqtions-iot-data-stream", crate::aws::RAW);
+    let out = env.cmd(&["status", "--output", "json"]).env("AWS_ENDPOINT_URL", &front.url).output().unwrap();
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((status["records_received"].as_u64(), status["bytes_received"].as_u64()), (Some(100), Some(50_000)));
+    assert_eq!(status["billed_bytes_received"].as_u64(), Some(100 * 5120), "each 500-byte record billed as 5 KB");
+    assert_eq!(status["buffering"], serde_json::json!({"size_mib": 5, "interval_seconds": 60}), "{status}");
+    assert_eq!(status["stream_version"], 1);
+
     let (code, busy) = health(&env, &front, "1h");
     assert_eq!((code, busy["verdict"].as_str()), (5, Some("degraded")), "{busy}");
     let m = &busy["metrics"];

@@ -13,6 +13,7 @@ mod moto;
 mod mqtt;
 mod mqtt_tls;
 mod pipeline;
+mod reprocess;
 mod roles;
 mod templates;
 mod upstream;

@@ -51,8 +51,16 @@ fn published() -> HashMap<(&'static str, &'static str), Vec<&'static str>> {
 /// The deployment of `settings`: the template's parameters as `deploy` passes them, and the conditions.
 fn deployed(settings: &PipelineSettings) -> Deployment {
     let mut d = deployment(true);
-    for (k, v) in
-        pipeline_parameters(settings, "artifacts", "lambda/a.zip", "x86_64", RawBucket::Create, "eu-west-1").unwrap()
+    for (k, v) in pipeline_parameters(
+        settings,
+        "artifacts",
+        "lambda/a.zip",
+        "x86_64",
+        RawBucket::Create,
+        "eu-west-1",
+        Some("0123456789abcdef"),
+    )
+    .unwrap()
     {
         d.values.insert(k, v);
     }
@@ -164,7 +172,10 @@ fn the_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_mails_only_when_aske
 
     let off = settings(SettingsInput { alarms: Some(false), dashboard: Some(false), ..Default::default() });
     let params: HashMap<String, String> =
-        pipeline_parameters(&off, "a", "k", "x86_64", RawBucket::Create, "eu-west-1").unwrap().into_iter().collect();
+        pipeline_parameters(&off, "a", "k", "x86_64", RawBucket::Create, "eu-west-1", Some("0123456789abcdef"))
+            .unwrap()
+            .into_iter()
+            .collect();
     assert_eq!((params["AlarmsEnabled"].as_str(), params["DashboardEnabled"].as_str()), ("false", "false"));
     let err = PipelineSettings::resolve(SettingsInput {
         alarms: Some(false),

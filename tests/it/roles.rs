@@ -45,6 +45,16 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     assert!(operator.allows("logs:FilterLogEvents", &arn("logs", &format!("log-group:/aws/kinesisfirehose/{STREAM}"))));
     assert!(!operator.allows("logs:FilterLogEvents", &arn("logs", "log-group:/aws/lambda/other")));
     assert!(operator.allows("cloudwatch:GetMetricData", "*") && operator.allows("cloudwatch:DescribeAlarms", "*"));
+    assert!(!operator.allows("s3:GetObject", &object("error/processing-failed/x")), "operators read no records");
+
+    let (reprocessor, _) = role_policy("reprocessor", RAW);
+    for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
+        assert!(reprocessor.allows(action, &object("error/processing-failed/year=2026/x")), "{action}");
+        assert!(reprocessor.allows(action, &object("error/reprocessed/processing-failed/x")), "{action}");
+        assert!(!reprocessor.allows(action, &object("processed/year=2026/x")), "not the readings: {action}");
+    }
+    assert!(reprocessor.allows("firehose:PutRecordBatch", &stream));
+    assert!(!reprocessor.allows("firehose:DeleteDeliveryStream", &stream));
     for write in ["cloudwatch:PutMetricData", "cloudwatch:PutMetricAlarm", "cloudwatch:SetAlarmState"] {
         assert!(!operator.allows(write, "*"), "health only reads: {write}");
     }
@@ -177,6 +187,21 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
     }
     assert!(!actions.contains("s3:GetObject"), "health reads no readings: {actions:?}");
     assert_only_allowed(&watcher, "health (operator)");
+
+    // A reprocessor settles the error prefix with exactly its policy: reads, resends, rewrites and moves.
+    for (key, bytes) in crate::reprocess::objects() {
+        env.runtime.block_on(env.s3().put_object().bucket(RAW).key(&key).body(bytes.into()).send()).unwrap();
+    }
+    let reprocessor = IamProxy::start(&env.moto.url, role_policy("reprocessor", RAW).0);
+    let out = through(&env, &reprocessor, &["reprocess", "--yes", "--force", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let settled: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(settled["objects_done"], 2, "{settled}");
+    let actions: std::collections::BTreeSet<String> = reprocessor.calls().into_iter().map(|c| c.action).collect();
+    for action in ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "firehose:PutRecordBatch"] {
+        assert!(actions.contains(action), "{action} went through the proxy: {actions:?}");
+    }
+    assert_only_allowed(&reprocessor, "reprocess (reprocessor)");
 
     // An operator manages the stack's MQTT devices with exactly its policy.
     let out = through(&env, &operator, &["devices", "add", "--count", "2", "--output", "json"]);

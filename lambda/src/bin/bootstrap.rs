@@ -14,5 +14,6 @@ async fn main() -> Result<(), Error> {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
     lambda_runtime::tracing::init_default_subscriber();
     reaqtions_lambda::keep_freed_memory();
+    tracing::info!("{}", reaqtions_lambda::TRANSFORM_MARK);
     lambda_runtime::run(service_fn(handler)).await
 }

@@ -377,7 +377,7 @@ fn an_envelope_whose_payload_is_not_a_reading_fails_as_a_whole_and_keeps_the_env
     assert_eq!(response.records[0].result, TransformResult::ProcessingFailed);
     let kept = decode(&response.records[0].data);
     let opened = reaqtions_lambda::envelope::open(&kept).unwrap().unwrap();
-    assert_eq!((opened.device_id.as_str(), opened.payload.as_slice()), ("aq-0003", &b"NO2=??"[..]));
+    assert_eq!((opened.device_id.as_deref(), opened.payload.as_slice()), (Some("aq-0003"), &b"NO2=??"[..]));
 }
 
 #[test]

@@ -295,6 +295,16 @@ fn the_arm64_bootstrap_keeps_the_contract_under_qemu() {
 }
 
 #[test]
+fn the_bootstrap_carries_and_logs_the_transform_it_runs() {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_bootstrap")).unwrap();
+    let id = reaqtions_lambda::transform_id_of(&binary);
+    assert_eq!(id.as_deref(), Some(reaqtions_lambda::TRANSFORM_ID), "what deploy records for reprocess");
+    let run = run_bootstrap(&[crate::fixture("seed_payload.json")], &[]);
+    assert!(run.stdout.contains(reaqtions_lambda::TRANSFORM_MARK), "{}", run.stdout);
+    assert_eq!(reaqtions_lambda::transform_id_of(b"reaqtions-transform-id:xyz"), None);
+}
+
+#[test]
 fn the_x86_64_bootstrap_needs_no_glibc_newer_than_2_34_by_readelf() {
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
     assert!(newest_glibc(binary) <= (2, 34), "needs GLIBC {:?}", newest_glibc(binary));

@@ -47,6 +47,9 @@ struct AwsOutputs<'a> {
     function_arn: String,
     delivery_log_group: String,
     code_stored_as: String,
+    /// The buffering deployed, under the same keys as on the local target.
+    buffering: crate::settings::Buffering,
+    processor_buffering: crate::settings::ProcessorBuffering,
     /// The dashboard's console link and the alarms' topic (null when turned off).
     dashboard: Option<String>,
     alarm_topic: Option<String>,
@@ -125,7 +128,7 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     };
     let code_key = zip.artifact_key();
     if args.dry_run {
-        return dry_run(aws, &settings, &artifacts, &code_key, architecture, bucket_plan, args);
+        return dry_run(aws, &settings, &artifacts, &zip, architecture, bucket_plan, args);
     }
     if bucket_plan == RawBucket::Reuse {
         report_reused_bucket(aws, &settings.bucket, owner, progress);
@@ -150,6 +153,7 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
             architecture,
             bucket_plan,
             &identity.region,
+            zip.transform_id.as_deref(),
         )?,
     };
     let pipeline_change = aws.block_on(deploy_stack(&cfn, &pipeline, &mut on_event))?;
@@ -198,6 +202,8 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
             function_arn: deployed.function_arn,
             delivery_log_group: deployed.delivery_log_group,
             code_stored_as: format!("s3://{artifacts_bucket}/{}", deployed.code_key),
+            buffering: settings.buffering,
+            processor_buffering: settings.processor,
             dashboard: deployed.dashboard.clone(),
             alarm_topic: deployed.alarm_topic.clone(),
         },
@@ -249,11 +255,13 @@ fn dry_run(
     aws: &Aws,
     settings: &PipelineSettings,
     artifacts: &StackSpec,
-    code_key: &str,
+    zip: &reaqtions_lambda::package::LambdaZip,
     architecture: &str,
     bucket_plan: RawBucket,
     args: &DeployArgs,
 ) -> Result<Exit> {
+    let code_key = &zip.artifact_key();
+    let transform_id = zip.transform_id.as_deref();
     let cfn = aws.cloudformation();
     let state = |name: &str| -> Result<String> {
         Ok(match aws.block_on(describe(&cfn, name))? {
@@ -284,6 +292,7 @@ fn dry_run(
             architecture,
             bucket_plan,
             &aws.region(),
+            transform_id,
         )?,
     };
     eprintln!("dry run: nothing was changed");

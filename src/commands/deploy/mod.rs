@@ -41,8 +41,8 @@ pub struct LocalOutputs {
     pub stream_version: u32,
     pub bucket_path: String,
     pub transform: String,
-    pub buffering: String,
-    pub processor_buffering: String,
+    pub buffering: crate::settings::Buffering,
+    pub processor_buffering: crate::settings::ProcessorBuffering,
 }
 
 pub fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str) -> LocalOutputs {
@@ -54,8 +54,8 @@ pub fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str) -> Lo
         stream_version: d.version,
         bucket_path: target.lake(&s.bucket).root().display().to_string(),
         transform: d.transform.clone(),
-        buffering: format!("{} MiB / {} s", s.buffering.size_mib, s.buffering.interval_seconds),
-        processor_buffering: format!("{} MB / {} s", s.processor.size_mb, s.processor.interval_seconds),
+        buffering: s.buffering,
+        processor_buffering: s.processor,
     }
 }
 
