@@ -279,6 +279,18 @@ pub struct SimulateArgs {
     /// between its own attempts, IoT's limit per client id).
     #[arg(long, value_name = "N")]
     pub connect_rate: Option<f64>,
+    /// Do not ask before a run over the thresholds below.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Ask (or, off a terminal, refuse without --yes) before a run of more readings than this.
+    #[arg(long, env = "REAQTIONS_CONFIRM_OVER_READINGS", default_value_t = 10_000_000, value_name = "N")]
+    pub confirm_over_readings: u64,
+    /// On AWS, ask (or refuse without --yes) before a run whose ingestion is estimated above this many USD.
+    #[arg(long, env = "REAQTIONS_CONFIRM_OVER_USD", default_value_t = 1.0, value_name = "USD")]
+    pub confirm_over_usd: f64,
+    /// The spool file holds at most this many MiB; readings beyond are counted as left out.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub spool_limit_mib: u64,
     #[command(flatten)]
     pub pipeline: PipelineOverride,
     #[arg(long, value_enum, default_value_t)]

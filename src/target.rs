@@ -102,6 +102,12 @@ pub trait RecordSink: Send + Sync {
 
     /// Makes everything accepted so far durable (the local stream writes its buffers; Firehose needs nothing).
     fn flush(&self) -> Result<()>;
+
+    /// When `flush` failed: the records accepted but not made durable, as they were sent (the local stream
+    /// keeps them until their object is written). Firehose holds what it accepted: nothing.
+    fn take_unwritten(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
 }
 
 /// One stored object.

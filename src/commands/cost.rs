@@ -12,17 +12,6 @@ use crate::invalid;
 use crate::output::{OutputFormat, line};
 use crate::settings::PipelineSettings;
 
-/// The size of `simulate`'s readings: what the estimate assumes when `--reading-bytes` is not given.
-fn simulated_reading_bytes() -> u64 {
-    let mut device = crate::simulate::device::Device::new(0, 1);
-    let time = crate::simulate::device::format_time(chrono::Utc::now());
-    let mut out = Vec::new();
-    for _ in 0..100 {
-        device.next_reading(&time, "0123abcd", &mut out);
-    }
-    (out.len() as u64).div_ceil(100)
-}
-
 pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     if args.devices == 0 || !(args.rate > 0.0 && args.rate.is_finite()) {
         return Err(invalid!(
@@ -44,7 +33,7 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     let fleet = Fleet {
         devices: args.devices,
         rate: args.rate,
-        reading_bytes: args.reading_bytes.unwrap_or_else(simulated_reading_bytes).max(1),
+        reading_bytes: args.reading_bytes.unwrap_or_else(crate::simulate::device::typical_reading_bytes).max(1),
         record_bytes: args.record_bytes,
         linger_seconds: args.linger.as_secs_f64(),
     };

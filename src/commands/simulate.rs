@@ -1,15 +1,19 @@
-//! `simulate`: devices sending readings into the deployed stream, optionally verified end to end.
+//! `simulate`: devices sending readings into the deployed stream, optionally verified end to end. It states its
+//! plan first and asks before a run over the thresholds; a run behind its rate ends at its duration.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::{Exit, Target};
 use crate::cli::{SimulateArgs, Via};
 use crate::mqtt::sink::MqttSink;
 use crate::output::print;
+use crate::simulate::budget::state;
+use crate::simulate::device::typical_reading_bytes;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
 use crate::simulate::{INTERRUPTED, Plan, Summary, resend, run as simulate};
@@ -52,6 +56,11 @@ pub fn plan(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Pl
         }),
         output: args.output,
         quiet,
+        deadline: if args.count.is_none() { args.duration } else { None },
+        spool_limit_bytes: args.spool_limit_mib.saturating_mul(1 << 20),
+        yes: args.yes,
+        confirm_over_readings: args.confirm_over_readings,
+        confirm_over_usd: args.confirm_over_usd,
     };
     plan.validate()?;
     Ok(plan)
@@ -69,6 +78,28 @@ struct Report<'a> {
 pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verification>)> {
     let uses = Uses { sink: true, lake: plan.track, ..Uses::default() };
     let pipeline = target.open(&plan.names, uses)?;
+    if plan.resend.is_none() {
+        let region = match target {
+            Target::Aws { aws, .. } => Some(aws.region()),
+            Target::Local(_) => None,
+        };
+        let statement = state(plan, typical_reading_bytes(), region.as_deref());
+        if !plan.quiet || !statement.over.is_empty() {
+            eprintln!("{}", statement.line);
+        }
+        if !statement.over.is_empty() && !plan.yes {
+            let why = statement.over.join(" and ");
+            if !std::io::stdin().is_terminal() {
+                return Err(crate::invalid!(
+                    "not started: {why} (the rate is per device). Pass --yes to run it, or raise \
+                     --confirm-over-readings / --confirm-over-usd"
+                ));
+            }
+            if !super::confirm(&format!("{why}: run it?"))? {
+                bail!("not started");
+            }
+        }
+    }
     let sink: Box<dyn RecordSink> = match &plan.mqtt {
         Some(access) => Box::new(MqttSink::new(pipeline.mqtt(access)?)?),
         None => pipeline.sink()?,
@@ -86,7 +117,34 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         None => None,
     };
     print(plan.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
-    let exit = if summary.failed > 0 {
+    if summary.not_made > 0 && summary.stopped_by.is_none() && !summary.interrupted {
+        let planned = summary.sent + summary.not_made;
+        eprintln!(
+            "the run ended at its duration behind the requested rate of {2}/s: {0} of {planned} readings made \
+             ({1:.1}%); this machine or the stream could not keep up",
+            summary.sent,
+            100.0 * summary.sent as f64 / planned as f64,
+            summary.target_rate
+        );
+    }
+    if summary.not_written > 0 {
+        eprintln!(
+            "the local lake could not be written: {} written, {} accepted but not written ({} in the spool, {} lost)",
+            crate::output::count(summary.accepted - summary.not_written, "reading"),
+            summary.not_written,
+            summary.not_written - summary.lost,
+            summary.lost
+        );
+    }
+    if summary.spool_left_out > 0 {
+        eprintln!(
+            "the spool file reached its limit (--spool-limit-mib): {} could not be kept and are lost",
+            crate::output::count(summary.spool_left_out, "reading")
+        );
+    }
+    let exit = if summary.lost > 0 && summary.failed == 0 {
+        Exit::Incomplete
+    } else if summary.failed > 0 {
         let spool = summary.spool_file.as_deref().unwrap_or("the spool file");
         let unsent = crate::output::count(summary.failed, "reading");
         match &summary.stopped_by {

@@ -84,6 +84,9 @@ struct Buffer {
     data: Vec<u8>,
     oldest_ms: Option<i64>,
     since: Option<Instant>,
+    /// The records as received whose output is in `data`: kept until the object is written, so a lake that
+    /// cannot be written loses none of them.
+    raw: Vec<Vec<u8>>,
 }
 
 impl Buffer {
@@ -105,6 +108,8 @@ struct State {
     stats: StreamStats,
     /// A failure of the background flusher, reported by the next call.
     failure: Option<String>,
+    /// The first write to the lake that failed: from then on the stream takes no more records.
+    lake_failed: Option<String>,
     stopped: bool,
     /// The per-minute counters `health` reads, when the stream keeps them.
     minutes: Option<MinuteLog>,
@@ -247,6 +252,9 @@ impl LocalStream {
             bail!("local delivery stream failed: {failure}");
         }
         ensure!(!state.stopped, "local delivery stream {} is stopped", self.shared.settings.stream);
+        if let Some(why) = &state.lake_failed {
+            bail!("the local lake cannot be written ({why}): the stream takes no more records");
+        }
         let arrival_ms = Utc::now().timestamp_millis();
         for data in records {
             state.next_id += 1;
@@ -280,6 +288,23 @@ impl RecordSink for LocalStream {
     fn flush(&self) -> Result<()> {
         let mut state = self.shared.lock();
         self.shared.drain(&mut state, true)
+    }
+
+    /// After a failed write: every record accepted but not in a written object, as received, handed back (and
+    /// dropped from the buffers, so stopping does not try again).
+    fn take_unwritten(&self) -> Vec<Vec<u8>> {
+        let mut state = self.shared.lock();
+        if state.lake_failed.is_none() {
+            return vec![];
+        }
+        let mut out: Vec<Vec<u8>> = std::mem::take(&mut state.pending).into_iter().map(|p| p.data).collect();
+        state.pending_bytes = 0;
+        state.pending_since = None;
+        let state = &mut *state;
+        for buffer in [&mut state.processed, &mut state.errors] {
+            out.append(&mut std::mem::take(buffer).raw);
+        }
+        out
     }
 }
 
@@ -382,12 +407,13 @@ impl Shared {
         let consistent = response.records.len() == batch.len()
             && response.records.iter().zip(&batch).all(|(r, p)| r.record_id == p.record_id);
         let ending_ms = Utc::now().timestamp_millis();
-        for (i, pending) in batch.iter().enumerate() {
+        for (i, pending) in batch.into_iter().enumerate() {
             let outcome = if consistent { Some(&response.records[i]) } else { None };
             match outcome.map(|r| (r.result, &r.data)) {
                 Some((TransformResult::Ok, data)) => {
                     let bytes = B64.decode_to_vec(data).map_err(|_| anyhow!("transform returned invalid base64"))?;
                     state.processed.add(&bytes, pending.arrival_ms);
+                    state.processed.raw.push(pending.data);
                     state.stats.records_ok += 1;
                 }
                 Some((TransformResult::Dropped, _)) => state.stats.records_dropped += 1,
@@ -408,6 +434,7 @@ impl Shared {
                     let mut text = line.to_string();
                     text.push('\n');
                     state.errors.add(text.as_bytes(), pending.arrival_ms);
+                    state.errors.raw.push(pending.data);
                     state.stats.records_failed += 1;
                     failed_here += 1;
                 }
@@ -446,11 +473,17 @@ impl Shared {
         let key =
             prefix.render(oldest, "processing-failed") + &object_name(&self.settings.stream, self.version, Utc::now());
         // On failure the buffer stays, to be retried by the next flush (Firehose retries S3 delivery too).
-        let written = self.lake.put(&key, &slot.data);
+        let written = self
+            .lake
+            .put(&key, &slot.data)
+            .with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket));
         if let Some(m) = state.minute() {
             if written.is_ok() { m.deliveries += 1 } else { m.deliveries_failed += 1 }
         }
-        written.with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket))?;
+        if let Err(e) = &written {
+            state.lake_failed.get_or_insert_with(|| format!("{e:#}"));
+        }
+        written?;
         let slot = if error { &mut state.errors } else { &mut state.processed };
         *slot = Buffer::default();
         if error {
@@ -463,142 +496,5 @@ impl Shared {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::settings::{PipelineSettings, SettingsInput};
-    use crate::target::ObjectLake as _;
-
-    fn stream(dir: &std::path::Path, tweak: impl FnOnce(&mut PipelineSettings)) -> (LocalStream, DirLake, LogFiles) {
-        let mut settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
-        tweak(&mut settings);
-        let lake = DirLake::new(&dir.join("lake"), &settings.bucket);
-        let logs = LogFiles::new(&dir.join("logs"));
-        (LocalStream::start(&settings, 3, lake.clone(), LogFiles::new(&dir.join("logs"))).unwrap(), lake, logs)
-    }
-
-    fn reading(i: usize) -> Vec<u8> {
-        format!("{{\"device_id\":\"aq-0001\",\"seq\":{i},\"NO2\":{i}.5,\"pad\":\"{}\"}}\n", "x".repeat(200))
-            .into_bytes()
-    }
-
-    #[test]
-    fn interval_zero_delivers_every_put_as_an_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let (stream, lake, _) = stream(dir.path(), |s| {
-            s.buffering.interval_seconds = 0;
-            s.processor.interval_seconds = 0;
-        });
-        stream.put_record_batch(&[reading(1), reading(2)]).unwrap();
-        stream.put_record_batch(&[reading(3)]).unwrap();
-        let objects = lake.list("processed/").unwrap();
-        assert_eq!(objects.len(), 2, "no buffering: one object per call");
-        let key = &objects[0].key;
-        let now = Utc::now();
-        let hour = now.format("processed/year=%Y/month=%m/day=%d/hour=%H/").to_string();
-        assert!(key.starts_with(&hour), "{key}");
-        let name = key.rsplit('/').next().unwrap();
-        assert!(name.starts_with("reaqtions-iot-data-stream-3-"), "version in the name: {name}");
-        assert_eq!(name.len(), "reaqtions-iot-data-stream-3-".len() + "2026-11-25-21-00-00-".len() + 36);
-        let mut lines: Vec<usize> = objects
-            .iter()
-            .map(|o| {
-                let text = String::from_utf8(lake.get(&o.key).unwrap()).unwrap();
-                assert!(text.lines().all(|l| l.contains("\"_firehose_arrival\":")));
-                text.lines().count()
-            })
-            .collect();
-        lines.sort_unstable();
-        assert_eq!(lines, [1, 2]);
-        assert_eq!(stream.close().unwrap().objects, 2);
-    }
-
-    #[test]
-    fn size_buffering_writes_when_full_and_close_flushes_the_rest() {
-        let dir = tempfile::tempdir().unwrap();
-        let (stream, lake, _) = stream(dir.path(), |s| {
-            s.buffering = crate::settings::Buffering { size_mib: 1, interval_seconds: 900 };
-            s.processor.interval_seconds = 0;
-        });
-        let batch: Vec<Vec<u8>> = (0..500).map(reading).collect();
-        let per_batch: usize = batch.iter().map(Vec::len).sum::<usize>();
-        let mut sent = 0;
-        while sent < 1024 * 1024 + per_batch {
-            stream.put_record_batch(&batch).unwrap();
-            sent += per_batch;
-        }
-        let objects = lake.list("processed/").unwrap();
-        assert_eq!(objects.len(), 1, "one full buffer written");
-        assert!(objects[0].size >= 1024 * 1024);
-        let stats = stream.close().unwrap();
-        assert_eq!(stats.objects, 2, "the rest flushed on close");
-        assert_eq!(stats.records_ok, stats.records_in);
-    }
-
-    #[test]
-    fn interval_buffering_writes_after_the_interval() {
-        let dir = tempfile::tempdir().unwrap();
-        let (stream, lake, _) = stream(dir.path(), |s| {
-            s.buffering.interval_seconds = 1;
-            s.processor.interval_seconds = 0;
-        });
-        stream.put_record_batch(&[reading(1)]).unwrap();
-        assert!(lake.list("processed/").unwrap().is_empty(), "held for the interval");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while lake.list("processed/").unwrap().is_empty() {
-            assert!(Instant::now() < deadline, "not written after the interval");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        drop(stream);
-    }
-
-    #[test]
-    fn failed_records_go_to_the_error_prefix_with_their_raw_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let (stream, lake, logs) = stream(dir.path(), |_| {});
-        let bad = b"{\"device_id\":\"aq-0002\",\"NO2\":\"oops\"}\xff".to_vec();
-        stream.put_record_batch(&[reading(1), bad.clone(), b"   ".to_vec()]).unwrap();
-        let stats = stream.close().unwrap();
-        assert_eq!((stats.records_ok, stats.records_failed, stats.records_dropped), (1, 1, 1));
-        let errors = lake.list("error/processing-failed/year=").unwrap();
-        assert_eq!(errors.len(), 1);
-        let line: Value = serde_json::from_slice(&lake.get(&errors[0].key).unwrap()).unwrap();
-        assert_eq!(line["errorCode"], "Lambda.ProcessingFailedStatus");
-        assert_eq!(line["attemptsMade"], 1);
-        assert!(line["arrivalTimestamp"].as_i64().unwrap() <= line["attemptEndingTimestamp"].as_i64().unwrap());
-        assert_eq!(
-            line["lambdaArn"],
-            "arn:aws:lambda:local:000000000000:function:reaqtions-data-transformation:$LATEST"
-        );
-        assert_eq!(B64.decode_to_vec(line["rawData"].as_str().unwrap()).unwrap(), bad);
-        let events =
-            crate::target::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None).unwrap();
-        assert!(
-            events.iter().any(|e| e.message.contains("record failed") && e.message.contains("error_code=not_utf8"))
-        );
-        assert!(events.iter().any(|e| e.message.contains("batch transformed") && e.message.contains("failed=1")));
-        assert!(!events.iter().any(|e| e.message.contains("oops")), "payload never logged");
-    }
-
-    #[test]
-    fn batch_limits_are_enforced() {
-        let dir = tempfile::tempdir().unwrap();
-        let (stream, _, _) = stream(dir.path(), |_| {});
-        assert!(stream.put_record_batch(&vec![b"{}".to_vec(); 501]).is_err());
-        let err = stream.put_record_batch(&[vec![b' '; LIMITS.record_bytes + 1]]).unwrap_err();
-        assert!(err.to_string().contains("record 0"), "{err}");
-    }
-
-    #[test]
-    fn processor_invocations_stay_within_the_processor_buffer() {
-        let dir = tempfile::tempdir().unwrap();
-        let (stream, _, _) = stream(dir.path(), |s| s.processor.size_mb = 0.2);
-        let batch: Vec<Vec<u8>> = (0..400).map(reading).collect(); // ~100 KB
-        for _ in 0..10 {
-            stream.put_record_batch(&batch).unwrap();
-        }
-        let stats = stream.close().unwrap();
-        // ~1 MB through a 0.2 MB processor buffer: at least five invocations.
-        assert!(stats.invocations >= 5, "{stats:?}");
-        assert_eq!(stats.records_ok, 4000);
-    }
-}
+#[path = "stream_tests.rs"]
+mod tests;

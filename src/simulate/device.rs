@@ -139,6 +139,17 @@ impl Device {
     }
 }
 
+/// The size of a simulated reading (the mean of a hundred): what `cost` and `simulate`'s plan assume.
+pub fn typical_reading_bytes() -> u64 {
+    let mut device = Device::new(0, 1);
+    let time = format_time(chrono::Utc::now());
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        device.next_reading(&time, "0123abcd", &mut out);
+    }
+    (out.len() as u64).div_ceil(100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! never built up front), sends them through the retrying sender with bounded concurrency, tracks what was
 //! accepted for `--verify`, and reports what happened.
 
+pub mod budget;
 pub mod device;
 pub mod malformed;
 pub mod pack;
@@ -64,7 +65,25 @@ pub struct Plan {
     pub mqtt: Option<crate::target::MqttAccess>,
     pub output: crate::output::OutputFormat,
     pub quiet: bool,
+    /// The wall time the run may take (`--duration`): a run that cannot keep up ends there, behind.
+    pub deadline: Option<Duration>,
+    /// What the spool file may hold; readings beyond are counted as left out.
+    pub spool_limit_bytes: u64,
+    /// Run without asking even over the thresholds.
+    pub yes: bool,
+    /// A run over this many readings, or (on AWS) this many dollars of ingestion, asks first.
+    pub confirm_over_readings: u64,
+    pub confirm_over_usd: f64,
 }
+
+/// Readings made per pass of the sending loop at most.
+const MAX_PER_PASS: u64 = 20_000;
+
+/// How long past its duration a run may go to make its last readings.
+const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+
+/// What a spool file holds at most unless told otherwise.
+pub const DEFAULT_SPOOL_LIMIT_BYTES: u64 = 1 << 30;
 
 impl Plan {
     /// `devices` × `per_device` readings at `rate` per device per second; everything else at its default
@@ -88,6 +107,11 @@ impl Plan {
             mqtt: None,
             output: crate::output::OutputFormat::Table,
             quiet: true,
+            deadline: None,
+            spool_limit_bytes: DEFAULT_SPOOL_LIMIT_BYTES,
+            yes: false,
+            confirm_over_readings: 10_000_000,
+            confirm_over_usd: 1.0,
         }
     }
 
@@ -245,6 +269,14 @@ pub struct Summary {
     pub errors: std::collections::BTreeMap<String, u64>,
     /// What stopped sending, when a failure no retry can fix did.
     pub stopped_by: Option<String>,
+    /// Readings of the plan never made: sending stopped, or the run reached its duration behind the rate.
+    pub not_made: u64,
+    /// Readings the spool file had no room for (its size limit): lost, and said so.
+    pub spool_left_out: u64,
+    /// Readings the stream accepted but could not write (the local lake failed): in the spool, unless lost.
+    pub not_written: u64,
+    /// Readings neither written nor spooled (the spool could not be written either).
+    pub lost: u64,
 }
 
 /// Full batches go to the sending threads at once; a partly filled one after [`BATCH_LINGER`].
@@ -282,7 +314,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
     let run_id = format!("{:08x}", rand::rng().random::<u32>());
     let total = plan.total();
     let total_rate = plan.rate * plan.devices as f64;
-    let sender = Sender::new(sink, plan.retry, plan.spool.clone());
+    let sender = Sender::new(sink, plan.retry, plan.spool.clone()).with_spool_limit(plan.spool_limit_bytes);
     let limits = sink.limits();
     let started_wall = Utc::now();
     let started = Instant::now();
@@ -323,10 +355,13 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
         while made < total && !INTERRUPTED.load(Ordering::Relaxed) {
             let elapsed = started.elapsed();
             let now = Instant::now();
-            // Once a failure no retry can fix stopped sending, the rest of the run is made at once and spooled,
-            // so `--resend` can complete it later.
-            let due =
-                if sender.is_stopped() { total } else { ((elapsed.as_secs_f64() * total_rate) as u64 + 1).min(total) };
+            // Once a failure no retry can fix stopped sending, nothing more is made: readings are never made
+            // just to be spooled. A run behind its rate ends at its duration (with a moment's grace).
+            if sender.is_stopped() || plan.deadline.is_some_and(|d| elapsed >= d + DEADLINE_GRACE) {
+                break;
+            }
+            // At most a slice per pass, so a run far behind its rate still checks its deadline and flushes often.
+            let due = ((elapsed.as_secs_f64() * total_rate) as u64 + 1).min(total).min(made + MAX_PER_PASS);
             if made < due {
                 time = device::format_time(started_wall + chrono::Duration::from_std(elapsed).unwrap_or_default());
             }
@@ -383,7 +418,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
     if let Some(e) = send_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e.context("readings could not be sent or spooled"));
     }
-    sink.flush()?;
+    let (not_written, lost) = settle_unwritten(sink, &sender)?;
     let stats = &sender.stats;
     let accepted = stats.accepted.load(Ordering::Relaxed);
     // The rate the readings were made at: intervals between the first and the last.
@@ -407,8 +442,33 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
         spool_file: sender.spool_path().map(|p| p.display().to_string()),
         errors: stats.errors(),
         stopped_by: stats.stopped().map(|e| e.message),
+        not_made: total - made,
+        spool_left_out: stats.left_out.load(Ordering::Relaxed),
+        not_written,
+        lost,
     };
     Ok((summary, tracker))
+}
+
+/// Flushes the sink; when it could not make everything durable (the local lake cannot be written), what it
+/// accepted but did not write goes to the spool, or is counted as lost when the spool cannot be written either.
+/// Returns (readings not written, readings lost).
+fn settle_unwritten(sink: &dyn RecordSink, sender: &Sender) -> Result<(u64, u64)> {
+    let Err(e) = sink.flush() else { return Ok((0, 0)) };
+    let unwritten = sink.take_unwritten();
+    if unwritten.is_empty() {
+        return Err(e);
+    }
+    let readings: u64 = unwritten.iter().map(|r| sender::readings_in(r)).sum();
+    let lost = match sender.spool_unwritten(unwritten) {
+        Ok(()) => 0,
+        Err(spool) => {
+            eprintln!("{spool:#}");
+            readings
+        }
+    };
+    eprintln!("{e:#}");
+    Ok((readings, lost))
 }
 
 /// Sends the readings of a spool file (one per line) again; returns the summary.
@@ -484,5 +544,9 @@ pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Res
         spool_file: sender.spool_path().map(|p| p.display().to_string()),
         errors: stats.errors(),
         stopped_by: stats.stopped().map(|e| e.message),
+        not_made: 0,
+        spool_left_out: stats.left_out.load(Ordering::Relaxed),
+        not_written: 0,
+        lost: 0,
     })
 }

@@ -57,6 +57,8 @@ pub struct SendStats {
     pub spooled: AtomicU64,
     /// Records given up on by a sender without a spool (the caller keeps them).
     pub unsent: AtomicU64,
+    /// Readings the spool had no room for (its size limit).
+    pub left_out: AtomicU64,
     pub calls: AtomicU64,
     /// Refused entries and failed calls, by code.
     errors: Mutex<BTreeMap<String, u64>>,
@@ -90,7 +92,7 @@ impl SendStats {
 }
 
 /// The readings a record carries: its lines (a packed record holds several, each ending in a newline).
-fn readings_in(record: &[u8]) -> u64 {
+pub fn readings_in(record: &[u8]) -> u64 {
     let lines = memchr::memchr_iter(b'\n', record).count() as u64;
     if record.last() == Some(&b'\n') { lines.max(1) } else { lines + 1 }
 }
@@ -139,18 +141,43 @@ pub struct Sender<'a> {
     policy: RetryPolicy,
     /// Where records given up on go; `None` when the caller keeps them itself.
     spool_path: Option<PathBuf>,
+    /// Bytes the spool may hold, and what it holds.
+    spool_limit: u64,
+    spooled_bytes: AtomicU64,
     spool: Mutex<Option<File>>,
     pub stats: SendStats,
 }
 
 impl<'a> Sender<'a> {
     pub fn new(sink: &'a dyn RecordSink, policy: RetryPolicy, spool_path: PathBuf) -> Self {
-        Sender { sink, policy, spool_path: Some(spool_path), spool: Mutex::new(None), stats: SendStats::default() }
+        Sender {
+            sink,
+            policy,
+            spool_path: Some(spool_path),
+            spool_limit: u64::MAX,
+            spooled_bytes: AtomicU64::new(0),
+            spool: Mutex::new(None),
+            stats: SendStats::default(),
+        }
+    }
+
+    /// The spool holds at most `bytes`; readings beyond are counted in `stats.left_out`.
+    pub fn with_spool_limit(mut self, bytes: u64) -> Self {
+        self.spool_limit = bytes;
+        self
     }
 
     /// A sender whose given-up records are only counted (`stats.unsent`): the caller still holds them.
     pub fn without_spool(sink: &'a dyn RecordSink, policy: RetryPolicy) -> Self {
-        Sender { sink, policy, spool_path: None, spool: Mutex::new(None), stats: SendStats::default() }
+        Sender {
+            sink,
+            policy,
+            spool_path: None,
+            spool_limit: 0,
+            spooled_bytes: AtomicU64::new(0),
+            spool: Mutex::new(None),
+            stats: SendStats::default(),
+        }
     }
 
     pub fn spool_path(&self) -> Option<&PathBuf> {
@@ -224,6 +251,13 @@ impl<'a> Sender<'a> {
         }
     }
 
+    /// Records a sink accepted but could not make durable (the local lake could not be written): spooled like
+    /// the ones given up on.
+    pub fn spool_unwritten(&self, records: Vec<Vec<u8>>) -> Result<()> {
+        let records: Vec<Outgoing<()>> = records.into_iter().map(|bytes| Outgoing { bytes, tag: () }).collect();
+        self.spool_records(&records)
+    }
+
     fn spool_records<T>(&self, records: &[Outgoing<T>]) -> Result<()> {
         let Some(spool_path) = &self.spool_path else {
             self.stats.unsent.fetch_add(records.len() as u64, Relaxed);
@@ -239,15 +273,21 @@ impl<'a> Sender<'a> {
             *guard = Some(file);
         }
         let file = guard.as_mut().expect("opened above");
+        let mut readings = 0;
         for record in records {
             let mut line = record.bytes.clone();
             if line.last() != Some(&b'\n') {
                 line.push(b'\n');
             }
+            if self.spooled_bytes.load(Relaxed) + line.len() as u64 > self.spool_limit {
+                self.stats.left_out.fetch_add(readings_in(&record.bytes), Relaxed);
+                continue;
+            }
             file.write_all(&line).with_context(|| format!("cannot write spool file {}", spool_path.display()))?;
+            self.spooled_bytes.fetch_add(line.len() as u64, Relaxed);
+            readings += readings_in(&record.bytes);
         }
         file.flush().with_context(|| format!("cannot write spool file {}", spool_path.display()))?;
-        let readings: u64 = records.iter().map(|r| readings_in(&r.bytes)).sum();
         self.stats.spooled.fetch_add(readings, Relaxed);
         Ok(())
     }

@@ -515,8 +515,8 @@ fn readings_left_after_retries_are_spooled_and_resent() {
     assert_eq!(keys.len(), 100, "everything arrived once the spool was resent");
 }
 
-/// A stream that does not exist: no retry can help, so sending stops at once with the reason, and the spool
-/// holds the whole run for `--resend` once the stream exists.
+/// A stream that does not exist: no retry can help, so sending stops at once with the reason; the spool holds
+/// what was made for `--resend` once the stream exists, and the rest of the run is never made.
 #[test]
 fn a_missing_stream_stops_sending_at_once_and_says_why() {
     let env = AwsEnv::start();
@@ -539,7 +539,22 @@ fn a_missing_stream_stops_sending_at_once_and_says_why() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["errors"]["ResourceNotFoundException"], 1, "{summary}");
     assert_eq!(summary["calls"], 1, "one call, no retries: {summary}");
-    assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 50, "every reading of the run");
+    let (spooled, not_made) = (summary["failed"].as_u64().unwrap(), summary["not_made"].as_u64().unwrap());
+    assert!(not_made > 0, "nothing is made just to be spooled: {summary}");
+    assert_eq!(spooled + not_made, 50, "{summary}");
+    assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count() as u64, spooled, "what was made");
+
+    // A spool with no room left: what it cannot keep is counted and said, never silently dropped.
+    let capped = env.dir.path().join("capped.ndjson");
+    let out = env
+        .cmd(&["simulate", "--devices", "5", "--count", "10", "--rate", "1", "--stream", "nope", "--bucket", bucket])
+        .args(["--output", "json", "--quiet", "--spool-limit-mib", "0", "--spool"])
+        .arg(&capped)
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(summary["spool_left_out"].as_u64().unwrap() > 0, "{summary}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be kept and are lost"));
 
     create_stream(&env, "nope", bucket);
     let resent = env.json(
@@ -549,8 +564,8 @@ fn a_missing_stream_stops_sending_at_once_and_says_why() {
             .copied()
             .collect::<Vec<_>>(),
     );
-    assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(50), Some(0)), "{resent}");
-    assert_eq!(keys_in_bucket(&env, bucket).len(), 50);
+    assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(spooled), Some(0)), "{resent}");
+    assert_eq!(keys_in_bucket(&env, bucket).len() as u64, spooled);
 }
 
 /// A principal without firehose:PutRecordBatch: stopped at once, the action named, the producer policy named.
@@ -575,7 +590,9 @@ fn a_denied_put_stops_sending_at_once_and_names_the_action() {
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(took < std::time::Duration::from_secs(3), "stopped at once, took {took:?}");
     assert!(stderr.contains("firehose:PutRecordBatch") && stderr.contains("examples/iam/producer.json"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 20);
+    // The table on stdout: what was made is spooled, the rest of the run never made.
+    let spooled = std::fs::read_to_string(&spool).unwrap().lines().count();
+    assert!((1..20).contains(&spooled), "{spooled} spooled: only what was made");
     assert_eq!(proxy.stats.failed_calls.load(std::sync::atomic::Ordering::Relaxed), 1, "no retries");
 }
 

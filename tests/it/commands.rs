@@ -227,3 +227,62 @@ fn role_policies_are_printed_filled_in_for_the_stack() {
     let bad = env.cmd(&["template", "iam", "analyst", "--account", "12345", "--region", "eu-west-1"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn simulate_states_its_plan_and_a_typo_cannot_fill_a_disk() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    // The rate is per device: 1,000 devices at 100,000/s for 50 s is 5 billion readings. Off a terminal it is
+    // refused before anything is made (a usage error, exit 2).
+    let out = env.cmd(&["simulate", "--devices", "1000", "--rate", "100000", "--duration", "50s"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1000 devices × 100000/s = 100,000,000/s for 50s: 5,000,000,000 readings"), "{stderr}");
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert!(env.objects().is_empty(), "nothing made, nothing written");
+
+    // With --yes, a run that cannot keep up ends at its duration and says how far behind it was.
+    let out = env
+        .cmd(&["simulate", "--devices", "50", "--rate", "200000", "--duration", "1s", "--yes", "--output", "json"])
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (sent, not_made) = (summary["sent"].as_u64().unwrap(), summary["not_made"].as_u64().unwrap());
+    assert_eq!(sent + not_made, 10_000_000, "{summary}");
+    assert!(not_made > 0, "ten million readings in a second: behind, {summary}");
+    assert_eq!(summary["accepted"].as_u64(), Some(sent), "what was made was delivered");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ended at its duration behind the requested rate"));
+}
+
+#[test]
+fn a_lake_that_cannot_be_written_loses_nothing_accepted() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    // The injected failure: a file where the lake needs its processed/ directory, so every object write fails.
+    let lake = env.data_dir().join("lake/reaqtions-iot-data-lake-raw");
+    std::fs::create_dir_all(&lake).unwrap();
+    std::fs::write(lake.join("processed"), b"not a directory").unwrap();
+    let spool = env.dir.path().join("elsewhere.ndjson");
+    let out = env
+        .cmd(&["simulate", "--devices", "3", "--count", "20", "--rate", "200", "--no-pack", "--output", "json"])
+        .args(["--quiet", "--spool"])
+        .arg(&spool)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (accepted, not_written) = (summary["accepted"].as_u64().unwrap(), summary["not_written"].as_u64().unwrap());
+    assert_eq!((accepted, not_written, summary["lost"].as_u64()), (60, 60, Some(0)), "{summary}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("0 readings written, 60 accepted but not written (60 in the spool, 0 lost)"), "{stderr}");
+    assert!(stderr.contains("processed"), "the failed write is named: {stderr}");
+    assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 60, "every record as it was sent");
+
+    // Once the lake can be written, the spool completes the run: every reading once.
+    std::fs::remove_file(lake.join("processed")).unwrap();
+    let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--output", "json", "--quiet"]);
+    assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(60), Some(0)), "{resent}");
+    assert_eq!(env.json(&["report", "--format", "json"]).as_array().unwrap().len(), 60);
+}

@@ -1,0 +1,148 @@
+use super::*;
+use crate::settings::{PipelineSettings, SettingsInput};
+use crate::target::ObjectLake as _;
+
+fn stream(dir: &std::path::Path, tweak: impl FnOnce(&mut PipelineSettings)) -> (LocalStream, DirLake, LogFiles) {
+    let mut settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
+    tweak(&mut settings);
+    let lake = DirLake::new(&dir.join("lake"), &settings.bucket);
+    let logs = LogFiles::new(&dir.join("logs"));
+    (LocalStream::start(&settings, 3, lake.clone(), LogFiles::new(&dir.join("logs"))).unwrap(), lake, logs)
+}
+
+fn reading(i: usize) -> Vec<u8> {
+    format!("{{\"device_id\":\"aq-0001\",\"seq\":{i},\"NO2\":{i}.5,\"pad\":\"{}\"}}\n", "x".repeat(200)).into_bytes()
+}
+
+#[test]
+fn interval_zero_delivers_every_put_as_an_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, lake, _) = stream(dir.path(), |s| {
+        s.buffering.interval_seconds = 0;
+        s.processor.interval_seconds = 0;
+    });
+    stream.put_record_batch(&[reading(1), reading(2)]).unwrap();
+    stream.put_record_batch(&[reading(3)]).unwrap();
+    let objects = lake.list("processed/").unwrap();
+    assert_eq!(objects.len(), 2, "no buffering: one object per call");
+    let key = &objects[0].key;
+    let now = Utc::now();
+    let hour = now.format("processed/year=%Y/month=%m/day=%d/hour=%H/").to_string();
+    assert!(key.starts_with(&hour), "{key}");
+    let name = key.rsplit('/').next().unwrap();
+    assert!(name.starts_with("reaqtions-iot-data-stream-3-"), "version in the name: {name}");
+    assert_eq!(name.len(), "reaqtions-iot-data-stream-3-".len() + "2026-11-25-21-00-00-".len() + 36);
+    let mut lines: Vec<usize> = objects
+        .iter()
+        .map(|o| {
+            let text = String::from_utf8(lake.get(&o.key).unwrap()).unwrap();
+            assert!(text.lines().all(|l| l.contains("\"_firehose_arrival\":")));
+            text.lines().count()
+        })
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [1, 2]);
+    assert_eq!(stream.close().unwrap().objects, 2);
+}
+
+#[test]
+fn size_buffering_writes_when_full_and_close_flushes_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, lake, _) = stream(dir.path(), |s| {
+        s.buffering = crate::settings::Buffering { size_mib: 1, interval_seconds: 900 };
+        s.processor.interval_seconds = 0;
+    });
+    let batch: Vec<Vec<u8>> = (0..500).map(reading).collect();
+    let per_batch: usize = batch.iter().map(Vec::len).sum::<usize>();
+    let mut sent = 0;
+    while sent < 1024 * 1024 + per_batch {
+        stream.put_record_batch(&batch).unwrap();
+        sent += per_batch;
+    }
+    let objects = lake.list("processed/").unwrap();
+    assert_eq!(objects.len(), 1, "one full buffer written");
+    assert!(objects[0].size >= 1024 * 1024);
+    let stats = stream.close().unwrap();
+    assert_eq!(stats.objects, 2, "the rest flushed on close");
+    assert_eq!(stats.records_ok, stats.records_in);
+}
+
+#[test]
+fn interval_buffering_writes_after_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, lake, _) = stream(dir.path(), |s| {
+        s.buffering.interval_seconds = 1;
+        s.processor.interval_seconds = 0;
+    });
+    stream.put_record_batch(&[reading(1)]).unwrap();
+    assert!(lake.list("processed/").unwrap().is_empty(), "held for the interval");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lake.list("processed/").unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "not written after the interval");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stream);
+}
+
+#[test]
+fn failed_records_go_to_the_error_prefix_with_their_raw_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, lake, logs) = stream(dir.path(), |_| {});
+    let bad = b"{\"device_id\":\"aq-0002\",\"NO2\":\"oops\"}\xff".to_vec();
+    stream.put_record_batch(&[reading(1), bad.clone(), b"   ".to_vec()]).unwrap();
+    let stats = stream.close().unwrap();
+    assert_eq!((stats.records_ok, stats.records_failed, stats.records_dropped), (1, 1, 1));
+    let errors = lake.list("error/processing-failed/year=").unwrap();
+    assert_eq!(errors.len(), 1);
+    let line: Value = serde_json::from_slice(&lake.get(&errors[0].key).unwrap()).unwrap();
+    assert_eq!(line["errorCode"], "Lambda.ProcessingFailedStatus");
+    assert_eq!(line["attemptsMade"], 1);
+    assert!(line["arrivalTimestamp"].as_i64().unwrap() <= line["attemptEndingTimestamp"].as_i64().unwrap());
+    assert_eq!(line["lambdaArn"], "arn:aws:lambda:local:000000000000:function:reaqtions-data-transformation:$LATEST");
+    assert_eq!(B64.decode_to_vec(line["rawData"].as_str().unwrap()).unwrap(), bad);
+    let events =
+        crate::target::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None).unwrap();
+    assert!(events.iter().any(|e| e.message.contains("record failed") && e.message.contains("error_code=not_utf8")));
+    assert!(events.iter().any(|e| e.message.contains("batch transformed") && e.message.contains("failed=1")));
+    assert!(!events.iter().any(|e| e.message.contains("oops")), "payload never logged");
+}
+
+#[test]
+fn batch_limits_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, _, _) = stream(dir.path(), |_| {});
+    assert!(stream.put_record_batch(&vec![b"{}".to_vec(); 501]).is_err());
+    let err = stream.put_record_batch(&[vec![b' '; LIMITS.record_bytes + 1]]).unwrap_err();
+    assert!(err.to_string().contains("record 0"), "{err}");
+}
+
+#[test]
+fn processor_invocations_stay_within_the_processor_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, _, _) = stream(dir.path(), |s| s.processor.size_mb = 0.2);
+    let batch: Vec<Vec<u8>> = (0..400).map(reading).collect(); // ~100 KB
+    for _ in 0..10 {
+        stream.put_record_batch(&batch).unwrap();
+    }
+    let stats = stream.close().unwrap();
+    // ~1 MB through a 0.2 MB processor buffer: at least five invocations.
+    assert!(stats.invocations >= 5, "{stats:?}");
+    assert_eq!(stats.records_ok, 4000);
+}
+
+#[test]
+fn a_failed_write_stops_the_stream_and_hands_back_every_record_as_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, lake, _) = stream(dir.path(), |s| s.processor.interval_seconds = 0);
+    std::fs::create_dir_all(lake.root()).unwrap();
+    std::fs::write(lake.root().join("processed"), b"in the way").unwrap();
+    let sent: Vec<Vec<u8>> = (0..5).map(reading).collect();
+    stream.put_record_batch(&sent).unwrap();
+    let err = stream.flush().unwrap_err();
+    assert!(format!("{err:#}").contains("delivery to s3://"), "{err:#}");
+    let refused = stream.put_record_batch(&[reading(9)]).unwrap_err();
+    assert!(refused.permanent && refused.message.contains("cannot be written"), "{refused:?}");
+    assert_eq!(stream.take_unwritten(), sent, "raw, in order, none lost");
+    assert!(stream.take_unwritten().is_empty(), "handed back once");
+    stream.close().unwrap();
+}
