@@ -52,6 +52,19 @@ fn add_rows(table: &mut Table, path: &str, value: &Value) {
     }
 }
 
+/// `1,234,567`: a whole number with thousands separators.
+pub fn thousands(n: f64) -> String {
+    let digits = format!("{:.0}", n.round());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && c != '-' && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `1 object`, `2 objects`: a count with its noun (plural with an `s`).
 pub fn count(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }

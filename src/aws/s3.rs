@@ -408,6 +408,14 @@ impl S3Lake {
     pub fn new(client: Client, bucket: &str, owner: Option<String>, runtime: Handle) -> Self {
         S3Lake { client, bucket: bucket.to_owned(), owner, runtime }
     }
+
+    /// "cannot <verb> s3://bucket/key: <why>", the bucket's owner and region considered.
+    fn failed<E>(&self, verb: &str, key: &str, e: &SdkError<E, HttpResponse>) -> anyhow::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        anyhow!("cannot {verb} s3://{}/{key}: {}", self.bucket, explain_bucket(&self.bucket, self.owner.as_deref(), e))
+    }
 }
 
 impl ObjectLake for S3Lake {
@@ -460,13 +468,7 @@ impl ObjectLake for S3Lake {
                 .set_expected_bucket_owner(self.owner.clone())
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow!(
-                        "cannot read s3://{}/{key}: {}",
-                        self.bucket,
-                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
-                    )
-                })?;
+                .map_err(|e| self.failed("read", key, &e))?;
             let bytes = out.body.collect().await.map_err(|e| anyhow!("cannot read s3://{}/{key}: {e}", self.bucket))?;
             Ok(bytes.into_bytes().to_vec())
         })
@@ -483,13 +485,7 @@ impl ObjectLake for S3Lake {
                 .body(ByteStream::from(bytes.to_vec()))
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow!(
-                        "cannot write s3://{}/{key}: {}",
-                        self.bucket,
-                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
-                    )
-                })?;
+                .map_err(|e| self.failed("write", key, &e))?;
             Ok(())
         })
     }
@@ -503,13 +499,7 @@ impl ObjectLake for S3Lake {
                 .set_expected_bucket_owner(self.owner.clone())
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow!(
-                        "cannot delete s3://{}/{key}: {}",
-                        self.bucket,
-                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
-                    )
-                })?;
+                .map_err(|e| self.failed("delete", key, &e))?;
             Ok(())
         })
     }

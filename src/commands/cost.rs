@@ -109,17 +109,5 @@ fn table(per_reading: &[Row], packed: &[Row]) -> Table {
 
 /// Large counts in thousands separators, small ones with two decimals.
 fn quantity(q: f64) -> String {
-    if q >= 1000.0 {
-        let digits = format!("{:.0}", q);
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
-    } else {
-        format!("{q:.2}")
-    }
+    if q >= 1000.0 { crate::output::thousands(q) } else { format!("{q:.2}") }
 }

@@ -27,17 +27,7 @@ pub fn bytes(n: f64) -> String {
     if unit == 0 { format!("{value:.0} B") } else { format!("{value:.3} {}", units[unit]) }
 }
 
-fn count(n: f64) -> String {
-    let digits = format!("{:.0}", n.round());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::output::thousands as count;
 
 /// The statement for `plan` with readings of `reading_bytes`; `aws_region` when the run goes to AWS.
 pub fn state(plan: &Plan, reading_bytes: u64, aws_region: Option<&str>) -> Statement {
