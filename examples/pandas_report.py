@@ -4,7 +4,8 @@ Either from a CSV report:
     reaqtions report --local --format csv --output readings.csv
     python examples/pandas_report.py readings.csv
 
-or straight from the objects Firehose wrote (NDJSON, one reading per line):
+or straight from the objects Firehose wrote (NDJSON, one reading per line; gzip or plain, told apart by their
+first bytes, as a lake may hold both):
     python examples/pandas_report.py .reaqtions/lake/reaqtions-iot-data-lake-raw/processed
 """
 
@@ -14,11 +15,16 @@ import sys
 import pandas as pd
 
 
+def compression(f: pathlib.Path):
+    with f.open("rb") as head:
+        return "gzip" if head.read(2) == b"\x1f\x8b" else None
+
+
 def load(path: str) -> pd.DataFrame:
     p = pathlib.Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file())
-        return pd.concat((pd.read_json(f, lines=True) for f in files), ignore_index=True)
+        return pd.concat((pd.read_json(f, lines=True, compression=compression(f)) for f in files), ignore_index=True)
     return pd.read_csv(p)
 
 

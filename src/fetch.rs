@@ -9,7 +9,8 @@ use anyhow::Result;
 
 use crate::target::{ObjectLake, ObjectMeta};
 
-/// Fetches `objects` with `concurrency` threads; `consume` sees each object's bytes (or read error) in order.
+/// Fetches `objects` with `concurrency` threads; `consume` sees each object's content (gunzipped when it is
+/// gzip) or read error, in order.
 /// Stops early, without fetching the rest, when `consume` returns an error.
 pub fn for_each_object(
     lake: &dyn ObjectLake,
@@ -40,7 +41,10 @@ pub fn for_each_object(
                         done = advanced.wait(done).unwrap_or_else(|e| e.into_inner());
                     }
                     drop(done);
-                    if stop.load(Ordering::Relaxed) || tx.send((i, lake.get(&objects[i].key))).is_err() {
+                    // Read by its bytes: gzip (Firehose's GZIP) or plain, whatever its name says.
+                    let key = &objects[i].key;
+                    let bytes = lake.get(key).and_then(|b| crate::compression::decoded(b, key));
+                    if stop.load(Ordering::Relaxed) || tx.send((i, bytes)).is_err() {
                         return;
                     }
                 }

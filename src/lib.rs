@@ -5,6 +5,7 @@ pub mod aqi;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod compression;
 pub mod cost;
 pub mod error;
 pub mod failed;

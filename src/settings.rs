@@ -45,6 +45,9 @@ pub struct PipelineSettings {
     /// CloudWatch alarms, their SNS topic and the dashboard (AWS).
     #[serde(default)]
     pub monitoring: Monitoring,
+    /// What the lake's objects are written as (a deployment recorded before this setting gets the default).
+    #[serde(default)]
+    pub compression: crate::compression::Compression,
 }
 
 /// The stack's alarms (on unless turned off), where they notify, and its dashboard (on unless turned off).
@@ -158,6 +161,9 @@ pub struct SettingsInput {
     /// An address subscribed to the alarms' topic (it must confirm the subscription AWS mails it).
     #[arg(long, value_name = "ADDRESS")]
     pub alarm_email: Option<String>,
+    /// What lake objects are written as: gzip (default; keys end in .gz) or none.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub compression: Option<crate::compression::Compression>,
 }
 
 impl SettingsInput {
@@ -190,7 +196,8 @@ impl SettingsInput {
             architecture,
             alarms,
             dashboard,
-            alarm_email
+            alarm_email,
+            compression
         )
     }
 
@@ -270,6 +277,7 @@ impl PipelineSettings {
                 dashboard: file.dashboard.unwrap_or(true),
                 alarm_email: file.alarm_email,
             },
+            compression: file.compression.unwrap_or_default(),
             stack,
         };
         settings.validate()?;

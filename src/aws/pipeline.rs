@@ -158,6 +158,7 @@ pub fn pipeline_parameters(
         p("ErrorPrefixRoot", root(&s.error_prefix, true)?),
         p("IotRuleName", crate::mqtt::rule_name(&s.stack)),
         p("TransformId", transform_id.unwrap_or("unknown").to_owned()),
+        p("CompressionFormat", s.compression.firehose_format().to_owned()),
         p("AlarmsEnabled", s.monitoring.alarms.to_string()),
         p("DashboardEnabled", s.monitoring.dashboard.to_string()),
         p("AlarmEmail", s.monitoring.alarm_email.clone().unwrap_or_default()),
@@ -260,6 +261,11 @@ impl Deployed {
         settings.lambda.timeout_seconds = p("LambdaTimeout", settings.lambda.timeout_seconds);
         settings.monitoring.alarms = self.parameter("AlarmsEnabled").unwrap_or(settings.monitoring.alarms);
         settings.monitoring.dashboard = self.parameter("DashboardEnabled").unwrap_or(settings.monitoring.dashboard);
+        // A stack deployed before the setting existed wrote plain objects.
+        settings.compression = match self.parameters.get("CompressionFormat").map(String::as_str) {
+            Some("GZIP") => crate::compression::Compression::Gzip,
+            _ => crate::compression::Compression::None,
+        };
         settings
     }
 }

@@ -106,7 +106,7 @@ fn settle(
     summary: &mut Summary,
 ) -> Result<()> {
     let bytes = lake.get(&object.key)?;
-    let (found, unreadable) = read(kind, &bytes);
+    let (found, unreadable) = read(kind, &crate::compression::decoded(bytes.clone(), &object.key)?);
     summary.objects += 1;
     summary.records += found.len() as u64;
     summary.unreadable_lines += unreadable.len() as u64;
@@ -162,7 +162,9 @@ fn settle(
         }
         let mut remainder = keep.join(&b'\n');
         remainder.push(b'\n');
-        lake.put(&format!("{}-remaining-{}", object.key, uuid::Uuid::new_v4()), &remainder)?;
+        // Plain, whatever the original was (every reader decides by the bytes), and named so.
+        let original = object.key.strip_suffix(".gz").unwrap_or(&object.key);
+        lake.put(&format!("{original}-remaining-{}", uuid::Uuid::new_v4()), &remainder)?;
     }
     lake.put(&done_key(&object.key, root), &bytes)?;
     lake.delete(&object.key)?;

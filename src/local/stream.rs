@@ -470,12 +470,15 @@ impl Shared {
         let slot = if error { &mut state.errors } else { &mut state.processed };
         let oldest = slot.oldest_ms.and_then(DateTime::from_timestamp_millis).unwrap_or_else(Utc::now);
         let prefix = if error { &self.error_prefix } else { &self.prefix };
-        let key =
-            prefix.render(oldest, "processing-failed") + &object_name(&self.settings.stream, self.version, Utc::now());
+        // Compressed as Firehose compresses with CompressionFormat GZIP: the object, and `.gz` on its name.
+        let compression = self.settings.compression;
+        let key = prefix.render(oldest, "processing-failed")
+            + &object_name(&self.settings.stream, self.version, Utc::now())
+            + compression.extension();
         // On failure the buffer stays, to be retried by the next flush (Firehose retries S3 delivery too).
-        let written = self
-            .lake
-            .put(&key, &slot.data)
+        let written = compression
+            .encode(&slot.data)
+            .and_then(|bytes| self.lake.put(&key, &bytes))
             .with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket));
         if let Some(m) = state.minute() {
             if written.is_ok() { m.deliveries += 1 } else { m.deliveries_failed += 1 }

@@ -31,11 +31,16 @@ fn interval_zero_delivers_every_put_as_an_object() {
     assert!(key.starts_with(&hour), "{key}");
     let name = key.rsplit('/').next().unwrap();
     assert!(name.starts_with("reaqtions-iot-data-stream-3-"), "version in the name: {name}");
-    assert_eq!(name.len(), "reaqtions-iot-data-stream-3-".len() + "2026-11-25-21-00-00-".len() + 36);
+    assert_eq!(
+        name.len(),
+        "reaqtions-iot-data-stream-3-".len() + "2026-11-25-21-00-00-".len() + 36 + ".gz".len(),
+        "Firehose's name, .gz as GZIP adds"
+    );
     let mut lines: Vec<usize> = objects
         .iter()
         .map(|o| {
-            let text = String::from_utf8(lake.get(&o.key).unwrap()).unwrap();
+            let text =
+                String::from_utf8(crate::compression::decoded(lake.get(&o.key).unwrap(), &o.key).unwrap()).unwrap();
             assert!(text.lines().all(|l| l.contains("\"_firehose_arrival\":")));
             text.lines().count()
         })
@@ -61,7 +66,9 @@ fn size_buffering_writes_when_full_and_close_flushes_the_rest() {
     }
     let objects = lake.list("processed/").unwrap();
     assert_eq!(objects.len(), 1, "one full buffer written");
-    assert!(objects[0].size >= 1024 * 1024);
+    // The buffer size counts the data before compression, as Firehose's does.
+    let content = crate::compression::decoded(lake.get(&objects[0].key).unwrap(), &objects[0].key).unwrap();
+    assert!(content.len() >= 1024 * 1024 && objects[0].size < content.len() as u64 / 3, "{}", objects[0].size);
     let stats = stream.close().unwrap();
     assert_eq!(stats.objects, 2, "the rest flushed on close");
     assert_eq!(stats.records_ok, stats.records_in);
@@ -94,7 +101,8 @@ fn failed_records_go_to_the_error_prefix_with_their_raw_bytes() {
     assert_eq!((stats.records_ok, stats.records_failed, stats.records_dropped), (1, 1, 1));
     let errors = lake.list("error/processing-failed/year=").unwrap();
     assert_eq!(errors.len(), 1);
-    let line: Value = serde_json::from_slice(&lake.get(&errors[0].key).unwrap()).unwrap();
+    let content = crate::compression::decoded(lake.get(&errors[0].key).unwrap(), &errors[0].key).unwrap();
+    let line: Value = serde_json::from_slice(&content).unwrap();
     assert_eq!(line["errorCode"], "Lambda.ProcessingFailedStatus");
     assert_eq!(line["attemptsMade"], 1);
     assert!(line["arrivalTimestamp"].as_i64().unwrap() <= line["attemptEndingTimestamp"].as_i64().unwrap());

@@ -2,6 +2,7 @@
 
 mod aws;
 mod commands;
+mod compression;
 mod devices;
 mod fault_proxy;
 mod handler_permissions;
@@ -69,7 +70,7 @@ impl Env {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
     }
 
-    /// Every object of the local bucket: (key, bytes).
+    /// Every object of the local bucket: (key, content), gunzipped when it is gzip (the default).
     pub fn objects(&self) -> Vec<(String, Vec<u8>)> {
         let root = self.data_dir().join("lake").join("reaqtions-iot-data-lake-raw");
         let mut out = Vec::new();
@@ -87,7 +88,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
             walk(root, &path, out);
         } else {
             let key = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            out.push((key, std::fs::read(&path).unwrap()));
+            let content = reaqtions::compression::decoded(std::fs::read(&path).unwrap(), &key).unwrap();
+            out.push((key, content));
         }
     }
 }

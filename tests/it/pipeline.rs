@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::{Env, fixture};
 
-const KEY_PATTERN: &str = r"^(processed|error/processing-failed)/year=\d{4}/month=\d{2}/day=\d{2}/hour=\d{2}/reaqtions-iot-data-stream-1-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}$";
+const KEY_PATTERN: &str = r"^(processed|error/processing-failed)/year=\d{4}/month=\d{2}/day=\d{2}/hour=\d{2}/reaqtions-iot-data-stream-1-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}(\.gz)?$";
 
 fn matches_key_layout(key: &str) -> bool {
     // A small hand-rolled check of KEY_PATTERN (no regex dependency for one test).
@@ -23,7 +23,8 @@ fn matches_key_layout(key: &str) -> bool {
         s.strip_prefix(prefix).is_some_and(|d| d.len() == n && d.bytes().all(|b| b.is_ascii_digit()))
     };
     let name_ok = parts.len() == 5 && {
-        let name = parts[4];
+        // GZIP objects (the default) end in .gz, as Firehose names them.
+        let name = parts[4].strip_suffix(".gz").unwrap_or(parts[4]);
         let stamp_and_uuid = name.strip_prefix("reaqtions-iot-data-stream-1-").unwrap_or("");
         stamp_and_uuid.len() == 20 + 36
             && stamp_and_uuid[..19]
@@ -290,6 +291,15 @@ fn pandas_loads_the_report_and_the_lake() {
                  assert list(df.columns[:3]) == ['device_id', 'TIME', 'USER_INPUT']; \
                  assert df['PM2_5'].dtype.kind == 'f' and df['seq'].dtype.kind == 'i'";
     let out = std::process::Command::new(&python).args(["-c", check]).arg(&csv).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A lake of gzip (the default) and plain objects loads as one.
+    env.ok(&["deploy", "--compression", "none"]);
+    env.ok(&["simulate", "--devices", "3", "--count", "20", "--rate", "100", "--quiet"]);
+    let examples = script.parent().unwrap();
+    let mixed = "import sys; sys.path.insert(0, sys.argv[1]); from pandas_report import load; \
+                 df = load(sys.argv[2]); assert len(df) == 120, len(df)";
+    let out = std::process::Command::new(&python).args(["-c", mixed]).arg(examples).arg(&lake).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

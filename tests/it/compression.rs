@@ -1,0 +1,126 @@
+//! Compressed lakes: GZIP by default on both targets, `compression: none` still readable, and a lake holding
+//! both kinds read as one — by each object's bytes, not its name.
+
+use serde_json::Value;
+
+use crate::Env;
+use crate::aws::{AwsEnv, RAW};
+
+fn rows(env: &Env) -> usize {
+    env.json(&["report", "--format", "json"]).as_array().unwrap().len()
+}
+
+#[test]
+fn a_lake_of_gzip_and_plain_objects_reads_as_one() {
+    let env = Env::default();
+    let deployed = env.json(&["deploy", "--output", "json"]);
+    assert_eq!(deployed["change"], "created");
+    env.ok(&["simulate", "--devices", "3", "--count", "10", "--rate", "100", "--quiet"]);
+    let lake = env.data_dir().join("lake/reaqtions-iot-data-lake-raw");
+    let files = |gz: bool| -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![lake.join("processed")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "gz") == gz {
+                    out.push(path);
+                }
+            }
+        }
+        out
+    };
+    let gzipped = files(true);
+    assert!(!gzipped.is_empty() && files(false).is_empty(), "the default writes .gz objects");
+    for path in &gzipped {
+        assert!(std::fs::read(path).unwrap().starts_with(&[0x1f, 0x8b]), "{} is gzip", path.display());
+    }
+    assert_eq!(rows(&env), 30);
+
+    // Switched off: new objects are plain, the old ones stay gzip, and every reader reads both.
+    let switched = env.json(&["deploy", "--compression", "none", "--output", "json"]);
+    assert_eq!(switched["change"], "updated");
+    let summary = env.json(&[
+        "simulate",
+        "--devices",
+        "2",
+        "--count",
+        "10",
+        "--rate",
+        "100",
+        "--verify",
+        "--quiet",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(summary["verify"]["missing"], 0, "--verify reads the plain objects: {summary}");
+    assert!(!files(false).is_empty() && files(true).len() == gzipped.len());
+    assert_eq!(rows(&env), 50, "both kinds in one report");
+    let csv = env.ok(&["report", "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 51, "header and every reading");
+
+    // A plain object named .gz is read by its bytes too.
+    let plain = files(false)[0].clone();
+    std::fs::rename(&plain, plain.with_extension("gz")).unwrap();
+    assert_eq!(rows(&env), 50);
+}
+
+#[test]
+fn deploy_asks_firehose_for_gzip_and_report_reads_gzip_objects_from_s3() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+    let cfn = aws_sdk_cloudformation::Client::new(&env.moto.sdk_config(&env.runtime));
+    let stack = env.runtime.block_on(cfn.describe_stacks().stack_name("reaqtions").send()).unwrap();
+    let parameter = stack.stacks()[0]
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some("CompressionFormat"))
+        .and_then(|p| p.parameter_value().map(str::to_owned));
+    assert_eq!(parameter.as_deref(), Some("GZIP"), "the stream is asked for GZIP objects");
+
+    // moto's Firehose writes what it is sent: the objects Firehose would write are put here, one of each kind.
+    let line = |device: &str| {
+        format!(
+            "{{\"device_id\":\"{device}\",\"TIME\":\"2026-11-26T07:00:00.000000\",\"NO2\":1.5,\
+             \"_firehose_arrival\":\"2026-11-26T07:00:01.000Z\"}}\n"
+        )
+    };
+    let gz = reaqtions::compression::Compression::Gzip.encode(line("aq-0001").as_bytes()).unwrap();
+    let base = "processed/year=2026/month=11/day=26/hour=07/reaqtions-iot-data-stream-1-2026-11-26-07-00-00-";
+    for (key, body) in [
+        (format!("{base}0f0e0d0c-0b0a-0908-0706-050403020100.gz"), gz),
+        (format!("{base}1f0e0d0c-0b0a-0908-0706-050403020100"), line("aq-0002").into_bytes()),
+    ] {
+        env.runtime.block_on(env.s3().put_object().bucket(RAW).key(key).body(body.into()).send()).unwrap();
+    }
+    let report: Value = env.json(&["report", "--format", "json", "--since", "2026-11-26T00:00:00Z"]);
+    let mut devices: Vec<&str> = report.as_array().unwrap().iter().map(|r| r["device_id"].as_str().unwrap()).collect();
+    devices.sort_unstable();
+    assert_eq!(devices, ["aq-0001", "aq-0002"]);
+}
+
+#[test]
+fn the_stream_writes_what_the_setting_says() {
+    use reaqtions::aws::pipeline::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
+    use reaqtions::settings::{PipelineSettings, SettingsInput};
+    let t = crate::templates::template(PIPELINE_TEMPLATE);
+    let mut d = crate::templates::deployment(true);
+    for (compression, expected) in [(None, "GZIP"), (Some(reaqtions::compression::Compression::None), "UNCOMPRESSED")] {
+        let settings = PipelineSettings::resolve(SettingsInput { compression, ..SettingsInput::default() }).unwrap();
+        let params = pipeline_parameters(&settings, "a", "k", "x86_64", RawBucket::Create, "eu-west-1", None).unwrap();
+        let format = params.iter().find(|(k, _)| k == "CompressionFormat").map(|(_, v)| v.clone()).unwrap();
+        assert_eq!(format, expected);
+        d.values.extend(params);
+        let destination =
+            d.resolve(&t["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]);
+        assert_eq!(destination["CompressionFormat"], expected);
+    }
+    let allowed = &t["Parameters"]["CompressionFormat"]["AllowedValues"];
+    assert_eq!(
+        format!("{allowed:?}").matches("GZIP").count() + format!("{allowed:?}").matches("UNCOMPRESSED").count(),
+        2
+    );
+}
