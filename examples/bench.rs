@@ -1,8 +1,9 @@
 //! Benchmarks (run in release): `cargo run --release --example bench -- [simulate|report|pack|mqtt|aws-simulate|aws-report N]`.
 //!
 //! simulate: holds 1k, 10k, 100k and 150k readings/s for a few seconds each through the local delivery stream and
-//! prints the achieved rate, its accuracy and the process CPU time. report: fills a lake with 200,000 readings and
-//! measures rows/s of a CSV report (written to a sink) and of the per-device summary.
+//! prints the achieved rate, its accuracy and the process CPU time. report: fills a lake with 200,000 readings, gzip
+//! then plain, and measures bytes per reading in the lake and rows/s of a CSV report (written to a sink) and of
+//! the per-device summary over each.
 //!
 //! mqtt: readings/s through the local MQTT broker into the lake (one connection per device, QoS 1, the topic
 //! rule, the local stream and the transform, all in this process), the CPU per 100k readings, and a count of the
@@ -16,6 +17,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use reaqtions::compression::{Compression, sample_ratio};
 use reaqtions::local::LocalTarget;
 use reaqtions::report::columns::Columns;
 use reaqtions::report::output::{Format, RowWriter};
@@ -37,9 +39,14 @@ fn plan(devices: usize, rate: f64, seconds: f64, spool: PathBuf) -> Plan {
 }
 
 fn target() -> (tempfile::TempDir, LocalTarget, reaqtions::local::Deployment) {
+    target_with(Compression::default())
+}
+
+fn target_with(compression: Compression) -> (tempfile::TempDir, LocalTarget, reaqtions::local::Deployment) {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = LocalTarget::new(dir.path());
-    let settings = PipelineSettings::resolve(SettingsInput::default()).expect("defaults");
+    let input = SettingsInput { compression: Some(compression), ..SettingsInput::default() };
+    let settings = PipelineSettings::resolve(input).expect("defaults");
     let (_, deployment) = target.deploy(&settings).expect("deploy");
     (dir, target, deployment)
 }
@@ -150,14 +157,27 @@ fn lake_lines(dir: &std::path::Path) -> u64 {
 }
 
 fn report() {
-    let (dir, target, deployment) = target();
+    for compression in [Compression::Gzip, Compression::None] {
+        report_over(compression);
+    }
+    println!("gzip ratio measured on a sample of simulated readings: {:.2}x", sample_ratio(Compression::Gzip));
+}
+
+fn report_over(compression: Compression) {
+    let (dir, target, deployment) = target_with(compression);
     let stream = target.start_stream(&deployment).expect("stream");
     let (summary, _) = run(&stream, &plan(1000, 200.0, 1.0, dir.path().join("spool"))).expect("simulate");
     stream.close().expect("flush");
     let lake = target.lake(&deployment.settings.bucket);
     let prefix = reaqtions::prefix::Prefix::parse(&deployment.settings.prefix, false).expect("prefix");
     let objects = select_objects(&lake, &prefix, "", &Query::default()).expect("list");
-    println!("lake: {} readings in {} objects", summary.sent, objects.len());
+    let bytes: u64 = objects.iter().map(|o| o.size).sum();
+    println!(
+        "lake ({compression:?}): {} readings in {} objects, {bytes} bytes = {:.1} bytes/reading",
+        summary.sent,
+        objects.len(),
+        bytes as f64 / summary.sent.max(1) as f64
+    );
     for concurrency in [1, 4, 8] {
         let started = Instant::now();
         let mut sink = std::io::sink();

@@ -11,6 +11,7 @@ pub mod error;
 pub mod failed;
 pub mod fetch;
 pub mod health;
+pub mod lifecycle;
 pub mod local;
 pub mod mqtt;
 pub mod output;

@@ -48,6 +48,9 @@ pub struct PipelineSettings {
     /// What the lake's objects are written as (a deployment recorded before this setting gets the default).
     #[serde(default)]
     pub compression: crate::compression::Compression,
+    /// The raw bucket's storage tiers and retention (AWS, on a bucket the stack owns).
+    #[serde(default)]
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }
 
 /// The stack's alarms (on unless turned off), where they notify, and its dashboard (on unless turned off).
@@ -164,6 +167,18 @@ pub struct SettingsInput {
     /// What lake objects are written as: gzip (default; keys end in .gz) or none.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub compression: Option<crate::compression::Compression>,
+    /// Move processed/ objects to --cold-storage-class this many days after they were written (default: never).
+    #[arg(long, value_name = "DAYS")]
+    pub cold_after_days: Option<u32>,
+    /// Where they move: INTELLIGENT_TIERING (default), STANDARD_IA (from day 30) or GLACIER_IR.
+    #[arg(long, value_enum, value_name = "CLASS")]
+    pub cold_storage_class: Option<crate::lifecycle::StorageClass>,
+    /// Delete processed/ objects this many days after they were written (default: never).
+    #[arg(long, value_name = "DAYS")]
+    pub expire_processed_after_days: Option<u32>,
+    /// Delete error objects this many days after they were written (default: never).
+    #[arg(long, value_name = "DAYS")]
+    pub expire_errors_after_days: Option<u32>,
 }
 
 impl SettingsInput {
@@ -197,7 +212,11 @@ impl SettingsInput {
             alarms,
             dashboard,
             alarm_email,
-            compression
+            compression,
+            cold_after_days,
+            cold_storage_class,
+            expire_processed_after_days,
+            expire_errors_after_days
         )
     }
 
@@ -278,6 +297,12 @@ impl PipelineSettings {
                 alarm_email: file.alarm_email,
             },
             compression: file.compression.unwrap_or_default(),
+            lifecycle: crate::lifecycle::Lifecycle {
+                cold_after_days: file.cold_after_days,
+                cold_storage_class: file.cold_storage_class.unwrap_or_default(),
+                expire_processed_after_days: file.expire_processed_after_days,
+                expire_errors_after_days: file.expire_errors_after_days,
+            },
             stack,
         };
         settings.validate()?;
@@ -324,6 +349,7 @@ impl PipelineSettings {
                 s.error_prefix
             ));
         }
+        s.lifecycle.validate()?;
         if let Some(email) = &s.monitoring.alarm_email {
             let (user, domain) = email.split_once('@').unwrap_or_default();
             if user.is_empty() || !domain.contains('.') || email.len() > 254 || email.contains(char::is_whitespace) {

@@ -159,6 +159,11 @@ pub fn pipeline_parameters(
         p("IotRuleName", crate::mqtt::rule_name(&s.stack)),
         p("TransformId", transform_id.unwrap_or("unknown").to_owned()),
         p("CompressionFormat", s.compression.firehose_format().to_owned()),
+        // 0: that rule is off.
+        p("ColdAfterDays", s.lifecycle.cold_after_days.unwrap_or(0).to_string()),
+        p("ColdStorageClass", s.lifecycle.cold_storage_class.as_str().to_owned()),
+        p("ExpireProcessedAfterDays", s.lifecycle.expire_processed_after_days.unwrap_or(0).to_string()),
+        p("ExpireErrorsAfterDays", s.lifecycle.expire_errors_after_days.unwrap_or(0).to_string()),
         p("AlarmsEnabled", s.monitoring.alarms.to_string()),
         p("DashboardEnabled", s.monitoring.dashboard.to_string()),
         p("AlarmEmail", s.monitoring.alarm_email.clone().unwrap_or_default()),

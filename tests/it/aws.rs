@@ -218,12 +218,13 @@ fn a_reused_bucket_is_reported_and_left_as_it_is() {
     let zip = env.zip();
     let out = env
         .cmd(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--bucket", "shared-lake"])
-        .args(["--output", "json"])
+        .args(["--expire-errors-after-days", "90", "--output", "json"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bucket shared-lake exists"), "{stderr}");
+    assert!(stderr.contains("lifecycle settings not applied: bucket shared-lake is not this stack's"), "{stderr}");
     // moto answers GetBucketVersioning with a root element the SDK does not read: a warning either way.
     assert!(stderr.contains("warning: bucket shared-lake: it has no public access block"), "{stderr}");
     assert!(stderr.contains("warning: bucket shared-lake: its versioning") || stderr.contains("versioning is off"));

@@ -124,3 +124,48 @@ fn the_stream_writes_what_the_setting_says() {
         2
     );
 }
+
+#[test]
+fn lifecycle_rules_follow_each_setting_and_are_off_by_default() {
+    use reaqtions::aws::pipeline::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
+    use reaqtions::lifecycle::StorageClass;
+    use reaqtions::settings::{PipelineSettings, SettingsInput};
+    let t = crate::templates::template(PIPELINE_TEMPLATE);
+    let rules = |input: SettingsInput| -> Vec<serde_norway::Value> {
+        let settings = PipelineSettings::resolve(input).unwrap();
+        let params = pipeline_parameters(&settings, "a", "k", "x86_64", RawBucket::Create, "eu-west-1", None).unwrap();
+        let mut d = crate::templates::deployment(true);
+        let set = |name: &str| params.iter().find(|(k, _)| k == name).is_some_and(|(_, v)| v != "0");
+        d.conditions.insert("GoesCold".into(), set("ColdAfterDays"));
+        d.conditions.insert("ExpiresProcessed".into(), set("ExpireProcessedAfterDays"));
+        d.conditions.insert("ExpiresErrors".into(), set("ExpireErrorsAfterDays"));
+        d.values.extend(params);
+        d.values.insert("AWS::NoValue".into(), "(no value)".into());
+        let resolved = d.resolve(&t["Resources"]["RawBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]);
+        resolved.as_sequence().unwrap().iter().filter(|r| r.as_str() != Some("(no value)")).cloned().collect()
+    };
+    assert_eq!(rules(SettingsInput::default()).len(), 1, "only the hygiene rule by default");
+
+    let year = rules(SettingsInput {
+        cold_after_days: Some(30),
+        cold_storage_class: Some(StorageClass::GlacierIr),
+        expire_processed_after_days: Some(365),
+        expire_errors_after_days: Some(90),
+        ..SettingsInput::default()
+    });
+    let ids: Vec<&str> = year.iter().map(|r| r["Id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["storage-hygiene", "processed-cold", "processed-expiry", "errors-expiry"]);
+    assert_eq!(year[1]["Prefix"], "processed/year=");
+    assert_eq!(year[1]["Transitions"][0]["StorageClass"], "GLACIER_IR");
+    assert_eq!(year[1]["Transitions"][0]["TransitionInDays"], "30");
+    assert_eq!((year[2]["ExpirationInDays"].as_str(), year[3]["ExpirationInDays"].as_str()), (Some("365"), Some("90")));
+    assert_eq!(year[3]["Prefix"], "error/");
+
+    let err = PipelineSettings::resolve(SettingsInput {
+        cold_after_days: Some(10),
+        cold_storage_class: Some(StorageClass::StandardIa),
+        ..SettingsInput::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("no earlier than day 30"), "{err}");
+}

@@ -132,6 +132,19 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     }
     if bucket_plan == RawBucket::Reuse {
         report_reused_bucket(aws, &settings.bucket, owner, progress);
+        if settings.lifecycle.is_set() {
+            progress.say(&format!(
+                "lifecycle settings not applied: bucket {} is not this stack's (reused or kept), and deploy changes \
+                 none of its settings; set its lifecycle rules yourself",
+                settings.bucket
+            ));
+        }
+    } else if settings.lifecycle.cold_after_days.is_some() {
+        let ratio = crate::compression::sample_ratio(settings.compression);
+        let largest = (f64::from(settings.buffering.size_mib) * 1048576.0 / ratio) as u64;
+        for warning in settings.lifecycle.warnings(largest) {
+            progress.say(&format!("lifecycle: {warning}"));
+        }
     }
 
     let mut on_event = |line: &str| progress.say(&format!("  {line}"));
