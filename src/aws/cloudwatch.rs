@@ -23,6 +23,8 @@ struct Ask {
     metric: String,
     dimensions: Vec<(String, String)>,
     stat: &'static str,
+    /// Its own period, when not the window's (each query of a GetMetricData call may have its own).
+    period: Option<u32>,
 }
 
 fn ask(id: &str, namespace: &'static str, metric: &str, dimensions: &[(&str, &str)], stat: &'static str) -> Ask {
@@ -32,6 +34,7 @@ fn ask(id: &str, namespace: &'static str, metric: &str, dimensions: &[(&str, &st
         metric: metric.to_owned(),
         dimensions: dimensions.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         stat,
+        period: None,
     }
 }
 
@@ -48,7 +51,7 @@ impl CloudWatchVitals {
         CloudWatchVitals { client, runtime, settings, rule }
     }
 
-    fn asks(&self, iot_actions: &[(String, String)]) -> Vec<Ask> {
+    fn asks(&self, window: &Window, iot_actions: &[(String, String)]) -> Vec<Ask> {
         let stream = [("DeliveryStreamName", self.settings.stream.as_str())];
         let function = [("FunctionName", self.settings.function.as_str())];
         let mut asks = vec![
@@ -63,6 +66,11 @@ impl CloudWatchVitals {
             ask("lambda_errors", "AWS/Lambda", "Errors", &function, "Sum"),
             ask("lambda_throttles", "AWS/Lambda", "Throttles", &function, "Sum"),
             ask("lambda_duration", "AWS/Lambda", "Duration", &function, "p90"),
+            // The p90 over the whole window: one datapoint of a period as long as the window.
+            Ask {
+                period: Some((window.seconds().max(0) as u32).div_ceil(window.period_seconds) * window.period_seconds),
+                ..ask("lambda_duration_window", "AWS/Lambda", "Duration", &function, "p90")
+            },
         ];
         if let Some(rule) = &self.rule {
             for (i, (metric, action_type)) in iot_actions.iter().enumerate() {
@@ -134,10 +142,8 @@ impl VitalSource for CloudWatchVitals {
                 Some(rule) => self.iot_failure_metrics(rule).await?,
                 None => vec![],
             };
-            let mut data = metric_data(&self.client, &self.asks(&iot_actions), window, window.period_seconds).await?;
-            // The p90 over the whole window is one datapoint of a period as long as the window.
-            let whole = (window.seconds() as u32).div_ceil(window.period_seconds) * window.period_seconds;
-            let p90 = metric_data(&self.client, &[ask_p90(&self.settings.function)], window, whole).await?;
+            let mut data =
+                metric_data(&self.client, &self.asks(window, &iot_actions), window, window.period_seconds).await?;
             let series =
                 |data: &mut BTreeMap<String, Vec<(DateTime<Utc>, f64)>>, id: &str, combine: fn(f64, f64) -> f64| {
                     let mut s = Series::empty(window);
@@ -169,7 +175,10 @@ impl VitalSource for CloudWatchVitals {
                 lambda_errors: Some(zeroed(series(&mut data, "lambda_errors", sum))),
                 lambda_throttles: Some(zeroed(series(&mut data, "lambda_throttles", sum))),
                 lambda_duration_p90_ms: Some(series(&mut data, "lambda_duration", f64::max)),
-                lambda_duration_p90_ms_window: p90.get("lambda_duration").and_then(|p| p.first()).map(|(_, v)| *v),
+                lambda_duration_p90_ms_window: data
+                    .get("lambda_duration_window")
+                    .and_then(|p| p.first())
+                    .map(|(_, v)| *v),
                 iot_rule_failures: self.rule.as_ref().map(|_| iot),
                 incoming_records: zeroed(incoming_records),
                 failed_records,
@@ -227,6 +236,7 @@ async fn metric_data(
         for (name, value) in &a.dimensions {
             metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
         }
+        let period = a.period.unwrap_or(period).max(60);
         let stat = MetricStat::builder().metric(metric.build()).period(period as i32).stat(a.stat).build();
         MetricDataQuery::builder().id(&a.id).metric_stat(stat).return_data(true).build()
     });
@@ -250,10 +260,6 @@ async fn metric_data(
         }
     }
     Ok(out)
-}
-
-fn ask_p90(function: &str) -> Ask {
-    ask("lambda_duration", "AWS/Lambda", "Duration", &[("FunctionName", function)], "p90")
 }
 
 /// Records that failed processing: Firehose publishes no such count, and a record is counted incoming when

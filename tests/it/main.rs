@@ -1,6 +1,7 @@
 //! Integration tests: the `reaqtions` binary driven end to end on the local target, in temporary directories.
 
 mod aws;
+mod aws_sending;
 mod commands;
 mod compression;
 mod devices;
