@@ -4,6 +4,7 @@
 
 use super::Plan;
 use crate::cost::{Fleet, Prices, quota};
+use crate::output::thousands as count;
 use crate::simulate::pack::billed_bytes;
 
 /// The plan in one line, and why it needs a yes (empty when it does not).
@@ -26,8 +27,6 @@ pub fn bytes(n: f64) -> String {
     }
     if unit == 0 { format!("{value:.0} B") } else { format!("{value:.3} {}", units[unit]) }
 }
-
-use crate::output::thousands as count;
 
 /// The statement for `plan` with readings of `reading_bytes`; `aws_region` when the run goes to AWS.
 pub fn state(plan: &Plan, reading_bytes: u64, aws_region: Option<&str>) -> Statement {
