@@ -102,8 +102,12 @@ fn a_missing_stream_stops_sending_at_once_and_says_why() {
     assert!(stderr.contains("delivery stream nope does not exist in us-east-1"), "{stderr}");
     assert!(stderr.contains("reaqtions status") && stderr.contains("--resend"), "{stderr}");
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(summary["errors"]["ResourceNotFoundException"], 1, "{summary}");
-    assert_eq!(summary["calls"], 1, "one call, no retries: {summary}");
+    // Batches already in flight when the first answer came back fail the same way (4 at once by default, and a
+    // loaded machine may have sent a second before moto answered the first); none is retried.
+    let calls = summary["calls"].as_u64().unwrap();
+    assert!((1..=4).contains(&calls), "at most the batches in flight: {summary}");
+    assert_eq!(summary["errors"]["ResourceNotFoundException"].as_u64(), Some(calls), "{summary}");
+    assert_eq!(summary["retried"], 0, "no retries: {summary}");
     let (spooled, not_made) = (summary["failed"].as_u64().unwrap(), summary["not_made"].as_u64().unwrap());
     assert!(not_made > 0, "nothing is made just to be spooled: {summary}");
     assert_eq!(spooled + not_made, 50, "{summary}");
@@ -158,7 +162,9 @@ fn a_denied_put_stops_sending_at_once_and_names_the_action() {
     // The table on stdout: what was made is spooled, the rest of the run never made.
     let spooled = std::fs::read_to_string(&spool).unwrap().lines().count();
     assert!((1..20).contains(&spooled), "{spooled} spooled: only what was made");
-    assert_eq!(proxy.stats.failed_calls.load(std::sync::atomic::Ordering::Relaxed), 1, "no retries");
+    // No retries: at most the batches already in flight when the first denial came back (4 by default).
+    let denied = proxy.stats.failed_calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((1..=4).contains(&denied), "{denied} calls: no retries");
 }
 
 /// Packed readings through a proxy that counts records and fails a fifth of them: 5,000 readings land in at
