@@ -91,6 +91,9 @@ pub struct CostArgs {
     /// A packed record is sent once its oldest reading has waited this long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
     pub linger: std::time::Duration,
+    /// Price this many months, one by one: the lake accumulates (1-120).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub months: u32,
     /// A price list of data/prices.json's shape instead of the embedded one.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,

@@ -17,6 +17,14 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The setting's own spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::None => "none",
+        }
+    }
+
     /// Firehose's `CompressionFormat` for it.
     pub fn firehose_format(self) -> &'static str {
         match self {
@@ -49,6 +57,9 @@ impl Compression {
     }
 }
 
+/// Readings in [`sample_ratio`]'s sample.
+pub const SAMPLE_READINGS: usize = 2000;
+
 /// How many times smaller gzip makes the lake: measured on a deterministic sample of 2,000 simulated readings
 /// (20 devices, through the transform as the lake holds them), compressed as the lake is written.
 pub fn sample_ratio(compression: Compression) -> f64 {
@@ -58,7 +69,7 @@ pub fn sample_ratio(compression: Compression) -> f64 {
     let mut devices: Vec<crate::simulate::device::Device> =
         (0..20).map(|i| crate::simulate::device::Device::new(i, 7)).collect();
     let (mut reading, mut plain) = (Vec::new(), Vec::new());
-    for i in 0..2000 {
+    for i in 0..SAMPLE_READINGS {
         reading.clear();
         devices[i % 20].next_reading("2026-11-26T07:00:00.000000", "5a3c1e00", &mut reading);
         // What the lake holds: the transform's output, arrival field included (a refused reading adds nothing).

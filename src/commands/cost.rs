@@ -1,13 +1,16 @@
-//! `cost`: the monthly bill of a fleet on the pipeline, one reading per record and packed, side by side — a
-//! table for people (with the prices' date and source, quota warnings and packing advice on stderr), or JSON
-//! rows `{scenario, component, quantity, unit, usd}` for scripts.
+//! `cost`: the bill of a fleet on the pipeline month by month — one reading per record against packed, plain
+//! against gzip, the lake accumulating with its tiers and retention, and one Athena query over a day, a week and
+//! a month of data — as tables for people (the prices' date and source, the measured gzip ratio, quota warnings
+//! and packing advice on stderr), or JSON rows `{scenario, compression, month, component, quantity, unit, usd}`.
 
 use anyhow::Result;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::Exit;
 use crate::cli::CostArgs;
-use crate::cost::{Fleet, Pipeline, Prices, Row, estimate, packing_advice, quota_warnings};
+use crate::compression::{Compression, SAMPLE_READINGS, sample_ratio};
+use crate::cost::lake::MAX_MONTHS;
+use crate::cost::{Fleet, Keeping, Pipeline, Prices, Row, bill, lake_of, packing_advice, quota_warnings};
 use crate::invalid;
 use crate::output::{OutputFormat, line};
 use crate::settings::PipelineSettings;
@@ -22,6 +25,9 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     }
     if !(1..=1000 * 1024).contains(&args.record_bytes) {
         return Err(invalid!("--record-bytes must be 1-1024000 (got {})", args.record_bytes));
+    }
+    if !(1..=MAX_MONTHS).contains(&args.months) {
+        return Err(invalid!("--months must be 1-{MAX_MONTHS} (got {})", args.months));
     }
     let region = region.unwrap_or("us-east-1");
     let prices = match &args.prices {
@@ -47,8 +53,22 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
         alarms: settings.monitoring.alarms,
         dashboard: settings.monitoring.dashboard,
     };
-    let per_reading = estimate(&fleet, &pipeline, regional, false);
-    let packed = estimate(&fleet, &pipeline, regional, true);
+    let ratio = sample_ratio(Compression::Gzip);
+    let keeping = |compression| Keeping {
+        compression,
+        ratio: if compression == Compression::Gzip { ratio } else { 1.0 },
+        lifecycle: settings.lifecycle,
+        noncurrent_days: settings.noncurrent_version_days,
+    };
+    // Every scenario both ways: one reading per record, packed; plain, gzip.
+    let bills: Vec<Vec<Row>> = [false, true]
+        .into_iter()
+        .flat_map(|packed| [Compression::None, Compression::Gzip].map(|c| (packed, c)))
+        .map(|(packed, c)| bill(&fleet, &pipeline, regional, packed, &keeping(c), args.months))
+        .collect();
+    let of = |packed: bool, c: Compression| &bills[usize::from(packed) * 2 + usize::from(c == Compression::Gzip)];
+    let (per_reading, packed) = (of(false, settings.compression), of(true, settings.compression));
+    let (plain, gzip) = (of(true, Compression::None), of(true, Compression::Gzip));
     eprintln!(
         "prices: {region}, {} as of {} ({}); {} devices × {}/s, {} bytes per reading, {} Lambda",
         prices.currency,
@@ -65,44 +85,148 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     if let Some(advice) = packing_advice(&fleet) {
         eprintln!("note: {advice}");
     }
-    let (a, b) = (per_reading.last().map_or(0.0, |r| r.usd), packed.last().map_or(0.0, |r| r.usd));
+    let (a, b) = (total(per_reading, 1), total(packed, 1));
     if a > 0.0 {
         eprintln!(
-            "packed: {:.2} USD/month against {:.2} for one reading per record ({:.0} % of it; {} readings per record)",
+            "packed: {:.2} USD in month 1 against {:.2} for one reading per record ({:.0} % of it; {} readings per \
+             record)",
             b,
             a,
             100.0 * b / a,
             fleet.sending(true).readings_per_record
         );
     }
-    match args.output {
-        OutputFormat::Json => {
-            let rows: Vec<&Row> = per_reading.iter().chain(&packed).collect();
-            line(&serde_json::to_string_pretty(&rows)?)?;
+    eprintln!(
+        "gzip: the lake is {ratio:.2}× smaller, measured now on {SAMPLE_READINGS} simulated readings compressed as \
+         the local stream writes them (gzip's fastest level; Firehose's level is not documented and may do better)"
+    );
+    let lake = lake_of(&fleet, &pipeline, &keeping(settings.compression));
+    if settings.lifecycle.cold_after_days.is_some() {
+        for warning in settings.lifecycle.warnings(lake.object_bytes as u64) {
+            eprintln!("warning: {warning}");
         }
-        OutputFormat::Table => line(&table(&per_reading, &packed).to_string())?,
+    }
+    let (sum_plain, sum_gzip) = (grand_total(plain), grand_total(gzip));
+    if sum_plain > 0.0 {
+        eprintln!(
+            "over {} month(s), packed: {sum_gzip:.2} USD with gzip against {sum_plain:.2} plain ({:.0} % of it)",
+            args.months,
+            100.0 * sum_gzip / sum_plain
+        );
+    }
+    match args.output {
+        OutputFormat::Json => line(&serde_json::to_string_pretty(&bills.concat())?)?,
+        OutputFormat::Table => {
+            line(&sending_table(per_reading, packed, settings.compression).to_string())?;
+            line(&lake_table(plain, gzip, ratio).to_string())?;
+            line(&query_table(plain, gzip, args.months).to_string())?;
+        }
     }
     Ok(Exit::Ok)
 }
 
-fn table(per_reading: &[Row], packed: &[Row]) -> Table {
+/// A month's total.
+fn total(rows: &[Row], month: u32) -> f64 {
+    rows.iter().find(|r| r.month == month && r.component == "total").map_or(0.0, |r| r.usd)
+}
+
+/// Every month's total together.
+fn grand_total(rows: &[Row]) -> f64 {
+    rows.iter().filter(|r| r.component == "total").map(|r| r.usd).sum()
+}
+
+fn table_with(header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header(["component", "unit", "one reading per record", "USD/month", "packed", "USD/month"]);
-    for (a, b) in per_reading.iter().zip(packed) {
+    table.set_header(header.to_vec());
+    for column in 1..header.len() {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// Month 1, one reading per record against packed, the lake written as the settings say.
+fn sending_table(per_reading: &[Row], packed: &[Row], compression: Compression) -> Table {
+    let mut table =
+        table_with(&["component", "unit", "one reading per record", "USD, month 1", "packed", "USD, month 1"]);
+    let month_one = |r: &&Row| r.month == 1 && !r.unit.ends_with("(not in the total)");
+    for (a, b) in per_reading.iter().filter(month_one).zip(packed.iter().filter(month_one)) {
         table.add_row([
             a.component.to_owned(),
-            a.unit.to_owned(),
+            if a.component == "s3_storage" {
+                format!("{} ({})", a.unit, compression.as_str())
+            } else {
+                a.unit.to_owned()
+            },
             quantity(a.quantity),
             format!("{:.2}", a.usd),
             quantity(b.quantity),
             format!("{:.2}", b.usd),
         ]);
     }
-    for column in [2, 3, 4, 5] {
-        if let Some(c) = table.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
+    table
+}
+
+/// Packed, month by month: what the lake holds at each month's end and the month's bill, plain against gzip.
+fn lake_table(plain: &[Row], gzip: &[Row], ratio: f64) -> Table {
+    let gz = format!("gzip ({ratio:.1}×)");
+    let mut table = table_with(&[
+        "month",
+        "plain: lake GB",
+        "plain: USD",
+        &format!("{gz}: lake GB"),
+        &format!("{gz}: USD"),
+        "saved",
+    ]);
+    let months = plain.iter().map(|r| r.month).max().unwrap_or(1);
+    for month in 1..=months {
+        let (p, g) = (total(plain, month), total(gzip, month));
+        table.add_row([
+            month.to_string(),
+            quantity(lake_gb(plain, month)),
+            format!("{p:.2}"),
+            quantity(lake_gb(gzip, month)),
+            format!("{g:.2}"),
+            format!("{:.2}", p - g),
+        ]);
+    }
+    let (p, g) = (grand_total(plain), grand_total(gzip));
+    table.add_row([
+        "total".to_owned(),
+        String::new(),
+        format!("{p:.2}"),
+        String::new(),
+        format!("{g:.2}"),
+        format!("{:.2}", p - g),
+    ]);
+    table
+}
+
+/// What the lake holds at a month's end.
+fn lake_gb(rows: &[Row], month: u32) -> f64 {
+    rows.iter().find(|r| r.month == month && r.component == "s3_stored").map_or(0.0, |r| r.quantity)
+}
+
+/// One query over the last day, week and month of data at the last month's end, plain against gzip: Athena's
+/// scan and any retrieval fee together.
+fn query_table(plain: &[Row], gzip: &[Row], month: u32) -> Table {
+    let mut table = table_with(&[
+        &format!("one query in month {month} over the last"),
+        "plain: GB scanned",
+        "plain: USD",
+        "gzip: GB scanned",
+        "gzip: USD",
+    ]);
+    let query = |rows: &[Row], window: &str| {
+        let of = |prefix: &str| rows.iter().find(|r| r.month == month && r.component == format!("{prefix}_{window}"));
+        let scan = of("athena_query");
+        (scan.map_or(0.0, |r| r.quantity), scan.map_or(0.0, |r| r.usd) + of("s3_retrieval").map_or(0.0, |r| r.usd))
+    };
+    for (window, _) in crate::cost::lake::QUERY_WINDOWS {
+        let ((pg, pu), (gg, gu)) = (query(plain, window), query(gzip, window));
+        table.add_row([window.to_owned(), quantity(pg), format!("{pu:.4}"), quantity(gg), format!("{gu:.4}")]);
     }
     table
 }

@@ -1,17 +1,22 @@
-//! `reaqtions cost`'s model: what a fleet costs a month on the pipeline, per component, for one reading per
-//! record and for packed records side by side. Firehose bills each record rounded up to 5 KB; Lambda is
+//! `reaqtions cost`'s model: what a fleet costs month by month on the pipeline, per component, for one reading
+//! per record and for packed records, plain or gzip. Firehose bills each record rounded up to 5 KB; Lambda is
 //! invoked per processor buffer (size or interval, whichever comes first) and billed per request and
-//! GB-second; S3 gets one object per destination buffer; the function logs one summary line per batch.
+//! GB-second; S3 gets one object per destination buffer; the function logs one summary line per batch; the
+//! lake accumulates (`lake`).
 //! Prices come from `data/prices.json` (dated, with its source) or a file of the same shape.
 
+pub mod lake;
 mod prices;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use prices::{Prices, RegionPrices};
+use lake::Lake;
+pub use prices::{LakePrices, Prices, RegionPrices};
 
+use crate::compression::Compression;
+use crate::lifecycle::{Lifecycle, StorageClass};
 use crate::simulate::pack::billed_bytes;
 
 /// Seconds in the month the estimate is for (30 days).
@@ -62,6 +67,10 @@ pub fn alarm_count() -> usize {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     pub scenario: &'static str,
+    /// How the lake's objects are written: `gzip` or `none`.
+    pub compression: &'static str,
+    /// The month it is priced in, from 1.
+    pub month: u32,
     pub component: &'static str,
     pub quantity: f64,
     pub unit: &'static str,
@@ -74,6 +83,17 @@ pub struct Sending {
     pub readings_per_record: u64,
     pub records_per_second: f64,
     pub bytes_per_second: f64,
+}
+
+/// How the lake is kept: its compression with the ratio measured for it, its tiers and retention, and how long
+/// the versioned bucket keeps what expired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keeping {
+    pub compression: Compression,
+    /// How many times smaller the objects are than the JSON lines they hold (1 for `none`).
+    pub ratio: f64,
+    pub lifecycle: Lifecycle,
+    pub noncurrent_days: u32,
 }
 
 impl Fleet {
@@ -98,65 +118,185 @@ impl Fleet {
     }
 }
 
-/// The monthly estimate for one scenario.
-pub fn estimate(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bool) -> Vec<Row> {
+/// The month-by-month bill of one scenario for `months` months: what recurs every month (ingestion,
+/// processing, PUTs, logs, alarms), the lake as it accumulates, and each month's `total`; then, not in the
+/// total, one Athena query at the month's end over the last day, week and month of data
+/// (`athena_query_<window>`, with `s3_retrieval_<window>` when the cold class bills reading).
+pub fn bill(
+    fleet: &Fleet,
+    pipeline: &Pipeline,
+    prices: &RegionPrices,
+    packed: bool,
+    keeping: &Keeping,
+    months: u32,
+) -> Vec<Row> {
     let scenario = if packed { "packed" } else { "per-reading" };
-    let s = fleet.sending(packed);
-    let row = |component, quantity: f64, unit, usd: f64| Row { scenario, component, quantity, unit, usd };
-    let records = s.records_per_second * MONTH_SECONDS;
-    let billed_per_record = billed_bytes((s.readings_per_record * fleet.reading_bytes) as usize) as f64;
-    let ingested_gb = records * billed_per_record / GIB;
+    let compression = keeping.compression.as_str();
+    let recurring = monthly(fleet, pipeline, prices, packed);
+    let lake = lake_of(fleet, pipeline, keeping);
+    let (p, class) = (&prices.lake, keeping.lifecycle.cold_storage_class);
+    let cold = lake.moves_after().is_some();
+    let mut rows = Vec::new();
+    for (index, m) in lake.months(months, prices.s3_storage_per_gb_month, p).iter().enumerate() {
+        let month = index as u32 + 1;
+        let row = |component, quantity: f64, unit, usd: f64| Row {
+            scenario,
+            compression,
+            month,
+            component,
+            quantity,
+            unit,
+            usd,
+        };
+        let first = rows.len();
+        rows.extend(recurring.iter().map(|&(component, quantity, unit, usd)| row(component, quantity, unit, usd)));
+        rows.push(row("s3_stored", m.stored_gb, "GB held at the month's end", 0.0));
+        rows.push(row(
+            "s3_storage",
+            m.standard_gb_months,
+            "GB-months in Standard",
+            m.standard_gb_months * prices.s3_storage_per_gb_month,
+        ));
+        if cold {
+            rows.push(row("s3_storage_cold", m.cold_gb_months, cold_unit(class), m.cold_usd));
+            rows.push(row(
+                "s3_transitions",
+                m.transitions,
+                "objects moved",
+                m.transitions / 1000.0 * lake::transition_price(class, p),
+            ));
+            if class == StorageClass::IntelligentTiering {
+                rows.push(row(
+                    "s3_monitoring",
+                    m.monitored_object_months,
+                    "object-months monitored",
+                    m.monitored_object_months / 1000.0 * p.intelligent_tiering_monitoring_per_1000_objects,
+                ));
+            } else {
+                let price = if class == StorageClass::StandardIa {
+                    p.standard_ia_per_gb_month
+                } else {
+                    p.glacier_ir_per_gb_month
+                };
+                rows.push(row(
+                    "s3_early_deletion",
+                    m.early_gb_months,
+                    "GB-months short of the minimum",
+                    m.early_gb_months * price,
+                ));
+            }
+        }
+        let total: f64 = rows[first..].iter().map(|r| r.usd).sum();
+        rows.push(row("total", total, "USD", total));
+        for q in &m.queries {
+            let (athena, retrieval) = q.usd(class, p);
+            let (query, retrieved) = query_components(q.window);
+            rows.push(row(query, q.scanned_gb, "GB scanned by one query (not in the total)", athena));
+            if cold && class != StorageClass::IntelligentTiering {
+                rows.push(row(retrieved, q.retrieved_gb, "GB retrieved by that query (not in the total)", retrieval));
+            }
+        }
+    }
+    rows
+}
 
-    // Firehose invokes the function when the processor buffer fills or its interval ends.
+fn cold_unit(class: StorageClass) -> &'static str {
+    match class {
+        StorageClass::IntelligentTiering => "GB-months in INTELLIGENT_TIERING",
+        StorageClass::StandardIa => "GB-months in STANDARD_IA",
+        StorageClass::GlacierIr => "GB-months in GLACIER_IR",
+    }
+}
+
+fn query_components(window: &str) -> (&'static str, &'static str) {
+    match window {
+        "day" => ("athena_query_day", "s3_retrieval_day"),
+        "week" => ("athena_query_week", "s3_retrieval_week"),
+        _ => ("athena_query_month", "s3_retrieval_month"),
+    }
+}
+
+/// How the pipeline carries a fleet's readings (the same packed or not: packing changes records, not bytes).
+struct Flow {
+    /// Lambda invocations per second: the processor buffer fills or its interval ends.
+    invocations_per_second: f64,
+    /// What the lake is written at, before compression, with the arrival field.
+    out_bytes_per_second: f64,
+    /// One S3 object per destination buffer (size or interval, counted before compression); interval 0 writes
+    /// every batch.
+    objects_per_second: f64,
+}
+
+fn flow(fleet: &Fleet, pipeline: &Pipeline) -> Flow {
+    let bytes_per_second = fleet.readings_per_second() * fleet.reading_bytes as f64;
     let buffer_bytes = pipeline.processor_buffer_mb * 1_000_000.0;
     let interval = f64::from(pipeline.processor_interval_seconds.max(1));
-    let invocations_per_second = (s.bytes_per_second / buffer_bytes).max(1.0 / interval);
-    let invocations = invocations_per_second * MONTH_SECONDS;
-    let batch_mb = s.bytes_per_second / invocations_per_second / 1_000_000.0;
-    let billed_ms = (INVOCATION_FIXED_MS + INVOCATION_MS_PER_MB * batch_mb).ceil();
-    let gb_seconds = invocations * billed_ms / 1000.0 * f64::from(pipeline.lambda_memory_mb) / 1024.0;
-    let gb_second_price = if pipeline.arm64 { prices.lambda_gb_second_arm64 } else { prices.lambda_gb_second_x86_64 };
-
-    // One S3 object per destination buffer (size or interval); interval 0 writes every batch.
-    let out_bytes_per_second = s.bytes_per_second + fleet.readings_per_second() * ARRIVAL_BYTES;
+    let invocations_per_second = (bytes_per_second / buffer_bytes).max(1.0 / interval);
+    let out_bytes_per_second = bytes_per_second + fleet.readings_per_second() * ARRIVAL_BYTES;
     let objects_per_second = if pipeline.s3_interval_seconds == 0 {
         invocations_per_second
     } else {
         (out_bytes_per_second / (f64::from(pipeline.s3_buffer_mib) * 1024.0 * 1024.0))
             .max(1.0 / f64::from(pipeline.s3_interval_seconds))
     };
-    let objects = objects_per_second * MONTH_SECONDS;
-    // The month's data arrives evenly: on average half of it is stored during the month.
-    let stored_gb_months = out_bytes_per_second * MONTH_SECONDS / GIB / 2.0;
+    Flow { invocations_per_second, out_bytes_per_second, objects_per_second }
+}
+
+/// What reaches the lake a day and how it is kept.
+pub fn lake_of(fleet: &Fleet, pipeline: &Pipeline, keeping: &Keeping) -> Lake {
+    let flow = flow(fleet, pipeline);
+    let ratio = keeping.ratio.max(1.0);
+    Lake {
+        gb_per_day: flow.out_bytes_per_second * 86_400.0 / ratio / GIB,
+        objects_per_day: flow.objects_per_second * 86_400.0,
+        object_bytes: flow.out_bytes_per_second / flow.objects_per_second.max(f64::MIN_POSITIVE) / ratio,
+        lifecycle: keeping.lifecycle,
+        noncurrent_days: keeping.noncurrent_days,
+    }
+}
+
+/// What recurs every month, as (component, quantity, unit, usd).
+type Recurring = (&'static str, f64, &'static str, f64);
+
+fn monthly(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bool) -> Vec<Recurring> {
+    let s = fleet.sending(packed);
+    let records = s.records_per_second * MONTH_SECONDS;
+    let billed_per_record = billed_bytes((s.readings_per_record * fleet.reading_bytes) as usize) as f64;
+    let ingested_gb = records * billed_per_record / GIB;
+
+    let flow = flow(fleet, pipeline);
+    let invocations = flow.invocations_per_second * MONTH_SECONDS;
+    let batch_mb = s.bytes_per_second / flow.invocations_per_second / 1_000_000.0;
+    let billed_ms = (INVOCATION_FIXED_MS + INVOCATION_MS_PER_MB * batch_mb).ceil();
+    let gb_seconds = invocations * billed_ms / 1000.0 * f64::from(pipeline.lambda_memory_mb) / 1024.0;
+    let gb_second_price = if pipeline.arm64 { prices.lambda_gb_second_arm64 } else { prices.lambda_gb_second_x86_64 };
+    let objects = flow.objects_per_second * MONTH_SECONDS;
     let log_gb = invocations * LOG_BYTES_PER_INVOCATION / GIB;
 
     let mut rows = vec![
         // What the ingestion line bills: the records, each rounded up to 5 KB.
-        row("firehose_records", records, "records", 0.0),
-        row(
+        ("firehose_records", records, "records", 0.0),
+        (
             "firehose_ingestion",
             ingested_gb,
             "GB billed (5 KB per record)",
             ingested_gb * prices.firehose_ingestion_per_gb,
         ),
-        row("lambda_requests", invocations, "invocations", invocations / 1e6 * prices.lambda_requests_per_million),
-        row("lambda_compute", gb_seconds, "GB-seconds", gb_seconds * gb_second_price),
-        row("s3_put", objects, "PUT requests", objects / 1000.0 * prices.s3_put_per_1000),
-        row("s3_storage", stored_gb_months, "GB-months", stored_gb_months * prices.s3_storage_per_gb_month),
-        row("cloudwatch_logs", log_gb, "GB ingested", log_gb * prices.logs_ingestion_per_gb),
+        ("lambda_requests", invocations, "invocations", invocations / 1e6 * prices.lambda_requests_per_million),
+        ("lambda_compute", gb_seconds, "GB-seconds", gb_seconds * gb_second_price),
+        ("s3_put", objects, "PUT requests", objects / 1000.0 * prices.s3_put_per_1000),
+        ("cloudwatch_logs", log_gb, "GB ingested", log_gb * prices.logs_ingestion_per_gb),
     ];
     if pipeline.alarms {
         let alarms = alarm_count() as f64;
-        rows.push(row("cloudwatch_alarms", alarms, "alarms", alarms * prices.cloudwatch_alarm_per_month));
+        rows.push(("cloudwatch_alarms", alarms, "alarms", alarms * prices.cloudwatch_alarm_per_month));
         // FailedRecords, from the function's log by a metric filter.
-        rows.push(row("cloudwatch_metrics", 1.0, "custom metrics", prices.cloudwatch_custom_metric_per_month));
-        rows.push(row("kms_key", 1.0, "keys (the alarms' topic)", prices.kms_key_per_month));
+        rows.push(("cloudwatch_metrics", 1.0, "custom metrics", prices.cloudwatch_custom_metric_per_month));
+        rows.push(("kms_key", 1.0, "keys (the alarms' topic)", prices.kms_key_per_month));
     }
     if pipeline.dashboard {
-        rows.push(row("cloudwatch_dashboard", 1.0, "dashboards", prices.cloudwatch_dashboard_per_month));
+        rows.push(("cloudwatch_dashboard", 1.0, "dashboards", prices.cloudwatch_dashboard_per_month));
     }
-    let total: f64 = rows.iter().map(|r| r.usd).sum();
-    rows.push(row("total", total, "USD", total));
     rows
 }
 
@@ -249,6 +389,15 @@ mod tests {
         rows.iter().find(|r| r.component == component).unwrap().usd
     }
 
+    fn keeping(compression: Compression, ratio: f64, lifecycle: Lifecycle) -> Keeping {
+        Keeping { compression, ratio, lifecycle, noncurrent_days: 30 }
+    }
+
+    /// One month of plain objects kept in Standard.
+    fn estimate(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bool) -> Vec<Row> {
+        bill(fleet, pipeline, prices, packed, &keeping(Compression::None, 1.0, Lifecycle::default()), 1)
+    }
+
     /// 1,000 devices, one 250-byte reading a second each, worked out by hand.
     #[test]
     fn the_bill_for_a_fleet_worked_out_by_hand() {
@@ -272,9 +421,50 @@ mod tests {
         let gb_s = invocations * 0.007 * 0.25;
         assert!((usd(&packed, "lambda_requests") - invocations / 1e6 * 0.20).abs() < 1e-9);
         assert!((usd(&packed, "lambda_compute") - gb_s * 0.0000166667).abs() < 1e-6);
-        // The total is the sum of the components.
-        let sum: f64 = packed.iter().filter(|r| r.component != "total").map(|r| r.usd).sum();
+        // The month's data, 295 bytes a reading with its arrival field, stored half the month on average.
+        let stored = 1000.0 * 86_400.0 * 295.0 / gib * 15.0;
+        assert!((usd(&packed, "s3_storage") - stored * 0.023).abs() < 1e-6);
+        // The total is the sum of the month's components; the per-query rows are not in it.
+        let in_total = |r: &&Row| !matches!(r.component, "total") && !r.component.starts_with("athena_query");
+        let sum: f64 = packed.iter().filter(in_total).map(|r| r.usd).sum();
         assert!((usd(&packed, "total") - sum).abs() < 1e-9);
+        assert!(packed.iter().all(|r| r.month == 1 && r.compression == "none"));
+    }
+
+    /// A year of 1,000 devices: gzip divides the lake and what queries scan by the ratio; storage grows month
+    /// by month while ingestion stays the same; Glacier IR after 90 days adds transitions and costs less by the
+    /// year's end.
+    #[test]
+    fn a_year_month_by_month_plain_gzip_and_tiers() {
+        let fleet = Fleet { devices: 1000, rate: 1.0, reading_bytes: 250, record_bytes: 5120, linger_seconds: 20.0 };
+        let year = |keeping: &Keeping| bill(&fleet, &pipeline(), &prices(), true, keeping, 12);
+        let plain = year(&keeping(Compression::None, 1.0, Lifecycle::default()));
+        let gzip = year(&keeping(Compression::Gzip, 5.0, Lifecycle::default()));
+        let at = |rows: &[Row], month: u32, component: &str| {
+            rows.iter().find(|r| r.month == month && r.component == component).unwrap().clone()
+        };
+        for month in 1..=12 {
+            let (p, g) = (at(&plain, month, "s3_storage"), at(&gzip, month, "s3_storage"));
+            assert!((p.quantity / g.quantity - 5.0).abs() < 1e-9);
+            let (p, g) = (at(&plain, month, "athena_query_month"), at(&gzip, month, "athena_query_month"));
+            assert!((p.usd / g.usd - 5.0).abs() < 1e-9, "month {month}");
+            assert_eq!(at(&plain, month, "firehose_ingestion"), Row { month, ..at(&plain, 1, "firehose_ingestion") });
+        }
+        // Month 12 stores 23 times month 1's average (330 + 15 days against 15).
+        let grows = at(&plain, 12, "s3_storage").quantity / at(&plain, 1, "s3_storage").quantity;
+        assert!((grows - 23.0).abs() < 1e-9, "{grows}");
+        // A query over the last month scans 30 days of data: 295 bytes × 1,000 devices × 86,400 s × 30, plain.
+        let scanned = at(&plain, 12, "athena_query_month").quantity;
+        assert!((scanned - 295.0 * 1000.0 * 86_400.0 * 30.0 / (1024.0 * 1024.0 * 1024.0)).abs() < 1e-6);
+
+        let cold =
+            Lifecycle { cold_after_days: Some(90), cold_storage_class: StorageClass::GlacierIr, ..Default::default() };
+        let tiered = year(&keeping(Compression::Gzip, 5.0, cold));
+        assert_eq!(at(&tiered, 3, "s3_transitions").quantity, 0.0);
+        assert!(at(&tiered, 4, "s3_transitions").quantity > 0.0);
+        assert!(at(&tiered, 12, "total").usd < at(&gzip, 12, "total").usd);
+        // No query within the last month reads Glacier IR data moved after 90 days: nothing retrieved.
+        assert_eq!(at(&tiered, 12, "s3_retrieval_month").usd, 0.0);
     }
 
     #[test]

@@ -33,6 +33,49 @@ pub struct RegionPrices {
     pub cloudwatch_dashboard_per_month: f64,
     #[serde(default = "list::kms_key")]
     pub kms_key_per_month: f64,
+    /// The lake's storage classes, their fees, and Athena; a price file without them gets us-east-1's list prices.
+    #[serde(default)]
+    pub lake: LakePrices,
+}
+
+/// What keeping and querying the lake costs beyond S3 Standard storage.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakePrices {
+    pub standard_ia_per_gb_month: f64,
+    pub glacier_ir_per_gb_month: f64,
+    /// Intelligent-Tiering's tiers: frequent (Standard's price), infrequent after 30 days unread, archive instant
+    /// after 90.
+    pub intelligent_tiering_infrequent_per_gb_month: f64,
+    pub intelligent_tiering_archive_instant_per_gb_month: f64,
+    pub intelligent_tiering_monitoring_per_1000_objects: f64,
+    pub standard_ia_retrieval_per_gb: f64,
+    pub glacier_ir_retrieval_per_gb: f64,
+    /// Lifecycle transition requests, per 1,000 objects moved into the class.
+    pub transition_to_intelligent_tiering_per_1000: f64,
+    pub transition_to_standard_ia_per_1000: f64,
+    pub transition_to_glacier_ir_per_1000: f64,
+    /// Billed per query on the bytes it scans (compressed bytes when the objects are), at least 10 MB a query.
+    pub athena_per_tb_scanned: f64,
+}
+
+impl Default for LakePrices {
+    /// us-east-1's list prices of 2026-11.
+    fn default() -> Self {
+        LakePrices {
+            standard_ia_per_gb_month: 0.0125,
+            glacier_ir_per_gb_month: 0.004,
+            intelligent_tiering_infrequent_per_gb_month: 0.0125,
+            intelligent_tiering_archive_instant_per_gb_month: 0.004,
+            intelligent_tiering_monitoring_per_1000_objects: 0.0025,
+            standard_ia_retrieval_per_gb: 0.01,
+            glacier_ir_retrieval_per_gb: 0.03,
+            transition_to_intelligent_tiering_per_1000: 0.01,
+            transition_to_standard_ia_per_1000: 0.01,
+            transition_to_glacier_ir_per_1000: 0.02,
+            athena_per_tb_scanned: 5.00,
+        }
+    }
 }
 
 /// List prices of 2026-11 for what a price file may leave out.
@@ -95,6 +138,8 @@ mod tests {
         assert!(chrono::NaiveDate::parse_from_str(&prices.date, "%Y-%m-%d").is_ok());
         assert!(prices.source.contains("AWS"));
         assert!(prices.regions.contains_key("us-east-1") && prices.regions.contains_key("eu-west-1"));
+        // The file spells out every lake price; the defaults are for files written before there were any.
+        assert_eq!(prices.regions["us-east-1"].lake, LakePrices::default());
         let e = prices.region("ap-south-2").unwrap_err().to_string();
         assert!(e.contains("eu-west-1, us-east-1") && e.contains("--prices"), "{e}");
     }

@@ -169,7 +169,7 @@ fn cost_estimates_both_scenarios_with_dated_prices() {
             .unwrap_or_else(|| panic!("{scenario} {component}"))
     };
     for row in &rows {
-        for key in ["scenario", "component", "quantity", "unit", "usd"] {
+        for key in ["scenario", "compression", "month", "component", "quantity", "unit", "usd"] {
             assert!(!row[key].is_null(), "{row}");
         }
     }
@@ -188,13 +188,67 @@ fn cost_estimates_both_scenarios_with_dated_prices() {
         .unwrap();
     assert!(table.status.success(), "{}", String::from_utf8_lossy(&table.stderr));
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("firehose_ingestion") && text.contains("USD/month"), "{text}");
+    assert!(text.contains("firehose_ingestion") && text.contains("USD, month 1"), "{text}");
     let stderr = String::from_utf8_lossy(&table.stderr);
     assert!(stderr.contains("exceeds a stream's quota of 100000 records/s in eu-central-1"), "{stderr}");
     assert!(stderr.contains("as of 2099-01-01"), "the given price file is used: {stderr}");
     let unknown = env.cmd(&["cost", "--devices", "10", "--region", "xx-nowhere-1"]).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no prices for region xx-nowhere-1"));
+}
+
+/// A year, month by month: plain against gzip at the ratio measured when `cost` runs, the lake growing, cold
+/// storage from the settings, and one Athena query's price each month.
+#[test]
+fn cost_prices_a_year_month_by_month_plain_against_gzip() {
+    let env = Env::default();
+    let out = env
+        .cmd(&["cost", "--devices", "1000", "--linger", "22s", "--months", "12", "--output", "json"])
+        .args(["--cold-after-days", "90", "--cold-storage-class", "GLACIER_IR"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |compression: &str, month: u64, component: &str| {
+        rows.iter()
+            .find(|r| {
+                r["scenario"] == "packed"
+                    && r["compression"] == compression
+                    && r["month"] == month
+                    && r["component"] == component
+            })
+            .unwrap_or_else(|| panic!("{compression} {month} {component}"))
+            .clone()
+    };
+    let at =
+        |compression: &str, month: u64, component: &str| row(compression, month, component)["usd"].as_f64().unwrap();
+    let ratio: f64 = stderr
+        .split("the lake is ")
+        .nth(1)
+        .and_then(|s| s.split('×').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("the measured ratio is named: {stderr}"));
+    assert!((3.0..20.0).contains(&ratio), "{ratio}");
+    for month in 1..=12 {
+        let (plain, gzip) = (at("none", month, "s3_storage"), at("gzip", month, "s3_storage"));
+        assert!((plain / gzip - ratio).abs() < 0.01 * ratio, "month {month}: {plain} against {gzip}");
+        let (plain, gzip) = (at("none", month, "athena_query_month"), at("gzip", month, "athena_query_month"));
+        assert!(gzip < plain, "month {month}: a query over gzip objects scans less");
+    }
+    let held = |month| row("gzip", month, "s3_stored")["quantity"].as_f64().unwrap();
+    assert!((held(12) / held(3) - 4.0).abs() < 1e-6, "the lake grows: {} GB at month 3, {} at 12", held(3), held(12));
+    assert_eq!(at("gzip", 3, "s3_transitions"), 0.0, "nothing is 90 days old before month 4");
+    assert!(at("gzip", 4, "s3_transitions") > 0.0 && at("gzip", 12, "s3_storage_cold") > 0.0);
+    assert_eq!(rows.iter().filter(|r| r["component"] == "total").count(), 2 * 2 * 12, "both ways, every month");
+
+    // The table for people names the months and the total; a month count out of range names the flag.
+    let table = env.cmd(&["cost", "--devices", "10", "--months", "3"]).output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("gzip (") && text.contains("total") && text.contains("one query in month 3"), "{text}");
+    let bad = env.cmd(&["cost", "--devices", "10", "--months", "0"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--months must be 1-120 (got 0)"));
 }
 
 #[test]
