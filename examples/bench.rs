@@ -9,6 +9,9 @@
 //! rule, the local stream and the transform, all in this process), the CPU per 100k readings, and a count of the
 //! lake's processed lines.
 //!
+//! html: a report page for 1,000,000 readings from 100 devices over one day: rows/s gathered into buckets, the
+//! time to write the page, its size, the peak RSS, and the time headless chromium takes to render it (when there).
+//!
 //! aws-simulate and aws-report run against the endpoint in AWS_ENDPOINT_URL (start `moto_server -p 5055` and set
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):
 //! aws-simulate sends 100,000 readings through PutRecordBatch and prints readings/s and CPU seconds; aws-report N
@@ -343,5 +346,65 @@ fn main() {
     }
     if which.is_empty() || which == "mqtt" {
         mqtt();
+    }
+    if which.is_empty() || which == "html" {
+        html();
+    }
+}
+
+fn html() {
+    use reaqtions::report::html::{Context, Page, write};
+    const DEVICES: usize = 100;
+    const PER_DEVICE: usize = 10_000;
+    let mut devices: Vec<reaqtions::simulate::device::Device> =
+        (0..DEVICES).map(|i| reaqtions::simulate::device::Device::new(i, 11)).collect();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z").unwrap().to_utc();
+    let mut page = Page::default();
+    let (mut bytes, mut parsing) = (Vec::new(), Duration::ZERO);
+    let began = Instant::now();
+    for i in 0..PER_DEVICE {
+        // Every device once every 8.64 s: a day in 10,000 readings each.
+        let time = reaqtions::simulate::device::format_time(start + chrono::Duration::milliseconds(i as i64 * 8640));
+        for device in &mut devices {
+            bytes.clear();
+            device.next_reading(&time, "bench000", &mut bytes);
+            let parsing_began = Instant::now();
+            let row: reaqtions::report::Row = serde_json::from_slice(&bytes).expect("a reading");
+            parsing += parsing_began.elapsed();
+            page.add(&row);
+        }
+    }
+    let gathered = began.elapsed();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("page.html");
+    let began = Instant::now();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("page file"));
+    write(&page, &Context { source: "bench".into(), ..Context::default() }, &mut out).expect("page");
+    drop(out);
+    let written = began.elapsed();
+    let size = std::fs::metadata(&path).expect("page").len();
+    let readings = (DEVICES * PER_DEVICE) as f64;
+    println!(
+        "html: {readings} readings from {DEVICES} devices over a day: gathered at {:.0} rows/s ({:.2} s, of which JSON \
+         parsing {:.2} s), page written in {:.2} s, {:.1} MB ({:.0} KB per device), peak RSS {:.0} MB",
+        readings / gathered.as_secs_f64(),
+        gathered.as_secs_f64(),
+        parsing.as_secs_f64(),
+        written.as_secs_f64(),
+        size as f64 / 1e6,
+        size as f64 / 1e3 / DEVICES as f64,
+        peak_rss_mb()
+    );
+    let began = Instant::now();
+    let browser = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
+        .arg(format!("file://{}", path.display()))
+        .output();
+    match browser {
+        Ok(o) if o.status.success() => {
+            println!("html: headless chromium loaded and rendered it in {:.2} s", began.elapsed().as_secs_f64())
+        }
+        _ => println!("html: no chromium here to time the render"),
     }
 }

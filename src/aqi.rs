@@ -24,6 +24,19 @@ pub fn pm25_aqi(concentration: f64) -> u32 {
     500
 }
 
+/// EPA's colors for the six categories, in order (Good … Hazardous), as RGB.
+pub const COLORS: [(u8, u8, u8); 6] =
+    [(0, 228, 0), (255, 255, 0), (255, 126, 0), (255, 0, 0), (143, 63, 151), (126, 0, 35)];
+
+/// The PM2.5 concentration bands of the six categories, end to end: `(from, to, category, color)` in µg/m³ (the
+/// last to infinity), for drawing behind a PM2.5 series.
+pub fn pm25_bands() -> impl Iterator<Item = (f64, f64, &'static str, (u8, u8, u8))> {
+    PM25_BREAKPOINTS.iter().enumerate().map(|(i, b)| {
+        let to = PM25_BREAKPOINTS.get(i + 1).map_or(f64::INFINITY, |next| next.0);
+        (if i == 0 { 0.0 } else { b.0 }, to, b.4, COLORS[i])
+    })
+}
+
 /// The EPA category name of an AQI value.
 pub fn category(aqi: f64) -> &'static str {
     let aqi = aqi.round().max(0.0) as u32;

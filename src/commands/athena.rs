@@ -28,7 +28,14 @@ use crate::settings::DEFAULT_PREFIX;
 /// Set by Ctrl-C: the running query is stopped.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-pub fn report(aws: &Aws, stack: &str, request: &Request, out: &mut dyn Write) -> Result<Exit> {
+/// `errors`: the failed records an HTML page shows.
+pub fn report(
+    aws: &Aws,
+    stack: &str,
+    request: &Request,
+    errors: Option<crate::report::ErrorCounts>,
+    out: &mut dyn Write,
+) -> Result<Exit> {
     let described = aws.block_on(describe(&aws.cloudformation(), stack))?;
     let stack_outputs = described.with_context(|| {
         format!(
@@ -74,7 +81,13 @@ pub fn report(aws: &Aws, stack: &str, request: &Request, out: &mut dyn Write) ->
         (None, true) => Summary::columns(),
         (None, false) => Columns::default(),
     };
-    let mut writer = RowWriter::new(request.format, columns, out)?;
+    let context = crate::report::html::Context {
+        source: format!("Athena, table {table} of {database} in workgroup {workgroup}"),
+        since: request.query.since,
+        until: request.query.until,
+        errors,
+    };
+    let mut writer = RowWriter::new(request.format, columns, out)?.with_context(context);
     let rows = aws.block_on(for_each_row(&client, &finished.id, |row| {
         let row = if request.sql.is_some() {
             row

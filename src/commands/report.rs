@@ -11,7 +11,8 @@ use crate::invalid;
 use crate::prefix::Prefix;
 use crate::progress::Progress;
 use crate::report::columns::Columns;
-use crate::report::output::{Engine, RowWriter};
+use crate::report::html::Context;
+use crate::report::output::{Engine, Format, RowWriter};
 use crate::report::summary::Summary;
 use crate::report::{Query, Request, error_counts, for_each_row, select_objects};
 use crate::settings::PipelineSettings;
@@ -31,6 +32,12 @@ pub fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
     }
     if !(1..=256).contains(&args.concurrency) {
         return Err(invalid!("--concurrency must be 1-256 (got {})", args.concurrency));
+    }
+    if args.format == Format::Html && (args.summary || args.sql.is_some()) {
+        return Err(invalid!(
+            "--format html draws the readings and holds the per-device summary itself: drop {}",
+            if args.summary { "--summary" } else { "--sql" }
+        ));
     }
     Ok(Request {
         format: args.format,
@@ -53,7 +60,16 @@ pub fn run(target: &Target, request: &Request) -> Result<Exit> {
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     let exit = match (request.engine, target) {
-        (Engine::Athena, Target::Aws { aws, stack }) => super::athena::report(aws, stack, request, &mut out)?,
+        (Engine::Athena, Target::Aws { aws, stack }) => {
+            // The page shows failed records by device: they are objects under error/, not rows of the table.
+            let errors = if request.format == Format::Html {
+                let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
+                Some(error_counts(pipeline.lake(), pipeline.settings(), &request.query, request.concurrency)?)
+            } else {
+                None
+            };
+            super::athena::report(aws, stack, request, errors, &mut out)?
+        }
         (Engine::Athena, Target::Local(_)) => {
             return Err(invalid!("the local target has only the scan engine: drop --engine athena (and --sql)"));
         }
@@ -85,6 +101,14 @@ pub fn write_report(
         rows = rows_now;
         progress.update(read, || format!("{read}/{listed} objects read, {rows} rows"));
     };
+    // Failed records first: an HTML page shows them by device.
+    let errors = error_counts(lake, settings, query, request.concurrency)?;
+    let context = Context {
+        source: format!("s3://{} (read by this process)", lake.bucket()),
+        since: query.since,
+        until: query.until,
+        errors: Some(errors.clone()),
+    };
     let stats = if request.summary {
         let mut summary = Summary::default();
         let mut n = 0;
@@ -100,7 +124,7 @@ pub fn write_report(
         writer.finish()?;
         stats
     } else {
-        let mut writer = RowWriter::new(request.format, Columns::default(), out)?;
+        let mut writer = RowWriter::new(request.format, Columns::default(), out)?.with_context(context);
         let stats = for_each_row(lake, &objects, query, request.concurrency, &mut tick, |row, line| {
             writer.write_line(row, line)
         })?;
@@ -111,7 +135,6 @@ pub fn write_report(
     let (rows, objects) =
         (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
     eprintln!("report: {rows} from {objects} in s3://{}", lake.bucket());
-    let errors = error_counts(lake, settings, query, request.concurrency)?;
     if errors.by_code.is_empty() {
         eprintln!("report: no error records");
     } else {

@@ -3,6 +3,7 @@
 //! summary and the count of error records by type.
 
 pub mod columns;
+pub mod html;
 pub mod output;
 pub mod sql;
 pub mod summary;

@@ -1,5 +1,5 @@
-//! Row output: CSV (csv crate; loads unchanged with `pandas.read_csv`), a JSON array, NDJSON, or a table for
-//! people. Rows stream out; CSV, whose header needs every column, spills rows to a temporary file first so
+//! Row output: CSV (csv crate; loads unchanged with `pandas.read_csv`), a JSON array, NDJSON, a table for
+//! people, or an HTML page of charts (`html`). Rows stream out; CSV, whose header needs every column, spills rows to a temporary file first so
 //! memory stays flat, and the table shows the first rows only.
 
 use std::fs::File;
@@ -11,6 +11,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::Row;
 use super::columns::Columns;
+use super::html::{self, Context, Page};
 
 /// Rows a table shows before pointing to a machine format.
 pub const TABLE_ROWS: usize = 200;
@@ -21,6 +22,8 @@ pub enum Format {
     Json,
     Ndjson,
     Table,
+    /// One self-contained page of charts and a summary (`report::html`).
+    Html,
 }
 
 /// Where report rows come from: the objects read by this process, or Athena over the lake tables.
@@ -37,6 +40,8 @@ pub struct RowWriter<'w> {
     columns: Columns,
     spill: Option<BufWriter<File>>,
     table: Vec<Row>,
+    page: Option<Box<Page>>,
+    context: Context,
     rows: u64,
 }
 
@@ -46,7 +51,14 @@ impl<'w> RowWriter<'w> {
             Format::Csv => Some(BufWriter::new(tempfile::tempfile().context("cannot create a temporary file")?)),
             _ => None,
         };
-        Ok(RowWriter { format, out, columns, spill, table: Vec::new(), rows: 0 })
+        let page = (format == Format::Html).then(Box::default);
+        Ok(RowWriter { format, out, columns, spill, table: Vec::new(), page, context: Context::default(), rows: 0 })
+    }
+
+    /// What an HTML page says about its source, window and failed records.
+    pub fn with_context(mut self, context: Context) -> Self {
+        self.context = context;
+        self
     }
 
     pub fn write(&mut self, row: Row) -> Result<()> {
@@ -73,6 +85,7 @@ impl<'w> RowWriter<'w> {
                 self.out.write_all(if self.rows == 1 { b"[\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut *self.out, &row)?;
             }
+            Format::Html => self.page.as_mut().expect("html gathers a page").add(&row),
             Format::Table => {
                 if self.table.len() < TABLE_ROWS {
                     self.columns.observe(&row);
@@ -99,6 +112,9 @@ impl<'w> RowWriter<'w> {
             }
             Format::Json => self.out.write_all(if self.rows == 0 { b"[]\n" } else { b"\n]\n" })?,
             Format::Ndjson => {}
+            Format::Html => {
+                html::write(self.page.as_ref().expect("html gathers a page"), &self.context, &mut *self.out)?
+            }
             Format::Table => {
                 let mut table = Table::new();
                 table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);

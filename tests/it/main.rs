@@ -8,6 +8,7 @@ mod devices;
 mod fault_proxy;
 mod handler_permissions;
 mod health;
+mod html_report;
 mod iam_eval;
 mod iam_proxy;
 mod monitoring;
