@@ -100,6 +100,14 @@ fn deploy_asks_firehose_for_gzip_and_report_reads_gzip_objects_from_s3() {
     let mut devices: Vec<&str> = report.as_array().unwrap().iter().map(|r| r["device_id"].as_str().unwrap()).collect();
     devices.sort_unstable();
     assert_eq!(devices, ["aq-0001", "aq-0002"]);
+
+    // The report page from S3 too: both objects, each device's series, the bucket named, error/ counted.
+    let page = env.ok(&["report", "--format", "html", "--since", "2026-11-26T00:00:00Z"]);
+    for device in ["aq-0001", "aq-0002", "fleet"] {
+        // One reading each, both at 07:00:00: one bucket per series.
+        assert!(page.contains(&format!(r#"data-device="{device}" data-measure="NO2" data-points="1""#)), "{device}");
+    }
+    assert!(page.contains(&format!("Source: s3://{RAW}")) && page.contains("No failed records in the window"));
 }
 
 #[test]
