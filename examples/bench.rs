@@ -9,8 +9,10 @@
 //! rule, the local stream and the transform, all in this process), the CPU per 100k readings, and a count of the
 //! lake's processed lines.
 //!
-//! html: a report page for 1,000,000 readings from 100 devices over one day: rows/s gathered into buckets, the
-//! time to write the page, its size, the peak RSS, and the time headless chromium takes to render it (when there).
+//! html: a report page for 1,000,000 readings from 100 devices over one day: rows/s made, parsed and gathered into
+//! buckets, the time to write the page, its size, the peak RSS, and the time headless chromium takes to render it
+//! (when there). Peak RSS figures want the binary run directly (`target/release/examples/bench html`): through
+//! `cargo run`, Linux carries cargo's own peak into the child's.
 //!
 //! aws-simulate and aws-report run against the endpoint in AWS_ENDPOINT_URL (start `moto_server -p 5055` and set
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):
