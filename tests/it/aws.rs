@@ -517,6 +517,14 @@ fn report_with_the_athena_engine_against_moto() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1500 rows from Athena query") && stderr.contains("scanned"), "{stderr}");
 
+    // The report page from Athena's rows: every device's PM2.5 (one bucket: one TIME), error/ counted from S3.
+    queue_athena_result(&env, &columns, &rows[..30]);
+    let page = env.ok(&["report", "--engine", "athena", "--format", "html", "--since", "2h"]);
+    for device in (0..7).map(|d| format!("aq-{d:04}")) {
+        assert!(page.contains(&format!(r#"data-device="{device}" data-measure="PM2_5" data-points="1""#)), "{device}");
+    }
+    assert!(page.contains("Source: Athena, table") && page.contains("No failed records in the window"));
+
     // The summary through SQL, and a query of the user's.
     let summary_columns = [
         ("device_id", "varchar"),
