@@ -37,6 +37,12 @@ pub fn pm25_bands() -> impl Iterator<Item = (f64, f64, &'static str, (u8, u8, u8
     })
 }
 
+/// EPA's color for an AQI value's category.
+pub fn color(aqi: f64) -> (u8, u8, u8) {
+    let aqi = aqi.round().max(0.0) as u32;
+    COLORS[PM25_BREAKPOINTS.iter().position(|b| aqi <= b.3).unwrap_or(COLORS.len() - 1)]
+}
+
 /// The EPA category name of an AQI value.
 pub fn category(aqi: f64) -> &'static str {
     let aqi = aqi.round().max(0.0) as u32;
@@ -74,5 +80,8 @@ mod tests {
         assert_eq!(category(150.0), "Unhealthy for Sensitive Groups");
         assert_eq!(category(301.0), "Hazardous");
         assert_eq!(category(500.0), "Hazardous");
+        assert_eq!(color(50.0), (0, 228, 0));
+        assert_eq!(color(101.0), (255, 126, 0));
+        assert_eq!(color(900.0), (126, 0, 35));
     }
 }

@@ -102,8 +102,7 @@ fn summary_row(out: &mut dyn Write, who: &str, d: &Device, failed: Option<u64>) 
     let aqi_cell = daily.as_ref().map_or_else(
         || "–".to_owned(),
         |a| {
-            let i = aqi::pm25_bands().position(|b| b.2 == a.category).unwrap_or(0);
-            let (r, g, b) = aqi::COLORS[i];
+            let (r, g, b) = aqi::color(f64::from(a.index));
             format!(
                 r#"{:.1} → {} <span class="swatch" style="background:rgb({r},{g},{b})"></span> {}{}"#,
                 a.mean,
