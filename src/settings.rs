@@ -363,6 +363,13 @@ impl PipelineSettings {
     }
 }
 
+/// Endings that another stack's derived names carry after its own name: the artifacts stack (`<stack>-artifacts`)
+/// and the roles CloudFormation names `<stack>-<LogicalId>-<random>`, which the role policies match as
+/// `<stack>-<LogicalId>-*`. A stack named with one of them would be reached by its neighbour's policies (or, for
+/// `-artifacts`, deploy onto its neighbour's artifacts stack), so such a name is refused. Role names compare
+/// without case here: a stack name is lowercase, the logical ids are not.
+pub const DERIVED_ENDINGS: [&str; 4] = ["-artifacts", "-FunctionRole", "-FirehoseRole", "-IngestRuleRole"];
+
 fn validate_stack(stack: &str) -> Result<()> {
     if !(1..=32).contains(&stack.len())
         || !stack.starts_with(|c: char| c.is_ascii_lowercase())
@@ -370,6 +377,15 @@ fn validate_stack(stack: &str) -> Result<()> {
     {
         return Err(invalid!(
             "stack name {stack:?} must be 1-32 characters of a-z, 0-9 and '-', starting with a letter"
+        ));
+    }
+    if let Some(ending) = DERIVED_ENDINGS.iter().find(|e| stack.ends_with(&e.to_ascii_lowercase())) {
+        let neighbour = &stack[..stack.len() - ending.len()];
+        return Err(invalid!(
+            "stack name {stack:?} ends in {:?}, which names what stack {neighbour:?} derives (its artifacts stack \
+             or its roles): choose a name that does not end in {}",
+            ending.to_ascii_lowercase(),
+            DERIVED_ENDINGS.map(|e| e.to_ascii_lowercase()).join(", ")
         ));
     }
     Ok(())
@@ -410,6 +426,19 @@ pub fn check_bucket_name(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stack_may_not_take_a_name_another_stack_derives() {
+        for name in ["prod-artifacts", "prod-functionrole", "prod-firehoserole", "prod-ingestrulerole"] {
+            let input = SettingsInput { stack: Some(name.to_owned()), ..SettingsInput::default() };
+            let e = PipelineSettings::resolve(input).unwrap_err().to_string();
+            assert!(e.contains(name) && e.contains("stack \"prod\""), "{e}");
+        }
+        for name in ["prod", "prod-dev", "artifacts", "prod-artifacts2"] {
+            let input = SettingsInput { stack: Some(name.to_owned()), ..SettingsInput::default() };
+            assert!(PipelineSettings::resolve(input).is_ok(), "{name}");
+        }
+    }
 
     #[test]
     fn default_stack_keeps_original_names() {

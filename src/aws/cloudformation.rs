@@ -177,8 +177,12 @@ fn same_parameters(stack: &Stack, spec: &StackSpec) -> bool {
     have == want
 }
 
+/// The tag deploy puts on every stack (value: the stack's name). CloudFormation passes a stack's tags on to
+/// each taggable resource it creates, so the role policies scope by it where names cannot (the alarms' key).
+pub const STACK_TAG: &str = "reaqtions:stack";
+
 fn tag(spec: &StackSpec) -> Tag {
-    Tag::builder().key("reaqtions:stack").value(&spec.name).build()
+    Tag::builder().key(STACK_TAG).value(&spec.name).build()
 }
 
 /// Creates the stack, updates it, or leaves it as it is, from whatever state it is in.

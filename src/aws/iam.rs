@@ -1,7 +1,8 @@
 //! IAM: deploy's pre-flight permission check. The deploying principal (from STS GetCallerIdentity; an
 //! assumed-role session maps to its role) is simulated with SimulatePrincipalPolicy against the deployer policy
 //! in `examples/iam/deployer.json`, filled in for this stack, account and region, and every action it may not
-//! take is listed at once, before anything is created. The same file is the policy a user attaches.
+//! take is listed at once, before anything is created, in the request context AWS supplies for deploy's calls
+//! (see [`checks`]). The same file is the policy a user attaches.
 
 use std::collections::BTreeMap;
 
@@ -25,9 +26,11 @@ pub struct PolicyNames<'a> {
 }
 
 /// The policy with its placeholders (`PARTITION`, `REGION`, `ACCOUNT`, `STACK`, `RAW_BUCKET`, `GLUE_DATABASE`,
-/// and `IOT_RULE`, the stack's topic rule) filled in.
+/// `IOT_RULE`, the stack's topic rule, and `ARTIFACTS_BUCKET`) filled in.
 pub fn fill(policy: &str, names: &PolicyNames) -> String {
+    let artifacts = crate::aws::pipeline::artifacts_bucket_name(names.stack, names.account, names.region);
     policy
+        .replace("ARTIFACTS_BUCKET", &artifacts)
         .replace("IOT_RULE", &crate::mqtt::rule_name(names.stack))
         .replace("RAW_BUCKET", names.raw_bucket)
         .replace("GLUE_DATABASE", names.glue_database)
@@ -37,18 +40,37 @@ pub fn fill(policy: &str, names: &PolicyNames) -> String {
         .replace("STACK", names.stack)
 }
 
-/// Actions to simulate against resources, with the condition context a statement requires.
+/// The services the pipeline's template passes roles to (`iam:PassedToService` of each `iam:PassRole`).
+pub const ROLES_PASSED_TO: [&str; 3] = ["lambda.amazonaws.com", "firehose.amazonaws.com", "iot.amazonaws.com"];
+
+/// One request-context entry: a condition key, its values, and whether it is a list (`aws:TagKeys`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextValue {
+    pub key: String,
+    pub values: Vec<String>,
+    pub list: bool,
+}
+
+/// Actions to simulate against resources, in the request context AWS would supply for deploy's calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     pub actions: Vec<String>,
     pub resources: Vec<String>,
-    pub context: Vec<(String, String)>,
+    pub context: Vec<ContextValue>,
 }
 
-/// The checks of a (filled) policy: one per Allow statement, and per value of a `StringEquals` condition.
-/// A `*` inside a resource becomes a concrete name (`example`), so the caller's own policy is matched as it
-/// would be for a real resource; simulating the policy's own permission to simulate is left out.
-pub fn checks(policy: &str) -> Result<Vec<Check>> {
+/// The checks of a (filled) policy for `stack`: one per Allow statement (one per service a role is passed to
+/// for `iam:PassRole`), each in the context AWS supplies for the calls deploy makes, never in the one the
+/// statement's own condition asks for. Deploy tags its stacks `reaqtions:stack=STACK` and CloudFormation passes
+/// that tag on to the resources it creates: a statement conditioned on request tags grants calls that create
+/// or tag a resource (the stack's tags as `aws:RequestTag/*` and `aws:TagKeys`, no `aws:ResourceTag/*`); any
+/// other acts on a resource of the stack, which carries the stack's tags (`aws:ResourceTag/*`; CloudFormation's
+/// own `aws:cloudformation:*` tags are left out, as they are on keys, roles and streams). IAM's simulator
+/// evaluates every operator; a condition key outside this context is absent, so a statement that needs one
+/// shows as missing rather than passing. A `*` inside a resource becomes a concrete name (`example`), so the
+/// caller's own policy is matched as it would be for a real resource; the policy's own permission to simulate
+/// is left out.
+pub fn checks(policy: &str, stack: &str) -> Result<Vec<Check>> {
     let doc: Value = serde_json::from_str(policy).context("the deployer policy is not JSON")?;
     let list = |v: &Value| -> Vec<String> {
         match v {
@@ -57,6 +79,7 @@ pub fn checks(policy: &str) -> Result<Vec<Check>> {
             _ => vec![],
         }
     };
+    let tags = [(crate::aws::cloudformation::STACK_TAG, stack)];
     let mut out = Vec::new();
     for statement in doc["Statement"].as_array().into_iter().flatten() {
         let actions = list(&statement["Action"]);
@@ -67,21 +90,31 @@ pub fn checks(policy: &str) -> Result<Vec<Check>> {
             .into_iter()
             .map(|r| if r == "*" { r } else { r.replace('*', "example") })
             .collect();
-        let conditions: Vec<(String, Vec<String>)> = statement["Condition"]["StringEquals"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), list(v))).collect())
-            .unwrap_or_default();
-        match conditions.first() {
-            None => out.push(Check { actions, resources, context: vec![] }),
-            Some((key, values)) => {
-                for value in values {
-                    out.push(Check {
-                        actions: actions.clone(),
-                        resources: resources.clone(),
-                        context: vec![(key.clone(), value.clone())],
-                    });
-                }
+        let keys: Vec<String> = (statement["Condition"].as_object().into_iter())
+            .flat_map(|by_operator| by_operator.values())
+            .filter_map(Value::as_object)
+            .flat_map(|m| m.keys().map(|k| k.to_ascii_lowercase()))
+            .collect();
+        let entry = |key: String, values: Vec<String>, list: bool| ContextValue { key, values, list };
+        let mut context = Vec::new();
+        if keys.iter().any(|k| k.starts_with("aws:requesttag/")) {
+            for (k, v) in tags {
+                context.push(entry(format!("aws:RequestTag/{k}"), vec![v.to_owned()], false));
             }
+            context.push(entry("aws:TagKeys".into(), tags.iter().map(|(k, _)| (*k).to_owned()).collect(), true));
+        } else if keys.iter().any(|k| k.starts_with("aws:resourcetag/")) {
+            for (k, v) in tags {
+                context.push(entry(format!("aws:ResourceTag/{k}"), vec![v.to_owned()], false));
+            }
+        }
+        if keys.iter().any(|k| k == "iam:passedtoservice") {
+            for service in ROLES_PASSED_TO {
+                let mut passed = context.clone();
+                passed.push(entry("iam:PassedToService".into(), vec![service.to_owned()], false));
+                out.push(Check { actions: actions.clone(), resources: resources.clone(), context: passed });
+            }
+        } else {
+            out.push(Check { actions, resources, context });
         }
     }
     Ok(out)
@@ -124,12 +157,13 @@ pub async fn preflight(client: &Client, principal: &str, checks: &[Check]) -> Pr
             .policy_source_arn(&principal)
             .set_action_names(Some(check.actions.clone()))
             .set_resource_arns(Some(check.resources.clone()));
-        for (key, value) in &check.context {
+        for entry in &check.context {
+            let kind = if entry.list { ContextKeyTypeEnum::StringList } else { ContextKeyTypeEnum::String };
             request = request.context_entries(
                 ContextEntry::builder()
-                    .context_key_name(key)
-                    .context_key_values(value)
-                    .context_key_type(ContextKeyTypeEnum::String)
+                    .context_key_name(&entry.key)
+                    .set_context_key_values(Some(entry.values.clone()))
+                    .context_key_type(kind)
                     .build(),
             );
         }
@@ -205,6 +239,10 @@ mod tests {
 
     use super::*;
 
+    fn checks_of(policy: &str) -> Vec<Check> {
+        checks(policy, "lab").unwrap()
+    }
+
     fn names() -> PolicyNames<'static> {
         PolicyNames {
             partition: "aws",
@@ -219,20 +257,44 @@ mod tests {
     #[test]
     fn the_policy_is_filled_in_for_the_stack() {
         let filled = fill(DEPLOYER_POLICY, &names());
-        for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET", "GLUE_DATABASE", "IOT_RULE"] {
+        for placeholder in
+            ["PARTITION", "REGION", "ACCOUNT", "STACK", "RAW_BUCKET", "GLUE_DATABASE", "IOT_RULE", "ARTIFACTS_BUCKET"]
+        {
             assert!(!filled.contains(placeholder), "{placeholder} left in the policy");
         }
         assert!(filled.contains("arn:aws:cloudformation:eu-west-1:123456789012:stack/lab/*"));
         assert!(filled.contains("arn:aws:s3:::lab-raw/*"));
         assert!(filled.contains("arn:aws:lambda:eu-west-1:123456789012:function:lab-data-transformation"));
-        let checks = checks(&filled).unwrap();
+        let checks = checks(&filled, "lab").unwrap();
         let pass: Vec<&Check> = checks.iter().filter(|c| c.actions == ["iam:PassRole"]).collect();
         assert_eq!(pass.len(), 3, "PassRole checked for each service it is passed to");
         assert!(filled.contains("arn:aws:iot:eu-west-1:123456789012:rule/lab_readings"));
-        assert!(pass.iter().any(|c| c.context == [("iam:PassedToService".into(), "firehose.amazonaws.com".into())]));
+        assert!(pass.iter().any(|c| c.context.iter().any(|e| e.values == ["firehose.amazonaws.com"])));
         assert!(checks.iter().all(|c| !c.actions.contains(&"iam:SimulatePrincipalPolicy".to_owned())));
         let roles = checks.iter().find(|c| c.actions.contains(&"iam:CreateRole".to_owned())).unwrap();
-        assert_eq!(roles.resources, ["arn:aws:iam::123456789012:role/lab-example"], "wildcards made concrete");
+        assert_eq!(roles.resources[0], "arn:aws:iam::123456789012:role/lab-FunctionRole-example", "made concrete");
+        assert!(filled.contains("arn:aws:s3:::lab-artifacts-123456789012-eu-west-1"));
+    }
+
+    #[test]
+    fn key_statements_are_checked_in_the_context_of_deploys_calls_not_their_own_condition() {
+        let checks = checks(&fill(DEPLOYER_POLICY, &names()), "lab").unwrap();
+        let create = checks.iter().find(|c| c.actions.contains(&"kms:CreateKey".to_owned())).unwrap();
+        let keys: Vec<&str> = create.context.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["aws:RequestTag/reaqtions:stack", "aws:TagKeys"], "created with the stack's tag");
+        assert_eq!(create.context[0].values, ["lab"]);
+        assert!(create.context[1].list);
+        let delete = checks.iter().find(|c| c.actions.contains(&"kms:ScheduleKeyDeletion".to_owned())).unwrap();
+        assert_eq!(delete.context.len(), 1);
+        assert_eq!(
+            (delete.context[0].key.as_str(), delete.context[0].values.clone()),
+            ("aws:ResourceTag/reaqtions:stack", vec!["lab".to_owned()])
+        );
+        // A statement conditioned on CloudFormation's own stack tag (which keys never carry) gets no such key.
+        let old = r#"{"Statement": [{"Effect": "Allow", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-name": "lab"}}}]}"#;
+        let old = checks_of(old);
+        assert!(old[0].context.iter().all(|e| !e.key.contains("aws:cloudformation")), "{old:?}");
     }
 
     #[test]
@@ -275,7 +337,7 @@ mod tests {
         let get_role = mock!(Client::get_role)
             .then_error(|| GetRoleError::generic(ErrorMetadata::builder().code("AccessDenied").build()));
         let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&simulate, &get_role]);
-        let checks = checks(&fill(DEPLOYER_POLICY, &names())).unwrap();
+        let checks = checks(&fill(DEPLOYER_POLICY, &names()), "lab").unwrap();
         let Preflight::Missing(missing) = preflight(&client, "arn:aws:iam::123456789012:role/Deployer", &checks).await
         else {
             panic!("expected missing permissions")
@@ -295,7 +357,7 @@ mod tests {
             )
         });
         let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&simulate]);
-        let result = preflight(&client, "arn:aws:iam::123456789012:user/dev", &checks(DEPLOYER_POLICY).unwrap()).await;
+        let result = preflight(&client, "arn:aws:iam::123456789012:user/dev", &checks_of(DEPLOYER_POLICY)).await;
         let Preflight::Skipped(why) = result else { panic!("expected skipped, got {result:?}") };
         assert!(why.contains("AccessDenied") && !why.contains('\n'), "{why}");
         assert_eq!(simulate.num_calls(), 1, "stops at the first refusal");

@@ -20,6 +20,26 @@ pub fn artifacts_stack(stack: &str) -> String {
     format!("{stack}-artifacts")
 }
 
+/// The artifacts bucket's name, `<stack>-artifacts-<account>-<region>`: fixed rather than generated, so that the
+/// role policies name exactly this stack's bucket (CloudFormation truncates a generated name for a long stack).
+/// Unchecked: [`artifacts_bucket`] says when it is too long for S3.
+pub fn artifacts_bucket_name(stack: &str, account: &str, region: &str) -> String {
+    format!("{}-{account}-{region}", artifacts_stack(stack))
+}
+
+/// [`artifacts_bucket_name`], or an error naming it when it is longer than S3 allows.
+pub fn artifacts_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
+    let name = artifacts_bucket_name(stack, account, region);
+    if name.len() > 63 {
+        return Err(crate::invalid!(
+            "the artifacts bucket name {name} is longer than S3's 63 characters: use a stack name of at most {} \
+             characters in {region}",
+            stack.len() - (name.len() - 63)
+        ));
+    }
+    Ok(name)
+}
+
 /// Whether the pipeline stack creates the raw bucket, or uses one that exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawBucket {
@@ -78,7 +98,7 @@ pub async fn kept_buckets(s3: &aws_sdk_s3::Client, stack: &str, account: &str, r
     {
         found.push(name);
     }
-    for name in super::s3::buckets_tagged(s3, region, "reaqtions:stack", stack).await? {
+    for name in super::s3::buckets_tagged(s3, region, super::cloudformation::STACK_TAG, stack).await? {
         if !found.contains(&name) {
             found.push(name);
         }

@@ -4,7 +4,9 @@
 //! `examples/iam/deployer.json` for the resource it acts on in this stack, or be listed in
 //! `examples/iam/deployer-not-granted.json` with the template property whose absence makes it unnecessary. A type
 //! without handler permissions in the package is listed by hand (`handler-permissions-by-hand.json`); a new
-//! resource type fails here until someone decides.
+//! resource type fails here until someone decides. Each permission is evaluated with its statements' conditions
+//! against the request context AWS supplies for that call ([`request_context`]): the tags a resource is created
+//! with, or carries afterwards (CloudFormation's system tags only where the type's schema says it adds them).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -13,33 +15,123 @@ use reaqtions::aws::pipeline::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
 use serde_json::Value;
 
 use crate::aws::RAW;
+use crate::iam_eval::Context;
 use crate::iam_proxy::{ACCOUNT, REGION, role_policy};
 
 /// The handler operations CloudFormation runs for a stack (`list` is for the registry's own listing).
 const OPERATIONS: [&str; 4] = ["create", "read", "update", "delete"];
-
-/// type → operation → permissions, from the registry schemas.
-type Handlers = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 fn examples(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/iam").join(name);
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Every resource of the embedded templates: (type, properties).
-fn template_resources() -> Vec<(String, serde_norway::Value)> {
+/// One resource of the embedded templates, with the tags it is created with: its template `Tags` and the tag
+/// deploy puts on its stack (`reaqtions:stack`, the stack's name), which CloudFormation passes to every taggable
+/// resource.
+struct Resource {
+    logical_id: String,
+    type_: String,
+    properties: serde_norway::Value,
+    tags: BTreeMap<String, String>,
+}
+
+fn template_resources() -> Vec<Resource> {
     let mut out = Vec::new();
-    for text in [ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE] {
+    for (text, stack) in [(ARTIFACTS_TEMPLATE, "reaqtions-artifacts"), (PIPELINE_TEMPLATE, "reaqtions")] {
         let t: serde_norway::Value = serde_norway::from_str(text).unwrap();
-        for (_, r) in t["Resources"].as_mapping().unwrap() {
-            out.push((r["Type"].as_str().unwrap().to_owned(), r["Properties"].clone()));
+        for (id, r) in t["Resources"].as_mapping().unwrap() {
+            let mut tags = BTreeMap::from([("reaqtions:stack".to_owned(), stack.to_owned())]);
+            for tag in r["Properties"]["Tags"].as_sequence().into_iter().flatten() {
+                let value = match &tag["Value"] {
+                    serde_norway::Value::String(s) => s.clone(),
+                    serde_norway::Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some("AWS::StackName") => {
+                        stack.to_owned()
+                    }
+                    other => panic!("a tag value the test does not resolve: {other:?}"),
+                };
+                tags.insert(tag["Key"].as_str().unwrap().to_owned(), value);
+            }
+            out.push(Resource {
+                logical_id: id.as_str().unwrap().to_owned(),
+                type_: r["Type"].as_str().unwrap().to_owned(),
+                properties: r["Properties"].clone(),
+                tags,
+            });
         }
     }
     out
 }
 
-/// The registry schemas' handler permissions of `types` (None: the package lists none for that type).
-fn registry_handlers(types: &BTreeSet<String>) -> BTreeMap<String, Option<BTreeMap<String, Vec<String>>>> {
+/// A type's registry schema: its handlers' permissions (None where the package lists none) and whether
+/// resources of the type carry tags, and CloudFormation's system tags.
+#[derive(serde::Deserialize)]
+struct Schema {
+    handlers: Option<BTreeMap<String, Vec<String>>>,
+    taggable: bool,
+    system_tags: bool,
+}
+
+/// The request context AWS supplies when the `op` handler of `resource`'s type calls `permission` (only keys
+/// the policies condition on). On the resource's own service: a call that creates it or tags it carries the
+/// tags in the request (`aws:RequestTag/*`, `aws:TagKeys`) and, at creation, no `aws:ResourceTag/*` (the
+/// resource does not exist yet); any other call carries the tags the resource has, CloudFormation's system tags
+/// among them only where the schema says it adds them. An update tags or untags what changed, which is never
+/// the stack's tag (deploy sets it from the stack's name): modelled as a user's `owner` tag. `iam:PassRole`
+/// carries the service the role is passed to.
+fn request_context(resource: &Resource, schema: &Schema, op: &str, permission: &str) -> Context {
+    let (service, name) = permission.split_once(':').unwrap();
+    let (service, name) = (service.to_ascii_lowercase(), name.to_ascii_lowercase());
+    let mut context = Context::default();
+    if (service.as_str(), name.as_str()) == ("iam", "passrole") {
+        let to = match resource.type_.as_str() {
+            "AWS::Lambda::Function" => Some("lambda.amazonaws.com"),
+            "AWS::KinesisFirehose::DeliveryStream" => Some("firehose.amazonaws.com"),
+            "AWS::IoT::TopicRule" => Some("iot.amazonaws.com"),
+            _ => None,
+        };
+        return to.map_or(context.clone(), |to| context.with("iam:PassedToService", &[to]));
+    }
+    let own_service = resource.type_.split("::").nth(1).unwrap().to_ascii_lowercase();
+    if !schema.taggable || service != own_service {
+        return context;
+    }
+    let mut carried = resource.tags.clone();
+    if schema.system_tags {
+        carried.insert("aws:cloudformation:stack-name".into(), "reaqtions".into());
+        carried.insert("aws:cloudformation:logical-id".into(), resource.logical_id.clone());
+        carried.insert(
+            "aws:cloudformation:stack-id".into(),
+            format!("arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/reaqtions/1"),
+        );
+    }
+    let tagging = name.starts_with("tag");
+    let untagging = name.starts_with("untag");
+    let creating = op == "create" && (name.starts_with("create") || tagging);
+    let request: BTreeMap<String, String> = match (op, tagging || untagging) {
+        _ if creating => resource.tags.clone(),
+        ("update", true) => BTreeMap::from([("owner".to_owned(), "data-team".to_owned())]),
+        _ => BTreeMap::new(),
+    };
+    if !creating {
+        for (k, v) in &carried {
+            context = context.with(&format!("aws:ResourceTag/{k}"), &[v]);
+        }
+    }
+    if !request.is_empty() {
+        let keys: Vec<&str> = request.keys().map(String::as_str).collect();
+        context = context.with("aws:TagKeys", &keys);
+        if !untagging {
+            for (k, v) in &request {
+                context = context.with(&format!("aws:RequestTag/{k}"), &[v]);
+            }
+        }
+    }
+    context
+}
+
+/// The registry schemas of `types` (None: the package has no schema for that type).
+fn registry_schemas(types: &BTreeSet<String>) -> BTreeMap<String, Option<Schema>> {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
     assert!(
         python.exists(),
@@ -57,7 +149,12 @@ for t in sys.argv[1:]:
         out[t] = None
         continue
     handlers = schema.get("handlers")
-    out[t] = None if handlers is None else {op: h.get("permissions", []) for op, h in handlers.items()}
+    tagging = schema.get("tagging") or {}
+    out[t] = {
+        "handlers": None if handlers is None else {op: h.get("permissions", []) for op, h in handlers.items()},
+        "taggable": bool(tagging.get("taggable", False)),
+        "system_tags": bool(tagging.get("cloudFormationSystemTags", False)),
+    }
 print(json.dumps(out))
 "#;
     let out = std::process::Command::new(&python).args(["-c", script]).args(types).output().unwrap();
@@ -69,7 +166,7 @@ print(json.dumps(out))
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-const ARTIFACTS: &str = "reaqtions-artifacts-artifactsbucket-1a2b3c4d5e6f";
+const ARTIFACTS: &str = "reaqtions-artifacts-123456789012-us-east-1";
 const S3_OBJECT_ACTIONS: [&str; 8] = [
     "getobject",
     "getobjectversion",
@@ -161,18 +258,20 @@ fn is_set(properties: &serde_norway::Value, path: &str) -> bool {
 #[test]
 fn the_deployer_may_do_what_cloudformations_handlers_call() {
     let resources = template_resources();
-    let types: BTreeSet<String> = resources.iter().map(|(t, _)| t.clone()).collect();
-    let registry = registry_handlers(&types);
+    let types: BTreeSet<String> = resources.iter().map(|r| r.type_.clone()).collect();
+    let mut registry = registry_schemas(&types);
     let by_hand = examples("handler-permissions-by-hand.json");
     let not_granted = examples("deployer-not-granted.json");
     let (deployer, _) = role_policy("deployer", RAW);
 
-    let mut handlers: Handlers = BTreeMap::new();
+    let mut schemas: BTreeMap<String, Schema> = BTreeMap::new();
     let mut problems = Vec::new();
     for t in &types {
-        match (&registry[t], by_hand.get(t)) {
-            (Some(h), _) => {
-                handlers.insert(t.clone(), h.clone());
+        let schema = registry.remove(t).flatten();
+        let (taggable, system_tags) = schema.as_ref().map_or((false, false), |s| (s.taggable, s.system_tags));
+        match (schema.and_then(|s| s.handlers), by_hand.get(t)) {
+            (Some(handlers), _) => {
+                schemas.insert(t.clone(), Schema { handlers: Some(handlers), taggable, system_tags });
             }
             (None, Some(listed)) => {
                 let ops = OPERATIONS.iter().map(|op| {
@@ -180,7 +279,7 @@ fn the_deployer_may_do_what_cloudformations_handlers_call() {
                         listed[op].as_array().unwrap_or_else(|| panic!("{t}: no {op} in the by-hand list"));
                     (op.to_string(), permissions.iter().map(|p| p.as_str().unwrap().to_owned()).collect())
                 });
-                handlers.insert(t.clone(), ops.collect());
+                schemas.insert(t.clone(), Schema { handlers: Some(ops.collect()), taggable, system_tags });
             }
             (None, None) => problems.push(format!(
                 "{t} is a new resource type without handler permissions in the registry schemas: list what its \
@@ -190,29 +289,50 @@ fn the_deployer_may_do_what_cloudformations_handlers_call() {
     }
 
     let mut checked = 0;
-    for (t, ops) in &handlers {
+    for (t, schema) in &schemas {
+        let ops = schema.handlers.as_ref().unwrap();
+        let of_type: Vec<&Resource> = resources.iter().filter(|r| &r.type_ == t).collect();
         let reasons = not_granted.get(t).and_then(Value::as_object);
         let mut called = BTreeSet::new();
         for op in OPERATIONS {
             for permission in ops.get(op).into_iter().flatten() {
                 called.insert(permission.clone());
                 let targets = acted_on(t, permission);
-                let granted = targets.iter().all(|r| deployer.allows(permission, r));
+                // Every resource of the type, with the context AWS supplies for it, on every resource acted on.
+                let refusals = |action: &str| -> Vec<String> {
+                    let mut out = Vec::new();
+                    for resource in &of_type {
+                        let context = request_context(resource, schema, op, action);
+                        for target in &targets {
+                            if !deployer.allows_in(action, target, &context) {
+                                let why = deployer.why_not(action, target, &context);
+                                out.push(format!(
+                                    "{} ({}) on {target}{}",
+                                    resource.logical_id,
+                                    t,
+                                    if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) }
+                                ));
+                            }
+                        }
+                    }
+                    out
+                };
+                let refused = refusals(permission);
                 let reason = reasons.and_then(|r| r.get(permission)).and_then(Value::as_str);
                 checked += 1;
-                match (granted, reason) {
+                match (refused.is_empty(), reason) {
                     (true, Some(_)) => problems.push(format!(
                         "{t} {op}: {permission} is granted, so deployer-not-granted.json need not list it"
                     )),
                     (true, None) => {}
                     (false, None) => problems.push(format!(
-                        "{t} {op}: the deployer may not {permission} on {}; grant it in deployer.json or list it in \
-                         deployer-not-granted.json with the property whose absence makes it unnecessary",
-                        targets.join(", ")
+                        "{t} {op}: the deployer may not {permission} for {}; grant it in deployer.json or list it \
+                         in deployer-not-granted.json with the property whose absence makes it unnecessary",
+                        refused.join(", ")
                     )),
-                    (false, Some(reason)) => problems.extend(unjustified(t, permission, reason, &resources, |a| {
-                        targets.iter().all(|r| deployer.allows(a, r))
-                    })),
+                    (false, Some(reason)) => {
+                        problems.extend(unjustified(t, permission, reason, &resources, |a| refusals(a).is_empty()))
+                    }
                 }
             }
         }
@@ -238,11 +358,11 @@ fn unjustified(
     t: &str,
     permission: &str,
     reason: &str,
-    resources: &[(String, serde_norway::Value)],
+    resources: &[Resource],
     granted: impl Fn(&str) -> bool,
 ) -> Option<String> {
     if let Some(path) = reason.strip_suffix(" is not set") {
-        let set = resources.iter().filter(|(rt, _)| rt == t).any(|(_, p)| is_set(p, path));
+        let set = resources.iter().filter(|r| r.type_ == t).any(|r| is_set(&r.properties, path));
         return set
             .then(|| format!("{t}: {permission} is not granted because {path} is not set, but a template sets it"));
     }

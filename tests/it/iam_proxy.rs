@@ -1,8 +1,9 @@
 //! An IAM-enforcing proxy on loopback in front of moto: each request is mapped to the IAM action and resource
 //! AWS would authorize it as (from the SigV4 credential scope, `X-Amz-Target`, the query `Action`, or S3's and
 //! Lambda's REST paths), evaluated against one role policy, and answered AccessDenied in that service's own
-//! error shape when the policy does not allow it; allowed requests are forwarded unchanged. Every decision is
-//! recorded, so a test can check that a command made no call outside its role.
+//! error shape when the policy does not allow it; allowed requests are forwarded unchanged. Conditions are
+//! evaluated with the keys the request carries that the role policies use (`s3:prefix` of a listing). Every
+//! decision is recorded, so a test can check that a command made no call outside its role.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tiny_http::{Header, Response, Server};
 
-use crate::iam_eval::Policy;
+use crate::iam_eval::{Context, Policy};
 use crate::upstream::forward;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -35,15 +36,21 @@ pub struct IamProxy {
 
 /// A role policy from examples/iam/, filled in for the test deployment (stack `reaqtions`).
 pub fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
+    role_policy_for(role, "reaqtions", raw_bucket)
+}
+
+/// A role policy from examples/iam/, filled in for a deployment of `stack`.
+pub fn role_policy_for(role: &str, stack: &str, raw_bucket: &str) -> (Policy, String) {
     use reaqtions::aws::iam::{PolicyNames, fill};
     let (_, policy) = reaqtions::commands::template::ROLE_POLICIES.iter().find(|(name, _)| *name == role).unwrap();
+    let glue_database = reaqtions::aws::pipeline::catalog_names(stack).0;
     let names = PolicyNames {
         partition: "aws",
         region: REGION,
         account: ACCOUNT,
-        stack: "reaqtions",
+        stack,
         raw_bucket,
-        glue_database: "reaqtions_lake",
+        glue_database: &glue_database,
     };
     // Filled in exactly as `reaqtions template iam` and deploy's pre-flight fill them.
     let text = fill(policy, &names);
@@ -206,6 +213,16 @@ fn iot_action(method: &str, path: &str, query: &str, principal: Option<String>) 
     (format!("iot:{action}"), resource)
 }
 
+/// The condition keys a request carries that the role policies test: S3's `s3:prefix` of a listing (absent when
+/// the listing names none, so a policy conditioned on it denies a whole-bucket listing, as IAM does).
+fn request_context(url: &str) -> Context {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    match query_param(query, "prefix") {
+        Some(prefix) => Context::default().with("s3:prefix", &[&decode(prefix)]),
+        None => Context::default(),
+    }
+}
+
 /// AccessDenied in the shape the service's SDK parses.
 fn denied(service_action: &str, resource: &str, method: &str) -> (u16, &'static str, Vec<u8>) {
     let message = format!(
@@ -253,7 +270,9 @@ impl IamProxy {
                 let url = request.url().to_owned();
                 let headers = request.headers().to_vec();
                 let decision = authorize_as(&method, &url, &headers, &body);
-                let allowed = decision.as_ref().is_none_or(|(a, r)| r.split(", ").all(|r| policy.allows(a, r)));
+                let context = request_context(&url);
+                let allowed =
+                    decision.as_ref().is_none_or(|(a, r)| r.split(", ").all(|r| policy.allows_in(a, r, &context)));
                 if let Some((action, resource)) = &decision {
                     calls2.lock().unwrap().push(Call { action: action.clone(), resource: resource.clone(), allowed });
                 }

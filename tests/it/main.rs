@@ -18,6 +18,7 @@ mod mqtt_tls;
 mod pipeline;
 mod reprocess;
 mod roles;
+mod stack_scope;
 mod templates;
 mod upstream;
 

@@ -99,11 +99,16 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     }
     assert!(deployer.allows("cloudformation:CreateStack", &stack));
     assert!(!deployer.allows("cloudformation:CreateStack", &arn("cloudformation", "stack/other/id")));
-    // The deployer policy is the pre-flight check's: every action it simulates is in the policy.
-    for check in reaqtions::aws::iam::checks(&text).unwrap() {
+    // The deployer policy is the pre-flight check's: every action it simulates, in the context it simulates it
+    // with (the deployment's, not the statements' own conditions), is allowed by the policy.
+    for check in reaqtions::aws::iam::checks(&text, "reaqtions").unwrap() {
+        let mut context = crate::iam_eval::Context::default();
+        for entry in &check.context {
+            context = context.with(&entry.key, &entry.values.iter().map(String::as_str).collect::<Vec<_>>());
+        }
         for action in &check.actions {
             for resource in &check.resources {
-                assert!(deployer.allows(action, resource), "{action} on {resource}");
+                assert!(deployer.allows_in(action, resource, &context), "{action} on {resource} in {context:?}");
             }
         }
     }

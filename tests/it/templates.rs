@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use reaqtions::aws::pipeline::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
 use serde_norway::Value;
 
-use crate::iam_eval::{Deployment, Policy};
+use crate::iam_eval::{Context, Deployment, Policy};
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "eu-west-1";
@@ -344,7 +344,10 @@ fn a_device_connects_only_as_its_thing_and_publishes_only_its_readings() {
     };
     let iot = |what: &str| format!("arn:aws:iot:{REGION}:{ACCOUNT}:{what}");
     let device = for_thing("aq-0001");
-    assert!(device.allows("iot:Connect", &iot("client/aq-0001")));
+    let attached = Context::default().with("iot:Connection.Thing.IsAttached", &["true"]);
+    assert!(device.allows_in("iot:Connect", &iot("client/aq-0001"), &attached));
+    let unattached = Context::default().with("iot:Connection.Thing.IsAttached", &["false"]);
+    assert!(!device.allows_in("iot:Connect", &iot("client/aq-0001"), &unattached), "a certificate without its thing");
     assert!(device.allows("iot:Publish", &iot("topic/reaqtions/aq-0001/readings")));
     assert!(device.allows("iot:Publish", &iot("topic/$aws/rules/reaqtions_readings/reaqtions/aq-0001/readings")));
     let denied = [
@@ -357,7 +360,7 @@ fn a_device_connects_only_as_its_thing_and_publishes_only_its_readings() {
         ("iot:UpdateThingShadow", iot("thing/aq-0001")),
     ];
     for (action, resource) in &denied {
-        assert!(!device.allows(action, resource), "device aq-0001 must not get {action} on {resource}");
+        assert!(!device.allows_in(action, resource, &attached), "device aq-0001 must not get {action} on {resource}");
     }
     for placeholder in ["PARTITION", "REGION", "ACCOUNT", "STACK", "IOT_RULE"] {
         assert!(!document.contains(placeholder), "{placeholder} left in {document}");

@@ -16,7 +16,8 @@ use crate::aws::iam::{
 };
 use crate::aws::lambda::{Smoke, smoke_test};
 use crate::aws::pipeline::{
-    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, artifacts_stack, pipeline_parameters, raw_bucket,
+    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, artifacts_bucket, artifacts_stack, pipeline_parameters,
+    raw_bucket,
 };
 use crate::aws::s3::{inspect_reused_bucket, prune_objects, upload_unless_present};
 use crate::aws::{Aws, Identity};
@@ -124,7 +125,10 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     let artifacts = StackSpec {
         name: artifacts_stack(&settings.stack),
         template: ARTIFACTS_TEMPLATE.to_owned(),
-        parameters: vec![],
+        parameters: vec![(
+            "BucketName".to_owned(),
+            artifacts_bucket(&settings.stack, &identity.account, &identity.region)?,
+        )],
     };
     let code_key = zip.artifact_key();
     if args.dry_run {
@@ -240,7 +244,7 @@ fn check_permissions(aws: &Aws, identity: &Identity, settings: &PipelineSettings
         raw_bucket: &settings.bucket,
         glue_database: &glue_database,
     };
-    let checks = checks(&fill(DEPLOYER_POLICY, &names))?;
+    let checks = checks(&fill(DEPLOYER_POLICY, &names), &settings.stack)?;
     match aws.block_on(preflight(&aws.iam(), &principal, &checks)) {
         Preflight::Allowed(n) => Ok(format!("{principal} may do all deploy needs ({n} action/resource pairs)")),
         Preflight::Skipped(why) => Ok(format!("not checked: {why}")),
