@@ -1,41 +1,54 @@
-//! CloudWatch metrics and alarms as the deployed pipeline's [`VitalSource`]: every series in one paginated
-//! GetMetricData request (Firehose's and Lambda's by their documented names and dimensions, the IoT rule's
-//! action failures under whatever `ActionType` ListMetrics finds), the stack's alarms in ALARM from
-//! DescribeAlarms. Values derived from several series (failed records) are derived here, client-side.
+//! CloudWatch metrics and alarms as the deployed pipeline's [`VitalSource`]: Firehose's and Lambda's series by
+//! their documented names and dimensions in one paginated GetMetricData request, the function's `FailedRecords`
+//! (the alarms' metric filter) beside them when alarms are on, the IoT rule's action failures by Metrics
+//! Insights over every `ActionType` (one query per request, as CloudWatch allows), and the stack's own alarms
+//! in ALARM by name from DescribeAlarms.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
 use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::types::{Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, StateValue};
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
 use aws_smithy_types::DateTime as SmithyTime;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, DurationRound as _, Utc};
 use tokio::runtime::Handle;
 
-use crate::health::{FiringAlarm, Series, Vitals, Window};
+use crate::health::{FailedSource, FiringAlarm, Series, Vitals, Window};
 use crate::settings::PipelineSettings;
 use crate::target::VitalSource;
 
-/// One series asked for: its query id, namespace, metric, dimensions and statistic.
+/// How far back a Metrics Insights query reaches for graphs (CloudWatch's Metrics Insights quotas).
+pub const INSIGHTS_REACH_DAYS: i64 = 14;
+
+/// What one query of a GetMetricData call asks for.
+enum What {
+    /// A metric by namespace, name and dimensions, with a statistic.
+    Stat { namespace: String, metric: String, dimensions: Vec<(String, String)>, stat: &'static str },
+    /// A Metrics Insights query.
+    Insights(String),
+}
+
+/// One query: its id, what it asks, and its own period when not the window's.
 struct Ask {
     id: String,
-    namespace: &'static str,
-    metric: String,
-    dimensions: Vec<(String, String)>,
-    stat: &'static str,
-    /// Its own period, when not the window's (each query of a GetMetricData call may have its own).
+    what: What,
     period: Option<u32>,
 }
 
-fn ask(id: &str, namespace: &'static str, metric: &str, dimensions: &[(&str, &str)], stat: &'static str) -> Ask {
-    Ask {
-        id: id.to_owned(),
-        namespace,
+fn ask(id: &str, namespace: &str, metric: &str, dimensions: &[(&str, &str)], stat: &'static str) -> Ask {
+    let what = What::Stat {
+        namespace: namespace.to_owned(),
         metric: metric.to_owned(),
         dimensions: dimensions.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         stat,
-        period: None,
-    }
+    };
+    Ask { id: id.to_owned(), what, period: None }
+}
+
+/// The Metrics Insights query summing `metric` of the IoT rule over every `ActionType` (its value for the
+/// Firehose action is not documented); the same query the rule's alarms and the dashboard use.
+pub fn iot_rule_query(metric: &str, rule: &str) -> String {
+    format!("SELECT SUM({metric}) FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = '{rule}'")
 }
 
 pub struct CloudWatchVitals {
@@ -51,7 +64,7 @@ impl CloudWatchVitals {
         CloudWatchVitals { client, runtime, settings, rule }
     }
 
-    fn asks(&self, window: &Window, iot_actions: &[(String, String)]) -> Vec<Ask> {
+    fn asks(&self, window: &Window) -> Vec<Ask> {
         let stream = [("DeliveryStreamName", self.settings.stream.as_str())];
         let function = [("FunctionName", self.settings.function.as_str())];
         let mut asks = vec![
@@ -72,52 +85,20 @@ impl CloudWatchVitals {
                 ..ask("lambda_duration_window", "AWS/Lambda", "Duration", &function, "p90")
             },
         ];
-        if let Some(rule) = &self.rule {
-            for (i, (metric, action_type)) in iot_actions.iter().enumerate() {
-                asks.push(ask(
-                    &format!("iot_{i}"),
-                    "AWS/IoT",
-                    metric,
-                    &[("RuleName", rule), ("ActionType", action_type)],
-                    "Sum",
-                ));
-            }
+        if self.settings.monitoring.alarms {
+            let namespace = crate::aws::pipeline::failed_records_namespace(&self.settings.stack);
+            asks.push(ask("failed_metric", &namespace, "FailedRecords", &[], "Sum"));
         }
         asks
     }
 
-    /// The rule's failure metrics as CloudWatch holds them: `(metric, ActionType)` for each one listed.
-    async fn iot_failure_metrics(&self, rule: &str) -> Result<Vec<(String, String)>> {
-        let mut found = Vec::new();
-        for metric in ["Failure", "ErrorActionFailure"] {
-            let mut pages = self
-                .client
-                .list_metrics()
-                .namespace("AWS/IoT")
-                .metric_name(metric)
-                .dimensions(DimensionFilter::builder().name("RuleName").value(rule).build())
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| anyhow!("cannot list the IoT rule's metrics: {}", super::explain(&e)))?;
-                for m in page.metrics() {
-                    if let Some(action) = m.dimensions().iter().find(|d| d.name() == Some("ActionType")) {
-                        found.push((metric.to_owned(), action.value().unwrap_or_default().to_owned()));
-                    }
-                }
-            }
-        }
-        found.sort();
-        found.dedup();
-        Ok(found)
-    }
-
-    /// The stack's alarms in ALARM (named `<stack>-…`).
+    /// The stack's own alarms that are in ALARM, asked for by their names.
     async fn firing(&self) -> Result<Vec<FiringAlarm>> {
+        let names = crate::aws::pipeline::alarm_names(&self.settings.stack);
         let mut pages = self
             .client
             .describe_alarms()
-            .alarm_name_prefix(format!("{}-", self.settings.stack))
+            .set_alarm_names(Some(names))
             .state_value(StateValue::Alarm)
             .into_paginator()
             .send();
@@ -133,17 +114,43 @@ impl CloudWatchVitals {
         }
         Ok(firing)
     }
+
+    /// The rule's action and error-action failures per period, each from its own Metrics Insights request, over
+    /// the part of the window Metrics Insights reaches; with that part's start when it is later than the window's.
+    async fn iot_failures(&self, rule: &str, window: &Window) -> Result<(Series, Option<DateTime<Utc>>)> {
+        let reach = (Utc::now() - Duration::days(INSIGHTS_REACH_DAYS))
+            .duration_trunc(Duration::seconds(i64::from(window.period_seconds)))
+            .map(|t| t + Duration::seconds(i64::from(window.period_seconds)))
+            .unwrap_or(window.start);
+        let start = window.start.max(reach);
+        let since = (start > window.start).then_some(start);
+        let mut failures = Series(vec![Some(0.0); window.points()]);
+        for metric in ["Failure", "ErrorActionFailure"] {
+            let query = Ask { id: "iot".into(), what: What::Insights(iot_rule_query(metric, rule)), period: None };
+            let data = metric_data(&self.client, &[query], start, window.end, window.period_seconds).await?;
+            for (t, v) in data.get("iot").into_iter().flatten() {
+                if let Some(slot) = window.index(*t).and_then(|i| failures.0.get_mut(i)) {
+                    *slot = Some(slot.unwrap_or(0.0) + v);
+                }
+            }
+        }
+        if let Some(since) = since {
+            for (i, slot) in failures.0.iter_mut().enumerate() {
+                let end = window.start + Duration::seconds(i64::from(window.period_seconds) * (i as i64 + 1));
+                if end <= since {
+                    *slot = None;
+                }
+            }
+        }
+        Ok((failures, since))
+    }
 }
 
 impl VitalSource for CloudWatchVitals {
     fn vitals(&self, window: &Window) -> Result<Vitals> {
         self.runtime.block_on(async {
-            let iot_actions = match &self.rule {
-                Some(rule) => self.iot_failure_metrics(rule).await?,
-                None => vec![],
-            };
             let mut data =
-                metric_data(&self.client, &self.asks(window, &iot_actions), window, window.period_seconds).await?;
+                metric_data(&self.client, &self.asks(window), window.start, window.end, window.period_seconds).await?;
             let series =
                 |data: &mut BTreeMap<String, Vec<(DateTime<Utc>, f64)>>, id: &str, combine: fn(f64, f64) -> f64| {
                     let mut s = Series::empty(window);
@@ -156,15 +163,23 @@ impl VitalSource for CloudWatchVitals {
             let zeroed = |s: Series| Series(s.0.into_iter().map(|v| Some(v.unwrap_or(0.0))).collect());
             let incoming_records = series(&mut data, "incoming_records", sum);
             let succeeded = series(&mut data, "succeeded_records", sum);
-            let lag = i64::from(self.settings.processor.interval_seconds) + 60;
-            let (failed_total, failed_records) =
-                failed(window, &incoming_records, &succeeded, Utc::now() - chrono::Duration::seconds(lag));
-            let mut iot = Series(vec![Some(0.0); window.points()]);
-            for i in 0..iot_actions.len() {
-                for (slot, v) in iot.0.iter_mut().zip(series(&mut data, &format!("iot_{i}"), sum).0) {
-                    *slot = Some(slot.unwrap_or(0.0) + v.unwrap_or(0.0));
+            let (failed_records, failed_total, failed_records_source) = if self.settings.monitoring.alarms {
+                let metric = zeroed(series(&mut data, "failed_metric", sum));
+                let total = metric.sum();
+                (metric, total, FailedSource::Metric)
+            } else {
+                let lag = i64::from(self.settings.processor.interval_seconds) + 60;
+                let (total, per_period) =
+                    failed(window, &incoming_records, &succeeded, Utc::now() - Duration::seconds(lag));
+                (per_period, total, FailedSource::Series)
+            };
+            let (iot_rule_failures, iot_rule_failures_since) = match &self.rule {
+                Some(rule) => {
+                    let (failures, since) = self.iot_failures(rule, window).await?;
+                    (Some(failures), since)
                 }
-            }
+                None => (None, None),
+            };
             Ok(Vitals {
                 incoming_bytes: zeroed(series(&mut data, "incoming_bytes", sum)),
                 throttled_records: zeroed(series(&mut data, "throttled_records", sum)),
@@ -179,10 +194,12 @@ impl VitalSource for CloudWatchVitals {
                     .get("lambda_duration_window")
                     .and_then(|p| p.first())
                     .map(|(_, v)| *v),
-                iot_rule_failures: self.rule.as_ref().map(|_| iot),
+                iot_rule_failures,
+                iot_rule_failures_since,
                 incoming_records: zeroed(incoming_records),
                 failed_records,
                 failed_records_window: Some(failed_total),
+                failed_records_source,
                 alarms: self.firing().await?,
             })
         })
@@ -208,7 +225,7 @@ pub async fn received(client: &Client, stream: &str, now: DateTime<Utc>) -> Resu
         ask("records", "AWS/Firehose", "IncomingRecords", &dims, "Sum"),
         ask("bytes", "AWS/Firehose", "IncomingBytes", &dims, "Sum"),
     ];
-    let data = metric_data(client, &asks, &window, window.period_seconds).await?;
+    let data = metric_data(client, &asks, window.start, window.end, window.period_seconds).await?;
     let per_day = |id: &str| -> BTreeMap<i64, f64> {
         data.get(id).into_iter().flatten().map(|(t, v)| (t.timestamp(), *v)).collect()
     };
@@ -228,22 +245,29 @@ pub async fn received(client: &Client, stream: &str, now: DateTime<Utc>) -> Resu
 async fn metric_data(
     client: &Client,
     asks: &[Ask],
-    window: &Window,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
     period: u32,
 ) -> Result<BTreeMap<String, Vec<(DateTime<Utc>, f64)>>> {
     let queries = asks.iter().map(|a| {
-        let mut metric = Metric::builder().namespace(a.namespace).metric_name(&a.metric);
-        for (name, value) in &a.dimensions {
-            metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
-        }
         let period = a.period.unwrap_or(period).max(60);
-        let stat = MetricStat::builder().metric(metric.build()).period(period as i32).stat(a.stat).build();
-        MetricDataQuery::builder().id(&a.id).metric_stat(stat).return_data(true).build()
+        let query = MetricDataQuery::builder().id(&a.id).return_data(true);
+        match &a.what {
+            What::Stat { namespace, metric, dimensions, stat } => {
+                let mut m = Metric::builder().namespace(namespace).metric_name(metric);
+                for (name, value) in dimensions {
+                    m = m.dimensions(Dimension::builder().name(name).value(value).build());
+                }
+                let stat = MetricStat::builder().metric(m.build()).period(period as i32).stat(*stat).build();
+                query.metric_stat(stat).build()
+            }
+            What::Insights(sql) => query.expression(sql).period(period as i32).build(),
+        }
     });
     let mut pages = client
         .get_metric_data()
-        .start_time(SmithyTime::from_secs(window.start.timestamp()))
-        .end_time(SmithyTime::from_secs(window.end.timestamp()))
+        .start_time(SmithyTime::from_secs(start.timestamp()))
+        .end_time(SmithyTime::from_secs(end.timestamp()))
         .set_metric_data_queries(Some(queries.collect()))
         .into_paginator()
         .send();
@@ -262,22 +286,21 @@ async fn metric_data(
     Ok(out)
 }
 
-/// Records that failed processing: Firehose publishes no such count, and a record is counted incoming when
-/// it arrives but succeeded (Ok or Dropped) when the processor's buffer is flushed, up to `lag` later. Over the
-/// window, failed = incoming − succeeded − what arrived within `lag` of its end (it may still be buffered), at
-/// least 0. Records that arrived before the window and succeeded in it hide as many failures: an undercount by
-/// at most one lag's records, never a false alarm. Also returns, per period, incoming − succeeded where
-/// positive, for the sparkline.
+/// Records that failed processing, from Firehose's series when there is no `FailedRecords` metric: a record is
+/// counted incoming when it arrives but succeeded (Ok or Dropped) when the processor's buffer is flushed, up to
+/// the processor's interval later. Both series are compared over the same settled periods (those that ended
+/// before `settled`), so what is still buffered is neither counted as failed nor hides failures; per period,
+/// incoming − succeeded where positive (None for a period not settled yet), and over them, at least 0.
 fn failed(window: &Window, incoming: &Series, succeeded: &Series, settled: DateTime<Utc>) -> (f64, Series) {
-    let period = chrono::Duration::seconds(i64::from(window.period_seconds));
-    let unsettled: f64 = (incoming.0.iter().enumerate())
-        .filter(|(i, _)| window.start + period * (*i as i32 + 1) > settled)
-        .filter_map(|(_, v)| *v)
-        .sum();
-    let total = (incoming.sum() - succeeded.sum() - unsettled).max(0.0);
-    let per_period =
-        incoming.0.iter().zip(&succeeded.0).map(|(i, s)| Some((i.unwrap_or(0.0) - s.unwrap_or(0.0)).max(0.0)));
-    (total, Series(per_period.collect()))
+    let period = Duration::seconds(i64::from(window.period_seconds));
+    let per_period: Vec<Option<f64>> = (incoming.0.iter().zip(&succeeded.0).enumerate())
+        .map(|(i, (inc, ok))| {
+            let end = window.start + period * (i as i32 + 1);
+            (end <= settled).then(|| inc.unwrap_or(0.0) - ok.unwrap_or(0.0))
+        })
+        .collect();
+    let total = per_period.iter().flatten().sum::<f64>().max(0.0);
+    (total, Series(per_period.into_iter().map(|d| d.map(|d| d.max(0.0))).collect()))
 }
 
 #[cfg(test)]
@@ -285,19 +308,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failed_records_leave_out_what_may_still_be_buffered() {
+    fn failed_records_compare_both_series_over_the_settled_periods() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let window = Window::since(now - chrono::Duration::minutes(5), now).unwrap();
-        assert_eq!(window.points(), 6);
-        let s = |v: &[f64]| Series(v.iter().map(|x| Some(*x)).collect());
-        // 10 arrive each minute, each processed the minute after; 3 fail; the last minute is not settled yet.
-        let incoming = s(&[10.0, 10.0, 10.0, 10.0, 10.0, 10.0]);
-        let succeeded = s(&[0.0, 10.0, 10.0, 7.0, 10.0, 10.0]);
-        let settled = window.start + chrono::Duration::minutes(5);
+        let window = Window::since(now - Duration::minutes(60), now).unwrap();
+        assert_eq!(window.points(), 61);
+        // An hour of 1,000 records a minute, 1% refused, each minute's processed the minute after; the last two
+        // minutes (the processor's 60 s and a minute) are not settled.
+        let incoming = Series(vec![Some(1000.0); window.points()]);
+        let succeeded = Series(vec![Some(990.0); window.points()]);
+        let settled = window.end - Duration::seconds(120);
         let (total, per_period) = failed(&window, &incoming, &succeeded, settled);
-        assert_eq!(total, 3.0, "60 in, 47 succeeded, 10 may still be buffered: {per_period:?}");
-        assert_eq!(per_period.0[0], Some(10.0), "the sparkline shows each period's difference");
-        let (none, _) = failed(&window, &incoming, &s(&[0.0, 10.0, 10.0, 10.0, 10.0, 10.0]), settled);
-        assert_eq!(none, 0.0, "a healthy busy stream: what is in the processor's buffer is not failed");
+        assert_eq!(total, 590.0, "59 settled minutes × 10 refused");
+        assert_eq!(per_period.0[0], Some(10.0));
+        assert_eq!(per_period.0[60], None, "an unsettled period shows no difference");
+        // A healthy busy stream: what is still in the processor's buffer is not failed.
+        let buffered = Series((0..window.points()).map(|i| Some(if i == 0 { 0.0 } else { 1000.0 })).collect());
+        let (none, _) = failed(&window, &incoming, &buffered, settled);
+        assert!(none <= 1000.0, "at most the one period whose records straddle the window's start: {none}");
+        let (idle, _) = failed(&window, &Series(vec![Some(0.0); 61]), &Series(vec![Some(5.0); 61]), settled);
+        assert_eq!(idle, 0.0, "never below zero");
+    }
+
+    #[test]
+    fn the_iot_query_sums_the_rule_over_every_action_type() {
+        assert_eq!(
+            iot_rule_query("Failure", "lab_readings"),
+            "SELECT SUM(Failure) FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = 'lab_readings'"
+        );
     }
 }

@@ -216,6 +216,28 @@ pub struct Deployed {
 }
 
 /// Dashboards are global to the account: the name carries the stack and the region.
+/// The alarms the pipeline template makes when alarms are on, by the names after `<stack>-`.
+pub const ALARMS: [&str; 8] = [
+    "delivery-freshness",
+    "throttled-records",
+    "failed-records",
+    "lambda-errors",
+    "lambda-throttles",
+    "lambda-duration",
+    "iot-rule-failures",
+    "iot-error-action-failures",
+];
+
+/// The stack's alarms by name (exact names: a prefix would also match a stack named `<stack>-dev`).
+pub fn alarm_names(stack: &str) -> Vec<String> {
+    ALARMS.iter().map(|a| format!("{stack}-{a}")).collect()
+}
+
+/// The namespace of the `FailedRecords` metric the alarms' metric filter publishes.
+pub fn failed_records_namespace(stack: &str) -> String {
+    format!("reaqtions/{stack}")
+}
+
 pub fn dashboard_name(stack: &str, region: &str) -> String {
     format!("{stack}-{region}")
 }

@@ -119,10 +119,11 @@ pub struct Vitals {
     pub incoming_records: Series,
     pub incoming_bytes: Series,
     pub throttled_records: Series,
-    /// Records the transform refused, per period, and over the window when it is not their sum (AWS derives
-    /// it from incoming and succeeded records).
+    /// Records the transform refused, per period, and over the window when it is not their sum; where the count
+    /// comes from.
     pub failed_records: Series,
     pub failed_records_window: Option<f64>,
+    pub failed_records_source: FailedSource,
     /// Age in seconds of the oldest record not yet delivered (maximum per period).
     pub freshness_seconds: Series,
     /// Share of deliveries to the lake that succeeded (mean per period, 0-1).
@@ -132,12 +133,30 @@ pub struct Vitals {
     /// The function's p90 duration per period, and over the whole window.
     pub lambda_duration_p90_ms: Option<Series>,
     pub lambda_duration_p90_ms_window: Option<f64>,
-    /// The IoT rule's action and error-action failures (`None` where there is no rule).
+    /// The IoT rule's action and error-action failures (`None` where there is no rule), and where they start
+    /// when that is after the window's start (CloudWatch's Metrics Insights reaches back two weeks).
     pub iot_rule_failures: Option<Series>,
+    pub iot_rule_failures_since: Option<DateTime<Utc>>,
     /// The stream's per-second limits (`None` where nothing limits it, as locally).
     pub records_per_second_limit: Option<f64>,
     pub bytes_per_second_limit: Option<f64>,
     pub alarms: Vec<FiringAlarm>,
+}
+
+/// Where the count of failed records comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailedSource {
+    /// The stream counts them itself (the local target): exact.
+    #[default]
+    Counted,
+    /// The function's `FailedRecords` metric (the alarms' metric filter on its summary line): exact, refused
+    /// records only (a failed invocation is `lambda_errors`).
+    Metric,
+    /// Firehose's incoming minus succeeded records over the settled periods (alarms off, so no metric filter):
+    /// the periods that may still hold buffered records are left out, so it lags by up to the processor's
+    /// interval plus a minute, and a burst of records straddling a period edge can move it by that many.
+    Series,
 }
 
 /// What a source of vitals needs to know of the deployment to judge them.
@@ -191,6 +210,10 @@ pub struct Metrics {
     pub lambda_throttles: Option<u64>,
     pub lambda_duration_p90_ms: Option<f64>,
     pub iot_rule_failures: Option<u64>,
+    /// Where `failed_records` comes from: `counted`, `metric` or `series`.
+    pub failed_records_source: FailedSource,
+    /// When `iot_rule_failures` starts, if later than the window (Metrics Insights reaches back 14 days).
+    pub iot_rule_failures_since: Option<DateTime<Utc>>,
 }
 
 /// A count CloudWatch (or the local counters) summed, as the whole number it is.
@@ -231,6 +254,8 @@ pub fn assess(target: &'static str, stack: &str, window: Window, vitals: Vitals,
         lambda_throttles: v.lambda_throttles.as_ref().map(|s| count(s.sum())),
         lambda_duration_p90_ms: v.lambda_duration_p90_ms_window,
         iot_rule_failures: v.iot_rule_failures.as_ref().map(|s| count(s.sum())),
+        failed_records_source: v.failed_records_source,
+        iot_rule_failures_since: v.iot_rule_failures_since,
     };
     let mut findings = Vec::new();
     let over = |findings: &mut Vec<Finding>, metric: &str, value: f64, threshold: f64, message: String| {

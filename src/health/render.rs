@@ -3,7 +3,7 @@
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::{Health, Series, Verdict};
+use super::{FailedSource, Health, Series, Verdict};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -50,7 +50,16 @@ pub fn table(h: &Health) -> String {
             Some(&v.incoming_bytes),
         ),
         ("throttled records", m.throttled_records.to_string(), "0".into(), Some(&v.throttled_records)),
-        ("failed records", m.failed_records.to_string(), "0".into(), Some(&v.failed_records)),
+        (
+            match m.failed_records_source {
+                FailedSource::Counted => "failed records",
+                FailedSource::Metric => "failed records (FailedRecords metric)",
+                FailedSource::Series => "failed records (incoming − succeeded, settled periods)",
+            },
+            m.failed_records.to_string(),
+            "0".into(),
+            Some(&v.failed_records),
+        ),
         (
             "oldest undelivered (max)",
             number(m.freshness_seconds_max, " s"),
@@ -72,7 +81,7 @@ pub fn table(h: &Health) -> String {
             v.lambda_duration_p90_ms.as_ref(),
         ),
         (
-            "iot rule failures",
+            if m.iot_rule_failures_since.is_some() { "iot rule failures (last 14 days)" } else { "iot rule failures" },
             m.iot_rule_failures.map_or(na.into(), |e| e.to_string()),
             "0".into(),
             v.iot_rule_failures.as_ref(),
@@ -92,6 +101,12 @@ pub fn table(h: &Health) -> String {
         h.window.start.format("%Y-%m-%d %H:%M UTC"),
         h.window.end.format("%Y-%m-%d %H:%M UTC"),
     );
+    if let Some(since) = m.iot_rule_failures_since {
+        out.push_str(&format!(
+            "  note: IoT rule failures cover {} on only: Metrics Insights reaches back 14 days\n",
+            since.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     for f in &h.findings {
         out.push_str(&format!("  ! {}: {}\n", f.metric, f.message));
     }

@@ -60,7 +60,9 @@ fn a_busy_stream_within_every_threshold_is_healthy() {
     assert_eq!(h.metrics.lambda_duration_p90_ms, Some(12.0));
     let json = serde_json::to_value(&h).unwrap();
     let keys: Vec<&str> = json["metrics"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys.len(), 10);
+    assert_eq!(keys.len(), 12, "{keys:?}");
+    assert_eq!(json["metrics"]["failed_records_source"], "counted");
+    assert!(json["metrics"]["iot_rule_failures_since"].is_null());
     for key in ["window_seconds", "verdict", "findings", "metrics"] {
         assert!(json.get(key).is_some(), "{key} in {json}");
     }

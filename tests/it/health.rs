@@ -105,8 +105,21 @@ fn health_against_moto_through_the_cbor_front() {
         ],
     );
     put("AWS/Lambda", vec![datum("Errors", &[("FunctionName", "reaqtions-data-transformation")], 0.0, 39)]);
+    // Alarms are on by default: failed records come from the function's metric (moto runs no metric filters).
+    put("reaqtions/reaqtions", vec![datum("FailedRecords", &[], 10.0, 39)]);
+    // The rule's action and error-action failures under whatever ActionType, read by Metrics Insights; another
+    // rule's failures in the same account count for nothing.
     let rule = [("RuleName", "reaqtions_readings"), ("ActionType", "Firehose")];
-    put("AWS/IoT", vec![datum("Failure", &rule, 2.0, 35)]);
+    let error_action = [("RuleName", "reaqtions_readings"), ("ActionType", "S3")];
+    let other_rule = [("RuleName", "reaqtions_dev_readings"), ("ActionType", "Firehose")];
+    put(
+        "AWS/IoT",
+        vec![
+            datum("Failure", &rule, 2.0, 35),
+            datum("ErrorActionFailure", &error_action, 1.0, 34),
+            datum("Failure", &other_rule, 5.0, 35),
+        ],
+    );
 
     // status on AWS says what the local one says: received totals (from CloudWatch) and the stream's own buffering.
     crate::aws::create_stream(&env, "reaqtions-iot-data-stream", crate::aws::RAW);
@@ -122,10 +135,12 @@ fn health_against_moto_through_the_cbor_front() {
     let m = &busy["metrics"];
     assert_eq!(m["incoming_records"].as_u64(), Some(100));
     assert_eq!(m["incoming_bytes"].as_u64(), Some(50_000));
-    assert_eq!(m["failed_records"].as_u64(), Some(10), "incoming − succeeded: {m}");
+    assert_eq!(m["failed_records"].as_u64(), Some(10), "the FailedRecords metric: {m}");
+    assert_eq!(m["failed_records_source"], "metric");
     assert_eq!(m["freshness_seconds_max"].as_f64(), Some(70.0));
     assert_eq!(m["delivery_success"].as_f64(), Some(1.0));
-    assert_eq!(m["iot_rule_failures"].as_u64(), Some(2), "found under the ActionType CloudWatch holds");
+    assert_eq!(m["iot_rule_failures"].as_u64(), Some(3), "this rule's Failure and ErrorActionFailure only: {m}");
+    assert!(m["iot_rule_failures_since"].is_null(), "an hour is within Metrics Insights' reach");
     let findings: Vec<&str> =
         busy["findings"].as_array().unwrap().iter().map(|f| f["metric"].as_str().unwrap()).collect();
     assert_eq!(findings, ["failed_records", "iot_rule_failures"], "{busy}");
@@ -163,16 +178,86 @@ fn health_against_moto_through_the_cbor_front() {
         .state_reason("Threshold Crossed: 1 datapoint [3600.0] was greater than the threshold (420.0)")
         .send();
     env.runtime.block_on(set).unwrap();
+    // Another stack's alarm whose name starts with this stack's is not this stack's.
+    let other = cw
+        .put_metric_alarm()
+        .alarm_name("reaqtions-dev-delivery-freshness")
+        .namespace("AWS/Firehose")
+        .metric_name("DeliveryToS3.DataFreshness")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(300)
+        .evaluation_periods(1)
+        .threshold(420.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send();
+    env.runtime.block_on(other).unwrap();
+    let set = cw
+        .set_alarm_state()
+        .alarm_name("reaqtions-dev-delivery-freshness")
+        .state_value(StateValue::Alarm)
+        .state_reason("another stack's")
+        .send();
+    env.runtime.block_on(set).unwrap();
     let (_, alarmed) = health(&env, &front, "10m");
+    let names: Vec<&str> =
+        alarmed["findings"].as_array().unwrap().iter().filter_map(|f| f["metric"].as_str()).collect();
+    assert!(!names.contains(&"alarm:reaqtions-dev-delivery-freshness"), "{alarmed}");
     let last = alarmed["findings"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["metric"], "alarm:reaqtions-delivery-freshness", "{alarmed}");
     assert!(last["message"].as_str().unwrap().contains("Threshold Crossed"));
+
+    // A window longer than Metrics Insights reaches: IoT failures say they cover the last 14 days only.
+    let (_, long) = health(&env, &front, "20d");
+    let m = &long["metrics"];
+    assert_eq!(m["iot_rule_failures"].as_u64(), Some(3), "{m}");
+    let since = chrono::DateTime::parse_from_rfc3339(m["iot_rule_failures_since"].as_str().unwrap()).unwrap();
+    let reach = Utc::now() - chrono::Duration::days(14);
+    assert!((since.timestamp() - reach.timestamp()).abs() < 86_400, "{since} is about 14 days ago");
+    let out = env.cmd(&["health", "--since", "20d"]).env("AWS_ENDPOINT_URL", &front.url).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("iot rule failures (last 14 days)") && table.contains("reaches back 14 days"), "{table}");
 
     // The table for people: every series with its sparkline, and the verdict.
     let out = env.cmd(&["health"]).env("AWS_ENDPOINT_URL", &front.url).output().unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(5));
     assert!(table.contains("failed records") && table.trim_end().ends_with("verdict: DEGRADED"), "{table}");
+}
+
+/// An hour of 1,000 records a minute with 1% refused: 600 from the function's metric (alarms on), and from
+/// Firehose's series (alarms off) within the unsettled periods of it — where the old derivation said 0.
+#[test]
+fn failed_records_of_a_steady_stream_with_one_percent_refused() {
+    let env = AwsEnv::start();
+    let front = CborFront::start(&env.moto.url);
+    let zip = env.zip();
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
+    let config =
+        aws_sdk_cloudwatch::config::Builder::from(&env.moto.sdk_config(&env.runtime)).endpoint_url(&front.url).build();
+    let cw = aws_sdk_cloudwatch::Client::from_conf(config);
+    let put = |namespace: &str, data: Vec<MetricDatum>| {
+        env.runtime.block_on(cw.put_metric_data().namespace(namespace).set_metric_data(Some(data)).send()).unwrap();
+    };
+    let stream = [("DeliveryStreamName", "reaqtions-iot-data-stream")];
+    let minutes = 1..=59;
+    put("AWS/Firehose", minutes.clone().map(|ago| datum("IncomingRecords", &stream, 1000.0, ago)).collect());
+    put("AWS/Firehose", minutes.clone().map(|ago| datum("SucceedProcessing.Records", &stream, 990.0, ago)).collect());
+    put("reaqtions/reaqtions", minutes.clone().map(|ago| datum("FailedRecords", &[], 10.0, ago)).collect());
+
+    let (code, from_metric) = health(&env, &front, "1h");
+    let m = &from_metric["metrics"];
+    assert_eq!((m["failed_records"].as_u64(), m["failed_records_source"].as_str()), (Some(590), Some("metric")), "{m}");
+    assert_eq!(code, 5, "failed records are a finding");
+
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--alarms", "false"]);
+    let (code, from_series) = health(&env, &front, "1h");
+    let m = &from_series["metrics"];
+    assert_eq!(m["failed_records_source"], "series", "{m}");
+    let failed = m["failed_records"].as_u64().unwrap();
+    eprintln!("failed records of 59 minutes × 1,000 with 1% refused: 590 from the metric, {failed} from the series");
+    // The processor's 60 s and a minute are not settled: at most the last two minutes' 10 are left out.
+    assert!((570..=590).contains(&failed), "within the unsettled periods of 590: {failed}");
+    assert_eq!(code, 5);
 }
 
 #[test]

@@ -5,7 +5,10 @@
 
 use std::collections::HashMap;
 
-use reaqtions::aws::pipeline::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
+use reaqtions::aws::cloudwatch::iot_rule_query;
+use reaqtions::aws::pipeline::{
+    PIPELINE_TEMPLATE, RawBucket, alarm_names, failed_records_namespace, pipeline_parameters,
+};
 use reaqtions::settings::{PipelineSettings, SettingsInput};
 use serde_norway::Value;
 
@@ -96,22 +99,23 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
     let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
     assert_eq!(alarms.len(), 8, "freshness, throttles, failed records, Lambda ×3, IoT rule ×2");
     let mut thresholds = HashMap::new();
+    let mut names = Vec::new();
     for (name, alarm) in &alarms {
         assert_eq!(alarm["Condition"], "Alarms", "{name} is turned off with the alarms");
         let p = d.resolve(&alarm["Properties"]);
         let alarm_name = p["AlarmName"].as_str().unwrap();
-        assert!(alarm_name.starts_with("reaqtions-"), "health finds the stack's alarms by prefix: {alarm_name}");
+        names.push(alarm_name.to_owned());
         assert_eq!(p["TreatMissingData"], "notBreaching", "{name}: an idle pipeline publishes nothing");
         for actions in ["AlarmActions", "OKActions"] {
             assert_eq!(p[actions][0], "arn:aws:sns:eu-west-1:123456789012:reaqtions-alarms", "{name} {actions}");
         }
         assert!(!p["AlarmDescription"].as_str().unwrap_or("").is_empty(), "{name} says what to do");
         if let Some(expression) = p["Metrics"][0]["Expression"].as_str() {
-            // Metrics Insights over every ActionType of the rule (its value for Firehose is not documented).
+            // Metrics Insights over every ActionType of the rule (its value for Firehose is not documented): the
+            // query health reads the same failures with.
             let metric = if expression.contains("SUM(ErrorActionFailure)") { "ErrorActionFailure" } else { "Failure" };
             assert_eq!(published[&("AWS/IoT", metric)], ["RuleName", "ActionType"]);
-            let schema = "FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = 'reaqtions_readings'";
-            assert!(expression.contains(schema), "{name}: {expression}");
+            assert_eq!(expression, iot_rule_query(metric, "reaqtions_readings"), "{name}");
             continue;
         }
         let namespace = p["Namespace"].as_str().unwrap();
@@ -140,7 +144,19 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
     assert_eq!(f["LogGroupName"], "/aws/lambda/reaqtions-data-transformation");
     assert_eq!(f["MetricTransformations"][0]["MetricNamespace"], "reaqtions/reaqtions");
     assert_eq!(f["MetricTransformations"][0]["MetricValue"], "$.fields.failed");
-    assert_eq!(f["FilterPattern"], "{ $.fields.message = \"batch transformed\" }");
+    // The pattern itself is evaluated against the bootstrap's real log line (lambda/tests/it/metric_filter.rs).
+    assert_eq!(f["MetricTransformations"][0]["MetricNamespace"], failed_records_namespace("reaqtions"));
+
+    // health asks for exactly these alarms by name, and the deployer may manage each of them.
+    names.sort();
+    let mut expected = alarm_names("reaqtions");
+    expected.sort();
+    assert_eq!(names, expected, "health and deployer.json name the template's alarms");
+    let (deployer, _) = crate::iam_proxy::role_policy("deployer", crate::aws::RAW);
+    for name in &expected {
+        let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}");
+        assert!(deployer.allows("cloudwatch:PutMetricAlarm", &arn) && deployer.allows("cloudwatch:DeleteAlarms", &arn));
+    }
 }
 
 #[test]
@@ -207,7 +223,9 @@ fn the_dashboard_shows_the_same_series_under_a_name_with_stack_and_region() {
     for w in widgets {
         assert_eq!(w["type"], "metric");
         assert_eq!(w["properties"]["region"], "eu-west-1");
-        assert!(w["properties"]["title"].as_str().is_some_and(|t| !t.is_empty()));
+        let title = w["properties"]["title"].as_str().unwrap_or_default();
+        assert!(!title.is_empty());
+        dashboard_limits(title, w["properties"]["metrics"].as_array().unwrap());
         for m in w["properties"]["metrics"].as_array().unwrap() {
             let parts = m.as_array().unwrap();
             if let Some(expression) = parts[0]["expression"].as_str() {
@@ -243,5 +261,56 @@ fn the_dashboard_shows_the_same_series_under_a_name_with_stack_and_region() {
     assert_eq!(
         reaqtions::aws::pipeline::dashboard_url("eu-west-1", "reaqtions-eu-west-1"),
         "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=reaqtions-eu-west-1"
+    );
+}
+
+/// CloudWatch's documented limits on one metric widget: at most one Metrics Insights query ("each GetMetricData
+/// operation can have only one query … multiple widgets in a dashboard that each include a query"; a second
+/// answers "Maximum number of queries (1) exceeded"), expression ids unique within the widget and starting with a
+/// lowercase letter (letters, digits, `_`), and each metric array well formed: `[namespace, name, (dimension,
+/// value)*, {options}?]` or `[{expression, id, …}]`.
+fn dashboard_limits(title: &str, metrics: &[serde_json::Value]) {
+    let mut queries = 0;
+    let mut ids = std::collections::HashSet::new();
+    for m in metrics {
+        let parts = m.as_array().unwrap_or_else(|| panic!("{title}: a metric is not an array: {m}"));
+        let (last, strings) = parts.split_last().unwrap_or_else(|| panic!("{title}: an empty metric array"));
+        let (options, strings) = if last.is_object() { (Some(last), strings) } else { (None, parts.as_slice()) };
+        assert!(strings.iter().all(|s| s.is_string()), "{title}: only the last item may be an object: {m}");
+        if let Some(id) = options.and_then(|o| o["id"].as_str()) {
+            let well_formed = id.starts_with(|c: char| c.is_ascii_lowercase())
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            assert!(well_formed, "{title}: id {id:?} must start with a lowercase letter");
+            assert!(ids.insert(id.to_owned()), "{title}: id {id:?} twice in one widget");
+        }
+        match options.and_then(|o| o["expression"].as_str()) {
+            Some(expression) => {
+                assert!(strings.is_empty(), "{title}: an expression stands alone in its array: {m}");
+                assert!(options.unwrap()["id"].is_string(), "{title}: an expression needs an id: {m}");
+                if expression.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+                    queries += 1;
+                }
+            }
+            None => assert!(
+                strings.len() >= 2 && strings.len() % 2 == 0,
+                "{title}: [namespace, name, (dimension, value)*]: {m}"
+            ),
+        }
+    }
+    assert!(queries <= 1, "{title}: {queries} Metrics Insights queries in one widget; CloudWatch allows one");
+}
+
+#[test]
+fn the_dashboard_check_refuses_what_cloudwatch_refuses() {
+    let query = |id: &str| serde_json::json!([{"expression": "SELECT SUM(Failure) FROM SCHEMA(\"AWS/IoT\", RuleName)", "id": id}]);
+    let two = [query("failures"), query("lost")];
+    assert!(std::panic::catch_unwind(|| dashboard_limits("two queries", &two)).is_err());
+    let upper = [query("Failures")];
+    assert!(std::panic::catch_unwind(|| dashboard_limits("upper-case id", &upper)).is_err());
+    let odd = [serde_json::json!(["AWS/Firehose", "IncomingRecords", "DeliveryStreamName"])];
+    assert!(std::panic::catch_unwind(|| dashboard_limits("dimension without value", &odd)).is_err());
+    dashboard_limits(
+        "one query beside a metric",
+        &[serde_json::json!(["AWS/IoT", "TopicMatch", "RuleName", "r"]), query("failures")],
     );
 }

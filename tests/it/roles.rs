@@ -30,7 +30,11 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     assert!(!producer.allows("firehose:DeleteDeliveryStream", &stream));
 
     let (analyst, _) = role_policy("analyst", RAW);
-    assert!(analyst.allows("s3:ListBucket", &bucket));
+    let listing = |prefix: &str| crate::iam_eval::Context::default().with("s3:prefix", &[prefix]);
+    assert!(analyst.allows_in("s3:ListBucket", &bucket, &listing("processed/year=2026/")));
+    assert!(!analyst.allows_in("s3:ListBucket", &bucket, &listing("raw/")), "the lake's prefixes only");
+    assert!(!analyst.allows("s3:ListBucket", &bucket), "not the whole bucket");
+    assert!(analyst.allows("s3:GetBucketLocation", &bucket), "Athena locates the table's bucket");
     assert!(analyst.allows("s3:GetObject", &object("processed/year=2026/month=11/x")));
     assert!(analyst.allows("s3:GetObject", &object("error/processing-failed/year=2026/x")));
     assert!(!analyst.allows("s3:GetObject", &object("raw/x")), "no other prefix");
