@@ -158,7 +158,6 @@ pub fn denial_advice(action: &str) -> String {
         | "lambda:GetFunction"
         | "cloudformation:DescribeStackEvents"
         | "cloudwatch:GetMetricData"
-        | "cloudwatch:ListMetrics"
         | "cloudwatch:DescribeAlarms" => "operator",
         "cloudformation:DescribeStacks" => {
             return "the caller may not call cloudformation:DescribeStacks on the stack: every role policy in \
