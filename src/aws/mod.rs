@@ -240,6 +240,14 @@ impl Identity {
     }
 }
 
+/// The one HTTP client of every AWS call: hyper with rustls on ring (the crypto provider the MQTT client's TLS
+/// uses too), trusting the platform's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` add or replace them, as
+/// rustls-native-certs reads them). Built here rather than by an SDK feature, which would bring aws-lc-rs.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 impl Aws {
     /// Loads the configuration. Nothing is sent yet.
     pub fn connect(args: &ConnectOptions) -> Result<Aws> {
@@ -249,6 +257,7 @@ impl Aws {
             .build()
             .context("cannot start the async runtime for AWS calls")?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client())
             // Fail within seconds when nothing answers, and do not storm: three attempts in all.
             .timeout_config(
                 TimeoutConfig::builder()

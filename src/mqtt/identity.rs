@@ -145,7 +145,8 @@ pub fn tls_config(dir: &Path, id: &str, roots: Arc<rustls::RootCertStore>) -> Re
     }
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .map_err(|e| anyhow!("cannot read the private key of device {id} from {}: {e}", key_path.display()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    // ring: the one crypto provider of the build (the AWS client's too, see aws::http_client).
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS 1.2 and 1.3")?

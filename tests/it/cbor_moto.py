@@ -5,13 +5,15 @@ with timestamps as CBOR epoch tags. Every other request passes through to moto u
 uses this one endpoint for every service. moto does not evaluate Metrics Insights: the one query shape `health`
 sends is answered here from moto's stored series (get_metric_data_with_insights).
 
-Usage: python cbor_moto.py MOTO_URL  (prints the port it listens on, then serves until killed)
+Usage: python cbor_moto.py MOTO_URL [CERT KEY]  (prints the port it listens on, then serves until killed; with a
+certificate and its key it serves HTTPS, so the CLI's TLS client can be tested against moto)
 """
 
 import datetime
 import http.client
 import json
 import re
+import ssl
 import sys
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -181,5 +183,10 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if len(sys.argv) == 4:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()

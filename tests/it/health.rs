@@ -22,20 +22,32 @@ pub(crate) struct CborFront {
 
 impl CborFront {
     pub(crate) fn start(moto_url: &str) -> CborFront {
+        Self::serve(moto_url, None)
+    }
+
+    /// The same front over HTTPS with `certificate` and its `key` (PEM files), at `https://localhost:PORT`.
+    pub(crate) fn start_tls(moto_url: &str, certificate: &Path, key: &Path) -> CborFront {
+        Self::serve(moto_url, Some((certificate, key)))
+    }
+
+    fn serve(moto_url: &str, tls: Option<(&Path, &Path)>) -> CborFront {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let python = root.join("target/py/bin/python");
         assert!(python.exists(), "{} is missing: run scripts/check once (it installs cbor2 there)", python.display());
-        let mut child = Command::new(python)
-            .arg(root.join("tests/it/cbor_moto.py"))
-            .arg(moto_url)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let mut command = Command::new(python);
+        command.arg(root.join("tests/it/cbor_moto.py")).arg(moto_url);
+        if let Some((certificate, key)) = tls {
+            command.arg(certificate).arg(key);
+        }
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let mut port = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut port).unwrap();
         assert!(!port.trim().is_empty(), "cbor_moto.py did not start (pip install cbor2 into target/py)");
-        CborFront { child, url: format!("http://127.0.0.1:{}", port.trim()) }
+        let url = match tls {
+            None => format!("http://127.0.0.1:{}", port.trim()),
+            Some(_) => format!("https://localhost:{}", port.trim()),
+        };
+        CborFront { child, url }
     }
 }
 

@@ -20,6 +20,7 @@ mod reprocess;
 mod roles;
 mod stack_scope;
 mod templates;
+mod tls;
 mod upstream;
 
 use std::path::{Path, PathBuf};

@@ -43,6 +43,7 @@ impl Moto {
         let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "moto");
         runtime.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(reaqtions::aws::http_client())
                 .region(aws_config::Region::new("us-east-1"))
                 .endpoint_url(&self.url)
                 .credentials_provider(creds)
