@@ -10,12 +10,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The SDK's own warnings (IMDS probes, profile parsing) only with -v: without a region or credentials the
     // command's error says what to do in a line or two.
-    // rumqttd logs every client's disconnect as an error: its own lines only with -vv.
     let level = match cli.verbose {
-        0 => {
-            "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_sso=error,rumqttd=off"
-        }
-        1 => "info,rumqttd=off",
+        0 => "warn,aws_config=error,aws_smithy_runtime=error,aws_smithy_runtime_api=error,aws_sdk_sso=error",
+        1 => "info",
         _ => "debug",
     };
     tracing_subscriber::fmt()

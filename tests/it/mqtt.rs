@@ -1,4 +1,5 @@
-//! MQTT ingress on the local target, driven by clients we did not write (Debian's `mosquitto_pub`) and by
+//! MQTT ingress on the local target, driven by clients we did not write (Debian's `mosquitto_pub` and
+//! `mosquitto_sub`) and by
 //! `simulate --via mqtt`: the topic names the device, payloads arrive unchanged, nothing is lost or doubled.
 
 use std::collections::BTreeMap;
@@ -84,6 +85,66 @@ fn original(n: usize) -> String {
     format!(
         r#"{{"TIME": "2026-11-26T07:{n:02}:00.000000", "USER_INPUT": 1, "NO2": 21.5, "CO": 0.62, "PM01": 4.1, "PM2_5": 9.8, "PM10": 15.2, "AQI": 41, "eCO2": 612, "TVOC": 150, "P": 1012.6, "T": 21.3, "RH": 44.0}}"#
     )
+}
+
+/// Everything the local broker does beside QoS 1 publishes, with clients we did not write: QoS 0 and QoS 2
+/// publishes (each once), IoT Core's Basic Ingest topic, a subscriber that sees what is published (mosquitto_sub),
+/// and a client id that connects again taking over from its old connection.
+#[test]
+fn the_local_broker_speaks_mqtt_3_1_1_to_clients_we_did_not_write() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    let broker = Broker::start(&env);
+    let port = broker.port.to_string();
+    let mut watcher = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &port, "-i", "watcher", "-t", "reaqtions/+/readings", "-C", "3", "-W", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub");
+    std::thread::sleep(Duration::from_millis(300));
+    let publish = |qos: &str, id: &str, topic: &str, message: &str| {
+        let out = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-q", qos, "-i", id, "-t", topic, "-m", message])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mosquitto_pub -q {qos}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    publish("0", "aq-q0", "reaqtions/aq-q0/readings", &original(1));
+    publish("2", "aq-q2", "reaqtions/aq-q2/readings", &original(2));
+    publish("1", "aq-bi", "$aws/rules/reaqtions_readings/reaqtions/aq-bi/readings", &original(3));
+    publish("1", "aq-q1", "reaqtions/aq-q1/readings", &original(4));
+    let seen = watcher.wait_with_output().unwrap();
+    let seen = String::from_utf8_lossy(&seen.stdout);
+    assert_eq!(seen.lines().count(), 3, "the subscriber sees the three messages on its filter: {seen}");
+    assert!(seen.contains("07:02:00") && !seen.contains("07:03:00"), "Basic Ingest reaches the rule alone: {seen}");
+
+    // A client id that connects again takes over: the first connection is closed (mosquitto's clients reconnect by
+    // themselves, so two raw connections show it).
+    let connect = |id: &str| {
+        let mut socket = TcpStream::connect(("127.0.0.1", broker.port)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut packet = vec![0x10, (12 + id.len()) as u8, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
+        packet.extend_from_slice(&(id.len() as u16).to_be_bytes());
+        packet.extend_from_slice(id.as_bytes());
+        socket.write_all(&packet).unwrap();
+        let mut connack = [0u8; 4];
+        std::io::Read::read_exact(&mut socket, &mut connack).unwrap();
+        assert_eq!(connack, [0x20, 2, 0, 0], "CONNACK, accepted");
+        socket
+    };
+    let mut first = connect("twin");
+    let _second = connect("twin");
+    let mut rest = Vec::new();
+    let read = std::io::Read::read_to_end(&mut first, &mut rest);
+    assert!(matches!(read, Ok(0)), "the first connection of client id twin is closed: {read:?}");
+
+    let summary = broker.stop();
+    assert_eq!(summary["forwarded"], 4, "each message once, QoS 2 included: {summary}");
+    let rows: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
+    let mut devices: Vec<&str> = rows.iter().map(|r| r["device_id"].as_str().unwrap()).collect();
+    devices.sort();
+    assert_eq!(devices, ["aq-bi", "aq-q0", "aq-q1", "aq-q2"]);
 }
 
 #[test]

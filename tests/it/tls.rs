@@ -1,8 +1,8 @@
 //! The CLI's one HTTP client speaks TLS (rustls on ring, built by `aws::http_client`: no SDK feature brings a
 //! client of its own, so nothing else would fail first): a verb against an `https://` endpoint, a TLS front of
 //! the test's own to moto whose CA the CLI trusts through `SSL_CERT_FILE` (the platform-roots override
-//! rustls-native-certs reads), and refused when that CA is not trusted. The build carries one crypto provider:
-//! aws-lc (a C build) is not in it.
+//! rustls-native-certs reads), and refused when that CA is not trusted. The build carries one crypto provider
+//! and one HTTP stack.
 
 use std::path::Path;
 use std::process::Command;
@@ -108,9 +108,13 @@ fn a_verb_runs_against_an_https_endpoint_whose_ca_is_trusted() {
     assert!(stderr.contains(&front.url) || stderr.contains("localhost"), "the error names the endpoint: {stderr}");
 }
 
+/// Crates kept out of the default build once they left it: aws-lc (a second crypto provider and a C build),
+/// and rumqttd's axum and hyper 0.14 (a web stack beside the SDK's hyper 1, for a loopback MQTT listener).
+const KEPT_OUT: [&str; 4] = ["aws-lc-sys", "aws-lc-rs", "axum", "hyper@0.14"];
+
 #[test]
-fn the_build_carries_one_crypto_provider() {
-    for crate_name in ["aws-lc-sys", "aws-lc-rs"] {
+fn the_build_carries_one_crypto_provider_and_one_http_stack() {
+    for crate_name in KEPT_OUT {
         let out = Command::new(env!("CARGO"))
             .args(["tree", "--locked", "--offline", "-e", "normal,build", "-i", crate_name])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
