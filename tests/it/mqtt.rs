@@ -96,7 +96,7 @@ fn the_local_broker_speaks_mqtt_3_1_1_to_clients_we_did_not_write() {
     env.ok(&["deploy"]);
     let broker = Broker::start(&env);
     let port = broker.port.to_string();
-    let mut watcher = Command::new("mosquitto_sub")
+    let watcher = Command::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", &port, "-i", "watcher", "-t", "reaqtions/+/readings", "-C", "3", "-W", "20"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
