@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use reaqtions::cli::Cli;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,10 +17,17 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("REAQTIONS_LOG").unwrap_or_else(|_| EnvFilter::new(level)))
-        .with_writer(std::io::stderr)
-        .init();
+    // REAQTIONS_LOG overrides with `level` and `target=level` directives, comma-separated.
+    let chosen = std::env::var("REAQTIONS_LOG").ok().filter(|s| !s.trim().is_empty());
+    let filter = match chosen.as_deref().map(str::parse::<Targets>) {
+        Some(Ok(filter)) => filter,
+        Some(Err(e)) => {
+            eprintln!("warning: REAQTIONS_LOG is not a list of level or target=level directives ({e}): ignored");
+            level.parse().expect("the built-in levels parse")
+        }
+        None => level.parse().expect("the built-in levels parse"),
+    };
+    tracing_subscriber::fmt().with_writer(std::io::stderr).finish().with(filter).init();
     match reaqtions::commands::run(cli) {
         Ok(exit) => exit.into(),
         // The reader of our output went away (`reaqtions report | head -1`): nothing is wrong.
