@@ -170,46 +170,29 @@ fn health_against_moto_through_the_cbor_front() {
         (Some("freshness_seconds_max"), Some(3600.0), Some(365.0))
     );
 
-    // An alarm of the stack in ALARM is a finding of its own.
-    let alarm = cw
-        .put_metric_alarm()
-        .alarm_name("reaqtions-delivery-freshness")
-        .namespace("AWS/Firehose")
-        .metric_name("DeliveryToS3.DataFreshness")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
-        .period(300)
-        .evaluation_periods(1)
-        .threshold(420.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
-        .send();
-    env.runtime.block_on(alarm).unwrap();
-    let set = cw
-        .set_alarm_state()
-        .alarm_name("reaqtions-delivery-freshness")
-        .state_value(StateValue::Alarm)
-        .state_reason("Threshold Crossed: 1 datapoint [3600.0] was greater than the threshold (420.0)")
-        .send();
-    env.runtime.block_on(set).unwrap();
-    // Another stack's alarm whose name starts with this stack's is not this stack's.
-    let other = cw
-        .put_metric_alarm()
-        .alarm_name("reaqtions-dev-delivery-freshness")
-        .namespace("AWS/Firehose")
-        .metric_name("DeliveryToS3.DataFreshness")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
-        .period(300)
-        .evaluation_periods(1)
-        .threshold(420.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
-        .send();
-    env.runtime.block_on(other).unwrap();
-    let set = cw
-        .set_alarm_state()
-        .alarm_name("reaqtions-dev-delivery-freshness")
-        .state_value(StateValue::Alarm)
-        .state_reason("another stack's")
-        .send();
-    env.runtime.block_on(set).unwrap();
+    // An alarm of the stack in ALARM is a finding of its own; another stack's, whose name starts with this
+    // stack's, is not.
+    let firing = |name: &str, reason: &str| {
+        let alarm = cw
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("AWS/Firehose")
+            .metric_name("DeliveryToS3.DataFreshness")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+            .period(300)
+            .evaluation_periods(1)
+            .threshold(420.0)
+            .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+            .send();
+        env.runtime.block_on(alarm).unwrap();
+        let set = cw.set_alarm_state().alarm_name(name).state_value(StateValue::Alarm).state_reason(reason).send();
+        env.runtime.block_on(set).unwrap();
+    };
+    firing(
+        "reaqtions-delivery-freshness",
+        "Threshold Crossed: 1 datapoint [3600.0] was greater than the threshold (420.0)",
+    );
+    firing("reaqtions-dev-delivery-freshness", "another stack's");
     let (_, alarmed) = health(&env, &front, "10m");
     let names: Vec<&str> =
         alarmed["findings"].as_array().unwrap().iter().filter_map(|f| f["metric"].as_str()).collect();

@@ -83,12 +83,14 @@ fn a_verb_runs_against_an_https_endpoint_whose_ca_is_trusted() {
     let front = CborFront::start_tls(&env.moto.url, &certificate, &key);
     assert!(front.url.starts_with("https://"));
 
-    let out = env
-        .cmd(&["status", "--output", "json"])
-        .env("AWS_ENDPOINT_URL", &front.url)
-        .env("SSL_CERT_FILE", &ca)
-        .output()
-        .unwrap();
+    let status_trusting = |ca: &Path| {
+        env.cmd(&["status", "--output", "json"])
+            .env("AWS_ENDPOINT_URL", &front.url)
+            .env("SSL_CERT_FILE", ca)
+            .output()
+            .unwrap()
+    };
+    let out = status_trusting(&ca);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["status"], "CREATE_COMPLETE", "{status}");
@@ -97,12 +99,7 @@ fn a_verb_runs_against_an_https_endpoint_whose_ca_is_trusted() {
     let other = env.dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
     let (untrusted, _, _) = certificates(&other);
-    let out = env
-        .cmd(&["status", "--output", "json"])
-        .env("AWS_ENDPOINT_URL", &front.url)
-        .env("SSL_CERT_FILE", &untrusted)
-        .output()
-        .unwrap();
+    let out = status_trusting(&untrusted);
     assert!(!out.status.success(), "an untrusted certificate must be refused");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&front.url) || stderr.contains("localhost"), "the error names the endpoint: {stderr}");
