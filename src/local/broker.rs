@@ -87,7 +87,12 @@ impl LocalBroker {
                             Ok(listener) => listener,
                             Err(e) => return tracing::error!("the local MQTT broker cannot listen: {e}"),
                         };
-                        let shared = Arc::new(Shared { rule: Some(rule_tx), ..Shared::default() });
+                        let shared = Arc::new(Shared {
+                            rule: rule_tx,
+                            next_connection: AtomicU64::new(0),
+                            subscriptions: Mutex::default(),
+                            clients: Mutex::default(),
+                        });
                         tokio::select! {
                             () = accept(listener, shared) => {}
                             () = shutdown.notified() => {}
@@ -172,11 +177,9 @@ impl Settle for LocalBroker {
     }
 }
 
-/// What the connections share: the rule's queue (set by `start`), the subscriptions, and the connection of each
-/// client id.
-#[derive(Default)]
+/// What the connections share: the rule's queue, the subscriptions, and the connection of each client id.
 struct Shared {
-    rule: Option<SyncSender<(String, bytes::Bytes)>>,
+    rule: SyncSender<(String, bytes::Bytes)>,
     next_connection: AtomicU64,
     /// (filter, connection, where its messages go).
     subscriptions: Mutex<Vec<(String, u64, mpsc::UnboundedSender<v4::Publish>)>>,
@@ -187,12 +190,10 @@ struct Shared {
 impl Shared {
     /// Hands a message to the rule (waiting while its queue is full) and to every matching subscription.
     fn publish(&self, publish: &v4::Publish) {
-        if let Some(rule) = &self.rule {
-            let message = (publish.topic.clone(), publish.payload.clone());
-            if let Err(TrySendError::Full(message)) = rule.try_send(message) {
-                // The rule is behind: this connection waits (and so stops reading) until it has room.
-                let _ = tokio::task::block_in_place(|| rule.send(message));
-            }
+        let message = (publish.topic.clone(), publish.payload.clone());
+        if let Err(TrySendError::Full(message)) = self.rule.try_send(message) {
+            // The rule is behind: this connection waits (and so stops reading) until it has room.
+            let _ = tokio::task::block_in_place(|| self.rule.send(message));
         }
         let subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
         for (filter, _, to) in subscriptions.iter() {

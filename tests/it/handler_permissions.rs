@@ -90,7 +90,10 @@ fn request_context(resource: &Resource, schema: &Schema, op: &str, permission: &
             "AWS::IoT::TopicRule" => Some("iot.amazonaws.com"),
             _ => None,
         };
-        return to.map_or(context.clone(), |to| context.with("iam:PassedToService", &[to]));
+        return match to {
+            Some(to) => context.with("iam:PassedToService", &[to]),
+            None => context,
+        };
     }
     let own_service = resource.type_.split("::").nth(1).unwrap().to_ascii_lowercase();
     if !schema.taggable || service != own_service {
