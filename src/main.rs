@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use reaqtions::cli::Cli;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -28,14 +28,16 @@ fn main() -> ExitCode {
         None => level.parse().expect("the built-in levels parse"),
     };
     tracing_subscriber::fmt().with_writer(std::io::stderr).finish().with(filter).init();
+    for warning in reaqtions::deprecated::warnings(&Cli::command(), std::env::args_os()) {
+        eprintln!("warning: {warning}");
+    }
     match reaqtions::commands::run(cli) {
         Ok(exit) => exit.into(),
         // The reader of our output went away (`reaqtions report | head -1`): nothing is wrong.
         Err(error) if reaqtions::output::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            // A value that breaks a rule is a usage error, like clap's own.
-            if reaqtions::error::is_invalid(&error) { ExitCode::from(2) } else { ExitCode::FAILURE }
+            ExitCode::from(reaqtions::error::exit_code(&error))
         }
     }
 }

@@ -10,7 +10,7 @@ use super::Exit;
 use crate::cli::CostArgs;
 use crate::compression::{Compression, SAMPLE_READINGS, sample_ratio};
 use crate::cost::lake::MAX_MONTHS;
-use crate::cost::{Fleet, Keeping, Pipeline, Prices, Row, bill, lake_of, packing_advice, quota_warnings};
+use crate::cost::{Fleet, Keeping, Prices, Row, bill, lake_of, packing_advice, quota_warnings};
 use crate::invalid;
 use crate::output::{OutputFormat, line};
 use crate::settings::PipelineSettings;
@@ -23,8 +23,9 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
             args.rate
         ));
     }
-    if !(1..=1000 * 1024).contains(&args.record_bytes) {
-        return Err(invalid!("--record-bytes must be 1-1024000 (got {})", args.record_bytes));
+    let most = crate::limits::FIREHOSE.record_bytes as u64;
+    if !(1..=most).contains(&args.record_bytes) {
+        return Err(invalid!("--record-bytes must be 1-{most} (got {})", args.record_bytes));
     }
     if !(1..=MAX_MONTHS).contains(&args.months) {
         return Err(invalid!("--months must be 1-{MAX_MONTHS} (got {})", args.months));
@@ -43,16 +44,6 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
         record_bytes: args.record_bytes,
         linger_seconds: args.linger.as_secs_f64(),
     };
-    let pipeline = Pipeline {
-        lambda_memory_mb: settings.lambda.memory_mb,
-        processor_buffer_mb: settings.processor.size_mb,
-        processor_interval_seconds: settings.processor.interval_seconds,
-        s3_buffer_mib: settings.buffering.size_mib,
-        s3_interval_seconds: settings.buffering.interval_seconds,
-        arm64: settings.architecture == "arm64",
-        alarms: settings.monitoring.alarms,
-        dashboard: settings.monitoring.dashboard,
-    };
     let ratio = sample_ratio(Compression::Gzip);
     let keeping = |compression| Keeping {
         compression,
@@ -64,7 +55,7 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     let bills: Vec<Vec<Row>> = [false, true]
         .into_iter()
         .flat_map(|packed| [Compression::None, Compression::Gzip].map(|c| (packed, c)))
-        .map(|(packed, c)| bill(&fleet, &pipeline, regional, packed, &keeping(c), args.months))
+        .map(|(packed, c)| bill(&fleet, &settings, regional, packed, &keeping(c), args.months))
         .collect();
     let of = |packed: bool, c: Compression| &bills[usize::from(packed) * 2 + usize::from(c == Compression::Gzip)];
     let (per_reading, packed) = (of(false, settings.compression), of(true, settings.compression));
@@ -100,7 +91,7 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
         "gzip: the lake is {ratio:.2}× smaller, measured now on {SAMPLE_READINGS} simulated readings compressed as \
          the local stream writes them (gzip's fastest level; Firehose's level is not documented and may do better)"
     );
-    let lake = lake_of(&fleet, &pipeline, &keeping(settings.compression));
+    let lake = lake_of(&fleet, &settings, &keeping(settings.compression));
     if settings.lifecycle.cold_after_days.is_some() {
         for warning in settings.lifecycle.warnings(lake.object_bytes as u64) {
             eprintln!("warning: {warning}");

@@ -27,6 +27,9 @@ struct Status<T: Serialize> {
     status: String,
     #[serde(flatten)]
     named: Option<Named>,
+    /// What the pipeline runs with, by the settings file's keys: read back from the deployment itself (the
+    /// stack's parameters on AWS, the deployment record locally).
+    settings: Option<crate::settings::SettingsInput>,
     processed_objects: Option<u64>,
     error_objects: Option<u64>,
     counts_capped: bool,
@@ -92,6 +95,7 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
     let mut status = Status {
         status: state(&pipeline),
         named: None,
+        settings: None,
         processed_objects: None,
         error_objects: None,
         counts_capped: false,
@@ -121,7 +125,9 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
         None => {}
         Some(stack) => {
             if let Ok(deployed) = Deployed::from_stack(&stack) {
-                status.named = Some(Named::of("aws", &deployed.settings()));
+                let settings = deployed.settings();
+                status.named = Some(Named::of("aws", &settings));
+                status.settings = Some(settings.input());
                 status.details.outputs = outputs(&stack).into_iter().collect();
                 status.details.dashboard.clone_from(&deployed.dashboard);
                 let stream = aws.block_on(stream_facts(&aws.firehose(), &deployed.stream));
@@ -222,6 +228,7 @@ pub fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let status = Status {
         status: "deployed".to_owned(),
         named: Some(o.named),
+        settings: Some(deployment.settings.input()),
         processed_objects: Some(processed_objects),
         error_objects: Some(error_objects),
         counts_capped: false,

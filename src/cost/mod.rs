@@ -17,6 +17,7 @@ pub use prices::{LakePrices, Prices, RegionPrices};
 
 use crate::compression::Compression;
 use crate::lifecycle::{Lifecycle, StorageClass};
+use crate::settings::PipelineSettings;
 use crate::simulate::pack::billed_bytes;
 
 /// Seconds in the month the estimate is for (30 days).
@@ -42,25 +43,6 @@ pub struct Fleet {
     pub record_bytes: u64,
     /// A packed record is sent once its oldest reading has waited this long.
     pub linger_seconds: f64,
-}
-
-/// The pipeline settings that change the bill.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pipeline {
-    pub lambda_memory_mb: u32,
-    pub processor_buffer_mb: f64,
-    pub processor_interval_seconds: u32,
-    pub s3_buffer_mib: u32,
-    pub s3_interval_seconds: u32,
-    pub arm64: bool,
-    /// The stack's alarms (with their key and the failed-records metric) and its dashboard.
-    pub alarms: bool,
-    pub dashboard: bool,
-}
-
-/// The alarms the pipeline template defines.
-pub fn alarm_count() -> usize {
-    crate::aws::pipeline::PIPELINE_TEMPLATE.matches("Type: AWS::CloudWatch::Alarm").count()
 }
 
 /// One line of the estimate.
@@ -124,7 +106,7 @@ impl Fleet {
 /// (`athena_query_<window>`, with `s3_retrieval_<window>` when the cold class bills reading).
 pub fn bill(
     fleet: &Fleet,
-    pipeline: &Pipeline,
+    pipeline: &PipelineSettings,
     prices: &RegionPrices,
     packed: bool,
     keeping: &Keeping,
@@ -227,23 +209,23 @@ struct Flow {
     objects_per_second: f64,
 }
 
-fn flow(fleet: &Fleet, pipeline: &Pipeline) -> Flow {
+fn flow(fleet: &Fleet, pipeline: &PipelineSettings) -> Flow {
     let bytes_per_second = fleet.readings_per_second() * fleet.reading_bytes as f64;
-    let buffer_bytes = pipeline.processor_buffer_mb * 1_000_000.0;
-    let interval = f64::from(pipeline.processor_interval_seconds.max(1));
+    let buffer_bytes = pipeline.processor.size_mb * 1_000_000.0;
+    let interval = f64::from(pipeline.processor.interval_seconds.max(1));
     let invocations_per_second = (bytes_per_second / buffer_bytes).max(1.0 / interval);
     let out_bytes_per_second = bytes_per_second + fleet.readings_per_second() * ARRIVAL_BYTES;
-    let objects_per_second = if pipeline.s3_interval_seconds == 0 {
+    let objects_per_second = if pipeline.buffering.interval_seconds == 0 {
         invocations_per_second
     } else {
-        (out_bytes_per_second / (f64::from(pipeline.s3_buffer_mib) * 1024.0 * 1024.0))
-            .max(1.0 / f64::from(pipeline.s3_interval_seconds))
+        (out_bytes_per_second / (f64::from(pipeline.buffering.size_mib) * 1024.0 * 1024.0))
+            .max(1.0 / f64::from(pipeline.buffering.interval_seconds))
     };
     Flow { invocations_per_second, out_bytes_per_second, objects_per_second }
 }
 
 /// What reaches the lake a day and how it is kept.
-pub fn lake_of(fleet: &Fleet, pipeline: &Pipeline, keeping: &Keeping) -> Lake {
+pub fn lake_of(fleet: &Fleet, pipeline: &PipelineSettings, keeping: &Keeping) -> Lake {
     let flow = flow(fleet, pipeline);
     let ratio = keeping.ratio.max(1.0);
     Lake {
@@ -258,7 +240,7 @@ pub fn lake_of(fleet: &Fleet, pipeline: &Pipeline, keeping: &Keeping) -> Lake {
 /// What recurs every month, as (component, quantity, unit, usd).
 type Recurring = (&'static str, f64, &'static str, f64);
 
-fn monthly(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bool) -> Vec<Recurring> {
+fn monthly(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices, packed: bool) -> Vec<Recurring> {
     let s = fleet.sending(packed);
     let records = s.records_per_second * MONTH_SECONDS;
     let billed_per_record = billed_bytes((s.readings_per_record * fleet.reading_bytes) as usize) as f64;
@@ -268,8 +250,9 @@ fn monthly(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bo
     let invocations = flow.invocations_per_second * MONTH_SECONDS;
     let batch_mb = s.bytes_per_second / flow.invocations_per_second / 1_000_000.0;
     let billed_ms = (INVOCATION_FIXED_MS + INVOCATION_MS_PER_MB * batch_mb).ceil();
-    let gb_seconds = invocations * billed_ms / 1000.0 * f64::from(pipeline.lambda_memory_mb) / 1024.0;
-    let gb_second_price = if pipeline.arm64 { prices.lambda_gb_second_arm64 } else { prices.lambda_gb_second_x86_64 };
+    let gb_seconds = invocations * billed_ms / 1000.0 * f64::from(pipeline.lambda.memory_mb) / 1024.0;
+    let gb_second_price =
+        if pipeline.architecture == "arm64" { prices.lambda_gb_second_arm64 } else { prices.lambda_gb_second_x86_64 };
     let objects = flow.objects_per_second * MONTH_SECONDS;
     let log_gb = invocations * LOG_BYTES_PER_INVOCATION / GIB;
 
@@ -287,14 +270,14 @@ fn monthly(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bo
         ("s3_put", objects, "PUT requests", objects / 1000.0 * prices.s3_put_per_1000),
         ("cloudwatch_logs", log_gb, "GB ingested", log_gb * prices.logs_ingestion_per_gb),
     ];
-    if pipeline.alarms {
-        let alarms = alarm_count() as f64;
+    if pipeline.monitoring.alarms {
+        let alarms = crate::aws::pipeline::ALARMS.len() as f64;
         rows.push(("cloudwatch_alarms", alarms, "alarms", alarms * prices.cloudwatch_alarm_per_month));
         // FailedRecords, from the function's log by a metric filter.
         rows.push(("cloudwatch_metrics", 1.0, "custom metrics", prices.cloudwatch_custom_metric_per_month));
         rows.push(("kms_key", 1.0, "keys (the alarms' topic)", prices.kms_key_per_month));
     }
-    if pipeline.dashboard {
+    if pipeline.monitoring.dashboard {
         rows.push(("cloudwatch_dashboard", 1.0, "dashboards", prices.cloudwatch_dashboard_per_month));
     }
     rows
@@ -368,17 +351,12 @@ pub fn packing_advice(fleet: &Fleet) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn pipeline() -> Pipeline {
-        Pipeline {
-            lambda_memory_mb: 256,
-            processor_buffer_mb: 1.0,
-            processor_interval_seconds: 5,
-            s3_buffer_mib: 5,
-            s3_interval_seconds: 60,
-            arm64: false,
-            alarms: false,
-            dashboard: false,
-        }
+    /// The default pipeline without its alarms and dashboard.
+    fn pipeline() -> PipelineSettings {
+        let mut settings = PipelineSettings::defaults();
+        settings.monitoring.alarms = false;
+        settings.monitoring.dashboard = false;
+        settings
     }
 
     fn prices() -> RegionPrices {
@@ -394,7 +372,7 @@ mod tests {
     }
 
     /// One month of plain objects kept in Standard.
-    fn estimate(fleet: &Fleet, pipeline: &Pipeline, prices: &RegionPrices, packed: bool) -> Vec<Row> {
+    fn estimate(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices, packed: bool) -> Vec<Row> {
         bill(fleet, pipeline, prices, packed, &keeping(Compression::None, 1.0, Lifecycle::default()), 1)
     }
 
@@ -494,8 +472,7 @@ mod tests {
     #[test]
     fn alarms_their_key_and_the_dashboard_are_priced_when_on() {
         let fleet = Fleet { devices: 10, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 1.0 };
-        let on = estimate(&fleet, &Pipeline { alarms: true, dashboard: true, ..pipeline() }, &prices(), true);
-        assert_eq!(alarm_count(), 8);
+        let on = estimate(&fleet, &PipelineSettings::defaults(), &prices(), true);
         assert!((usd(&on, "cloudwatch_alarms") - 0.80).abs() < 1e-9);
         assert!((usd(&on, "cloudwatch_metrics") - 0.30).abs() < 1e-9);
         assert!((usd(&on, "kms_key") - 1.00).abs() < 1e-9);
@@ -509,7 +486,8 @@ mod tests {
     fn arm64_compute_is_cheaper() {
         let fleet = Fleet { devices: 1000, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 1.0 };
         let x86 = usd(&estimate(&fleet, &pipeline(), &prices(), true), "lambda_compute");
-        let arm = usd(&estimate(&fleet, &Pipeline { arm64: true, ..pipeline() }, &prices(), true), "lambda_compute");
+        let arm64 = PipelineSettings { architecture: "arm64".into(), ..pipeline() };
+        let arm = usd(&estimate(&fleet, &arm64, &prices(), true), "lambda_compute");
         assert!((arm / x86 - 0.8).abs() < 0.001, "{arm} vs {x86}");
     }
 }

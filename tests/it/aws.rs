@@ -3,80 +3,9 @@
 //! whatever its deletion policy, so the data-path tests create the delivery stream directly with the template's
 //! settings and keep an object in a bucket that teardown must keep.
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::moto::Moto;
-
-pub(crate) struct AwsEnv {
-    pub(crate) moto: Moto,
-    pub(crate) dir: tempfile::TempDir,
-    pub(crate) runtime: tokio::runtime::Runtime,
-}
-
-impl AwsEnv {
-    pub(crate) fn start() -> AwsEnv {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        AwsEnv { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), runtime }
-    }
-
-    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
-        cmd.current_dir(self.dir.path())
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("PATH", std::env::var("PATH").unwrap());
-        for (k, v) in self.moto.env() {
-            cmd.env(k, v);
-        }
-        cmd.args(args).timeout(std::time::Duration::from_secs(300));
-        cmd
-    }
-
-    pub(crate) fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "reaqtions {args:?}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    pub(crate) fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-    }
-
-    /// A deployable zip (moto's Lambda stores the code, it never runs it).
-    pub(crate) fn zip(&self) -> PathBuf {
-        // An x86_64 ELF header (e_machine 0x3E) and nothing else.
-        let mut binary = b"\x7fELF\x02\x01\x01".to_vec();
-        binary.resize(18, 0);
-        binary.extend_from_slice(&0x3Eu16.to_le_bytes());
-        binary.resize(64, 0);
-        let zip = reaqtions_lambda::package::package_bootstrap(&binary).unwrap();
-        let path = self.dir.path().join("bootstrap.zip");
-        std::fs::write(&path, zip.bytes).unwrap();
-        path
-    }
-
-    pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
-        let config =
-            aws_sdk_s3::config::Builder::from(&self.moto.sdk_config(&self.runtime)).force_path_style(true).build();
-        aws_sdk_s3::Client::from_conf(config)
-    }
-
-    pub(crate) fn put(&self, bucket: &str, key: &str) {
-        let put = self.s3().put_object().bucket(bucket).key(key).body(b"{}\n".to_vec().into()).send();
-        self.runtime.block_on(put).unwrap();
-    }
-
-    pub(crate) fn buckets(&self) -> Vec<String> {
-        let out = self.runtime.block_on(self.s3().list_buckets().send()).unwrap();
-        out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect()
-    }
-}
-
-pub(crate) const RAW: &str = "reaqtions-iot-data-lake-raw-123456789012-us-east-1";
+use crate::{AwsEnv, RAW, create_stream, keys_in_bucket};
 
 #[test]
 fn deploy_status_teardown_against_moto() {
@@ -249,7 +178,7 @@ fn bad_settings_fail_before_any_aws_call() {
         (vec!["--bucket", "xn--lake"], "\"xn--\" is reserved"),
         (vec!["--bucket", "lake--x-s3"], "\"--x-s3\" is reserved"),
         (vec!["--log-retention-days", "10"], "log retention 10 days"),
-        (vec!["--processor-buffer-size", "5"], "processor buffer size 5 MB"),
+        (vec!["--processor-buffer-size-mb", "5"], "processor buffer size 5 MB"),
         (vec!["--stack", "a-very-long-stack-name-for-this"], "longer than S3's 63 characters"),
     ] {
         let out = env.cmd(&["deploy", "--lambda-zip", zip]).args(&args).output().unwrap();
@@ -265,7 +194,7 @@ fn deploy_builds_the_lambda_into_cargo_target_dir() {
     let env = AwsEnv::start();
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/it-cargo-target-dir");
     // The user's own environment (cargo and rustup as set up here), not the cleared one of the other tests.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reaqtions"));
     cmd.current_dir(env.dir.path()).env_remove("REAQTIONS_LOCAL").env_remove("REAQTIONS_STACK");
     for (k, v) in env.moto.env() {
         cmd.env(k, v);
@@ -321,48 +250,6 @@ fn missing_credentials_fail_fast_without_secrets() {
     assert!(text.contains("nope.zip"), "{text}");
     assert!(!text.contains("s3cr3t-k3y"));
     let _ = out;
-}
-
-/// What moto's CloudFormation skips: the delivery stream, created here with the template's settings.
-pub(crate) fn create_stream(env: &AwsEnv, stream: &str, bucket: &str) {
-    use aws_sdk_firehose::types::{BufferingHints, ExtendedS3DestinationConfiguration};
-    let firehose = aws_sdk_firehose::Client::new(&env.moto.sdk_config(&env.runtime));
-    let destination = ExtendedS3DestinationConfiguration::builder()
-        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
-        .role_arn("arn:aws:iam::123456789012:role/reaqtions-firehose")
-        .prefix(reaqtions::settings::DEFAULT_PREFIX)
-        .error_output_prefix(reaqtions::settings::DEFAULT_ERROR_PREFIX)
-        .buffering_hints(BufferingHints::builder().size_in_mbs(5).interval_in_seconds(60).build())
-        .build()
-        .unwrap();
-    env.runtime
-        .block_on(
-            firehose
-                .create_delivery_stream()
-                .delivery_stream_name(stream)
-                .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
-                .extended_s3_destination_configuration(destination)
-                .send(),
-        )
-        .unwrap();
-}
-
-/// (device_id, seq) of every line in the bucket that parses as a reading.
-pub(crate) fn keys_in_bucket(env: &AwsEnv, bucket: &str) -> Vec<(String, u64)> {
-    let s3 = env.s3();
-    let list = env.runtime.block_on(s3.list_objects_v2().bucket(bucket).prefix("processed/").send()).unwrap();
-    let mut keys = Vec::new();
-    for object in list.contents() {
-        let body = env.runtime.block_on(s3.get_object().bucket(bucket).key(object.key().unwrap()).send()).unwrap();
-        let bytes = env.runtime.block_on(body.body.collect()).unwrap().into_bytes();
-        for line in bytes.split(|b| *b == b'\n') {
-            if let Ok(v) = serde_json::from_slice::<Value>(line) {
-                keys.push((v["device_id"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap()));
-            }
-        }
-    }
-    keys.sort();
-    keys
 }
 
 #[test]
@@ -594,14 +481,9 @@ fn report_with_the_athena_engine_against_moto() {
 #[test]
 fn deploy_arm64_takes_a_graviton_binary_and_refuses_a_mismatch() {
     let env = AwsEnv::start();
-    let mut binary = b"\x7fELF\x02\x01\x01".to_vec();
-    binary.resize(18, 0);
-    binary.extend_from_slice(&0xB7u16.to_le_bytes());
-    binary.resize(64, 0);
-    let arm = env.dir.path().join("arm64.zip");
-    std::fs::write(&arm, reaqtions_lambda::package::package_bootstrap(&binary).unwrap().bytes).unwrap();
+    let arm = env.zip_for("arm64");
     let arm = arm.to_str().unwrap();
-    let plan = env.json(&["deploy", "--arch", "arm64", "--lambda-zip", arm, "--dry-run", "--output", "json"]);
+    let plan = env.json(&["deploy", "--architecture", "arm64", "--lambda-zip", arm, "--dry-run", "--output", "json"]);
     let parameters: Vec<(String, String)> = serde_json::from_value(plan["parameters"].clone()).unwrap();
     assert!(parameters.contains(&("Architecture".into(), "arm64".into())), "{plan}");
     let mismatch = env.cmd(&["deploy", "--lambda-zip", arm, "--dry-run"]).output().unwrap();

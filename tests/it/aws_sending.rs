@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::aws::{AwsEnv, RAW, create_stream, keys_in_bucket};
+use crate::{AwsEnv, RAW, create_stream, keys_in_bucket};
 
 #[test]
 fn partial_failures_and_503s_lose_nothing() {

@@ -10,7 +10,7 @@ fn deploy_creates_then_is_up_to_date_then_updates() {
     assert_eq!(created["stream"], "reaqtions-iot-data-stream");
     assert_eq!(created["stream_version"], 1);
     assert_eq!(env.json(&["deploy", "--output", "json"])["change"], "up to date");
-    let updated = env.json(&["deploy", "--buffer-size", "2", "--output", "json"]);
+    let updated = env.json(&["deploy", "--buffer-size-mib", "2", "--output", "json"]);
     assert_eq!(updated["change"], "updated");
     assert_eq!(updated["stream_version"], 2);
     assert_eq!(updated["buffering"], serde_json::json!({"size_mib": 2, "interval_seconds": 60}));
@@ -25,7 +25,7 @@ fn settings_file_and_flags() {
     let env = Env::default();
     let config = env.dir.path().join("reaqtions.yaml");
     std::fs::write(&config, "stack: lab\nbuffer_interval_seconds: 0\nlambda_memory_mb: 512\n").unwrap();
-    let out = env.json(&["deploy", "--config", config.to_str().unwrap(), "--buffer-size", "3", "--output", "json"]);
+    let out = env.json(&["deploy", "--config", config.to_str().unwrap(), "--buffer-size-mib", "3", "--output", "json"]);
     assert_eq!(out["stream"], "lab-iot-data-stream");
     assert_eq!(out["function"], "lab-data-transformation");
     assert_eq!(out["buffering"], serde_json::json!({"size_mib": 3, "interval_seconds": 0}));
@@ -45,7 +45,7 @@ fn bad_input_is_named() {
         assert!(stderr.contains(needle), "{args:?}: {stderr:?} does not mention {needle:?}");
     };
     fails(&["simulate"], "reaqtions deploy --local");
-    fails(&["deploy", "--buffer-size", "0"], "buffer size 0 MiB");
+    fails(&["deploy", "--buffer-size-mib", "0"], "buffer size 0 MiB");
     fails(&["deploy", "--stack", "Bad_Name"], "Bad_Name");
     fails(&["deploy", "--config", "missing.yaml"], "missing.yaml");
     std::fs::write(env.dir.path().join("typo.yaml"), "buffer_size: 5\n").unwrap();

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::Env;
-use crate::aws::{AwsEnv, RAW};
+use crate::{AwsEnv, RAW};
 
 fn rows(env: &Env) -> usize {
     env.json(&["report", "--format", "json"]).as_array().unwrap().len()
@@ -118,7 +118,7 @@ fn the_stream_writes_what_the_setting_says() {
     let mut d = crate::templates::deployment(true);
     for (compression, expected) in [(None, "GZIP"), (Some(reaqtions::compression::Compression::None), "UNCOMPRESSED")] {
         let settings = PipelineSettings::resolve(SettingsInput { compression, ..SettingsInput::default() }).unwrap();
-        let params = pipeline_parameters(&settings, "a", "k", "x86_64", RawBucket::Create, "eu-west-1", None).unwrap();
+        let params = pipeline_parameters(&settings, "a", "k", RawBucket::Create, "eu-west-1", None).unwrap();
         let format = params.iter().find(|(k, _)| k == "CompressionFormat").map(|(_, v)| v.clone()).unwrap();
         assert_eq!(format, expected);
         d.values.extend(params);
@@ -141,7 +141,7 @@ fn lifecycle_rules_follow_each_setting_and_are_off_by_default() {
     let t = crate::templates::template(PIPELINE_TEMPLATE);
     let rules = |input: SettingsInput| -> Vec<serde_norway::Value> {
         let settings = PipelineSettings::resolve(input).unwrap();
-        let params = pipeline_parameters(&settings, "a", "k", "x86_64", RawBucket::Create, "eu-west-1", None).unwrap();
+        let params = pipeline_parameters(&settings, "a", "k", RawBucket::Create, "eu-west-1", None).unwrap();
         let mut d = crate::templates::deployment(true);
         let set = |name: &str| params.iter().find(|(k, _)| k == name).is_some_and(|(_, v)| v != "0");
         d.conditions.insert("GoesCold".into(), set("ColdAfterDays"));

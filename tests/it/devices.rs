@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::aws::AwsEnv;
+use crate::AwsEnv;
 
 fn iot(env: &AwsEnv) -> aws_sdk_iot::Client {
     aws_sdk_iot::Client::new(&env.moto.sdk_config(&env.runtime))

@@ -14,7 +14,7 @@ use std::path::Path;
 use reaqtions::aws::pipeline::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
 use serde_json::Value;
 
-use crate::aws::RAW;
+use crate::RAW;
 use crate::iam_eval::Context;
 use crate::iam_proxy::{ACCOUNT, REGION, role_policy};
 

@@ -11,8 +11,8 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StateValue};
 use chrono::Utc;
 use serde_json::Value;
 
+use crate::AwsEnv;
 use crate::Env;
-use crate::aws::AwsEnv;
 
 /// `cbor_moto.py` in front of a moto server, stopped (by PID) when dropped.
 pub(crate) struct CborFront {
@@ -134,7 +134,7 @@ fn health_against_moto_through_the_cbor_front() {
     );
 
     // status on AWS says what the local one says: received totals (from CloudWatch) and the stream's own buffering.
-    crate::aws::create_stream(&env, "reaqtions-iot-data-stream", crate::aws::RAW);
+    crate::create_stream(&env, "reaqtions-iot-data-stream", crate::RAW);
     let out = env.cmd(&["status", "--output", "json"]).env("AWS_ENDPOINT_URL", &front.url).output().unwrap();
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((status["records_received"].as_u64(), status["bytes_received"].as_u64()), (Some(100), Some(50_000)));
@@ -244,7 +244,7 @@ fn failed_records_of_a_steady_stream_with_one_percent_refused() {
     assert_eq!((m["failed_records"].as_u64(), m["failed_records_source"].as_str()), (Some(590), Some("metric")), "{m}");
     assert_eq!(code, 5, "failed records are a finding");
 
-    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--alarms", "false"]);
+    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--no-alarms"]);
     let (code, from_series) = health(&env, &front, "1h");
     let m = &from_series["metrics"];
     assert_eq!(m["failed_records_source"], "series", "{m}");

@@ -58,7 +58,6 @@ fn deployed(settings: &PipelineSettings) -> Deployment {
         settings,
         "artifacts",
         "lambda/a.zip",
-        "x86_64",
         RawBucket::Create,
         "eu-west-1",
         Some("0123456789abcdef"),
@@ -152,7 +151,7 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
     let mut expected = alarm_names("reaqtions");
     expected.sort();
     assert_eq!(names, expected, "health and deployer.json name the template's alarms");
-    let (deployer, _) = crate::iam_proxy::role_policy("deployer", crate::aws::RAW);
+    let (deployer, _) = crate::iam_proxy::role_policy("deployer", crate::RAW);
     for name in &expected {
         let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}");
         assert!(deployer.allows("cloudwatch:PutMetricAlarm", &arn) && deployer.allows("cloudwatch:DeleteAlarms", &arn));
@@ -188,7 +187,7 @@ fn the_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_mails_only_when_aske
 
     let off = settings(SettingsInput { alarms: Some(false), dashboard: Some(false), ..Default::default() });
     let params: HashMap<String, String> =
-        pipeline_parameters(&off, "a", "k", "x86_64", RawBucket::Create, "eu-west-1", Some("0123456789abcdef"))
+        pipeline_parameters(&off, "a", "k", RawBucket::Create, "eu-west-1", Some("0123456789abcdef"))
             .unwrap()
             .into_iter()
             .collect();

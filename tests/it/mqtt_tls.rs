@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::aws::AwsEnv;
+use crate::AwsEnv;
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap();

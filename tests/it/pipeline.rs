@@ -350,7 +350,7 @@ fn logs_follow_prints_new_events_as_they_come() {
 #[test]
 fn the_local_target_keeps_what_real_sensors_send() {
     let env = Env::default();
-    env.ok(&["deploy", "--buffer-interval", "0", "--processor-buffer-interval", "0"]);
+    env.ok(&["deploy", "--buffer-interval-seconds", "0", "--processor-buffer-interval-seconds", "0"]);
     let spool = env.dir.path().join("edge.ndjson");
     let mut lines = Vec::new();
     lines.extend_from_slice(br#"{"device_id":"aq-1","seq":1,"PM2_5":null,"NO2":2.5}"#);
@@ -381,7 +381,7 @@ fn the_local_target_keeps_what_real_sensors_send() {
 #[test]
 fn readings_are_packed_into_records_and_billed_per_record() {
     let env = Env::default();
-    env.ok(&["deploy", "--buffer-interval", "0", "--processor-buffer-interval", "0"]);
+    env.ok(&["deploy", "--buffer-interval-seconds", "0", "--processor-buffer-interval-seconds", "0"]);
     let run = |extra: &[&str]| {
         let mut args = vec!["simulate", "--devices", "50", "--count", "100", "--rate", "100", "--verify"];
         args.extend_from_slice(extra);

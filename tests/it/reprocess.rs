@@ -6,7 +6,7 @@ use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
 
 use crate::Env;
-use crate::aws::{AwsEnv, RAW, create_stream};
+use crate::{AwsEnv, RAW, create_stream};
 
 const ERRORS: &str = "error/processing-failed/year=2026/month=11/day=26/hour=07/";
 const FIREHOSE_OBJECT: &str = "reaqtions-iot-data-stream-1-2026-11-26-07-00-00-0f0e0d0c-0b0a-0908-0706-050403020100";

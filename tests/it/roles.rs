@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::aws::{AwsEnv, RAW, create_stream};
 use crate::iam_proxy::{IamProxy, role_policy};
+use crate::{AwsEnv, RAW, create_stream};
 
 const STREAM: &str = "reaqtions-iot-data-stream";
 const FUNCTION_LOGS: &str = "/aws/lambda/reaqtions-data-transformation";

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::aws::AwsEnv;
+use crate::AwsEnv;
 use crate::health::CborFront;
 
 /// A CA and a certificate it signed for localhost and 127.0.0.1, made with the openssl command line.

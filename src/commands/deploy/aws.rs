@@ -92,7 +92,7 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     )?;
     if architecture != settings.architecture {
         return Err(crate::invalid!(
-            "the zip's bootstrap is built for {architecture}, but the architecture setting is {} (pass --arch \
+            "the zip's bootstrap is built for {architecture}, but the architecture setting is {} (pass --architecture \
              {architecture}, or a zip built for {})",
             settings.architecture,
             settings.architecture
@@ -132,7 +132,7 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
     };
     let code_key = zip.artifact_key();
     if args.dry_run {
-        return dry_run(aws, &settings, &artifacts, &zip, architecture, bucket_plan, args);
+        return dry_run(aws, &settings, &artifacts, &zip, bucket_plan, args);
     }
     if bucket_plan == RawBucket::Reuse {
         report_reused_bucket(aws, &settings.bucket, owner, progress);
@@ -167,7 +167,6 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
             &settings,
             &artifacts_bucket,
             &code_key,
-            architecture,
             bucket_plan,
             &identity.region,
             zip.transform_id.as_deref(),
@@ -273,7 +272,6 @@ fn dry_run(
     settings: &PipelineSettings,
     artifacts: &StackSpec,
     zip: &reaqtions_lambda::package::LambdaZip,
-    architecture: &str,
     bucket_plan: RawBucket,
     args: &DeployArgs,
 ) -> Result<Exit> {
@@ -306,7 +304,6 @@ fn dry_run(
             settings,
             "<artifacts bucket>",
             code_key,
-            architecture,
             bucket_plan,
             &aws.region(),
             transform_id,

@@ -1,13 +1,13 @@
 //! Pipeline settings: names, prefixes and buffering, validated once before any work. The local target and the
 //! CloudFormation templates take this same type, so both pipelines are configured identically.
 
-use std::path::Path;
+mod input;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Invalid;
 use crate::invalid;
+pub use input::{DECLARED, DEFAULT_CONFIG, Declared, ParameterValue, SettingsInput};
 
 pub const DEFAULT_STACK: &str = "reaqtions";
 pub const DEFAULT_PREFIX: &str =
@@ -104,136 +104,6 @@ pub struct LambdaSettings {
     pub timeout_seconds: u32,
 }
 
-/// Read from the current directory when `--config` is not given.
-pub const DEFAULT_CONFIG: &str = "reaqtions.yaml";
-
-/// Every setting as a person gives it: the same struct is the settings file's schema (`reaqtions.yaml`,
-/// snake_case keys) and `deploy`'s flags, so a setting is declared once; [`SettingsInput::over`] layers flags on
-/// the file, and [`PipelineSettings::resolve`] fills in defaults and checks every rule.
-#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct SettingsInput {
-    /// (From the global --stack.)
-    #[arg(skip)]
-    pub stack: Option<String>,
-    /// Raw data-lake bucket name (default <stack>-iot-data-lake-raw, made unique per account and region on AWS).
-    #[arg(long)]
-    pub bucket: Option<String>,
-    /// Key prefix of processed objects (Firehose expressions such as !{timestamp:yyyy} allowed).
-    #[arg(long, value_name = "PREFIX")]
-    pub prefix: Option<String>,
-    /// Key prefix of error records (must contain !{firehose:error-output-type} when --prefix has expressions).
-    #[arg(long, value_name = "PREFIX")]
-    pub error_prefix: Option<String>,
-    /// S3 buffering size, MiB (1-128).
-    #[arg(long = "buffer-size", value_name = "MIB")]
-    pub buffer_size_mib: Option<u32>,
-    /// S3 buffering interval, seconds (0-900).
-    #[arg(long = "buffer-interval", value_name = "SECONDS")]
-    pub buffer_interval_seconds: Option<u32>,
-    /// Lambda processor buffering size, MB (0.2-3).
-    #[arg(long = "processor-buffer-size", value_name = "MB")]
-    pub processor_buffer_size_mb: Option<f64>,
-    /// Lambda processor buffering interval, seconds (0-900).
-    #[arg(long = "processor-buffer-interval", value_name = "SECONDS")]
-    pub processor_buffer_interval_seconds: Option<u32>,
-    /// Lambda memory, MB (128-10240).
-    #[arg(long = "lambda-memory", value_name = "MB")]
-    pub lambda_memory_mb: Option<u32>,
-    /// Lambda timeout, seconds (1-300).
-    #[arg(long = "lambda-timeout", value_name = "SECONDS")]
-    pub lambda_timeout_seconds: Option<u32>,
-    /// Days the log groups keep events (one of CloudWatch's values: 1, 3, 5, 7, 14, 30, … 3653).
-    #[arg(long, value_name = "DAYS")]
-    pub log_retention_days: Option<u32>,
-    /// Days an overwritten or deleted object's old version stays in the raw bucket (1-3650).
-    #[arg(long, value_name = "DAYS")]
-    pub noncurrent_version_days: Option<u32>,
-    /// GB one Athena query of the lake may scan before it is cancelled (1-1000000).
-    #[arg(long, value_name = "GB")]
-    pub athena_scan_limit_gb: Option<u32>,
-    /// The function's architecture: x86_64, or arm64 (Graviton, about 20 % cheaper per GB-second).
-    #[arg(long = "arch", value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
-    pub architecture: Option<String>,
-    /// CloudWatch alarms on the pipeline, with an SNS topic (default true).
-    #[arg(long, value_name = "BOOL")]
-    pub alarms: Option<bool>,
-    /// A CloudWatch dashboard of the pipeline (default true).
-    #[arg(long, value_name = "BOOL")]
-    pub dashboard: Option<bool>,
-    /// An address subscribed to the alarms' topic (it must confirm the subscription AWS mails it).
-    #[arg(long, value_name = "ADDRESS")]
-    pub alarm_email: Option<String>,
-    /// What lake objects are written as: gzip (default; keys end in .gz) or none.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub compression: Option<crate::compression::Compression>,
-    /// Move processed/ objects to --cold-storage-class this many days after they were written (default: never).
-    #[arg(long, value_name = "DAYS")]
-    pub cold_after_days: Option<u32>,
-    /// Where they move: INTELLIGENT_TIERING (default), STANDARD_IA (from day 30) or GLACIER_IR.
-    #[arg(long, value_enum, value_name = "CLASS")]
-    pub cold_storage_class: Option<crate::lifecycle::StorageClass>,
-    /// Delete processed/ objects this many days after they were written (default: never).
-    #[arg(long, value_name = "DAYS")]
-    pub expire_processed_after_days: Option<u32>,
-    /// Delete error objects this many days after they were written (default: never).
-    #[arg(long, value_name = "DAYS")]
-    pub expire_errors_after_days: Option<u32>,
-}
-
-impl SettingsInput {
-    pub fn load(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read settings file {}", path.display()))?;
-        serde_norway::from_str(&text)
-            .map_err(|e| anyhow::Error::from(Invalid(format!("invalid settings file {}: {e}", path.display()))))
-    }
-
-    /// `self` (flags) layered over `file`: a value given here wins.
-    pub fn over(self, file: SettingsInput) -> SettingsInput {
-        macro_rules! layered {
-            ($($field:ident),*) => { SettingsInput { $($field: self.$field.or(file.$field)),* } };
-        }
-        layered!(
-            stack,
-            bucket,
-            prefix,
-            error_prefix,
-            buffer_size_mib,
-            buffer_interval_seconds,
-            processor_buffer_size_mb,
-            processor_buffer_interval_seconds,
-            lambda_memory_mb,
-            lambda_timeout_seconds,
-            log_retention_days,
-            noncurrent_version_days,
-            athena_scan_limit_gb,
-            architecture,
-            alarms,
-            dashboard,
-            alarm_email,
-            compression,
-            cold_after_days,
-            cold_storage_class,
-            expire_processed_after_days,
-            expire_errors_after_days
-        )
-    }
-
-    /// The settings file (`config`, or `./reaqtions.yaml` when it exists) with `self` (flags) over it.
-    pub fn with_file(self, config: Option<&Path>) -> Result<SettingsInput> {
-        let file = match config {
-            Some(path) => SettingsInput::load(path)?,
-            None if Path::new(DEFAULT_CONFIG).exists() => {
-                eprintln!("using settings from ./{DEFAULT_CONFIG}");
-                SettingsInput::load(Path::new(DEFAULT_CONFIG))?
-            }
-            None => SettingsInput::default(),
-        };
-        Ok(self.over(file))
-    }
-}
-
 /// An account id of the right length, to check the default bucket name before the account is known.
 pub const STAND_IN_ACCOUNT: &str = "000000000000";
 
@@ -263,14 +133,30 @@ impl PipelineSettings {
 
     /// As [`resolve`](Self::resolve), with the bucket named by `default_bucket(stack)` when none was given.
     pub fn resolve_with(file: SettingsInput, default_bucket: impl FnOnce(&str) -> Result<String>) -> Result<Self> {
-        let stack = file.stack.unwrap_or_else(|| DEFAULT_STACK.to_owned());
+        let stack = file.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
         validate_stack(&stack)?;
-        let settings = PipelineSettings {
+        let bucket = match file.bucket.clone() {
+            Some(bucket) => bucket,
+            None => default_bucket(&stack)?,
+        };
+        let settings = Self::assemble(file, stack, bucket);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The settings given, defaults filled in, no rule checked: what a deployment recorded runs with even
+    /// where a later rule would refuse it.
+    pub fn resolve_unchecked(file: SettingsInput) -> Self {
+        let stack = file.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
+        let bucket = file.bucket.clone().unwrap_or_else(|| format!("{stack}-iot-data-lake-raw"));
+        Self::assemble(file, stack, bucket)
+    }
+
+    /// Every setting's default, in one place.
+    fn assemble(file: SettingsInput, stack: String, bucket: String) -> Self {
+        PipelineSettings {
             stream: format!("{stack}-iot-data-stream"),
-            bucket: match file.bucket {
-                Some(bucket) => bucket,
-                None => default_bucket(&stack)?,
-            },
+            bucket,
             function: format!("{stack}-data-transformation"),
             log_group: format!("/aws/lambda/{stack}-data-transformation"),
             prefix: file.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
@@ -304,9 +190,7 @@ impl PipelineSettings {
                 expire_errors_after_days: file.expire_errors_after_days,
             },
             stack,
-        };
-        settings.validate()?;
-        Ok(settings)
+        }
     }
 
     /// Firehose's, S3's, CloudWatch's and Lambda's own limits, checked before anything is created. Every

@@ -1,0 +1,267 @@
+//! The test fixtures: one way to run the CLI on either target ([`Cli`]: [`Env`] for the local target in a temporary
+//! directory, [`AwsEnv`] against a moto server the test starts and stops), the steps most tests open with
+//! (a deployable zip, a delivery stream moto's CloudFormation skips), and [`on_both`] to run one scenario on each.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::moto::Moto;
+
+/// Running `reaqtions` against one target: the same calls on both.
+pub trait Cli {
+    /// The command with the target's flags and environment, and `args`.
+    fn cmd(&self, args: &[&str]) -> Command;
+    /// Which target: `local` or `aws`.
+    fn target(&self) -> &'static str;
+
+    /// Runs and returns stdout, asserting success.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().expect("run reaqtions");
+        assert!(
+            out.status.success(),
+            "reaqtions {args:?} failed on {} with {}:\n{}",
+            self.target(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+    }
+
+    /// Deploys with `args` added: locally as it is, against moto with a deployable zip and no smoke test.
+    fn deploy(&self, args: &[&str]) -> Value;
+}
+
+/// One scenario on the local target, then against moto, from the same test body.
+pub fn on_both(scenario: impl Fn(&dyn Cli)) {
+    scenario(&Env::default());
+    scenario(&AwsEnv::start());
+}
+
+/// A temporary data directory and a way to run the CLI against it.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Env {
+    fn default() -> Env {
+        Env { dir: tempfile::tempdir().expect("temp dir") }
+    }
+}
+
+impl Cli for Env {
+    /// `reaqtions --local --data-dir <tmp>/data <args>`, run in the temp dir.
+    fn cmd(&self, args: &[&str]) -> Command {
+        Env::cmd(self, args)
+    }
+
+    fn target(&self) -> &'static str {
+        "local"
+    }
+
+    fn deploy(&self, args: &[&str]) -> Value {
+        self.json(&[&["deploy", "--output", "json"], args].concat())
+    }
+}
+
+impl Env {
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `reaqtions --local --data-dir <tmp>/data <args>`, run in the temp dir.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("REAQTIONS_LOCAL")
+            .env_remove("AWS_ENDPOINT_URL")
+            .arg("--local")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args);
+        cmd
+    }
+
+    /// Runs and returns stdout, asserting success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().expect("run reaqtions");
+        assert!(
+            out.status.success(),
+            "reaqtions {args:?} failed with {}:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+    }
+
+    /// Every object of the local bucket: (key, content), gunzipped when it is gzip (the default).
+    pub fn objects(&self) -> Vec<(String, Vec<u8>)> {
+        let root = self.data_dir().join("lake").join("reaqtions-iot-data-lake-raw");
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            let key = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let content = reaqtions::compression::decoded(std::fs::read(&path).unwrap(), &key).unwrap();
+            out.push((key, content));
+        }
+    }
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub(crate) struct AwsEnv {
+    pub(crate) moto: Moto,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) runtime: tokio::runtime::Runtime,
+}
+
+impl AwsEnv {
+    pub(crate) fn start() -> AwsEnv {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        AwsEnv { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), runtime }
+    }
+
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
+        cmd.current_dir(self.dir.path())
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("PATH", std::env::var("PATH").unwrap());
+        for (k, v) in self.moto.env() {
+            cmd.env(k, v);
+        }
+        cmd.args(args).timeout(std::time::Duration::from_secs(300));
+        cmd
+    }
+
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "reaqtions {args:?}: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+
+    /// A deployable zip (moto's Lambda stores the code, it never runs it).
+    pub(crate) fn zip(&self) -> PathBuf {
+        self.zip_for("x86_64")
+    }
+
+    /// A deployable zip whose bootstrap is an ELF header for `architecture` (e_machine 0x3E or 0xB7) and
+    /// nothing else.
+    pub(crate) fn zip_for(&self, architecture: &str) -> PathBuf {
+        let machine: u16 = if architecture == "arm64" { 0xB7 } else { 0x3E };
+        let mut binary = b"\x7fELF\x02\x01\x01".to_vec();
+        binary.resize(18, 0);
+        binary.extend_from_slice(&machine.to_le_bytes());
+        binary.resize(64, 0);
+        let zip = reaqtions_lambda::package::package_bootstrap(&binary).unwrap();
+        let path = self.dir.path().join(format!("bootstrap-{architecture}.zip"));
+        std::fs::write(&path, zip.bytes).unwrap();
+        path
+    }
+
+    pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
+        let config =
+            aws_sdk_s3::config::Builder::from(&self.moto.sdk_config(&self.runtime)).force_path_style(true).build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub(crate) fn put(&self, bucket: &str, key: &str) {
+        let put = self.s3().put_object().bucket(bucket).key(key).body(b"{}\n".to_vec().into()).send();
+        self.runtime.block_on(put).unwrap();
+    }
+
+    pub(crate) fn buckets(&self) -> Vec<String> {
+        let out = self.runtime.block_on(self.s3().list_buckets().send()).unwrap();
+        out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect()
+    }
+}
+
+pub(crate) const RAW: &str = "reaqtions-iot-data-lake-raw-123456789012-us-east-1";
+
+impl Cli for AwsEnv {
+    fn cmd(&self, args: &[&str]) -> Command {
+        AwsEnv::cmd(self, args)
+    }
+
+    fn target(&self) -> &'static str {
+        "aws"
+    }
+
+    fn deploy(&self, args: &[&str]) -> Value {
+        let arch = args.iter().position(|a| *a == "--architecture").map_or("x86_64", |i| args[i + 1]);
+        let zip = self.zip_for(arch);
+        let zip = zip.to_str().unwrap();
+        self.json(&[&["deploy", "--lambda-zip", zip, "--no-smoke", "--output", "json"], args].concat())
+    }
+}
+
+/// What moto's CloudFormation skips: the delivery stream, created here with the template's settings.
+pub(crate) fn create_stream(env: &AwsEnv, stream: &str, bucket: &str) {
+    use aws_sdk_firehose::types::{BufferingHints, ExtendedS3DestinationConfiguration};
+    let firehose = aws_sdk_firehose::Client::new(&env.moto.sdk_config(&env.runtime));
+    let destination = ExtendedS3DestinationConfiguration::builder()
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .role_arn("arn:aws:iam::123456789012:role/reaqtions-firehose")
+        .prefix(reaqtions::settings::DEFAULT_PREFIX)
+        .error_output_prefix(reaqtions::settings::DEFAULT_ERROR_PREFIX)
+        .buffering_hints(BufferingHints::builder().size_in_mbs(5).interval_in_seconds(60).build())
+        .build()
+        .unwrap();
+    env.runtime
+        .block_on(
+            firehose
+                .create_delivery_stream()
+                .delivery_stream_name(stream)
+                .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
+                .extended_s3_destination_configuration(destination)
+                .send(),
+        )
+        .unwrap();
+}
+
+/// (device_id, seq) of every line in the bucket that parses as a reading.
+pub(crate) fn keys_in_bucket(env: &AwsEnv, bucket: &str) -> Vec<(String, u64)> {
+    let s3 = env.s3();
+    let list = env.runtime.block_on(s3.list_objects_v2().bucket(bucket).prefix("processed/").send()).unwrap();
+    let mut keys = Vec::new();
+    for object in list.contents() {
+        let body = env.runtime.block_on(s3.get_object().bucket(bucket).key(object.key().unwrap()).send()).unwrap();
+        let bytes = env.runtime.block_on(body.body.collect()).unwrap().into_bytes();
+        for line in bytes.split(|b| *b == b'\n') {
+            if let Ok(v) = serde_json::from_slice::<Value>(line) {
+                keys.push((v["device_id"].as_str().unwrap().to_owned(), v["seq"].as_u64().unwrap()));
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
