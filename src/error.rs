@@ -1,5 +1,6 @@
-//! Error kinds the CLI maps to exit codes: a value the user gave that breaks a rule is [`Invalid`] (exit 2,
-//! like a usage error), found before any work or AWS call; everything else is a failure (exit 1).
+//! Error kinds and the exit codes they map to, in one place: a value the user gave that breaks a rule is
+//! [`Invalid`] (exit 2, like a usage error), found before any work or AWS call; a service's refusal is a
+//! [`ServiceError`] of a [`Kind`] (denied, not found, throttled, …) that commands decide by; every failure exits 1.
 
 /// A value given by the user (flag, settings file, name) that breaks a rule; the message names both.
 #[derive(Debug, thiserror::Error)]
@@ -17,4 +18,44 @@ macro_rules! invalid {
 /// Whether an error (or anything in its chain) is [`Invalid`].
 pub fn is_invalid(error: &anyhow::Error) -> bool {
     error.chain().any(|e| e.is::<Invalid>())
+}
+
+/// What a service's failure was, decided from its code and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The caller's policy does not allow the call.
+    Denied,
+    /// The resource does not exist.
+    NotFound,
+    /// The service asked to slow down.
+    Throttled,
+    /// No credentials, or the ones given were refused or expired.
+    Credentials,
+    /// Nothing answered at the endpoint in time.
+    Unreachable,
+    /// The endpoint does not implement the call (an emulator).
+    Unsupported,
+    /// Any other refusal or failure.
+    Failed,
+}
+
+/// A call to a service that failed: its kind, the service, its code, and the line the user reads.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ServiceError {
+    pub kind: Kind,
+    pub service: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// The kind of the first [`ServiceError`] in an error's chain.
+pub fn kind(error: &anyhow::Error) -> Option<Kind> {
+    error.chain().find_map(|e| e.downcast_ref::<ServiceError>()).map(|e| e.kind)
+}
+
+/// The exit code of a command that failed with `error`: a value that breaks a rule is a usage error, like
+/// clap's own (2); any other failure, whatever its kind, is 1.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if is_invalid(error) { 2 } else { 1 }
 }

@@ -8,13 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::settings::PipelineSettings;
 
-/// What one call to a sink may carry; each sink states its own (Firehose's live with the Firehose sink).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SinkLimits {
-    pub batch_records: usize,
-    pub batch_bytes: usize,
-    pub record_bytes: usize,
-}
+pub use crate::limits::SinkLimits;
 
 /// A deployed pipeline as the data-plane commands use it, on any target.
 pub trait Pipeline {

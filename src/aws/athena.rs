@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use aws_sdk_athena::Client;
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use serde_json::{Map, Number, Value};
@@ -43,7 +43,7 @@ pub async fn run(
         .set_execution_parameters((!parameters.is_empty()).then(|| parameters.to_vec()))
         .send()
         .await
-        .map_err(|e| anyhow!("cannot start the query in workgroup {workgroup}: {}", super::explain(&e)))?;
+        .map_err(super::fail(format!("cannot start the query in workgroup {workgroup}")))?;
     let id = out.query_execution_id().unwrap_or_default().to_owned();
     let mut delay = Duration::from_millis(200);
     loop {
@@ -56,7 +56,7 @@ pub async fn run(
             .query_execution_id(&id)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot follow query {id}: {}", super::explain(&e)))?;
+            .map_err(super::fail(format!("cannot follow query {id}")))?;
         let execution = execution.query_execution();
         let status = execution.and_then(|e| e.status());
         let state = status.and_then(|s| s.state()).cloned().unwrap_or(QueryExecutionState::Queued);
@@ -109,7 +109,7 @@ pub async fn for_each_row(
     let mut first_page = true;
     let mut rows = 0;
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot read the results of query {id}: {}", super::explain(&e)))?;
+        let page = page.map_err(super::fail(format!("cannot read the results of query {id}")))?;
         let Some(set) = page.result_set() else { continue };
         if columns.is_empty() {
             columns = set

@@ -52,7 +52,7 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
     match client.describe_stacks().stack_name(name).send().await {
         Ok(out) => Ok(out.stacks().first().filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)).cloned()),
         Err(SdkError::ServiceError(e)) if is_missing_stack(e.err()) => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("cannot describe stack {name}: {}", super::explain(&e))),
+        Err(e) => Err(super::fail(format!("cannot describe stack {name}"))(e)),
     }
 }
 
@@ -109,7 +109,7 @@ pub async fn events_since(client: &Client, name: &str, since: SmithyTime) -> Res
     let mut pages = client.describe_stack_events().stack_name(name).into_paginator().send();
     let mut events = Vec::new();
     'pages: while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow::anyhow!("cannot read events of stack {name}: {}", super::explain(&e)))?;
+        let page = page.map_err(super::fail(format!("cannot read events of stack {name}")))?;
         for event in page.stack_events() {
             if event.timestamp().is_some_and(|t| t.secs() < since.secs()) {
                 break 'pages;
@@ -200,7 +200,7 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
                 .tags(tag(spec))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot create stack {name}: {}", super::explain(&e)))?;
+                .map_err(super::fail(format!("cannot create stack {name}")))?;
             let since = started(client, name).await;
             let waiter = client.wait_until_stack_create_complete().stack_name(name).wait(MAX_WAIT);
             if !watch(client, name, since, on_event, waiter).await {
@@ -249,7 +249,7 @@ pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn 
                 match update {
                     Ok(_) => {}
                     Err(SdkError::ServiceError(e)) if is_no_update(e.err()) => return Ok(StackChange::UpToDate),
-                    Err(e) => bail!("cannot update stack {name}: {}", super::explain(&e)),
+                    Err(e) => return Err(super::fail(format!("cannot update stack {name}"))(e)),
                 }
                 let since = started(client, name).await;
                 let waiter = client.wait_until_stack_update_complete().stack_name(name).wait(MAX_WAIT);
@@ -300,12 +300,7 @@ pub async fn delete_stack(client: &Client, name: &str, on_event: &mut dyn FnMut(
     {
         settle(client, name, &state, on_event).await;
     }
-    client
-        .delete_stack()
-        .stack_name(name)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot delete stack {name}: {}", super::explain(&e)))?;
+    client.delete_stack().stack_name(name).send().await.map_err(super::fail(format!("cannot delete stack {name}")))?;
     let since = started(client, name).await;
     let waiter = client.wait_until_stack_delete_complete().stack_name(name).wait(MAX_WAIT);
     if !watch(client, name, since, on_event, waiter).await {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
 use aws_smithy_types::DateTime as SmithyTime;
@@ -104,7 +104,7 @@ impl CloudWatchVitals {
             .send();
         let mut firing = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| anyhow!("cannot read the stack's alarms: {}", super::explain(&e)))?;
+            let page = page.map_err(super::fail("cannot read the stack's alarms"))?;
             for alarm in page.metric_alarms() {
                 firing.push(FiringAlarm {
                     name: alarm.alarm_name().unwrap_or_default().to_owned(),
@@ -273,7 +273,7 @@ async fn metric_data(
         .send();
     let mut out: BTreeMap<String, Vec<(DateTime<Utc>, f64)>> = BTreeMap::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot read the pipeline's metrics: {}", super::explain(&e)))?;
+        let page = page.map_err(super::fail("cannot read the pipeline's metrics"))?;
         for result in page.metric_data_results() {
             let points = out.entry(result.id().unwrap_or_default().to_owned()).or_default();
             for (t, v) in result.timestamps().iter().zip(result.values()) {

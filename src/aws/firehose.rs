@@ -1,7 +1,7 @@
 //! Firehose: PutRecordBatch as a [`RecordSink`] (per-entry results, so only failed entries are resent), and
 //! the delivery stream's status.
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use aws_sdk_firehose::Client;
 use aws_sdk_firehose::config::http::HttpResponse;
 use aws_sdk_firehose::error::SdkError;
@@ -11,10 +11,6 @@ use aws_sdk_firehose::types::Record;
 use tokio::runtime::Handle;
 
 use crate::target::{RecordSink, SinkError, SinkLimits};
-
-/// PutRecordBatch's limits: 500 records, 4 MiB, 1,000 KiB per record.
-pub const LIMITS: SinkLimits =
-    SinkLimits { batch_records: 500, batch_bytes: 4 * 1024 * 1024, record_bytes: 1000 * 1024 };
 
 /// A Direct-PUT delivery stream.
 pub struct FirehoseSink {
@@ -31,7 +27,7 @@ impl FirehoseSink {
 
 impl RecordSink for FirehoseSink {
     fn limits(&self) -> SinkLimits {
-        LIMITS
+        crate::limits::FIREHOSE
     }
 
     fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
@@ -164,7 +160,7 @@ pub async fn stream_facts(client: &Client, name: &str) -> Result<Option<StreamFa
     let out = match client.describe_delivery_stream().delivery_stream_name(name).send().await {
         Ok(out) => out,
         Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => return Ok(None),
-        Err(e) => return Err(anyhow!("cannot describe delivery stream {name}: {}", super::explain(&e))),
+        Err(e) => return Err(super::fail(format!("cannot describe delivery stream {name}"))(e)),
     };
     let Some(d) = out.delivery_stream_description() else { return Ok(None) };
     let s3 = d.destinations().first().and_then(|dest| dest.extended_s3_destination_description());

@@ -10,8 +10,6 @@ use aws_sdk_iot::Client;
 use aws_sdk_iot::error::SdkError;
 use aws_sdk_iot::types::{AttributePayload, CertificateStatus};
 
-use super::explain;
-
 /// The thing attribute that says which stack a device belongs to.
 pub const STACK_ATTRIBUTE: &str = "reaqtions_stack";
 
@@ -46,7 +44,7 @@ pub async fn ensure_policy(client: &Client, name: &str, document: &str) -> Resul
             .policy_document(document)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot create IoT policy {name}: {}", explain(&e)))?;
+            .map_err(super::fail(format!("cannot create IoT policy {name}")))?;
         return Ok(());
     }
     delete_old_versions(client, name).await?;
@@ -57,7 +55,7 @@ pub async fn ensure_policy(client: &Client, name: &str, document: &str) -> Resul
         .set_as_default(true)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot update IoT policy {name}: {}", explain(&e)))?;
+        .map_err(super::fail(format!("cannot update IoT policy {name}")))?;
     Ok(())
 }
 
@@ -67,7 +65,7 @@ async fn delete_old_versions(client: &Client, name: &str) -> Result<()> {
         .policy_name(name)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot list the versions of IoT policy {name}: {}", explain(&e)))?;
+        .map_err(super::fail(format!("cannot list the versions of IoT policy {name}")))?;
     for version in versions.policy_versions().iter().filter(|v| !v.is_default_version()) {
         let id = version.version_id().unwrap_or_default();
         client
@@ -76,7 +74,7 @@ async fn delete_old_versions(client: &Client, name: &str) -> Result<()> {
             .policy_version_id(id)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot delete version {id} of IoT policy {name}: {}", explain(&e)))?;
+            .map_err(super::fail(format!("cannot delete version {id} of IoT policy {name}")))?;
     }
     Ok(())
 }
@@ -92,14 +90,14 @@ pub async fn delete_policy(client: &Client, name: &str) -> Result<bool> {
         .policy_name(name)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot delete IoT policy {name}: {}", explain(&e)))?;
+        .map_err(super::fail(format!("cannot delete IoT policy {name}")))?;
     Ok(true)
 }
 
 async fn policy_exists(client: &Client, name: &str) -> Result<bool> {
     let mut pages = client.list_policies().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot list IoT policies: {}", explain(&e)))?;
+        let page = page.map_err(super::fail("cannot list IoT policies"))?;
         if page.policies().iter().any(|p| p.policy_name() == Some(name)) {
             return Ok(true);
         }
@@ -138,7 +136,7 @@ pub async fn data_endpoint(client: &Client) -> Result<String> {
         .endpoint_type("iot:Data-ATS")
         .send()
         .await
-        .map_err(|e| anyhow!("cannot read the account's IoT data endpoint: {}", explain(&e)))?;
+        .map_err(super::fail("cannot read the account's IoT data endpoint"))?;
     out.endpoint_address().map(str::to_owned).ok_or_else(|| anyhow!("IoT returned no data endpoint"))
 }
 
@@ -147,7 +145,7 @@ pub async fn device_ids(client: &Client, stack: &str) -> Result<Vec<String>> {
     let mut pages = client.list_things().attribute_name(STACK_ATTRIBUTE).attribute_value(stack).into_paginator().send();
     let mut ids = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot list the things of stack {stack}: {}", explain(&e)))?;
+        let page = page.map_err(super::fail(format!("cannot list the things of stack {stack}")))?;
         ids.extend(page.things().iter().filter_map(|t| t.thing_name().map(str::to_owned)));
     }
     ids.sort();
@@ -169,7 +167,7 @@ async fn principals(client: &Client, thing: &str) -> Result<Vec<String>> {
     let mut pages = client.list_thing_principals().thing_name(thing).into_paginator().send();
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot list the certificates of thing {thing}: {}", explain(&e)))?;
+        let page = page.map_err(super::fail(format!("cannot list the certificates of thing {thing}")))?;
         out.extend(page.principals().iter().cloned());
     }
     Ok(out)
@@ -185,14 +183,14 @@ pub async fn create(client: &Client, stack: &str, policy: &str, id: &str) -> Res
         {
             anyhow!("thing {id} already exists and does not belong to stack {stack}: choose another --prefix")
         } else {
-            anyhow!("cannot create thing {id}: {}", explain(&e))
+            super::fail(format!("cannot create thing {id}"))(e)
         }
     })?;
     let keys = match client.create_keys_and_certificate().set_as_active(true).send().await {
         Ok(keys) => keys,
         Err(e) => {
             let _ = client.delete_thing().thing_name(id).send().await;
-            return Err(anyhow!("cannot create a certificate for device {id}: {}", explain(&e)));
+            return Err(super::fail(format!("cannot create a certificate for device {id}"))(e));
         }
     };
     let created = Created {
@@ -213,14 +211,14 @@ pub async fn create(client: &Client, stack: &str, policy: &str, id: &str) -> Res
             .target(&created.certificate_arn)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot attach policy {policy} to device {id}'s certificate: {}", explain(&e)))?;
+            .map_err(super::fail(format!("cannot attach policy {policy} to device {id}'s certificate")))?;
         client
             .attach_thing_principal()
             .thing_name(id)
             .principal(&created.certificate_arn)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot attach device {id}'s certificate to its thing: {}", explain(&e)))
+            .map_err(super::fail(format!("cannot attach device {id}'s certificate to its thing")))
     };
     if let Err(e) = attached.await {
         let _ = remove_certificate(client, id, &created.certificate_arn).await;
@@ -235,12 +233,7 @@ pub async fn remove(client: &Client, id: &str) -> Result<()> {
     for certificate in principals(client, id).await? {
         remove_certificate(client, id, &certificate).await?;
     }
-    client
-        .delete_thing()
-        .thing_name(id)
-        .send()
-        .await
-        .map_err(|e| anyhow!("cannot delete thing {id}: {}", explain(&e)))?;
+    client.delete_thing().thing_name(id).send().await.map_err(super::fail(format!("cannot delete thing {id}")))?;
     Ok(())
 }
 
@@ -252,13 +245,13 @@ async fn remove_certificate(client: &Client, id: &str, arn: &str) -> Result<()> 
         .new_status(CertificateStatus::Inactive)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot deactivate device {id}'s certificate {certificate_id}: {}", explain(&e)))?;
+        .map_err(super::fail(format!("cannot deactivate device {id}'s certificate {certificate_id}")))?;
     let attached = client
         .list_attached_policies()
         .target(arn)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot list the policies of device {id}'s certificate: {}", explain(&e)))?;
+        .map_err(super::fail(format!("cannot list the policies of device {id}'s certificate")))?;
     for policy in attached.policies().iter().filter_map(|p| p.policy_name()) {
         client
             .detach_policy()
@@ -266,7 +259,7 @@ async fn remove_certificate(client: &Client, id: &str, arn: &str) -> Result<()> 
             .target(arn)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot detach policy {policy} from device {id}: {}", explain(&e)))?;
+            .map_err(super::fail(format!("cannot detach policy {policy} from device {id}")))?;
     }
     client
         .detach_thing_principal()
@@ -274,7 +267,7 @@ async fn remove_certificate(client: &Client, id: &str, arn: &str) -> Result<()> 
         .principal(arn)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot detach certificate {certificate_id} from thing {id}: {}", explain(&e)))?;
+        .map_err(super::fail(format!("cannot detach certificate {certificate_id} from thing {id}")))?;
     // DetachThingPrincipal applies asynchronously: the delete conflicts until it has.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut pause = Duration::from_millis(200);
@@ -286,7 +279,7 @@ async fn remove_certificate(client: &Client, id: &str, arn: &str) -> Result<()> 
                 pause = (pause * 2).min(Duration::from_secs(3));
             }
             Err(e) => {
-                return Err(anyhow!("cannot delete device {id}'s certificate {certificate_id}: {}", explain(&e)));
+                return Err(super::fail(format!("cannot delete device {id}'s certificate {certificate_id}"))(e));
             }
         }
     }

@@ -25,7 +25,7 @@ pub async fn function_info(client: &Client, name: &str) -> Result<Option<Functio
             state: c.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         })),
         Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
-        Err(e) => Err(anyhow!("cannot read function {name}: {}", super::explain(&e))),
+        Err(e) => Err(super::fail(format!("cannot read function {name}"))(e)),
     }
 }
 
@@ -70,10 +70,11 @@ pub fn check_smoke_response(response: &FirehoseResponse) -> Result<()> {
     Ok(())
 }
 
-/// moto without Docker, and similar emulators, answer an invoke with an error about their container runtime.
-fn cannot_execute(text: &str) -> bool {
-    let text = text.to_ascii_lowercase();
-    text.contains("docker") || text.contains("not implemented")
+/// Lambda answers a function error with its JSON error object (`errorMessage`, `errorType`); a body without
+/// one came from an endpoint that ran no code (moto without Docker answers its container runtime's complaint).
+fn ran_no_code(body: &[u8]) -> bool {
+    let error = serde_json::from_slice::<serde_json::Value>(body).ok();
+    error.as_ref().and_then(|e| e.get("errorMessage")).is_none()
 }
 
 /// Invokes the function with [`smoke_event`] and checks the contract.
@@ -82,16 +83,17 @@ pub async fn smoke_test(client: &Client, name: &str) -> Result<Smoke> {
     let out = match client.invoke().function_name(name).payload(Blob::new(payload)).send().await {
         Ok(out) => out,
         Err(e) => {
-            let text = super::explain(&e).to_string();
-            if cannot_execute(&text) {
-                return Ok(Smoke::CannotRun(text));
+            let error = super::fail(format!("smoke test: invoking {name} failed"))(e);
+            // An endpoint that does not implement Invoke (status 501 or NotImplemented) cannot run it.
+            if crate::error::kind(&error) == Some(crate::error::Kind::Unsupported) {
+                return Ok(Smoke::CannotRun(format!("{error:#}")));
             }
-            return Err(anyhow!("smoke test: invoking {name} failed: {text}"));
+            return Err(error);
         }
     };
     if let Some(error) = out.function_error() {
         let body = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()).unwrap_or_default();
-        if cannot_execute(&body) {
+        if ran_no_code(body.as_bytes()) {
             return Ok(Smoke::CannotRun(body));
         }
         return Err(anyhow!("smoke test: {name} raised {error}: {body}"));
@@ -114,5 +116,12 @@ mod tests {
         let mut wrong = response.clone();
         wrong.records.swap(0, 1);
         assert!(check_smoke_response(&wrong).is_err());
+    }
+
+    #[test]
+    fn a_function_error_without_lambdas_error_object_means_no_code_ran() {
+        assert!(ran_no_code(b"error running docker: Error while fetching server API version"));
+        assert!(ran_no_code(b""));
+        assert!(!ran_no_code(br#"{"errorMessage":"boom","errorType":"Runtime.ExitError"}"#));
     }
 }

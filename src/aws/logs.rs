@@ -38,7 +38,7 @@ impl LogSource for CloudWatchLogs {
                     Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => {
                         return Err(anyhow!("log group {group} does not exist"));
                     }
-                    Err(e) => return Err(anyhow!("cannot read log group {group}: {}", super::explain(&e))),
+                    Err(e) => return Err(super::fail(format!("cannot read log group {group}"))(e)),
                 };
                 for e in page.events() {
                     let timestamp = e.timestamp().and_then(DateTime::from_timestamp_millis).unwrap_or_else(Utc::now);

@@ -21,6 +21,20 @@ pub fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(e.code(), Some("NotFound" | "NoSuchKey" | "NoSuchBucket" | "404"))
 }
 
+/// A failed call on `bucket` as the typed error commands decide by, with [`explain_bucket`]'s message.
+fn bucket_failure<E>(
+    bucket: &str,
+    owner: Option<&str>,
+    doing: impl std::fmt::Display,
+    e: &SdkError<E, HttpResponse>,
+) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = format!("{doing}: {}", explain_bucket(bucket, owner, e));
+    anyhow::Error::new(super::error::typed(e, message))
+}
+
 /// One line for an S3 error on `bucket`: a foreign bucket (403) or one in another region (301) is named as
 /// such, whatever the operation; anything else is S3's code and message.
 pub fn explain_bucket<E>(bucket: &str, owner: Option<&str>, e: &SdkError<E, HttpResponse>) -> String
@@ -77,7 +91,7 @@ pub async fn object_sha256(
     match head {
         Ok(out) => Ok(Some(out.checksum_sha256().map(str::to_owned))),
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(None),
-        Err(e) => Err(anyhow!("cannot check s3://{bucket}/{key}: {}", explain_bucket(bucket, owner, &e))),
+        Err(e) => Err(bucket_failure(bucket, owner, format!("cannot check s3://{bucket}/{key}"), &e)),
     }
 }
 
@@ -86,7 +100,7 @@ pub async fn bucket_exists(client: &Client, bucket: &str, owner: Option<&str>) -
     match client.head_bucket().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).send().await {
         Ok(_) => Ok(true),
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
-        Err(e) => Err(anyhow!("cannot use bucket {bucket}: {}", explain_bucket(bucket, owner, &e))),
+        Err(e) => Err(bucket_failure(bucket, owner, format!("cannot use bucket {bucket}"), &e)),
     }
 }
 
@@ -120,7 +134,7 @@ pub async fn put_object(
         .body(ByteStream::from(bytes))
         .send()
         .await
-        .map_err(|e| anyhow!("cannot upload s3://{bucket}/{key}: {}", explain_bucket(bucket, owner, &e)))?;
+        .map_err(|e| bucket_failure(bucket, owner, format!("cannot upload s3://{bucket}/{key}"), &e))?;
     Ok(())
 }
 
@@ -163,7 +177,7 @@ async fn delete_objects(client: &Client, bucket: &str, owner: Option<&str>, ids:
             .delete(delete)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot delete objects in bucket {bucket}: {}", explain_bucket(bucket, owner, &e)))?;
+            .map_err(|e| bucket_failure(bucket, owner, format!("cannot delete objects in bucket {bucket}"), &e))?;
         if let Some(error) = out.errors().first() {
             return Err(anyhow!(
                 "cannot delete s3://{bucket}/{}: {}",
@@ -189,7 +203,7 @@ pub async fn prune_objects(
     let mut objects = Vec::new();
     while let Some(page) = pages.next().await {
         let page =
-            page.map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", explain_bucket(bucket, owner, &e)))?;
+            page.map_err(|e| bucket_failure(bucket, owner, format!("cannot list s3://{bucket}/{prefix}"), &e))?;
         for o in page.contents() {
             if let Some(key) = o.key().filter(|k| *k != keep) {
                 objects.push((o.last_modified().map(|t| (t.secs(), t.subsec_nanos())), key.to_owned()));
@@ -285,7 +299,7 @@ pub async fn buckets_tagged(client: &Client, region: &str, key: &str, value: &st
     let mut pages = client.list_buckets().bucket_region(region).into_paginator().send();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| anyhow!("cannot list buckets: {}", super::explain(&e)))?;
+        let page = page.map_err(super::fail("cannot list buckets"))?;
         for name in page.buckets().iter().filter_map(|b| b.name()) {
             if let Ok(tags) = client.get_bucket_tagging().bucket(name).send().await
                 && tags.tag_set().iter().any(|t| t.key() == key && t.value() == value)
@@ -319,9 +333,7 @@ pub async fn empty_bucket(
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow!("cannot list versions in bucket {bucket}: {}", explain_bucket(bucket, owner, &e))
-                })?;
+                .map_err(|e| bucket_failure(bucket, owner, format!("cannot list versions in bucket {bucket}"), &e))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
             let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
             for (key, version) in versions.chain(markers) {
@@ -353,7 +365,7 @@ pub async fn delete_bucket(client: &Client, bucket: &str, owner: Option<&str>) -
         .set_expected_bucket_owner(owner.map(str::to_owned))
         .send()
         .await
-        .map_err(|e| anyhow!("cannot delete bucket {bucket}: {}", explain_bucket(bucket, owner, &e)))?;
+        .map_err(|e| bucket_failure(bucket, owner, format!("cannot delete bucket {bucket}"), &e))?;
     Ok(())
 }
 
@@ -369,7 +381,7 @@ pub async fn first_keys(
         .max_keys(max)
         .send()
         .await
-        .map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", explain_bucket(bucket, owner, &e)))?;
+        .map_err(|e| bucket_failure(bucket, owner, format!("cannot list s3://{bucket}/{prefix}"), &e))?;
     Ok(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect())
 }
 
@@ -385,7 +397,7 @@ pub async fn count_objects(
     let mut n = 0;
     while let Some(page) = pages.next().await {
         let page =
-            page.map_err(|e| anyhow!("cannot list s3://{bucket}/{prefix}: {}", explain_bucket(bucket, owner, &e)))?;
+            page.map_err(|e| bucket_failure(bucket, owner, format!("cannot list s3://{bucket}/{prefix}"), &e))?;
         n += page.contents().len();
         if n >= limit {
             return Ok((n, true));
@@ -414,7 +426,7 @@ impl S3Lake {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        anyhow!("cannot {verb} s3://{}/{key}: {}", self.bucket, explain_bucket(&self.bucket, self.owner.as_deref(), e))
+        bucket_failure(&self.bucket, self.owner.as_deref(), format!("cannot {verb} s3://{}/{key}", self.bucket), e)
     }
 }
 
@@ -435,10 +447,11 @@ impl ObjectLake for S3Lake {
             let mut out = Vec::new();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| {
-                    anyhow!(
-                        "cannot list s3://{}/{prefix}: {}",
-                        self.bucket,
-                        explain_bucket(&self.bucket, self.owner.as_deref(), &e)
+                    bucket_failure(
+                        &self.bucket,
+                        self.owner.as_deref(),
+                        format!("cannot list s3://{}/{prefix}", self.bucket),
+                        &e,
                     )
                 })?;
                 for o in page.contents() {

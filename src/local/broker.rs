@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Notify, mpsc};
 
 use super::stream::{LocalStream, StreamStats};
-use crate::aws::firehose::LIMITS;
+use crate::limits::FIREHOSE as LIMITS;
 use crate::mqtt::{self, endpoint::Settle};
 use crate::simulate::sender::{Batcher, Outgoing};
 use crate::target::RecordSink as _;
@@ -27,7 +27,7 @@ use crate::target::RecordSink as _;
 /// How long a partly filled batch waits for more messages.
 const LINGER: Duration = Duration::from_millis(20);
 /// The largest packet accepted: IoT Core's payload limit and room for the topic.
-const MAX_PACKET: usize = mqtt::MAX_PAYLOAD + 1024;
+const MAX_PACKET: usize = crate::limits::IOT_PAYLOAD_BYTES + 1024;
 /// How long a new connection may take to send its CONNECT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages held for the rule before publishers wait (each at most `MAX_PACKET`).

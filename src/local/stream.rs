@@ -17,13 +17,11 @@ use serde_json::{Map, Value, json};
 use super::lake::DirLake;
 use super::logs::LogFiles;
 use super::metrics::{Minute, MinuteLog};
-use crate::aws::firehose::LIMITS;
+use crate::limits::{FIREHOSE as LIMITS, LAMBDA_PAYLOAD_BYTES as LAMBDA_PAYLOAD_LIMIT};
 use crate::prefix::{Prefix, object_name};
 use crate::settings::PipelineSettings;
 use crate::target::{RecordSink, SinkError, SinkLimits};
 
-/// Lambda's synchronous request payload limit.
-const LAMBDA_PAYLOAD_LIMIT: usize = 6_000_000;
 /// What the local stream checks its buffers' ages every so often.
 const TICK: Duration = Duration::from_millis(100);
 

@@ -1,17 +1,11 @@
 //! MQTT ingress, the same on both targets: the topic a device publishes to, the rule that turns a message into
 //! a delivery-stream record (AWS IoT Core's topic rule in templates/pipeline.yaml, whose SQL is [`rule_sql`];
-//! the local broker applies [`record`] itself), and IoT Core's limits that both honour.
+//! the local broker applies [`record`] itself); IoT Core's limits are in [`crate::limits`].
 
 pub mod endpoint;
 pub mod identity;
 pub mod sink;
 
-/// IoT Core's largest publish payload.
-pub const MAX_PAYLOAD: usize = 128 * 1024;
-/// IoT Core's publishes per second per connection.
-pub const MAX_PUBLISHES_PER_SECOND: f64 = 100.0;
-/// IoT Core's unacknowledged QoS 1 publishes per client.
-pub const MAX_INFLIGHT: u16 = 100;
 /// The port of MQTT over TLS with a client certificate (IoT Core) and of plain MQTT (the local broker).
 pub const TLS_PORT: u16 = 8883;
 pub const PLAIN_PORT: u16 = 1883;

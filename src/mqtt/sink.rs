@@ -14,7 +14,7 @@ use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop,
 use tokio::sync::oneshot;
 
 use super::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, Endpoint, Identity, Pacer};
-use super::{MAX_INFLIGHT, MAX_PAYLOAD};
+use crate::limits::{IOT_INFLIGHT, IOT_PAYLOAD_BYTES};
 use crate::target::{RecordSink, SinkError, SinkLimits};
 
 /// Requests a client may queue before its connection takes them.
@@ -80,8 +80,8 @@ impl MqttSink {
         options
             .set_keep_alive(Duration::from_secs(60))
             .set_clean_session(true)
-            .set_inflight(MAX_INFLIGHT)
-            .set_max_packet_size(MAX_PAYLOAD + 1024, MAX_PAYLOAD + 1024);
+            .set_inflight(IOT_INFLIGHT)
+            .set_max_packet_size(IOT_PAYLOAD_BYTES + 1024, IOT_PAYLOAD_BYTES + 1024);
         if let Identity::Certificates { dir, roots } = &self.endpoint.identity {
             let config = super::identity::tls_config(dir, device, Arc::clone(roots))
                 .map_err(|e| SinkError::permanent("DeviceIdentity", format!("{e:#}")))?;
@@ -224,7 +224,7 @@ impl RecordSink for MqttSink {
     /// A batch is any number of publishes (each device's go on its own connection); one reading per publish,
     /// within IoT Core's payload limit.
     fn limits(&self) -> SinkLimits {
-        SinkLimits { batch_records: 500, batch_bytes: 4 * 1024 * 1024, record_bytes: MAX_PAYLOAD }
+        crate::limits::MQTT
     }
 
     fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {

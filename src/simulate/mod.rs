@@ -138,18 +138,19 @@ impl Plan {
         if self.per_device < 1 {
             return Err(invalid!("--count must be at least 1"));
         }
-        if self.mqtt.is_some() && self.rate > crate::mqtt::MAX_PUBLISHES_PER_SECOND {
+        if self.mqtt.is_some() && self.rate > crate::limits::IOT_PUBLISHES_PER_SECOND {
             return Err(invalid!(
                 "--rate must be at most {} with --via mqtt: IoT Core takes at most {} publishes per second on a \
                  connection (got {})",
-                crate::mqtt::MAX_PUBLISHES_PER_SECOND,
-                crate::mqtt::MAX_PUBLISHES_PER_SECOND,
+                crate::limits::IOT_PUBLISHES_PER_SECOND,
+                crate::limits::IOT_PUBLISHES_PER_SECOND,
                 self.rate
             ));
         }
-        if self.record_bytes > 1000 * 1024 {
+        if self.record_bytes > crate::limits::FIREHOSE.record_bytes {
             return Err(invalid!(
-                "--record-bytes must be at most 1024000, Firehose's record limit (got {})",
+                "--record-bytes must be at most {}, Firehose's record limit (got {})",
+                crate::limits::FIREHOSE.record_bytes,
                 self.record_bytes
             ));
         }

@@ -298,7 +298,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
-    use crate::aws::firehose::LIMITS;
+    use crate::limits::FIREHOSE as LIMITS;
 
     /// Fails every third entry, and every fourth call as a whole.
     struct Flaky {
