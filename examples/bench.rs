@@ -22,13 +22,14 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use reaqtions::compression::{Compression, sample_ratio};
+use reaqtions::compression::Compression;
 use reaqtions::local::LocalTarget;
 use reaqtions::report::columns::Columns;
 use reaqtions::report::output::{Format, RowWriter};
 use reaqtions::report::summary::Summary;
 use reaqtions::report::{Query, for_each_row, select_objects};
 use reaqtions::settings::{PipelineSettings, SettingsInput};
+use reaqtions::simulate::device::sample_ratio;
 use reaqtions::simulate::{Plan, run};
 
 fn cpu_seconds() -> f64 {

@@ -57,28 +57,6 @@ impl Compression {
     }
 }
 
-/// Readings in [`sample_ratio`]'s sample.
-pub const SAMPLE_READINGS: usize = 2000;
-
-/// How many times smaller gzip makes the lake: measured on a deterministic sample of 2,000 simulated readings
-/// (20 devices, through the transform as the lake holds them), compressed as the lake is written.
-pub fn sample_ratio(compression: Compression) -> f64 {
-    if compression == Compression::None {
-        return 1.0;
-    }
-    let mut devices: Vec<crate::simulate::device::Device> =
-        (0..20).map(|i| crate::simulate::device::Device::new(i, 7)).collect();
-    let (mut reading, mut plain) = (Vec::new(), Vec::new());
-    for i in 0..SAMPLE_READINGS {
-        reading.clear();
-        devices[i % 20].next_reading("2026-11-26T07:00:00.000000", "5a3c1e00", &mut reading);
-        // What the lake holds: the transform's output, arrival field included (a refused reading adds nothing).
-        let _ = reaqtions_lambda::transform_record(&reading, 1_795_000_000_000, &mut plain);
-    }
-    let compressed = compression.encode(&plain).map_or(plain.len(), |c| c.len());
-    plain.len() as f64 / compressed.max(1) as f64
-}
-
 /// Whether bytes start as gzip does (`1f 8b`).
 pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
@@ -114,13 +92,5 @@ mod tests {
         assert!(err.to_string().contains("processed/x.gz"), "{err}");
         assert_eq!(Compression::None.encode(&text).unwrap(), text);
         assert_eq!((Compression::Gzip.extension(), Compression::Gzip.firehose_format()), (".gz", "GZIP"));
-    }
-
-    #[test]
-    fn the_ratio_is_measured_on_simulated_readings() {
-        let ratio = sample_ratio(Compression::Gzip);
-        assert!((4.0..20.0).contains(&ratio), "{ratio}");
-        assert_eq!(sample_ratio(Compression::Gzip), ratio, "deterministic");
-        assert_eq!(sample_ratio(Compression::None), 1.0);
     }
 }

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod compression;
 pub mod cost;
 pub mod deprecated;
+pub mod device;
 pub mod error;
 pub mod failed;
 pub mod fetch;

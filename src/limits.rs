@@ -26,3 +26,11 @@ pub const IOT_INFLIGHT: u16 = 100;
 
 /// The MQTT sink's calls: Firehose's batches (the rule forwards to the stream), IoT Core's payloads.
 pub const MQTT: SinkLimits = SinkLimits { record_bytes: IOT_PAYLOAD_BYTES, ..FIREHOSE };
+
+/// Firehose rounds every record up to the next 5 KB for billing (a 250-byte record is billed as 5 KB).
+pub const BILLING_UNIT: u64 = 5 * 1024;
+
+/// What Firehose bills for one record of `len` bytes.
+pub fn billed_bytes(len: usize) -> u64 {
+    (len as u64).div_ceil(BILLING_UNIT).max(1) * BILLING_UNIT
+}

@@ -7,10 +7,7 @@
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
-use crate::schema::Reject;
-
-/// The envelope's field holding the message payload, base64 (reserved: a reading may not carry it).
-pub const PAYLOAD_FIELD: &str = "reaqtions_iot_payload";
+use crate::schema::{PAYLOAD_FIELD, Reject};
 
 /// The IoT SQL that makes the envelope, for a rule selecting `topic_filter` (device id = the topic's 2nd level).
 pub fn rule_sql(topic_filter: &str) -> String {

@@ -12,7 +12,7 @@
 //! ~110 MB/s on the benchmark event; this walk is what reaches the Lambda's throughput target. The property
 //! tests check it accepts exactly what serde_json accepts.
 
-use crate::envelope::PAYLOAD_FIELD;
+use crate::schema::PAYLOAD_FIELD;
 use crate::schema::{ARRIVAL_FIELD, MEASURES, Problem, is_valid_time};
 
 /// serde_json's recursion limit: deeper input is rejected rather than overflowing the stack.

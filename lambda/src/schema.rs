@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+/// The IoT rule's envelope field holding the message payload, base64 (reserved: a reading may not carry it;
+/// [`crate::envelope`] opens it).
+pub const PAYLOAD_FIELD: &str = "reaqtions_iot_payload";
+
 /// The numeric measures of the original payload, in the original order (after `TIME`).
 pub const MEASURES: [&str; 12] =
     ["USER_INPUT", "NO2", "CO", "PM01", "PM2_5", "PM10", "AQI", "eCO2", "TVOC", "P", "T", "RH"];
@@ -83,7 +87,7 @@ impl fmt::Display for Reject {
                 f,
                 "record names {} but is not an envelope (a base64 payload, the topic's device_id and reprocess's count, \
                  nothing else)",
-                crate::envelope::PAYLOAD_FIELD
+                PAYLOAD_FIELD
             ),
         }
     }

@@ -13,9 +13,9 @@ use aws_smithy_types::DateTime as SmithyTime;
 use chrono::{DateTime, Duration, DurationRound as _, Utc};
 use tokio::runtime::Handle;
 
-use crate::health::{FailedSource, FiringAlarm, Series, Vitals, Window};
 use crate::settings::PipelineSettings;
 use crate::target::VitalSource;
+use crate::target::vitals::{FailedSource, FiringAlarm, Series, Vitals, Window};
 
 /// How far back a Metrics Insights query reaches for graphs (CloudWatch's Metrics Insights quotas).
 pub const INSIGHTS_REACH_DAYS: i64 = 14;

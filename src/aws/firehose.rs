@@ -10,7 +10,8 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use tokio::runtime::Handle;
 
-use crate::target::{RecordSink, SinkError, SinkLimits};
+use crate::limits::SinkLimits;
+use crate::target::{RecordSink, SinkError};
 
 /// A Direct-PUT delivery stream.
 pub struct FirehoseSink {

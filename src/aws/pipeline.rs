@@ -186,8 +186,8 @@ pub fn pipeline_parameters(
         p("ErrorPrefixRoot", root(&s.error_prefix, true)?),
         p("IotRuleName", crate::mqtt::rule_name(&s.stack)),
         p("TransformId", transform_id.unwrap_or("unknown").to_owned()),
-        p("FreshnessThresholdSeconds", crate::health::freshness_threshold_seconds(s).to_string()),
-        p("DurationThresholdMs", crate::health::Thresholds::of(s).duration_p90_ms.round().to_string()),
+        p("FreshnessThresholdSeconds", crate::target::vitals::freshness_threshold_seconds(s).to_string()),
+        p("DurationThresholdMs", crate::target::vitals::Thresholds::of(s).duration_p90_ms.round().to_string()),
         p("DashboardName", dashboard_name(&s.stack, region)),
     ]);
     Ok(parameters)

@@ -11,9 +11,9 @@ use super::firehose::FirehoseSink;
 use super::logs::CloudWatchLogs;
 use super::pipeline::Deployed;
 use super::s3::S3Lake;
-use crate::mqtt::endpoint::{DEFAULT_CONNECTS_PER_SECOND, Endpoint, Identity};
 use crate::mqtt::identity::Registry;
 use crate::settings::PipelineSettings;
+use crate::target::endpoint::{DEFAULT_CONNECTS_PER_SECOND, Endpoint, Identity};
 use crate::target::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses, VitalSource};
 
 pub struct AwsPipeline {
@@ -97,7 +97,7 @@ impl Pipeline for AwsPipeline {
             bail!("the devices in {} belong to stack {}, not {stack}", dir.display(), registry.stack);
         }
         let missing: Vec<String> = (0..access.devices)
-            .map(crate::simulate::device::id)
+            .map(crate::device::id)
             .filter(|id| !registry.devices.iter().any(|d| d.id == *id))
             .collect();
         if let Some(first) = missing.first() {

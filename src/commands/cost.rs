@@ -8,12 +8,13 @@ use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_C
 
 use super::Exit;
 use crate::cli::CostArgs;
-use crate::compression::{Compression, SAMPLE_READINGS, sample_ratio};
+use crate::compression::Compression;
 use crate::cost::lake::MAX_MONTHS;
 use crate::cost::{Fleet, Keeping, Prices, Row, bill, lake_of, packing_advice, quota_warnings};
 use crate::invalid;
 use crate::output::{OutputFormat, line};
 use crate::settings::PipelineSettings;
+use crate::simulate::device::{SAMPLE_READINGS, sample_ratio};
 
 pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     if args.devices == 0 || !(args.rate > 0.0 && args.rate.is_finite()) {

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Exit, Target};
 use crate::cli::HealthArgs;
-use crate::health::{Thresholds, Verdict, Window, assess, render};
+use crate::health::{Verdict, assess, render};
 use crate::output::{OutputFormat, line};
+use crate::target::vitals::{Thresholds, Window};
 use crate::target::{Names, Uses};
 
 pub struct Request {

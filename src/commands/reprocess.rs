@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 
 use super::{Exit, Target};
 use crate::cli::ReprocessArgs;
+use crate::limits::SinkLimits;
 use crate::output::{OutputFormat, line, print};
 use crate::prefix::Prefix;
 use crate::reprocess::{Judged, Kind, PARTITION_NOTE, Summary, done_key, judge, kind_of, read};
-use crate::simulate::sender::{Batcher, Outgoing, RetryPolicy, Sender};
-use crate::target::{Names, ObjectLake, ObjectMeta, SinkLimits, Uses};
+use crate::simulate::sender::{RetryPolicy, Sender};
+use crate::target::batch::{Batcher, Outgoing};
+use crate::target::{Names, ObjectLake, ObjectMeta, Uses};
 
 pub struct Request {
     pub since: Option<DateTime<Utc>>,

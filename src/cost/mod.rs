@@ -17,8 +17,8 @@ pub use prices::{LakePrices, Prices, RegionPrices};
 
 use crate::compression::Compression;
 use crate::lifecycle::{Lifecycle, StorageClass};
+use crate::limits::billed_bytes;
 use crate::settings::PipelineSettings;
-use crate::simulate::pack::billed_bytes;
 
 /// Seconds in the month the estimate is for (30 days).
 pub const MONTH_SECONDS: f64 = 30.0 * 86_400.0;

@@ -1,4 +1,8 @@
+use chrono::Duration;
+
 use super::*;
+use crate::settings::PipelineSettings;
+use crate::target::vitals::FiringAlarm;
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()

@@ -20,9 +20,10 @@ use tokio::sync::{Notify, mpsc};
 
 use super::stream::{LocalStream, StreamStats};
 use crate::limits::FIREHOSE as LIMITS;
-use crate::mqtt::{self, endpoint::Settle};
-use crate::simulate::sender::{Batcher, Outgoing};
+use crate::mqtt;
 use crate::target::RecordSink as _;
+use crate::target::batch::{Batcher, Outgoing};
+use crate::target::endpoint::Settle;
 
 /// How long a partly filled batch waits for more messages.
 const LINGER: Duration = Duration::from_millis(20);

@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::health::{Series, Vitals, Window};
 use crate::target::VitalSource;
+use crate::target::vitals::{Series, Vitals, Window};
 
 /// Width of a duration histogram bucket: each is 10% wider than the one before.
 const BUCKET_GROWTH: f64 = 1.1;
@@ -187,7 +187,7 @@ fn p90_ms(histogram: &BTreeMap<u16, u64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Window;
+    use crate::target::vitals::Window;
 
     #[test]
     fn two_writers_append_whole_lines_and_the_reader_sums_each_minute() {

@@ -15,8 +15,8 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::mqtt::endpoint::{Endpoint, Identity};
 use crate::settings::PipelineSettings;
+use crate::target::endpoint::{Endpoint, Identity};
 use crate::target::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink, VitalSource};
 use lake::DirLake;
 use logs::LogFiles;
@@ -230,7 +230,7 @@ impl Pipeline for LocalPipeline {
             stack: stack.clone(),
             identity: Identity::None,
             hint: format!("start it with `reaqtions --local broker --listen {addr}`"),
-            broker: started.map(|b| Box::new(b) as Box<dyn crate::mqtt::endpoint::Settle>),
+            broker: started.map(|b| Box::new(b) as Box<dyn crate::target::endpoint::Settle>),
             // One machine's broker takes connections as fast as they come.
             connects_per_second: None,
         })

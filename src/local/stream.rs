@@ -17,10 +17,11 @@ use serde_json::{Map, Value, json};
 use super::lake::DirLake;
 use super::logs::LogFiles;
 use super::metrics::{Minute, MinuteLog};
+use crate::limits::SinkLimits;
 use crate::limits::{FIREHOSE as LIMITS, LAMBDA_PAYLOAD_BYTES as LAMBDA_PAYLOAD_LIMIT};
 use crate::prefix::{Prefix, object_name};
 use crate::settings::PipelineSettings;
-use crate::target::{RecordSink, SinkError, SinkLimits};
+use crate::target::{RecordSink, SinkError};
 
 /// What the local stream checks its buffers' ages every so often.
 const TICK: Duration = Duration::from_millis(100);
@@ -260,7 +261,7 @@ impl LocalStream {
             state.pending_bytes += data.len();
             state.stats.records_in += 1;
             state.stats.bytes_in += data.len() as u64;
-            state.stats.billed_bytes_in += crate::simulate::pack::billed_bytes(data.len());
+            state.stats.billed_bytes_in += crate::limits::billed_bytes(data.len());
             state.pending.push(Pending { record_id, arrival_ms, data: data.clone() });
         }
         if let Some(m) = state.minute() {

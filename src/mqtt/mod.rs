@@ -2,7 +2,6 @@
 //! a delivery-stream record (AWS IoT Core's topic rule in templates/pipeline.yaml, whose SQL is [`rule_sql`];
 //! the local broker applies [`record`] itself); IoT Core's limits are in [`crate::limits`].
 
-pub mod endpoint;
 pub mod identity;
 pub mod sink;
 

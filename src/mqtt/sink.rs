@@ -13,9 +13,10 @@ use anyhow::{Context as _, Result};
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
 use tokio::sync::oneshot;
 
-use super::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, Endpoint, Identity, Pacer};
+use crate::limits::SinkLimits;
 use crate::limits::{IOT_INFLIGHT, IOT_PAYLOAD_BYTES};
-use crate::target::{RecordSink, SinkError, SinkLimits};
+use crate::target::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, Endpoint, Identity, Pacer};
+use crate::target::{RecordSink, SinkError};
 
 /// Requests a client may queue before its connection takes them.
 const CLIENT_QUEUE: usize = 4096;
@@ -231,7 +232,7 @@ impl RecordSink for MqttSink {
         let mut results: Vec<Option<SinkError>> = vec![None; records.len()];
         let mut waiting = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
-            let Some(device) = crate::simulate::malformed::device_id(record) else {
+            let Some(device) = crate::device::id_in(record) else {
                 results[i] = Some(SinkError::permanent(
                     "NoDeviceId",
                     format!("record {i} names no device_id: over MQTT a reading is published on its device's topic"),

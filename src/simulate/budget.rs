@@ -4,8 +4,8 @@
 
 use super::Plan;
 use crate::cost::{Fleet, Prices, quota};
+use crate::limits::billed_bytes;
 use crate::output::thousands as count;
-use crate::simulate::pack::billed_bytes;
 
 /// The plan in one line, and why it needs a yes (empty when it does not).
 #[derive(Debug, Clone, PartialEq)]

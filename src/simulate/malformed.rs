@@ -24,33 +24,10 @@ pub fn write(n: u64, device: &str, seq: u64, run: &str, out: &mut Vec<u8>) -> &'
     kind
 }
 
-/// The value after `name` in a payload (`"name":"v"`, `"name":v` or `name=v`): letters, digits, `-` and `_`.
-fn value_after<'a>(bytes: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let at = memchr::memmem::find(bytes, name)? + name.len();
-    let rest = &bytes[at..];
-    let start = rest.iter().position(|b| !matches!(b, b'"' | b':' | b'=' | b' '))?;
-    let rest = &rest[start..];
-    let len = rest.iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'))?;
-    Some(&rest[..len])
-}
-
-/// The `device_id` a payload this tool sends names (valid or not).
-pub fn device_id(bytes: &[u8]) -> Option<&str> {
-    std::str::from_utf8(value_after(bytes, b"device_id")?).ok().filter(|d| !d.is_empty())
-}
-
-/// Finds `device_id`, `seq` and `sim_run` in any payload this tool sends, valid or not (and in transformed
-/// lines), without parsing it as JSON.
-pub fn extract_key(bytes: &[u8]) -> Option<(String, u64, String)> {
-    let device = device_id(bytes)?.to_owned();
-    let seq = std::str::from_utf8(value_after(bytes, b"seq")?).ok()?.parse().ok()?;
-    let run = std::str::from_utf8(value_after(bytes, b"sim_run")?).ok()?.to_owned();
-    Some((device, seq, run))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::key_in;
 
     #[test]
     fn every_kind_is_rejected_by_the_transform_and_keeps_its_key() {
@@ -61,14 +38,14 @@ mod tests {
             let mut sink = Vec::new();
             let result = reaqtions_lambda::transform_record(&out, 0, &mut sink);
             assert!(result.is_err(), "{kind} was accepted");
-            assert_eq!(extract_key(&out), Some(("aq-0003".into(), 17 + n, "r9".into())), "{kind}");
+            assert_eq!(key_in(&out), Some(("aq-0003".into(), 17 + n, "r9".into())), "{kind}");
         }
     }
 
     #[test]
     fn keys_from_transformed_lines() {
         let line = br#"{"device_id":"aq-0001","seq":5,"sim_run":"ab12","TIME":"x","_firehose_arrival":"y"}"#;
-        assert_eq!(extract_key(line), Some(("aq-0001".into(), 5, "ab12".into())));
-        assert_eq!(extract_key(br#"{"TIME":"2026"}"#), None);
+        assert_eq!(key_in(line), Some(("aq-0001".into(), 5, "ab12".into())));
+        assert_eq!(key_in(br#"{"TIME":"2026"}"#), None);
     }
 }

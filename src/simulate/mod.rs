@@ -23,9 +23,10 @@ use serde::Serialize;
 
 use crate::progress::Progress;
 use crate::target::RecordSink;
+use crate::target::batch::{Batcher, Outgoing};
 use device::Device;
 use pack::{Made, Packer};
-use sender::{Batcher, Outgoing, RetryPolicy, Sender};
+use sender::{RetryPolicy, Sender};
 
 /// How long a partly filled batch may wait for more readings before it is sent.
 const BATCH_LINGER: Duration = Duration::from_millis(50);
@@ -189,7 +190,7 @@ pub struct Tracker {
 
 impl Tracker {
     fn new(run: &str, started: DateTime<Utc>, devices: usize) -> Self {
-        let device_ids: Vec<String> = (0..devices).map(device::id).collect();
+        let device_ids: Vec<String> = (0..devices).map(crate::device::id).collect();
         Tracker {
             run: run.to_owned(),
             started,

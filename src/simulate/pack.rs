@@ -11,15 +11,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Tag;
-use super::sender::Outgoing;
-
-/// Firehose rounds every record up to the next 5 KB for billing (a 250-byte record is billed as 5 KB).
-pub const BILLING_UNIT: u64 = 5 * 1024;
-
-/// What Firehose bills for one record of `len` bytes.
-pub fn billed_bytes(len: usize) -> u64 {
-    (len as u64).div_ceil(BILLING_UNIT).max(1) * BILLING_UNIT
-}
+use crate::limits::billed_bytes;
+use crate::target::batch::Outgoing;
 
 /// The records made, with what they weigh and what Firehose bills for them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

@@ -15,7 +15,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use rand::Rng as _;
 
-use crate::target::{RecordSink, SinkError, SinkLimits};
+use crate::target::batch::Outgoing;
+use crate::target::{RecordSink, SinkError};
 
 /// How hard to try before spooling.
 #[derive(Debug, Clone, Copy)]
@@ -37,13 +38,6 @@ impl RetryPolicy {
         let cap = self.base_delay.saturating_mul(1 << attempt.min(20)).min(self.max_delay);
         cap.mul_f64(rand::rng().random_range(0.0..=1.0))
     }
-}
-
-/// One record to send, with what the caller needs back when it is accepted.
-#[derive(Debug, Clone)]
-pub struct Outgoing<T> {
-    pub bytes: Vec<u8>,
-    pub tag: T,
 }
 
 /// Counters shared by every sending thread.
@@ -95,44 +89,6 @@ impl SendStats {
 pub fn readings_in(record: &[u8]) -> u64 {
     let lines = memchr::memchr_iter(b'\n', record).count() as u64;
     if record.last() == Some(&b'\n') { lines.max(1) } else { lines + 1 }
-}
-
-/// Packs records into batches within a sink's limits.
-#[derive(Debug)]
-pub struct Batcher<T> {
-    records: Vec<Outgoing<T>>,
-    bytes: usize,
-    limits: SinkLimits,
-}
-
-impl<T> Batcher<T> {
-    pub fn new(limits: SinkLimits) -> Self {
-        Batcher { records: Vec::new(), bytes: 0, limits }
-    }
-
-    /// Adds a record; returns the full batch it closes, if adding it would exceed a limit.
-    pub fn push(&mut self, record: Outgoing<T>) -> Option<Vec<Outgoing<T>>> {
-        let full = !self.records.is_empty()
-            && (self.records.len() == self.limits.batch_records
-                || self.bytes + record.bytes.len() > self.limits.batch_bytes);
-        let closed = if full { self.take() } else { None };
-        self.bytes += record.bytes.len();
-        self.records.push(record);
-        closed
-    }
-
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    pub fn take(&mut self) -> Option<Vec<Outgoing<T>>> {
-        self.bytes = 0;
-        (!self.records.is_empty()).then(|| std::mem::take(&mut self.records))
-    }
 }
 
 /// Sends batches with retries; thread-safe, so several batches can be in flight.
@@ -298,7 +254,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
-    use crate::limits::FIREHOSE as LIMITS;
+    use crate::limits::{FIREHOSE as LIMITS, SinkLimits};
 
     /// Fails every third entry, and every fourth call as a whole.
     struct Flaky {
@@ -441,23 +397,5 @@ mod tests {
         let spooled = std::fs::read_to_string(sender.spool_path().unwrap()).unwrap();
         assert_eq!(spooled.lines().count(), 5);
         assert_eq!(sender.stats.calls.load(Relaxed), 3);
-    }
-
-    #[test]
-    fn batches_respect_count_and_size_limits() {
-        let mut b = Batcher::new(LIMITS);
-        let mut closed = Vec::new();
-        for i in 0..1203 {
-            if let Some(full) = b.push(Outgoing { bytes: vec![b'x'; 100], tag: i }) {
-                closed.push(full.len());
-            }
-        }
-        assert_eq!(closed, [500, 500]);
-        assert_eq!(b.len(), 203);
-        let mut big = Batcher::new(LIMITS);
-        let sizes: Vec<usize> = (0..10)
-            .filter_map(|i| big.push(Outgoing { bytes: vec![b'x'; 1000 * 1024], tag: i }).map(|f| f.len()))
-            .collect();
-        assert_eq!(sizes, [4, 4], "4 x 1000 KiB fit in 4 MiB, a fifth does not");
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Tracker;
-use super::malformed::extract_key;
+use crate::device::key_in;
 use crate::fetch::for_each_object;
 use crate::prefix::{Prefix, key_hour};
 use crate::settings::{DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, PipelineSettings};
@@ -104,7 +104,7 @@ pub fn verify(
                 } else {
                     (line, None)
                 };
-                let Some((claimed, seq, run)) = extract_key(payload) else { continue };
+                let Some((claimed, seq, run)) = key_in(payload) else { continue };
                 let device = topic_device.map_or(claimed, str::to_owned);
                 if run != tracker.run {
                     continue;

@@ -12,6 +12,7 @@ mod health;
 mod html_report;
 mod iam_eval;
 mod iam_proxy;
+mod layers;
 mod monitoring;
 mod moto;
 mod mqtt;

@@ -136,7 +136,11 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
     // 300 s + 60 s of buffering + the 300 s margin; 80% of a 120 s timeout.
     assert_eq!(thresholds["DeliveryToS3.DataFreshness"], "660");
     assert_eq!(thresholds["Duration"], "96000");
-    assert_eq!(reaqtions::health::freshness_threshold_seconds(&s), 660, "health judges by the alarm's threshold");
+    assert_eq!(
+        reaqtions::target::vitals::freshness_threshold_seconds(&s),
+        660,
+        "health judges by the alarm's threshold"
+    );
 
     let filter = &resources_of(&t, "AWS::Logs::MetricFilter")[0].1;
     let f = d.resolve(&filter["Properties"]);

@@ -144,7 +144,7 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
             ));
         }
     } else if settings.lifecycle.cold_after_days.is_some() {
-        let ratio = crate::compression::sample_ratio(settings.compression);
+        let ratio = crate::simulate::device::sample_ratio(settings.compression);
         let largest = (f64::from(settings.buffering.size_mib) * 1048576.0 / ratio) as u64;
         for warning in settings.lifecycle.warnings(largest) {
             progress.say(&format!("lifecycle: {warning}"));

@@ -81,7 +81,7 @@ pub fn svg(page: &Page, series: &Series, spec: &Spec) -> Result<String> {
         chart.draw_series(LineSeries::new(means, MEAN.stroke_width(2))).map_err(plot)?;
         root.present().map_err(plot)?;
     }
-    let label = format!(r#"<svg role="img" aria-label="{}" "#, super::page::escape(spec.title));
+    let label = format!(r#"<svg role="img" aria-label="{}" "#, super::escape(spec.title));
     Ok(out.replacen("<svg ", &label, 1))
 }
 

@@ -9,7 +9,7 @@ use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::chart::{self, Spec};
-use super::{CHARTED, Device, Page};
+use super::{CHARTED, Device, Page, escape};
 use crate::aqi;
 use crate::report::{ErrorCounts, UNATTRIBUTED};
 
@@ -33,22 +33,6 @@ th:first-child{text-align:left}.legend{display:flex;flex-wrap:wrap;gap:6px 14px;
 display:inline-block}.grid{display:flex;flex-wrap:wrap;gap:8px}figure{margin:4px 0}figcaption{font-size:12px;\
 color:#444}details summary{cursor:pointer;color:#1F3A93}@media print{body{margin:0;max-width:none}\
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}article,figure{break-inside:avoid}}";
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn unit(measure: &str) -> &'static str {
     match measure {

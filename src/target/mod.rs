@@ -8,7 +8,11 @@ use chrono::{DateTime, Utc};
 
 use crate::settings::PipelineSettings;
 
-pub use crate::limits::SinkLimits;
+pub mod batch;
+pub mod endpoint;
+pub mod vitals;
+
+use crate::limits::SinkLimits;
 
 /// A deployed pipeline as the data-plane commands use it, on any target.
 pub trait Pipeline {
@@ -18,7 +22,7 @@ pub trait Pipeline {
     fn sink(&self) -> Result<Box<dyn RecordSink>>;
     /// Where devices publish over MQTT: IoT Core's data endpoint with each device's certificate, or the local
     /// broker (one started in this process when none is listening).
-    fn mqtt(&self, access: &MqttAccess) -> Result<crate::mqtt::endpoint::Endpoint>;
+    fn mqtt(&self, access: &MqttAccess) -> Result<crate::target::endpoint::Endpoint>;
     /// Where delivered objects are read.
     fn lake(&self) -> &dyn ObjectLake;
     /// Where log events are read.
@@ -147,5 +151,5 @@ pub trait LogSource {
 /// Where the pipeline's vital signs come from: CloudWatch, or the local stream's per-minute counters.
 pub trait VitalSource {
     /// Each series over the window, one value per period, and the alarms firing now.
-    fn vitals(&self, window: &crate::health::Window) -> Result<crate::health::Vitals>;
+    fn vitals(&self, window: &crate::target::vitals::Window) -> Result<crate::target::vitals::Vitals>;
 }
