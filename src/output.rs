@@ -1,9 +1,50 @@
-//! Results for people (tables) and machines (JSON) on stdout; messages go to stderr.
+//! Results for people (tables) and machines (JSON) on stdout; messages to people on stderr, from one place
+//! ([`say`], silenced by `--quiet`; [`warn`], always).
 
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use serde_json::Value;
+
+/// [`say`] with `format!` arguments.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::say(format_args!($($arg)*))
+    };
+}
+
+/// [`warn`] with `format!` arguments.
+#[macro_export]
+macro_rules! warning {
+    ($($arg:tt)*) => {
+        $crate::output::warn(format_args!($($arg)*))
+    };
+}
+
+/// `--quiet`: set once, before any work, by the command that parsed it.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A line for people on stderr: what happened, what was decided, what to do next. Nothing with `--quiet`.
+pub fn say(line: impl std::fmt::Display) {
+    if !quiet() {
+        eprintln!("{line}");
+    }
+}
+
+/// A warning on stderr (`warning: ` and the line), shown even with `--quiet`.
+pub fn warn(line: impl std::fmt::Display) {
+    eprintln!("warning: {line}");
+}
 
 /// How a command prints its result: a table for people, JSON for machines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]

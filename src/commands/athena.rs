@@ -99,7 +99,7 @@ pub fn report(
         writer.write(row)
     }))?;
     writer.finish()?;
-    eprintln!(
+    crate::say!(
         "report: {} from Athena query {} in {:.1} s; scanned {:.1} MB, about ${:.5} (at $5 per TB, 10 MB minimum)",
         crate::output::count(rows, "row"),
         finished.id,
@@ -125,18 +125,18 @@ fn oldest_partition(aws: &Aws, deployed: &Deployed, until: Option<DateTime<Utc>>
         Vec::new()
     };
     if sorted_by_time && keys.is_empty() {
-        eprintln!("report: no --since and no processed objects in s3://{bucket}: reading the last hour only");
+        crate::say!("report: no --since and no processed objects in s3://{bucket}: reading the last hour only");
         return Ok(Utc::now() - chrono::Duration::hours(1));
     }
     if let Some(hour) = keys.iter().find_map(|k| key_hour(k)) {
-        eprintln!(
+        crate::say!(
             "report: no --since: partitions from {} (the lake's oldest object) to {end}",
             hour.format("%Y-%m-%dT%H:00Z")
         );
         return Ok(hour);
     }
     let floor = until.unwrap_or_else(Utc::now) - chrono::Duration::days(DEFAULT_WINDOW_DAYS);
-    eprintln!(
+    crate::say!(
         "report: no --since: the last {DEFAULT_WINDOW_DAYS} days' partitions, {} to {end} (the lake's keys carry no \
          date to start from); pass --since to reach further",
         floor.format("%Y-%m-%dT%H:00Z")

@@ -44,9 +44,9 @@ pub fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exit> {
     let broker = LocalBroker::start(args.listen, &stack, local.start_stream(&deployment)?)?;
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Relaxed));
     if !args.listen.ip().is_loopback() {
-        eprintln!("warning: listening on {} with no authentication: anyone who can reach it can publish", broker.addr);
+        crate::warning!("listening on {} with no authentication: anyone who can reach it can publish", broker.addr);
     }
-    eprintln!(
+    crate::say!(
         "listening on mqtt://{addr}; devices publish to {topic} (e.g. mosquitto_pub -h {host} -p {port} -q 1 -i \
          aq-0001 -t {example} -m '{{\"NO2\": 1.2}}'); Ctrl-C stops",
         addr = broker.addr,
@@ -66,7 +66,7 @@ pub fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exit> {
         });
     }
     progress.finish();
-    eprintln!("stopping: flushing what was received");
+    crate::say!("stopping: flushing what was received");
     let counters = std::sync::Arc::clone(&broker.counters);
     let listen = broker.addr.to_string();
     let stats = broker.stop()?;

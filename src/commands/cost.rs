@@ -61,7 +61,7 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     let of = |packed: bool, c: Compression| &bills[usize::from(packed) * 2 + usize::from(c == Compression::Gzip)];
     let (per_reading, packed) = (of(false, settings.compression), of(true, settings.compression));
     let (plain, gzip) = (of(true, Compression::None), of(true, Compression::Gzip));
-    eprintln!(
+    crate::say!(
         "prices: {region}, {} as of {} ({}); {} devices × {}/s, {} bytes per reading, {} Lambda",
         prices.currency,
         prices.date,
@@ -72,14 +72,14 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
         settings.architecture
     );
     for warning in quota_warnings(&fleet, region) {
-        eprintln!("warning: {warning}");
+        crate::warning!("{warning}");
     }
     if let Some(advice) = packing_advice(&fleet) {
-        eprintln!("note: {advice}");
+        crate::say!("note: {advice}");
     }
     let (a, b) = (total(per_reading, 1), total(packed, 1));
     if a > 0.0 {
-        eprintln!(
+        crate::say!(
             "packed: {:.2} USD in month 1 against {:.2} for one reading per record ({:.0} % of it; {} readings per \
              record)",
             b,
@@ -88,19 +88,19 @@ pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
             fleet.sending(true).readings_per_record
         );
     }
-    eprintln!(
+    crate::say!(
         "gzip: the lake is {ratio:.2}× smaller, measured now on {SAMPLE_READINGS} simulated readings compressed as \
          the local stream writes them (gzip's fastest level; Firehose's level is not documented and may do better)"
     );
     let lake = lake_of(&fleet, &settings, &keeping(settings.compression));
     if settings.lifecycle.cold_after_days.is_some() {
         for warning in settings.lifecycle.warnings(lake.object_bytes as u64) {
-            eprintln!("warning: {warning}");
+            crate::warning!("{warning}");
         }
     }
     let (sum_plain, sum_gzip) = (grand_total(plain), grand_total(gzip));
     if sum_plain > 0.0 {
-        eprintln!(
+        crate::say!(
             "over {} month(s), packed: {sum_gzip:.2} USD with gzip against {sum_plain:.2} plain ({:.0} % of it)",
             args.months,
             100.0 * sum_gzip / sum_plain

@@ -29,8 +29,8 @@ pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
     plan.validate()?;
     let settings = PipelineSettings::resolve(SettingsInput::default().with_file(None)?)?;
     let (_, deployment) = local.deploy(&settings)?;
-    eprintln!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, local.root().display());
-    eprintln!(
+    crate::say!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, local.root().display());
+    crate::say!(
         "2/3 {} devices × {}/s for {:?}, {:.0}% malformed, verified:",
         args.devices,
         args.rate,
@@ -39,7 +39,7 @@ pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
     );
     let target = Target::Local(local.clone());
     let (exit, _, _) = super::simulate::run(&target, &plan)?;
-    eprintln!("3/3 per-device summary (reaqtions report --local --summary):");
+    crate::say!("3/3 per-device summary (reaqtions report --local --summary):");
     let report = crate::report::Request {
         format: Format::Table,
         engine: crate::report::output::Engine::Scan,

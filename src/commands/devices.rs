@@ -62,7 +62,7 @@ pub fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) -> Resu
                 ids.clone()
             };
             if chosen.is_empty() {
-                eprintln!("stack {stack} has no devices in {}", aws.region());
+                crate::say!("stack {stack} has no devices in {}", aws.region());
                 return Ok(Exit::Ok);
             }
             let what = format!(
@@ -70,7 +70,7 @@ pub fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) -> Resu
                 count(chosen.len() as u64, "device")
             );
             if !yes && !confirm(&format!("{what}?"))? {
-                eprintln!("nothing removed");
+                crate::say!("nothing removed");
                 return Ok(Exit::Ok);
             }
             remove(aws, dir, &chosen, quiet)?;
@@ -192,7 +192,7 @@ fn list(aws: &Aws, stack: &str, dir: &Path, output: OutputFormat) -> Result<Exit
                 ]);
             }
             crate::output::line(&table.to_string())?;
-            eprintln!("{} of stack {stack} in {}", count(rows.len() as u64, "device"), aws.region());
+            crate::say!("{} of stack {stack} in {}", count(rows.len() as u64, "device"), aws.region());
         }
     }
     Ok(Exit::Ok)

@@ -65,7 +65,7 @@ pub fn print_events(source: &dyn LogSource, group: &str, request: &Request) -> R
         std::io::Write::flush(&mut out)?;
         if !request.follow {
             if events.is_empty() {
-                eprintln!("no log events in {group}");
+                crate::say!("no log events in {group}");
             }
             return Ok(Exit::Ok);
         }

@@ -72,6 +72,7 @@ impl PipelineOverride {
 }
 
 pub fn run(cli: Cli) -> Result<Exit> {
+    crate::output::set_quiet(cli.quiet);
     match &cli.command {
         Command::Template(args) => return template::run(args, &cli.aws, cli.stack.as_deref()),
         Command::Cost(args) => return cost::run(args, cli.aws.region.as_deref()),

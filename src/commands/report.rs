@@ -134,22 +134,22 @@ pub fn write_report(
     progress.finish();
     let (rows, objects) =
         (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
-    eprintln!("report: {rows} from {objects} in s3://{}", lake.bucket());
+    crate::say!("report: {rows} from {objects} in s3://{}", lake.bucket());
     if errors.by_code.is_empty() {
-        eprintln!("report: no error records");
+        crate::say!("report: no error records");
     } else {
         let listed: Vec<String> = errors.by_code.iter().map(|(code, n)| format!("{n} {code}")).collect();
-        eprintln!("report: error records under the error prefix: {}", listed.join(", "));
+        crate::say!("report: error records under the error prefix: {}", listed.join(", "));
         let listed: Vec<String> = errors.by_device.iter().map(|(device, n)| format!("{device} {n}")).collect();
-        eprintln!("report: error records by device: {}", listed.join(", "));
+        crate::say!("report: error records by device: {}", listed.join(", "));
     }
     for problem in &stats.problems {
-        eprintln!("report: {problem}");
+        crate::say!("report: {problem}");
     }
     if stats.problems.is_empty() {
         Ok(Exit::Ok)
     } else {
-        eprintln!("report: partial — {} above", crate::output::count(stats.problems.len() as u64, "problem"));
+        crate::say!("report: partial — {} above", crate::output::count(stats.problems.len() as u64, "problem"));
         Ok(Exit::Incomplete)
     }
 }

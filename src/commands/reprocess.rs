@@ -64,7 +64,7 @@ pub fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
         .filter_map(|o| kind_of(&o.key, &root).map(|k| (o, k)))
         .collect();
     if objects.is_empty() {
-        eprintln!("no failed records under s3://{}/{root} in the window", lake.bucket());
+        crate::say!("no failed records under s3://{}/{root} in the window", lake.bucket());
     } else if !request.dry_run && !request.yes {
         let question = format!(
             "send the records of {} under s3://{}/{root} through {} again, and move each settled object under \
@@ -82,13 +82,13 @@ pub fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
     let mut summary = Summary { dry_run: request.dry_run, note: PARTITION_NOTE, ..Summary::default() };
     for (i, (object, kind)) in objects.iter().enumerate() {
         if !quiet {
-            eprintln!("[{}/{}] {}", i + 1, objects.len(), object.key);
+            crate::say!("[{}/{}] {}", i + 1, objects.len(), object.key);
         }
         settle(lake, &sender, sink.limits(), (&root, object, *kind), request.dry_run, &mut summary)?;
     }
     sink.flush()?;
     if let Some(stopped) = sender.stats.stopped() {
-        eprintln!("the stream stopped taking records ({}): {}", stopped.code, stopped.message);
+        crate::say!("the stream stopped taking records ({}): {}", stopped.code, stopped.message);
     }
     match request.output {
         OutputFormat::Json => line(&serde_json::to_string_pretty(&summary)?)?,

@@ -85,7 +85,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         };
         let statement = state(plan, typical_reading_bytes(), region.as_deref());
         if !plan.quiet || !statement.over.is_empty() {
-            eprintln!("{}", statement.line);
+            crate::say!("{}", statement.line);
         }
         if !statement.over.is_empty() && !plan.yes {
             let why = statement.over.join(" and ");
@@ -119,7 +119,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
     print(plan.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
     if summary.not_made > 0 && summary.stopped_by.is_none() && !summary.interrupted {
         let planned = summary.sent + summary.not_made;
-        eprintln!(
+        crate::say!(
             "the run ended at its duration behind the requested rate of {2}/s: {0} of {planned} readings made \
              ({1:.1}%); this machine or the stream could not keep up",
             summary.sent,
@@ -128,7 +128,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         );
     }
     if summary.not_written > 0 {
-        eprintln!(
+        crate::say!(
             "the local lake could not be written: {} written, {} accepted but not written ({} in the spool, {} lost)",
             crate::output::count(summary.accepted - summary.not_written, "reading"),
             summary.not_written,
@@ -137,7 +137,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         );
     }
     if summary.spool_left_out > 0 {
-        eprintln!(
+        crate::say!(
             "the spool file reached its limit (--spool-limit-mib): {} could not be kept and are lost",
             crate::output::count(summary.spool_left_out, "reading")
         );
@@ -148,13 +148,13 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         let spool = summary.spool_file.as_deref().unwrap_or("the spool file");
         let unsent = crate::output::count(summary.failed, "reading");
         match &summary.stopped_by {
-            Some(reason) => eprintln!(
+            Some(reason) => crate::say!(
                 "sending stopped: {reason}\n{unsent} could not be sent; they are in {spool} (send them with \
                  `reaqtions simulate --resend {spool}` once that is fixed)"
             ),
             None => {
                 let codes: Vec<String> = summary.errors.iter().map(|(code, n)| format!("{n} {code}")).collect();
-                eprintln!(
+                crate::say!(
                     "{unsent} could not be sent after {} retries ({}); they are in {spool} (send them with \
                      `reaqtions simulate --resend {spool}`)",
                     plan.retry.max_retries,
@@ -165,7 +165,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         Exit::Spooled
     } else if let Some(missing) = verification.as_ref().map(|v| v.missing).filter(|m| *m > 0) {
         let noun = if missing == 1 { "reading is" } else { "readings are" };
-        eprintln!("verify: {missing} accepted {noun} missing");
+        crate::say!("verify: {missing} accepted {noun} missing");
         Exit::Incomplete
     } else {
         Exit::Ok

@@ -142,7 +142,7 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
                 let totals = aws.block_on(received(&aws.cloudwatch(), &deployed.stream, chrono::Utc::now()));
                 let totals = match totals {
                     Err(e) if !crate::aws::is_denied(&e) => {
-                        eprintln!("status: what the stream received is not available: {e:#}");
+                        crate::say!("status: what the stream received is not available: {e:#}");
                         Ok(None)
                     }
                     other => other.map(Some),
@@ -174,7 +174,7 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
         }
     }
     if !denied.is_empty() {
-        eprintln!("status: not permitted for this caller: {} (the rest is shown)", denied.join(", "));
+        crate::say!("status: not permitted for this caller: {} (the rest is shown)", denied.join(", "));
     }
     status.details.not_permitted = denied;
     print(args.output, "pipeline", &with_stack(status, stack))?;
@@ -211,7 +211,7 @@ struct LocalDetails {
 
 pub fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
-        eprintln!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
+        crate::say!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
         let status = serde_json::json!({"status": "not deployed", "target": "local"});
         print(args.output, "local pipeline", &status)?;
         return Ok(Exit::Ok);

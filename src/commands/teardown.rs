@@ -15,7 +15,7 @@ use crate::progress::Progress;
 
 pub fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
-        eprintln!("nothing to remove: no local deployment in {}", target.root().display());
+        crate::say!("nothing to remove: no local deployment in {}", target.root().display());
         return Ok(Exit::Ok);
     };
     let bucket = &deployment.settings.bucket;
@@ -25,7 +25,7 @@ pub fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
         format!("remove local pipeline {} (bucket {bucket} and its data are kept)", deployment.settings.stack)
     };
     if !args.yes && !confirm(&format!("{what}?"))? {
-        eprintln!("teardown cancelled");
+        crate::say!("teardown cancelled");
         return Ok(Exit::Ok);
     }
     target.teardown(args.delete_data)?;
@@ -75,17 +75,17 @@ pub fn run_aws(
         (None, _) => format!("delete stack {artifacts}"),
     };
     if !args.yes && !confirm(&format!("{what}{with_devices} in {}?", aws.region()))? {
-        eprintln!("teardown cancelled");
+        crate::say!("teardown cancelled");
         return Ok(Exit::Ok);
     }
     if !devices.is_empty() {
         super::devices::remove(aws, devices_dir, &devices, quiet)?;
-        eprintln!("removed {} of stack {stack}", crate::output::count(devices.len() as u64, "device"));
+        crate::say!("removed {} of stack {stack}", crate::output::count(devices.len() as u64, "device"));
     }
     if pipeline.is_some() {
         let policy = crate::aws::iot::device_policy_name(stack);
         if aws.block_on(crate::aws::iot::delete_policy(&aws.iot(), &policy))? {
-            eprintln!("deleted IoT policy {policy}");
+            crate::say!("deleted IoT policy {policy}");
         }
     }
     let progress = Progress::new("teardown", 0, quiet);
@@ -134,19 +134,19 @@ fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, 
     let region = aws.region();
     let kept = aws.block_on(kept_buckets(&aws.s3(), stack, account, &region))?;
     if kept.is_empty() {
-        eprintln!("nothing to remove: no stack {stack} or {} and no kept bucket in {region}", artifacts_stack(stack));
+        crate::say!("nothing to remove: no stack {stack} or {} and no kept bucket in {region}", artifacts_stack(stack));
         return Ok(Exit::Ok);
     }
     let names = kept.join(", ");
     if !args.delete_data {
-        eprintln!(
+        crate::say!(
             "nothing to remove: no stack {stack} in {region}; bucket {names} kept by an earlier teardown holds the \
              data (`teardown --delete-data` deletes it)"
         );
         return Ok(Exit::Ok);
     }
     if !args.yes && !confirm(&format!("DELETE bucket {names} (kept by an earlier teardown) with all its data?"))? {
-        eprintln!("teardown cancelled");
+        crate::say!("teardown cancelled");
         return Ok(Exit::Ok);
     }
     let progress = Progress::new("teardown", 0, quiet);

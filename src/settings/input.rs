@@ -242,7 +242,7 @@ impl SettingsInput {
         let file = match config {
             Some(path) => SettingsInput::load(path)?,
             None if Path::new(DEFAULT_CONFIG).exists() => {
-                tracing::info!("using settings from ./{DEFAULT_CONFIG}");
+                crate::say!("using settings from ./{DEFAULT_CONFIG}");
                 SettingsInput::load(Path::new(DEFAULT_CONFIG))?
             }
             None => SettingsInput::default(),

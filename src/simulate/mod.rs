@@ -465,11 +465,11 @@ fn settle_unwritten(sink: &dyn RecordSink, sender: &Sender) -> Result<(u64, u64)
     let lost = match sender.spool_unwritten(unwritten) {
         Ok(()) => 0,
         Err(spool) => {
-            eprintln!("{spool:#}");
+            crate::warning!("{spool:#}");
             readings
         }
     };
-    eprintln!("{e:#}");
+    crate::warning!("{e:#}");
     Ok((readings, lost))
 }
 

@@ -193,12 +193,14 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
         }
     };
     progress.finish();
-    eprintln!("pipeline {}: {}", settings.stack, said(pipeline_change));
+    crate::say!("pipeline {}: {}", settings.stack, said(pipeline_change));
     if let Some(url) = &deployed.dashboard {
-        eprintln!("dashboard: {url}");
+        crate::say!("dashboard: {url}");
     }
     if let (Some(email), Some(_)) = (&settings.monitoring.alarm_email, &deployed.alarm_topic) {
-        eprintln!("alarms mail {email} once it confirms the subscription AWS mailed it (unconfirmed, it gets nothing)");
+        crate::say!(
+            "alarms mail {email} once it confirms the subscription AWS mailed it (unconfirmed, it gets nothing)"
+        );
     }
     print(
         args.output,
@@ -309,7 +311,7 @@ fn dry_run(
             transform_id,
         )?,
     };
-    eprintln!("dry run: nothing was changed");
+    crate::say!("dry run: nothing was changed");
     print(args.output, "plan", &plan)?;
     Ok(Exit::Ok)
 }

@@ -54,7 +54,7 @@ pub fn lambda_zip(file: Option<&Path>, architecture: &str) -> Result<LambdaZip> 
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target = cross_target(architecture);
-    eprintln!(
+    crate::say!(
         "building the transformation Lambda for {architecture} ({})…",
         target.map_or_else(|| "cargo build --profile lambda".to_owned(), |t| format!("cargo zigbuild --target {t}"))
     );

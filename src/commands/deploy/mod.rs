@@ -67,7 +67,7 @@ pub fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs)
             Some(d) if d.settings == settings => "no change",
             Some(_) => "update",
         };
-        eprintln!("dry run: the local deployment would {plan}; nothing was changed");
+        crate::say!("dry run: the local deployment would {plan}; nothing was changed");
         print(args.output, "planned settings", &settings)?;
         return Ok(Exit::Ok);
     }
@@ -77,7 +77,7 @@ pub fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs)
         DeployChange::Updated => "updated",
         DeployChange::UpToDate => "up to date",
     };
-    eprintln!("local pipeline {}: {said}", settings.stack);
+    crate::say!("local pipeline {}: {said}", settings.stack);
     print(args.output, "local pipeline", &outputs(target, &deployment, said))?;
     Ok(Exit::Ok)
 }
