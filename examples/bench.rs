@@ -26,7 +26,7 @@ use reaqtions::compression::Compression;
 use reaqtions::local::LocalTarget;
 use reaqtions::report::columns::Columns;
 use reaqtions::report::output::{Format, RowWriter};
-use reaqtions::report::summary::Summary;
+use reaqtions::report::summary::DeviceSummary;
 use reaqtions::report::{Query, for_each_row, select_objects};
 use reaqtions::settings::{PipelineSettings, SettingsInput};
 use reaqtions::simulate::device::sample_ratio;
@@ -204,7 +204,7 @@ fn report_over(compression: Compression) {
         );
     }
     let started = Instant::now();
-    let mut summary = Summary::default();
+    let mut summary = DeviceSummary::default();
     let stats = for_each_row(&lake, &objects, &Query::default(), 8, &mut |_| {}, |row, _| {
         summary.add(&row);
         Ok(())
@@ -277,7 +277,7 @@ fn aws_report(objects: usize) {
     let bucket = format!("bench-{}", uuid::Uuid::new_v4());
     let s3 = aws.s3();
     aws.block_on(s3.create_bucket().bucket(&bucket).send()).expect("bucket");
-    let mut device = reaqtions::simulate::device::Device::new(0, 1);
+    let mut device = reaqtions::simulate::device::SimulatedDevice::new(0, 1);
     let time = reaqtions::simulate::device::format_time(chrono::Utc::now());
     let body: Vec<u8> = (0..100)
         .flat_map(|_| {
@@ -362,8 +362,8 @@ fn html() {
     use reaqtions::report::html::{Context, Page, write};
     const DEVICES: usize = 100;
     const PER_DEVICE: usize = 10_000;
-    let mut devices: Vec<reaqtions::simulate::device::Device> =
-        (0..DEVICES).map(|i| reaqtions::simulate::device::Device::new(i, 11)).collect();
+    let mut devices: Vec<reaqtions::simulate::device::SimulatedDevice> =
+        (0..DEVICES).map(|i| reaqtions::simulate::device::SimulatedDevice::new(i, 11)).collect();
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z").unwrap().to_utc();
     let mut page = Page::default();
     let (mut bytes, mut parsing) = (Vec::new(), Duration::ZERO);

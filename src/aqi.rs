@@ -13,7 +13,7 @@ const PM25_BREAKPOINTS: [(f64, f64, u32, u32, &str); 6] = [
 ];
 
 /// The AQI for a 24-hour PM2.5 concentration (µg/m³); above the table the index is capped at 500.
-pub fn pm25_aqi(concentration: f64) -> u32 {
+pub(crate) fn pm25_aqi(concentration: f64) -> u32 {
     let c = (concentration.max(0.0) * 10.0).floor() / 10.0;
     for &(c_lo, c_hi, i_lo, i_hi, _) in &PM25_BREAKPOINTS {
         if c <= c_hi {
@@ -25,12 +25,12 @@ pub fn pm25_aqi(concentration: f64) -> u32 {
 }
 
 /// EPA's colors for the six categories, in order (Good … Hazardous), as RGB.
-pub const COLORS: [(u8, u8, u8); 6] =
+pub(crate) const COLORS: [(u8, u8, u8); 6] =
     [(0, 228, 0), (255, 255, 0), (255, 126, 0), (255, 0, 0), (143, 63, 151), (126, 0, 35)];
 
 /// The PM2.5 concentration bands of the six categories, end to end: `(from, to, category, color)` in µg/m³ (the
 /// last to infinity), for drawing behind a PM2.5 series.
-pub fn pm25_bands() -> impl Iterator<Item = (f64, f64, &'static str, (u8, u8, u8))> {
+pub(crate) fn pm25_bands() -> impl Iterator<Item = (f64, f64, &'static str, (u8, u8, u8))> {
     PM25_BREAKPOINTS.iter().enumerate().map(|(i, b)| {
         let to = PM25_BREAKPOINTS.get(i + 1).map_or(f64::INFINITY, |next| next.0);
         (if i == 0 { 0.0 } else { b.0 }, to, b.4, COLORS[i])
@@ -38,13 +38,13 @@ pub fn pm25_bands() -> impl Iterator<Item = (f64, f64, &'static str, (u8, u8, u8
 }
 
 /// EPA's color for an AQI value's category.
-pub fn color(aqi: f64) -> (u8, u8, u8) {
+pub(crate) fn color(aqi: f64) -> (u8, u8, u8) {
     let aqi = aqi.round().max(0.0) as u32;
     COLORS[PM25_BREAKPOINTS.iter().position(|b| aqi <= b.3).unwrap_or(COLORS.len() - 1)]
 }
 
 /// The EPA category name of an AQI value.
-pub fn category(aqi: f64) -> &'static str {
+pub(crate) fn category(aqi: f64) -> &'static str {
     let aqi = aqi.round().max(0.0) as u32;
     PM25_BREAKPOINTS.iter().find(|b| aqi <= b.3).map_or("Hazardous", |b| b.4)
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use crate::aws::ConnectOptions;
-pub use crate::output::OutputFormat;
+pub(crate) use crate::aws::ConnectOptions;
+pub(crate) use crate::output::OutputFormat;
 use crate::report::output::{Engine, Format};
 use crate::settings::SettingsInput;
 
@@ -14,22 +14,22 @@ use crate::settings::SettingsInput;
 #[command(name = "reaqtions", version, about = "IoT air-quality readings into an AWS data lake: Firehose → Lambda → S3", long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 
     /// Run against the local target (the whole pipeline on this machine) instead of AWS.
     #[arg(long, global = true, env = "REAQTIONS_LOCAL")]
-    pub local: bool,
+    pub(crate) local: bool,
 
     /// The local target's data directory (deployment record, lake, logs).
     #[arg(long, global = true, env = "REAQTIONS_DATA_DIR", default_value = ".reaqtions", value_name = "DIR")]
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
 
     /// Stack name: which deployment (on AWS, the CloudFormation stack; names derive from it).
     #[arg(long, global = true, env = "REAQTIONS_STACK")]
-    pub stack: Option<String>,
+    pub(crate) stack: Option<String>,
 
     #[command(flatten)]
-    pub aws: ConnectOptions,
+    pub(crate) aws: ConnectOptions,
 
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -37,11 +37,11 @@ pub struct Cli {
 
     /// No progress output.
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create or update the pipeline, then show its outputs.
     Deploy(DeployArgs),
     /// Air-quality devices sending readings into the pipeline.
@@ -75,51 +75,51 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CostArgs {
+pub(crate) struct CostArgs {
     /// Number of devices.
     #[arg(long)]
-    pub devices: u64,
+    pub(crate) devices: u64,
     /// Readings per device per second.
     #[arg(long, default_value_t = 1.0)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// Bytes per reading (default: the size of `simulate`'s readings).
     #[arg(long, value_name = "BYTES")]
-    pub reading_bytes: Option<u64>,
+    pub(crate) reading_bytes: Option<u64>,
     /// Packed records hold at most this many bytes.
     #[arg(long, default_value_t = crate::simulate::DEFAULT_RECORD_BYTES as u64, value_name = "BYTES")]
-    pub record_bytes: u64,
+    pub(crate) record_bytes: u64,
     /// A packed record is sent once its oldest reading has waited this long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
-    pub linger: std::time::Duration,
+    pub(crate) linger: std::time::Duration,
     /// Price this many months, one by one: the lake accumulates (1-120).
     #[arg(long, default_value_t = 1, value_name = "N")]
-    pub months: u32,
+    pub(crate) months: u32,
     /// A price list of data/prices.json's shape instead of the embedded one.
     #[arg(long, value_name = "FILE")]
-    pub prices: Option<PathBuf>,
+    pub(crate) prices: Option<PathBuf>,
     /// Settings file for the pipeline's buffering and Lambda memory (default ./reaqtions.yaml when it exists).
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
-    pub settings: SettingsInput,
+    pub(crate) settings: SettingsInput,
     #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct DevicesArgs {
+pub(crate) struct DevicesArgs {
     #[command(subcommand)]
-    pub action: DevicesAction,
+    pub(crate) action: DevicesAction,
     /// The device directory: certificates, private keys (mode 0600) and devices.json (default
     /// <data-dir>/devices/<stack>).
     #[arg(long, global = true, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     #[arg(long, global = true, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum DevicesAction {
+pub(crate) enum DevicesAction {
     /// Register devices: a thing, a certificate and key, the stack's device policy; files into the directory.
     Add {
         /// How many devices to add (numbered after the highest of the prefix).
@@ -146,163 +146,163 @@ pub enum DevicesAction {
 }
 
 #[derive(Debug, Args)]
-pub struct BrokerArgs {
+pub(crate) struct BrokerArgs {
     /// Where to listen (plain MQTT 3.1.1, no authentication).
     #[arg(long, default_value = "127.0.0.1:1883", value_name = "ADDR")]
-    pub listen: std::net::SocketAddr,
+    pub(crate) listen: std::net::SocketAddr,
     /// Listen on an address other hosts can reach (anyone there can publish into the lake).
     #[arg(long)]
-    pub allow_remote: bool,
+    pub(crate) allow_remote: bool,
     /// The summary printed when it stops.
     #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct TemplateArgs {
+pub(crate) struct TemplateArgs {
     /// Only this template (artifacts or pipeline), or `iam` for a role's policy filled in for the stack.
     #[arg(value_parser = ["artifacts", "pipeline", "iam"])]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// With `iam`: the role (deployer, producer, analyst, operator).
     #[arg(value_parser = ["deployer", "producer", "analyst", "operator", "reprocessor"], required_if_eq("name", "iam"))]
-    pub role: Option<String>,
+    pub(crate) role: Option<String>,
     /// With `iam`: the account id (default: the caller's, from STS).
     #[arg(long, value_name = "ID")]
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// With `iam`: the raw bucket (default: the default name for the account and region).
     #[arg(long)]
-    pub bucket: Option<String>,
+    pub(crate) bucket: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     /// Settings file (YAML; see examples/reaqtions.yaml). Default: ./reaqtions.yaml when it exists.
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
-    pub settings: SettingsInput,
+    pub(crate) settings: SettingsInput,
     /// Show what would change, change nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Deploy this zip (one executable entry `bootstrap`) instead of building the lambda crate.
     #[arg(long, value_name = "FILE")]
-    pub lambda_zip: Option<PathBuf>,
+    pub(crate) lambda_zip: Option<PathBuf>,
     /// Skip the post-deploy smoke test of the function.
     #[arg(long)]
-    pub no_smoke: bool,
+    pub(crate) no_smoke: bool,
     /// Skip the check that the caller may do everything deploy needs (IAM SimulatePrincipalPolicy).
     #[arg(long)]
-    pub no_preflight: bool,
+    pub(crate) no_preflight: bool,
     #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 /// Where to send or read when the pipeline was not deployed by reaqtions (AWS target).
 #[derive(Debug, Clone, Args, Default)]
-pub struct PipelineOverride {
+pub(crate) struct PipelineOverride {
     /// Delivery stream to send to, instead of the stack's (e.g. the console-built reaqtions-iot-data-stream).
     #[arg(long, value_name = "NAME")]
-    pub stream: Option<String>,
+    pub(crate) stream: Option<String>,
     /// Bucket to read, instead of the stack's (e.g. reaqtions-iot-data-lake-raw).
     #[arg(long, value_name = "NAME")]
-    pub bucket: Option<String>,
+    pub(crate) bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// Number of devices.
     #[arg(long, default_value_t = 10)]
-    pub devices: usize,
+    pub(crate) devices: usize,
     /// Readings per device per second.
     #[arg(long, default_value_t = 1.0)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// How long to send (e.g. 30s, 5m); default 10s unless --count.
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "count")]
-    pub duration: Option<std::time::Duration>,
+    pub(crate) duration: Option<std::time::Duration>,
     /// Readings per device, instead of --duration.
     #[arg(long)]
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     /// Seed for reproducible values.
     #[arg(long)]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Share of deliberately malformed payloads (0-1); they must end up under error/.
     #[arg(long, default_value_t = 0.0)]
-    pub malformed_ratio: f64,
+    pub(crate) malformed_ratio: f64,
     /// Wait until every accepted reading is visible, then report delivery and latency.
     #[arg(long)]
-    pub verify: bool,
+    pub(crate) verify: bool,
     /// How long --verify waits at most.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
-    pub verify_timeout: std::time::Duration,
+    pub(crate) verify_timeout: std::time::Duration,
     /// Batches in flight at once.
     #[arg(long, default_value_t = 4)]
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Resends of a failed entry before it is spooled.
     #[arg(long, default_value_t = 8)]
-    pub max_retries: u32,
+    pub(crate) max_retries: u32,
     /// Pack each device's readings into records of at most this many bytes (Firehose bills each record as at
     /// least 5 KB: 5120 fills one billing unit; at most 1024000).
     #[arg(long, default_value_t = crate::simulate::DEFAULT_RECORD_BYTES, value_name = "BYTES")]
-    pub record_bytes: usize,
+    pub(crate) record_bytes: usize,
     /// Send a record once its oldest reading has waited this long (bounds the added latency).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
-    pub linger: std::time::Duration,
+    pub(crate) linger: std::time::Duration,
     /// One reading per record, as the original fleet sends.
     #[arg(long, conflicts_with = "record_bytes")]
-    pub no_pack: bool,
+    pub(crate) no_pack: bool,
     /// Where unsent readings go when retries run out (default reaqtions-unsent-<time>.ndjson).
     #[arg(long, value_name = "FILE")]
-    pub spool: Option<PathBuf>,
+    pub(crate) spool: Option<PathBuf>,
     /// Send the readings of a spool file again instead of simulating.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["duration", "count", "verify"])]
-    pub resend: Option<PathBuf>,
+    pub(crate) resend: Option<PathBuf>,
     /// How devices send: straight to the delivery stream (PutRecordBatch with AWS credentials), or over MQTT
     /// (IoT Core with each device's certificate; on --local, the local broker), one reading per QoS 1 publish.
     #[arg(long, value_enum, default_value_t)]
-    pub via: Via,
+    pub(crate) via: Via,
     /// With --via mqtt on --local: the broker's address (one is started in this process if none listens there).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1883")]
-    pub broker: std::net::SocketAddr,
+    pub(crate) broker: std::net::SocketAddr,
     /// With --via mqtt on AWS: where `devices add` wrote the certificates (default <data-dir>/devices/<stack>).
     #[arg(long, value_name = "DIR")]
-    pub devices_dir: Option<PathBuf>,
+    pub(crate) devices_dir: Option<PathBuf>,
     /// With --via mqtt on AWS: trust this CA (PEM) for the MQTT endpoint instead of the system's roots (an IoT
     /// custom domain with a private CA, or a test broker).
     #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// With --via mqtt on AWS: connections (first ones and reconnects) the fleet opens per second, within IoT
     /// Core's connect quota for the account (default 100, the lowest region's; each device also waits a second
     /// between its own attempts, IoT's limit per client id).
     #[arg(long, value_name = "N")]
-    pub connect_rate: Option<f64>,
+    pub(crate) connect_rate: Option<f64>,
     /// Do not ask before a run over the thresholds below.
     #[arg(long, short)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Ask (or, off a terminal, refuse without --yes) before a run of more readings than this.
     #[arg(long, env = "REAQTIONS_CONFIRM_OVER_READINGS", default_value_t = 10_000_000, value_name = "N")]
-    pub confirm_over_readings: u64,
+    pub(crate) confirm_over_readings: u64,
     /// On AWS, ask (or refuse without --yes) before a run whose ingestion is estimated above this many USD.
     #[arg(long, env = "REAQTIONS_CONFIRM_OVER_USD", default_value_t = 1.0, value_name = "USD")]
-    pub confirm_over_usd: f64,
+    pub(crate) confirm_over_usd: f64,
     /// The spool file holds at most this many MiB; readings beyond are counted as left out.
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
-    pub spool_limit_mib: u64,
+    pub(crate) spool_limit_mib: u64,
     #[command(flatten)]
-    pub pipeline: PipelineOverride,
+    pub(crate) pipeline: PipelineOverride,
     #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 /// How simulated devices send their readings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Via {
+pub(crate) enum Via {
     /// PutRecordBatch into the delivery stream, readings packed into records.
     #[default]
     Firehose,
@@ -311,110 +311,110 @@ pub enum Via {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub(crate) format: Format,
     /// scan: this process reads the objects; athena: the stack's workgroup queries the lake table (AWS only).
     #[arg(long, value_enum, default_value_t)]
-    pub engine: Engine,
+    pub(crate) engine: Engine,
     /// Run this SQL in the stack's workgroup and database instead (implies --engine athena).
     #[arg(long, value_name = "QUERY", conflicts_with_all = ["summary", "since", "until", "devices"])]
-    pub sql: Option<String>,
+    pub(crate) sql: Option<String>,
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Readings ingested at or after this time (RFC 3339, or relative like 2h).
     #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Readings ingested at or before this time (RFC 3339, or relative like 30m).
     #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    pub(crate) until: Option<String>,
     /// Only this device (repeatable).
     #[arg(long = "device", value_name = "ID")]
-    pub devices: Vec<String>,
+    pub(crate) devices: Vec<String>,
     /// One row per device instead of the readings.
     #[arg(long)]
-    pub summary: bool,
+    pub(crate) summary: bool,
     /// Objects read at once (S3 latency wants many in flight).
     #[arg(long, default_value_t = 32)]
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     #[command(flatten)]
-    pub pipeline: PipelineOverride,
+    pub(crate) pipeline: PipelineOverride,
 }
 
 #[derive(Debug, Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// Events from this long ago, or since this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Keep printing new events.
     #[arg(long)]
-    pub follow: bool,
+    pub(crate) follow: bool,
     /// Only events containing TEXT.
     #[arg(long, value_name = "TEXT")]
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// The Firehose delivery-error log group instead of the function's.
     #[arg(long)]
-    pub delivery: bool,
+    pub(crate) delivery: bool,
     /// Read this log group (AWS: the stack is then not read, so the operator policy alone suffices).
     #[arg(long, value_name = "NAME")]
-    pub log_group: Option<String>,
+    pub(crate) log_group: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct HealthArgs {
+pub(crate) struct HealthArgs {
     /// The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). At most 455 days.
     #[arg(long, default_value = "1h")]
-    pub since: String,
+    pub(crate) since: String,
     #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct ReprocessArgs {
+pub(crate) struct ReprocessArgs {
     /// Error objects written at or after this time (RFC 3339) or this long ago (2h, 7days).
     #[arg(long)]
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Error objects written before this time or this long ago.
     #[arg(long)]
-    pub until: Option<String>,
+    pub(crate) until: Option<String>,
     /// Say what would happen; change nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Do not ask for confirmation.
     #[arg(long, short)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Resend even when the deployed function does not run the transform this binary carries.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub(crate) output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct TeardownArgs {
+pub(crate) struct TeardownArgs {
     /// Do not ask for confirmation.
     #[arg(long, short)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Also delete the data lake bucket and everything in it.
     #[arg(long)]
-    pub delete_data: bool,
+    pub(crate) delete_data: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     #[arg(long, default_value_t = 5)]
-    pub devices: usize,
+    pub(crate) devices: usize,
     #[arg(long, default_value_t = 2.0)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
-    pub duration: std::time::Duration,
+    pub(crate) duration: std::time::Duration,
     #[arg(long, default_value_t = 0.05)]
-    pub malformed_ratio: f64,
+    pub(crate) malformed_ratio: f64,
 }

@@ -18,7 +18,7 @@ pub enum Compression {
 
 impl Compression {
     /// The setting's own spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Compression::Gzip => "gzip",
             Compression::None => "none",
@@ -26,7 +26,7 @@ impl Compression {
     }
 
     /// Firehose's `CompressionFormat` for it.
-    pub fn firehose_format(self) -> &'static str {
+    pub(crate) fn firehose_format(self) -> &'static str {
         match self {
             Compression::Gzip => "GZIP",
             Compression::None => "UNCOMPRESSED",
@@ -34,7 +34,7 @@ impl Compression {
     }
 
     /// What Firehose appends to an object's name.
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Compression::Gzip => ".gz",
             Compression::None => "",
@@ -58,7 +58,7 @@ impl Compression {
 }
 
 /// Whether bytes start as gzip does (`1f 8b`).
-pub fn is_gzip(bytes: &[u8]) -> bool {
+pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 

@@ -3,7 +3,7 @@
 //! sent or transformed), for the MQTT topic, `--verify` and failed records.
 
 /// The id of simulated device `index` (0-based): `aq-0001` onwards, the ids `devices add` gives by default.
-pub fn id(index: usize) -> String {
+pub(crate) fn id(index: usize) -> String {
     format!("aq-{:04}", index + 1)
 }
 
@@ -18,13 +18,13 @@ fn value_after<'a>(bytes: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// The `device_id` a payload this tool sends names (valid or not).
-pub fn id_in(bytes: &[u8]) -> Option<&str> {
+pub(crate) fn id_in(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(value_after(bytes, b"device_id")?).ok().filter(|d| !d.is_empty())
 }
 
 /// Finds `device_id`, `seq` and `sim_run` in any payload this tool sends, valid or not (and in transformed
 /// lines), without parsing it as JSON.
-pub fn key_in(bytes: &[u8]) -> Option<(String, u64, String)> {
+pub(crate) fn key_in(bytes: &[u8]) -> Option<(String, u64, String)> {
     let device = id_in(bytes)?.to_owned();
     let seq = std::str::from_utf8(value_after(bytes, b"seq")?).ok()?.parse().ok()?;
     let run = std::str::from_utf8(value_after(bytes, b"sim_run")?).ok()?.to_owned();

@@ -5,7 +5,7 @@
 /// A value given by the user (flag, settings file, name) that breaks a rule; the message names both.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Invalid(pub String);
+pub(crate) struct Invalid(pub(crate) String);
 
 /// `Err(Invalid(format!(…)))` as an `anyhow::Error`, for `?`-returning validation.
 #[macro_export]
@@ -16,13 +16,13 @@ macro_rules! invalid {
 }
 
 /// Whether an error (or anything in its chain) is [`Invalid`].
-pub fn is_invalid(error: &anyhow::Error) -> bool {
+pub(crate) fn is_invalid(error: &anyhow::Error) -> bool {
     error.chain().any(|e| e.is::<Invalid>())
 }
 
 /// What a service's failure was, decided from its code and status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The caller's policy does not allow the call.
     Denied,
     /// The resource does not exist.
@@ -42,15 +42,15 @@ pub enum Kind {
 /// A call to a service that failed: its kind, the service, its code, and the line the user reads.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
-pub struct ServiceError {
-    pub kind: Kind,
-    pub service: &'static str,
-    pub code: Option<String>,
-    pub message: String,
+pub(crate) struct ServiceError {
+    pub(crate) kind: Kind,
+    pub(crate) service: &'static str,
+    pub(crate) code: Option<String>,
+    pub(crate) message: String,
 }
 
 /// The kind of the first [`ServiceError`] in an error's chain.
-pub fn kind(error: &anyhow::Error) -> Option<Kind> {
+pub(crate) fn kind(error: &anyhow::Error) -> Option<Kind> {
     error.chain().find_map(|e| e.downcast_ref::<ServiceError>()).map(|e| e.kind)
 }
 

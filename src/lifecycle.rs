@@ -22,7 +22,7 @@ pub enum StorageClass {
 
 impl StorageClass {
     /// S3's name for it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
             StorageClass::StandardIa => "STANDARD_IA",
@@ -31,7 +31,7 @@ impl StorageClass {
     }
 
     /// Days an object is billed for at least once moved there.
-    pub fn minimum_days(self) -> u32 {
+    pub(crate) fn minimum_days(self) -> u32 {
         match self {
             StorageClass::IntelligentTiering => 0,
             StorageClass::StandardIa => 30,
@@ -43,28 +43,28 @@ impl StorageClass {
 /// The raw bucket's lifecycle beyond its fixed hygiene (incomplete uploads, old versions).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Lifecycle {
+pub(crate) struct Lifecycle {
     /// `processed/` objects move to `cold_storage_class` this many days after they were written.
-    pub cold_after_days: Option<u32>,
-    pub cold_storage_class: StorageClass,
+    pub(crate) cold_after_days: Option<u32>,
+    pub(crate) cold_storage_class: StorageClass,
     /// `processed/` objects expire (their versions then follow `noncurrent_version_days`).
-    pub expire_processed_after_days: Option<u32>,
+    pub(crate) expire_processed_after_days: Option<u32>,
     /// Error objects expire.
-    pub expire_errors_after_days: Option<u32>,
+    pub(crate) expire_errors_after_days: Option<u32>,
 }
 
 /// Objects smaller than this are not transitioned by default, and IA and Glacier IR bill them as this size.
-pub const SMALL_OBJECT_BYTES: u64 = 128 * 1024;
+pub(crate) const SMALL_OBJECT_BYTES: u64 = 128 * 1024;
 
 impl Lifecycle {
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.cold_after_days.is_some()
             || self.expire_processed_after_days.is_some()
             || self.expire_errors_after_days.is_some()
     }
 
     /// Every rule S3 and this tool hold, naming the setting that breaks one.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
         let days = |name: &str, v: Option<u32>| match v {
             Some(d) if !(1..=36_500).contains(&d) => Err(invalid!("{name} {d} is outside 1-36500 days")),
             _ => Ok(()),
@@ -93,7 +93,7 @@ impl Lifecycle {
 
     /// What the settings cost beyond what they say, for `deploy` to print: a minimum storage duration the
     /// expiry cuts short, and objects too small to move (`object_bytes`: the largest object the buffering makes).
-    pub fn warnings(&self, object_bytes: u64) -> Vec<String> {
+    pub(crate) fn warnings(&self, object_bytes: u64) -> Vec<String> {
         let mut out = Vec::new();
         let Some(cold) = self.cold_after_days else { return out };
         let class = self.cold_storage_class;

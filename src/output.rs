@@ -25,24 +25,24 @@ macro_rules! warning {
 /// `--quiet`: set once, before any work, by the command that parsed it.
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-pub fn set_quiet(quiet: bool) {
+pub(crate) fn set_quiet(quiet: bool) {
     QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether `--quiet` was given.
-pub fn quiet() -> bool {
+pub(crate) fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A line for people on stderr: what happened, what was decided, what to do next. Nothing with `--quiet`.
-pub fn say(line: impl std::fmt::Display) {
+pub(crate) fn say(line: impl std::fmt::Display) {
     if !quiet() {
         eprintln!("{line}");
     }
 }
 
 /// A warning on stderr (`warning: ` and the line), shown even with `--quiet`.
-pub fn warn(line: impl std::fmt::Display) {
+pub(crate) fn warn(line: impl std::fmt::Display) {
     eprintln!("warning: {line}");
 }
 
@@ -55,7 +55,7 @@ pub enum OutputFormat {
 }
 
 /// Prints a flat serializable value as a two-column table, or as JSON.
-pub fn print(format: OutputFormat, title: &str, value: &impl Serialize) -> Result<()> {
+pub(crate) fn print(format: OutputFormat, title: &str, value: &impl Serialize) -> Result<()> {
     let json = serde_json::to_value(value)?;
     match format {
         OutputFormat::Json => line(&serde_json::to_string_pretty(&json)?)?,
@@ -94,7 +94,7 @@ fn add_rows(table: &mut Table, path: &str, value: &Value) {
 }
 
 /// `1,234,567`: a whole number with thousands separators.
-pub fn thousands(n: f64) -> String {
+pub(crate) fn thousands(n: f64) -> String {
     let digits = format!("{:.0}", n.round());
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -107,13 +107,13 @@ pub fn thousands(n: f64) -> String {
 }
 
 /// `1 object`, `2 objects`: a count with its noun (plural with an `s`).
-pub fn count(n: u64, noun: &str) -> String {
+pub(crate) fn count(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// One line of result on stdout. Unlike `println!`, a closed pipe (`reaqtions … | head -1`) is an error the
 /// caller returns, and `main` ends quietly on it with exit 0, as ripgrep does.
-pub fn line(text: &str) -> std::io::Result<()> {
+pub(crate) fn line(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

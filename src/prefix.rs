@@ -75,7 +75,7 @@ impl Prefix {
     /// The prefix as a partition-projection `storage.location.template` (after the bucket): `yyyy`, `MM`, `dd`
     /// and `HH` become `${year}`, `${month}`, `${day}`, `${hour}`, and the error type `error_type`. `Err` says why
     /// the prefix cannot be projected (a random string, another time field, a missing or repeated one).
-    pub fn projection_template(&self, error_type: &str) -> Result<String, String> {
+    pub(crate) fn projection_template(&self, error_type: &str) -> Result<String, String> {
         let mut out = String::new();
         let mut seen = [0u8; 4];
         for part in &self.parts {
@@ -117,12 +117,12 @@ impl Prefix {
         Ok(out)
     }
 
-    pub fn has_error_type(&self) -> bool {
+    pub(crate) fn has_error_type(&self) -> bool {
         self.parts.contains(&Part::ErrorType)
     }
 
     /// Evaluates the prefix for the arrival time of the oldest record in an object.
-    pub fn render(&self, when: DateTime<Utc>, error_type: &str) -> String {
+    pub(crate) fn render(&self, when: DateTime<Utc>, error_type: &str) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -138,7 +138,7 @@ impl Prefix {
     }
 
     /// The fixed part before the first expression: where every object of this prefix lives.
-    pub fn static_root(&self) -> &str {
+    pub(crate) fn static_root(&self) -> &str {
         match self.parts.first() {
             Some(Part::Literal(s)) => s,
             _ => "",
@@ -147,7 +147,12 @@ impl Prefix {
 
     /// The list prefixes covering every hour in `[since, until]`, when the prefix is hour-partitioned and has
     /// no random part; `None` when listing cannot be narrowed that way (the caller lists the static root).
-    pub fn hour_prefixes(&self, since: DateTime<Utc>, until: DateTime<Utc>, error_type: &str) -> Option<Vec<String>> {
+    pub(crate) fn hour_prefixes(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        error_type: &str,
+    ) -> Option<Vec<String>> {
         let hourly = self.parts.iter().any(|p| match p {
             Part::Timestamp(fields) => fields.iter().any(|f| matches!(f, Field::Hour(_))),
             _ => false,
@@ -220,12 +225,12 @@ fn format_fields(fields: &[Field], t: DateTime<Utc>, out: &mut String) {
 }
 
 /// Firehose's object name after the prefix: `<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>`.
-pub fn object_name(stream: &str, version: u32, written: DateTime<Utc>) -> String {
+pub(crate) fn object_name(stream: &str, version: u32, written: DateTime<Utc>) -> String {
     format!("{stream}-{version}-{}-{}", written.format("%Y-%m-%d-%H-%M-%S"), uuid::Uuid::new_v4())
 }
 
 /// The hour an object key is partitioned under, from `year=/month=/day=/hour=` or `yyyy/MM/dd/HH/` folders.
-pub fn key_hour(key: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn key_hour(key: &str) -> Option<DateTime<Utc>> {
     let segments: Vec<&str> = key.split('/').collect();
     let digits =
         |s: &str, n: usize| (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok())?;

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// How often plain progress lines are printed off a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 
-pub struct Progress {
+pub(crate) struct Progress {
     label: &'static str,
     bar: Option<ProgressBar>,
     last_line: Instant,
@@ -17,7 +17,7 @@ pub struct Progress {
 
 impl Progress {
     /// `total` of 0 means unknown; `quiet` prints nothing (machine output on stdout stays clean either way).
-    pub fn new(label: &'static str, total: u64, quiet: bool) -> Self {
+    pub(crate) fn new(label: &'static str, total: u64, quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = if total > 0 { ProgressBar::new(total) } else { ProgressBar::new_spinner() };
             bar.set_style(
@@ -32,7 +32,7 @@ impl Progress {
     }
 
     /// Updates the position and the message (shown on the bar, or printed every few seconds off a terminal).
-    pub fn update(&mut self, position: u64, message: impl FnOnce() -> String) {
+    pub(crate) fn update(&mut self, position: u64, message: impl FnOnce() -> String) {
         if let Some(bar) = &self.bar {
             bar.set_position(position);
             bar.set_message(message());
@@ -43,7 +43,7 @@ impl Progress {
     }
 
     /// A line of progress (a stack event, a step): above the spinner on a terminal, on stderr otherwise.
-    pub fn say(&self, line: &str) {
+    pub(crate) fn say(&self, line: &str) {
         match &self.bar {
             Some(bar) => {
                 bar.println(line);
@@ -54,7 +54,7 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -8,17 +8,17 @@ use std::collections::BTreeMap;
 use base64_simd::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
-use crate::failed;
+use crate::failed_records;
 
 /// A record sent again this many times and failing still is left where it is, and reported.
-pub const REPROCESS_LIMIT: u32 = 3;
+pub(crate) const REPROCESS_LIMIT: u32 = 3;
 /// Under the error prefix's fixed start: where the IoT rule's error action writes, and where done objects go.
-pub const IOT_RULE_DIR: &str = "iot-rule/";
-pub const DONE_DIR: &str = "reprocessed/";
+pub(crate) const IOT_RULE_DIR: &str = "iot-rule/";
+pub(crate) const DONE_DIR: &str = "reprocessed/";
 
 /// Which writer an error object comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Firehose's processing-failed records, one JSON document per line.
     Firehose,
     /// One IoT rule error-action document: the message's payload (base64) and topic.
@@ -27,7 +27,7 @@ pub enum Kind {
 
 /// Which kind an object under the error prefix's fixed start `root` is, or `None` for what `reprocess` leaves
 /// alone (objects already done, and anything else).
-pub fn kind_of(key: &str, root: &str) -> Option<Kind> {
+pub(crate) fn kind_of(key: &str, root: &str) -> Option<Kind> {
     let rest = key.strip_prefix(root)?;
     if rest.starts_with(DONE_DIR) {
         None
@@ -41,25 +41,25 @@ pub fn kind_of(key: &str, root: &str) -> Option<Kind> {
 }
 
 /// Where a done object is kept: out of the prefixes `reprocess` (and the errors table) read.
-pub fn done_key(key: &str, root: &str) -> String {
+pub(crate) fn done_key(key: &str, root: &str) -> String {
     format!("{root}{DONE_DIR}{}", key.strip_prefix(root).unwrap_or(key))
 }
 
 /// One failed record as found.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Found {
+pub(crate) struct Found {
     /// The line (or document) as it was written, kept as is when the record stays.
-    pub line: Vec<u8>,
+    pub(crate) line: Vec<u8>,
     /// The topic's device for a message from the IoT rule.
-    pub device_id: Option<String>,
+    pub(crate) device_id: Option<String>,
     /// What the producer sent.
-    pub payload: Vec<u8>,
-    pub reprocessed: u32,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) reprocessed: u32,
 }
 
 /// What the transform this binary carries makes of a record now.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Judged {
+pub(crate) enum Judged {
     /// Accepted: the record to send (sealed with its device and one more resend), and its readings.
     Resend { record: Vec<u8>, readings: u64 },
     /// Accepted with nothing in it (blank): nothing to send, nothing to keep.
@@ -76,7 +76,7 @@ struct IotFailure {
 }
 
 /// Every record of an error object, and the lines that are no failed record at all (kept, counted).
-pub fn read(kind: Kind, bytes: &[u8]) -> (Vec<Found>, Vec<Vec<u8>>) {
+pub(crate) fn read(kind: Kind, bytes: &[u8]) -> (Vec<Found>, Vec<Vec<u8>>) {
     match kind {
         Kind::IotRule => {
             let found = serde_json::from_slice::<IotFailure>(bytes).ok().and_then(|doc| {
@@ -93,7 +93,7 @@ pub fn read(kind: Kind, bytes: &[u8]) -> (Vec<Found>, Vec<Vec<u8>>) {
             let mut found = Vec::new();
             let mut unreadable = Vec::new();
             for line in bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
-                match failed::parse(line) {
+                match failed_records::parse(line) {
                     Some(r) => found.push(Found {
                         line: line.to_vec(),
                         device_id: r.device_id,
@@ -109,7 +109,7 @@ pub fn read(kind: Kind, bytes: &[u8]) -> (Vec<Found>, Vec<Vec<u8>>) {
 }
 
 /// The record judged by the transform this binary carries, as the deployed function will see it.
-pub fn judge(found: &Found) -> Judged {
+pub(crate) fn judge(found: &Found) -> Judged {
     if found.reprocessed >= REPROCESS_LIMIT {
         return Judged::Refused("reprocess_limit".into());
     }
@@ -127,26 +127,26 @@ pub fn judge(found: &Found) -> Judged {
 
 /// What a run did (or, with `--dry-run`, would do).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Summary {
-    pub dry_run: bool,
+pub(crate) struct ReprocessSummary {
+    pub(crate) dry_run: bool,
     /// Error objects read, failed records in them, and readings in the records the transform accepts now.
-    pub objects: u64,
+    pub(crate) objects: u64,
     pub records: u64,
-    pub readings_found: u64,
+    pub(crate) readings_found: u64,
     /// Readings the stream accepted again (with `--dry-run`, that would be sent).
-    pub resent: u64,
+    pub(crate) resent: u64,
     /// Records still refused, by reason; they stay under the error prefix.
-    pub still_failing: BTreeMap<String, u64>,
+    pub(crate) still_failing: BTreeMap<String, u64>,
     /// Objects whose records were all resent or kept, moved under `<error root>reprocessed/`.
-    pub objects_done: u64,
+    pub(crate) objects_done: u64,
     /// Records the stream did not accept after every retry: they stay in their error object for the next run.
-    pub unsent: u64,
+    pub(crate) unsent: u64,
     /// Lines of error objects that are no failed record (kept as they are).
-    pub unreadable_lines: u64,
-    pub note: &'static str,
+    pub(crate) unreadable_lines: u64,
+    pub(crate) note: &'static str,
 }
 
-pub const PARTITION_NOTE: &str = "resent readings land under the partition of their new arrival time (processed/ by the time reprocess ran), \
+pub(crate) const PARTITION_NOTE: &str = "resent readings land under the partition of their new arrival time (processed/ by the time reprocess ran), \
      not of their first arrival";
 
 #[cfg(test)]

@@ -10,22 +10,22 @@ use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use serde_json::{Map, Number, Value};
 
 /// Athena bills $5 per TB scanned, each query at least 10 MB.
-pub fn estimated_usd(scanned_bytes: i64) -> f64 {
+pub(crate) fn estimated_usd(scanned_bytes: i64) -> f64 {
     let billed = scanned_bytes.max(10_000_000) as f64;
     billed / 1e12 * 5.0
 }
 
 /// A finished query.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finished {
-    pub id: String,
-    pub scanned_bytes: i64,
-    pub elapsed: Duration,
+pub(crate) struct Finished {
+    pub(crate) id: String,
+    pub(crate) scanned_bytes: i64,
+    pub(crate) elapsed: Duration,
 }
 
 /// Runs `sql` (with positional `parameters`, SQL literals) in `workgroup` on `database` until it succeeds; a
 /// failed or cancelled query is an error with Athena's reason. `interrupted` stops the query.
-pub async fn run(
+pub(crate) async fn run(
     client: &Client,
     workgroup: &str,
     database: &str,
@@ -99,7 +99,7 @@ fn cell(value: Option<&str>, kind: &str) -> Value {
 
 /// Streams the result rows of a finished query to `row` (column name → typed value), page by page (1,000 rows
 /// a page); a SELECT's first row, which repeats the column names, is left out.
-pub async fn for_each_row(
+pub(crate) async fn for_each_row(
     client: &Client,
     id: &str,
     mut row: impl FnMut(Map<String, Value>) -> Result<()>,

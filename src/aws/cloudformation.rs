@@ -21,15 +21,15 @@ const EVENT_POLL: Duration = Duration::from_secs(3);
 
 /// A stack as reaqtions wants it.
 #[derive(Debug, Clone)]
-pub struct StackSpec {
-    pub name: String,
-    pub template: String,
-    pub parameters: Vec<(String, String)>,
+pub(crate) struct StackSpec {
+    pub(crate) name: String,
+    pub(crate) template: String,
+    pub(crate) parameters: Vec<(String, String)>,
 }
 
 /// What `deploy_stack` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StackChange {
+pub(crate) enum StackChange {
     Created,
     /// The stack was in ROLLBACK_COMPLETE (a failed create): deleted and created again.
     Recreated,
@@ -38,17 +38,17 @@ pub enum StackChange {
 }
 
 /// CloudFormation answers a missing stack with a ValidationError "Stack with id X does not exist".
-pub fn is_missing_stack<E: ProvideErrorMetadata>(e: &E) -> bool {
+pub(crate) fn is_missing_stack<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("does not exist"))
 }
 
 /// UpdateStack's answer when nothing changed.
-pub fn is_no_update<E: ProvideErrorMetadata>(e: &E) -> bool {
+pub(crate) fn is_no_update<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("No updates are to be performed"))
 }
 
 /// The stack, or `None` when it does not exist (or is deleted).
-pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
+pub(crate) async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
     match client.describe_stacks().stack_name(name).send().await {
         Ok(out) => Ok(out.stacks().first().filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)).cloned()),
         Err(SdkError::ServiceError(e)) if is_missing_stack(e.err()) => Ok(None),
@@ -57,7 +57,7 @@ pub async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
 }
 
 /// When the stack's latest operation started, by CloudFormation's clock.
-pub fn operation_start(stack: &Stack) -> SmithyTime {
+pub(crate) fn operation_start(stack: &Stack) -> SmithyTime {
     [stack.creation_time(), stack.last_updated_time(), stack.deletion_time()]
         .into_iter()
         .flatten()
@@ -76,7 +76,7 @@ async fn started(client: &Client, name: &str) -> SmithyTime {
 
 /// Firehose (and other services) check a new role at once and do not retry, while IAM takes seconds to make
 /// a new role usable everywhere: say so, and that deploying again completes the pipeline.
-pub fn with_hint(reason: String) -> String {
+pub(crate) fn with_hint(reason: String) -> String {
     let lower = reason.to_ascii_lowercase();
     if lower.contains("assume role") || lower.contains("sts:assumerole") || lower.contains("cannot be assumed") {
         format!(
@@ -94,7 +94,7 @@ fn status(stack: &Stack) -> StackStatus {
 }
 
 /// One line for a stack event, as shown during progress.
-pub fn describe_event(e: &StackEvent) -> String {
+pub(crate) fn describe_event(e: &StackEvent) -> String {
     format!(
         "{} {} {}{}",
         e.logical_resource_id().unwrap_or("?"),
@@ -105,7 +105,7 @@ pub fn describe_event(e: &StackEvent) -> String {
 }
 
 /// Events of the stack since `since`, oldest first.
-pub async fn events_since(client: &Client, name: &str, since: SmithyTime) -> Result<Vec<StackEvent>> {
+pub(crate) async fn events_since(client: &Client, name: &str, since: SmithyTime) -> Result<Vec<StackEvent>> {
     let mut pages = client.describe_stack_events().stack_name(name).into_paginator().send();
     let mut events = Vec::new();
     'pages: while let Some(page) = pages.next().await {
@@ -122,7 +122,7 @@ pub async fn events_since(client: &Client, name: &str, since: SmithyTime) -> Res
 }
 
 /// Why an operation failed: the failed resources and their reasons, from the events.
-pub async fn failure_reason(client: &Client, name: &str, since: SmithyTime) -> String {
+pub(crate) async fn failure_reason(client: &Client, name: &str, since: SmithyTime) -> String {
     let failed: Vec<String> = events_since(client, name, since)
         .await
         .unwrap_or_default()
@@ -179,14 +179,18 @@ fn same_parameters(stack: &Stack, spec: &StackSpec) -> bool {
 
 /// The tag deploy puts on every stack (value: the stack's name). CloudFormation passes a stack's tags on to
 /// each taggable resource it creates, so the role policies scope by it where names cannot (the alarms' key).
-pub const STACK_TAG: &str = "reaqtions:stack";
+pub(crate) const STACK_TAG: &str = "reaqtions:stack";
 
 fn tag(spec: &StackSpec) -> Tag {
     Tag::builder().key(STACK_TAG).value(&spec.name).build()
 }
 
 /// Creates the stack, updates it, or leaves it as it is, from whatever state it is in.
-pub async fn deploy_stack(client: &Client, spec: &StackSpec, on_event: &mut dyn FnMut(&str)) -> Result<StackChange> {
+pub(crate) async fn deploy_stack(
+    client: &Client,
+    spec: &StackSpec,
+    on_event: &mut dyn FnMut(&str),
+) -> Result<StackChange> {
     let name = spec.name.as_str();
     let mut recreated = false;
     loop {
@@ -290,7 +294,7 @@ async fn settle(client: &Client, name: &str, status: &StackStatus, on_event: &mu
 }
 
 /// Deletes the stack and waits; DELETE_FAILED is reported with the resources and reasons.
-pub async fn delete_stack(client: &Client, name: &str, on_event: &mut dyn FnMut(&str)) -> Result<bool> {
+pub(crate) async fn delete_stack(client: &Client, name: &str, on_event: &mut dyn FnMut(&str)) -> Result<bool> {
     let Some(stack) = describe(client, name).await? else { return Ok(false) };
     let state = status(&stack);
     // REVIEW_IN_PROGRESS never settles by itself (it waits for a change set to be executed): delete it as it is.
@@ -310,7 +314,7 @@ pub async fn delete_stack(client: &Client, name: &str, on_event: &mut dyn FnMut(
 }
 
 /// The stack's outputs as (key, value).
-pub fn outputs(stack: &Stack) -> Vec<(String, String)> {
+pub(crate) fn outputs(stack: &Stack) -> Vec<(String, String)> {
     stack
         .outputs()
         .iter()
@@ -319,7 +323,7 @@ pub fn outputs(stack: &Stack) -> Vec<(String, String)> {
 }
 
 /// One output by key, or an error naming the stack.
-pub fn output(stack: &Stack, key: &str) -> Result<String> {
+pub(crate) fn output(stack: &Stack, key: &str) -> Result<String> {
     outputs(stack)
         .into_iter()
         .find(|(k, _)| k == key)

@@ -18,7 +18,7 @@ use crate::target::VitalSource;
 use crate::target::vitals::{FailedSource, FiringAlarm, Series, Vitals, Window};
 
 /// How far back a Metrics Insights query reaches for graphs (CloudWatch's Metrics Insights quotas).
-pub const INSIGHTS_REACH_DAYS: i64 = 14;
+pub(crate) const INSIGHTS_REACH_DAYS: i64 = 14;
 
 /// What one query of a GetMetricData call asks for.
 enum What {
@@ -51,7 +51,7 @@ pub fn iot_rule_query(metric: &str, rule: &str) -> String {
     format!("SELECT SUM({metric}) FROM SCHEMA(\"AWS/IoT\", ActionType, RuleName) WHERE RuleName = '{rule}'")
 }
 
-pub struct CloudWatchVitals {
+pub(crate) struct CloudWatchVitals {
     client: Client,
     runtime: Handle,
     settings: PipelineSettings,
@@ -60,7 +60,7 @@ pub struct CloudWatchVitals {
 }
 
 impl CloudWatchVitals {
-    pub fn new(client: Client, runtime: Handle, settings: PipelineSettings, rule: Option<String>) -> Self {
+    pub(crate) fn new(client: Client, runtime: Handle, settings: PipelineSettings, rule: Option<String>) -> Self {
         CloudWatchVitals { client, runtime, settings, rule }
     }
 
@@ -208,15 +208,15 @@ impl VitalSource for CloudWatchVitals {
 
 /// What a stream received over CloudWatch's retention, from its daily sums.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub struct Received {
-    pub records: u64,
-    pub bytes: u64,
+pub(crate) struct Received {
+    pub(crate) records: u64,
+    pub(crate) bytes: u64,
     /// Firehose bills each record rounded up to 5 KB; from daily sums it is estimated as each day's records ×
     /// 5 KB × ⌈the day's mean record size / 5 KB⌉ (exact when a day's records are alike in size).
-    pub billed_bytes: u64,
+    pub(crate) billed_bytes: u64,
 }
 
-pub async fn received(client: &Client, stream: &str, now: DateTime<Utc>) -> Result<Received> {
+pub(crate) async fn received(client: &Client, stream: &str, now: DateTime<Utc>) -> Result<Received> {
     const DAY: i64 = 86_400;
     let end = DateTime::from_timestamp((now.timestamp() / DAY + 1) * DAY, 0).unwrap_or(now);
     let window = Window { start: end - chrono::Duration::days(455), end, period_seconds: DAY as u32 };

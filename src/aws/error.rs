@@ -32,7 +32,7 @@ fn service_of<E>() -> &'static str {
 
 /// An SDK error in one line: `Code: message` for a service's answer; "cannot connect to <service> at
 /// <endpoint>" when nothing answered; the error chain otherwise (never a debug dump).
-pub fn explain<E>(e: &aws_sdk_cloudformation::error::SdkError<E, HttpResponse>) -> String
+pub(crate) fn explain<E>(e: &aws_sdk_cloudformation::error::SdkError<E, HttpResponse>) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -77,13 +77,13 @@ where
 }
 
 /// Whether an error (or anything in its chain) is a permission refusal.
-pub fn is_denied(e: &anyhow::Error) -> bool {
+pub(crate) fn is_denied(e: &anyhow::Error) -> bool {
     crate::error::kind(e) == Some(Kind::Denied)
 }
 
 /// A failed SDK call as the typed error the CLI decides by: `doing` says what failed ("cannot describe stack
 /// lab"), [`explain`] what the service said.
-pub fn fail<E>(doing: impl std::fmt::Display) -> impl FnOnce(SdkError<E, HttpResponse>) -> anyhow::Error
+pub(crate) fn fail<E>(doing: impl std::fmt::Display) -> impl FnOnce(SdkError<E, HttpResponse>) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -142,7 +142,7 @@ fn is_denial(code: &str, status: u16) -> bool {
 
 /// The IAM action an SDK operation needs, from its error type (`aws_sdk_s3::operation::head_object::HeadObjectError`
 /// → `s3:GetObject`).
-pub fn iam_action<E>() -> String {
+pub(crate) fn iam_action<E>() -> String {
     let name = std::any::type_name::<E>();
     let operation = name.rsplit("::").next().unwrap_or("").trim_end_matches("Error");
     let service = match service_of::<E>() {
@@ -171,7 +171,7 @@ pub fn iam_action<E>() -> String {
 }
 
 /// Which role policy in examples/iam/ grants an action, and how to do without it where a flag can.
-pub fn denial_advice(action: &str) -> String {
+pub(crate) fn denial_advice(action: &str) -> String {
     let role = match action {
         "firehose:PutRecordBatch" | "firehose:PutRecord" => "producer",
         "s3:ListBucket" | "s3:GetObject" => "analyst",

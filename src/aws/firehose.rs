@@ -82,7 +82,7 @@ fn entry_error(stream: &str, code: &str, message: &str) -> SinkError {
 /// What a failed PutRecordBatch call means, and what to do about it. Throttling, 5xx, timeouts and dropped
 /// connections are retried; a missing stream, a denial, bad or expired credentials, invalid arguments and KMS
 /// errors stop sending at once.
-pub fn classify(stream: &str, region: &str, e: &SdkError<PutRecordBatchError, HttpResponse>) -> SinkError {
+pub(crate) fn classify(stream: &str, region: &str, e: &SdkError<PutRecordBatchError, HttpResponse>) -> SinkError {
     use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
     let explained = super::explain(e);
     let SdkError::ServiceError(service) = e else {
@@ -149,15 +149,15 @@ pub fn classify(stream: &str, region: &str, e: &SdkError<PutRecordBatchError, Ht
 /// The stream's status (ACTIVE, CREATING, ...), or `None` when it does not exist.
 /// What the stream itself says: its status, version, and buffering (S3 and the processor's) as it runs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StreamFacts {
-    pub status: String,
-    pub version: Option<u32>,
-    pub buffering: Option<crate::settings::Buffering>,
-    pub processor_buffering: Option<crate::settings::ProcessorBuffering>,
+pub(crate) struct StreamFacts {
+    pub(crate) status: String,
+    pub(crate) version: Option<u32>,
+    pub(crate) buffering: Option<crate::settings::Buffering>,
+    pub(crate) processor_buffering: Option<crate::settings::ProcessorBuffering>,
 }
 
 /// The stream's facts, or `None` when there is no such stream.
-pub async fn stream_facts(client: &Client, name: &str) -> Result<Option<StreamFacts>> {
+pub(crate) async fn stream_facts(client: &Client, name: &str) -> Result<Option<StreamFacts>> {
     let out = match client.describe_delivery_stream().delivery_stream_name(name).send().await {
         Ok(out) => out,
         Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => return Ok(None),

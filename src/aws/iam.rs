@@ -12,7 +12,7 @@ use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecis
 use serde_json::Value;
 
 /// The least a principal needs to deploy, update and tear down one stack (placeholders in capitals).
-pub const DEPLOYER_POLICY: &str = include_str!("../../examples/iam/deployer.json");
+pub(crate) const DEPLOYER_POLICY: &str = include_str!("../../examples/iam/deployer.json");
 
 /// What fills the policy's placeholders.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub const ROLES_PASSED_TO: [&str; 3] = ["lambda.amazonaws.com", "firehose.amazon
 pub struct ContextValue {
     pub key: String,
     pub values: Vec<String>,
-    pub list: bool,
+    pub(crate) list: bool,
 }
 
 /// Actions to simulate against resources, in the request context AWS would supply for deploy's calls.
@@ -122,7 +122,7 @@ pub fn checks(policy: &str, stack: &str) -> Result<Vec<Check>> {
 
 /// The ARN to simulate for a caller: an assumed-role session is its role (path-less; the caller's role is
 /// looked up for its path when allowed). `Err` says why the caller cannot be simulated.
-pub fn principal_of(caller_arn: &str) -> Result<String, String> {
+pub(crate) fn principal_of(caller_arn: &str) -> Result<String, String> {
     let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
     let [_, partition, service, _, account, resource] = parts[..] else {
         return Err(format!("{caller_arn} is not an ARN"));
@@ -137,7 +137,7 @@ pub fn principal_of(caller_arn: &str) -> Result<String, String> {
 
 /// How the pre-flight check went.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Preflight {
+pub(crate) enum Preflight {
     /// Every action of the policy is allowed (count of action × resource pairs checked).
     Allowed(usize),
     /// Actions the principal may not take, each with the resources it may not take them on.
@@ -147,7 +147,7 @@ pub enum Preflight {
 }
 
 /// Simulates `principal` against every check.
-pub async fn preflight(client: &Client, principal: &str, checks: &[Check]) -> Preflight {
+pub(crate) async fn preflight(client: &Client, principal: &str, checks: &[Check]) -> Preflight {
     let principal = role_with_path(client, principal).await;
     let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut checked = 0;
@@ -217,7 +217,7 @@ async fn role_with_path(client: &Client, principal: &str) -> String {
 }
 
 /// The missing permissions in one message, every action at once.
-pub fn describe_missing(principal: &str, missing: &BTreeMap<String, Vec<String>>) -> String {
+pub(crate) fn describe_missing(principal: &str, missing: &BTreeMap<String, Vec<String>>) -> String {
     let lines: Vec<String> = missing.iter().map(|(action, on)| format!("  {action} on {}", on.join(", "))).collect();
     format!(
         "{principal} may not do everything deploy needs; {} actions are missing:\n{}\nAttach the policy in \

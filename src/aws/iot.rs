@@ -11,13 +11,13 @@ use aws_sdk_iot::error::SdkError;
 use aws_sdk_iot::types::{AttributePayload, CertificateStatus};
 
 /// The thing attribute that says which stack a device belongs to.
-pub const STACK_ATTRIBUTE: &str = "reaqtions_stack";
+pub(crate) const STACK_ATTRIBUTE: &str = "reaqtions_stack";
 
 /// The device policy, with `PARTITION`, `REGION`, `ACCOUNT`, `STACK` and `IOT_RULE` to fill in.
-pub const DEVICE_POLICY: &str = include_str!("../../templates/device-policy.json");
+pub(crate) const DEVICE_POLICY: &str = include_str!("../../templates/device-policy.json");
 
 /// The stack's device policy name.
-pub fn device_policy_name(stack: &str) -> String {
+pub(crate) fn device_policy_name(stack: &str) -> String {
     format!("{stack}-device")
 }
 
@@ -36,7 +36,7 @@ pub fn device_policy(partition: &str, region: &str, account: &str, stack: &str) 
 /// Creates the stack's device policy, or makes `document` its default version (older versions deleted first,
 /// so the five-version limit is never reached). The policy lives with the devices, not the stack: devices
 /// hold it, and CloudFormation could not delete it while they do.
-pub async fn ensure_policy(client: &Client, name: &str, document: &str) -> Result<()> {
+pub(crate) async fn ensure_policy(client: &Client, name: &str, document: &str) -> Result<()> {
     if !policy_exists(client, name).await? {
         client
             .create_policy()
@@ -80,7 +80,7 @@ async fn delete_old_versions(client: &Client, name: &str) -> Result<()> {
 }
 
 /// Deletes the stack's device policy once no certificate holds it; `false` when there was none.
-pub async fn delete_policy(client: &Client, name: &str) -> Result<bool> {
+pub(crate) async fn delete_policy(client: &Client, name: &str) -> Result<bool> {
     if !policy_exists(client, name).await? {
         return Ok(false);
     }
@@ -107,19 +107,19 @@ async fn policy_exists(client: &Client, name: &str) -> Result<bool> {
 
 /// One device as IoT Core has it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Device {
-    pub id: String,
+pub(crate) struct Thing {
+    pub(crate) id: String,
     /// Its certificates' ARNs.
-    pub certificates: Vec<String>,
+    pub(crate) certificates: Vec<String>,
 }
 
 /// A device just created: its certificate and the private key IoT returns this once.
-pub struct Created {
-    pub id: String,
-    pub certificate_id: String,
-    pub certificate_arn: String,
-    pub certificate_pem: String,
-    pub private_key_pem: String,
+pub(crate) struct Created {
+    pub(crate) id: String,
+    pub(crate) certificate_id: String,
+    pub(crate) certificate_arn: String,
+    pub(crate) certificate_pem: String,
+    pub(crate) private_key_pem: String,
 }
 
 impl std::fmt::Debug for Created {
@@ -130,7 +130,7 @@ impl std::fmt::Debug for Created {
 }
 
 /// The account's MQTT endpoint with Amazon Trust Services certificates.
-pub async fn data_endpoint(client: &Client) -> Result<String> {
+pub(crate) async fn data_endpoint(client: &Client) -> Result<String> {
     let out = client
         .describe_endpoint()
         .endpoint_type("iot:Data-ATS")
@@ -141,7 +141,7 @@ pub async fn data_endpoint(client: &Client) -> Result<String> {
 }
 
 /// The ids of `stack`'s devices, sorted (one ListThings; no call per device).
-pub async fn device_ids(client: &Client, stack: &str) -> Result<Vec<String>> {
+pub(crate) async fn device_ids(client: &Client, stack: &str) -> Result<Vec<String>> {
     let mut pages = client.list_things().attribute_name(STACK_ATTRIBUTE).attribute_value(stack).into_paginator().send();
     let mut ids = Vec::new();
     while let Some(page) = pages.next().await {
@@ -153,12 +153,12 @@ pub async fn device_ids(client: &Client, stack: &str) -> Result<Vec<String>> {
 }
 
 /// Every device of `stack`, by id, with its certificates.
-pub async fn devices(client: &Client, stack: &str) -> Result<Vec<Device>> {
+pub(crate) async fn devices(client: &Client, stack: &str) -> Result<Vec<Thing>> {
     let ids = device_ids(client, stack).await?;
     let mut devices = Vec::with_capacity(ids.len());
     for id in ids {
         let certificates = principals(client, &id).await?;
-        devices.push(Device { id, certificates });
+        devices.push(Thing { id, certificates });
     }
     Ok(devices)
 }
@@ -175,7 +175,7 @@ async fn principals(client: &Client, thing: &str) -> Result<Vec<String>> {
 
 /// Creates device `id` of `stack`: the thing, an active certificate with its key, the stack's device `policy` on
 /// the certificate and the certificate on the thing. What was made is removed again if a later step fails.
-pub async fn create(client: &Client, stack: &str, policy: &str, id: &str) -> Result<Created> {
+pub(crate) async fn create(client: &Client, stack: &str, policy: &str, id: &str) -> Result<Created> {
     let attributes = AttributePayload::builder().attributes(STACK_ATTRIBUTE, stack).build();
     client.create_thing().thing_name(id).attribute_payload(attributes).send().await.map_err(|e| {
         if let SdkError::ServiceError(s) = &e
@@ -229,7 +229,7 @@ pub async fn create(client: &Client, stack: &str, policy: &str, id: &str) -> Res
 }
 
 /// Removes device `id`: each certificate deactivated, its policies and thing detached, deleted; then the thing.
-pub async fn remove(client: &Client, id: &str) -> Result<()> {
+pub(crate) async fn remove(client: &Client, id: &str) -> Result<()> {
     for certificate in principals(client, id).await? {
         remove_certificate(client, id, &certificate).await?;
     }

@@ -9,14 +9,14 @@ use reaqtions_lambda::{FirehoseEvent, FirehoseRecord, FirehoseResponse, Transfor
 
 /// The deployed function's identity.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct FunctionInfo {
-    pub last_modified: String,
-    pub code_sha256: String,
-    pub runtime: String,
-    pub state: String,
+pub(crate) struct FunctionInfo {
+    pub(crate) last_modified: String,
+    pub(crate) code_sha256: String,
+    pub(crate) runtime: String,
+    pub(crate) state: String,
 }
 
-pub async fn function_info(client: &Client, name: &str) -> Result<Option<FunctionInfo>> {
+pub(crate) async fn function_info(client: &Client, name: &str) -> Result<Option<FunctionInfo>> {
     match client.get_function().function_name(name).send().await {
         Ok(out) => Ok(out.configuration().map(|c| FunctionInfo {
             last_modified: c.last_modified().unwrap_or_default().to_owned(),
@@ -31,14 +31,14 @@ pub async fn function_info(client: &Client, name: &str) -> Result<Option<Functio
 
 /// How the smoke test went.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Smoke {
+pub(crate) enum Smoke {
     Passed,
     /// The endpoint's Lambda cannot run code (an emulator without a container runtime).
     CannotRun(String),
 }
 
 /// A small Firehose event: one good reading, one malformed, one empty.
-pub fn smoke_event() -> FirehoseEvent {
+pub(crate) fn smoke_event() -> FirehoseEvent {
     let record = |id: &str, data: &[u8]| FirehoseRecord {
         record_id: id.into(),
         approximate_arrival_timestamp: chrono::Utc::now().timestamp_millis() as f64,
@@ -56,7 +56,7 @@ pub fn smoke_event() -> FirehoseEvent {
 }
 
 /// Checks a response against the contract for [`smoke_event`].
-pub fn check_smoke_response(response: &FirehoseResponse) -> Result<()> {
+pub(crate) fn check_smoke_response(response: &FirehoseResponse) -> Result<()> {
     let got: Vec<(&str, TransformResult)> = response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
     let want =
         [("ok", TransformResult::Ok), ("bad", TransformResult::ProcessingFailed), ("empty", TransformResult::Dropped)];
@@ -78,7 +78,7 @@ fn ran_no_code(body: &[u8]) -> bool {
 }
 
 /// Invokes the function with [`smoke_event`] and checks the contract.
-pub async fn smoke_test(client: &Client, name: &str) -> Result<Smoke> {
+pub(crate) async fn smoke_test(client: &Client, name: &str) -> Result<Smoke> {
     let payload = serde_json::to_vec(&smoke_event())?;
     let out = match client.invoke().function_name(name).payload(Blob::new(payload)).send().await {
         Ok(out) => out,

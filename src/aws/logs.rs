@@ -8,13 +8,13 @@ use tokio::runtime::Handle;
 
 use crate::target::{LogEvent, LogSource};
 
-pub struct CloudWatchLogs {
+pub(crate) struct CloudWatchLogs {
     client: Client,
     runtime: Handle,
 }
 
 impl CloudWatchLogs {
-    pub fn new(client: Client, runtime: Handle) -> Self {
+    pub(crate) fn new(client: Client, runtime: Handle) -> Self {
         CloudWatchLogs { client, runtime }
     }
 }

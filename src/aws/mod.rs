@@ -2,18 +2,18 @@
 //! `AWS_ENDPOINT_URL`) and one thin wrapper module per service. The CLI is synchronous; AWS calls run on a
 //! small tokio runtime owned here, so the sync seams (record sink, object lake, log source) wrap async clients.
 
-pub mod athena;
-pub mod cloudformation;
+pub(crate) mod athena;
+pub(crate) mod cloudformation;
 pub mod cloudwatch;
 mod error;
 pub mod firehose;
 pub mod iam;
 pub mod iot;
-pub mod lambda;
-pub mod logs;
+pub(crate) mod lambda;
+pub(crate) mod logs;
 pub mod pipeline;
 pub mod s3;
-pub mod target;
+pub(crate) mod target;
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,7 +25,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use tokio::runtime::Runtime;
 
 use error::{ENDPOINT, last_cause};
-pub use error::{denial_advice, explain, fail, iam_action, is_denied};
+pub(crate) use error::{denial_advice, explain, fail, iam_action, is_denied};
 
 /// Where the AWS target is: the global `--profile`, `--region` and `--endpoint-url` flags (ignored with
 /// `--local`), or the same from the environment.
@@ -44,24 +44,24 @@ pub struct ConnectOptions {
 
 /// A connection to one account and region.
 pub struct Aws {
-    pub config: SdkConfig,
+    pub(crate) config: SdkConfig,
     runtime: Runtime,
     /// True when every service goes to an endpoint override (an emulator): S3 then uses path-style.
-    pub custom_endpoint: bool,
+    pub(crate) custom_endpoint: bool,
 }
 
-/// Who and where the credentials are.
+/// Who the credentials are (the caller's account and ARN) and where (the region).
 #[derive(Debug, Clone)]
-pub struct Identity {
-    pub account: String,
-    pub region: String,
+pub(crate) struct Caller {
+    pub(crate) account: String,
+    pub(crate) region: String,
     /// The caller's ARN (a user, or an assumed-role session).
-    pub arn: String,
+    pub(crate) arn: String,
 }
 
-impl Identity {
+impl Caller {
     /// The partition (`aws`, `aws-cn`, `aws-us-gov`) from the caller's ARN.
-    pub fn partition(&self) -> &str {
+    pub(crate) fn partition(&self) -> &str {
         self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
     }
 }
@@ -109,7 +109,7 @@ impl Aws {
         Ok(Aws { config, runtime, custom_endpoint: args.endpoint_url.is_some() })
     }
 
-    pub fn region(&self) -> String {
+    pub(crate) fn region(&self) -> String {
         self.config.region().map(ToString::to_string).unwrap_or_default()
     }
 
@@ -122,7 +122,7 @@ impl Aws {
     }
 
     /// Checks the credentials with STS (one quick call) and returns the account.
-    pub fn identity(&self) -> Result<Identity> {
+    pub(crate) fn identity(&self) -> Result<Caller> {
         let sts = aws_sdk_sts::Client::new(&self.config);
         let out = self.block_on(sts.get_caller_identity().send()).map_err(|e| match &e {
             aws_sdk_sts::error::SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => {
@@ -146,18 +146,18 @@ impl Aws {
                 ),
             ),
         })?;
-        Ok(Identity {
+        Ok(Caller {
             account: out.account().unwrap_or_default().to_owned(),
             region: self.region(),
             arn: out.arn().unwrap_or_default().to_owned(),
         })
     }
 
-    pub fn athena(&self) -> aws_sdk_athena::Client {
+    pub(crate) fn athena(&self) -> aws_sdk_athena::Client {
         aws_sdk_athena::Client::new(&self.config)
     }
 
-    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+    pub(crate) fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
         aws_sdk_cloudformation::Client::new(&self.config)
     }
 
@@ -170,23 +170,23 @@ impl Aws {
         aws_sdk_firehose::Client::new(&self.config)
     }
 
-    pub fn iam(&self) -> aws_sdk_iam::Client {
+    pub(crate) fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.config)
     }
 
-    pub fn iot(&self) -> aws_sdk_iot::Client {
+    pub(crate) fn iot(&self) -> aws_sdk_iot::Client {
         aws_sdk_iot::Client::new(&self.config)
     }
 
-    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+    pub(crate) fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.config)
     }
 
-    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+    pub(crate) fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::new(&self.config)
     }
 
-    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+    pub(crate) fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.config)
     }
 }

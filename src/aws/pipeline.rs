@@ -14,21 +14,22 @@ pub const ARTIFACTS_TEMPLATE: &str = include_str!("../../templates/artifacts.yam
 pub const PIPELINE_TEMPLATE: &str = include_str!("../../templates/pipeline.yaml");
 
 /// The templates by file name, for `reaqtions template`.
-pub const TEMPLATES: [(&str, &str); 2] = [("artifacts.yaml", ARTIFACTS_TEMPLATE), ("pipeline.yaml", PIPELINE_TEMPLATE)];
+pub(crate) const TEMPLATES: [(&str, &str); 2] =
+    [("artifacts.yaml", ARTIFACTS_TEMPLATE), ("pipeline.yaml", PIPELINE_TEMPLATE)];
 
-pub fn artifacts_stack(stack: &str) -> String {
+pub(crate) fn artifacts_stack(stack: &str) -> String {
     format!("{stack}-artifacts")
 }
 
 /// The artifacts bucket's name, `<stack>-artifacts-<account>-<region>`: fixed rather than generated, so that the
 /// role policies name exactly this stack's bucket (CloudFormation truncates a generated name for a long stack).
 /// Unchecked: [`artifacts_bucket`] says when it is too long for S3.
-pub fn artifacts_bucket_name(stack: &str, account: &str, region: &str) -> String {
+pub(crate) fn artifacts_bucket_name(stack: &str, account: &str, region: &str) -> String {
     format!("{}-{account}-{region}", artifacts_stack(stack))
 }
 
 /// [`artifacts_bucket_name`], or an error naming it when it is longer than S3 allows.
-pub fn artifacts_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
+pub(crate) fn artifacts_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
     let name = artifacts_bucket_name(stack, account, region);
     if name.len() > 63 {
         return Err(crate::invalid!(
@@ -53,7 +54,7 @@ pub enum RawBucket {
 
 impl RawBucket {
     /// The `CreateRawBucket` parameter.
-    pub fn created_by_stack(self) -> bool {
+    pub(crate) fn created_by_stack(self) -> bool {
         self != RawBucket::Reuse
     }
 }
@@ -62,7 +63,7 @@ impl RawBucket {
 /// created unless it exists (HeadBucket, as this account). A rolled-back, reviewed or deleting stack's
 /// parameters are never trusted: its bucket may be gone, or kept. A bucket of another account or region is
 /// an error that says so.
-pub async fn raw_bucket(
+pub(crate) async fn raw_bucket(
     cfn: &aws_sdk_cloudformation::Client,
     s3: &aws_sdk_s3::Client,
     stack: &str,
@@ -91,7 +92,12 @@ pub async fn raw_bucket(
 
 /// Raw buckets an earlier teardown of `stack` kept: the default name (when it exists for this account) and any
 /// bucket in the region tagged `reaqtions:stack=<stack>` (every bucket the stack created carries that tag).
-pub async fn kept_buckets(s3: &aws_sdk_s3::Client, stack: &str, account: &str, region: &str) -> Result<Vec<String>> {
+pub(crate) async fn kept_buckets(
+    s3: &aws_sdk_s3::Client,
+    stack: &str,
+    account: &str,
+    region: &str,
+) -> Result<Vec<String>> {
     let mut found = Vec::new();
     if let Ok(name) = default_bucket(stack, account, region)
         && super::s3::bucket_exists(s3, &name, Some(account)).await.unwrap_or(false)
@@ -107,7 +113,7 @@ pub async fn kept_buckets(s3: &aws_sdk_s3::Client, stack: &str, account: &str, r
 }
 
 /// The raw bucket a pipeline stack names: its output, or (a failed create has no outputs) its parameter.
-pub fn stack_bucket(stack: &Stack) -> Option<String> {
+pub(crate) fn stack_bucket(stack: &Stack) -> Option<String> {
     output(stack, "RawBucket").ok().or_else(|| {
         stack
             .parameters()
@@ -124,7 +130,7 @@ pub fn catalog_names(stack: &str) -> (String, String) {
 
 /// The tables' partition-projection location templates for the settings' prefixes, or why a prefix cannot be a
 /// table's partitions (deploy refuses it before any change).
-pub fn location_templates(settings: &PipelineSettings) -> Result<(String, String)> {
+pub(crate) fn location_templates(settings: &PipelineSettings) -> Result<(String, String)> {
     let template = |text: &str, error: bool| -> Result<String> {
         let prefix = Prefix::parse(text, error)?;
         let path = prefix
@@ -195,29 +201,29 @@ pub fn pipeline_parameters(
 
 /// What a deployed pipeline stack says about itself.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Deployed {
-    pub stack: String,
-    pub stream: String,
-    pub stream_arn: String,
-    pub bucket: String,
-    pub function: String,
-    pub function_arn: String,
-    pub log_group: String,
-    pub delivery_log_group: String,
-    pub prefix: String,
-    pub error_prefix: String,
-    pub code_key: String,
+pub(crate) struct Deployed {
+    pub(crate) stack: String,
+    pub(crate) stream: String,
+    pub(crate) stream_arn: String,
+    pub(crate) bucket: String,
+    pub(crate) function: String,
+    pub(crate) function_arn: String,
+    pub(crate) log_group: String,
+    pub(crate) delivery_log_group: String,
+    pub(crate) prefix: String,
+    pub(crate) error_prefix: String,
+    pub(crate) code_key: String,
     /// The console link of the stack's dashboard, and the alarms' SNS topic (when they are on).
-    pub dashboard: Option<String>,
-    pub alarm_topic: Option<String>,
+    pub(crate) dashboard: Option<String>,
+    pub(crate) alarm_topic: Option<String>,
     /// The stack's parameters: the settings it was deployed with.
     #[serde(skip)]
-    pub parameters: std::collections::BTreeMap<String, String>,
+    pub(crate) parameters: std::collections::BTreeMap<String, String>,
 }
 
 /// Dashboards are global to the account: the name carries the stack and the region.
 /// The alarms the pipeline template makes when alarms are on, by the names after `<stack>-`.
-pub const ALARMS: [&str; 8] = [
+pub(crate) const ALARMS: [&str; 8] = [
     "delivery-freshness",
     "throttled-records",
     "failed-records",
@@ -238,7 +244,7 @@ pub fn failed_records_namespace(stack: &str) -> String {
     format!("reaqtions/{stack}")
 }
 
-pub fn dashboard_name(stack: &str, region: &str) -> String {
+pub(crate) fn dashboard_name(stack: &str, region: &str) -> String {
     format!("{stack}-{region}")
 }
 
@@ -249,11 +255,11 @@ pub fn dashboard_url(region: &str, name: &str) -> String {
 
 impl Deployed {
     /// The account that owns the pipeline (from the stream's ARN): the expected owner of its bucket.
-    pub fn account(&self) -> Option<String> {
+    pub(crate) fn account(&self) -> Option<String> {
         self.stream_arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned)
     }
 
-    pub fn from_stack(stack: &Stack) -> Result<Deployed> {
+    pub(crate) fn from_stack(stack: &Stack) -> Result<Deployed> {
         Ok(Deployed {
             stack: stack.stack_name().unwrap_or_default().to_owned(),
             stream: output(stack, "StreamName")?,
@@ -280,14 +286,14 @@ impl Deployed {
     }
 
     /// The transform the deployed function runs (recorded by deploy from its bootstrap), when known.
-    pub fn transform_id(&self) -> Option<&str> {
+    pub(crate) fn transform_id(&self) -> Option<&str> {
         self.parameters.get("TransformId").map(String::as_str).filter(|id| *id != "unknown")
     }
 
     /// The settings the stack was deployed with, read back from its parameters through their declaration;
     /// the names come from its outputs. A setting the stack predates takes its default, except compression: a
     /// stack deployed before that setting existed wrote plain objects.
-    pub fn settings(&self) -> PipelineSettings {
+    pub(crate) fn settings(&self) -> PipelineSettings {
         let mut input = crate::settings::SettingsInput::from_parameters(&self.parameters);
         input.stack = Some(self.stack.clone());
         input.bucket = Some(self.bucket.clone());

@@ -17,7 +17,7 @@ use tokio::runtime::Handle;
 use crate::target::{ObjectLake, ObjectMeta};
 
 /// S3's answers for a missing object or bucket.
-pub fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
+pub(crate) fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(e.code(), Some("NotFound" | "NoSuchKey" | "NoSuchBucket" | "404"))
 }
 
@@ -37,7 +37,7 @@ where
 
 /// One line for an S3 error on `bucket`: a foreign bucket (403) or one in another region (301) is named as
 /// such, whatever the operation; anything else is S3's code and message.
-pub fn explain_bucket<E>(bucket: &str, owner: Option<&str>, e: &SdkError<E, HttpResponse>) -> String
+pub(crate) fn explain_bucket<E>(bucket: &str, owner: Option<&str>, e: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -68,13 +68,9 @@ where
     }
 }
 
-pub async fn object_exists(client: &Client, bucket: &str, owner: Option<&str>, key: &str) -> Result<bool> {
-    Ok(object_sha256(client, bucket, owner, key).await?.is_some())
-}
-
 /// The object's stored SHA-256 checksum (base64) when it exists: `None` when there is no such object,
 /// `Some(None)` when it exists without one (uploaded without a checksum).
-pub async fn object_sha256(
+pub(crate) async fn object_sha256(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
@@ -96,7 +92,7 @@ pub async fn object_sha256(
 }
 
 /// Whether the bucket exists for this account; errors for a foreign (403) or other-region (301) bucket.
-pub async fn bucket_exists(client: &Client, bucket: &str, owner: Option<&str>) -> Result<bool> {
+pub(crate) async fn bucket_exists(client: &Client, bucket: &str, owner: Option<&str>) -> Result<bool> {
     match client.head_bucket().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).send().await {
         Ok(_) => Ok(true),
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
@@ -105,7 +101,7 @@ pub async fn bucket_exists(client: &Client, bucket: &str, owner: Option<&str>) -
 }
 
 /// The base64 SHA-256 S3 expects, from lowercase hex.
-pub fn sha256_base64(hex: &str) -> Result<String> {
+pub(crate) fn sha256_base64(hex: &str) -> Result<String> {
     let bytes = (0..hex.len())
         .step_by(2)
         .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
@@ -116,7 +112,7 @@ pub fn sha256_base64(hex: &str) -> Result<String> {
 }
 
 /// Uploads with a SHA-256 checksum (`sha256` in hex): S3 refuses the object if the bytes it received differ.
-pub async fn put_object(
+pub(crate) async fn put_object(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
@@ -140,7 +136,7 @@ pub async fn put_object(
 
 /// Uploads `bytes` unless the object is there with the same SHA-256; returns whether it uploaded. An object
 /// with another checksum, or none, is uploaded again.
-pub async fn upload_unless_present(
+pub(crate) async fn upload_unless_present(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
@@ -191,7 +187,7 @@ async fn delete_objects(client: &Client, bucket: &str, owner: Option<&str>, ids:
 
 /// Deletes the zips under `prefix` except `keep` and the `newest` most recent others; returns how many it
 /// deleted. In a versioned bucket they become noncurrent versions, which the lifecycle rule expires.
-pub async fn prune_objects(
+pub(crate) async fn prune_objects(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
@@ -223,15 +219,15 @@ pub async fn prune_objects(
 /// What a bucket the pipeline reuses (not created by its stack) looks like: each finding is good or a warning.
 /// Nothing here changes the bucket.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub ok: bool,
-    pub text: String,
+pub(crate) struct BucketFinding {
+    pub(crate) ok: bool,
+    pub(crate) text: String,
 }
 
-pub async fn inspect_reused_bucket(client: &Client, bucket: &str, owner: Option<&str>) -> Vec<Finding> {
+pub(crate) async fn inspect_reused_bucket(client: &Client, bucket: &str, owner: Option<&str>) -> Vec<BucketFinding> {
     let owner_s = owner.map(str::to_owned);
     let mut findings = Vec::new();
-    let mut say = |ok: bool, text: String| findings.push(Finding { ok, text });
+    let mut say = |ok: bool, text: String| findings.push(BucketFinding { ok, text });
     let why = |e: &dyn ProvideErrorMetadata| e.code().unwrap_or("error").to_owned();
 
     match client.get_public_access_block().bucket(bucket).set_expected_bucket_owner(owner_s.clone()).send().await {
@@ -295,7 +291,7 @@ pub async fn inspect_reused_bucket(client: &Client, bucket: &str, owner: Option<
 
 /// Buckets in `region` tagged `key=value` (a raw bucket that teardown kept carries its stack's tag). Buckets
 /// whose tags cannot be read (none, another region, no permission) are passed over.
-pub async fn buckets_tagged(client: &Client, region: &str, key: &str, value: &str) -> Result<Vec<String>> {
+pub(crate) async fn buckets_tagged(client: &Client, region: &str, key: &str, value: &str) -> Result<Vec<String>> {
     let mut pages = client.list_buckets().bucket_region(region).into_paginator().send();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
@@ -313,7 +309,7 @@ pub async fn buckets_tagged(client: &Client, region: &str, key: &str, value: &st
 
 /// Deletes every object version and delete marker; returns how many were deleted. Lists again until the
 /// bucket is empty (some endpoints skip objects when a listing is paged while deleting).
-pub async fn empty_bucket(
+pub(crate) async fn empty_bucket(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
@@ -358,7 +354,7 @@ pub async fn empty_bucket(
     }
 }
 
-pub async fn delete_bucket(client: &Client, bucket: &str, owner: Option<&str>) -> Result<()> {
+pub(crate) async fn delete_bucket(client: &Client, bucket: &str, owner: Option<&str>) -> Result<()> {
     client
         .delete_bucket()
         .bucket(bucket)
@@ -370,7 +366,7 @@ pub async fn delete_bucket(client: &Client, bucket: &str, owner: Option<&str>) -
 }
 
 /// The first keys under a prefix in S3's (lexicographic) order, at most `max`: one call.
-pub async fn first_keys(
+pub(crate) async fn first_keys(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,
@@ -386,7 +382,7 @@ pub async fn first_keys(
 }
 
 /// Counts objects under a prefix, stopping at `limit` (the second value says whether it stopped).
-pub async fn count_objects(
+pub(crate) async fn count_objects(
     client: &Client,
     bucket: &str,
     owner: Option<&str>,

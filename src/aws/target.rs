@@ -13,10 +13,10 @@ use super::pipeline::Deployed;
 use super::s3::S3Lake;
 use crate::mqtt::identity::Registry;
 use crate::settings::PipelineSettings;
-use crate::target::endpoint::{DEFAULT_CONNECTS_PER_SECOND, Endpoint, Identity};
+use crate::target::endpoint::{DEFAULT_CONNECTS_PER_SECOND, DeviceAuth, Endpoint};
 use crate::target::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses, VitalSource};
 
-pub struct AwsPipeline {
+pub(crate) struct AwsPipeline {
     settings: PipelineSettings,
     firehose: aws_sdk_firehose::Client,
     runtime: tokio::runtime::Handle,
@@ -30,7 +30,7 @@ pub struct AwsPipeline {
 impl AwsPipeline {
     /// The stack's pipeline, with `names` overriding its stream, bucket or log group; without a stack, the names
     /// given (then the default prefixes apply). The stack is read only when a name the command `uses` is missing.
-    pub fn open(aws: &Aws, stack: &str, names: &Names, uses: Uses) -> Result<AwsPipeline> {
+    pub(crate) fn open(aws: &Aws, stack: &str, names: &Names, uses: Uses) -> Result<AwsPipeline> {
         let named = (!uses.sink || names.stream.is_some())
             && (!uses.lake || names.bucket.is_some())
             && (!uses.logs || names.log_group.is_some())
@@ -114,7 +114,7 @@ impl Pipeline for AwsPipeline {
             host: registry.endpoint,
             port: registry.port,
             stack: stack.clone(),
-            identity: Identity::Certificates {
+            identity: DeviceAuth::Certificates {
                 dir: dir.clone(),
                 roots: std::sync::Arc::new(match &access.ca_file {
                     Some(file) => crate::mqtt::identity::roots_from(file)?,

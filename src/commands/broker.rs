@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::{Exit, Target};
@@ -15,7 +15,7 @@ use crate::progress::Progress;
 use crate::simulate::INTERRUPTED;
 
 #[derive(Serialize)]
-struct Summary {
+struct BrokerSummary {
     listen: String,
     /// Messages the rule selected and handed to the delivery stream.
     forwarded: u64,
@@ -25,13 +25,11 @@ struct Summary {
     error_objects_written: u64,
 }
 
-pub fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exit> {
-    let Target::Local(local) = target else {
-        bail!(
-            "on AWS, IoT Core is the broker: register devices with `reaqtions devices add`, then publish to \
-             <stack>/<device>/readings (or run the local one with `reaqtions --local broker`)"
-        );
-    };
+pub(crate) fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exit> {
+    let local = target.local(
+        "on AWS, IoT Core is the broker: register devices with `reaqtions devices add`, then publish to \
+         <stack>/<device>/readings (or run the local one with `reaqtions --local broker`)",
+    )?;
     if !args.listen.ip().is_loopback() && !args.allow_remote {
         return Err(crate::invalid!(
             "--listen {} is not a loopback address: the local broker has no authentication, so anyone who can \
@@ -70,7 +68,7 @@ pub fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exit> {
     let counters = std::sync::Arc::clone(&broker.counters);
     let listen = broker.addr.to_string();
     let stats = broker.stop()?;
-    let summary = Summary {
+    let summary = BrokerSummary {
         listen,
         forwarded: counters.forwarded.load(Relaxed),
         failed: counters.failed.load(Relaxed),

@@ -16,7 +16,7 @@ use crate::output::{OutputFormat, line};
 use crate::settings::PipelineSettings;
 use crate::simulate::device::{SAMPLE_READINGS, sample_ratio};
 
-pub fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
+pub(crate) fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     if args.devices == 0 || !(args.rate > 0.0 && args.rate.is_finite()) {
         return Err(invalid!(
             "--devices must be at least 1 and --rate positive (got {} and {})",

@@ -15,14 +15,13 @@ use crate::settings::{PipelineSettings, SettingsInput};
 use crate::simulate::Plan;
 use crate::target::{Names, Uses};
 
-pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
+pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
     let per_device = (args.duration.as_secs_f64() * args.rate).round().max(1.0) as u64;
     let spool = PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
     let plan = Plan {
         seed: rand::random(),
         malformed_ratio: args.malformed_ratio,
         track: true,
-        verify_timeout: Duration::from_secs(60),
         quiet,
         ..Plan::new(args.devices, args.rate, per_device, spool)
     };
@@ -38,7 +37,15 @@ pub fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
         args.malformed_ratio * 100.0
     );
     let target = Target::Local(local.clone());
-    let (exit, _, _) = super::simulate::run(&target, &plan)?;
+    let request = super::simulate::Request {
+        plan,
+        verify_timeout: Duration::from_secs(60),
+        resend: None,
+        names: Names::default(),
+        output: crate::output::OutputFormat::Table,
+        yes: false,
+    };
+    let (exit, _, _) = super::simulate::run(&target, &request)?;
     crate::say!("3/3 per-device summary (reaqtions report --local --summary):");
     let report = crate::report::Request {
         format: Format::Table,

@@ -34,16 +34,11 @@ struct Listed {
     files_here: bool,
 }
 
-pub fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) -> Result<Exit> {
-    let (aws, stack) = match target {
-        Target::Aws { aws, stack } => (aws.as_ref(), stack.as_str()),
-        Target::Local(_) => {
-            return Err(crate::invalid!(
-                "the local broker has no device identities: any client id may publish to <stack>/<device>/readings \
-                 (run `reaqtions --local broker`); `devices` registers devices with IoT Core on AWS"
-            ));
-        }
-    };
+pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) -> Result<Exit> {
+    let (aws, stack) = target.aws(
+        "the local broker has no device identities: any client id may publish to <stack>/<device>/readings (run \
+         `reaqtions --local broker`); `devices` registers devices with IoT Core on AWS",
+    )?;
     let dir = args.dir.as_deref().unwrap_or(dir);
     match &args.action {
         DevicesAction::Add { count, prefix } => add(aws, stack, dir, *count, prefix, args.output, quiet),
@@ -199,7 +194,7 @@ fn list(aws: &Aws, stack: &str, dir: &Path, output: OutputFormat) -> Result<Exit
 }
 
 /// Removes devices from IoT Core and their files and registry entries from `dir`.
-pub fn remove(aws: &Aws, dir: &Path, ids: &[String], quiet: bool) -> Result<()> {
+pub(crate) fn remove(aws: &Aws, dir: &Path, ids: &[String], quiet: bool) -> Result<()> {
     let client = aws.iot();
     let mut registry = Registry::load(dir)?;
     let mut progress = Progress::new("devices", ids.len() as u64, quiet);

@@ -11,27 +11,23 @@ use crate::output::{OutputFormat, line};
 use crate::target::vitals::{Thresholds, Window};
 use crate::target::{Names, Uses};
 
-pub struct Request {
-    pub since: DateTime<Utc>,
-    pub output: OutputFormat,
+pub(crate) struct Request {
+    pub(crate) since: DateTime<Utc>,
+    pub(crate) output: OutputFormat,
 }
 
-pub fn request(args: &HealthArgs) -> Result<Request> {
+pub(crate) fn request(args: &HealthArgs) -> Result<Request> {
     let since = super::parse_time(&args.since)?;
     Window::since(since, Utc::now())?;
     Ok(Request { since, output: args.output })
 }
 
-pub fn run(target: &Target, request: &Request) -> Result<Exit> {
+pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
     let window = Window::since(request.since, Utc::now())?;
     let pipeline = target.open(&Names::default(), Uses { vitals: true, ..Uses::default() })?;
     let settings = pipeline.settings();
     let vitals = pipeline.vitals().vitals(&window)?;
-    let name = match target {
-        Target::Local(_) => "local",
-        Target::Aws { .. } => "aws",
-    };
-    let health = assess(name, &settings.stack, window, vitals, Thresholds::of(settings));
+    let health = assess(target.name(), &settings.stack, window, vitals, Thresholds::of(settings));
     match request.output {
         OutputFormat::Json => line(&serde_json::to_string_pretty(&health)?)?,
         OutputFormat::Table => line(&render::table(&health))?,

@@ -9,13 +9,13 @@ use clap::CommandFactory as _;
 use super::Exit;
 use crate::cli::Cli;
 
-pub fn completions(shell: clap_complete::Shell) -> Result<Exit> {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Exit> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "reaqtions", &mut out);
     write(&out)
 }
 
-pub fn man() -> Result<Exit> {
+pub(crate) fn man() -> Result<Exit> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out)?;
     write(&out)

@@ -15,17 +15,17 @@ const FOLLOW_POLL: Duration = Duration::from_secs(1);
 
 /// Which events to print, validated.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub since: Option<DateTime<Utc>>,
-    pub follow: bool,
-    pub filter: Option<String>,
+pub(crate) struct Request {
+    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) follow: bool,
+    pub(crate) filter: Option<String>,
     /// The Firehose delivery-error log group instead of the function's.
-    pub delivery: bool,
+    pub(crate) delivery: bool,
     /// The log group, named (the stack is then not read).
-    pub log_group: Option<String>,
+    pub(crate) log_group: Option<String>,
 }
 
-pub fn request(args: &LogsArgs) -> Result<Request> {
+pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
     Ok(Request {
         since: args.since.as_deref().map(parse_time).transpose()?,
         follow: args.follow,
@@ -35,7 +35,7 @@ pub fn request(args: &LogsArgs) -> Result<Request> {
     })
 }
 
-pub fn run(target: &Target, request: &Request) -> Result<Exit> {
+pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
     let names = Names { log_group: request.log_group.clone(), ..Names::default() };
     let pipeline = target.open(&names, Uses { logs: true, ..Uses::default() })?;
     let settings = pipeline.settings();
@@ -48,7 +48,7 @@ pub fn run(target: &Target, request: &Request) -> Result<Exit> {
 }
 
 /// Prints events of `group` from any log source; with `--follow`, polls for new ones until interrupted.
-pub fn print_events(source: &dyn LogSource, group: &str, request: &Request) -> Result<Exit> {
+pub(crate) fn print_events(source: &dyn LogSource, group: &str, request: &Request) -> Result<Exit> {
     let mut since = request.since;
     let mut printed_at_last_time: HashSet<String> = HashSet::new();
     let mut out = std::io::stdout().lock();

@@ -1,19 +1,18 @@
 //! One module per verb: each turns its arguments into validated settings, picks the target, and orchestrates.
 
-pub mod athena;
-pub mod broker;
-pub mod cost;
-pub mod demo;
-pub mod deploy;
-pub mod devices;
-pub mod health;
-pub mod help;
-pub mod logs;
-pub mod report;
-pub mod reprocess;
-pub mod simulate;
-pub mod status;
-pub mod teardown;
+pub(crate) mod broker;
+pub(crate) mod cost;
+pub(crate) mod demo;
+pub(crate) mod deploy;
+pub(crate) mod devices;
+pub(crate) mod health;
+pub(crate) mod help;
+pub(crate) mod logs;
+pub(crate) mod report;
+pub(crate) mod reprocess;
+pub(crate) mod simulate;
+pub(crate) mod status;
+pub(crate) mod teardown;
 pub mod template;
 
 use std::io::IsTerminal as _;
@@ -49,15 +48,47 @@ impl From<Exit> for ExitCode {
 }
 
 /// Where a command runs, built once from the global flags.
-pub enum Target {
+pub(crate) enum Target {
     Local(LocalTarget),
     Aws { aws: Box<Aws>, stack: String },
 }
 
 impl Target {
+    /// `local` or `aws`, as results name their target.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Target::Local(_) => "local",
+            Target::Aws { .. } => "aws",
+        }
+    }
+
+    /// The AWS region, on AWS.
+    pub(crate) fn region(&self) -> Option<String> {
+        match self {
+            Target::Aws { aws, .. } => Some(aws.region()),
+            Target::Local(_) => None,
+        }
+    }
+
+    /// The AWS connection and stack, for what exists only on AWS; `why_not` says what to do on the local target.
+    pub(crate) fn aws(&self, why_not: &str) -> Result<(&Aws, &str)> {
+        match self {
+            Target::Aws { aws, stack } => Ok((aws.as_ref(), stack.as_str())),
+            Target::Local(_) => Err(invalid!("{why_not}")),
+        }
+    }
+
+    /// The local target, for what exists only there; `why_not` says what to do on AWS.
+    pub(crate) fn local(&self, why_not: &str) -> Result<&LocalTarget> {
+        match self {
+            Target::Local(local) => Ok(local),
+            Target::Aws { .. } => Err(invalid!("{why_not}")),
+        }
+    }
+
     /// The deployed pipeline behind the seams simulate, report and logs use (`names` apply on AWS, where a
     /// pipeline can be deployed by other means).
-    pub fn open(&self, names: &Names, uses: Uses) -> Result<Box<dyn Pipeline>> {
+    pub(crate) fn open(&self, names: &Names, uses: Uses) -> Result<Box<dyn Pipeline>> {
         Ok(match self {
             Target::Local(local) => Box::new(local.open()?),
             Target::Aws { aws, stack } => Box::new(AwsPipeline::open(aws, stack, names, uses)?),
@@ -66,7 +97,7 @@ impl Target {
 }
 
 impl PipelineOverride {
-    pub fn names(&self) -> Names {
+    pub(crate) fn names(&self) -> Names {
         Names { stream: self.stream.clone(), bucket: self.bucket.clone(), log_group: None }
     }
 }
@@ -93,7 +124,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Target::Aws { aws, .. } => deploy::aws::run(aws, cli.stack.clone(), args, cli.quiet),
         },
         Command::Simulate(args) => {
-            simulate::run(&target, &simulate::plan(args, cli.quiet, devices_dir(&cli))?).map(|(exit, ..)| exit)
+            simulate::run(&target, &simulate::request(args, cli.quiet, devices_dir(&cli))?).map(|(exit, ..)| exit)
         }
         Command::Report(args) => report::run(&target, &report::request(args, cli.quiet)?),
         Command::Logs(args) => logs::run(&target, &logs::request(args)?),
@@ -120,26 +151,26 @@ pub fn run(cli: Cli) -> Result<Exit> {
 }
 
 /// Where `devices add` writes a stack's device certificates unless told otherwise: `<data-dir>/devices/<stack>`.
-pub fn devices_dir(cli: &Cli) -> std::path::PathBuf {
+pub(crate) fn devices_dir(cli: &Cli) -> std::path::PathBuf {
     cli.data_dir.join("devices").join(cli.stack.as_deref().unwrap_or(DEFAULT_STACK))
 }
 
 /// The names every `deploy` and `status` result carries, under the same keys on every target, so a script
 /// written against one target works against the other.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Named {
-    pub target: &'static str,
-    pub stack: String,
-    pub stream: String,
-    pub bucket: String,
-    pub function: String,
-    pub log_group: String,
-    pub prefix: String,
-    pub error_prefix: String,
+pub(crate) struct Named {
+    pub(crate) target: &'static str,
+    pub(crate) stack: String,
+    pub(crate) stream: String,
+    pub(crate) bucket: String,
+    pub(crate) function: String,
+    pub(crate) log_group: String,
+    pub(crate) prefix: String,
+    pub(crate) error_prefix: String,
 }
 
 impl Named {
-    pub fn of(target: &'static str, s: &crate::settings::PipelineSettings) -> Named {
+    pub(crate) fn of(target: &'static str, s: &crate::settings::PipelineSettings) -> Named {
         Named {
             target,
             stack: s.stack.clone(),
@@ -154,7 +185,7 @@ impl Named {
 }
 
 /// `2026-11-25T21:00:00Z`, or a span back from now such as `90s`, `10m`, `2h`, `1day`.
-pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -165,7 +196,7 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
 }
 
 /// Asks on the terminal; without one, refuses (the caller must pass --yes).
-pub fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("{question} — refusing without a terminal to ask on; pass --yes to confirm");
     }

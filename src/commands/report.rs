@@ -13,13 +13,13 @@ use crate::progress::Progress;
 use crate::report::columns::Columns;
 use crate::report::html::Context;
 use crate::report::output::{Engine, Format, RowWriter};
-use crate::report::summary::Summary;
+use crate::report::summary::DeviceSummary;
 use crate::report::{Query, Request, error_counts, for_each_row, select_objects};
 use crate::settings::PipelineSettings;
 use crate::target::{ObjectLake, Uses};
 
 /// Validates the arguments; a bad time or range is a usage error.
-pub fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
+pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
     let query = Query {
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
@@ -52,15 +52,17 @@ pub fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
     })
 }
 
-pub fn run(target: &Target, request: &Request) -> Result<Exit> {
+pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
     let mut out: Box<dyn Write> = match &request.output {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create report file {}", path.display()))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let exit = match (request.engine, target) {
-        (Engine::Athena, Target::Aws { aws, stack }) => {
+    let exit = match request.engine {
+        Engine::Athena => {
+            let (aws, stack) =
+                target.aws("the local target has only the scan engine: drop --engine athena (and --sql)")?;
             // The page shows failed records by device: they are objects under error/, not rows of the table.
             let errors = if request.format == Format::Html {
                 let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
@@ -68,12 +70,10 @@ pub fn run(target: &Target, request: &Request) -> Result<Exit> {
             } else {
                 None
             };
-            super::athena::report(aws, stack, request, errors, &mut out)?
+            crate::report::athena::report(aws, stack, request, errors, &mut out)?;
+            Exit::Ok
         }
-        (Engine::Athena, Target::Local(_)) => {
-            return Err(invalid!("the local target has only the scan engine: drop --engine athena (and --sql)"));
-        }
-        (Engine::Scan, _) => {
+        Engine::Scan => {
             let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
             write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?
         }
@@ -83,7 +83,7 @@ pub fn run(target: &Target, request: &Request) -> Result<Exit> {
 }
 
 /// Writes the report for any lake (local directory or S3).
-pub fn write_report(
+pub(crate) fn write_report(
     lake: &dyn ObjectLake,
     settings: &PipelineSettings,
     request: &Request,
@@ -110,14 +110,14 @@ pub fn write_report(
         errors: Some(errors.clone()),
     };
     let stats = if request.summary {
-        let mut summary = Summary::default();
+        let mut summary = DeviceSummary::default();
         let mut n = 0;
         let stats = for_each_row(lake, &objects, query, request.concurrency, &mut tick, |row, _| {
             summary.add(&row);
             n += 1;
             Ok(())
         })?;
-        let mut writer = RowWriter::new(request.format, Summary::columns(), out)?;
+        let mut writer = RowWriter::new(request.format, DeviceSummary::columns(), out)?;
         for row in summary.rows() {
             writer.write(row)?;
         }
@@ -144,12 +144,12 @@ pub fn write_report(
         crate::say!("report: error records by device: {}", listed.join(", "));
     }
     for problem in &stats.problems {
-        crate::say!("report: {problem}");
+        crate::warning!("report: {problem}");
     }
     if stats.problems.is_empty() {
         Ok(Exit::Ok)
     } else {
-        crate::say!("report: partial — {} above", crate::output::count(stats.problems.len() as u64, "problem"));
+        crate::warning!("report: partial — {} above", crate::output::count(stats.problems.len() as u64, "problem"));
         Ok(Exit::Incomplete)
     }
 }

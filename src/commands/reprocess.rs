@@ -12,21 +12,21 @@ use crate::cli::ReprocessArgs;
 use crate::limits::SinkLimits;
 use crate::output::{OutputFormat, line, print};
 use crate::prefix::Prefix;
-use crate::reprocess::{Judged, Kind, PARTITION_NOTE, Summary, done_key, judge, kind_of, read};
+use crate::reprocess::{Judged, Kind, PARTITION_NOTE, ReprocessSummary, done_key, judge, kind_of, read};
 use crate::simulate::sender::{RetryPolicy, Sender};
 use crate::target::batch::{Batcher, Outgoing};
 use crate::target::{Names, ObjectLake, ObjectMeta, Uses};
 
-pub struct Request {
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub dry_run: bool,
-    pub yes: bool,
-    pub force: bool,
-    pub output: OutputFormat,
+pub(crate) struct Request {
+    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
+    pub(crate) dry_run: bool,
+    pub(crate) yes: bool,
+    pub(crate) force: bool,
+    pub(crate) output: OutputFormat,
 }
 
-pub fn request(args: &ReprocessArgs) -> Result<Request> {
+pub(crate) fn request(args: &ReprocessArgs) -> Result<Request> {
     let since = args.since.as_deref().map(super::parse_time).transpose()?;
     let until = args.until.as_deref().map(super::parse_time).transpose()?;
     if let (Some(s), Some(u)) = (since, until)
@@ -37,7 +37,7 @@ pub fn request(args: &ReprocessArgs) -> Result<Request> {
     Ok(Request { since, until, dry_run: args.dry_run, yes: args.yes, force: args.force, output: args.output })
 }
 
-pub fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
+pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
     let pipeline = target.open(&Names::default(), Uses { sink: true, lake: true, ..Uses::default() })?;
     let settings = pipeline.settings().clone();
     let lake = pipeline.lake();
@@ -79,7 +79,8 @@ pub fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
     }
     let sink = pipeline.sink()?;
     let sender = Sender::without_spool(&*sink, RetryPolicy::default());
-    let mut summary = Summary { dry_run: request.dry_run, note: PARTITION_NOTE, ..Summary::default() };
+    let mut summary =
+        ReprocessSummary { dry_run: request.dry_run, note: PARTITION_NOTE, ..ReprocessSummary::default() };
     for (i, (object, kind)) in objects.iter().enumerate() {
         if !quiet {
             crate::say!("[{}/{}] {}", i + 1, objects.len(), object.key);
@@ -88,7 +89,7 @@ pub fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
     }
     sink.flush()?;
     if let Some(stopped) = sender.stats.stopped() {
-        crate::say!("the stream stopped taking records ({}): {}", stopped.code, stopped.message);
+        crate::warning!("the stream stopped taking records ({}): {}", stopped.code, stopped.message);
     }
     match request.output {
         OutputFormat::Json => line(&serde_json::to_string_pretty(&summary)?)?,
@@ -105,7 +106,7 @@ fn settle(
     limits: SinkLimits,
     (root, object, kind): (&str, &ObjectMeta, Kind),
     dry_run: bool,
-    summary: &mut Summary,
+    summary: &mut ReprocessSummary,
 ) -> Result<()> {
     let bytes = lake.get(&object.key)?;
     let (found, unreadable) = read(kind, &crate::compression::decoded(bytes.clone(), &object.key)?);

@@ -16,11 +16,28 @@ use crate::simulate::budget::state;
 use crate::simulate::device::typical_reading_bytes;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
-use crate::simulate::{INTERRUPTED, Plan, Summary, resend, run as simulate};
-use crate::target::{MqttAccess, RecordSink, Uses};
+use crate::simulate::{INTERRUPTED, Plan, RunSummary, resend, run as simulate};
+use std::time::Duration;
 
-/// Validates the arguments into a plan before anything is sent; a value out of range is a usage error.
-pub fn plan(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Plan> {
+use crate::output::OutputFormat;
+use crate::target::{MqttAccess, Names, RecordSink, Uses};
+
+/// What `simulate` (and `demo`) asked for: the engine's plan, and what the command does around it.
+pub(crate) struct Request {
+    pub(crate) plan: Plan,
+    /// How long verification waits at most.
+    pub(crate) verify_timeout: Duration,
+    /// Send a spool file's readings again instead of simulating.
+    pub(crate) resend: Option<PathBuf>,
+    /// Names of a pipeline deployed by other means.
+    pub(crate) names: Names,
+    pub(crate) output: OutputFormat,
+    /// Run without asking even over the thresholds.
+    pub(crate) yes: bool,
+}
+
+/// Validates the arguments into a request before anything is sent; a value out of range is a usage error.
+pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Request> {
     let per_device = match (args.count, args.duration) {
         (Some(count), _) => count,
         (None, duration) => {
@@ -44,9 +61,6 @@ pub fn plan(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Pl
         linger: args.linger,
         spool,
         track: args.verify,
-        verify_timeout: args.verify_timeout,
-        resend: args.resend.clone(),
-        names: args.pipeline.names(),
         mqtt: (args.via == Via::Mqtt).then(|| MqttAccess {
             broker: Some(args.broker),
             devices_dir: args.devices_dir.clone().unwrap_or(devices_dir),
@@ -54,40 +68,43 @@ pub fn plan(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Pl
             ca_file: args.ca_file.clone(),
             connects_per_second: args.connect_rate,
         }),
-        output: args.output,
         quiet,
         deadline: if args.count.is_none() { args.duration } else { None },
         spool_limit_bytes: args.spool_limit_mib.saturating_mul(1 << 20),
-        yes: args.yes,
         confirm_over_readings: args.confirm_over_readings,
         confirm_over_usd: args.confirm_over_usd,
     };
     plan.validate()?;
-    Ok(plan)
+    Ok(Request {
+        plan,
+        verify_timeout: args.verify_timeout,
+        resend: args.resend.clone(),
+        names: args.pipeline.names(),
+        output: args.output,
+        yes: args.yes,
+    })
 }
 
 #[derive(Serialize)]
 struct Report<'a> {
     #[serde(flatten)]
-    summary: &'a Summary,
+    summary: &'a RunSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     verify: Option<&'a Verification>,
 }
 
 /// Runs a simulation (or a resend) on any target and prints the result; shared with `demo`.
-pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verification>)> {
+pub(crate) fn run(target: &Target, request: &Request) -> Result<(Exit, RunSummary, Option<Verification>)> {
+    let plan = &request.plan;
     let uses = Uses { sink: true, lake: plan.track, ..Uses::default() };
-    let pipeline = target.open(&plan.names, uses)?;
-    if plan.resend.is_none() {
-        let region = match target {
-            Target::Aws { aws, .. } => Some(aws.region()),
-            Target::Local(_) => None,
-        };
+    let pipeline = target.open(&request.names, uses)?;
+    if request.resend.is_none() {
+        let region = target.region();
         let statement = state(plan, typical_reading_bytes(), region.as_deref());
         if !plan.quiet || !statement.over.is_empty() {
             crate::say!("{}", statement.line);
         }
-        if !statement.over.is_empty() && !plan.yes {
+        if !statement.over.is_empty() && !request.yes {
             let why = statement.over.join(" and ");
             if !std::io::stdin().is_terminal() {
                 return Err(crate::invalid!(
@@ -105,21 +122,25 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         None => pipeline.sink()?,
     };
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
-    let (summary, tracker) = match &plan.resend {
+    let (summary, tracker) = match &request.resend {
         Some(file) => (resend(sink.as_ref(), file, plan)?, None),
         None => simulate(sink.as_ref(), plan)?,
     };
     drop(sink);
     let verification = match tracker {
-        Some(tracker) => {
-            Some(verify(pipeline.lake(), pipeline.settings(), &tracker, plan.verify_timeout, plan.concurrency.max(8))?)
-        }
+        Some(tracker) => Some(verify(
+            pipeline.lake(),
+            pipeline.settings(),
+            &tracker,
+            request.verify_timeout,
+            plan.concurrency.max(8),
+        )?),
         None => None,
     };
-    print(plan.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
+    print(request.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
     if summary.not_made > 0 && summary.stopped_by.is_none() && !summary.interrupted {
         let planned = summary.sent + summary.not_made;
-        crate::say!(
+        crate::warning!(
             "the run ended at its duration behind the requested rate of {2}/s: {0} of {planned} readings made \
              ({1:.1}%); this machine or the stream could not keep up",
             summary.sent,
@@ -128,7 +149,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         );
     }
     if summary.not_written > 0 {
-        crate::say!(
+        crate::warning!(
             "the local lake could not be written: {} written, {} accepted but not written ({} in the spool, {} lost)",
             crate::output::count(summary.accepted - summary.not_written, "reading"),
             summary.not_written,
@@ -137,7 +158,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         );
     }
     if summary.spool_left_out > 0 {
-        crate::say!(
+        crate::warning!(
             "the spool file reached its limit (--spool-limit-mib): {} could not be kept and are lost",
             crate::output::count(summary.spool_left_out, "reading")
         );
@@ -148,13 +169,13 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         let spool = summary.spool_file.as_deref().unwrap_or("the spool file");
         let unsent = crate::output::count(summary.failed, "reading");
         match &summary.stopped_by {
-            Some(reason) => crate::say!(
+            Some(reason) => crate::warning!(
                 "sending stopped: {reason}\n{unsent} could not be sent; they are in {spool} (send them with \
                  `reaqtions simulate --resend {spool}` once that is fixed)"
             ),
             None => {
                 let codes: Vec<String> = summary.errors.iter().map(|(code, n)| format!("{n} {code}")).collect();
-                crate::say!(
+                crate::warning!(
                     "{unsent} could not be sent after {} retries ({}); they are in {spool} (send them with \
                      `reaqtions simulate --resend {spool}`)",
                     plan.retry.max_retries,
@@ -165,7 +186,7 @@ pub fn run(target: &Target, plan: &Plan) -> Result<(Exit, Summary, Option<Verifi
         Exit::Spooled
     } else if let Some(missing) = verification.as_ref().map(|v| v.missing).filter(|m| *m > 0) {
         let noun = if missing == 1 { "reading is" } else { "readings are" };
-        crate::say!("verify: {missing} accepted {noun} missing");
+        crate::warning!("verify: {missing} accepted {noun} missing");
         Exit::Incomplete
     } else {
         Exit::Ok

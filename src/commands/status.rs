@@ -77,7 +77,7 @@ fn section<T>(denied: &mut Vec<&'static str>, name: &'static str, result: Result
 
 /// Each section is read on its own: what the caller's policy allows is shown, what it does not is marked
 /// "not permitted"; the command fails only when nothing at all could be read.
-pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
+pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let artifacts = artifacts_stack(stack);
     let mut denied = Vec::new();
@@ -142,7 +142,7 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
                 let totals = aws.block_on(received(&aws.cloudwatch(), &deployed.stream, chrono::Utc::now()));
                 let totals = match totals {
                     Err(e) if !crate::aws::is_denied(&e) => {
-                        crate::say!("status: what the stream received is not available: {e:#}");
+                        crate::warning!("status: what the stream received is not available: {e:#}");
                         Ok(None)
                     }
                     other => other.map(Some),
@@ -174,7 +174,7 @@ pub fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit> {
         }
     }
     if !denied.is_empty() {
-        crate::say!("status: not permitted for this caller: {} (the rest is shown)", denied.join(", "));
+        crate::warning!("status: not permitted for this caller: {} (the rest is shown)", denied.join(", "));
     }
     status.details.not_permitted = denied;
     print(args.output, "pipeline", &with_stack(status, stack))?;
@@ -209,7 +209,7 @@ struct LocalDetails {
     billed_bytes_received: u64,
 }
 
-pub fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
+pub(crate) fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         crate::say!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
         let status = serde_json::json!({"status": "not deployed", "target": "local"});

@@ -13,7 +13,7 @@ use crate::local::LocalTarget;
 use crate::output::line;
 use crate::progress::Progress;
 
-pub fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
+pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         crate::say!("nothing to remove: no local deployment in {}", target.root().display());
         return Ok(Exit::Ok);
@@ -41,7 +41,7 @@ pub fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn run_aws(
+pub(crate) fn run_aws(
     aws: &Aws,
     stack: &str,
     args: &TeardownArgs,

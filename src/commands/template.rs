@@ -21,7 +21,7 @@ pub const ROLE_POLICIES: [(&str, &str); 5] = [
     ("reprocessor", include_str!("../../examples/iam/reprocessor.json")),
 ];
 
-pub fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&str>) -> Result<Exit> {
+pub(crate) fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&str>) -> Result<Exit> {
     if args.name.as_deref() == Some("iam") {
         return role_policy(args, connect, stack.unwrap_or(DEFAULT_STACK));
     }

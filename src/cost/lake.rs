@@ -7,11 +7,11 @@ use super::prices::LakePrices;
 use crate::lifecycle::{Lifecycle, SMALL_OBJECT_BYTES, StorageClass};
 
 /// Days in the months `cost` prices.
-pub const MONTH_DAYS: u32 = 30;
+pub(crate) const MONTH_DAYS: u32 = 30;
 /// The most months `cost --months` prices (ten years).
-pub const MAX_MONTHS: u32 = 120;
+pub(crate) const MAX_MONTHS: u32 = 120;
 /// The windows one query is priced over, by name and days.
-pub const QUERY_WINDOWS: [(&str, u32); 3] = [("day", 1), ("week", 7), ("month", 30)];
+pub(crate) const QUERY_WINDOWS: [(&str, u32); 3] = [("day", 1), ("week", 7), ("month", 30)];
 /// Athena bills at least 10 MB a query.
 const ATHENA_MINIMUM_GB: f64 = 10.0 / 1024.0;
 /// Intelligent-Tiering moves an object a tier down after this many days unread, and again after the second.
@@ -20,40 +20,40 @@ const ARCHIVE_INSTANT_AFTER_DAYS: u32 = 90;
 
 /// How much arrives a day and how the bucket keeps it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Lake {
+pub(crate) struct Lake {
     /// GB written a day, as stored (compressed when the objects are).
-    pub gb_per_day: f64,
-    pub objects_per_day: f64,
+    pub(crate) gb_per_day: f64,
+    pub(crate) objects_per_day: f64,
     /// The average object's stored size.
-    pub object_bytes: f64,
-    pub lifecycle: Lifecycle,
-    pub noncurrent_days: u32,
+    pub(crate) object_bytes: f64,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) noncurrent_days: u32,
 }
 
 /// One month of the lake.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LakeMonth {
-    pub standard_gb_months: f64,
-    pub cold_gb_months: f64,
+pub(crate) struct LakeMonth {
+    pub(crate) standard_gb_months: f64,
+    pub(crate) cold_gb_months: f64,
     /// What the cold GB-months cost (Intelligent-Tiering's tiers differ in price as the data ages).
-    pub cold_usd: f64,
-    pub monitored_object_months: f64,
-    pub transitions: f64,
+    pub(crate) cold_usd: f64,
+    pub(crate) monitored_object_months: f64,
+    pub(crate) transitions: f64,
     /// GB-months billed for cold data deleted before its class's minimum duration.
-    pub early_gb_months: f64,
+    pub(crate) early_gb_months: f64,
     /// What the bucket holds at the month's end, current and noncurrent versions.
-    pub stored_gb: f64,
+    pub(crate) stored_gb: f64,
     /// One query at the month's end over each of [`QUERY_WINDOWS`].
-    pub queries: Vec<Query>,
+    pub(crate) queries: Vec<Query>,
 }
 
 /// What one Athena query over the last `days` of data reads: every current object of those days' partitions.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Query {
-    pub window: &'static str,
-    pub scanned_gb: f64,
+pub(crate) struct Query {
+    pub(crate) window: &'static str,
+    pub(crate) scanned_gb: f64,
     /// The part of it in a class that bills retrieval (Standard-IA, Glacier IR).
-    pub retrieved_gb: f64,
+    pub(crate) retrieved_gb: f64,
 }
 
 /// Where one day's data is at an age.
@@ -69,7 +69,7 @@ enum Place {
 
 impl Lake {
     /// The day objects move, when they move: S3 does not move objects under 128 KB by default.
-    pub fn moves_after(&self) -> Option<u32> {
+    pub(crate) fn moves_after(&self) -> Option<u32> {
         self.lifecycle.cold_after_days.filter(|_| self.object_bytes >= SMALL_OBJECT_BYTES as f64)
     }
 
@@ -115,7 +115,7 @@ impl Lake {
 
     /// Month by month for `months` months: every day, every earlier day's data where its age puts it (the day's
     /// own data half a day on average).
-    pub fn months(&self, months: u32, standard: f64, p: &LakePrices) -> Vec<LakeMonth> {
+    pub(crate) fn months(&self, months: u32, standard: f64, p: &LakePrices) -> Vec<LakeMonth> {
         let days = months * MONTH_DAYS;
         let places: Vec<Place> = (0..days).map(|age| self.place(age)).collect();
         let monitored = self.class() == StorageClass::IntelligentTiering;
@@ -174,7 +174,7 @@ impl Lake {
 
 impl Query {
     /// What Athena bills for it (at least 10 MB) and what the cold class bills for reading it.
-    pub fn usd(&self, class: StorageClass, p: &LakePrices) -> (f64, f64) {
+    pub(crate) fn usd(&self, class: StorageClass, p: &LakePrices) -> (f64, f64) {
         let athena = self.scanned_gb.max(ATHENA_MINIMUM_GB) / 1024.0 * p.athena_per_tb_scanned;
         let retrieval = match class {
             StorageClass::StandardIa => p.standard_ia_retrieval_per_gb,
@@ -186,7 +186,7 @@ impl Query {
 }
 
 /// The transition fee per 1,000 objects into a class.
-pub fn transition_price(class: StorageClass, p: &LakePrices) -> f64 {
+pub(crate) fn transition_price(class: StorageClass, p: &LakePrices) -> f64 {
     match class {
         StorageClass::IntelligentTiering => p.transition_to_intelligent_tiering_per_1000,
         StorageClass::StandardIa => p.transition_to_standard_ia_per_1000,

@@ -5,7 +5,7 @@
 //! lake accumulates (`lake`).
 //! Prices come from `data/prices.json` (dated, with its source) or a file of the same shape.
 
-pub mod lake;
+pub(crate) mod lake;
 mod prices;
 
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use lake::Lake;
-pub use prices::{LakePrices, Prices, RegionPrices};
+pub(crate) use prices::{Prices, RegionPrices};
 
 use crate::compression::Compression;
 use crate::lifecycle::{Lifecycle, StorageClass};
@@ -21,7 +21,7 @@ use crate::limits::billed_bytes;
 use crate::settings::PipelineSettings;
 
 /// Seconds in the month the estimate is for (30 days).
-pub const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
+pub(crate) const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Bytes the transform adds to each reading (`,"_firehose_arrival":"2026-11-25T21:00:00.123Z"`).
 const ARRIVAL_BYTES: f64 = 45.0;
@@ -34,48 +34,48 @@ const INVOCATION_MS_PER_MB: f64 = 5.0;
 
 /// The fleet and how it sends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Fleet {
-    pub devices: u64,
+pub(crate) struct Fleet {
+    pub(crate) devices: u64,
     /// Readings per device per second.
-    pub rate: f64,
-    pub reading_bytes: u64,
+    pub(crate) rate: f64,
+    pub(crate) reading_bytes: u64,
     /// Packed records hold at most this many bytes.
-    pub record_bytes: u64,
+    pub(crate) record_bytes: u64,
     /// A packed record is sent once its oldest reading has waited this long.
-    pub linger_seconds: f64,
+    pub(crate) linger_seconds: f64,
 }
 
 /// One line of the estimate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Row {
-    pub scenario: &'static str,
+pub(crate) struct Row {
+    pub(crate) scenario: &'static str,
     /// How the lake's objects are written: `gzip` or `none`.
-    pub compression: &'static str,
+    pub(crate) compression: &'static str,
     /// The month it is priced in, from 1.
-    pub month: u32,
-    pub component: &'static str,
-    pub quantity: f64,
-    pub unit: &'static str,
-    pub usd: f64,
+    pub(crate) month: u32,
+    pub(crate) component: &'static str,
+    pub(crate) quantity: f64,
+    pub(crate) unit: &'static str,
+    pub(crate) usd: f64,
 }
 
 /// How a scenario sends: records per second and their size.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sending {
-    pub readings_per_record: u64,
-    pub records_per_second: f64,
-    pub bytes_per_second: f64,
+pub(crate) struct Sending {
+    pub(crate) readings_per_record: u64,
+    pub(crate) records_per_second: f64,
+    pub(crate) bytes_per_second: f64,
 }
 
 /// How the lake is kept: its compression with the ratio measured for it, its tiers and retention, and how long
 /// the versioned bucket keeps what expired.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Keeping {
-    pub compression: Compression,
+pub(crate) struct Keeping {
+    pub(crate) compression: Compression,
     /// How many times smaller the objects are than the JSON lines they hold (1 for `none`).
-    pub ratio: f64,
-    pub lifecycle: Lifecycle,
-    pub noncurrent_days: u32,
+    pub(crate) ratio: f64,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) noncurrent_days: u32,
 }
 
 impl Fleet {
@@ -84,7 +84,7 @@ impl Fleet {
     }
 
     /// Readings per record: one, or packed until the record is full or the linger ends.
-    pub fn sending(&self, packed: bool) -> Sending {
+    pub(crate) fn sending(&self, packed: bool) -> Sending {
         let per_record = if packed {
             let fits = (self.record_bytes / self.reading_bytes.max(1)).max(1);
             let in_linger = (self.rate * self.linger_seconds).ceil().max(1.0) as u64;
@@ -104,7 +104,7 @@ impl Fleet {
 /// processing, PUTs, logs, alarms), the lake as it accumulates, and each month's `total`; then, not in the
 /// total, one Athena query at the month's end over the last day, week and month of data
 /// (`athena_query_<window>`, with `s3_retrieval_<window>` when the cold class bills reading).
-pub fn bill(
+pub(crate) fn bill(
     fleet: &Fleet,
     pipeline: &PipelineSettings,
     prices: &RegionPrices,
@@ -225,7 +225,7 @@ fn flow(fleet: &Fleet, pipeline: &PipelineSettings) -> Flow {
 }
 
 /// What reaches the lake a day and how it is kept.
-pub fn lake_of(fleet: &Fleet, pipeline: &PipelineSettings, keeping: &Keeping) -> Lake {
+pub(crate) fn lake_of(fleet: &Fleet, pipeline: &PipelineSettings, keeping: &Keeping) -> Lake {
     let flow = flow(fleet, pipeline);
     let ratio = keeping.ratio.max(1.0);
     Lake {
@@ -285,14 +285,14 @@ fn monthly(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices, pa
 
 /// Direct-PUT quotas of one stream: calls, records and bytes per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Quota {
-    pub calls_per_second: f64,
-    pub records_per_second: f64,
-    pub bytes_per_second: f64,
+pub(crate) struct Quota {
+    pub(crate) calls_per_second: f64,
+    pub(crate) records_per_second: f64,
+    pub(crate) bytes_per_second: f64,
 }
 
 /// us-east-1, us-west-2 and eu-west-1 allow more than the other regions.
-pub fn quota(region: &str) -> Quota {
+pub(crate) fn quota(region: &str) -> Quota {
     if matches!(region, "us-east-1" | "us-west-2" | "eu-west-1") {
         Quota { calls_per_second: 2000.0, records_per_second: 500_000.0, bytes_per_second: 5.0 * 1024.0 * 1024.0 }
     } else {
@@ -301,7 +301,7 @@ pub fn quota(region: &str) -> Quota {
 }
 
 /// What a scenario would exceed of a stream's quota in `region`, one message each.
-pub fn quota_warnings(fleet: &Fleet, region: &str) -> Vec<String> {
+pub(crate) fn quota_warnings(fleet: &Fleet, region: &str) -> Vec<String> {
     let q = quota(region);
     let mut warnings = Vec::new();
     for packed in [false, true] {
@@ -331,7 +331,7 @@ pub fn quota_warnings(fleet: &Fleet, region: &str) -> Vec<String> {
 }
 
 /// Why packed records hold fewer readings than fit, when the linger is what limits them.
-pub fn packing_advice(fleet: &Fleet) -> Option<String> {
+pub(crate) fn packing_advice(fleet: &Fleet) -> Option<String> {
     let s = fleet.sending(true);
     let fits = (fleet.record_bytes / fleet.reading_bytes.max(1)).max(1);
     (s.readings_per_record < fits).then(|| {

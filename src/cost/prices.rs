@@ -14,49 +14,49 @@ const EMBEDDED: &str = include_str!("../../data/prices.json");
 /// Prices of the components the pipeline uses, in one region.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegionPrices {
-    pub firehose_ingestion_per_gb: f64,
-    pub lambda_requests_per_million: f64,
-    pub lambda_gb_second_x86_64: f64,
-    pub lambda_gb_second_arm64: f64,
-    pub s3_put_per_1000: f64,
-    pub s3_storage_per_gb_month: f64,
-    pub logs_ingestion_per_gb: f64,
+pub(crate) struct RegionPrices {
+    pub(crate) firehose_ingestion_per_gb: f64,
+    pub(crate) lambda_requests_per_million: f64,
+    pub(crate) lambda_gb_second_x86_64: f64,
+    pub(crate) lambda_gb_second_arm64: f64,
+    pub(crate) s3_put_per_1000: f64,
+    pub(crate) s3_storage_per_gb_month: f64,
+    pub(crate) logs_ingestion_per_gb: f64,
     /// A standard-resolution alarm (percentile and Metrics Insights alarms alike), per month. These four are
     /// the same in every region; a price file written before they were priced gets these list prices.
     #[serde(default = "list::alarm")]
-    pub cloudwatch_alarm_per_month: f64,
+    pub(crate) cloudwatch_alarm_per_month: f64,
     #[serde(default = "list::custom_metric")]
-    pub cloudwatch_custom_metric_per_month: f64,
+    pub(crate) cloudwatch_custom_metric_per_month: f64,
     /// Beyond the account's three free dashboards.
     #[serde(default = "list::dashboard")]
-    pub cloudwatch_dashboard_per_month: f64,
+    pub(crate) cloudwatch_dashboard_per_month: f64,
     #[serde(default = "list::kms_key")]
-    pub kms_key_per_month: f64,
+    pub(crate) kms_key_per_month: f64,
     /// The lake's storage classes, their fees, and Athena; a price file without them gets us-east-1's list prices.
     #[serde(default)]
-    pub lake: LakePrices,
+    pub(crate) lake: LakePrices,
 }
 
 /// What keeping and querying the lake costs beyond S3 Standard storage.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct LakePrices {
-    pub standard_ia_per_gb_month: f64,
-    pub glacier_ir_per_gb_month: f64,
+pub(crate) struct LakePrices {
+    pub(crate) standard_ia_per_gb_month: f64,
+    pub(crate) glacier_ir_per_gb_month: f64,
     /// Intelligent-Tiering's tiers: frequent (Standard's price), infrequent after 30 days unread, archive instant
     /// after 90.
-    pub intelligent_tiering_infrequent_per_gb_month: f64,
-    pub intelligent_tiering_archive_instant_per_gb_month: f64,
-    pub intelligent_tiering_monitoring_per_1000_objects: f64,
-    pub standard_ia_retrieval_per_gb: f64,
-    pub glacier_ir_retrieval_per_gb: f64,
+    pub(crate) intelligent_tiering_infrequent_per_gb_month: f64,
+    pub(crate) intelligent_tiering_archive_instant_per_gb_month: f64,
+    pub(crate) intelligent_tiering_monitoring_per_1000_objects: f64,
+    pub(crate) standard_ia_retrieval_per_gb: f64,
+    pub(crate) glacier_ir_retrieval_per_gb: f64,
     /// Lifecycle transition requests, per 1,000 objects moved into the class.
-    pub transition_to_intelligent_tiering_per_1000: f64,
-    pub transition_to_standard_ia_per_1000: f64,
-    pub transition_to_glacier_ir_per_1000: f64,
+    pub(crate) transition_to_intelligent_tiering_per_1000: f64,
+    pub(crate) transition_to_standard_ia_per_1000: f64,
+    pub(crate) transition_to_glacier_ir_per_1000: f64,
     /// Billed per query on the bytes it scans (compressed bytes when the objects are), at least 10 MB a query.
-    pub athena_per_tb_scanned: f64,
+    pub(crate) athena_per_tb_scanned: f64,
 }
 
 impl Default for LakePrices {
@@ -80,36 +80,36 @@ impl Default for LakePrices {
 
 /// List prices of 2026-11 for what a price file may leave out.
 mod list {
-    pub fn alarm() -> f64 {
+    pub(crate) fn alarm() -> f64 {
         0.10
     }
-    pub fn custom_metric() -> f64 {
+    pub(crate) fn custom_metric() -> f64 {
         0.30
     }
-    pub fn dashboard() -> f64 {
+    pub(crate) fn dashboard() -> f64 {
         3.00
     }
-    pub fn kms_key() -> f64 {
+    pub(crate) fn kms_key() -> f64 {
         1.00
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Prices {
+pub(crate) struct Prices {
     /// When the prices were read off their source.
-    pub date: String,
-    pub source: String,
-    pub currency: String,
-    pub regions: BTreeMap<String, RegionPrices>,
+    pub(crate) date: String,
+    pub(crate) source: String,
+    pub(crate) currency: String,
+    pub(crate) regions: BTreeMap<String, RegionPrices>,
 }
 
 impl Prices {
-    pub fn embedded() -> Prices {
+    pub(crate) fn embedded() -> Prices {
         serde_json::from_str(EMBEDDED).expect("data/prices.json is valid (tested)")
     }
 
-    pub fn load(path: &Path) -> Result<Prices> {
+    pub(crate) fn load(path: &Path) -> Result<Prices> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read price file {}", path.display()))?;
         serde_json::from_str(&text)
@@ -117,7 +117,7 @@ impl Prices {
     }
 
     /// The region's prices, or an error listing the regions there are prices for.
-    pub fn region(&self, region: &str) -> Result<&RegionPrices> {
+    pub(crate) fn region(&self, region: &str) -> Result<&RegionPrices> {
         self.regions.get(region).ok_or_else(|| {
             let known: Vec<&str> = self.regions.keys().map(String::as_str).collect();
             invalid!(

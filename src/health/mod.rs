@@ -2,7 +2,7 @@
 //! (CloudWatch on AWS, the local stream's per-minute counters locally), the thresholds derived from the
 //! deployment's settings, and the findings and verdict `health` prints and exits on.
 
-pub mod render;
+pub(crate) mod render;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,37 +11,37 @@ use crate::target::vitals::{FailedSource, RATE_SHARE_OF_LIMIT, Series, Threshold
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Healthy,
     Degraded,
     Idle,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub metric: String,
-    pub value: Option<f64>,
-    pub threshold: Option<f64>,
-    pub message: String,
+pub(crate) struct Finding {
+    pub(crate) metric: String,
+    pub(crate) value: Option<f64>,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) message: String,
 }
 
 /// The numbers `--output json` carries, under the same keys on every target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metrics {
-    pub incoming_records: u64,
-    pub incoming_bytes: u64,
-    pub throttled_records: u64,
-    pub failed_records: u64,
-    pub freshness_seconds_max: Option<f64>,
-    pub delivery_success: Option<f64>,
-    pub lambda_errors: Option<u64>,
-    pub lambda_throttles: Option<u64>,
-    pub lambda_duration_p90_ms: Option<f64>,
-    pub iot_rule_failures: Option<u64>,
+pub(crate) struct Metrics {
+    pub(crate) incoming_records: u64,
+    pub(crate) incoming_bytes: u64,
+    pub(crate) throttled_records: u64,
+    pub(crate) failed_records: u64,
+    pub(crate) freshness_seconds_max: Option<f64>,
+    pub(crate) delivery_success: Option<f64>,
+    pub(crate) lambda_errors: Option<u64>,
+    pub(crate) lambda_throttles: Option<u64>,
+    pub(crate) lambda_duration_p90_ms: Option<f64>,
+    pub(crate) iot_rule_failures: Option<u64>,
     /// Where `failed_records` comes from: `counted`, `metric` or `series`.
-    pub failed_records_source: FailedSource,
+    pub(crate) failed_records_source: FailedSource,
     /// When `iot_rule_failures` starts, if later than the window (Metrics Insights reaches back 14 days).
-    pub iot_rule_failures_since: Option<DateTime<Utc>>,
+    pub(crate) iot_rule_failures_since: Option<DateTime<Utc>>,
 }
 
 /// A count CloudWatch (or the local counters) summed, as the whole number it is.
@@ -51,25 +51,31 @@ fn count(value: f64) -> u64 {
 
 /// `health`'s result.
 #[derive(Debug, Clone, Serialize)]
-pub struct Health {
-    pub target: &'static str,
-    pub stack: String,
-    pub window_seconds: i64,
-    pub period_seconds: u32,
-    pub verdict: Verdict,
-    pub findings: Vec<Finding>,
-    pub metrics: Metrics,
+pub(crate) struct Health {
+    pub(crate) target: &'static str,
+    pub(crate) stack: String,
+    pub(crate) window_seconds: i64,
+    pub(crate) period_seconds: u32,
+    pub(crate) verdict: Verdict,
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) metrics: Metrics,
     #[serde(skip)]
-    pub vitals: Vitals,
+    pub(crate) vitals: Vitals,
     #[serde(skip)]
-    pub thresholds: Thresholds,
+    pub(crate) thresholds: Thresholds,
     #[serde(skip)]
-    pub window: Window,
+    pub(crate) window: Window,
 }
 
 /// Judges the vitals: a finding for each threshold crossed and each alarm firing; `degraded` with any finding,
 /// `idle` when nothing arrived and nothing waits, `healthy` otherwise.
-pub fn assess(target: &'static str, stack: &str, window: Window, vitals: Vitals, thresholds: Thresholds) -> Health {
+pub(crate) fn assess(
+    target: &'static str,
+    stack: &str,
+    window: Window,
+    vitals: Vitals,
+    thresholds: Thresholds,
+) -> Health {
     let v = &vitals;
     let metrics = Metrics {
         incoming_records: count(v.incoming_records.sum()),

@@ -8,7 +8,7 @@ use super::{FailedSource, Health, Series, Verdict};
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// One character per period, scaled from zero to the series' maximum; `·` where a period had no datapoint.
-pub fn sparkline(series: &Series) -> String {
+pub(crate) fn sparkline(series: &Series) -> String {
     let top = series.max().unwrap_or(0.0).max(0.0);
     series
         .0
@@ -31,7 +31,7 @@ fn number(value: Option<f64>, unit: &str) -> String {
 }
 
 /// The table, the findings and the verdict, as lines.
-pub fn table(h: &Health) -> String {
+pub(crate) fn table(h: &Health) -> String {
     let v = &h.vitals;
     let m = &h.metrics;
     let t = &h.thresholds;

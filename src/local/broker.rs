@@ -36,20 +36,20 @@ const RULE_QUEUE: usize = 4096;
 
 /// What the broker did.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Messages the rule selected and the delivery stream accepted.
-    pub forwarded: AtomicU64,
+    pub(crate) forwarded: AtomicU64,
     /// Messages the delivery stream refused (logged; the stream only fails when its disk does).
-    pub failed: AtomicU64,
+    pub(crate) failed: AtomicU64,
     /// The devices heard from, for the summary.
-    pub devices: Mutex<HashSet<String>>,
+    pub(crate) devices: Mutex<HashSet<String>>,
 }
 
 /// A running local broker; [`stop`](Self::stop) closes every connection, hands on what it received and closes
 /// the stream.
-pub struct LocalBroker {
-    pub addr: SocketAddr,
-    pub counters: Arc<Counters>,
+pub(crate) struct LocalBroker {
+    pub(crate) addr: SocketAddr,
+    pub(crate) counters: Arc<Counters>,
     stream: Option<Arc<LocalStream>>,
     stopping: Arc<AtomicBool>,
     shutdown: Arc<Notify>,
@@ -58,13 +58,13 @@ pub struct LocalBroker {
 }
 
 /// Whether an MQTT server already accepts connections at `addr`.
-pub fn listening(addr: SocketAddr) -> bool {
+pub(crate) fn listening(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
 impl LocalBroker {
     /// Starts a broker on `addr` feeding `stream` with the readings published to `stack`'s topics.
-    pub fn start(addr: SocketAddr, stack: &str, stream: LocalStream) -> Result<LocalBroker> {
+    pub(crate) fn start(addr: SocketAddr, stack: &str, stream: LocalStream) -> Result<LocalBroker> {
         let listener = TcpListener::bind(addr)
             .map_err(|e| anyhow!("cannot listen on {addr}: {e} (is another broker running? pass another --listen)"))?;
         let addr = listener.local_addr()?;
@@ -133,7 +133,7 @@ impl LocalBroker {
     }
 
     /// Closes every connection, hands on everything received, then flushes and closes the delivery stream.
-    pub fn stop(mut self) -> Result<StreamStats> {
+    pub(crate) fn stop(mut self) -> Result<StreamStats> {
         self.shutdown()
     }
 

@@ -20,11 +20,11 @@ pub struct DirLake {
 }
 
 impl DirLake {
-    pub fn new(lakes: &Path, bucket: &str) -> Self {
+    pub(crate) fn new(lakes: &Path, bucket: &str) -> Self {
         DirLake { bucket: bucket.to_owned(), root: lakes.join(bucket) }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -36,7 +36,7 @@ impl DirLake {
     }
 
     /// Writes an object atomically.
-    pub fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         let path = self.path_of(key)?;
         let tmp_dir = self.root.join(TMP_DIR);
         fs::create_dir_all(&tmp_dir).with_context(|| format!("cannot create {}", tmp_dir.display()))?;
@@ -53,7 +53,7 @@ impl DirLake {
     }
 
     /// Removes every object (and the bucket directory).
-    pub fn delete_all(&self) -> Result<()> {
+    pub(crate) fn delete_all(&self) -> Result<()> {
         if self.root.exists() {
             fs::remove_dir_all(&self.root).with_context(|| format!("cannot delete {}", self.root.display()))?;
         }

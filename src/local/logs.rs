@@ -12,23 +12,23 @@ use serde_json::{Map, Value, json};
 use crate::target::{LogEvent, LogSource};
 
 #[derive(Debug)]
-pub struct LogFiles {
+pub(crate) struct LogFiles {
     dir: PathBuf,
     lock: Mutex<()>,
 }
 
 impl LogFiles {
-    pub fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         LogFiles { dir: dir.to_owned(), lock: Mutex::new(()) }
     }
 
     /// `/aws/lambda/x` → `<dir>/aws.lambda.x.log`.
-    pub fn path_of(&self, group: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, group: &str) -> PathBuf {
         self.dir.join(format!("{}.log", group.trim_start_matches('/').replace('/', ".")))
     }
 
     /// Appends events (each a message plus structured fields) to a group.
-    pub fn append(&self, group: &str, events: &[(&str, &str, Map<String, Value>)]) -> Result<()> {
+    pub(crate) fn append(&self, group: &str, events: &[(&str, &str, Map<String, Value>)]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }

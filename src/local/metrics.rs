@@ -20,25 +20,25 @@ const BUCKET_GROWTH: f64 = 1.1;
 /// What one stream did in one minute.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Minute {
+pub(crate) struct Minute {
     /// Minutes since the Unix epoch.
-    pub minute: i64,
-    pub records_in: u64,
-    pub bytes_in: u64,
-    pub records_failed: u64,
+    pub(crate) minute: i64,
+    pub(crate) records_in: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) records_failed: u64,
     /// Age in seconds of the oldest record held undelivered, the largest seen in the minute.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub freshness_max_s: Option<f64>,
+    pub(crate) freshness_max_s: Option<f64>,
     /// Objects written to the lake, and writes that failed.
-    pub deliveries: u64,
-    pub deliveries_failed: u64,
-    pub invocations: u64,
-    pub invocation_errors: u64,
+    pub(crate) deliveries: u64,
+    pub(crate) deliveries_failed: u64,
+    pub(crate) invocations: u64,
+    pub(crate) invocation_errors: u64,
     /// Invocation durations: bucket `i` counts durations up to 1.1^i microseconds.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub duration_us: BTreeMap<u16, u64>,
+    pub(crate) duration_us: BTreeMap<u16, u64>,
     /// Messages the local IoT rule (the broker) could not put into the stream.
-    pub rule_failures: u64,
+    pub(crate) rule_failures: u64,
 }
 
 impl Minute {
@@ -46,31 +46,31 @@ impl Minute {
         *self != Minute { minute: self.minute, ..Minute::default() }
     }
 
-    pub fn note_duration(&mut self, d: std::time::Duration) {
+    pub(crate) fn note_duration(&mut self, d: std::time::Duration) {
         let us = (d.as_secs_f64() * 1e6).max(1.0);
         let bucket = us.log(BUCKET_GROWTH).ceil().clamp(0.0, f64::from(u16::MAX)) as u16;
         *self.duration_us.entry(bucket).or_default() += 1;
     }
 
-    pub fn note_freshness(&mut self, age_seconds: f64) {
+    pub(crate) fn note_freshness(&mut self, age_seconds: f64) {
         self.freshness_max_s = Some(self.freshness_max_s.map_or(age_seconds, |a| a.max(age_seconds)));
     }
 }
 
 /// The minute a stream is counting, appended to the file when the minute ends or the stream stops.
 #[derive(Debug)]
-pub struct MinuteLog {
+pub(crate) struct MinuteLog {
     path: PathBuf,
     current: Minute,
 }
 
 impl MinuteLog {
-    pub fn new(path: PathBuf) -> MinuteLog {
+    pub(crate) fn new(path: PathBuf) -> MinuteLog {
         MinuteLog { path, current: Minute { minute: Utc::now().timestamp().div_euclid(60), ..Minute::default() } }
     }
 
     /// The counters of the minute `now` is in (the previous minute is written out first).
-    pub fn at(&mut self, now: DateTime<Utc>) -> Result<&mut Minute> {
+    pub(crate) fn at(&mut self, now: DateTime<Utc>) -> Result<&mut Minute> {
         let minute = now.timestamp().div_euclid(60);
         if minute != self.current.minute {
             self.flush()?;
@@ -80,7 +80,7 @@ impl MinuteLog {
     }
 
     /// Appends the current minute if anything happened in it (one `write` of one line).
-    pub fn flush(&mut self) -> Result<()> {
+    pub(crate) fn flush(&mut self) -> Result<()> {
         if !self.current.busy() {
             return Ok(());
         }
@@ -98,13 +98,13 @@ impl MinuteLog {
 }
 
 /// The counters file read back as the local target's vitals.
-pub struct LocalVitals {
-    pub path: PathBuf,
+pub(crate) struct LocalVitals {
+    pub(crate) path: PathBuf,
 }
 
 impl LocalVitals {
     /// Every minute recorded in the file (a line cut short by a crash is skipped).
-    pub fn minutes(path: &Path) -> Result<Vec<Minute>> {
+    pub(crate) fn minutes(path: &Path) -> Result<Vec<Minute>> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),

@@ -2,11 +2,11 @@
 //! `deployment.json` (what `deploy --local` recorded), `lake/<bucket>/` (the objects, same keys as S3),
 //! `logs/` (one JSON-lines file per log group). The delivery stream runs inside the process that sends.
 
-pub mod broker;
-pub mod lake;
-pub mod logs;
-pub mod metrics;
-pub mod stream;
+pub(crate) mod broker;
+pub(crate) mod lake;
+pub(crate) mod logs;
+pub(crate) mod metrics;
+pub(crate) mod stream;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,17 +16,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::PipelineSettings;
-use crate::target::endpoint::{Endpoint, Identity};
+use crate::target::endpoint::{DeviceAuth, Endpoint};
 use crate::target::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink, VitalSource};
 use lake::DirLake;
 use logs::LogFiles;
 use stream::LocalStream;
 
 /// The region name local ARNs carry.
-pub const REGION: &str = "local";
+pub(crate) const REGION: &str = "local";
 
 /// A local ARN in Firehose's or Lambda's shape.
-pub fn arn(service: &str, resource: &str) -> String {
+pub(crate) fn arn(service: &str, resource: &str) -> String {
     format!("arn:aws:{service}:{REGION}:000000000000:{resource}")
 }
 
@@ -35,11 +35,11 @@ pub fn arn(service: &str, resource: &str) -> String {
 pub struct Deployment {
     pub settings: PipelineSettings,
     /// The delivery stream's version id: 1 at creation, +1 at every update (it appears in object names).
-    pub version: u32,
+    pub(crate) version: u32,
     /// The transform the local function runs.
-    pub transform: String,
-    pub created: DateTime<Utc>,
-    pub updated: DateTime<Utc>,
+    pub(crate) transform: String,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) updated: DateTime<Utc>,
 }
 
 /// What a deploy did.
@@ -65,7 +65,7 @@ impl LocalTarget {
         LocalTarget { root: root.to_owned() }
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -77,11 +77,11 @@ impl LocalTarget {
         DirLake::new(&self.root.join("lake"), bucket)
     }
 
-    pub fn logs(&self) -> LogFiles {
+    pub(crate) fn logs(&self) -> LogFiles {
         LogFiles::new(&self.root.join("logs"))
     }
 
-    pub fn load(&self) -> Result<Option<Deployment>> {
+    pub(crate) fn load(&self) -> Result<Option<Deployment>> {
         let path = self.deployment_path();
         match fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
@@ -93,7 +93,7 @@ impl LocalTarget {
     }
 
     /// The deployment, or an error telling how to create one.
-    pub fn require(&self) -> Result<Deployment> {
+    pub(crate) fn require(&self) -> Result<Deployment> {
         self.load()?.with_context(|| {
             format!("no local deployment in {}: run `reaqtions deploy --local` first", self.root.display())
         })
@@ -137,7 +137,7 @@ impl LocalTarget {
     }
 
     /// Removes the deployment record (and, with `delete_data`, the bucket and logs). False if nothing was there.
-    pub fn teardown(&self, delete_data: bool) -> Result<Option<Deployment>> {
+    pub(crate) fn teardown(&self, delete_data: bool) -> Result<Option<Deployment>> {
         let Some(deployment) = self.load()? else { return Ok(None) };
         if delete_data {
             self.lake(&deployment.settings.bucket).delete_all()?;
@@ -181,18 +181,18 @@ impl LocalTarget {
     }
 
     /// The running streams' per-minute counters (`metrics.jsonl`), what `health` reads.
-    pub fn metrics_path(&self) -> PathBuf {
+    pub(crate) fn metrics_path(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
     }
 
     /// What the delivery stream received over every run (`stream.json`).
-    pub fn stream_totals_path(&self) -> PathBuf {
+    pub(crate) fn stream_totals_path(&self) -> PathBuf {
         self.root.join("stream.json")
     }
 }
 
 /// Where the local broker listens unless told otherwise.
-pub const DEFAULT_BROKER: std::net::SocketAddr =
+pub(crate) const DEFAULT_BROKER: std::net::SocketAddr =
     std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), crate::mqtt::PLAIN_PORT);
 
 /// The local deployment behind the [`Pipeline`] seam: the directory lake, the log files, and a delivery stream
@@ -228,7 +228,7 @@ impl Pipeline for LocalPipeline {
             host: addr.ip().to_string(),
             port: started.as_ref().map_or(addr.port(), |b| b.addr.port()),
             stack: stack.clone(),
-            identity: Identity::None,
+            identity: DeviceAuth::None,
             hint: format!("start it with `reaqtions --local broker --listen {addr}`"),
             broker: started.map(|b| Box::new(b) as Box<dyn crate::target::endpoint::Settle>),
             // One machine's broker takes connections as fast as they come.

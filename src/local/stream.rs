@@ -30,16 +30,16 @@ const TICK: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct StreamStats {
-    pub records_in: u64,
-    pub bytes_in: u64,
+    pub(crate) records_in: u64,
+    pub(crate) bytes_in: u64,
     /// What Firehose would bill for the records received: each rounded up to 5 KB.
-    pub billed_bytes_in: u64,
-    pub invocations: u64,
-    pub records_ok: u64,
-    pub records_dropped: u64,
-    pub records_failed: u64,
-    pub objects: u64,
-    pub error_objects: u64,
+    pub(crate) billed_bytes_in: u64,
+    pub(crate) invocations: u64,
+    pub(crate) records_ok: u64,
+    pub(crate) records_dropped: u64,
+    pub(crate) records_failed: u64,
+    pub(crate) objects: u64,
+    pub(crate) error_objects: u64,
 }
 
 impl StreamStats {
@@ -58,7 +58,7 @@ impl StreamStats {
     }
 
     /// The totals recorded in `path` (zero when there is none yet).
-    pub fn load(path: &std::path::Path) -> StreamStats {
+    pub(crate) fn load(path: &std::path::Path) -> StreamStats {
         std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
     }
 
@@ -155,12 +155,13 @@ pub struct LocalStream {
 }
 
 impl LocalStream {
-    pub fn start(settings: &PipelineSettings, version: u32, lake: DirLake, logs: LogFiles) -> Result<Self> {
+    #[cfg(test)]
+    pub(crate) fn start(settings: &PipelineSettings, version: u32, lake: DirLake, logs: LogFiles) -> Result<Self> {
         Self::start_recording(settings, version, lake, logs, None)
     }
 
     /// As [`start`](Self::start), adding what it did to the totals in `totals` when it stops.
-    pub fn start_recording(
+    pub(crate) fn start_recording(
         settings: &PipelineSettings,
         version: u32,
         lake: DirLake,
@@ -188,13 +189,13 @@ impl LocalStream {
     }
 
     /// Keeps per-minute counters in `path` while it runs, for `health`.
-    pub fn counting_minutes(self, path: std::path::PathBuf) -> Self {
+    pub(crate) fn counting_minutes(self, path: std::path::PathBuf) -> Self {
         self.shared.lock().minutes = Some(MinuteLog::new(path));
         self
     }
 
     /// Messages the local IoT rule (the broker) could not put into this stream.
-    pub fn note_rule_failures(&self, n: u64) {
+    pub(crate) fn note_rule_failures(&self, n: u64) {
         if let Some(m) = self.shared.lock().minute() {
             m.rule_failures += n;
         }

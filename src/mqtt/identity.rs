@@ -17,27 +17,27 @@ const REGISTRY: &str = "devices.json";
 
 /// One registered device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceRecord {
+pub(crate) struct DeviceRecord {
     /// The device id: its thing name, its MQTT client id and its topic level.
-    pub id: String,
-    pub certificate_id: String,
-    pub certificate_arn: String,
+    pub(crate) id: String,
+    pub(crate) certificate_id: String,
+    pub(crate) certificate_arn: String,
 }
 
 /// What `devices add` wrote into a directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Registry {
-    pub stack: String,
-    pub region: String,
+pub(crate) struct Registry {
+    pub(crate) stack: String,
+    pub(crate) region: String,
     /// The account's IoT data endpoint (`<prefix>-ats.iot.<region>.amazonaws.com`).
-    pub endpoint: String,
-    pub port: u16,
-    pub devices: Vec<DeviceRecord>,
+    pub(crate) endpoint: String,
+    pub(crate) port: u16,
+    pub(crate) devices: Vec<DeviceRecord>,
 }
 
 impl Registry {
     /// The registry in `dir`, if there is one.
-    pub fn load(dir: &Path) -> Result<Option<Registry>> {
+    pub(crate) fn load(dir: &Path) -> Result<Option<Registry>> {
         let path = dir.join(REGISTRY);
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(
@@ -50,7 +50,7 @@ impl Registry {
     }
 
     /// Writes the registry (atomically) into `dir`, creating it (mode 0700) if needed.
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         create_private_dir(dir)?;
         let path = dir.join(REGISTRY);
         let tmp = dir.join(format!("{REGISTRY}.tmp"));
@@ -61,11 +61,11 @@ impl Registry {
 }
 
 /// Where a device's certificate and key are.
-pub fn certificate_path(dir: &Path, id: &str) -> PathBuf {
+pub(crate) fn certificate_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.cert.pem"))
 }
 
-pub fn key_path(dir: &Path, id: &str) -> PathBuf {
+pub(crate) fn key_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.private.key"))
 }
 
@@ -79,7 +79,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 /// Writes a device's certificate, and its private key readable by the owner only (a key already there is
 /// never overwritten: the one IoT returned is the only copy).
-pub fn write_identity(dir: &Path, id: &str, certificate_pem: &str, private_key_pem: &str) -> Result<()> {
+pub(crate) fn write_identity(dir: &Path, id: &str, certificate_pem: &str, private_key_pem: &str) -> Result<()> {
     create_private_dir(dir)?;
     let key = key_path(dir, id);
     let mut options = fs::OpenOptions::new();
@@ -93,7 +93,7 @@ pub fn write_identity(dir: &Path, id: &str, certificate_pem: &str, private_key_p
 }
 
 /// Deletes a device's files (those that exist).
-pub fn remove_identity(dir: &Path, id: &str) -> Result<()> {
+pub(crate) fn remove_identity(dir: &Path, id: &str) -> Result<()> {
     for path in [certificate_path(dir, id), key_path(dir, id)] {
         match fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -106,7 +106,7 @@ pub fn remove_identity(dir: &Path, id: &str) -> Result<()> {
 }
 
 /// The system's trusted roots (Amazon Root CA 1-4 among them), for IoT Core's server certificate.
-pub fn system_roots() -> Result<rustls::RootCertStore> {
+pub(crate) fn system_roots() -> Result<rustls::RootCertStore> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = rustls::RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(found.certs);
@@ -120,7 +120,7 @@ pub fn system_roots() -> Result<rustls::RootCertStore> {
 }
 
 /// The certificates of a CA file (PEM) as the only trusted roots.
-pub fn roots_from(file: &Path) -> Result<rustls::RootCertStore> {
+pub(crate) fn roots_from(file: &Path) -> Result<rustls::RootCertStore> {
     let certs = CertificateDer::pem_file_iter(file)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| anyhow!("cannot read CA certificates from {}: {e}", file.display()))?;
@@ -134,7 +134,7 @@ pub fn roots_from(file: &Path) -> Result<rustls::RootCertStore> {
 
 /// The TLS client a device connects with: the server checked against `roots`, the device proven by its own
 /// certificate and key from `dir`. Errors name the file, never its content.
-pub fn tls_config(dir: &Path, id: &str, roots: Arc<rustls::RootCertStore>) -> Result<Arc<rustls::ClientConfig>> {
+pub(crate) fn tls_config(dir: &Path, id: &str, roots: Arc<rustls::RootCertStore>) -> Result<Arc<rustls::ClientConfig>> {
     let cert_path = certificate_path(dir, id);
     let key_path = key_path(dir, id);
     let certs = CertificateDer::pem_file_iter(&cert_path)

@@ -2,31 +2,31 @@
 //! a delivery-stream record (AWS IoT Core's topic rule in templates/pipeline.yaml, whose SQL is [`rule_sql`];
 //! the local broker applies [`record`] itself); IoT Core's limits are in [`crate::limits`].
 
-pub mod identity;
+pub(crate) mod identity;
 pub mod sink;
 
 /// The port of MQTT over TLS with a client certificate (IoT Core) and of plain MQTT (the local broker).
-pub const TLS_PORT: u16 = 8883;
-pub const PLAIN_PORT: u16 = 1883;
+pub(crate) const TLS_PORT: u16 = 8883;
+pub(crate) const PLAIN_PORT: u16 = 1883;
 
 /// The topic `device` publishes its readings to: `<stack>/<device>/readings`.
-pub fn topic(stack: &str, device: &str) -> String {
+pub(crate) fn topic(stack: &str, device: &str) -> String {
     format!("{stack}/{device}/readings")
 }
 
 /// The filter the rule selects: `<stack>/+/readings`.
-pub fn filter(stack: &str) -> String {
+pub(crate) fn filter(stack: &str) -> String {
     format!("{stack}/+/readings")
 }
 
 /// The topic rule's name: IoT allows only letters, digits and `_` (a stack name's `-` becomes `_`).
-pub fn rule_name(stack: &str) -> String {
+pub(crate) fn rule_name(stack: &str) -> String {
     format!("{}_readings", stack.replace('-', "_"))
 }
 
 /// The device a topic names, when the rule selects it: `<stack>/<device>/readings`, or the same behind IoT
 /// Basic Ingest's `$aws/rules/<rule>/` (which skips the message broker and its charge).
-pub fn device_of<'a>(stack: &str, topic: &'a str) -> Option<&'a str> {
+pub(crate) fn device_of<'a>(stack: &str, topic: &'a str) -> Option<&'a str> {
     let basic = format!("$aws/rules/{}/", rule_name(stack));
     let topic = topic.strip_prefix(basic.as_str()).unwrap_or(topic);
     let mut levels = topic.split('/');
@@ -45,7 +45,7 @@ pub fn rule_sql(stack: &str) -> String {
 /// The record the rule makes of one message from `device`: the envelope and the rule's `\n` separator. The
 /// transform opens it and gives every reading the topic's device, so a payload cannot speak for another device
 /// and one that is not a reading reaches `error/` with its bytes and its device.
-pub fn record(device: &str, payload: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn record(device: &str, payload: &[u8], out: &mut Vec<u8>) {
     reaqtions_lambda::envelope::seal_into(device, payload, out);
     out.push(b'\n');
 }

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::limits::SinkLimits;
 use crate::limits::{IOT_INFLIGHT, IOT_PAYLOAD_BYTES};
-use crate::target::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, Endpoint, Identity, Pacer};
+use crate::target::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, DeviceAuth, Endpoint, Pacer};
 use crate::target::{RecordSink, SinkError};
 
 /// Requests a client may queue before its connection takes them.
@@ -72,7 +72,7 @@ impl MqttSink {
     }
 
     /// Publishes acknowledged so far.
-    pub fn acknowledged(&self) -> u64 {
+    pub(crate) fn acknowledged(&self) -> u64 {
         self.acknowledged.load(Relaxed)
     }
 
@@ -83,7 +83,7 @@ impl MqttSink {
             .set_clean_session(true)
             .set_inflight(IOT_INFLIGHT)
             .set_max_packet_size(IOT_PAYLOAD_BYTES + 1024, IOT_PAYLOAD_BYTES + 1024);
-        if let Identity::Certificates { dir, roots } = &self.endpoint.identity {
+        if let DeviceAuth::Certificates { dir, roots } = &self.endpoint.identity {
             let config = super::identity::tls_config(dir, device, Arc::clone(roots))
                 .map_err(|e| SinkError::permanent("DeviceIdentity", format!("{e:#}")))?;
             options.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(config)));

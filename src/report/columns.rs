@@ -23,13 +23,13 @@ impl Default for Columns {
 
 impl Columns {
     /// Columns fixed up front (first-seen fields still follow).
-    pub fn with(names: &[&str]) -> Self {
+    pub(crate) fn with(names: &[&str]) -> Self {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         Columns { known: names.iter().cloned().collect(), names }
     }
 
     /// Adds the row's fields that are not columns yet, in the row's order.
-    pub fn observe(&mut self, row: &Row) {
+    pub(crate) fn observe(&mut self, row: &Row) {
         for key in row.keys() {
             if !self.known.contains(key) {
                 self.known.insert(key.clone());
@@ -38,18 +38,18 @@ impl Columns {
         }
     }
 
-    pub fn names(&self) -> &[String] {
+    pub(crate) fn names(&self) -> &[String] {
         &self.names
     }
 
     /// The row's cells in column order.
-    pub fn cells(&self, row: &Row) -> Vec<String> {
+    pub(crate) fn cells(&self, row: &Row) -> Vec<String> {
         self.names.iter().map(|n| row.get(n).map(cell).unwrap_or_default()).collect()
     }
 }
 
 /// A JSON value as one cell: strings bare, `null` empty, containers as compact JSON.
-pub fn cell(value: &Value) -> String {
+pub(crate) fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

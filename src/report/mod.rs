@@ -2,10 +2,11 @@
 //! is read, read concurrently with bounded memory, rows streamed to the chosen format — plus the per-device
 //! summary and the count of error records by type.
 
+pub(crate) mod athena;
 pub mod columns;
 pub mod html;
 pub mod output;
-pub mod sql;
+pub(crate) mod sql;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -16,8 +17,8 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use self::output::{Engine, Format};
-use crate::fetch::for_each_object;
 use crate::prefix::{Prefix, key_hour};
+use crate::read_ahead::for_each_object;
 use crate::settings::PipelineSettings;
 use crate::target::{Names, ObjectLake, ObjectMeta};
 
@@ -25,34 +26,34 @@ pub type Row = Map<String, Value>;
 
 /// A report to write, validated.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub format: Format,
-    pub engine: Engine,
+pub(crate) struct Request {
+    pub(crate) format: Format,
+    pub(crate) engine: Engine,
     /// A query of the user's, run as it is (Athena).
-    pub sql: Option<String>,
-    pub output: Option<PathBuf>,
-    pub query: Query,
-    pub summary: bool,
-    pub concurrency: usize,
-    pub names: Names,
-    pub quiet: bool,
+    pub(crate) sql: Option<String>,
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) query: Query,
+    pub(crate) summary: bool,
+    pub(crate) concurrency: usize,
+    pub(crate) names: Names,
+    pub(crate) quiet: bool,
 }
 
 /// Which rows to report.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub devices: Vec<String>,
+    pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
+    pub(crate) devices: Vec<String>,
 }
 
 /// What reading the lake found besides rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadStats {
-    pub objects: usize,
+    pub(crate) objects: usize,
     pub rows: u64,
     /// One message per unreadable object or corrupt line (the report is partial when not empty).
-    pub problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
 /// Objects under `prefix` that can hold rows in the query's time range: with a time filter, only the hour
@@ -91,7 +92,7 @@ pub fn select_objects(
 }
 
 /// When a row was ingested: Firehose's arrival time when the transform added it, else the device's `TIME`.
-pub fn row_time(row: &Row) -> Option<DateTime<Utc>> {
+pub(crate) fn row_time(row: &Row) -> Option<DateTime<Utc>> {
     let text = row.get(reaqtions_lambda::ARRIVAL_FIELD).or_else(|| row.get("TIME"))?.as_str()?;
     text.parse::<DateTime<Utc>>()
         .ok()
@@ -148,7 +149,7 @@ pub fn for_each_row(
 }
 
 /// Error records under the error prefix, counted by their `errorCode` and by device (an IoT message opened).
-pub fn error_counts(
+pub(crate) fn error_counts(
     lake: &dyn ObjectLake,
     settings: &PipelineSettings,
     query: &Query,
@@ -159,7 +160,7 @@ pub fn error_counts(
     let mut counts = ErrorCounts::default();
     for_each_object(lake, &objects, concurrency, |_, bytes| {
         for line in bytes.unwrap_or_default().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let failed = crate::failed::parse(line);
+            let failed = crate::failed_records::parse(line);
             let code = failed.as_ref().and_then(|f| f.error_code.clone()).unwrap_or_else(|| "unparseable".to_owned());
             *counts.by_code.entry(code).or_insert(0) += 1;
             let device = failed.and_then(|f| f.device_id.or_else(|| claimed_device(&f.payload)));
@@ -173,14 +174,14 @@ pub fn error_counts(
 /// Refused records, counted by Firehose's error code and by device.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ErrorCounts {
-    pub by_code: BTreeMap<String, u64>,
+    pub(crate) by_code: BTreeMap<String, u64>,
     /// By the topic's device for an IoT message, by the `device_id` a Direct-PUT record's bytes name, else
     /// [`UNATTRIBUTED`].
-    pub by_device: BTreeMap<String, u64>,
+    pub(crate) by_device: BTreeMap<String, u64>,
 }
 
 /// The device of a refused record that names none.
-pub const UNATTRIBUTED: &str = "(unattributed)";
+pub(crate) const UNATTRIBUTED: &str = "(unattributed)";
 
 /// The `device_id` a refused record's own bytes name, when they are a JSON object with one.
 fn claimed_device(payload: &[u8]) -> Option<String> {

@@ -14,7 +14,7 @@ use super::columns::Columns;
 use super::html::{self, Context, Page};
 
 /// Rows a table shows before pointing to a machine format.
-pub const TABLE_ROWS: usize = 200;
+pub(crate) const TABLE_ROWS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -28,7 +28,7 @@ pub enum Format {
 
 /// Where report rows come from: the objects read by this process, or Athena over the lake tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Engine {
+pub(crate) enum Engine {
     #[default]
     Scan,
     Athena,
@@ -56,12 +56,12 @@ impl<'w> RowWriter<'w> {
     }
 
     /// What an HTML page says about its source, window and failed records.
-    pub fn with_context(mut self, context: Context) -> Self {
+    pub(crate) fn with_context(mut self, context: Context) -> Self {
         self.context = context;
         self
     }
 
-    pub fn write(&mut self, row: Row) -> Result<()> {
+    pub(crate) fn write(&mut self, row: Row) -> Result<()> {
         let line = if self.format == Format::Csv { serde_json::to_vec(&row)? } else { Vec::new() };
         self.write_line(row, &line)
     }

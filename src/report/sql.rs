@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike as _, Duration, DurationRound as _, Timelike as 
 use super::Query;
 
 /// The readings' fields as the table has them (lowercase) and as the readings carry them.
-pub const FIELDS: [(&str, &str); 17] = [
+pub(crate) const FIELDS: [(&str, &str); 17] = [
     ("device_id", "device_id"),
     ("seq", "seq"),
     ("sim_run", "sim_run"),
@@ -30,13 +30,13 @@ pub const FIELDS: [(&str, &str); 17] = [
 
 /// A SQL text and its positional execution parameters (SQL literals).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Statement {
-    pub sql: String,
-    pub parameters: Vec<String>,
+pub(crate) struct Statement {
+    pub(crate) sql: String,
+    pub(crate) parameters: Vec<String>,
 }
 
 /// A string as a SQL literal: quoted, inner quotes doubled.
-pub fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
@@ -46,7 +46,7 @@ fn timestamp(t: DateTime<Utc>) -> String {
 
 /// Partition predicates for every hour from `since` to `until` (inclusive), grouped into whole days, months and
 /// years where the range covers them.
-pub fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
+pub(crate) fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
     let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
     let (mut at, end) = (hour(since), hour(until));
     let mut clauses: Vec<String> = Vec::new();
@@ -78,7 +78,7 @@ pub fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
 /// The first partition hour a query with `--since` reads: an hour before it (a record can sit in the partition
 /// of the oldest record of its object). Without `--since` the caller derives a floor from the lake: every query
 /// the tool writes is bounded, since the table projects 2024-2099 by hour and an unbounded query lists all.
-pub fn partition_floor(query: &Query) -> Option<DateTime<Utc>> {
+pub(crate) fn partition_floor(query: &Query) -> Option<DateTime<Utc>> {
     query.since.map(|since| since - Duration::hours(1))
 }
 
@@ -114,7 +114,7 @@ fn with_where(mut sql: String, wheres: &[String]) -> String {
 }
 
 /// The readings that match `query`, oldest arrival first.
-pub fn readings(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
+pub(crate) fn readings(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
     let columns: Vec<String> = FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect();
     let wheres = filters(query, floor, &mut parameters);
@@ -124,7 +124,7 @@ pub fn readings(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
 }
 
 /// The per-device summary `report --summary` shows, aggregated by Athena.
-pub fn summary(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
+pub(crate) fn summary(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
     let wheres = filters(query, floor, &mut parameters);
     let select = format!(
@@ -138,7 +138,7 @@ pub fn summary(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
 }
 
 /// The readings' own name of a result column (Athena answers in lowercase).
-pub fn field_name(column: &str) -> &str {
+pub(crate) fn field_name(column: &str) -> &str {
     FIELDS.iter().find(|(c, _)| *c == column).map_or(column, |(_, name)| name)
 }
 

@@ -10,7 +10,7 @@ use super::columns::Columns;
 use crate::aqi::category;
 
 /// The device column for readings without `device_id` (the original fleet).
-pub const NO_DEVICE: &str = "(no device_id)";
+pub(crate) const NO_DEVICE: &str = "(no device_id)";
 
 #[derive(Debug, Default)]
 struct Stat {
@@ -34,7 +34,7 @@ impl Stat {
 }
 
 #[derive(Debug, Default)]
-struct Device {
+struct DeviceSpan {
     readings: u64,
     first: Option<String>,
     last: Option<String>,
@@ -44,11 +44,11 @@ struct Device {
 }
 
 #[derive(Debug, Default)]
-pub struct Summary {
-    devices: BTreeMap<String, Device>,
+pub struct DeviceSummary {
+    devices: BTreeMap<String, DeviceSpan>,
 }
 
-pub const COLUMNS: [&str; 10] = [
+pub(crate) const COLUMNS: [&str; 10] = [
     "device_id",
     "readings",
     "first_TIME",
@@ -61,7 +61,7 @@ pub const COLUMNS: [&str; 10] = [
     "AQI_category",
 ];
 
-impl Summary {
+impl DeviceSummary {
     pub fn add(&mut self, row: &Row) {
         let id = row.get("device_id").and_then(Value::as_str).unwrap_or(NO_DEVICE);
         let d = self.devices.entry(id.to_owned()).or_default();
@@ -80,12 +80,12 @@ impl Summary {
         d.aqi.add(num("AQI"));
     }
 
-    pub fn columns() -> Columns {
+    pub(crate) fn columns() -> Columns {
         Columns::with(&COLUMNS)
     }
 
     /// One row per device, by device id.
-    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+    pub(crate) fn rows(&self) -> impl Iterator<Item = Row> + '_ {
         self.devices.iter().map(|(id, d)| {
             let row = json!({
                 "device_id": id, "readings": d.readings, "first_TIME": d.first, "last_TIME": d.last,
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn per_device_aggregates() {
-        let mut s = Summary::default();
+        let mut s = DeviceSummary::default();
         for r in [
             r#"{"device_id":"b","TIME":"2026-11-25T21:00:02","PM2_5":10.0,"PM10":20.0,"AQI":53}"#,
             r#"{"device_id":"b","TIME":"2026-11-25T21:00:01","PM2_5":20.0,"PM10":30.0,"AQI":71}"#,

@@ -295,7 +295,7 @@ mod tests {
     use crate::aws::pipeline::{DERIVED_PARAMETERS, PIPELINE_TEMPLATE};
 
     /// Every setting away from its default (a struct literal: a new setting must be added here).
-    pub(crate) fn all_changed() -> SettingsInput {
+    pub(super) fn all_changed() -> SettingsInput {
         SettingsInput {
             stack: Some("lab".into()),
             bucket: Some("lab-lake".into()),

@@ -21,36 +21,36 @@ pub const DEFAULT_ERROR_PREFIX: &str = "error/!{firehose:error-output-type}/year
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSettings {
-    pub stack: String,
-    pub stream: String,
+    pub(crate) stack: String,
+    pub(crate) stream: String,
     pub bucket: String,
-    pub function: String,
-    pub log_group: String,
+    pub(crate) function: String,
+    pub(crate) log_group: String,
     pub prefix: String,
-    pub error_prefix: String,
-    pub buffering: Buffering,
-    pub processor: ProcessorBuffering,
-    pub lambda: LambdaSettings,
+    pub(crate) error_prefix: String,
+    pub(crate) buffering: Buffering,
+    pub(crate) processor: ProcessorBuffering,
+    pub(crate) lambda: LambdaSettings,
     /// Days the Lambda's log group keeps events.
-    pub log_retention_days: u32,
+    pub(crate) log_retention_days: u32,
     /// Days an old (noncurrent) object version stays in the raw bucket before it expires.
     #[serde(default = "default_noncurrent_version_days")]
-    pub noncurrent_version_days: u32,
+    pub(crate) noncurrent_version_days: u32,
     /// GB (2^30 bytes) one Athena query may scan before its workgroup cancels it.
     #[serde(default = "default_athena_scan_limit_gb")]
-    pub athena_scan_limit_gb: u32,
+    pub(crate) athena_scan_limit_gb: u32,
     /// The function's architecture (`x86_64` or `arm64`).
     #[serde(default = "default_architecture")]
-    pub architecture: String,
+    pub(crate) architecture: String,
     /// CloudWatch alarms, their SNS topic and the dashboard (AWS).
     #[serde(default)]
     pub monitoring: Monitoring,
     /// What the lake's objects are written as (a deployment recorded before this setting gets the default).
     #[serde(default)]
-    pub compression: crate::compression::Compression,
+    pub(crate) compression: crate::compression::Compression,
     /// The raw bucket's storage tiers and retention (AWS, on a bucket the stack owns).
     #[serde(default)]
-    pub lifecycle: crate::lifecycle::Lifecycle,
+    pub(crate) lifecycle: crate::lifecycle::Lifecycle,
 }
 
 /// The stack's alarms (on unless turned off), where they notify, and its dashboard (on unless turned off).
@@ -84,32 +84,32 @@ fn default_noncurrent_version_days() -> u32 {
 /// Firehose S3 buffering hints.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Buffering {
-    pub size_mib: u32,
-    pub interval_seconds: u32,
+pub(crate) struct Buffering {
+    pub(crate) size_mib: u32,
+    pub(crate) interval_seconds: u32,
 }
 
 /// Buffering of records before each Lambda invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProcessorBuffering {
-    pub size_mb: f64,
-    pub interval_seconds: u32,
+pub(crate) struct ProcessorBuffering {
+    pub(crate) size_mb: f64,
+    pub(crate) interval_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LambdaSettings {
-    pub memory_mb: u32,
-    pub timeout_seconds: u32,
+pub(crate) struct LambdaSettings {
+    pub(crate) memory_mb: u32,
+    pub(crate) timeout_seconds: u32,
 }
 
 /// An account id of the right length, to check the default bucket name before the account is known.
-pub const STAND_IN_ACCOUNT: &str = "000000000000";
+pub(crate) const STAND_IN_ACCOUNT: &str = "000000000000";
 
 /// The default raw bucket on AWS: `reaqtions-iot-data-lake-raw` itself is surely taken, so the name is made
 /// unique per account and region.
-pub fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
+pub(crate) fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
     let name = format!("{stack}-iot-data-lake-raw-{account}-{region}");
     if name.len() > 63 {
         return Err(invalid!(
@@ -127,12 +127,15 @@ impl PipelineSettings {
     }
 
     /// The defaults of every setting (stack `reaqtions`).
-    pub fn defaults() -> Self {
+    pub(crate) fn defaults() -> Self {
         Self::resolve(SettingsInput::default()).expect("the defaults follow every rule")
     }
 
     /// As [`resolve`](Self::resolve), with the bucket named by `default_bucket(stack)` when none was given.
-    pub fn resolve_with(file: SettingsInput, default_bucket: impl FnOnce(&str) -> Result<String>) -> Result<Self> {
+    pub(crate) fn resolve_with(
+        file: SettingsInput,
+        default_bucket: impl FnOnce(&str) -> Result<String>,
+    ) -> Result<Self> {
         let stack = file.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
         validate_stack(&stack)?;
         let bucket = match file.bucket.clone() {
@@ -146,7 +149,7 @@ impl PipelineSettings {
 
     /// The settings given, defaults filled in, no rule checked: what a deployment recorded runs with even
     /// where a later rule would refuse it.
-    pub fn resolve_unchecked(file: SettingsInput) -> Self {
+    pub(crate) fn resolve_unchecked(file: SettingsInput) -> Self {
         let stack = file.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
         let bucket = file.bucket.clone().unwrap_or_else(|| format!("{stack}-iot-data-lake-raw"));
         Self::assemble(file, stack, bucket)
@@ -195,7 +198,7 @@ impl PipelineSettings {
 
     /// Firehose's, S3's, CloudWatch's and Lambda's own limits, checked before anything is created. Every
     /// error is [`Invalid`] and names the value and the rule.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let s = self;
         validate_stack(&s.stack)?;
         check_bucket_name(&s.bucket)?;
@@ -276,7 +279,7 @@ fn validate_stack(stack: &str) -> Result<()> {
 }
 
 /// Every rule S3 sets for a general purpose bucket's name, each named when broken.
-pub fn check_bucket_name(name: &str) -> Result<()> {
+pub(crate) fn check_bucket_name(name: &str) -> Result<()> {
     let broken = |rule: &str| Err(invalid!("bucket name {name:?} is not a valid S3 bucket name: {rule}"));
     if !(3..=63).contains(&name.len()) {
         return broken("it must be 3-63 characters long");

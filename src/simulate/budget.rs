@@ -9,15 +9,15 @@ use crate::output::thousands as count;
 
 /// The plan in one line, and why it needs a yes (empty when it does not).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Statement {
-    pub line: String,
-    pub over: Vec<String>,
-    pub readings: u64,
-    pub usd: Option<f64>,
+pub(crate) struct Statement {
+    pub(crate) line: String,
+    pub(crate) over: Vec<String>,
+    pub(crate) readings: u64,
+    pub(crate) usd: Option<f64>,
 }
 
 /// `1.3 TB`, `330 kB`: decimal units, three significant figures.
-pub fn bytes(n: f64) -> String {
+pub(crate) fn bytes(n: f64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut value = n;
     let mut unit = 0;
@@ -29,7 +29,7 @@ pub fn bytes(n: f64) -> String {
 }
 
 /// The statement for `plan` with readings of `reading_bytes`; `aws_region` when the run goes to AWS.
-pub fn state(plan: &Plan, reading_bytes: u64, aws_region: Option<&str>) -> Statement {
+pub(crate) fn state(plan: &Plan, reading_bytes: u64, aws_region: Option<&str>) -> Statement {
     let readings = plan.total();
     let aggregate = plan.rate * plan.devices as f64;
     let seconds = plan.per_device as f64 / plan.rate;

@@ -10,7 +10,7 @@ use rand::{Rng as _, SeedableRng as _};
 use crate::aqi::pm25_aqi;
 
 /// The field carrying the simulation run's id, so `--verify` tells this run's readings from earlier ones.
-pub const RUN_FIELD: &str = "sim_run";
+pub(crate) const RUN_FIELD: &str = "sim_run";
 
 /// `TIME` as new devices send it: RFC 3339, UTC, microseconds.
 pub fn format_time(now: DateTime<Utc>) -> String {
@@ -47,8 +47,8 @@ fn round(x: f64, decimals: i32) -> f64 {
 
 /// One simulated device.
 #[derive(Debug, Clone)]
-pub struct Device {
-    pub id: String,
+pub struct SimulatedDevice {
+    pub(crate) id: String,
     seq: u64,
     rng: SmallRng,
     user_input: u8,
@@ -64,9 +64,9 @@ pub struct Device {
     humidity: Walk,
 }
 
-impl Device {
-    /// Device number `index` (0-based → `aq-0001`); the same `seed` gives the same values.
-    pub fn new(index: usize, seed: u64) -> Device {
+impl SimulatedDevice {
+    /// SimulatedDevice number `index` (0-based → `aq-0001`); the same `seed` gives the same values.
+    pub fn new(index: usize, seed: u64) -> SimulatedDevice {
         let mut rng = SmallRng::seed_from_u64(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut walk = |base, step, min, max| Walk::new(&mut rng, base, step, min, max);
         let pm25 = walk((3.0, 40.0), 0.8, 0.0, 500.0);
@@ -77,7 +77,7 @@ impl Device {
         let pressure = walk((990.0, 1030.0), 0.2, 870.0, 1085.0);
         let temperature = walk((15.0, 28.0), 0.1, -40.0, 85.0);
         let humidity = walk((30.0, 70.0), 0.5, 0.0, 100.0);
-        Device {
+        SimulatedDevice {
             id: crate::device::id(index),
             seq: 0,
             user_input: rng.random_range(1..=5),
@@ -96,7 +96,7 @@ impl Device {
     }
 
     /// Takes the next sequence number without producing a reading (for a malformed payload in its place).
-    pub fn skip(&mut self) -> u64 {
+    pub(crate) fn skip(&mut self) -> u64 {
         self.seq += 1;
         self.seq
     }
@@ -135,8 +135,8 @@ impl Device {
 }
 
 /// The size of a simulated reading (the mean of a hundred): what `cost` and `simulate`'s plan assume.
-pub fn typical_reading_bytes() -> u64 {
-    let mut device = Device::new(0, 1);
+pub(crate) fn typical_reading_bytes() -> u64 {
+    let mut device = SimulatedDevice::new(0, 1);
     let time = format_time(chrono::Utc::now());
     let mut out = Vec::new();
     for _ in 0..100 {
@@ -146,7 +146,7 @@ pub fn typical_reading_bytes() -> u64 {
 }
 
 /// Readings in [`sample_ratio`]'s sample.
-pub const SAMPLE_READINGS: usize = 2000;
+pub(crate) const SAMPLE_READINGS: usize = 2000;
 
 /// How many times smaller gzip makes the lake: measured on a deterministic sample of 2,000 simulated readings
 /// (20 devices, through the transform as the lake holds them), compressed as the lake is written.
@@ -154,7 +154,7 @@ pub fn sample_ratio(compression: crate::compression::Compression) -> f64 {
     if compression == crate::compression::Compression::None {
         return 1.0;
     }
-    let mut devices: Vec<Device> = (0..20).map(|i| Device::new(i, 7)).collect();
+    let mut devices: Vec<SimulatedDevice> = (0..20).map(|i| SimulatedDevice::new(i, 7)).collect();
     let (mut reading, mut plain) = (Vec::new(), Vec::new());
     for i in 0..SAMPLE_READINGS {
         reading.clear();
@@ -172,7 +172,7 @@ mod tests {
     use serde_json::Value;
 
     fn readings(seed: u64, n: usize) -> Vec<Value> {
-        let mut device = Device::new(6, seed);
+        let mut device = SimulatedDevice::new(6, seed);
         let now = format_time(Utc::now());
         (0..n)
             .map(|_| {

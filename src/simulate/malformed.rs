@@ -2,11 +2,11 @@
 //! run in plain text so `--verify` can find it under `error/` from the raw bytes.
 
 /// The kinds, in the order they are cycled through.
-pub const KINDS: [&str; 6] =
+pub(crate) const KINDS: [&str; 6] =
     ["not-json", "not-an-object", "measure-not-a-number", "bad-time", "not-utf8", "truncated-json"];
 
 /// Appends malformed payload number `n` (its kind cycles through [`KINDS`]) and a newline; returns the kind.
-pub fn write(n: u64, device: &str, seq: u64, run: &str, out: &mut Vec<u8>) -> &'static str {
+pub(crate) fn write(n: u64, device: &str, seq: u64, run: &str, out: &mut Vec<u8>) -> &'static str {
     let ids = format!("\"device_id\":\"{device}\",\"seq\":{seq},\"sim_run\":\"{run}\"");
     let kind = KINDS[(n % KINDS.len() as u64) as usize];
     match kind {

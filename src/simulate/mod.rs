@@ -2,12 +2,12 @@
 //! never built up front), sends them through the retrying sender with bounded concurrency, tracks what was
 //! accepted for `--verify`, and reports what happened.
 
-pub mod budget;
+pub(crate) mod budget;
 pub mod device;
-pub mod malformed;
-pub mod pack;
-pub mod sender;
-pub mod verify;
+pub(crate) mod malformed;
+pub(crate) mod pack;
+pub(crate) mod sender;
+pub(crate) mod verify;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::progress::Progress;
 use crate::target::RecordSink;
 use crate::target::batch::{Batcher, Outgoing};
-use device::Device;
+use device::SimulatedDevice;
 use pack::{Made, Packer};
 use sender::{RetryPolicy, Sender};
 
@@ -35,7 +35,7 @@ const BATCH_LINGER: Duration = Duration::from_millis(50);
 pub const DEFAULT_RECORD_BYTES: usize = 5 * 1024;
 
 /// Set by the Ctrl-C handler: stop making readings, send what was made, flush.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// What to simulate, validated.
 #[derive(Debug, Clone)]
@@ -56,22 +56,13 @@ pub struct Plan {
     pub spool: PathBuf,
     /// Track what was accepted and verify it arrived.
     pub track: bool,
-    /// How long verification waits at most.
-    pub verify_timeout: Duration,
-    /// Send a spool file's readings again instead of simulating.
-    pub resend: Option<PathBuf>,
-    /// Names of a pipeline deployed by other means.
-    pub names: crate::target::Names,
     /// Over MQTT (one reading per publish, each device on its own connection) instead of PutRecordBatch.
     pub mqtt: Option<crate::target::MqttAccess>,
-    pub output: crate::output::OutputFormat,
     pub quiet: bool,
     /// The wall time the run may take (`--duration`): a run that cannot keep up ends there, behind.
     pub deadline: Option<Duration>,
     /// What the spool file may hold; readings beyond are counted as left out.
     pub spool_limit_bytes: u64,
-    /// Run without asking even over the thresholds.
-    pub yes: bool,
     /// A run over this many readings, or (on AWS) this many dollars of ingestion, asks first.
     pub confirm_over_readings: u64,
     pub confirm_over_usd: f64,
@@ -84,11 +75,11 @@ const MAX_PER_PASS: u64 = 20_000;
 const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
 /// What a spool file holds at most unless told otherwise.
-pub const DEFAULT_SPOOL_LIMIT_BYTES: u64 = 1 << 30;
+pub(crate) const DEFAULT_SPOOL_LIMIT_BYTES: u64 = 1 << 30;
 
 impl Plan {
     /// `devices` × `per_device` readings at `rate` per device per second; everything else at its default
-    /// (seed 1, nothing malformed, one batch in flight, no verification, table output).
+    /// (seed 1, nothing malformed, one batch in flight, nothing tracked).
     pub fn new(devices: usize, rate: f64, per_device: u64, spool: PathBuf) -> Plan {
         Plan {
             devices,
@@ -102,22 +93,17 @@ impl Plan {
             linger: Duration::from_secs(1),
             spool,
             track: false,
-            verify_timeout: Duration::from_secs(600),
-            resend: None,
-            names: crate::target::Names::default(),
             mqtt: None,
-            output: crate::output::OutputFormat::Table,
             quiet: true,
             deadline: None,
             spool_limit_bytes: DEFAULT_SPOOL_LIMIT_BYTES,
-            yes: false,
             confirm_over_readings: 10_000_000,
             confirm_over_usd: 1.0,
         }
     }
 
     /// Every value within its range (a usage error naming the flag otherwise).
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         use crate::invalid;
         if !(1..=100_000).contains(&self.devices) {
             return Err(invalid!("--devices must be 1-100000 (got {})", self.devices));
@@ -161,14 +147,14 @@ impl Plan {
         Ok(())
     }
 
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.per_device * self.devices as u64
     }
 }
 
 /// Which readings a record carries: one device's, as `(seq, milliseconds after the start it was made)`.
 #[derive(Debug, Clone)]
-pub struct Tag {
+pub(crate) struct Tag {
     device: u32,
     readings: Vec<(u64, u32)>,
     malformed: bool,
@@ -177,10 +163,9 @@ pub struct Tag {
 /// What was accepted, by device and seq, for `--verify`.
 #[derive(Debug)]
 pub struct Tracker {
-    pub run: String,
-    pub started: DateTime<Utc>,
-    pub device_ids: Vec<String>,
-    /// Index of each device id in `device_ids`: a line's device is found in constant time, so verifying is
+    pub(crate) run: String,
+    pub(crate) started: DateTime<Utc>,
+    /// Index of each device id (`aq-0001` is 0): a line's device is found in constant time, so verifying is
     /// linear in the readings whatever the number of devices.
     index: HashMap<String, usize>,
     /// `made_ms + 1` of each accepted reading, indexed `[device][seq - 1]`; 0 = not accepted.
@@ -194,8 +179,7 @@ impl Tracker {
         Tracker {
             run: run.to_owned(),
             started,
-            index: device_ids.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect(),
-            device_ids,
+            index: device_ids.into_iter().enumerate().map(|(i, d)| (d, i)).collect(),
             accepted: Mutex::new(vec![Vec::new(); devices]),
             malformed: Mutex::new(HashSet::new()),
         }
@@ -217,23 +201,23 @@ impl Tracker {
     }
 
     /// The index of a device of this run.
-    pub fn device_index(&self, device: &str) -> Option<usize> {
+    pub(crate) fn device_index(&self, device: &str) -> Option<usize> {
         self.index.get(device).copied()
     }
 
     /// When the accepted reading `(device index, seq)` was made, if it was accepted.
-    pub fn made_at(&self, index: usize, seq: u64) -> Option<DateTime<Utc>> {
+    pub(crate) fn made_at(&self, index: usize, seq: u64) -> Option<DateTime<Utc>> {
         let accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
         let ms = *accepted[index].get(usize::try_from(seq).ok()?.checked_sub(1)?)?;
         (ms > 0).then(|| self.started + chrono::Duration::milliseconds(i64::from(ms - 1)))
     }
 
-    pub fn is_malformed(&self, index: usize, seq: u64) -> bool {
+    pub(crate) fn is_malformed(&self, index: usize, seq: u64) -> bool {
         self.malformed.lock().unwrap_or_else(|e| e.into_inner()).contains(&(index as u32, seq))
     }
 
     /// Every accepted `(device, seq)`.
-    pub fn accepted_keys(&self) -> Vec<(usize, u64)> {
+    pub(crate) fn accepted_keys(&self) -> Vec<(usize, u64)> {
         let accepted = self.accepted.lock().unwrap_or_else(|e| e.into_inner());
         accepted
             .iter()
@@ -247,38 +231,38 @@ impl Tracker {
 
 /// What a run did.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub run: String,
-    pub devices: usize,
+pub struct RunSummary {
+    pub(crate) run: String,
+    pub(crate) devices: usize,
     pub target_rate: f64,
     pub sent: u64,
     /// The records the readings went in, what they weigh, and what Firehose bills for them (each record
     /// rounded up to 5 KB).
     #[serde(flatten)]
     pub records: pack::RecordStats,
-    pub malformed_sent: u64,
+    pub(crate) malformed_sent: u64,
     pub accepted: u64,
-    pub failed: u64,
+    pub(crate) failed: u64,
     pub retried: u64,
-    pub oversize_rejected: u64,
+    pub(crate) oversize_rejected: u64,
     pub calls: u64,
     pub elapsed_seconds: f64,
     pub readings_per_second: f64,
     pub rate_accuracy_percent: f64,
-    pub interrupted: bool,
-    pub spool_file: Option<String>,
+    pub(crate) interrupted: bool,
+    pub(crate) spool_file: Option<String>,
     /// Refused entries and failed calls, by code.
     pub errors: std::collections::BTreeMap<String, u64>,
     /// What stopped sending, when a failure no retry can fix did.
-    pub stopped_by: Option<String>,
+    pub(crate) stopped_by: Option<String>,
     /// Readings of the plan never made: sending stopped, or the run reached its duration behind the rate.
-    pub not_made: u64,
+    pub(crate) not_made: u64,
     /// Readings the spool file had no room for (its size limit): lost, and said so.
-    pub spool_left_out: u64,
+    pub(crate) spool_left_out: u64,
     /// Readings the stream accepted but could not write (the local lake failed): in the spool, unless lost.
-    pub not_written: u64,
+    pub(crate) not_written: u64,
     /// Readings neither written nor spooled (the spool could not be written either).
-    pub lost: u64,
+    pub(crate) lost: u64,
 }
 
 /// Full batches go to the sending threads at once; a partly filled one after [`BATCH_LINGER`].
@@ -312,7 +296,7 @@ impl Outbox<'_> {
 }
 
 /// Runs the simulation against `sink`; returns the summary and, when `plan.track`, what was accepted.
-pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracker>)> {
+pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tracker>)> {
     let run_id = format!("{:08x}", rand::rng().random::<u32>());
     let total = plan.total();
     let total_rate = plan.rate * plan.devices as f64;
@@ -321,7 +305,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
     let started_wall = Utc::now();
     let started = Instant::now();
     let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, plan.devices));
-    let mut devices: Vec<Device> = (0..plan.devices).map(|i| Device::new(i, plan.seed)).collect();
+    let mut devices: Vec<SimulatedDevice> = (0..plan.devices).map(|i| SimulatedDevice::new(i, plan.seed)).collect();
     let mut chooser = SmallRng::seed_from_u64(plan.seed.wrapping_add(1));
     let mut progress = Progress::new("simulate", total, plan.quiet);
     let (tx, rx) = mpsc::sync_channel::<Vec<Outgoing<Tag>>>(plan.concurrency * 2);
@@ -425,7 +409,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(Summary, Option<Tracke
     let accepted = stats.accepted.load(Ordering::Relaxed);
     // The rate the readings were made at: intervals between the first and the last.
     let achieved = if made > 1 { (made - 1) as f64 / generation.as_secs_f64().max(1e-9) } else { 0.0 };
-    let summary = Summary {
+    let summary = RunSummary {
         run: run_id,
         devices: plan.devices,
         target_rate: total_rate,
@@ -474,7 +458,7 @@ fn settle_unwritten(sink: &dyn RecordSink, sender: &Sender) -> Result<(u64, u64)
 }
 
 /// Sends the readings of a spool file (one per line) again; returns the summary.
-pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Result<Summary> {
+pub(crate) fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Result<RunSummary> {
     use anyhow::Context as _;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read spool file {}", file.display()))?;
     let sender = Sender::new(sink, plan.retry, plan.spool.clone());
@@ -527,7 +511,7 @@ pub fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan) -> Res
     sink.flush()?;
     let elapsed = started.elapsed().as_secs_f64();
     let stats = &sender.stats;
-    Ok(Summary {
+    Ok(RunSummary {
         run: format!("resend of {}", file.display()),
         devices: 0,
         target_rate: 0.0,

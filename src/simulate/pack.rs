@@ -18,12 +18,12 @@ use crate::target::batch::Outgoing;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct RecordStats {
     pub records: u64,
-    pub record_bytes: u64,
+    pub(crate) record_bytes: u64,
     pub billed_bytes: u64,
 }
 
 impl RecordStats {
-    pub fn add(&mut self, len: usize) {
+    pub(crate) fn add(&mut self, len: usize) {
         self.records += 1;
         self.record_bytes += len as u64;
         self.billed_bytes += billed_bytes(len);
@@ -32,12 +32,12 @@ impl RecordStats {
 
 /// One reading as made: its device, seq, milliseconds after the start, bytes, and whether it is malformed on
 /// purpose.
-pub struct Made {
-    pub device: u32,
-    pub seq: u64,
-    pub made_ms: u32,
-    pub bytes: Vec<u8>,
-    pub malformed: bool,
+pub(crate) struct Made {
+    pub(crate) device: u32,
+    pub(crate) seq: u64,
+    pub(crate) made_ms: u32,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) malformed: bool,
 }
 
 #[derive(Default)]
@@ -49,7 +49,7 @@ struct Pack {
 }
 
 /// Packs readings per device and hands finished records to `emit`.
-pub struct Packer {
+pub(crate) struct Packer {
     /// At most this many bytes per record; 0 sends every reading alone.
     record_bytes: usize,
     linger: Duration,
@@ -57,17 +57,17 @@ pub struct Packer {
     /// Linger deadlines in the order packs were started (the linger is the same for all, so this is sorted).
     due: VecDeque<(Instant, u32, u64)>,
     generations: u64,
-    pub stats: RecordStats,
+    pub(crate) stats: RecordStats,
 }
 
 impl Packer {
-    pub fn new(devices: usize, record_bytes: usize, linger: Duration) -> Packer {
+    pub(crate) fn new(devices: usize, record_bytes: usize, linger: Duration) -> Packer {
         let packs = if record_bytes > 0 { (0..devices).map(|_| Pack::default()).collect() } else { Vec::new() };
         Packer { record_bytes, linger, packs, due: VecDeque::new(), generations: 0, stats: RecordStats::default() }
     }
 
     /// Adds one reading (ending in a newline).
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         reading: Made,
         now: Instant,
@@ -94,7 +94,7 @@ impl Packer {
     }
 
     /// Sends the packs whose oldest reading has waited the linger.
-    pub fn flush_due(&mut self, now: Instant, emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>) -> Result<()> {
+    pub(crate) fn flush_due(&mut self, now: Instant, emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>) -> Result<()> {
         while let Some(&(deadline, device, generation)) = self.due.front() {
             if deadline > now {
                 break;
@@ -108,7 +108,7 @@ impl Packer {
     }
 
     /// Sends every pack (the end of a run, an interruption, a stop).
-    pub fn flush_all(&mut self, emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>) -> Result<()> {
+    pub(crate) fn flush_all(&mut self, emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>) -> Result<()> {
         self.due.clear();
         for device in 0..self.packs.len() {
             self.flush(device as u32, emit)?;

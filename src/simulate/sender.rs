@@ -21,9 +21,9 @@ use crate::target::{RecordSink, SinkError};
 /// How hard to try before spooling.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
-    pub max_retries: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) base_delay: Duration,
+    pub(crate) max_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -42,18 +42,18 @@ impl RetryPolicy {
 
 /// Counters shared by every sending thread.
 #[derive(Debug, Default)]
-pub struct SendStats {
+pub(crate) struct SendStats {
     /// Readings (newline-ended lines) in accepted records.
-    pub accepted: AtomicU64,
+    pub(crate) accepted: AtomicU64,
     /// Records resent.
-    pub retried: AtomicU64,
+    pub(crate) retried: AtomicU64,
     /// Readings written to the spool file.
-    pub spooled: AtomicU64,
+    pub(crate) spooled: AtomicU64,
     /// Records given up on by a sender without a spool (the caller keeps them).
-    pub unsent: AtomicU64,
+    pub(crate) unsent: AtomicU64,
     /// Readings the spool had no room for (its size limit).
-    pub left_out: AtomicU64,
-    pub calls: AtomicU64,
+    pub(crate) left_out: AtomicU64,
+    pub(crate) calls: AtomicU64,
     /// Refused entries and failed calls, by code.
     errors: Mutex<BTreeMap<String, u64>>,
     /// The failure no retry can fix that stopped sending, if one did.
@@ -71,12 +71,12 @@ impl SendStats {
         *seen += n;
     }
 
-    pub fn errors(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn errors(&self) -> BTreeMap<String, u64> {
         self.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The failure that stopped sending, if one did.
-    pub fn stopped(&self) -> Option<SinkError> {
+    pub(crate) fn stopped(&self) -> Option<SinkError> {
         self.stopped.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -86,13 +86,13 @@ impl SendStats {
 }
 
 /// The readings a record carries: its lines (a packed record holds several, each ending in a newline).
-pub fn readings_in(record: &[u8]) -> u64 {
+pub(crate) fn readings_in(record: &[u8]) -> u64 {
     let lines = memchr::memchr_iter(b'\n', record).count() as u64;
     if record.last() == Some(&b'\n') { lines.max(1) } else { lines + 1 }
 }
 
 /// Sends batches with retries; thread-safe, so several batches can be in flight.
-pub struct Sender<'a> {
+pub(crate) struct Sender<'a> {
     sink: &'a dyn RecordSink,
     policy: RetryPolicy,
     /// Where records given up on go; `None` when the caller keeps them itself.
@@ -101,11 +101,11 @@ pub struct Sender<'a> {
     spool_limit: u64,
     spooled_bytes: AtomicU64,
     spool: Mutex<Option<File>>,
-    pub stats: SendStats,
+    pub(crate) stats: SendStats,
 }
 
 impl<'a> Sender<'a> {
-    pub fn new(sink: &'a dyn RecordSink, policy: RetryPolicy, spool_path: PathBuf) -> Self {
+    pub(crate) fn new(sink: &'a dyn RecordSink, policy: RetryPolicy, spool_path: PathBuf) -> Self {
         Sender {
             sink,
             policy,
@@ -118,13 +118,13 @@ impl<'a> Sender<'a> {
     }
 
     /// The spool holds at most `bytes`; readings beyond are counted in `stats.left_out`.
-    pub fn with_spool_limit(mut self, bytes: u64) -> Self {
+    pub(crate) fn with_spool_limit(mut self, bytes: u64) -> Self {
         self.spool_limit = bytes;
         self
     }
 
     /// A sender whose given-up records are only counted (`stats.unsent`): the caller still holds them.
-    pub fn without_spool(sink: &'a dyn RecordSink, policy: RetryPolicy) -> Self {
+    pub(crate) fn without_spool(sink: &'a dyn RecordSink, policy: RetryPolicy) -> Self {
         Sender {
             sink,
             policy,
@@ -136,19 +136,19 @@ impl<'a> Sender<'a> {
         }
     }
 
-    pub fn spool_path(&self) -> Option<&PathBuf> {
+    pub(crate) fn spool_path(&self) -> Option<&PathBuf> {
         self.spool_path.as_ref().filter(|_| self.stats.spooled.load(Relaxed) > 0)
     }
 
     /// Whether a failure no retry can fix has stopped sending (what is left goes straight to the spool).
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.stats.stopped.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
     /// Sends one batch until every record is accepted, the retry budget is spent, or a failure no retry can fix
     /// stops sending; calls `accepted` for each accepted record. Records given up on are spooled (an error
     /// only if the spool cannot be written).
-    pub fn send<T>(&self, batch: Vec<Outgoing<T>>, mut accepted: impl FnMut(&Outgoing<T>)) -> Result<()> {
+    pub(crate) fn send<T>(&self, batch: Vec<Outgoing<T>>, mut accepted: impl FnMut(&Outgoing<T>)) -> Result<()> {
         let mut remaining = batch;
         let mut attempt = 0;
         loop {
@@ -209,7 +209,7 @@ impl<'a> Sender<'a> {
 
     /// Records a sink accepted but could not make durable (the local lake could not be written): spooled like
     /// the ones given up on.
-    pub fn spool_unwritten(&self, records: Vec<Vec<u8>>) -> Result<()> {
+    pub(crate) fn spool_unwritten(&self, records: Vec<Vec<u8>>) -> Result<()> {
         let records: Vec<Outgoing<()>> = records.into_iter().map(|bytes| Outgoing { bytes, tag: () }).collect();
         self.spool_records(&records)
     }

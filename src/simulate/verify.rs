@@ -9,28 +9,28 @@ use serde::Serialize;
 
 use super::Tracker;
 use crate::device::key_in;
-use crate::fetch::for_each_object;
 use crate::prefix::{Prefix, key_hour};
+use crate::read_ahead::for_each_object;
 use crate::settings::{DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, PipelineSettings};
 use crate::target::{ObjectLake, ObjectMeta};
 
 /// What verification found.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Verification {
-    pub expected: usize,
-    pub delivered: usize,
-    pub in_error: usize,
+pub(crate) struct Verification {
+    pub(crate) expected: usize,
+    pub(crate) delivered: usize,
+    pub(crate) in_error: usize,
     /// Of those in error, how many were sent malformed on purpose.
-    pub malformed_in_error: usize,
+    pub(crate) malformed_in_error: usize,
     /// Malformed readings that were delivered as processed (the pipeline did not run the transform).
-    pub malformed_delivered: usize,
-    pub missing: usize,
-    pub duplicated: usize,
-    pub latency_ms_p50: Option<i64>,
-    pub latency_ms_p95: Option<i64>,
-    pub latency_ms_p99: Option<i64>,
-    pub objects_read: usize,
-    pub unreadable_objects: usize,
+    pub(crate) malformed_delivered: usize,
+    pub(crate) missing: usize,
+    pub(crate) duplicated: usize,
+    pub(crate) latency_ms_p50: Option<i64>,
+    pub(crate) latency_ms_p95: Option<i64>,
+    pub(crate) latency_ms_p99: Option<i64>,
+    pub(crate) objects_read: usize,
+    pub(crate) unreadable_objects: usize,
 }
 
 /// Where the readings of a run can be: under the processed and error roots, from the partition of the hour before
@@ -68,7 +68,7 @@ fn candidate_objects(
 }
 
 /// Polls the lake until every accepted reading is found or `timeout` passes.
-pub fn verify(
+pub(crate) fn verify(
     lake: &dyn ObjectLake,
     settings: &PipelineSettings,
     tracker: &Tracker,
@@ -98,7 +98,7 @@ pub fn verify(
                 let failed;
                 let (payload, topic_device) = if error {
                     // A refused record, opened: an IoT message's device is its topic's.
-                    let Some(record) = crate::failed::parse(line) else { continue };
+                    let Some(record) = crate::failed_records::parse(line) else { continue };
                     failed = record;
                     (&failed.payload[..], failed.device_id.as_deref())
                 } else {

@@ -5,26 +5,26 @@ use super::SinkLimits;
 
 /// One record to send, with what the caller needs back when it is accepted.
 #[derive(Debug, Clone)]
-pub struct Outgoing<T> {
-    pub bytes: Vec<u8>,
-    pub tag: T,
+pub(crate) struct Outgoing<T> {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) tag: T,
 }
 
 /// Packs records into batches within a sink's limits.
 #[derive(Debug)]
-pub struct Batcher<T> {
+pub(crate) struct Batcher<T> {
     records: Vec<Outgoing<T>>,
     bytes: usize,
     limits: SinkLimits,
 }
 
 impl<T> Batcher<T> {
-    pub fn new(limits: SinkLimits) -> Self {
+    pub(crate) fn new(limits: SinkLimits) -> Self {
         Batcher { records: Vec::new(), bytes: 0, limits }
     }
 
     /// Adds a record; returns the full batch it closes, if adding it would exceed a limit.
-    pub fn push(&mut self, record: Outgoing<T>) -> Option<Vec<Outgoing<T>>> {
+    pub(crate) fn push(&mut self, record: Outgoing<T>) -> Option<Vec<Outgoing<T>>> {
         let full = !self.records.is_empty()
             && (self.records.len() == self.limits.batch_records
                 || self.bytes + record.bytes.len() > self.limits.batch_bytes);
@@ -34,15 +34,16 @@ impl<T> Batcher<T> {
         closed
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.records.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
 
-    pub fn take(&mut self) -> Option<Vec<Outgoing<T>>> {
+    pub(crate) fn take(&mut self) -> Option<Vec<Outgoing<T>>> {
         self.bytes = 0;
         (!self.records.is_empty()).then(|| std::mem::take(&mut self.records))
     }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 /// How each device proves who it is.
 #[derive(Clone)]
-pub enum Identity {
+pub(crate) enum DeviceAuth {
     /// Nothing: the local broker has no authentication.
     None,
     /// Its own certificate and key in a device directory (IoT Core, MQTT over TLS).
@@ -19,40 +19,40 @@ pub enum Identity {
 }
 
 /// Something that must settle before what was acknowledged is durable: the in-process local broker.
-pub trait Settle: Send + Sync {
+pub(crate) trait Settle: Send + Sync {
     /// Waits until the broker has handed on at least `acknowledged` messages, then flushes.
     fn settle(&self, acknowledged: u64) -> Result<()>;
 }
 
 /// Where devices connect and publish.
 pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// The stack: readings go to `<stack>/<device>/readings`.
-    pub stack: String,
-    pub identity: Identity,
+    pub(crate) stack: String,
+    pub(crate) identity: DeviceAuth,
     /// How a refused or failed connection is explained (what to run).
-    pub hint: String,
+    pub(crate) hint: String,
     /// Keeps an in-process broker running; it settles on flush.
-    pub broker: Option<Box<dyn Settle>>,
+    pub(crate) broker: Option<Box<dyn Settle>>,
     /// Connections (first ones and reconnects) the whole fleet may open per second; `None`: as fast as they come.
-    pub connects_per_second: Option<f64>,
+    pub(crate) connects_per_second: Option<f64>,
 }
 
 /// IoT Core's connect requests per second for one client id.
-pub const CONNECTS_PER_SECOND_PER_CLIENT: f64 = 1.0;
+pub(crate) const CONNECTS_PER_SECOND_PER_CLIENT: f64 = 1.0;
 /// IoT Core's connect requests per second per account in the regions with the lowest default quota (most
 /// regions allow 100; us-east-1, us-west-2 and eu-west-1 allow 500): the default pace on AWS.
-pub const DEFAULT_CONNECTS_PER_SECOND: f64 = 100.0;
+pub(crate) const DEFAULT_CONNECTS_PER_SECOND: f64 = 100.0;
 
 /// Spaces connection attempts evenly at a rate shared by every device's connection.
-pub struct Pacer {
+pub(crate) struct Pacer {
     interval: Duration,
     next: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Pacer {
-    pub fn new(per_second: f64) -> Pacer {
+    pub(crate) fn new(per_second: f64) -> Pacer {
         Pacer { interval: Duration::from_secs_f64(1.0 / per_second), next: std::sync::Mutex::new(None) }
     }
 
@@ -65,7 +65,7 @@ impl Pacer {
     }
 
     /// Waits for this connection's turn.
-    pub async fn turn(&self) {
+    pub(crate) async fn turn(&self) {
         tokio::time::sleep_until(self.slot(Instant::now())).await;
     }
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::settings::PipelineSettings;
 
-pub mod batch;
-pub mod endpoint;
+pub(crate) mod batch;
+pub(crate) mod endpoint;
 pub mod vitals;
 
 use crate::limits::SinkLimits;
@@ -38,9 +38,9 @@ pub trait Pipeline {
 /// only its role's permissions (examples/iam/) can run it.
 #[derive(Debug, Clone, Default)]
 pub struct Names {
-    pub stream: Option<String>,
-    pub bucket: Option<String>,
-    pub log_group: Option<String>,
+    pub(crate) stream: Option<String>,
+    pub(crate) bucket: Option<String>,
+    pub(crate) log_group: Option<String>,
 }
 
 /// How devices reach the pipeline over MQTT.
@@ -60,12 +60,12 @@ pub struct MqttAccess {
 
 /// Which seams a command uses (the names it needs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Uses {
-    pub sink: bool,
-    pub lake: bool,
-    pub logs: bool,
+pub(crate) struct Uses {
+    pub(crate) sink: bool,
+    pub(crate) lake: bool,
+    pub(crate) logs: bool,
     /// The vital signs: judged against the deployment's settings, so the stack is always read.
-    pub vitals: bool,
+    pub(crate) vitals: bool,
 }
 
 /// Why a sink refused a whole call or one entry: the service's code, a message that says what to do, and
@@ -73,18 +73,18 @@ pub struct Uses {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SinkError {
-    pub code: String,
-    pub message: String,
+    pub(crate) code: String,
+    pub(crate) message: String,
     /// No retry can help (a missing stream, a denial, bad or expired credentials): sending stops at once.
-    pub permanent: bool,
+    pub(crate) permanent: bool,
 }
 
 impl SinkError {
-    pub fn retryable(code: &str, message: impl Into<String>) -> SinkError {
+    pub(crate) fn retryable(code: &str, message: impl Into<String>) -> SinkError {
         SinkError { code: code.to_owned(), message: message.into(), permanent: false }
     }
 
-    pub fn permanent(code: &str, message: impl Into<String>) -> SinkError {
+    pub(crate) fn permanent(code: &str, message: impl Into<String>) -> SinkError {
         SinkError { code: code.to_owned(), message: message.into(), permanent: true }
     }
 }
@@ -111,9 +111,9 @@ pub trait RecordSink: Send + Sync {
 /// One stored object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectMeta {
-    pub key: String,
+    pub(crate) key: String,
     pub size: u64,
-    pub last_modified: DateTime<Utc>,
+    pub(crate) last_modified: DateTime<Utc>,
 }
 
 /// Where delivered objects are read from: an S3 bucket, or the local directory lake.
@@ -138,8 +138,8 @@ pub trait ObjectLake: Send + Sync {
 /// One log event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEvent {
-    pub timestamp: DateTime<Utc>,
-    pub message: String,
+    pub(crate) timestamp: DateTime<Utc>,
+    pub(crate) message: String,
 }
 
 /// Where log events are read from: CloudWatch Logs, or the local log files.

@@ -8,11 +8,11 @@ use crate::settings::PipelineSettings;
 
 /// How long after the buffering intervals the oldest undelivered record may wait before it is a finding (and
 /// the freshness alarm fires): Firehose's own retries and a slow S3 write fit in it, a stalled delivery does not.
-pub const FRESHNESS_MARGIN_SECONDS: u32 = 300;
+pub(crate) const FRESHNESS_MARGIN_SECONDS: u32 = 300;
 /// The share of the function's timeout its p90 duration may reach.
-pub const DURATION_SHARE_OF_TIMEOUT: f64 = 0.8;
+pub(crate) const DURATION_SHARE_OF_TIMEOUT: f64 = 0.8;
 /// The share of a per-second limit the peak incoming rate may reach.
-pub const RATE_SHARE_OF_LIMIT: f64 = 0.8;
+pub(crate) const RATE_SHARE_OF_LIMIT: f64 = 0.8;
 
 /// CloudWatch keeps 1-minute data 15 days, 5-minute data 63 days, hourly data 455 days.
 const RETENTION: [(i64, u32); 3] = [(15, 60), (63, 300), (455, 3600)];
@@ -24,16 +24,16 @@ const PERIODS: [u32; 11] = [60, 300, 900, 1800, 3600, 10_800, 21_600, 43_200, 86
 /// A span of time cut into equal periods, aligned to the period (as CloudWatch aligns its datapoints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub period_seconds: u32,
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
+    pub(crate) period_seconds: u32,
 }
 
 impl Window {
     /// The window from `since` to `now`: the period grows with the window (at most 60 points) and with its
     /// age (CloudWatch's retention of each resolution). Errors name the value when it is in the future or
     /// older than CloudWatch keeps anything.
-    pub fn since(since: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<Window> {
+    pub(crate) fn since(since: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<Window> {
         let span = (now - since).num_seconds();
         if span < 60 {
             return Err(crate::invalid!("--since must be at least a minute ago (it is {span} s ago)"));
@@ -52,17 +52,17 @@ impl Window {
         Ok(Window { start, end, period_seconds: period })
     }
 
-    pub fn seconds(&self) -> i64 {
+    pub(crate) fn seconds(&self) -> i64 {
         (self.end - self.start).num_seconds()
     }
 
     /// How many periods the window holds (the last may be partial).
-    pub fn points(&self) -> usize {
+    pub(crate) fn points(&self) -> usize {
         (self.seconds().max(0) as u64).div_ceil(u64::from(self.period_seconds)).max(1) as usize
     }
 
     /// The period a time falls in, if it is inside the window.
-    pub fn index(&self, t: DateTime<Utc>) -> Option<usize> {
+    pub(crate) fn index(&self, t: DateTime<Utc>) -> Option<usize> {
         (t >= self.start && t < self.end)
             .then(|| ((t - self.start).num_seconds() / i64::from(self.period_seconds)) as usize)
     }
@@ -70,80 +70,75 @@ impl Window {
 
 /// One value per period; `None` where the period had no datapoint.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Series(pub Vec<Option<f64>>);
+pub(crate) struct Series(pub(crate) Vec<Option<f64>>);
 
 impl Series {
-    pub fn empty(window: &Window) -> Series {
+    pub(crate) fn empty(window: &Window) -> Series {
         Series(vec![None; window.points()])
     }
 
     /// Puts `value` into the period of `t`, combining with what is there (sum or max).
-    pub fn add(&mut self, window: &Window, t: DateTime<Utc>, value: f64, combine: fn(f64, f64) -> f64) {
+    pub(crate) fn add(&mut self, window: &Window, t: DateTime<Utc>, value: f64, combine: fn(f64, f64) -> f64) {
         if let Some(slot) = window.index(t).and_then(|i| self.0.get_mut(i)) {
             *slot = Some(slot.map_or(value, |old| combine(old, value)));
         }
     }
 
-    pub fn sum(&self) -> f64 {
+    pub(crate) fn sum(&self) -> f64 {
         self.0.iter().flatten().sum()
     }
 
-    pub fn max(&self) -> Option<f64> {
+    pub(crate) fn max(&self) -> Option<f64> {
         self.0.iter().flatten().copied().reduce(f64::max)
     }
 
-    pub fn min(&self) -> Option<f64> {
+    pub(crate) fn min(&self) -> Option<f64> {
         self.0.iter().flatten().copied().reduce(f64::min)
-    }
-
-    pub fn mean(&self) -> Option<f64> {
-        let values: Vec<f64> = self.0.iter().flatten().copied().collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     }
 }
 
 /// An alarm of the stack in the ALARM state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FiringAlarm {
-    pub name: String,
-    pub reason: String,
+pub(crate) struct FiringAlarm {
+    pub(crate) name: String,
+    pub(crate) reason: String,
 }
 
 /// What a target reports over a window. A series that does not apply to the target is `None`.
 #[derive(Debug, Clone, Default)]
 pub struct Vitals {
     /// Records (Firehose records, one or many readings each) and bytes received, per period.
-    pub incoming_records: Series,
-    pub incoming_bytes: Series,
-    pub throttled_records: Series,
+    pub(crate) incoming_records: Series,
+    pub(crate) incoming_bytes: Series,
+    pub(crate) throttled_records: Series,
     /// Records the transform refused, per period, and over the window when it is not their sum; where the count
     /// comes from.
-    pub failed_records: Series,
-    pub failed_records_window: Option<f64>,
-    pub failed_records_source: FailedSource,
+    pub(crate) failed_records: Series,
+    pub(crate) failed_records_window: Option<f64>,
+    pub(crate) failed_records_source: FailedSource,
     /// Age in seconds of the oldest record not yet delivered (maximum per period).
-    pub freshness_seconds: Series,
+    pub(crate) freshness_seconds: Series,
     /// Share of deliveries to the lake that succeeded (mean per period, 0-1).
-    pub delivery_success: Series,
-    pub lambda_errors: Option<Series>,
-    pub lambda_throttles: Option<Series>,
+    pub(crate) delivery_success: Series,
+    pub(crate) lambda_errors: Option<Series>,
+    pub(crate) lambda_throttles: Option<Series>,
     /// The function's p90 duration per period, and over the whole window.
-    pub lambda_duration_p90_ms: Option<Series>,
-    pub lambda_duration_p90_ms_window: Option<f64>,
+    pub(crate) lambda_duration_p90_ms: Option<Series>,
+    pub(crate) lambda_duration_p90_ms_window: Option<f64>,
     /// The IoT rule's action and error-action failures (`None` where there is no rule), and where they start
     /// when that is after the window's start (CloudWatch's Metrics Insights reaches back two weeks).
-    pub iot_rule_failures: Option<Series>,
-    pub iot_rule_failures_since: Option<DateTime<Utc>>,
+    pub(crate) iot_rule_failures: Option<Series>,
+    pub(crate) iot_rule_failures_since: Option<DateTime<Utc>>,
     /// The stream's per-second limits (`None` where nothing limits it, as locally).
-    pub records_per_second_limit: Option<f64>,
-    pub bytes_per_second_limit: Option<f64>,
-    pub alarms: Vec<FiringAlarm>,
+    pub(crate) records_per_second_limit: Option<f64>,
+    pub(crate) bytes_per_second_limit: Option<f64>,
+    pub(crate) alarms: Vec<FiringAlarm>,
 }
 
 /// Where the count of failed records comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum FailedSource {
+pub(crate) enum FailedSource {
     /// The stream counts them itself (the local target): exact.
     #[default]
     Counted,
@@ -158,13 +153,13 @@ pub enum FailedSource {
 
 /// What a source of vitals needs to know of the deployment to judge them.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
-    pub freshness_seconds: f64,
-    pub duration_p90_ms: f64,
+pub(crate) struct Thresholds {
+    pub(crate) freshness_seconds: f64,
+    pub(crate) duration_p90_ms: f64,
 }
 
 impl Thresholds {
-    pub fn of(settings: &PipelineSettings) -> Thresholds {
+    pub(crate) fn of(settings: &PipelineSettings) -> Thresholds {
         Thresholds {
             freshness_seconds: f64::from(freshness_threshold_seconds(settings)),
             duration_p90_ms: f64::from(settings.lambda.timeout_seconds) * 1000.0 * DURATION_SHARE_OF_TIMEOUT,

@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use tiny_http::{Header, Response, Server};
 
 #[derive(Default)]
-pub struct FaultStats {
+pub(crate) struct FaultStats {
     pub failed_entries: AtomicU64,
     pub failed_calls: AtomicU64,
     pub forwarded_entries: AtomicU64,
 }
 
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     pub url: String,
     pub stats: Arc<FaultStats>,
     stop: Arc<AtomicBool>,
@@ -39,12 +39,12 @@ fn forward(upstream: &str, method: &str, url: &str, headers: &[Header], body: &[
 
 impl FaultProxy {
     /// Every PutRecordBatch is denied.
-    pub fn denying(upstream_url: &str) -> FaultProxy {
+    pub(crate) fn denying(upstream_url: &str) -> FaultProxy {
         Self::run(upstream_url, 0.0, 0.0, 1, true)
     }
 
     /// `entry_failure` of the entries and `call_failure` of the PutRecordBatch calls fail.
-    pub fn start(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64) -> FaultProxy {
+    pub(crate) fn start(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64) -> FaultProxy {
         Self::run(upstream_url, entry_failure, call_failure, seed, false)
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::moto::Moto;
 
 /// Running `reaqtions` against one target: the same calls on both.
-pub trait Cli {
+pub(crate) trait Cli {
     /// The command with the target's flags and environment, and `args`.
     fn cmd(&self, args: &[&str]) -> Command;
     /// Which target: `local` or `aws`.
@@ -39,13 +39,13 @@ pub trait Cli {
 }
 
 /// One scenario on the local target, then against moto, from the same test body.
-pub fn on_both(scenario: impl Fn(&dyn Cli)) {
+pub(crate) fn on_both(scenario: impl Fn(&dyn Cli)) {
     scenario(&Env::default());
     scenario(&AwsEnv::start());
 }
 
 /// A temporary data directory and a way to run the CLI against it.
-pub struct Env {
+pub(crate) struct Env {
     pub dir: tempfile::TempDir,
 }
 
@@ -71,12 +71,12 @@ impl Cli for Env {
 }
 
 impl Env {
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
     /// `reaqtions --local --data-dir <tmp>/data <args>`, run in the temp dir.
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
         cmd.current_dir(self.dir.path())
             .env_remove("REAQTIONS_LOCAL")
@@ -89,7 +89,7 @@ impl Env {
     }
 
     /// Runs and returns stdout, asserting success.
-    pub fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args).output().expect("run reaqtions");
         assert!(
             out.status.success(),
@@ -100,13 +100,13 @@ impl Env {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
-    pub fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let out = self.ok(args);
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
     }
 
     /// Every object of the local bucket: (key, content), gunzipped when it is gzip (the default).
-    pub fn objects(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn objects(&self) -> Vec<(String, Vec<u8>)> {
         let root = self.data_dir().join("lake").join("reaqtions-iot-data-lake-raw");
         let mut out = Vec::new();
         walk(&root, &root, &mut out);
@@ -129,7 +129,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
     }
 }
 
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_norway::Value;
 
 /// One deployment's names: parameters, pseudo parameters, physical ids and attributes of resources.
-pub struct Deployment {
+pub(crate) struct Deployment {
     pub values: HashMap<String, String>,
     pub conditions: HashMap<String, bool>,
 }
@@ -20,7 +20,7 @@ impl Deployment {
     }
 
     /// Resolves every intrinsic in `v`.
-    pub fn resolve(&self, v: &Value) -> Value {
+    pub(crate) fn resolve(&self, v: &Value) -> Value {
         match v {
             Value::Tagged(tagged) => {
                 let tag = tagged.tag.to_string();
@@ -81,7 +81,7 @@ impl Deployment {
 }
 
 /// `*` matches any run of characters, `?` one character.
-pub fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
@@ -132,10 +132,10 @@ const OPERATORS: [&str; 7] =
 /// What AWS supplies with one request: condition keys and their values. A key left out is absent from the
 /// request, as `aws:ResourceTag/*` is when the resource is being created.
 #[derive(Debug, Clone, Default)]
-pub struct Context(BTreeMap<String, Vec<String>>);
+pub(crate) struct Context(BTreeMap<String, Vec<String>>);
 
 impl Context {
-    pub fn with(mut self, key: &str, values: &[&str]) -> Context {
+    pub(crate) fn with(mut self, key: &str, values: &[&str]) -> Context {
         self.0.insert(key.to_ascii_lowercase(), values.iter().map(|v| (*v).to_owned()).collect());
         self
     }
@@ -229,12 +229,12 @@ impl Statement {
 }
 
 /// The statements of resolved policy documents.
-pub struct Policy {
+pub(crate) struct Policy {
     statements: Vec<Statement>,
 }
 
 impl Policy {
-    pub fn from_documents(documents: &[Value]) -> Policy {
+    pub(crate) fn from_documents(documents: &[Value]) -> Policy {
         let mut statements = Vec::new();
         for doc in documents {
             for (i, s) in doc["Statement"].as_sequence().expect("Statement list").iter().enumerate() {
@@ -261,12 +261,12 @@ impl Policy {
     }
 
     /// Allowed by some statement, denied by none, in a request that carries no condition keys.
-    pub fn allows(&self, action: &str, resource: &str) -> bool {
+    pub(crate) fn allows(&self, action: &str, resource: &str) -> bool {
         self.allows_in(action, resource, &Context::default())
     }
 
     /// Allowed by some statement whose conditions hold in `context`, denied by none that applies.
-    pub fn allows_in(&self, action: &str, resource: &str, context: &Context) -> bool {
+    pub(crate) fn allows_in(&self, action: &str, resource: &str, context: &Context) -> bool {
         let applies = |s: &&Statement| s.matches(action, resource) && s.unmet(context).is_empty();
         let allowed = self.statements.iter().filter(|s| s.allow).any(|s| applies(&s));
         let denied = self.statements.iter().filter(|s| !s.allow).any(|s| applies(&s));
@@ -275,7 +275,7 @@ impl Policy {
 
     /// Why `action` on `resource` is not allowed in `context`: each Allow statement that names them, with the
     /// conditions it did not meet (empty when no statement names them at all).
-    pub fn why_not(&self, action: &str, resource: &str, context: &Context) -> Vec<String> {
+    pub(crate) fn why_not(&self, action: &str, resource: &str, context: &Context) -> Vec<String> {
         (self.statements.iter().filter(|s| s.allow && s.matches(action, resource)))
             .map(|s| {
                 let unmet: Vec<String> = s.unmet(context).iter().map(ToString::to_string).collect();

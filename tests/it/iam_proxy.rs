@@ -16,18 +16,18 @@ use tiny_http::{Header, Response, Server};
 use crate::iam_eval::{Context, Policy};
 use crate::upstream::forward;
 
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const REGION: &str = "us-east-1";
 
 /// One request as IAM saw it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Call {
+pub(crate) struct Call {
     pub action: String,
     pub resource: String,
     pub allowed: bool,
 }
 
-pub struct IamProxy {
+pub(crate) struct IamProxy {
     pub url: String,
     pub calls: Arc<Mutex<Vec<Call>>>,
     stop: Arc<AtomicBool>,
@@ -35,12 +35,12 @@ pub struct IamProxy {
 }
 
 /// A role policy from examples/iam/, filled in for the test deployment (stack `reaqtions`).
-pub fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
+pub(crate) fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
     role_policy_for(role, "reaqtions", raw_bucket)
 }
 
 /// A role policy from examples/iam/, filled in for a deployment of `stack`.
-pub fn role_policy_for(role: &str, stack: &str, raw_bucket: &str) -> (Policy, String) {
+pub(crate) fn role_policy_for(role: &str, stack: &str, raw_bucket: &str) -> (Policy, String) {
     use reaqtions::aws::iam::{PolicyNames, fill};
     let (_, policy) = reaqtions::commands::template::ROLE_POLICIES.iter().find(|(name, _)| *name == role).unwrap();
     let glue_database = reaqtions::aws::pipeline::catalog_names(stack).0;
@@ -254,7 +254,7 @@ fn denied(service_action: &str, resource: &str, method: &str) -> (u16, &'static 
 }
 
 impl IamProxy {
-    pub fn start(upstream_url: &str, policy: Policy) -> IamProxy {
+    pub(crate) fn start(upstream_url: &str, policy: Policy) -> IamProxy {
         let upstream = upstream_url.trim_start_matches("http://").to_owned();
         let server = Server::http("127.0.0.1:0").unwrap();
         let url = format!("http://{}", server.server_addr().to_ip().unwrap());
@@ -299,7 +299,7 @@ impl IamProxy {
     }
 
     /// Every call seen, and whether it was allowed.
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
 }

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 /// The layers, top first: a module may use its own layer's modules (without a circle) and any layer below.
 const LAYERS: [(&str, &[&str]); 6] = [
     ("the interface", &["commands", "cli", "deprecated"]),
-    ("the engines", &["simulate", "report", "health", "reprocess", "cost", "fetch"]),
+    ("the engines", &["simulate", "report", "health", "reprocess", "cost", "read_ahead"]),
     ("the targets", &["aws", "local", "mqtt"]),
     ("the seams", &["target"]),
-    ("the domain", &["settings", "prefix", "compression", "lifecycle", "failed", "aqi", "device"]),
+    ("the domain", &["settings", "prefix", "compression", "lifecycle", "failed_records", "aqi", "device"]),
     ("the foundation", &["error", "limits", "output", "progress"]),
 ];
 
@@ -103,8 +103,11 @@ fn arrows(src: &Path) -> BTreeMap<(String, String), String> {
         }
         let Some(code) = code(&file) else { continue };
         for mut used in named(&code, "crate::") {
-            if used == "invalid" {
-                used = "error".to_owned(); // the macro `crate::invalid!` is error.rs's
+            // Exported macros are named at the crate's root: `invalid!` is error.rs's, `say!` and `warning!` output.rs's.
+            match used.as_str() {
+                "invalid" => used = "error".to_owned(),
+                "say" | "warning" => used = "output".to_owned(),
+                _ => {}
             }
             if used != top {
                 arrows.entry((top.clone(), used)).or_insert_with(|| relative.display().to_string());

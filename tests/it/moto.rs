@@ -4,13 +4,13 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Moto {
+pub(crate) struct Moto {
     child: Child,
     pub url: String,
 }
 
 impl Moto {
-    pub fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -28,7 +28,7 @@ impl Moto {
     }
 
     /// Environment for the CLI and SDK clients: fake credentials, a region, the endpoint, no IMDS.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
@@ -39,7 +39,7 @@ impl Moto {
     }
 
     /// An SDK configuration for the test's own checks.
-    pub fn sdk_config(&self, runtime: &tokio::runtime::Runtime) -> aws_config::SdkConfig {
+    pub(crate) fn sdk_config(&self, runtime: &tokio::runtime::Runtime) -> aws_config::SdkConfig {
         let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "moto");
         runtime.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())

@@ -187,7 +187,7 @@ fn any_client_publishes_into_the_lake_with_the_device_of_its_topic() {
     let errors: Vec<_> = env.objects().into_iter().filter(|(k, _)| k.starts_with("error/")).collect();
     assert_eq!(errors.len(), 1, "the garbage payload's error object");
     // The error record holds what the rule sent, its envelope: it opens to the topic's device and the bytes.
-    let failed = reaqtions::failed::parse(errors[0].1.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let failed = reaqtions::failed_records::parse(errors[0].1.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(failed.device_id.as_deref(), Some("aq-d"));
     assert_eq!(failed.payload, b"NO2=??", "kept as it came");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tiny_http::Header;
 
-pub fn forward(
+pub(crate) fn forward(
     upstream: &str,
     method: &str,
     url: &str,

@@ -20,7 +20,7 @@ use crate::aws::pipeline::{
     raw_bucket,
 };
 use crate::aws::s3::{inspect_reused_bucket, prune_objects, upload_unless_present};
-use crate::aws::{Aws, Identity};
+use crate::aws::{Aws, Caller};
 use crate::cli::DeployArgs;
 use crate::commands::{Exit, Named};
 use crate::output::print;
@@ -73,7 +73,7 @@ fn bucket_said(plan: RawBucket) -> &'static str {
     }
 }
 
-pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> Result<Exit> {
+pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> Result<Exit> {
     let progress = &Progress::new("deploy", 0, quiet);
     // Everything the user gave is checked before the first AWS call; the default bucket name's length with a
     // stand-in account id of the same length.
@@ -231,7 +231,7 @@ pub fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> 
 
 /// Simulates the caller against the deployer policy. Missing permissions stop deploy (all listed at once); a
 /// check that cannot run is said in one line and deploy goes on.
-fn check_permissions(aws: &Aws, identity: &Identity, settings: &PipelineSettings) -> Result<String> {
+fn check_permissions(aws: &Aws, identity: &Caller, settings: &PipelineSettings) -> Result<String> {
     let principal = match principal_of(&identity.arn) {
         Ok(principal) => principal,
         Err(why) => return Ok(format!("not checked: {why}")),

@@ -16,7 +16,7 @@ use crate::invalid;
 
 /// The Rust target a Lambda architecture builds for, with the glibc version zig links against; `None` builds
 /// for the host.
-pub fn cross_target(architecture: &str) -> Option<&'static str> {
+pub(crate) fn cross_target(architecture: &str) -> Option<&'static str> {
     match (architecture, std::env::consts::ARCH) {
         ("arm64", "aarch64") | ("x86_64", "x86_64") => None,
         ("arm64", _) => Some("aarch64-unknown-linux-gnu.2.34"),
@@ -25,7 +25,7 @@ pub fn cross_target(architecture: &str) -> Option<&'static str> {
 }
 
 /// The cargo command that builds the bootstrap for `architecture`.
-pub fn build_command(cargo: &str, manifest: &Path, architecture: &str) -> Command {
+pub(crate) fn build_command(cargo: &str, manifest: &Path, architecture: &str) -> Command {
     let mut command = Command::new(cargo);
     match cross_target(architecture) {
         None => command.arg("build"),
@@ -37,7 +37,7 @@ pub fn build_command(cargo: &str, manifest: &Path, architecture: &str) -> Comman
 }
 
 /// The deployment zip: the given file, or the lambda crate built for `architecture` and packaged.
-pub fn lambda_zip(file: Option<&Path>, architecture: &str) -> Result<LambdaZip> {
+pub(crate) fn lambda_zip(file: Option<&Path>, architecture: &str) -> Result<LambdaZip> {
     if let Some(file) = file {
         let bytes = std::fs::read(file).map_err(|e| invalid!("cannot read Lambda zip {}: {e}", file.display()))?;
         return read_zip(bytes)

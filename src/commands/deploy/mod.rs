@@ -1,7 +1,7 @@
 //! `deploy`: settings from `--config` and flags, validated before any work; then, on the local target, the
 //! deployment record created, updated or left as is ([`aws`] for the AWS target; [`build`] makes the zip).
 
-pub mod aws;
+pub(crate) mod aws;
 mod build;
 
 use anyhow::Result;
@@ -14,11 +14,11 @@ use crate::output::print;
 use crate::settings::{PipelineSettings, SettingsInput};
 
 /// Names the raw bucket for a stack when none was given.
-pub type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
+pub(crate) type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
 
 /// The settings `deploy` was given: flags over the settings file, validated; `default_bucket` names the
 /// bucket when none was given (on AWS it must be globally unique).
-pub fn resolve_settings(
+pub(crate) fn resolve_settings(
     args: &DeployArgs,
     stack: Option<String>,
     default_bucket: Option<BucketNamer>,
@@ -33,19 +33,19 @@ pub fn resolve_settings(
 
 /// What `deploy --local` shows (and `status --local` repeats): the shared names, then the local details.
 #[derive(Serialize)]
-pub struct LocalOutputs {
-    pub change: &'static str,
+pub(crate) struct LocalOutputs {
+    pub(crate) change: &'static str,
     #[serde(flatten)]
-    pub named: Named,
-    pub data_dir: String,
-    pub stream_version: u32,
-    pub bucket_path: String,
-    pub transform: String,
-    pub buffering: crate::settings::Buffering,
-    pub processor_buffering: crate::settings::ProcessorBuffering,
+    pub(crate) named: Named,
+    pub(crate) data_dir: String,
+    pub(crate) stream_version: u32,
+    pub(crate) bucket_path: String,
+    pub(crate) transform: String,
+    pub(crate) buffering: crate::settings::Buffering,
+    pub(crate) processor_buffering: crate::settings::ProcessorBuffering,
 }
 
-pub fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str) -> LocalOutputs {
+pub(crate) fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str) -> LocalOutputs {
     let s = &d.settings;
     LocalOutputs {
         change,
@@ -59,7 +59,7 @@ pub fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str) -> Lo
     }
 }
 
-pub fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
     let settings = resolve_settings(args, stack, None)?;
     if args.dry_run {
         let plan = match target.load()? {

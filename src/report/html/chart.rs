@@ -13,16 +13,16 @@ pub const MEAN_STROKE: &str = "#1F3A93";
 const MEAN: RGBColor = RGBColor(0x1F, 0x3A, 0x93);
 
 /// What to draw and how large.
-pub struct Spec<'a> {
-    pub title: &'a str,
-    pub unit: &'a str,
-    pub size: (u32, u32),
+pub(crate) struct Spec<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) unit: &'a str,
+    pub(crate) size: (u32, u32),
     /// EPA's PM2.5 category bands behind the series.
-    pub aqi_bands: bool,
+    pub(crate) aqi_bands: bool,
 }
 
 /// The chart's SVG, its `<svg>` labelled with the title for screen readers.
-pub fn svg(page: &Page, series: &Series, spec: &Spec) -> Result<String> {
+pub(crate) fn svg(page: &Page, series: &Series, spec: &Spec) -> Result<String> {
     let Some((lo, hi)) = page.span else { return Ok(String::new()) };
     let width_s = page.width_ms as f64 / 1000.0;
     let x_max = (hi - lo + 1) as f64 * width_s;

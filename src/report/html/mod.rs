@@ -15,15 +15,15 @@ use super::summary::NO_DEVICE;
 use crate::aqi;
 
 /// Buckets per series at most: the points of one chart.
-pub const MAX_BUCKETS: i64 = 120;
+pub(crate) const MAX_BUCKETS: i64 = 120;
 /// The narrowest bucket: one second.
 const FIRST_WIDTH_MS: i64 = 1000;
 /// The measures charted, in the original order (`USER_INPUT` is a button count, not a measure).
-pub const CHARTED: [&str; 11] = ["PM2_5", "PM01", "PM10", "NO2", "CO", "AQI", "eCO2", "TVOC", "P", "T", "RH"];
+pub(crate) const CHARTED: [&str; 11] = ["PM2_5", "PM01", "PM10", "NO2", "CO", "AQI", "eCO2", "TVOC", "P", "T", "RH"];
 const DAY_MINUTES: i64 = 24 * 60;
 
 /// A reading's own time: `TIME` with its zone, or read as UTC without one (the original fleet's).
-pub fn reading_time(row: &Row) -> Option<DateTime<Utc>> {
+pub(crate) fn reading_time(row: &Row) -> Option<DateTime<Utc>> {
     let text = row.get("TIME")?.as_str()?;
     DateTime::parse_from_rfc3339(text).map(|t| t.to_utc()).ok().or_else(|| {
         ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
@@ -35,11 +35,11 @@ pub fn reading_time(row: &Row) -> Option<DateTime<Utc>> {
 
 /// Min, max, sum and count of the values in one bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Agg {
-    pub min: f64,
-    pub max: f64,
-    pub sum: f64,
-    pub n: u64,
+pub(crate) struct Agg {
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) sum: f64,
+    pub(crate) n: u64,
 }
 
 impl Agg {
@@ -54,13 +54,13 @@ impl Agg {
         self.n += o.n;
     }
 
-    pub fn mean(&self) -> f64 {
+    pub(crate) fn mean(&self) -> f64 {
         self.sum / self.n as f64
     }
 }
 
 /// One measure's buckets, by bucket index (time ÷ the page's width).
-pub type Series = BTreeMap<i64, Agg>;
+pub(crate) type Series = BTreeMap<i64, Agg>;
 
 fn add(series: &mut Series, index: i64, v: f64) {
     // Readings mostly come in time order: the newest bucket first.
@@ -102,13 +102,13 @@ impl Day {
 
 /// What the page shows of one device (or of the fleet).
 #[derive(Debug, Default)]
-pub struct Device {
-    pub readings: u64,
+pub(crate) struct DeviceCharts {
+    pub(crate) readings: u64,
     /// Readings whose `TIME` is missing or not a time: counted, not charted.
-    pub untimed: u64,
-    pub first: Option<DateTime<Utc>>,
-    pub last: Option<DateTime<Utc>>,
-    pub pm25: Option<Agg>,
+    pub(crate) untimed: u64,
+    pub(crate) first: Option<DateTime<Utc>>,
+    pub(crate) last: Option<DateTime<Utc>>,
+    pub(crate) pm25: Option<Agg>,
     /// One series per measure of [`CHARTED`], in its order.
     series: [Series; CHARTED.len()],
     day: Day,
@@ -117,9 +117,9 @@ pub struct Device {
 /// A row's values of the [`CHARTED`] measures (numbers only), read once for its device and the fleet.
 type Values = [Option<f64>; CHARTED.len()];
 
-impl Device {
+impl DeviceCharts {
     /// The measure's series, when it has readings.
-    pub fn series(&self, measure: &str) -> Option<&Series> {
+    pub(crate) fn series(&self, measure: &str) -> Option<&Series> {
         let i = CHARTED.iter().position(|m| *m == measure)?;
         Some(&self.series[i]).filter(|s| !s.is_empty())
     }
@@ -156,7 +156,7 @@ impl Device {
 
     /// The AQI of the 24-hour mean PM2.5 ending at the last reading (EPA's daily index is a 24-hour mean; with
     /// less than a day of readings, the mean of what there is), with the hours it covers.
-    pub fn daily_aqi(&self) -> Option<DailyAqi> {
+    pub(crate) fn daily_aqi(&self) -> Option<DailyAqi> {
         let (mean, minutes) = self.day.mean()?;
         let index = aqi::pm25_aqi(mean);
         Some(DailyAqi { mean, index, category: aqi::category(f64::from(index)), hours: minutes as f64 / 60.0 })
@@ -164,27 +164,27 @@ impl Device {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct DailyAqi {
-    pub mean: f64,
-    pub index: u32,
-    pub category: &'static str,
+pub(crate) struct DailyAqi {
+    pub(crate) mean: f64,
+    pub(crate) index: u32,
+    pub(crate) category: &'static str,
     /// Hours of the last 24 with readings in them.
-    pub hours: f64,
+    pub(crate) hours: f64,
 }
 
 /// The page being gathered.
 #[derive(Debug)]
 pub struct Page {
-    pub width_ms: i64,
+    pub(crate) width_ms: i64,
     /// The first and last bucket holding readings.
-    pub span: Option<(i64, i64)>,
-    pub devices: BTreeMap<String, Device>,
-    pub fleet: Device,
+    pub(crate) span: Option<(i64, i64)>,
+    pub(crate) devices: BTreeMap<String, DeviceCharts>,
+    pub(crate) fleet: DeviceCharts,
 }
 
 impl Default for Page {
     fn default() -> Self {
-        Page { width_ms: FIRST_WIDTH_MS, span: None, devices: BTreeMap::new(), fleet: Device::default() }
+        Page { width_ms: FIRST_WIDTH_MS, span: None, devices: BTreeMap::new(), fleet: DeviceCharts::default() }
     }
 }
 
@@ -203,7 +203,7 @@ impl Page {
                 self.span = Some((lo.div_euclid(2), hi.div_euclid(2)));
                 index = index.div_euclid(2);
                 self.fleet.halve();
-                self.devices.values_mut().for_each(Device::halve);
+                self.devices.values_mut().for_each(DeviceCharts::halve);
             }
         }
         let values: Values = CHARTED.map(|m| row.get(m).and_then(serde_json::Value::as_f64).filter(|v| v.is_finite()));
@@ -217,7 +217,7 @@ impl Page {
     }
 
     /// The start of a bucket.
-    pub fn bucket_start(&self, index: i64) -> DateTime<Utc> {
+    pub(crate) fn bucket_start(&self, index: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(index * self.width_ms).unwrap_or_default()
     }
 }
@@ -226,7 +226,7 @@ pub use chart::MEAN_STROKE;
 pub use page::{Context, write};
 
 /// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::chart::{self, Spec};
-use super::{CHARTED, Device, Page, escape};
+use super::{CHARTED, DeviceCharts, Page, escape};
 use crate::aqi;
 use crate::report::{ErrorCounts, UNATTRIBUTED};
 
@@ -62,7 +62,14 @@ fn width(ms: i64) -> String {
 }
 
 /// One chart in a figure naming the device, the measure and the points drawn (for people and for tests).
-fn figure(out: &mut dyn Write, page: &Page, who: &str, device: &Device, measure: &str, size: (u32, u32)) -> Result<()> {
+fn figure(
+    out: &mut dyn Write,
+    page: &Page,
+    who: &str,
+    device: &DeviceCharts,
+    measure: &str,
+    size: (u32, u32),
+) -> Result<()> {
     let Some(series) = device.series(measure) else { return Ok(()) };
     let title = format!("{who}: {measure} ({})", unit(measure));
     let spec = Spec { title: &title, unit: unit(measure), size, aqi_bands: measure == "PM2_5" };
@@ -80,7 +87,7 @@ fn figure(out: &mut dyn Write, page: &Page, who: &str, device: &Device, measure:
     Ok(())
 }
 
-fn summary_row(out: &mut dyn Write, who: &str, d: &Device, failed: Option<u64>) -> Result<()> {
+fn summary_row(out: &mut dyn Write, who: &str, d: &DeviceCharts, failed: Option<u64>) -> Result<()> {
     let pm = |f: fn(&super::Agg) -> f64| d.pm25.as_ref().map_or_else(|| "–".to_owned(), |a| format!("{:.1}", f(a)));
     let daily = d.daily_aqi();
     let aqi_cell = daily.as_ref().map_or_else(

@@ -13,12 +13,12 @@ pub struct FailedRecord {
     pub device_id: Option<String>,
     /// What the producer sent, byte for byte.
     pub payload: Vec<u8>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
+    pub(crate) error_code: Option<String>,
+    pub(crate) error_message: Option<String>,
     /// Firehose's arrival time, epoch milliseconds.
-    pub arrival_ms: Option<i64>,
+    pub(crate) arrival_ms: Option<i64>,
     /// How many times `reprocess` had sent the record again before it failed this time.
-    pub reprocessed: u32,
+    pub(crate) reprocessed: u32,
 }
 
 #[derive(Deserialize)]

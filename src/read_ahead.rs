@@ -12,7 +12,7 @@ use crate::target::{ObjectLake, ObjectMeta};
 /// Fetches `objects` with `concurrency` threads; `consume` sees each object's content (gunzipped when it is
 /// gzip) or read error, in order.
 /// Stops early, without fetching the rest, when `consume` returns an error.
-pub fn for_each_object(
+pub(crate) fn for_each_object(
     lake: &dyn ObjectLake,
     objects: &[ObjectMeta],
     concurrency: usize,

@@ -1,6 +1,7 @@
-//! `report --engine athena` and `report --sql`: the report's flags as SQL over the lake table, run in the stack's
-//! workgroup and database, the rows written in the same formats as the scan engine (with the readings' own field
-//! names and a missing field left out, as the scan engine leaves it), then data scanned and its estimated cost.
+//! The report engine on AWS (`report --engine athena` and `report --sql`): the report's flags as SQL over the
+//! lake table, run in the stack's workgroup and database, the rows written in the same formats as the scan engine
+//! (with the readings' own field names and a missing field left out, as the scan engine leaves it), then data
+//! scanned and its estimated cost.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +10,6 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::Exit;
 use crate::aqi::category;
 use crate::aws::Aws;
 use crate::aws::athena::{estimated_usd, for_each_row, run};
@@ -21,7 +21,7 @@ use crate::progress::Progress;
 use crate::report::columns::Columns;
 use crate::report::output::RowWriter;
 use crate::report::sql::{Statement, field_name, partition_floor, readings, summary};
-use crate::report::summary::Summary;
+use crate::report::summary::DeviceSummary;
 use crate::report::{Request, Row};
 use crate::settings::DEFAULT_PREFIX;
 
@@ -29,13 +29,13 @@ use crate::settings::DEFAULT_PREFIX;
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// `errors`: the failed records an HTML page shows.
-pub fn report(
+pub(crate) fn report(
     aws: &Aws,
     stack: &str,
     request: &Request,
     errors: Option<crate::report::ErrorCounts>,
     out: &mut dyn Write,
-) -> Result<Exit> {
+) -> Result<()> {
     let described = aws.block_on(describe(&aws.cloudformation(), stack))?;
     let stack_outputs = described.with_context(|| {
         format!(
@@ -78,7 +78,7 @@ pub fn report(
     let columns = match (&request.sql, request.summary) {
         // A query of the user's: its own columns, in its order.
         (Some(_), _) => Columns::with(&[]),
-        (None, true) => Summary::columns(),
+        (None, true) => DeviceSummary::columns(),
         (None, false) => Columns::default(),
     };
     let context = crate::report::html::Context {
@@ -107,7 +107,7 @@ pub fn report(
         finished.scanned_bytes as f64 / 1e6,
         estimated_usd(finished.scanned_bytes)
     );
-    Ok(Exit::Ok)
+    Ok(())
 }
 
 /// How far back a query without `--since` reads: without a bound, Athena lists every projected partition
@@ -173,7 +173,7 @@ fn summary_row(row: Row) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::Summary as ScanSummary;
+    use crate::report::summary::DeviceSummary as ScanSummary;
 
     /// The same data through both engines: the scan engine's rows from the lake's lines, and the rows Athena
     /// answers for the generated SQL (typed cells, lowercase columns, NULL for a missing field).
