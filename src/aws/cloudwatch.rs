@@ -86,7 +86,7 @@ impl CloudWatchVitals {
             },
         ];
         if self.settings.monitoring.alarms {
-            let namespace = crate::aws::pipeline::failed_records_namespace(&self.settings.stack);
+            let namespace = crate::aws::stack::failed_records_namespace(&self.settings.stack);
             asks.push(ask("failed_metric", &namespace, "FailedRecords", &[], "Sum"));
         }
         asks
@@ -94,7 +94,7 @@ impl CloudWatchVitals {
 
     /// The stack's own alarms that are in ALARM, asked for by their names.
     async fn firing(&self) -> Result<Vec<FiringAlarm>> {
-        let names = crate::aws::pipeline::alarm_names(&self.settings.stack);
+        let names = crate::aws::stack::alarm_names(&self.settings.stack);
         let mut pages = self
             .client
             .describe_alarms()

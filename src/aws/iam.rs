@@ -28,7 +28,7 @@ pub struct PolicyNames<'a> {
 /// The policy with its placeholders (`PARTITION`, `REGION`, `ACCOUNT`, `STACK`, `RAW_BUCKET`, `GLUE_DATABASE`,
 /// `IOT_RULE`, the stack's topic rule, and `ARTIFACTS_BUCKET`) filled in.
 pub fn fill(policy: &str, names: &PolicyNames) -> String {
-    let artifacts = crate::aws::pipeline::artifacts_bucket_name(names.stack, names.account, names.region);
+    let artifacts = crate::aws::stack::artifacts_bucket_name(names.stack, names.account, names.region);
     policy
         .replace("ARTIFACTS_BUCKET", &artifacts)
         .replace("IOT_RULE", &crate::mqtt::rule_name(names.stack))

@@ -11,8 +11,8 @@ pub mod iam;
 pub mod iot;
 pub(crate) mod lambda;
 pub(crate) mod logs;
-pub mod pipeline;
 pub mod s3;
+pub mod stack;
 pub(crate) mod target;
 
 use std::future::Future;

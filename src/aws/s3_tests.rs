@@ -21,7 +21,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 
 use super::*;
-use crate::aws::pipeline::{RawBucket, raw_bucket};
+use crate::aws::stack::{RawBucket, raw_bucket};
 
 const ACCOUNT: &str = "123456789012";
 const BUCKET: &str = "reaqtions-iot-data-lake-raw-123456789012-eu-west-1";

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::Exit;
 use crate::aws::iam::{PolicyNames, fill};
-use crate::aws::pipeline::TEMPLATES;
+use crate::aws::stack::TEMPLATES;
 use crate::aws::{Aws, ConnectOptions};
 use crate::cli::TemplateArgs;
 use crate::invalid;
@@ -64,7 +64,7 @@ fn role_policy(args: &TemplateArgs, connect: &ConnectOptions, stack: &str) -> Re
         }
         None => default_bucket(stack, &account, &region)?,
     };
-    let glue_database = crate::aws::pipeline::catalog_names(stack).0;
+    let glue_database = crate::aws::stack::catalog_names(stack).0;
     let names = PolicyNames {
         partition: partition(&region),
         region: &region,

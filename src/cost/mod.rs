@@ -271,7 +271,7 @@ fn monthly(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices, pa
         ("cloudwatch_logs", log_gb, "GB ingested", log_gb * prices.logs_ingestion_per_gb),
     ];
     if pipeline.monitoring.alarms {
-        let alarms = crate::aws::pipeline::ALARMS.len() as f64;
+        let alarms = crate::aws::stack::ALARMS.len() as f64;
         rows.push(("cloudwatch_alarms", alarms, "alarms", alarms * prices.cloudwatch_alarm_per_month));
         // FailedRecords, from the function's log by a metric filter.
         rows.push(("cloudwatch_metrics", 1.0, "custom metrics", prices.cloudwatch_custom_metric_per_month));

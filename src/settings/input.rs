@@ -292,7 +292,7 @@ mod tests {
     use clap::CommandFactory as _;
 
     use super::*;
-    use crate::aws::pipeline::{DERIVED_PARAMETERS, PIPELINE_TEMPLATE};
+    use crate::aws::stack::{DERIVED_PARAMETERS, PIPELINE_TEMPLATE};
 
     /// Every setting away from its default (a struct literal: a new setting must be added here).
     pub(super) fn all_changed() -> SettingsInput {

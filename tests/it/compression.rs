@@ -112,7 +112,7 @@ fn deploy_asks_firehose_for_gzip_and_report_reads_gzip_objects_from_s3() {
 
 #[test]
 fn the_stream_writes_what_the_setting_says() {
-    use reaqtions::aws::pipeline::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
+    use reaqtions::aws::stack::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
     use reaqtions::settings::{PipelineSettings, SettingsInput};
     let t = crate::templates::template(PIPELINE_TEMPLATE);
     let mut d = crate::templates::deployment(true);
@@ -135,7 +135,7 @@ fn the_stream_writes_what_the_setting_says() {
 
 #[test]
 fn lifecycle_rules_follow_each_setting_and_are_off_by_default() {
-    use reaqtions::aws::pipeline::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
+    use reaqtions::aws::stack::{PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
     use reaqtions::lifecycle::StorageClass;
     use reaqtions::settings::{PipelineSettings, SettingsInput};
     let t = crate::templates::template(PIPELINE_TEMPLATE);

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use reaqtions::aws::pipeline::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
+use reaqtions::aws::stack::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
 use serde_json::Value;
 
 use crate::RAW;

@@ -43,7 +43,7 @@ pub(crate) fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
 pub(crate) fn role_policy_for(role: &str, stack: &str, raw_bucket: &str) -> (Policy, String) {
     use reaqtions::aws::iam::{PolicyNames, fill};
     let (_, policy) = reaqtions::commands::template::ROLE_POLICIES.iter().find(|(name, _)| *name == role).unwrap();
-    let glue_database = reaqtions::aws::pipeline::catalog_names(stack).0;
+    let glue_database = reaqtions::aws::stack::catalog_names(stack).0;
     let names = PolicyNames {
         partition: "aws",
         region: REGION,

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use reaqtions::aws::cloudwatch::iot_rule_query;
-use reaqtions::aws::pipeline::{
-    PIPELINE_TEMPLATE, RawBucket, alarm_names, failed_records_namespace, pipeline_parameters,
-};
+use reaqtions::aws::stack::{PIPELINE_TEMPLATE, RawBucket, alarm_names, failed_records_namespace, pipeline_parameters};
 use reaqtions::settings::{PipelineSettings, SettingsInput};
 use serde_norway::Value;
 
@@ -262,7 +260,7 @@ fn the_dashboard_shows_the_same_series_under_a_name_with_stack_and_region() {
         assert!(shown.iter().any(|m| m == metric), "{metric} on the dashboard: {shown:?}");
     }
     assert_eq!(
-        reaqtions::aws::pipeline::dashboard_url("eu-west-1", "reaqtions-eu-west-1"),
+        reaqtions::aws::stack::dashboard_url("eu-west-1", "reaqtions-eu-west-1"),
         "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=reaqtions-eu-west-1"
     );
 }

@@ -117,7 +117,7 @@ fn each_role_reaches_its_own_stacks_resources_and_no_neighbours() {
 
 #[test]
 fn every_generated_role_name_ending_is_refused_as_a_stack_name() {
-    let template: serde_norway::Value = serde_norway::from_str(reaqtions::aws::pipeline::PIPELINE_TEMPLATE).unwrap();
+    let template: serde_norway::Value = serde_norway::from_str(reaqtions::aws::stack::PIPELINE_TEMPLATE).unwrap();
     let mut trusted = Vec::new();
     let roles: Vec<String> = (template["Resources"].as_mapping().unwrap().iter())
         .filter(|(_, r)| r["Type"].as_str() == Some("AWS::IAM::Role"))

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use reaqtions::aws::pipeline::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
+use reaqtions::aws::stack::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
 use serde_norway::Value;
 
 use crate::iam_eval::{Context, Deployment, Policy};

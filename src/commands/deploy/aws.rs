@@ -15,11 +15,11 @@ use crate::aws::iam::{
     DEPLOYER_POLICY, PolicyNames, Preflight, checks, describe_missing, fill, preflight, principal_of,
 };
 use crate::aws::lambda::{Smoke, smoke_test};
-use crate::aws::pipeline::{
+use crate::aws::s3::{inspect_reused_bucket, prune_objects, upload_unless_present};
+use crate::aws::stack::{
     ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, artifacts_bucket, artifacts_stack, pipeline_parameters,
     raw_bucket,
 };
-use crate::aws::s3::{inspect_reused_bucket, prune_objects, upload_unless_present};
 use crate::aws::{Aws, Caller};
 use crate::cli::DeployArgs;
 use crate::commands::{Exit, Named};
@@ -85,7 +85,7 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
     };
     let mut settings = resolve_settings(args, stack, Some(&namer))?;
     // The lake's tables project the prefixes' partitions: a prefix they cannot is refused now.
-    crate::aws::pipeline::location_templates(&settings)?;
+    crate::aws::stack::location_templates(&settings)?;
     let zip = lambda_zip(args.lambda_zip.as_deref(), &settings.architecture)?;
     let architecture = zip.architecture.context(
         "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
@@ -236,7 +236,7 @@ fn check_permissions(aws: &Aws, identity: &Caller, settings: &PipelineSettings) 
         Ok(principal) => principal,
         Err(why) => return Ok(format!("not checked: {why}")),
     };
-    let glue_database = crate::aws::pipeline::catalog_names(&settings.stack).0;
+    let glue_database = crate::aws::stack::catalog_names(&settings.stack).0;
     let names = PolicyNames {
         partition: identity.partition(),
         region: &identity.region,

@@ -1,4 +1,4 @@
-//! The pipeline on AWS: the embedded CloudFormation templates, stack names and parameters derived from the
+//! The pipeline's CloudFormation stacks on AWS: the embedded templates, stack names and parameters derived from the
 //! shared [`PipelineSettings`], and what a deployed stack's outputs say.
 
 use anyhow::Result;
