@@ -14,6 +14,9 @@
 //! (when there). Peak RSS figures want the binary run directly (`target/release/examples/bench html`): through
 //! `cargo run`, Linux carries cargo's own peak into the child's.
 //!
+//! picture FILE: the README's picture — the page of a day of readings from twelve devices, one a minute each, written
+//! to FILE (then `chromium --headless --screenshot=docs/report-page.png --window-size=1280,1800 file://FILE`).
+//!
 //! aws-simulate and aws-report run against the endpoint in AWS_ENDPOINT_URL (start `moto_server -p 5055` and set
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):
 //! aws-simulate sends 100,000 readings through PutRecordBatch and prints readings/s and CPU seconds; aws-report N
@@ -337,6 +340,10 @@ fn main() {
     if which == "aws-simulate" {
         return aws_simulate();
     }
+    if which == "picture" {
+        let file = std::env::args().nth(2).expect("picture FILE");
+        return picture(std::path::Path::new(&file));
+    }
     if which == "aws-report" {
         let n = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
         return aws_report(n);
@@ -356,6 +363,32 @@ fn main() {
     if which.is_empty() || which == "html" {
         html();
     }
+}
+
+/// The README's picture: a realistic fleet (twelve devices) over a day, one reading a minute each.
+fn picture(file: &std::path::Path) {
+    use reaqtions::report::html::{Context, Page, write};
+    let mut devices: Vec<reaqtions::simulate::device::SimulatedDevice> =
+        (0..12).map(|i| reaqtions::simulate::device::SimulatedDevice::new(i, 3)).collect();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z").unwrap().to_utc();
+    let mut page = Page::default();
+    let mut bytes = Vec::new();
+    for minute in 0..24 * 60 {
+        let time = reaqtions::simulate::device::format_time(start + chrono::Duration::minutes(minute));
+        for device in &mut devices {
+            bytes.clear();
+            device.next_reading(&time, "readme00", &mut bytes);
+            page.add(&serde_json::from_slice(&bytes).expect("a reading"));
+        }
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file).expect("picture file"));
+    write(
+        &page,
+        &Context { source: "s3://reaqtions-iot-data-lake-raw/processed/".into(), ..Context::default() },
+        &mut out,
+    )
+    .expect("page");
+    println!("picture: a day of readings from 12 devices written to {}", file.display());
 }
 
 fn html() {

@@ -35,7 +35,7 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// No progress output.
+    /// Results, warnings and errors only: no progress and no notes on stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
 }
@@ -70,8 +70,31 @@ pub(crate) enum Command {
     Cost(CostArgs),
     /// Print a shell completion script (e.g. `reaqtions completions bash > ~/.local/share/bash-completion/completions/reaqtions`).
     Completions(CompletionsArgs),
-    /// Print the manual page in roff (e.g. `reaqtions man > ~/.local/share/man/man1/reaqtions.1`).
-    Man,
+    /// Print a manual page in roff (`reaqtions man > ~/.local/share/man/man1/reaqtions.1`; `reaqtions man simulate`).
+    Man(ManArgs),
+}
+
+/// How a verb prints its result, the same on every verb: `--format` names the shape, `--output` a file to write it
+/// to instead of stdout. (`--output table|json`, the old spelling of the format, still works with a warning; a file
+/// named like a format is `--output ./json`.)
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct Shape {
+    /// What the result is printed as.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub(crate) format: OutputFormat,
+    /// Write the result to FILE instead of stdout.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// One verb's page (`devices add` for a sub-verb), instead of the tool's.
+    #[arg(value_name = "VERB", num_args = 0..)]
+    pub(crate) verb: Vec<String>,
+    /// Every verb and flag as one Markdown page (what docs/reference.md holds) instead of roff.
+    #[arg(long)]
+    pub(crate) markdown: bool,
 }
 
 #[derive(Debug, Args)]
@@ -102,8 +125,8 @@ pub(crate) struct CostArgs {
     pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) settings: SettingsInput,
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
@@ -114,20 +137,23 @@ pub(crate) struct DevicesArgs {
     /// <data-dir>/devices/<stack>).
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
-    #[arg(long, global = true, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DevicesAction {
     /// Register devices: a thing, a certificate and key, the stack's device policy; files into the directory.
     Add {
-        /// How many devices to add (numbered after the highest of the prefix).
-        #[arg(long, default_value_t = 1)]
+        /// How many devices to add (numbered after the highest of the id prefix).
+        #[arg(long = "devices", value_name = "N", alias = "count", default_value_t = 1)]
         count: usize,
-        /// Device ids are the prefix and a 4-digit number (aq-0001); simulate's devices are aq-.
-        #[arg(long, default_value = "aq-")]
+        /// Device ids are this prefix and a 4-digit number (aq-0001); simulate's devices are aq-.
+        #[arg(long = "id-prefix", value_name = "PREFIX", alias = "prefix", default_value = "aq-")]
         prefix: String,
+        /// Name the devices it would register; register nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// The stack's devices in IoT Core, and whether their files are here.
     List,
@@ -142,6 +168,9 @@ pub(crate) enum DevicesAction {
         /// Do not ask.
         #[arg(long)]
         yes: bool,
+        /// Name the devices it would remove; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -153,9 +182,8 @@ pub(crate) struct BrokerArgs {
     /// Listen on an address other hosts can reach (anyone there can publish into the lake).
     #[arg(long)]
     pub(crate) allow_remote: bool,
-    /// The summary printed when it stops.
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
@@ -200,8 +228,8 @@ pub(crate) struct DeployArgs {
     /// Skip the check that the caller may do everything deploy needs (IAM SimulatePrincipalPolicy).
     #[arg(long)]
     pub(crate) no_preflight: bool,
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 /// Where to send or read when the pipeline was not deployed by reaqtions (AWS target).
@@ -285,6 +313,9 @@ pub(crate) struct SimulateArgs {
     /// Do not ask before a run over the thresholds below.
     #[arg(long, short)]
     pub(crate) yes: bool,
+    /// State the plan (readings, bytes and, on AWS, what the ingestion costs); send nothing.
+    #[arg(long, conflicts_with = "resend")]
+    pub(crate) dry_run: bool,
     /// Ask (or, off a terminal, refuse without --yes) before a run of more readings than this.
     #[arg(long, env = "REAQTIONS_CONFIRM_OVER_READINGS", default_value_t = 10_000_000, value_name = "N")]
     pub(crate) confirm_over_readings: u64,
@@ -296,8 +327,8 @@ pub(crate) struct SimulateArgs {
     pub(crate) spool_limit_mib: u64,
     #[command(flatten)]
     pub(crate) pipeline: PipelineOverride,
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 /// How simulated devices send their readings.
@@ -312,6 +343,7 @@ pub(crate) enum Via {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
+    /// What the readings are printed as (html: one page of charts).
     #[arg(long, value_enum, default_value = "table")]
     pub(crate) format: Format,
     /// scan: this process reads the objects; athena: the stack's workgroup queries the lake table (AWS only).
@@ -326,7 +358,7 @@ pub(crate) struct ReportArgs {
     /// Readings ingested at or after this time (RFC 3339, or relative like 2h).
     #[arg(long, value_name = "TIME")]
     pub(crate) since: Option<String>,
-    /// Readings ingested at or before this time (RFC 3339, or relative like 30m).
+    /// Readings ingested before this time (RFC 3339, or relative like 30m): the window is [since, until).
     #[arg(long, value_name = "TIME")]
     pub(crate) until: Option<String>,
     /// Only this device (repeatable).
@@ -347,6 +379,9 @@ pub(crate) struct LogsArgs {
     /// Events from this long ago, or since this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     pub(crate) since: Option<String>,
+    /// Events before this time, or this long ago: the window is [since, until).
+    #[arg(long, value_name = "TIME", conflicts_with = "follow")]
+    pub(crate) until: Option<String>,
     /// Keep printing new events.
     #[arg(long)]
     pub(crate) follow: bool,
@@ -363,8 +398,8 @@ pub(crate) struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
@@ -372,8 +407,11 @@ pub(crate) struct HealthArgs {
     /// The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). At most 455 days.
     #[arg(long, default_value = "1h")]
     pub(crate) since: String,
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    /// The window's end: before this time, or this long ago (default now); the window is [since, until).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
@@ -381,7 +419,7 @@ pub(crate) struct ReprocessArgs {
     /// Error objects written at or after this time (RFC 3339) or this long ago (2h, 7days).
     #[arg(long)]
     pub(crate) since: Option<String>,
-    /// Error objects written before this time or this long ago.
+    /// Error objects written before this time or this long ago: the window is [since, until).
     #[arg(long)]
     pub(crate) until: Option<String>,
     /// Say what would happen; change nothing.
@@ -393,8 +431,8 @@ pub(crate) struct ReprocessArgs {
     /// Resend even when the deployed function does not run the transform this binary carries.
     #[arg(long)]
     pub(crate) force: bool,
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
@@ -405,16 +443,26 @@ pub(crate) struct TeardownArgs {
     /// Also delete the data lake bucket and everything in it.
     #[arg(long)]
     pub(crate) delete_data: bool,
+    /// Name everything it would remove; remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
+    /// Devices to play.
     #[arg(long, default_value_t = 5)]
     pub(crate) devices: usize,
+    /// Readings per device per second.
     #[arg(long, default_value_t = 2.0)]
     pub(crate) rate: f64,
+    /// How long the devices send.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
     pub(crate) duration: std::time::Duration,
+    /// Share of the readings sent malformed (they land under error/).
     #[arg(long, default_value_t = 0.05)]
     pub(crate) malformed_ratio: f64,
+    /// Settings file for the pipeline it deploys (default ./reaqtions.yaml when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }

@@ -111,10 +111,26 @@ pub(crate) fn count(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
-/// One line of result on stdout. Unlike `println!`, a closed pipe (`reaqtions … | head -1`) is an error the
+/// Where results go when `--output FILE` is given (stdout otherwise).
+static DESTINATION: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// Sends every result line to `path` (created or truncated now) instead of stdout.
+pub(crate) fn write_results_to(path: &std::path::Path) -> Result<()> {
+    use anyhow::Context as _;
+    let file = std::fs::File::create(path).with_context(|| format!("cannot create output file {}", path.display()))?;
+    *DESTINATION.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+    Ok(())
+}
+
+/// One line of result on stdout (or the `--output` file). Unlike `println!`, a closed pipe (`reaqtions … | head -1`) is an error the
 /// caller returns, and `main` ends quietly on it with exit 0, as ripgrep does.
 pub(crate) fn line(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
+    if let Some(file) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        return file.flush();
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.write_all(b"\n")?;

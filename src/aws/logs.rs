@@ -20,11 +20,21 @@ impl CloudWatchLogs {
 }
 
 impl LogSource for CloudWatchLogs {
-    fn events(&self, group: &str, since: Option<DateTime<Utc>>, filter: Option<&str>) -> Result<Vec<LogEvent>> {
+    fn events(
+        &self,
+        group: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        filter: Option<&str>,
+    ) -> Result<Vec<LogEvent>> {
         self.runtime.block_on(async {
             let mut request = self.client.filter_log_events().log_group_name(group);
             if let Some(since) = since {
                 request = request.start_time(since.timestamp_millis());
+            }
+            // FilterLogEvents' end time is exclusive, as `until` is.
+            if let Some(until) = until {
+                request = request.end_time(until.timestamp_millis());
             }
             if let Some(text) = filter {
                 // A quoted term matches the text exactly, punctuation included.

@@ -388,18 +388,29 @@ pub(crate) async fn count_objects(
     owner: Option<&str>,
     prefix: &str,
     limit: usize,
-) -> Result<(usize, bool)> {
+) -> Result<Counted> {
     let mut pages = list_request(client, bucket, owner, prefix).into_paginator().send();
-    let mut n = 0;
+    let mut counted = Counted::default();
     while let Some(page) = pages.next().await {
         let page =
             page.map_err(|e| bucket_failure(bucket, owner, format!("cannot list s3://{bucket}/{prefix}"), &e))?;
-        n += page.contents().len();
-        if n >= limit {
-            return Ok((n, true));
+        counted.objects += page.contents().len();
+        counted.bytes += page.contents().iter().filter_map(|o| o.size()).map(|s| s.max(0) as u64).sum::<u64>();
+        if counted.objects >= limit {
+            counted.capped = true;
+            return Ok(counted);
         }
     }
-    Ok((n, false))
+    Ok(counted)
+}
+
+/// Objects under a prefix and their bytes, up to a limit (`capped`: the listing stopped there, so both are lower
+/// bounds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counted {
+    pub(crate) objects: usize,
+    pub(crate) bytes: u64,
+    pub(crate) capped: bool,
 }
 
 /// A bucket read through the S3 API, for report and verify.

@@ -76,6 +76,6 @@ pub(crate) fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exi
         objects_written: stats.objects,
         error_objects_written: stats.error_objects,
     };
-    print(args.output, "broker", &summary)?;
+    print(args.shape.format, "broker", &summary)?;
     Ok(if summary.failed > 0 { Exit::Incomplete } else { Exit::Ok })
 }

@@ -106,7 +106,7 @@ pub(crate) fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
             100.0 * sum_gzip / sum_plain
         );
     }
-    match args.output {
+    match args.shape.format {
         OutputFormat::Json => line(&serde_json::to_string_pretty(&bills.concat())?)?,
         OutputFormat::Table => {
             line(&sending_table(per_reading, packed, settings.compression).to_string())?;

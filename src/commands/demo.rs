@@ -15,7 +15,7 @@ use crate::settings::{PipelineSettings, SettingsInput};
 use crate::simulate::Plan;
 use crate::target::{Names, Uses};
 
-pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<Exit> {
+pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, stack: Option<String>, quiet: bool) -> Result<Exit> {
     let per_device = (args.duration.as_secs_f64() * args.rate).round().max(1.0) as u64;
     let spool = PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
     let plan = Plan {
@@ -26,7 +26,9 @@ pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, quiet: bool) -> Result<E
         ..Plan::new(args.devices, args.rate, per_device, spool)
     };
     plan.validate()?;
-    let settings = PipelineSettings::resolve(SettingsInput::default().with_file(None)?)?;
+    let settings = PipelineSettings::resolve(
+        SettingsInput { stack, ..SettingsInput::default() }.with_file(args.config.as_deref())?,
+    )?;
     let (_, deployment) = local.deploy(&settings)?;
     crate::say!("1/3 deployed local pipeline {} under {}", deployment.settings.stack, local.root().display());
     crate::say!(

@@ -41,9 +41,11 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) 
     )?;
     let dir = args.dir.as_deref().unwrap_or(dir);
     match &args.action {
-        DevicesAction::Add { count, prefix } => add(aws, stack, dir, *count, prefix, args.output, quiet),
-        DevicesAction::List => list(aws, stack, dir, args.output),
-        DevicesAction::Remove { ids, all, yes } => {
+        DevicesAction::Add { count, prefix, dry_run } => {
+            add(aws, stack, dir, *count, prefix, *dry_run, args.shape.format, quiet)
+        }
+        DevicesAction::List => list(aws, stack, dir, args.shape.format),
+        DevicesAction::Remove { ids, all, yes, dry_run } => {
             let client = aws.iot();
             let existing = aws.block_on(iot::device_ids(&client, stack))?;
             let chosen: Vec<String> = if *all {
@@ -64,9 +66,13 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) 
                 "remove {} of stack {stack} (their certificates stop working)",
                 count(chosen.len() as u64, "device")
             );
-            if !yes && !confirm(&format!("{what}?"))? {
-                crate::say!("nothing removed");
+            if *dry_run {
+                crate::output::line(&format!("would {what}: {}", chosen.join(", ")))?;
+                crate::say!("dry run: nothing was changed");
                 return Ok(Exit::Ok);
+            }
+            if !yes {
+                confirm(&format!("{what}?"), "nothing removed")?;
             }
             remove(aws, dir, &chosen, quiet)?;
             crate::output::line(&format!("removed {} of stack {stack}", count(chosen.len() as u64, "device")))?;
@@ -75,13 +81,24 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) 
     }
 }
 
-fn add(aws: &Aws, stack: &str, dir: &Path, n: usize, prefix: &str, output: OutputFormat, quiet: bool) -> Result<Exit> {
+#[allow(clippy::too_many_arguments)]
+fn add(
+    aws: &Aws,
+    stack: &str,
+    dir: &Path,
+    n: usize,
+    prefix: &str,
+    dry_run: bool,
+    output: OutputFormat,
+    quiet: bool,
+) -> Result<Exit> {
     if !(1..=10_000).contains(&n) {
-        return Err(crate::invalid!("--count must be 1-10000 (got {n})"));
+        return Err(crate::invalid!("--devices must be 1-10000 (got {n})"));
     }
     if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':')) {
         return Err(crate::invalid!(
-            "--prefix {prefix:?} must be letters, digits, '-', '_' or ':' (a thing name, a client id and a topic level)"
+            "--id-prefix {prefix:?} must be letters, digits, '-', '_' or ':' (a thing name, a client id and a topic \
+             level)"
         ));
     }
     let deployed = aws.block_on(crate::aws::cloudformation::describe(&aws.cloudformation(), stack))?;
@@ -93,15 +110,25 @@ fn add(aws: &Aws, stack: &str, dir: &Path, n: usize, prefix: &str, output: Outpu
     }
     let identity = aws.identity()?;
     let policy = iot::device_policy_name(stack);
-    let document = iot::device_policy(identity.partition(), &identity.region, &identity.account, stack);
     let client = aws.iot();
-    aws.block_on(iot::ensure_policy(&client, &policy, &document))?;
     let existing = aws.block_on(iot::device_ids(&client, stack))?;
     let highest = existing
         .iter()
         .filter_map(|id| id.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok()))
         .max()
         .unwrap_or(0);
+    if dry_run {
+        let ids: Vec<String> = (1..=n).map(|i| format!("{prefix}{:04}", highest + i)).collect();
+        crate::output::line(&format!(
+            "would register {} in stack {stack} with policy {policy}: {}",
+            count(n as u64, "device"),
+            ids.join(", ")
+        ))?;
+        crate::say!("dry run: nothing was changed");
+        return Ok(Exit::Ok);
+    }
+    let document = iot::device_policy(identity.partition(), &identity.region, &identity.account, stack);
+    aws.block_on(iot::ensure_policy(&client, &policy, &document))?;
     let endpoint = aws.block_on(iot::data_endpoint(&client))?;
     let mut registry = Registry::load(dir)?.unwrap_or_else(|| Registry {
         stack: stack.to_owned(),

@@ -13,17 +13,20 @@ use crate::target::{Names, Uses};
 
 pub(crate) struct Request {
     pub(crate) since: DateTime<Utc>,
+    /// The window's end (now unless --until).
+    pub(crate) until: Option<DateTime<Utc>>,
     pub(crate) output: OutputFormat,
 }
 
 pub(crate) fn request(args: &HealthArgs) -> Result<Request> {
     let since = super::parse_time(&args.since)?;
-    Window::since(since, Utc::now())?;
-    Ok(Request { since, output: args.output })
+    let until = args.until.as_deref().map(super::parse_time).transpose()?;
+    Window::since(since, until.unwrap_or_else(Utc::now))?;
+    Ok(Request { since, until, output: args.shape.format })
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
-    let window = Window::since(request.since, Utc::now())?;
+    let window = Window::since(request.since, request.until.unwrap_or_else(Utc::now))?;
     let pipeline = target.open(&Names::default(), Uses { vitals: true, ..Uses::default() })?;
     let settings = pipeline.settings();
     let vitals = pipeline.vitals().vitals(&window)?;

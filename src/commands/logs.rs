@@ -17,6 +17,7 @@ const FOLLOW_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
     pub(crate) since: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
     pub(crate) follow: bool,
     pub(crate) filter: Option<String>,
     /// The Firehose delivery-error log group instead of the function's.
@@ -26,8 +27,16 @@ pub(crate) struct Request {
 }
 
 pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
+    let since = args.since.as_deref().map(parse_time).transpose()?;
+    let until = args.until.as_deref().map(parse_time).transpose()?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(crate::invalid!("--since ({s}) is not before --until ({u})"));
+    }
     Ok(Request {
-        since: args.since.as_deref().map(parse_time).transpose()?,
+        since,
+        until,
         follow: args.follow,
         filter: args.filter.clone(),
         delivery: args.delivery,
@@ -53,7 +62,7 @@ pub(crate) fn print_events(source: &dyn LogSource, group: &str, request: &Reques
     let mut printed_at_last_time: HashSet<String> = HashSet::new();
     let mut out = std::io::stdout().lock();
     loop {
-        let events = source.events(group, since, request.filter.as_deref())?;
+        let events = source.events(group, since, request.until, request.filter.as_deref())?;
         for event in &events {
             // Events at the boundary time were printed by the previous poll.
             if Some(event.timestamp) == since && printed_at_last_time.contains(&event.message) {

@@ -6,7 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod deploy;
 pub(crate) mod devices;
 pub(crate) mod health;
-pub(crate) mod help;
+pub mod help;
 pub(crate) mod logs;
 pub(crate) mod report;
 pub(crate) mod reprocess;
@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 
 use crate::aws::Aws;
 use crate::aws::target::AwsPipeline;
-use crate::cli::{Cli, Command, PipelineOverride};
+use crate::cli::{Cli, Command, PipelineOverride, Shape};
 use crate::invalid;
 use crate::local::LocalTarget;
 use crate::settings::DEFAULT_STACK;
@@ -102,13 +102,16 @@ impl PipelineOverride {
     }
 }
 
-pub fn run(cli: Cli) -> Result<Exit> {
+pub fn run(mut cli: Cli) -> Result<Exit> {
     crate::output::set_quiet(cli.quiet);
+    if let Some(shape) = shape_of(&mut cli.command) {
+        settle_shape(shape)?;
+    }
     match &cli.command {
         Command::Template(args) => return template::run(args, &cli.aws, cli.stack.as_deref()),
         Command::Cost(args) => return cost::run(args, cli.aws.region.as_deref()),
         Command::Completions(args) => return help::completions(args.shell),
-        Command::Man => return help::man(),
+        Command::Man(args) => return help::man(args),
         _ => {}
     }
     let target = if cli.local {
@@ -124,7 +127,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Target::Aws { aws, .. } => deploy::aws::run(aws, cli.stack.clone(), args, cli.quiet),
         },
         Command::Simulate(args) => {
-            simulate::run(&target, &simulate::request(args, cli.quiet, devices_dir(&cli))?).map(|(exit, ..)| exit)
+            let request = simulate::request(args, cli.quiet, devices_dir(&cli))?;
+            if args.dry_run {
+                simulate::dry_run(&target, &request)
+            } else {
+                simulate::run(&target, &request).map(|(exit, ..)| exit)
+            }
         }
         Command::Report(args) => report::run(&target, &report::request(args, cli.quiet)?),
         Command::Logs(args) => logs::run(&target, &logs::request(args)?),
@@ -141,13 +149,41 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Devices(args) => devices::run(&target, args, &devices_dir(&cli), cli.quiet),
         Command::Broker(args) => broker::run(&target, args, cli.quiet),
         Command::Demo(args) => match &target {
-            Target::Local(local) => demo::run(local, args, cli.quiet),
-            Target::Aws { .. } => bail!("demo runs on the local target: add --local"),
+            Target::Local(local) => demo::run(local, args, cli.stack.clone(), cli.quiet),
+            Target::Aws { .. } => Err(invalid!("demo runs on the local target: add --local")),
         },
-        Command::Template(_) | Command::Cost(_) | Command::Completions(_) | Command::Man => {
+        Command::Template(_) | Command::Cost(_) | Command::Completions(_) | Command::Man(_) => {
             unreachable!("handled above")
         }
     }
+}
+
+/// The verb's `--format` and `--output`, where it has them (report has its own formats).
+fn shape_of(command: &mut Command) -> Option<&mut Shape> {
+    match command {
+        Command::Deploy(a) => Some(&mut a.shape),
+        Command::Simulate(a) => Some(&mut a.shape),
+        Command::Status(a) => Some(&mut a.shape),
+        Command::Health(a) => Some(&mut a.shape),
+        Command::Reprocess(a) => Some(&mut a.shape),
+        Command::Devices(a) => Some(&mut a.shape),
+        Command::Broker(a) => Some(&mut a.shape),
+        Command::Cost(a) => Some(&mut a.shape),
+        _ => None,
+    }
+}
+
+/// `--output FILE` becomes where results go; the old `--output table|json` is read as the format it used to be,
+/// with a warning naming `--format` (a file named like a format is `--output ./json`).
+fn settle_shape(shape: &mut Shape) -> Result<()> {
+    let Some(path) = shape.output.take() else { return Ok(()) };
+    let text = path.to_string_lossy().into_owned();
+    if let Ok(format) = <crate::output::OutputFormat as clap::ValueEnum>::from_str(&text, false) {
+        crate::warning!("--output {text} is now --format {text} (a file named {text} is --output ./{text})");
+        shape.format = format;
+        return Ok(());
+    }
+    crate::output::write_results_to(&path)
 }
 
 /// Where `devices add` writes a stack's device certificates unless told otherwise: `<data-dir>/devices/<stack>`.
@@ -195,15 +231,16 @@ pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     Ok(Utc::now() - span)
 }
 
-/// Asks on the terminal; without one, refuses (the caller must pass --yes).
-pub(crate) fn confirm(question: &str) -> Result<bool> {
+/// Asks on the terminal, the same way on every verb: without a terminal it refuses (a usage error, exit 2: pass
+/// --yes); an answer other than yes is an error saying `declined` (exit 1, so `teardown && …` stops there).
+pub(crate) fn confirm(question: &str, declined: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
-        bail!("{question} — refusing without a terminal to ask on; pass --yes to confirm");
+        return Err(invalid!("{question} — refusing without a terminal to ask on; pass --yes to confirm"));
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") { Ok(()) } else { bail!("{declined}") }
 }
 
 #[cfg(test)]

@@ -26,24 +26,32 @@ pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
         devices: args.devices.clone(),
     };
     if let (Some(s), Some(u)) = (query.since, query.until)
-        && s > u
+        && s >= u
     {
-        return Err(invalid!("--since ({s}) is after --until ({u})"));
+        return Err(invalid!("--since ({s}) is not before --until ({u}): the window is [since, until)"));
+    }
+    // `--output csv` named a file called csv; it reads as the format it surely meant, said once.
+    let (mut format, mut output) = (args.format, args.output.clone());
+    if let Some(named) = output.as_ref().map(|p| p.to_string_lossy().into_owned())
+        && let Ok(meant) = <Format as clap::ValueEnum>::from_str(&named, false)
+    {
+        crate::warning!("--output {named} is now --format {named} (a file named {named} is --output ./{named})");
+        (format, output) = (meant, None);
     }
     if !(1..=256).contains(&args.concurrency) {
         return Err(invalid!("--concurrency must be 1-256 (got {})", args.concurrency));
     }
-    if args.format == Format::Html && (args.summary || args.sql.is_some()) {
+    if format == Format::Html && (args.summary || args.sql.is_some()) {
         return Err(invalid!(
             "--format html draws the readings and holds the per-device summary itself: drop {}",
             if args.summary { "--summary" } else { "--sql" }
         ));
     }
     Ok(Request {
-        format: args.format,
+        format,
         engine: if args.sql.is_some() { Engine::Athena } else { args.engine },
         sql: args.sql.clone(),
-        output: args.output.clone(),
+        output,
         query,
         summary: args.summary,
         concurrency: args.concurrency,

@@ -34,7 +34,7 @@ pub(crate) fn request(args: &ReprocessArgs) -> Result<Request> {
     {
         return Err(crate::invalid!("--since {s} is not before --until {u}"));
     }
-    Ok(Request { since, until, dry_run: args.dry_run, yes: args.yes, force: args.force, output: args.output })
+    Ok(Request { since, until, dry_run: args.dry_run, yes: args.yes, force: args.force, output: args.shape.format })
 }
 
 pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
@@ -73,9 +73,7 @@ pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exi
             lake.bucket(),
             settings.stream
         );
-        if !super::confirm(&question)? {
-            bail!("nothing was sent");
-        }
+        super::confirm(&question, "nothing was sent")?;
     }
     let sink = pipeline.sink()?;
     let sender = Sender::without_spool(&*sink, RetryPolicy::default());

@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::{Exit, Target};
@@ -80,7 +80,7 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
         verify_timeout: args.verify_timeout,
         resend: args.resend.clone(),
         names: args.pipeline.names(),
-        output: args.output,
+        output: args.shape.format,
         yes: args.yes,
     })
 }
@@ -91,6 +91,17 @@ struct Report<'a> {
     summary: &'a RunSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     verify: Option<&'a Verification>,
+}
+
+/// `simulate --dry-run`: the plan, stated on stdout as it would be before a run; nothing is sent.
+pub(crate) fn dry_run(target: &Target, request: &Request) -> Result<Exit> {
+    let statement = state(&request.plan, typical_reading_bytes(), target.region().as_deref());
+    crate::output::line(&statement.line)?;
+    for over in &statement.over {
+        crate::say!("over a threshold: {over} (a run would ask first, or need --yes)");
+    }
+    crate::say!("dry run: nothing was sent");
+    Ok(Exit::Ok)
 }
 
 /// Runs a simulation (or a resend) on any target and prints the result; shared with `demo`.
@@ -112,9 +123,7 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<(Exit, RunSummar
                      --confirm-over-readings / --confirm-over-usd"
                 ));
             }
-            if !super::confirm(&format!("{why}: run it?"))? {
-                bail!("not started");
-            }
+            super::confirm(&format!("{why}: run it?"), "not started")?;
         }
     }
     let sink: Box<dyn RecordSink> = match &plan.mqtt {

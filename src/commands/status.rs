@@ -10,7 +10,7 @@ use crate::aws::cloudformation::{describe, outputs};
 use crate::aws::cloudwatch::{Received, received};
 use crate::aws::firehose::stream_facts;
 use crate::aws::lambda::{FunctionInfo, function_info};
-use crate::aws::s3::count_objects;
+use crate::aws::s3::{Counted, count_objects};
 use crate::aws::stack::{Deployed, artifacts_stack, kept_buckets};
 use crate::cli::StatusArgs;
 use crate::local::LocalTarget;
@@ -32,7 +32,14 @@ struct Status<T: Serialize> {
     settings: Option<crate::settings::SettingsInput>,
     processed_objects: Option<u64>,
     error_objects: Option<u64>,
+    /// Bytes the lake holds under each prefix (lower bounds when `counts_capped`).
+    processed_bytes: Option<u64>,
+    error_bytes: Option<u64>,
+    /// True when a listing stopped at 10,000 objects per prefix: the counts and bytes are then lower bounds.
     counts_capped: bool,
+    /// When the deployment was made and last changed (RFC 3339).
+    created: Option<String>,
+    updated: Option<String>,
     #[serde(flatten)]
     details: T,
 }
@@ -98,7 +105,11 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
         settings: None,
         processed_objects: None,
         error_objects: None,
+        processed_bytes: None,
+        error_bytes: None,
         counts_capped: false,
+        created: None,
+        updated: None,
         details: AwsDetails {
             artifacts_stack: artifacts.clone(),
             artifacts_status: state(&artifacts_state),
@@ -125,6 +136,11 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
         None => {}
         Some(stack) => {
             if let Ok(deployed) = Deployed::from_stack(&stack) {
+                let time = |t: Option<&aws_smithy_types::DateTime>| {
+                    t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())).map(|t| t.to_rfc3339())
+                };
+                status.created = time(stack.creation_time());
+                status.updated = time(stack.last_updated_time().or(stack.creation_time()));
                 let settings = deployed.settings();
                 status.named = Some(Named::of("aws", &settings));
                 status.settings = Some(settings.input());
@@ -158,17 +174,17 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
                 status.details.function_code = section(&mut denied, "function_code", function)?.flatten();
                 let s3 = aws.s3();
                 let owner = deployed.account();
-                let count = |text: &str, error: bool| -> Result<(u64, bool)> {
+                let count = |text: &str, error: bool| -> Result<Counted> {
                     let root = Prefix::parse(text, error)?.static_root().to_owned();
-                    let (n, more) =
-                        aws.block_on(count_objects(&s3, &deployed.bucket, owner.as_deref(), &root, COUNT_LIMIT))?;
-                    Ok((n as u64, more))
+                    aws.block_on(count_objects(&s3, &deployed.bucket, owner.as_deref(), &root, COUNT_LIMIT))
                 };
-                if let Some((processed, more)) = section(&mut denied, "objects", count(&deployed.prefix, false))? {
-                    let (errors, more_errors) = count(&deployed.error_prefix, true)?;
-                    status.processed_objects = Some(processed);
-                    status.error_objects = Some(errors);
-                    status.counts_capped = more || more_errors;
+                if let Some(processed) = section(&mut denied, "objects", count(&deployed.prefix, false))? {
+                    let errors = count(&deployed.error_prefix, true)?;
+                    status.processed_objects = Some(processed.objects as u64);
+                    status.error_objects = Some(errors.objects as u64);
+                    status.processed_bytes = Some(processed.bytes);
+                    status.error_bytes = Some(errors.bytes);
+                    status.counts_capped = processed.capped || errors.capped;
                 }
             }
         }
@@ -177,7 +193,7 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
         crate::warning!("status: not permitted for this caller: {} (the rest is shown)", denied.join(", "));
     }
     status.details.not_permitted = denied;
-    print(args.output, "pipeline", &with_stack(status, stack))?;
+    print(args.shape.format, "pipeline", &with_stack(status, stack))?;
     Ok(Exit::Ok)
 }
 
@@ -199,10 +215,6 @@ struct LocalDetails {
     transform: String,
     buffering: crate::settings::Buffering,
     processor_buffering: crate::settings::ProcessorBuffering,
-    created: String,
-    updated: String,
-    processed_bytes: u64,
-    error_bytes: u64,
     /// What the local delivery stream received over every run, and what Firehose would bill for it.
     records_received: u64,
     bytes_received: u64,
@@ -213,7 +225,7 @@ pub(crate) fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit>
     let Some(deployment) = target.load()? else {
         crate::say!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
         let status = serde_json::json!({"status": "not deployed", "target": "local"});
-        print(args.output, "local pipeline", &status)?;
+        print(args.shape.format, "local pipeline", &status)?;
         return Ok(Exit::Ok);
     };
     let lake = target.lake(&deployment.settings.bucket);
@@ -231,7 +243,11 @@ pub(crate) fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit>
         settings: Some(deployment.settings.input()),
         processed_objects: Some(processed_objects),
         error_objects: Some(error_objects),
+        processed_bytes: Some(processed_bytes),
+        error_bytes: Some(error_bytes),
         counts_capped: false,
+        created: Some(deployment.created.to_rfc3339()),
+        updated: Some(deployment.updated.to_rfc3339()),
         details: LocalDetails {
             data_dir: o.data_dir,
             stream_version: o.stream_version,
@@ -239,15 +255,11 @@ pub(crate) fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit>
             transform: o.transform,
             buffering: o.buffering,
             processor_buffering: o.processor_buffering,
-            created: deployment.created.to_rfc3339(),
-            updated: deployment.updated.to_rfc3339(),
-            processed_bytes,
-            error_bytes,
             records_received: received.records_in,
             bytes_received: received.bytes_in,
             billed_bytes_received: received.billed_bytes_in,
         },
     };
-    print(args.output, "local pipeline", &status)?;
+    print(args.shape.format, "local pipeline", &status)?;
     Ok(Exit::Ok)
 }

@@ -13,6 +13,13 @@ use crate::local::LocalTarget;
 use crate::output::line;
 use crate::progress::Progress;
 
+/// What a teardown would do, named on stdout; nothing is changed.
+fn dry_run(what: &str) -> Result<Exit> {
+    line(&format!("would {what}"))?;
+    crate::say!("dry run: nothing was changed");
+    Ok(Exit::Ok)
+}
+
 pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
         crate::say!("nothing to remove: no local deployment in {}", target.root().display());
@@ -24,9 +31,11 @@ pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exi
     } else {
         format!("remove local pipeline {} (bucket {bucket} and its data are kept)", deployment.settings.stack)
     };
-    if !args.yes && !confirm(&format!("{what}?"))? {
-        crate::say!("teardown cancelled");
-        return Ok(Exit::Ok);
+    if args.dry_run {
+        return dry_run(&what);
+    }
+    if !args.yes {
+        confirm(&format!("{what}?"), "teardown cancelled")?;
     }
     target.teardown(args.delete_data)?;
     if args.delete_data {
@@ -74,9 +83,11 @@ pub(crate) fn run_aws(
         (Some(b), false) => format!("delete stacks {stack} and {artifacts} (bucket {b} and its data are kept)"),
         (None, _) => format!("delete stack {artifacts}"),
     };
-    if !args.yes && !confirm(&format!("{what}{with_devices} in {}?", aws.region()))? {
-        crate::say!("teardown cancelled");
-        return Ok(Exit::Ok);
+    if args.dry_run {
+        return dry_run(&format!("{what}{with_devices} in {}", aws.region()));
+    }
+    if !args.yes {
+        confirm(&format!("{what}{with_devices} in {}?", aws.region()), "teardown cancelled")?;
     }
     if !devices.is_empty() {
         super::devices::remove(aws, devices_dir, &devices, quiet)?;
@@ -145,9 +156,14 @@ fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, 
         );
         return Ok(Exit::Ok);
     }
-    if !args.yes && !confirm(&format!("DELETE bucket {names} (kept by an earlier teardown) with all its data?"))? {
-        crate::say!("teardown cancelled");
-        return Ok(Exit::Ok);
+    if args.dry_run {
+        return dry_run(&format!("DELETE bucket {names} (kept by an earlier teardown) with all its data"));
+    }
+    if !args.yes {
+        confirm(
+            &format!("DELETE bucket {names} (kept by an earlier teardown) with all its data?"),
+            "teardown cancelled",
+        )?;
     }
     let progress = Progress::new("teardown", 0, quiet);
     for bucket in &kept {

@@ -71,7 +71,13 @@ fn render(line: &Value) -> Option<LogEvent> {
 }
 
 impl LogSource for LogFiles {
-    fn events(&self, group: &str, since: Option<DateTime<Utc>>, filter: Option<&str>) -> Result<Vec<LogEvent>> {
+    fn events(
+        &self,
+        group: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        filter: Option<&str>,
+    ) -> Result<Vec<LogEvent>> {
         let path = self.path_of(group);
         let file = match fs::File::open(&path) {
             Ok(f) => f,
@@ -82,7 +88,8 @@ impl LogSource for LogFiles {
         for line in BufReader::new(file).lines() {
             let line = line.with_context(|| format!("cannot read log file {}", path.display()))?;
             let Some(event) = serde_json::from_str(&line).ok().as_ref().and_then(render) else { continue };
-            if since.is_some_and(|s| event.timestamp < s) || filter.is_some_and(|f| !event.message.contains(f)) {
+            let outside = since.is_some_and(|s| event.timestamp < s) || until.is_some_and(|u| event.timestamp >= u);
+            if outside || filter.is_some_and(|f| !event.message.contains(f)) {
                 continue;
             }
             events.push(event);
@@ -104,12 +111,14 @@ mod tests {
         logs.append(group, &[("INFO", "batch transformed", fields.clone()), ("WARN", "record failed", fields)])
             .unwrap();
         assert!(logs.path_of(group).ends_with("aws.lambda.reaqtions-data-transformation.log"));
-        let all = logs.events(group, None, None).unwrap();
+        let all = logs.events(group, None, None, None).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].message, "INFO batch transformed records=3 record_id=r1");
-        assert_eq!(logs.events(group, None, Some("failed")).unwrap().len(), 1);
+        assert_eq!(logs.events(group, None, None, Some("failed")).unwrap().len(), 1);
         let later = Utc::now() + chrono::Duration::hours(1);
-        assert!(logs.events(group, Some(later), None).unwrap().is_empty());
-        assert!(logs.events("/no/such/group", None, None).unwrap().is_empty());
+        assert!(logs.events(group, Some(later), None, None).unwrap().is_empty());
+        assert_eq!(logs.events(group, None, Some(later), None).unwrap().len(), 2);
+        assert!(logs.events(group, None, Some(all[0].timestamp), None).unwrap().is_empty(), "until is exclusive");
+        assert!(logs.events("/no/such/group", None, None, None).unwrap().is_empty());
     }
 }

@@ -109,7 +109,7 @@ fn failed_records_go_to_the_error_prefix_with_their_raw_bytes() {
     assert_eq!(line["lambdaArn"], "arn:aws:lambda:local:000000000000:function:reaqtions-data-transformation:$LATEST");
     assert_eq!(B64.decode_to_vec(line["rawData"].as_str().unwrap()).unwrap(), bad);
     let events =
-        crate::target::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None).unwrap();
+        crate::target::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None, None).unwrap();
     assert!(events.iter().any(|e| e.message.contains("record failed") && e.message.contains("error_code=not_utf8")));
     assert!(events.iter().any(|e| e.message.contains("batch transformed") && e.message.contains("failed=1")));
     assert!(!events.iter().any(|e| e.message.contains("oops")), "payload never logged");

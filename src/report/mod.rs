@@ -85,7 +85,7 @@ pub fn select_objects(
         .list(prefix.static_root())?
         .into_iter()
         .filter(|o| match key_hour(&o.key) {
-            Some(h) => first_hour.is_none_or(|f| h > f) && h <= until,
+            Some(h) => first_hour.is_none_or(|f| h > f) && h < until,
             None => true,
         })
         .collect())
@@ -135,7 +135,7 @@ pub fn for_each_row(
             }
             if query.since.is_some() || query.until.is_some() {
                 let Some(t) = row_time(&parsed) else { continue };
-                if query.since.is_some_and(|s| t < s) || query.until.is_some_and(|u| t > u) {
+                if query.since.is_some_and(|s| t < s) || query.until.is_some_and(|u| t >= u) {
                     continue;
                 }
             }
@@ -220,7 +220,10 @@ mod tests {
             ["processed/year=2026/month=11/day=25/hour=21/obj", "processed/year=2026/month=11/day=25/hour=22/obj"]
         );
         assert_eq!(keys(Query::default()).len(), 4);
+        // `until` is exclusive: the hour that starts at it holds nothing before it.
         let open_ended = Query { until: Some(at("2026-11-25T21:00:00Z")), ..Query::default() };
+        assert_eq!(keys(open_ended).len(), 1);
+        let open_ended = Query { until: Some(at("2026-11-25T21:00:01Z")), ..Query::default() };
         assert_eq!(keys(open_ended).len(), 2);
     }
 

@@ -94,7 +94,7 @@ fn filters(query: &Query, floor: DateTime<Utc>, parameters: &mut Vec<String>) ->
             wheres.push(format!("{time} >= {}", timestamp(since)));
         }
         if let Some(until) = query.until {
-            wheres.push(format!("{time} <= {}", timestamp(until)));
+            wheres.push(format!("{time} < {}", timestamp(until)));
         }
     }
     if !query.devices.is_empty() {
@@ -208,7 +208,7 @@ mod tests {
         let s = readings(&q, partition_floor(&q).unwrap_or(floor()), "readings");
         assert!(s.sql.contains("hour BETWEEN 20 AND 22"), "an hour before since: {}", s.sql);
         assert!(s.sql.contains(">= from_iso8601_timestamp('2026-11-25T21:30:00.000Z')"), "{}", s.sql);
-        assert!(s.sql.contains("<= from_iso8601_timestamp('2026-11-25T22:15:00.000Z')"), "{}", s.sql);
+        assert!(s.sql.contains("< from_iso8601_timestamp('2026-11-25T22:15:00.000Z')"), "{}", s.sql);
     }
 
     #[test]

@@ -144,8 +144,14 @@ pub struct LogEvent {
 
 /// Where log events are read from: CloudWatch Logs, or the local log files.
 pub trait LogSource {
-    /// Events of `group` at or after `since`, oldest first, whose text contains `filter`.
-    fn events(&self, group: &str, since: Option<DateTime<Utc>>, filter: Option<&str>) -> Result<Vec<LogEvent>>;
+    /// Events of `group` in [since, until), oldest first, whose text contains `filter`.
+    fn events(
+        &self,
+        group: &str,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        filter: Option<&str>,
+    ) -> Result<Vec<LogEvent>>;
 }
 
 /// Where the pipeline's vital signs come from: CloudWatch, or the local stream's per-minute counters.

@@ -12,7 +12,7 @@ fn deploy_status_teardown_against_moto() {
     let env = AwsEnv::start();
     let zip = env.zip();
     let zip = zip.to_str().unwrap();
-    let first = env.json(&["deploy", "--lambda-zip", zip, "--output", "json"]);
+    let first = env.json(&["deploy", "--lambda-zip", zip, "--format", "json"]);
     assert_eq!(first["change"], "created");
     assert_eq!(first["artifacts_change"], "created");
     assert_eq!(first["code_uploaded"], true);
@@ -45,13 +45,13 @@ fn deploy_status_teardown_against_moto() {
 
     // Again: nothing to upload, nothing to update.
     let started = std::time::Instant::now();
-    let second = env.json(&["deploy", "--lambda-zip", zip, "--no-smoke", "--output", "json"]);
+    let second = env.json(&["deploy", "--lambda-zip", zip, "--no-smoke", "--format", "json"]);
     eprintln!("second deploy against moto: {:?}", started.elapsed());
     assert_eq!(second["code_uploaded"], false);
     assert_eq!(second["change"], "up to date");
     assert_eq!(second["artifacts_change"], "up to date");
 
-    let status = env.json(&["status", "--output", "json"]);
+    let status = env.json(&["status", "--format", "json"]);
     assert_eq!(status["status"], "CREATE_COMPLETE");
     assert_eq!(status["function_code"]["runtime"], "provided.al2023");
     assert_eq!(status["processed_objects"], 0);
@@ -60,8 +60,8 @@ fn deploy_status_teardown_against_moto() {
 
     // A script written against one target works against the other: the shared keys, with the same types.
     let local = crate::Env::default();
-    let local_deploy = local.json(&["deploy", "--output", "json"]);
-    let local_status = local.json(&["status", "--output", "json"]);
+    let local_deploy = local.json(&["deploy", "--format", "json"]);
+    let local_status = local.json(&["status", "--format", "json"]);
     let shared = ["target", "stack", "stream", "bucket", "function", "log_group", "prefix", "error_prefix"];
     let kind = |v: &Value| match v {
         Value::String(_) => "string",
@@ -70,6 +70,8 @@ fn deploy_status_teardown_against_moto() {
         Value::Null => "missing",
         _ => "other",
     };
+    assert!(first.as_object().unwrap().contains_key("stream_version"), "deploy names the stream's version: {first}");
+    assert!(local_deploy["stream_version"].is_number(), "{local_deploy}");
     for key in shared.iter().chain(&["change"]) {
         assert_eq!(kind(&first[key]), "string", "deploy {key} on AWS: {first}");
         assert_eq!(kind(&local_deploy[key]), "string", "deploy {key} locally: {local_deploy}");
@@ -80,7 +82,9 @@ fn deploy_status_teardown_against_moto() {
         assert_eq!(shape(&first[key]), shape(&local_deploy[key]), "deploy {key}: {first} vs {local_deploy}");
         assert!(shape(&first[key]).is_some(), "{key}: {first}");
     }
-    for key in shared.iter().chain(&["status", "processed_objects", "error_objects", "counts_capped"]) {
+    let status_keys =
+        ["status", "processed_objects", "error_objects", "processed_bytes", "error_bytes", "counts_capped"];
+    for key in shared.iter().chain(&status_keys).chain(&["created", "updated", "settings"]) {
         assert_ne!(kind(&status[key]), "missing", "status {key} on AWS: {status}");
         assert_eq!(kind(&status[key]), kind(&local_status[key]), "status {key}: {status} vs {local_status}");
     }
@@ -99,7 +103,7 @@ fn deploy_status_teardown_against_moto() {
     let kept = env.runtime.block_on(env.s3().list_objects_v2().bucket(RAW).send()).unwrap();
     assert_eq!(kept.key_count(), Some(1));
     // The kept bucket is shown, named by a second teardown, and deleted only with --delete-data.
-    assert_eq!(env.json(&["status", "--output", "json"])["kept_buckets"], serde_json::json!([RAW]));
+    assert_eq!(env.json(&["status", "--format", "json"])["kept_buckets"], serde_json::json!([RAW]));
     let again = env.cmd(&["teardown", "--yes"]).output().unwrap();
     assert!(again.status.success());
     let said = String::from_utf8_lossy(&again.stderr);
@@ -118,7 +122,7 @@ fn deploy_status_teardown_against_moto() {
     let out = env.ok(&["teardown", "--yes", "--delete-data"]);
     assert!(out.contains(&format!("deleted bucket {RAW}")), "{out}");
     assert!(env.buckets().is_empty(), "{:?}", env.buckets());
-    assert_eq!(env.json(&["status", "--output", "json"])["status"], "not deployed");
+    assert_eq!(env.json(&["status", "--format", "json"])["status"], "not deployed");
     let nothing = env.cmd(&["teardown", "--yes", "--delete-data"]).output().unwrap();
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("no kept bucket"));
 }
@@ -131,7 +135,7 @@ fn a_kept_custom_bucket_is_found_by_its_tag() {
     env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--bucket", "lab-lake"]);
     env.put("lab-lake", "processed/x.json");
     env.ok(&["teardown", "--yes"]);
-    assert_eq!(env.json(&["status", "--output", "json"])["kept_buckets"], serde_json::json!(["lab-lake"]));
+    assert_eq!(env.json(&["status", "--format", "json"])["kept_buckets"], serde_json::json!(["lab-lake"]));
     let out = env.ok(&["teardown", "--yes", "--delete-data"]);
     assert!(out.contains("deleted bucket lab-lake"), "{out}");
     assert!(env.buckets().is_empty());
@@ -147,7 +151,7 @@ fn a_reused_bucket_is_reported_and_left_as_it_is() {
     let zip = env.zip();
     let out = env
         .cmd(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--bucket", "shared-lake"])
-        .args(["--expire-errors-after-days", "90", "--output", "json"])
+        .args(["--expire-errors-after-days", "90", "--format", "json"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -200,7 +204,7 @@ fn deploy_builds_the_lambda_into_cargo_target_dir() {
         cmd.env(k, v);
     }
     let out = cmd
-        .args(["deploy", "--dry-run", "--output", "json"])
+        .args(["deploy", "--dry-run", "--format", "json"])
         .env("CARGO_TARGET_DIR", &target)
         // A test never installs or updates a toolchain.
         .env("RUSTUP_AUTO_INSTALL", "0")
@@ -219,7 +223,7 @@ fn deploy_dry_run_changes_nothing() {
     let env = AwsEnv::start();
     let zip = env.zip();
     let out =
-        env.cmd(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--dry-run", "--output", "json"]).output().unwrap();
+        env.cmd(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--dry-run", "--format", "json"]).output().unwrap();
     assert!(out.status.success());
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(plan["pipeline_stack"].as_str().unwrap().contains("would be created"));
@@ -271,7 +275,7 @@ fn simulate_verify_report_logs_against_moto() {
         "--verify",
         "--verify-timeout",
         "60s",
-        "--output",
+        "--format",
         "json",
         "--quiet",
     ]);
@@ -318,7 +322,7 @@ fn a_pipeline_built_by_other_means_is_driven_by_name() {
     create_stream(&env, "reaqtions-iot-data-stream", bucket);
     let pipeline = ["--stream", "reaqtions-iot-data-stream", "--bucket", bucket];
     let mut args =
-        vec!["simulate", "--devices", "2", "--count", "10", "--rate", "50", "--verify", "--output", "json", "--quiet"];
+        vec!["simulate", "--devices", "2", "--count", "10", "--rate", "50", "--verify", "--format", "json", "--quiet"];
     args.extend(pipeline);
     let summary = env.json(&args);
     assert_eq!(summary["verify"]["missing"], 0, "{summary}");
@@ -483,7 +487,7 @@ fn deploy_arm64_takes_a_graviton_binary_and_refuses_a_mismatch() {
     let env = AwsEnv::start();
     let arm = env.zip_for("arm64");
     let arm = arm.to_str().unwrap();
-    let plan = env.json(&["deploy", "--architecture", "arm64", "--lambda-zip", arm, "--dry-run", "--output", "json"]);
+    let plan = env.json(&["deploy", "--architecture", "arm64", "--lambda-zip", arm, "--dry-run", "--format", "json"]);
     let parameters: Vec<(String, String)> = serde_json::from_value(plan["parameters"].clone()).unwrap();
     assert!(parameters.contains(&("Architecture".into(), "arm64".into())), "{plan}");
     let mismatch = env.cmd(&["deploy", "--lambda-zip", arm, "--dry-run"]).output().unwrap();

@@ -25,7 +25,7 @@ fn partial_failures_and_503s_lose_nothing() {
             "--max-retries",
             "12",
             "--no-pack",
-            "--output",
+            "--format",
             "json",
             "--quiet",
         ])
@@ -61,7 +61,7 @@ fn readings_left_after_retries_are_spooled_and_resent() {
         let out = env
             .cmd(&["simulate", "--devices", "4", "--count", "25", "--rate", "100", "--max-retries", "1", "--spool"])
             .arg(&spool)
-            .args(["--output", "json", "--quiet"])
+            .args(["--format", "json", "--quiet"])
             .env("AWS_ENDPOINT_URL", &proxy.url)
             .output()
             .unwrap();
@@ -73,7 +73,7 @@ fn readings_left_after_retries_are_spooled_and_resent() {
         assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count() as u64, failed);
         assert!(String::from_utf8_lossy(&out.stderr).contains("--resend"));
     }
-    let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--output", "json", "--quiet"]);
+    let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--format", "json", "--quiet"]);
     assert_eq!(resent["failed"], 0);
     let mut keys = keys_in_bucket(&env, RAW);
     keys.dedup();
@@ -91,7 +91,7 @@ fn a_missing_stream_stops_sending_at_once_and_says_why() {
     let started = std::time::Instant::now();
     let out = env
         .cmd(&["simulate", "--devices", "5", "--count", "10", "--rate", "1", "--stream", "nope", "--bucket", bucket])
-        .args(["--output", "json", "--quiet", "--spool"])
+        .args(["--format", "json", "--quiet", "--spool"])
         .arg(&spool)
         .output()
         .unwrap();
@@ -117,7 +117,7 @@ fn a_missing_stream_stops_sending_at_once_and_says_why() {
     let capped = env.dir.path().join("capped.ndjson");
     let out = env
         .cmd(&["simulate", "--devices", "5", "--count", "10", "--rate", "1", "--stream", "nope", "--bucket", bucket])
-        .args(["--output", "json", "--quiet", "--spool-limit-mib", "0", "--spool"])
+        .args(["--format", "json", "--quiet", "--spool-limit-mib", "0", "--spool"])
         .arg(&capped)
         .output()
         .unwrap();
@@ -129,7 +129,7 @@ fn a_missing_stream_stops_sending_at_once_and_says_why() {
     let resent = env.json(
         &["simulate", "--resend", spool.to_str().unwrap(), "--stream", "nope", "--bucket", bucket]
             .iter()
-            .chain(&["--output", "json", "--quiet"])
+            .chain(&["--format", "json", "--quiet"])
             .copied()
             .collect::<Vec<_>>(),
     );
@@ -178,7 +178,7 @@ fn packed_records_through_partial_failures_lose_nothing() {
     let proxy = crate::fault_proxy::FaultProxy::start(&env.moto.url, 0.20, 0.0, 13);
     let out = env
         .cmd(&["simulate", "--devices", "50", "--count", "100", "--rate", "100", "--max-retries", "12"])
-        .args(["--stream", "reaqtions-iot-data-stream", "--bucket", bucket, "--output", "json", "--quiet"])
+        .args(["--stream", "reaqtions-iot-data-stream", "--bucket", bucket, "--format", "json", "--quiet"])
         .env("AWS_ENDPOINT_URL", &proxy.url)
         .output()
         .unwrap();

@@ -5,19 +5,19 @@ use crate::{Env, fixture};
 #[test]
 fn deploy_creates_then_is_up_to_date_then_updates() {
     let env = Env::default();
-    let created = env.json(&["deploy", "--output", "json"]);
+    let created = env.json(&["deploy", "--format", "json"]);
     assert_eq!(created["change"], "created");
     assert_eq!(created["stream"], "reaqtions-iot-data-stream");
     assert_eq!(created["stream_version"], 1);
-    assert_eq!(env.json(&["deploy", "--output", "json"])["change"], "up to date");
-    let updated = env.json(&["deploy", "--buffer-size-mib", "2", "--output", "json"]);
+    assert_eq!(env.json(&["deploy", "--format", "json"])["change"], "up to date");
+    let updated = env.json(&["deploy", "--buffer-size-mib", "2", "--format", "json"]);
     assert_eq!(updated["change"], "updated");
     assert_eq!(updated["stream_version"], 2);
     assert_eq!(updated["buffering"], serde_json::json!({"size_mib": 2, "interval_seconds": 60}));
     assert_eq!(updated["processor_buffering"], serde_json::json!({"size_mb": 1.0, "interval_seconds": 5}));
     let dry = env.cmd(&["deploy", "--stack", "lab", "--dry-run"]).output().unwrap();
     assert!(String::from_utf8_lossy(&dry.stderr).contains("would update"));
-    assert_eq!(env.json(&["status", "--output", "json"])["stack"], "reaqtions", "dry run changed nothing");
+    assert_eq!(env.json(&["status", "--format", "json"])["stack"], "reaqtions", "dry run changed nothing");
 }
 
 #[test]
@@ -25,12 +25,12 @@ fn settings_file_and_flags() {
     let env = Env::default();
     let config = env.dir.path().join("reaqtions.yaml");
     std::fs::write(&config, "stack: lab\nbuffer_interval_seconds: 0\nlambda_memory_mb: 512\n").unwrap();
-    let out = env.json(&["deploy", "--config", config.to_str().unwrap(), "--buffer-size-mib", "3", "--output", "json"]);
+    let out = env.json(&["deploy", "--config", config.to_str().unwrap(), "--buffer-size-mib", "3", "--format", "json"]);
     assert_eq!(out["stream"], "lab-iot-data-stream");
     assert_eq!(out["function"], "lab-data-transformation");
     assert_eq!(out["buffering"], serde_json::json!({"size_mib": 3, "interval_seconds": 0}));
     // ./reaqtions.yaml is read without --config.
-    let implicit = env.json(&["deploy", "--output", "json"]);
+    let implicit = env.json(&["deploy", "--format", "json"]);
     assert_eq!(implicit["stream"], "lab-iot-data-stream");
     assert_eq!(implicit["buffering"], serde_json::json!({"size_mib": 5, "interval_seconds": 0}));
 }
@@ -66,7 +66,7 @@ fn bad_input_is_named() {
     fails(&["simulate", "--rate", "0"], "--rate");
     fails(&["simulate", "--resend", "nope.ndjson"], "nope.ndjson");
     fails(&["report", "--since", "someday"], "someday");
-    fails(&["report", "--since", "1h", "--until", "2h"], "is after --until");
+    fails(&["report", "--since", "1h", "--until", "2h"], "is not before --until");
     fails(&["report", "--output", "/nonexistent/dir/out.csv"], "/nonexistent/dir/out.csv");
 
     // The AWS target without a region: a clear error at once, before any call.
@@ -158,7 +158,7 @@ fn demo_runs_the_main_job() {
 fn cost_estimates_both_scenarios_with_dated_prices() {
     let env = Env::default();
     let out = env
-        .cmd(&["cost", "--devices", "1000", "--reading-bytes", "250", "--linger", "20s", "--output", "json"])
+        .cmd(&["cost", "--devices", "1000", "--reading-bytes", "250", "--linger", "20s", "--format", "json"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -203,7 +203,7 @@ fn cost_estimates_both_scenarios_with_dated_prices() {
 fn cost_prices_a_year_month_by_month_plain_against_gzip() {
     let env = Env::default();
     let out = env
-        .cmd(&["cost", "--devices", "1000", "--linger", "22s", "--months", "12", "--output", "json"])
+        .cmd(&["cost", "--devices", "1000", "--linger", "22s", "--months", "12", "--format", "json"])
         .args(["--cold-after-days", "90", "--cold-storage-class", "GLACIER_IR"])
         .output()
         .unwrap();
@@ -297,7 +297,7 @@ fn simulate_states_its_plan_and_a_typo_cannot_fill_a_disk() {
 
     // With --yes, a run that cannot keep up ends at its duration and says how far behind it was.
     let out = env
-        .cmd(&["simulate", "--devices", "50", "--rate", "200000", "--duration", "1s", "--yes", "--output", "json"])
+        .cmd(&["simulate", "--devices", "50", "--rate", "200000", "--duration", "1s", "--yes", "--format", "json"])
         .arg("--quiet")
         .output()
         .unwrap();
@@ -320,7 +320,7 @@ fn a_lake_that_cannot_be_written_loses_nothing_accepted() {
     std::fs::write(lake.join("processed"), b"not a directory").unwrap();
     let spool = env.dir.path().join("elsewhere.ndjson");
     let out = env
-        .cmd(&["simulate", "--devices", "3", "--count", "20", "--rate", "200", "--no-pack", "--output", "json"])
+        .cmd(&["simulate", "--devices", "3", "--count", "20", "--rate", "200", "--no-pack", "--format", "json"])
         .args(["--quiet", "--spool"])
         .arg(&spool)
         .output()
@@ -336,7 +336,7 @@ fn a_lake_that_cannot_be_written_loses_nothing_accepted() {
 
     // Once the lake can be written, the spool completes the run: every reading once.
     std::fs::remove_file(lake.join("processed")).unwrap();
-    let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--output", "json", "--quiet"]);
+    let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--format", "json", "--quiet"]);
     assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(60), Some(0)), "{resent}");
     assert_eq!(env.json(&["report", "--format", "json"]).as_array().unwrap().len(), 60);
 }

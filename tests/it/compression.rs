@@ -13,7 +13,7 @@ fn rows(env: &Env) -> usize {
 #[test]
 fn a_lake_of_gzip_and_plain_objects_reads_as_one() {
     let env = Env::default();
-    let deployed = env.json(&["deploy", "--output", "json"]);
+    let deployed = env.json(&["deploy", "--format", "json"]);
     assert_eq!(deployed["change"], "created");
     env.ok(&["simulate", "--devices", "3", "--count", "10", "--rate", "100", "--quiet"]);
     let lake = env.data_dir().join("lake/reaqtions-iot-data-lake-raw");
@@ -40,7 +40,7 @@ fn a_lake_of_gzip_and_plain_objects_reads_as_one() {
     assert_eq!(rows(&env), 30);
 
     // Switched off: new objects are plain, the old ones stay gzip, and every reader reads both.
-    let switched = env.json(&["deploy", "--compression", "none", "--output", "json"]);
+    let switched = env.json(&["deploy", "--compression", "none", "--format", "json"]);
     assert_eq!(switched["change"], "updated");
     let summary = env.json(&[
         "simulate",
@@ -52,7 +52,7 @@ fn a_lake_of_gzip_and_plain_objects_reads_as_one() {
         "100",
         "--verify",
         "--quiet",
-        "--output",
+        "--format",
         "json",
     ]);
     assert_eq!(summary["verify"]["missing"], 0, "--verify reads the plain objects: {summary}");

@@ -43,7 +43,7 @@ fn devices_are_registered_listed_and_removed_in_iot_core() {
     };
     assert!(policies().is_empty(), "the device policy comes with the first device");
 
-    let out = env.cmd(&["devices", "add", "--count", "3", "--output", "json"]).output().unwrap();
+    let out = env.cmd(&["devices", "add", "--count", "3", "--format", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!stdout.contains("PRIVATE KEY") && !stderr.contains("PRIVATE KEY"), "a key was printed");
@@ -80,9 +80,9 @@ fn devices_are_registered_listed_and_removed_in_iot_core() {
     }
 
     // More devices are numbered after the highest.
-    let more = env.json(&["devices", "add", "--count", "2", "--output", "json"]);
+    let more = env.json(&["devices", "add", "--count", "2", "--format", "json"]);
     assert_eq!(more["added"], serde_json::json!(["aq-0004", "aq-0005"]));
-    let listed = env.json(&["devices", "list", "--output", "json"]);
+    let listed = env.json(&["devices", "list", "--format", "json"]);
     assert_eq!(listed.as_array().unwrap().len(), 5);
     assert!(listed.as_array().unwrap().iter().all(|d| d["files_here"] == true && d["certificates"] == 1));
 

@@ -66,7 +66,7 @@ impl Cli for Env {
     }
 
     fn deploy(&self, args: &[&str]) -> Value {
-        self.json(&[&["deploy", "--output", "json"], args].concat())
+        self.json(&[&["deploy", "--format", "json"], args].concat())
     }
 }
 
@@ -220,7 +220,7 @@ impl Cli for AwsEnv {
         let arch = args.iter().position(|a| *a == "--architecture").map_or("x86_64", |i| args[i + 1]);
         let zip = self.zip_for(arch);
         let zip = zip.to_str().unwrap();
-        self.json(&[&["deploy", "--lambda-zip", zip, "--no-smoke", "--output", "json"], args].concat())
+        self.json(&[&["deploy", "--lambda-zip", zip, "--no-smoke", "--format", "json"], args].concat())
     }
 }
 
@@ -264,4 +264,18 @@ pub(crate) fn keys_in_bucket(env: &AwsEnv, bucket: &str) -> Vec<(String, u64)> {
     }
     keys.sort();
     keys
+}
+
+/// A loopback port nothing listens on now (for a server the test starts).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts connections on the loopback `port`, failing the test after `timeout`.
+pub(crate) fn wait_for_port(port: u16, timeout: std::time::Duration, what: &str) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not listen on port {port}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

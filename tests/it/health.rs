@@ -60,7 +60,7 @@ impl Drop for CborFront {
 
 fn health(env: &AwsEnv, front: &CborFront, since: &str) -> (i32, Value) {
     let out = env
-        .cmd(&["health", "--since", since, "--output", "json"])
+        .cmd(&["health", "--since", since, "--format", "json"])
         .env("AWS_ENDPOINT_URL", &front.url)
         .output()
         .unwrap();
@@ -135,7 +135,7 @@ fn health_against_moto_through_the_cbor_front() {
 
     // status on AWS says what the local one says: received totals (from CloudWatch) and the stream's own buffering.
     crate::create_stream(&env, "reaqtions-iot-data-stream", crate::RAW);
-    let out = env.cmd(&["status", "--output", "json"]).env("AWS_ENDPOINT_URL", &front.url).output().unwrap();
+    let out = env.cmd(&["status", "--format", "json"]).env("AWS_ENDPOINT_URL", &front.url).output().unwrap();
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((status["records_received"].as_u64(), status["bytes_received"].as_u64()), (Some(100), Some(50_000)));
     assert_eq!(status["billed_bytes_received"].as_u64(), Some(100 * 5120), "each 500-byte record billed as 5 KB");
@@ -276,7 +276,7 @@ fn health_on_the_local_target_counts_what_the_stream_did() {
         "--seed",
         "7",
         "--no-pack",
-        "--output",
+        "--format",
         "json",
     ]);
     let (code, run) = local_health(&env);
@@ -294,7 +294,7 @@ fn health_on_the_local_target_counts_what_the_stream_did() {
 }
 
 fn local_health(env: &Env) -> (i32, Value) {
-    let out = env.cmd(&["health", "--output", "json"]).output().unwrap();
+    let out = env.cmd(&["health", "--format", "json"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let json = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));

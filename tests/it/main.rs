@@ -5,6 +5,7 @@ mod aws_sending;
 mod commands;
 mod compression;
 mod devices;
+mod docs;
 mod fault_proxy;
 mod fixture;
 mod handler_permissions;
@@ -25,5 +26,6 @@ mod stack_scope;
 mod templates;
 mod tls;
 mod upstream;
+mod voice;
 
 pub(crate) use fixture::{AwsEnv, Cli, Env, RAW, create_stream, fixture, keys_in_bucket, on_both};

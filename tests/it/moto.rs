@@ -1,8 +1,7 @@
 //! A moto server for one test: started on a free loopback port, stopped (by PID) when dropped.
 
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) struct Moto {
     child: Child,
@@ -11,7 +10,7 @@ pub(crate) struct Moto {
 
 impl Moto {
     pub(crate) fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::fixture::free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -19,11 +18,7 @@ impl Moto {
             .spawn()
             .expect("moto_server (pip install 'moto[server]')");
         let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        crate::fixture::wait_for_port(port, Duration::from_secs(30), "moto_server");
         moto
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,9 +12,7 @@ use serde_json::Value;
 
 use crate::Env;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::fixture::free_port;
 
 /// `reaqtions --local broker` in the background, stopped (SIGINT, as Ctrl-C) by [`Broker::stop`] or on drop.
 struct Broker {
@@ -29,17 +27,12 @@ impl Broker {
             .current_dir(env.dir.path())
             .args(["--local", "--data-dir"])
             .arg(env.data_dir())
-            .args(["broker", "--listen", &format!("127.0.0.1:{port}"), "--output", "json", "--quiet"])
+            .args(["broker", "--listen", &format!("127.0.0.1:{port}"), "--format", "json", "--quiet"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "the broker did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::fixture::wait_for_port(port, Duration::from_secs(10), "the broker");
         Broker { child: Some(child), port }
     }
 
@@ -215,7 +208,7 @@ fn simulate_over_mqtt_delivers_every_reading_once() {
         "--verify",
         "--verify-timeout",
         "60s",
-        "--output",
+        "--format",
         "json",
         "--quiet",
     ]);
@@ -260,7 +253,7 @@ fn what_a_broker_does_not_acknowledge_is_spooled_then_resent() {
             "1",
             "--spool",
             "unsent.ndjson",
-            "--output",
+            "--format",
             "json",
             "--quiet",
         ])
@@ -284,7 +277,7 @@ fn what_a_broker_does_not_acknowledge_is_spooled_then_resent() {
         &format!("127.0.0.1:{}", broker.port),
         "--resend",
         spool.to_str().unwrap(),
-        "--output",
+        "--format",
         "json",
         "--quiet",
     ]);

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -70,7 +70,7 @@ fn devices_publish_over_tls_with_their_own_certificates() {
     }
 
     // The device directory `devices add` would have written, pointing at the stand-in broker.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::fixture::free_port();
     let devices = env.dir.path().join(".reaqtions/devices/reaqtions");
     std::fs::create_dir_all(&devices).unwrap();
     let mut records = Vec::new();
@@ -102,11 +102,7 @@ fn devices_publish_over_tls_with_their_own_certificates() {
             .spawn()
             .expect("mosquitto (Debian's mosquitto; .ci/run installs it)"),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::fixture::wait_for_port(port, Duration::from_secs(10), "mosquitto");
     let monitor = Command::new("mosquitto_sub")
         .args([
             "-h",
@@ -132,7 +128,7 @@ fn devices_publish_over_tls_with_their_own_certificates() {
 
     // Two devices, three readings each, over MQTT with their certificates.
     let simulate = |extra: &[&str]| {
-        let args = ["simulate", "--via", "mqtt", "--devices", "2", "--count", "3", "--rate", "50", "--output", "json"];
+        let args = ["simulate", "--via", "mqtt", "--devices", "2", "--count", "3", "--rate", "50", "--format", "json"];
         env.cmd(&[&args[..], extra].concat()).output().unwrap()
     };
     let out = simulate(&["--ca-file", &p("ca.pem")]);

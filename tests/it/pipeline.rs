@@ -81,7 +81,7 @@ fn simulate_verify_report_logs_teardown() {
         "--verify",
         "--verify-timeout",
         "30s",
-        "--output",
+        "--format",
         "json",
         "--quiet",
     ]);
@@ -180,7 +180,7 @@ fn simulate_verify_report_logs_teardown() {
     assert!(!failed.contains("n/a") && !failed.contains("25/11/2026"), "payload in logs:\n{failed}");
     assert!(env.ok(&["logs"]).contains("batch transformed"));
 
-    let status = env.json(&["status", "--output", "json"]);
+    let status = env.json(&["status", "--format", "json"]);
     assert!(status["processed_objects"].as_u64().unwrap() >= 1);
     assert!(status["error_objects"].as_u64().unwrap() >= 1);
 
@@ -202,7 +202,7 @@ fn original_fleet_payload_flows_through_unchanged() {
     let env = Env::default();
     env.ok(&["deploy"]);
     let spool = fixture("original_fleet.ndjson");
-    let summary = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--output", "json", "--quiet"]);
+    let summary = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--format", "json", "--quiet"]);
     assert_eq!(summary["accepted"], 3, "three records");
     let rows: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();
     assert_eq!(rows.len(), 6, "six readings, concatenated without delimiters");
@@ -252,7 +252,7 @@ fn ctrl_c_flushes_what_was_accepted() {
         .current_dir(env.dir.path())
         .args(["--local", "--data-dir"])
         .arg(env.data_dir())
-        .args(["simulate", "--devices", "3", "--rate", "50", "--duration", "60s", "--output", "json", "--quiet"])
+        .args(["simulate", "--devices", "3", "--rate", "50", "--duration", "60s", "--format", "json", "--quiet"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -385,7 +385,7 @@ fn readings_are_packed_into_records_and_billed_per_record() {
     let run = |extra: &[&str]| {
         let mut args = vec!["simulate", "--devices", "50", "--count", "100", "--rate", "100", "--verify"];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&["--verify-timeout", "60s", "--output", "json", "--quiet"]);
+        args.extend_from_slice(&["--verify-timeout", "60s", "--format", "json", "--quiet"]);
         env.json(&args)
     };
     let packed = run(&[]);
@@ -403,7 +403,7 @@ fn readings_are_packed_into_records_and_billed_per_record() {
     let saving = unpacked["billed_bytes"].as_f64().unwrap() / packed["billed_bytes"].as_f64().unwrap();
     assert!(saving >= 10.0, "packing bills {saving:.1}x less");
 
-    let status = env.json(&["status", "--output", "json"]);
+    let status = env.json(&["status", "--format", "json"]);
     assert_eq!(status["records_received"].as_u64(), Some(records + 5000), "{status}");
     assert_eq!(status["billed_bytes_received"].as_u64(), Some((records + 5000) * 5120));
 }

@@ -70,7 +70,7 @@ fn reprocess_on_the_local_target_resends_once_and_keeps_what_still_fails() {
     }
     let before = env.objects();
 
-    let dry = env.json(&["reprocess", "--dry-run", "--output", "json"]);
+    let dry = env.json(&["reprocess", "--dry-run", "--format", "json"]);
     assert_eq!((dry["objects"].as_u64(), dry["records"].as_u64()), (Some(2), Some(5)), "{dry}");
     assert_eq!((dry["readings_found"].as_u64(), dry["resent"].as_u64()), (Some(3), Some(3)));
     assert_eq!(dry["still_failing"], json!({"invalid_json": 1}));
@@ -81,7 +81,7 @@ fn reprocess_on_the_local_target_resends_once_and_keeps_what_still_fails() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"), "no terminal to ask on: needs --yes");
 
-    let run = env.json(&["reprocess", "--yes", "--output", "json"]);
+    let run = env.json(&["reprocess", "--yes", "--format", "json"]);
     assert_eq!((run["resent"].as_u64(), run["objects_done"].as_u64()), (Some(3), Some(2)), "{run}");
     assert_eq!(run["still_failing"], json!({"invalid_json": 1}));
     assert!(run["note"].as_str().unwrap().contains("new arrival time"));
@@ -101,7 +101,7 @@ fn reprocess_on_the_local_target_resends_once_and_keeps_what_still_fails() {
     let remaining = String::from_utf8(remaining).unwrap();
     assert_eq!(remaining, firehose_line(b"NO2=??", "lambdaArn") + "\n", "the refused record, as Firehose wrote it");
 
-    let again = env.json(&["reprocess", "--yes", "--output", "json"]);
+    let again = env.json(&["reprocess", "--yes", "--format", "json"]);
     assert_eq!((again["resent"].as_u64(), again["objects_done"].as_u64()), (Some(0), Some(0)), "{again}");
     assert_eq!(again["still_failing"], json!({"invalid_json": 1}));
     assert_eq!(env.json(&["report", "--format", "json"]).as_array().unwrap().len(), 3, "nothing sent twice");
@@ -131,7 +131,7 @@ fn reprocess_against_moto_checks_the_deployed_transform_and_survives_a_refusing_
     // The stream refuses everything mid-way: nothing is lost, nothing moves, and the run says so (exit 3).
     let denying = crate::fault_proxy::FaultProxy::denying(&env.moto.url);
     let out = env
-        .cmd(&["reprocess", "--yes", "--force", "--output", "json"])
+        .cmd(&["reprocess", "--yes", "--force", "--format", "json"])
         .env("AWS_ENDPOINT_URL", &denying.url)
         .output()
         .unwrap();
@@ -143,7 +143,7 @@ fn reprocess_against_moto_checks_the_deployed_transform_and_survives_a_refusing_
     assert!(keys("processed/").is_empty());
 
     // Run again against the stream itself: every accepted reading once.
-    let out = env.cmd(&["reprocess", "--yes", "--force", "--output", "json"]).output().unwrap();
+    let out = env.cmd(&["reprocess", "--yes", "--force", "--format", "json"]).output().unwrap();
     let run = summary(&out);
     assert!(out.status.success(), "{run}");
     assert_eq!((run["resent"].as_u64(), run["objects_done"].as_u64()), (Some(3), Some(2)), "{run}");
@@ -167,7 +167,7 @@ fn reprocess_against_moto_checks_the_deployed_transform_and_survives_a_refusing_
     assert_eq!(devices, ["(in the reading)", "aq-0002", "aq-0003"]);
     let reprocessed = keys("error/reprocessed/");
     assert_eq!(reprocessed.len(), 2, "{reprocessed:?}");
-    let again = summary(&env.cmd(&["reprocess", "--yes", "--force", "--output", "json"]).output().unwrap());
+    let again = summary(&env.cmd(&["reprocess", "--yes", "--force", "--format", "json"]).output().unwrap());
     assert_eq!((again["resent"].as_u64(), again["objects"].as_u64()), (Some(0), Some(1)), "{again}");
     assert_eq!(records().len(), 3, "a second run sends nothing");
 }

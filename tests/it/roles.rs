@@ -177,7 +177,7 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
     let operator = IamProxy::start(&front.url, role_policy("operator", RAW).0);
     let out = through(&env, &operator, &["logs", "--log-group", FUNCTION_LOGS, "--since", "1h"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let status = through(&env, &operator, &["status", "--output", "json"]);
+    let status = through(&env, &operator, &["status", "--format", "json"]);
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["status"], "CREATE_COMPLETE");
@@ -187,7 +187,7 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
 
     // An operator reads the pipeline's health and no readings.
     let watcher = IamProxy::start(&front.url, role_policy("operator", RAW).0);
-    let out = through(&env, &watcher, &["health", "--output", "json"]);
+    let out = through(&env, &watcher, &["health", "--format", "json"]);
     assert!(matches!(out.status.code(), Some(0 | 5)), "{}", String::from_utf8_lossy(&out.stderr));
     let health: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(health["verdict"].is_string(), "{health}");
@@ -203,7 +203,7 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
         env.runtime.block_on(env.s3().put_object().bucket(RAW).key(&key).body(bytes.into()).send()).unwrap();
     }
     let reprocessor = IamProxy::start(&env.moto.url, role_policy("reprocessor", RAW).0);
-    let out = through(&env, &reprocessor, &["reprocess", "--yes", "--force", "--output", "json"]);
+    let out = through(&env, &reprocessor, &["reprocess", "--yes", "--force", "--format", "json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let settled: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(settled["objects_done"], 2, "{settled}");
@@ -214,9 +214,9 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
     assert_only_allowed(&reprocessor, "reprocess (reprocessor)");
 
     // An operator manages the stack's MQTT devices with exactly its policy.
-    let out = through(&env, &operator, &["devices", "add", "--count", "2", "--output", "json"]);
+    let out = through(&env, &operator, &["devices", "add", "--count", "2", "--format", "json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = through(&env, &operator, &["devices", "list", "--output", "json"]);
+    let out = through(&env, &operator, &["devices", "list", "--format", "json"]);
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
     let out = through(&env, &operator, &["devices", "remove", "--all", "--yes"]);
@@ -283,7 +283,7 @@ fn a_denied_call_names_the_action_the_policy_and_the_way_around() {
 
     // status with a producer's policy: what it may see is shown, the rest is marked, exit 0.
     let producer = IamProxy::start(&env.moto.url, role_policy("producer", RAW).0);
-    let out = through(&env, &producer, &["status", "--output", "json"]);
+    let out = through(&env, &producer, &["status", "--format", "json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["status"], "CREATE_COMPLETE");

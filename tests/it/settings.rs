@@ -47,7 +47,7 @@ fn every_setting_is_deployed_and_read_back_on_both_targets() {
         std::fs::write(&config, serde_norway::to_string(&file).unwrap()).unwrap();
         let deployed = target.deploy(&["--config", config.to_str().unwrap(), "--architecture", "arm64"]);
         assert_eq!(deployed["stack"], "lab", "{deployed}");
-        let status = target.json(&["--stack", "lab", "status", "--output", "json"]);
+        let status = target.json(&["--stack", "lab", "status", "--format", "json"]);
         assert_eq!(status["settings"], file, "{} status: {status}", target.target());
     });
 }
@@ -55,11 +55,11 @@ fn every_setting_is_deployed_and_read_back_on_both_targets() {
 #[test]
 fn an_old_flag_spelling_still_works_and_says_the_new_one() {
     let env = crate::Env::default();
-    let out = env.cmd(&["deploy", "--buffer-size", "2", "--alarms", "false", "--output", "json"]).output().unwrap();
+    let out = env.cmd(&["deploy", "--buffer-size", "2", "--alarms", "false", "--format", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("warning: --buffer-size is now --buffer-size-mib"), "{said}");
     assert!(said.contains("warning: --alarms false is now --alarms or --no-alarms"), "{said}");
-    let settings = &env.json(&["status", "--output", "json"])["settings"];
+    let settings = &env.json(&["status", "--format", "json"])["settings"];
     assert_eq!((settings["buffer_size_mib"].as_u64(), settings["alarms"].as_bool()), (Some(2), Some(false)));
 }

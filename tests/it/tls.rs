@@ -84,7 +84,7 @@ fn a_verb_runs_against_an_https_endpoint_whose_ca_is_trusted() {
     assert!(front.url.starts_with("https://"));
 
     let status_trusting = |ca: &Path| {
-        env.cmd(&["status", "--output", "json"])
+        env.cmd(&["status", "--format", "json"])
             .env("AWS_ENDPOINT_URL", &front.url)
             .env("SSL_CERT_FILE", ca)
             .output()

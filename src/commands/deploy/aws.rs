@@ -48,6 +48,8 @@ struct AwsOutputs<'a> {
     function_arn: String,
     delivery_log_group: String,
     code_stored_as: String,
+    /// The stream's version id as Firehose reports it (null where the stream cannot be described).
+    stream_version: Option<u32>,
     /// The buffering deployed, under the same keys as on the local target.
     buffering: crate::settings::Buffering,
     processor_buffering: crate::settings::ProcessorBuffering,
@@ -192,6 +194,14 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
             }
         }
     };
+    // The version id the local target prints too; a stream that cannot be described leaves it out.
+    let stream_version = match aws.block_on(crate::aws::firehose::stream_facts(&aws.firehose(), &deployed.stream)) {
+        Ok(facts) => facts.and_then(|f| f.version),
+        Err(e) => {
+            tracing::info!("deploy: the stream's version is not available: {e:#}");
+            None
+        }
+    };
     progress.finish();
     crate::say!("pipeline {}: {}", settings.stack, said(pipeline_change));
     if let Some(url) = &deployed.dashboard {
@@ -203,7 +213,7 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         );
     }
     print(
-        args.output,
+        args.shape.format,
         "pipeline",
         &AwsOutputs {
             change: said(pipeline_change),
@@ -220,6 +230,7 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
             function_arn: deployed.function_arn,
             delivery_log_group: deployed.delivery_log_group,
             code_stored_as: format!("s3://{artifacts_bucket}/{}", deployed.code_key),
+            stream_version,
             buffering: settings.buffering,
             processor_buffering: settings.processor,
             dashboard: deployed.dashboard.clone(),
@@ -312,6 +323,6 @@ fn dry_run(
         )?,
     };
     crate::say!("dry run: nothing was changed");
-    print(args.output, "plan", &plan)?;
+    print(args.shape.format, "plan", &plan)?;
     Ok(Exit::Ok)
 }

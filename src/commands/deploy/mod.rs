@@ -68,7 +68,7 @@ pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &Depl
             Some(_) => "update",
         };
         crate::say!("dry run: the local deployment would {plan}; nothing was changed");
-        print(args.output, "planned settings", &settings)?;
+        print(args.shape.format, "planned settings", &settings)?;
         return Ok(Exit::Ok);
     }
     let (change, deployment) = target.deploy(&settings)?;
@@ -78,6 +78,6 @@ pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &Depl
         DeployChange::UpToDate => "up to date",
     };
     crate::say!("local pipeline {}: {said}", settings.stack);
-    print(args.output, "local pipeline", &outputs(target, &deployment, said))?;
+    print(args.shape.format, "local pipeline", &outputs(target, &deployment, said))?;
     Ok(Exit::Ok)
 }
