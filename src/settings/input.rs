@@ -105,8 +105,12 @@ macro_rules! declare_settings {
                 pub $key: Option<$ty>,
             )*
             $($(
-                /// The setting above, off.
-                #[arg(long, overrides_with = stringify!($key))]
+                /// The switch above, off.
+                #[arg(
+                    long,
+                    overrides_with = stringify!($key),
+                    help = concat!("Turn ", stringify!($key), " off (the same as --", stringify!($key), "=false)")
+                )]
                 #[serde(skip)]
                 pub $no: bool,
             )?)*
