@@ -88,7 +88,7 @@ impl Pipeline for AwsPipeline {
         let stack = &self.settings.stack;
         let Some(registry) = Registry::load(dir)? else {
             bail!(
-                "no devices are registered in {}: run `reaqtions devices add --count {}` (or pass --devices-dir)",
+                "no devices are registered in {}: run `reaqtions devices add --devices {}` (or pass --devices-dir)",
                 dir.display(),
                 access.devices
             );
@@ -103,7 +103,7 @@ impl Pipeline for AwsPipeline {
         if let Some(first) = missing.first() {
             bail!(
                 "{} of the {} simulated devices are not registered in {} (first: {first}): run `reaqtions devices \
-                 add --count {}`",
+                 add --devices {}`",
                 missing.len(),
                 access.devices,
                 dir.display(),

@@ -25,7 +25,7 @@ pub(crate) struct Finding {
     pub(crate) message: String,
 }
 
-/// The numbers `--output json` carries, under the same keys on every target.
+/// The numbers `--format json` carries, under the same keys on every target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Metrics {
     pub(crate) incoming_records: u64,

@@ -43,7 +43,7 @@ fn devices_are_registered_listed_and_removed_in_iot_core() {
     };
     assert!(policies().is_empty(), "the device policy comes with the first device");
 
-    let out = env.cmd(&["devices", "add", "--count", "3", "--format", "json"]).output().unwrap();
+    let out = env.cmd(&["devices", "add", "--devices", "3", "--format", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!stdout.contains("PRIVATE KEY") && !stderr.contains("PRIVATE KEY"), "a key was printed");
@@ -79,8 +79,14 @@ fn devices_are_registered_listed_and_removed_in_iot_core() {
         assert_eq!(names, ["reaqtions-device"], "{thing}");
     }
 
-    // More devices are numbered after the highest.
-    let more = env.json(&["devices", "add", "--count", "2", "--format", "json"]);
+    // More devices are numbered after the highest; a dry run names them first and registers nothing.
+    let plan = env.ok(&["devices", "add", "--devices", "2", "--dry-run"]);
+    assert!(plan.contains("would register 2 devices") && plan.contains("aq-0004, aq-0005"), "{plan}");
+    assert_eq!(env.json(&["devices", "list", "--format", "json"]).as_array().unwrap().len(), 3, "nothing registered");
+    // The old spelling `--count` still works, and says the new one.
+    let old = env.cmd(&["devices", "add", "--count", "2", "--format", "json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&old.stderr).contains("--count is now --devices"));
+    let more: serde_json::Value = serde_json::from_slice(&old.stdout).unwrap();
     assert_eq!(more["added"], serde_json::json!(["aq-0004", "aq-0005"]));
     let listed = env.json(&["devices", "list", "--format", "json"]);
     assert_eq!(listed.as_array().unwrap().len(), 5);
@@ -88,8 +94,11 @@ fn devices_are_registered_listed_and_removed_in_iot_core() {
 
     // Removing asks; with --yes it goes in IoT's order, and the files go too.
     let refused = env.cmd(&["devices", "remove", "aq-0002"]).output().unwrap();
-    assert!(!refused.status.success());
+    assert_eq!(refused.status.code(), Some(2), "no terminal to ask on: a usage error");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    let plan = env.ok(&["devices", "remove", "aq-0002", "--dry-run"]);
+    assert!(plan.contains("would remove 1 device of stack reaqtions") && plan.contains("aq-0002"), "{plan}");
+    assert_eq!(things(&env).len(), 5, "a dry run removes nothing");
     let unknown = env.cmd(&["devices", "remove", "aq-0099", "--yes"]).output().unwrap();
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no device aq-0099"));
     let certificate = registered[1].1[0].rsplit('/').next().unwrap().to_owned();

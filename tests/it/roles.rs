@@ -214,7 +214,7 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
     assert_only_allowed(&reprocessor, "reprocess (reprocessor)");
 
     // An operator manages the stack's MQTT devices with exactly its policy.
-    let out = through(&env, &operator, &["devices", "add", "--count", "2", "--format", "json"]);
+    let out = through(&env, &operator, &["devices", "add", "--devices", "2", "--format", "json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = through(&env, &operator, &["devices", "list", "--format", "json"]);
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -229,7 +229,7 @@ fn each_role_runs_its_commands_with_exactly_its_policy() {
     assert_only_allowed(&operator, "devices add, list and remove (operator)");
 
     // A deployer's teardown removes the devices and their policy first, with exactly its policy.
-    let out = through(&env, &operator, &["devices", "add", "--count", "1"]);
+    let out = through(&env, &operator, &["devices", "add", "--devices", "1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let deployer = IamProxy::start(&env.moto.url, role_policy("deployer", RAW).0);
     let out = through(&env, &deployer, &["teardown", "--yes"]);
