@@ -119,3 +119,36 @@ fn demo_takes_the_stack_and_the_settings_file() {
     let out = aws.cmd(&["demo"]).output().unwrap();
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn answering_no_at_the_prompt_is_an_error_on_every_verb_that_asks() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    env.ok(&["simulate", "--devices", "2", "--count", "20", "--malformed-ratio", "0.5", "--quiet"]);
+    // util-linux's `script` gives the command a terminal to ask on; "n" is typed into it.
+    let asked = |args: &str| {
+        let line =
+            format!("{} --local --data-dir {} {args}", env!("CARGO_BIN_EXE_reaqtions"), env.data_dir().display());
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .current_dir(env.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script (util-linux)");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"n\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    for (args, said) in [
+        ("teardown", "teardown cancelled"),
+        ("reprocess", "nothing was sent"),
+        ("simulate --devices 1000 --rate 100000 --count 100000", "not started"),
+    ] {
+        let out = asked(args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(code(&out), Some(1), "{args}: {text}");
+        assert!(text.contains("[y/N]") && text.contains(said), "{args}: {text}");
+    }
+    assert_eq!(env.json(&["status", "--format", "json"])["status"], "deployed", "nothing was removed");
+}
