@@ -302,16 +302,11 @@ impl Deployed {
         if !self.parameters.contains_key("CompressionFormat") {
             input.compression = Some(crate::compression::Compression::None);
         }
-        let mut settings = match PipelineSettings::resolve(input.clone()) {
-            Ok(settings) => settings,
-            // What a stack runs with is shown as it is, even where today's rules would refuse it.
-            Err(e) => {
-                tracing::warn!("stack {}'s parameters break a rule today ({e:#}): shown as deployed", self.stack);
-                let mut settings = PipelineSettings::resolve_unchecked(input);
-                settings.stack.clone_from(&self.stack);
-                settings
-            }
-        };
+        // What a stack runs with is shown as it is, even where today's rules would refuse it.
+        let mut settings = PipelineSettings::resolve(input.clone()).unwrap_or_else(|e| {
+            tracing::warn!("stack {}'s parameters break a rule today ({e:#}): shown as deployed", self.stack);
+            PipelineSettings::resolve_unchecked(input)
+        });
         settings.stream.clone_from(&self.stream);
         settings.function.clone_from(&self.function);
         settings.log_group.clone_from(&self.log_group);

@@ -98,11 +98,15 @@ fn section(out: &mut String, command: &clap::Command, parent: &str, globals: &[&
     }
 }
 
-fn placeholder(arg: &clap::Arg) -> String {
-    let name = arg
-        .get_value_names()
+/// What an argument's value is called: its value name, or its id in capitals.
+fn value_name(arg: &clap::Arg) -> String {
+    arg.get_value_names()
         .and_then(|v| v.first())
-        .map_or_else(|| arg.get_id().as_str().to_uppercase(), |v| v.to_string());
+        .map_or_else(|| arg.get_id().as_str().to_uppercase(), |v| v.to_string())
+}
+
+fn placeholder(arg: &clap::Arg) -> String {
+    let name = value_name(arg);
     let many = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
     let name = if many { format!("{name}...") } else { name };
     if arg.is_required_set() { format!("<{name}>") } else { format!("[{name}]") }
@@ -110,10 +114,7 @@ fn placeholder(arg: &clap::Arg) -> String {
 
 fn flag_line(out: &mut String, arg: &clap::Arg) {
     let takes = arg.get_action().takes_values();
-    let value = arg
-        .get_value_names()
-        .and_then(|v| v.first())
-        .map_or_else(|| arg.get_id().as_str().to_uppercase(), |v| v.to_string());
+    let value = value_name(arg);
     let spelled = match (arg.get_long(), arg.get_short()) {
         (Some(long), Some(short)) => format!("-{short}, --{long}"),
         (Some(long), None) => format!("--{long}"),

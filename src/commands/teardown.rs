@@ -13,11 +13,18 @@ use crate::local::LocalTarget;
 use crate::output::line;
 use crate::progress::Progress;
 
-/// What a teardown would do, named on stdout; nothing is changed.
-fn dry_run(what: &str) -> Result<Exit> {
-    line(&format!("would {what}"))?;
-    crate::say!("dry run: nothing was changed");
-    Ok(Exit::Ok)
+/// Whether to go ahead with `what`: a dry run names it on stdout and changes nothing (false); otherwise it is
+/// asked unless --yes.
+fn go_ahead(args: &TeardownArgs, what: &str) -> Result<bool> {
+    if args.dry_run {
+        line(&format!("would {what}"))?;
+        crate::say!("dry run: nothing was changed");
+        return Ok(false);
+    }
+    if !args.yes {
+        confirm(&format!("{what}?"), "teardown cancelled")?;
+    }
+    Ok(true)
 }
 
 pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
@@ -31,11 +38,8 @@ pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exi
     } else {
         format!("remove local pipeline {} (bucket {bucket} and its data are kept)", deployment.settings.stack)
     };
-    if args.dry_run {
-        return dry_run(&what);
-    }
-    if !args.yes {
-        confirm(&format!("{what}?"), "teardown cancelled")?;
+    if !go_ahead(args, &what)? {
+        return Ok(Exit::Ok);
     }
     target.teardown(args.delete_data)?;
     if args.delete_data {
@@ -83,11 +87,8 @@ pub(crate) fn run_aws(
         (Some(b), false) => format!("delete stacks {stack} and {artifacts} (bucket {b} and its data are kept)"),
         (None, _) => format!("delete stack {artifacts}"),
     };
-    if args.dry_run {
-        return dry_run(&format!("{what}{with_devices} in {}", aws.region()));
-    }
-    if !args.yes {
-        confirm(&format!("{what}{with_devices} in {}?", aws.region()), "teardown cancelled")?;
+    if !go_ahead(args, &format!("{what}{with_devices} in {}", aws.region()))? {
+        return Ok(Exit::Ok);
     }
     if !devices.is_empty() {
         super::devices::remove(aws, devices_dir, &devices, quiet)?;
@@ -156,14 +157,8 @@ fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, 
         );
         return Ok(Exit::Ok);
     }
-    if args.dry_run {
-        return dry_run(&format!("DELETE bucket {names} (kept by an earlier teardown) with all its data"));
-    }
-    if !args.yes {
-        confirm(
-            &format!("DELETE bucket {names} (kept by an earlier teardown) with all its data?"),
-            "teardown cancelled",
-        )?;
+    if !go_ahead(args, &format!("DELETE bucket {names} (kept by an earlier teardown) with all its data"))? {
+        return Ok(Exit::Ok);
     }
     let progress = Progress::new("teardown", 0, quiet);
     for bucket in &kept {

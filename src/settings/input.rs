@@ -137,9 +137,7 @@ macro_rules! declare_settings {
                 $(
                     let value: Option<String> =
                         declare_settings!(@write self.$key.as_ref() $(, via $codec)?);
-                    #[allow(unused_mut)]
-                    let mut value = value;
-                    $(if value.is_none() { value = Some($unset.to_owned()) })?
+                    $(let value = value.or_else(|| Some($unset.to_owned()));)?
                     if let Some(value) = value {
                         parameters.push(($parameter.to_owned(), value));
                     }
