@@ -145,8 +145,9 @@ impl Prefix {
         }
     }
 
-    /// The list prefixes covering every hour in `[since, until]`, when the prefix is hour-partitioned and has
-    /// no random part; `None` when listing cannot be narrowed that way (the caller lists the static root).
+    /// The list prefixes of every partition hour that can hold records that arrived in `[since, until)`
+    /// ([`first_partition_hour`]), when the prefix is hour-partitioned and has no random part; `None` when listing
+    /// cannot be narrowed that way (the caller lists the static root).
     pub(crate) fn hour_prefixes(
         &self,
         since: DateTime<Utc>,
@@ -160,19 +161,34 @@ impl Prefix {
         if !hourly || self.parts.contains(&Part::RandomString) || since > until {
             return None;
         }
-        let hours = (until - since).num_hours() + 2;
+        let (first, last) = (first_partition_hour(since), last_partition_hour(until));
+        let hours = (last - first).num_hours() + 1;
         if hours > 24 * 366 {
             return None;
         }
-        let first = since.with_minute(0)?.with_second(0)?.with_nanosecond(0)?;
-        let mut prefixes: Vec<String> = (0..hours)
-            .map(|h| first + Duration::hours(h))
-            .take_while(|t| *t <= until)
-            .map(|t| self.render(t, error_type))
-            .collect();
+        let mut prefixes: Vec<String> =
+            (0..hours).map(|h| first + Duration::hours(h)).map(|t| self.render(t, error_type)).collect();
         prefixes.dedup();
         Some(prefixes)
     }
+}
+
+/// The partition hours that can hold records that arrived in `[since, until)` run from the first to the last of
+/// these two: from the hour before `since`'s own (Firehose files an object under the arrival hour of its oldest
+/// record, and a buffer straddles the hour) through the hour of the last instant before `until`. The one rule behind
+/// the scan engine's listing and filtering, the SQL engines' partition predicates and `simulate --verify`.
+pub(crate) fn first_partition_hour(since: DateTime<Utc>) -> DateTime<Utc> {
+    hour_of(since) - Duration::hours(1)
+}
+
+/// The last partition hour that can hold records that arrived before `until` (see [`first_partition_hour`]).
+pub(crate) fn last_partition_hour(until: DateTime<Utc>) -> DateTime<Utc> {
+    hour_of(until - Duration::nanoseconds(1))
+}
+
+/// The start of `t`'s hour.
+fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(3600), 0).unwrap_or(t)
 }
 
 fn parse_pattern(pattern: &str) -> Result<Vec<Field>> {
@@ -293,12 +309,23 @@ mod tests {
     }
 
     #[test]
+    fn partition_hours_start_an_hour_early_and_end_before_until() {
+        assert_eq!(first_partition_hour(at("2026-11-25T22:40:00Z")), at("2026-11-25T21:00:00Z"));
+        // A record that arrived at 22:00:26 can sit in an object filed under hour 21.
+        assert_eq!(first_partition_hour(at("2026-11-25T22:00:00Z")), at("2026-11-25T21:00:00Z"));
+        assert_eq!(last_partition_hour(at("2026-11-26T00:10:00Z")), at("2026-11-26T00:00:00Z"));
+        // `until` is exclusive: the hour starting at it holds nothing before it.
+        assert_eq!(last_partition_hour(at("2026-11-26T00:00:00Z")), at("2026-11-25T23:00:00Z"));
+    }
+
+    #[test]
     fn hour_prefixes_cover_the_range_only() {
         let p = Prefix::parse(DEFAULT_PREFIX, false).unwrap();
         let got = p.hour_prefixes(at("2026-11-25T22:40:00Z"), at("2026-11-26T00:10:00Z"), "").unwrap();
         assert_eq!(
             got,
             [
+                "processed/year=2026/month=11/day=25/hour=21/",
                 "processed/year=2026/month=11/day=25/hour=22/",
                 "processed/year=2026/month=11/day=25/hour=23/",
                 "processed/year=2026/month=11/day=26/hour=00/"

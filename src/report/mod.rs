@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use self::output::{Engine, Format};
-use crate::prefix::{Prefix, key_hour};
+use crate::prefix::{Prefix, first_partition_hour, key_hour, last_partition_hour};
 use crate::read_ahead::for_each_object;
 use crate::settings::PipelineSettings;
 use crate::target::{Names, ObjectLake, ObjectMeta};
@@ -80,14 +80,11 @@ pub fn select_objects(
         objects.dedup_by(|a, b| a.key == b.key);
         return Ok(objects);
     }
-    let first_hour = query.since.map(|s| s - Duration::hours(1));
+    let (first, last) = (query.since.map(first_partition_hour), last_partition_hour(until));
     Ok(lake
         .list(prefix.static_root())?
         .into_iter()
-        .filter(|o| match key_hour(&o.key) {
-            Some(h) => first_hour.is_none_or(|f| h > f) && h < until,
-            None => true,
-        })
+        .filter(|o| key_hour(&o.key).is_none_or(|h| first.is_none_or(|f| h >= f) && h <= last))
         .collect())
 }
 
@@ -215,10 +212,18 @@ mod tests {
             until: Some(at("2026-11-25T22:30:00Z")),
             ..Query::default()
         };
-        assert_eq!(
-            keys(q),
-            ["processed/year=2026/month=11/day=25/hour=21/obj", "processed/year=2026/month=11/day=25/hour=22/obj"]
-        );
+        // Hour 20 can hold what arrived at 21:30 (an object is filed under its oldest record's hour).
+        let window = [
+            "processed/year=2026/month=11/day=25/hour=20/obj",
+            "processed/year=2026/month=11/day=25/hour=21/obj",
+            "processed/year=2026/month=11/day=25/hour=22/obj",
+        ];
+        assert_eq!(keys(q.clone()), window);
+        // The same partitions when the prefix cannot be listed by hour and keys are filtered instead.
+        let unlisted = Prefix::parse("processed/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/!{firehose:random-string}/", false).unwrap();
+        let filtered: Vec<String> =
+            select_objects(&lake, &unlisted, "", &q).unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(filtered, window);
         assert_eq!(keys(Query::default()).len(), 4);
         // `until` is exclusive: the hour that starts at it holds nothing before it.
         let open_ended = Query { until: Some(at("2026-11-25T21:00:00Z")), ..Query::default() };

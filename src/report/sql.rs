@@ -6,6 +6,7 @@
 use chrono::{DateTime, Datelike as _, Duration, DurationRound as _, Timelike as _, Utc};
 
 use super::Query;
+use crate::prefix::{first_partition_hour, last_partition_hour};
 
 /// The readings' fields as the table has them (lowercase) and as the readings carry them.
 pub(crate) const FIELDS: [(&str, &str); 17] = [
@@ -75,17 +76,17 @@ pub(crate) fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
     if clauses.is_empty() { "FALSE".into() } else { format!("({})", clauses.join(" OR ")) }
 }
 
-/// The first partition hour a query with `--since` reads: an hour before it (a record can sit in the partition
-/// of the oldest record of its object). Without `--since` the caller derives a floor from the lake: every query
-/// the tool writes is bounded, since the table projects 2024-2099 by hour and an unbounded query lists all.
+/// The first partition hour a query with `--since` reads ([`first_partition_hour`]). Without `--since` the caller
+/// derives a floor from the lake: every query the tool writes is bounded, since the table projects 2024-2099 by
+/// hour and an unbounded query lists all.
 pub(crate) fn partition_floor(query: &Query) -> Option<DateTime<Utc>> {
-    query.since.map(|since| since - Duration::hours(1))
+    query.since.map(first_partition_hour)
 }
 
 /// The filters every engine applies: the partitions from `floor` to `--until` (or now), the exact time, and
 /// the devices.
 fn filters(query: &Query, floor: DateTime<Utc>, parameters: &mut Vec<String>) -> Vec<String> {
-    let mut wheres = vec![partitions(floor, query.until.unwrap_or_else(Utc::now))];
+    let mut wheres = vec![partitions(floor, last_partition_hour(query.until.unwrap_or_else(Utc::now)))];
     if query.since.is_some() || query.until.is_some() {
         // The scan engine's time: the arrival time, else the device's TIME (UTC when it has no zone).
         let time =
@@ -168,7 +169,7 @@ mod tests {
         assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""));
         assert_eq!(partition_floor(&until).unwrap_or(floor()), floor());
         let since = Query { since: Some(t("2026-11-25T21:30:00Z")), ..Query::default() };
-        assert_eq!(partition_floor(&since).unwrap_or(floor()), t("2026-11-25T20:30:00Z"), "an hour before --since");
+        assert_eq!(partition_floor(&since), Some(t("2026-11-25T20:00:00Z")), "the hour before --since's own");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Tracker;
 use crate::device::key_in;
-use crate::prefix::{Prefix, key_hour};
+use crate::prefix::{Prefix, first_partition_hour, key_hour};
 use crate::read_ahead::for_each_object;
 use crate::settings::{DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, PipelineSettings};
 use crate::target::{ObjectLake, ObjectMeta};
@@ -41,9 +41,7 @@ fn candidate_objects(
     settings: &PipelineSettings,
     tracker: &Tracker,
 ) -> Result<Vec<(ObjectMeta, bool)>> {
-    // The start of the hour before the run (a reading made at 21:59:59.9 may arrive at 22:00).
-    let before = (tracker.started - chrono::Duration::hours(1)).timestamp();
-    let since_hour = chrono::DateTime::from_timestamp(before - before.rem_euclid(3600), 0).unwrap_or(tracker.started);
+    let since_hour = first_partition_hour(tracker.started);
     let mut out = Vec::new();
     for (text, error) in [(&settings.prefix, false), (&settings.error_prefix, true)] {
         let prefix = Prefix::parse(text, error)?;
