@@ -70,10 +70,7 @@ fn bad_input_is_named() {
     fails(&["report", "--output", "/nonexistent/dir/out.csv"], "/nonexistent/dir/out.csv");
 
     // The AWS target without a region: a clear error at once, before any call.
-    let aws = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
-        .env_clear()
-        .env("HOME", env.dir.path())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let aws = assert_cmd::Command::from_std(crate::fixture::reaqtions(env.dir.path()))
         .arg("status")
         .timeout(std::time::Duration::from_secs(20))
         .output()
@@ -83,8 +80,7 @@ fn bad_input_is_named() {
 
     // No credentials: a line or two of advice, none of the SDK's warnings or debug dumps.
     let aws = |extra: &[(&str, &str)], args: &[&str]| {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_reaqtions"));
-        cmd.env_clear().env("HOME", env.dir.path()).env("AWS_EC2_METADATA_DISABLED", "true");
+        let mut cmd = assert_cmd::Command::from_std(crate::fixture::reaqtions(env.dir.path()));
         cmd.args(["--region", "eu-west-1"]).args(args).timeout(std::time::Duration::from_secs(30));
         for (k, v) in extra {
             cmd.env(k, v);
@@ -110,12 +106,7 @@ fn a_closed_pipe_ends_quietly() {
     env.ok(&["deploy"]);
     env.ok(&["simulate", "--devices", "20", "--count", "100", "--rate", "1000", "--quiet"]);
     for args in [&["report", "--format", "csv"][..], &["template"][..]] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
-            .current_dir(env.dir.path())
-            .env_remove("REAQTIONS_LOCAL")
-            .arg("--local")
-            .arg("--data-dir")
-            .arg(env.data_dir())
+        let mut child = crate::fixture::local(&env)
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

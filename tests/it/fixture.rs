@@ -44,6 +44,37 @@ pub(crate) fn on_both(scenario: impl Fn(&dyn Cli)) {
     scenario(&AwsEnv::start());
 }
 
+/// Whoever runs the tests may have set these; a child process gets them and nothing else of theirs.
+const KEPT: [&str; 4] = ["PATH", "LANG", "LC_ALL", "TMPDIR"];
+
+/// `reaqtions` as every test runs it: in `dir`, from the [`isolated`] environment.
+pub(crate) fn reaqtions(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"));
+    isolated(&mut cmd, dir);
+    cmd
+}
+
+/// `cmd` run in `dir` from a cleared environment: nothing of whoever runs the tests leaks in (their
+/// `REAQTIONS_*`, the SDK's `AWS_*`, their `~/.aws` through HOME); only what a process needs ([`KEPT`]), HOME in
+/// the test's own directory and no instance metadata (IMDS is not on loopback). A test sets only what it means
+/// on top.
+pub(crate) fn isolated<'a>(cmd: &'a mut std::process::Command, dir: &Path) -> &'a mut std::process::Command {
+    cmd.current_dir(dir).env_clear().env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
+    for name in KEPT {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd
+}
+
+/// [`reaqtions`] on the local target with the data directory of `env`: `reaqtions --local --data-dir <tmp>/data`.
+pub(crate) fn local(env: &Env) -> std::process::Command {
+    let mut cmd = reaqtions(env.dir.path());
+    cmd.arg("--local").arg("--data-dir").arg(env.data_dir());
+    cmd
+}
+
 /// A temporary data directory and a way to run the CLI against it.
 pub(crate) struct Env {
     pub dir: tempfile::TempDir,
@@ -77,14 +108,8 @@ impl Env {
 
     /// `reaqtions --local --data-dir <tmp>/data <args>`, run in the temp dir.
     pub(crate) fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
-        cmd.current_dir(self.dir.path())
-            .env_remove("REAQTIONS_LOCAL")
-            .env_remove("AWS_ENDPOINT_URL")
-            .arg("--local")
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args);
+        let mut cmd = Command::from_std(local(self));
+        cmd.args(args);
         cmd
     }
 
@@ -146,11 +171,7 @@ impl AwsEnv {
     }
 
     pub(crate) fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reaqtions"));
-        cmd.current_dir(self.dir.path())
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("PATH", std::env::var("PATH").unwrap());
+        let mut cmd = Command::from_std(reaqtions(self.dir.path()));
         for (k, v) in self.moto.env() {
             cmd.env(k, v);
         }

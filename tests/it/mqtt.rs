@@ -23,10 +23,7 @@ struct Broker {
 impl Broker {
     fn start(env: &Env) -> Broker {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_reaqtions"))
-            .current_dir(env.dir.path())
-            .args(["--local", "--data-dir"])
-            .arg(env.data_dir())
+        let child = crate::fixture::local(env)
             .args(["broker", "--listen", &format!("127.0.0.1:{port}"), "--format", "json", "--quiet"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -248,10 +248,7 @@ fn delete_data_leaves_nothing() {
 fn ctrl_c_flushes_what_was_accepted() {
     let env = Env::default();
     env.ok(&["deploy"]);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
-        .current_dir(env.dir.path())
-        .args(["--local", "--data-dir"])
-        .arg(env.data_dir())
+    let child = crate::fixture::local(&env)
         .args(["simulate", "--devices", "3", "--rate", "50", "--duration", "60s", "--format", "json", "--quiet"])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -308,10 +305,7 @@ fn logs_follow_prints_new_events_as_they_come() {
     use std::io::BufRead as _;
     let env = Env::default();
     env.ok(&["deploy"]);
-    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
-        .current_dir(env.dir.path())
-        .args(["--local", "--data-dir"])
-        .arg(env.data_dir())
+    let mut follow = crate::fixture::local(&env)
         .args(["logs", "--follow", "--filter", "record failed"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

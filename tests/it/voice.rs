@@ -129,9 +129,9 @@ fn answering_no_at_the_prompt_is_an_error_on_every_verb_that_asks() {
     let asked = |args: &str| {
         let line =
             format!("{} --local --data-dir {} {args}", env!("CARGO_BIN_EXE_reaqtions"), env.data_dir().display());
-        let mut child = std::process::Command::new("script")
+        let mut script = std::process::Command::new("script");
+        let mut child = crate::fixture::isolated(&mut script, env.dir.path())
             .args(["-qec", &line, "/dev/null"])
-            .current_dir(env.dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
