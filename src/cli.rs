@@ -238,9 +238,22 @@ pub(crate) struct PipelineOverride {
     /// Delivery stream to send to, instead of the stack's (e.g. the console-built reaqtions-iot-data-stream).
     #[arg(long, value_name = "NAME")]
     pub(crate) stream: Option<String>,
-    /// Bucket to read, instead of the stack's (e.g. reaqtions-iot-data-lake-raw).
+    /// Bucket to read, instead of the stack's (e.g. reaqtions-iot-data-lake-raw); S3 serves it only when the
+    /// caller's account owns it, unless --bucket-owner names another.
     #[arg(long, value_name = "NAME")]
     pub(crate) bucket: Option<String>,
+    /// With --bucket: the account owning the bucket, when not the caller's (a bucket shared by another account).
+    #[arg(long, value_name = "ACCOUNT", requires = "bucket", value_parser = account_id)]
+    pub(crate) bucket_owner: Option<String>,
+}
+
+/// A 12-digit AWS account id, as S3's ExpectedBucketOwner takes it.
+fn account_id(text: &str) -> Result<String, String> {
+    if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not an AWS account id (12 digits)"))
+    }
 }
 
 #[derive(Debug, Clone, Args)]

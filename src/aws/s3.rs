@@ -1,7 +1,8 @@
 //! S3: bucket and object checks, checksummed upload, emptying a versioned bucket, and the S3 bucket as an
-//! [`ObjectLake`]. Every call to one of the pipeline's buckets passes the account as `ExpectedBucketOwner` when
-//! it is known, so a bucket of the same name in another account is never read or written; a bucket owned by
-//! another account (403) or kept in another region (301) gets an error that says so.
+//! [`ObjectLake`]. Every call to one of the pipeline's buckets passes the owning account as `ExpectedBucketOwner`
+//! (the caller's, or `--bucket-owner`), so a bucket of the same name in another account is never read or written;
+//! a bucket name another account holds (403) or a bucket kept in another region (301) gets an error that says so
+//! and what gives another name.
 
 use anyhow::{Result, anyhow};
 use aws_sdk_s3::Client;
@@ -21,6 +22,36 @@ pub(crate) fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(e.code(), Some("NotFound" | "NoSuchKey" | "NoSuchBucket" | "404"))
 }
 
+/// Which bucket an error is about: what gives it another name, and who may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    /// The raw bucket, or one named with --bucket.
+    Raw,
+    /// `<stack>-artifacts-<account>-<region>`, the deployer's.
+    Artifacts,
+}
+
+impl Named {
+    /// What gives the bucket another name: `--bucket`, or another stack for a default name derived from it; for
+    /// the artifacts bucket only another stack.
+    fn rename(self) -> &'static str {
+        match self {
+            Named::Raw => {
+                "name another bucket with --bucket, or deploy under another --stack (default names derive from it)"
+            }
+            Named::Artifacts => "deploy under another --stack, which gives the artifacts bucket another name",
+        }
+    }
+
+    /// Who may call `action` on the bucket, for a refusal.
+    fn denial(self, action: &str) -> String {
+        match self {
+            Named::Raw => super::denial_advice(action),
+            Named::Artifacts => format!("the caller may not call {action}: examples/iam/deployer.json grants it"),
+        }
+    }
+}
+
 /// A failed call on `bucket` as the typed error commands decide by, with [`explain_bucket`]'s message.
 fn bucket_failure<E>(
     bucket: &str,
@@ -31,35 +62,51 @@ fn bucket_failure<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let message = format!("{doing}: {}", explain_bucket(bucket, owner, e));
-    anyhow::Error::new(super::error::typed(e, message))
+    named_failure(bucket, owner, doing, e, Named::Raw)
 }
 
-/// One line for an S3 error on `bucket`: a foreign bucket (403) or one in another region (301) is named as
-/// such, whatever the operation; anything else is S3's code and message.
-pub(crate) fn explain_bucket<E>(bucket: &str, owner: Option<&str>, e: &SdkError<E, HttpResponse>) -> String
+/// [`bucket_failure`] for the bucket `named`.
+fn named_failure<E>(
+    bucket: &str,
+    owner: Option<&str>,
+    doing: impl std::fmt::Display,
+    e: &SdkError<E, HttpResponse>,
+    named: Named,
+) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    let message = format!("{doing}: {}", explain_bucket(bucket, owner, e, named));
+    anyhow::Error::new(super::error::typed(e, message))
+}
+
+/// One line for an S3 error on the bucket `named`: a foreign bucket (403) or one in another region (301) is named
+/// as such, whatever the operation, with what gives another name; anything else is S3's code and message.
+fn explain_bucket<E>(bucket: &str, owner: Option<&str>, e: &SdkError<E, HttpResponse>, named: Named) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let rename = named.rename();
     let raw = e.raw_response();
     match raw.map(|r| r.status().as_u16()) {
         Some(301) => {
             let region = raw.and_then(|r| r.headers().get("x-amz-bucket-region")).unwrap_or("another region");
             format!(
                 "bucket {bucket} is in {region}, not in this region (S3 answered 301): deploy in {region} \
-                 (--region {region}) or name another bucket with --bucket"
+                 (--region {region}), or {rename}"
             )
         }
-        Some(403) => {
-            let denial = super::denial_advice(&super::iam_action::<E>());
+        // S3's InvalidAccessKeyId and SignatureDoesNotMatch are 403s too: the credentials', not a denial.
+        Some(403) if !super::error::refuses_credentials(e) => {
+            let denial = named.denial(&super::iam_action::<E>());
             let said = e.as_service_error().and_then(|s| s.message()).unwrap_or_default();
             match owner {
                 // IAM's refusals say who may not do what; an owner mismatch says only "Access Denied".
                 _ if said.contains("not authorized") => format!("access to bucket {bucket} is denied: {denial}"),
                 Some(account) => format!(
                     "bucket {bucket} belongs to another account, or account {account} may not use it (S3 answered \
-                     403 with ExpectedBucketOwner {account}): if it is another account's, bucket names are global, \
-                     so name another with --bucket; otherwise {denial}"
+                     403 with ExpectedBucketOwner {account}): if another account holds the name (bucket names are \
+                     global), {rename}; otherwise {denial}"
                 ),
                 None => format!("access to bucket {bucket} is denied (S3 answered 403): {denial}"),
             }
@@ -93,10 +140,23 @@ pub(crate) async fn object_sha256(
 
 /// Whether the bucket exists for this account; errors for a foreign (403) or other-region (301) bucket.
 pub(crate) async fn bucket_exists(client: &Client, bucket: &str, owner: Option<&str>) -> Result<bool> {
+    head_bucket(client, bucket, owner, Named::Raw).await
+}
+
+/// Whether the artifacts bucket exists for `account`, asked before deploy creates anything: its name
+/// (`<stack>-artifacts-<account>-<region>`) is predictable, so another account may hold it, and then only another
+/// stack gives another name. Free (404) or this account's (200) is fine.
+pub(crate) async fn artifacts_bucket_exists(client: &Client, bucket: &str, account: &str) -> Result<bool> {
+    head_bucket(client, bucket, Some(account), Named::Artifacts).await
+}
+
+/// HeadBucket as `owner`'s bucket: S3 answers 403 for a bucket of another account (or one the caller may not
+/// list), 301 for one in another region.
+async fn head_bucket(client: &Client, bucket: &str, owner: Option<&str>, named: Named) -> Result<bool> {
     match client.head_bucket().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).send().await {
         Ok(_) => Ok(true),
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
-        Err(e) => Err(bucket_failure(bucket, owner, format!("cannot use bucket {bucket}"), &e)),
+        Err(e) => Err(named_failure(bucket, owner, format!("cannot use bucket {bucket}"), &e, named)),
     }
 }
 
@@ -289,15 +349,22 @@ pub(crate) async fn inspect_reused_bucket(client: &Client, bucket: &str, owner: 
     findings
 }
 
-/// Buckets in `region` tagged `key=value` (a raw bucket that teardown kept carries its stack's tag). Buckets
-/// whose tags cannot be read (none, another region, no permission) are passed over.
-pub(crate) async fn buckets_tagged(client: &Client, region: &str, key: &str, value: &str) -> Result<Vec<String>> {
+/// `account`'s buckets in `region` tagged `key=value` (a raw bucket that teardown kept carries its stack's tag).
+/// Buckets whose tags cannot be read (none, another region, no permission) are passed over.
+pub(crate) async fn buckets_tagged(
+    client: &Client,
+    account: &str,
+    region: &str,
+    key: &str,
+    value: &str,
+) -> Result<Vec<String>> {
     let mut pages = client.list_buckets().bucket_region(region).into_paginator().send();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(super::fail("cannot list buckets"))?;
         for name in page.buckets().iter().filter_map(|b| b.name()) {
-            if let Ok(tags) = client.get_bucket_tagging().bucket(name).send().await
+            // ListBuckets lists the caller's own buckets; the owner is checked again when the tags are read.
+            if let Ok(tags) = client.get_bucket_tagging().bucket(name).expected_bucket_owner(account).send().await
                 && tags.tag_set().iter().any(|t| t.key() == key && t.value() == value)
             {
                 found.push(name.to_owned());
@@ -418,7 +485,7 @@ pub(crate) struct Counted {
 pub struct S3Lake {
     client: Client,
     bucket: String,
-    /// The expected owner account, when known (from the stack).
+    /// The expected owner account: the stack's, the caller's, or `--bucket-owner`.
     owner: Option<String>,
     runtime: Handle,
 }

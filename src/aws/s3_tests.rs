@@ -1,6 +1,6 @@
 //! What deploy decides about buckets and zips, against mocked S3 and CloudFormation (aws-smithy-mocks): a
-//! failed first create, foreign and other-region buckets, a reused bucket's settings, a zip with a wrong
-//! checksum.
+//! failed first create, foreign and other-region buckets, a bucket name another account holds, a reused bucket's
+//! settings, a zip with a wrong checksum.
 
 use aws_sdk_cloudformation::operation::describe_stacks::{DescribeStacksError, DescribeStacksOutput};
 use aws_sdk_cloudformation::types::{Parameter, Stack, StackStatus};
@@ -96,6 +96,64 @@ async fn a_bucket_of_another_account_is_named_as_such() {
     let e = decide(&no_stack(), &head_bucket(403)).await.unwrap_err().to_string();
     assert!(e.contains(BUCKET) && e.contains("belongs to another account") && e.contains("--bucket"), "{e}");
     assert!(e.contains("ExpectedBucketOwner 123456789012"), "{e}");
+    assert!(
+        e.contains("another --stack (default names derive from it)"),
+        "the default name changes with the stack: {e}"
+    );
+}
+
+const ARTIFACTS: &str = "reaqtions-artifacts-123456789012-eu-west-1";
+
+/// HeadBucket answered with `code`, only when it names the account as the expected owner.
+fn head_as_account(code: u16) -> Rule {
+    let rule = mock!(aws_sdk_s3::Client::head_bucket)
+        .match_requests(|r| r.bucket() == Some(ARTIFACTS) && r.expected_bucket_owner() == Some(ACCOUNT));
+    if code == 200 {
+        rule.then_output(|| HeadBucketOutput::builder().build())
+    } else {
+        rule.then_http_response(move || status(code, &[]))
+    }
+}
+
+#[tokio::test]
+async fn an_artifacts_bucket_name_another_account_holds_says_to_change_the_stack() {
+    let taken = head_as_account(403);
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&taken]);
+    let e = artifacts_bucket_exists(&s3, ARTIFACTS, ACCOUNT).await.unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "cannot use bucket reaqtions-artifacts-123456789012-eu-west-1: bucket \
+         reaqtions-artifacts-123456789012-eu-west-1 belongs to another account, or account 123456789012 may not use \
+         it (S3 answered 403 with ExpectedBucketOwner 123456789012): if another account holds the name (bucket \
+         names are global), deploy under another --stack, which gives the artifacts bucket another name; otherwise \
+         the caller may not call s3:ListBucket: examples/iam/deployer.json grants it"
+    );
+    assert!(!e.contains("--bucket"), "--bucket does not rename the artifacts bucket: {e}");
+    assert_eq!(taken.num_calls(), 1);
+    // Free, or already this account's: deploy goes on.
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head_as_account(404)]);
+    assert!(!artifacts_bucket_exists(&s3, ARTIFACTS, ACCOUNT).await.unwrap());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&head_as_account(200)]);
+    assert!(artifacts_bucket_exists(&s3, ARTIFACTS, ACCOUNT).await.unwrap());
+}
+
+#[tokio::test]
+async fn kept_buckets_are_found_by_tag_as_the_account_s() {
+    let list = mock!(aws_sdk_s3::Client::list_buckets).then_output(|| {
+        aws_sdk_s3::operation::list_buckets::ListBucketsOutput::builder()
+            .buckets(aws_sdk_s3::types::Bucket::builder().name(BUCKET).build())
+            .build()
+    });
+    let tagging = mock!(aws_sdk_s3::Client::get_bucket_tagging)
+        .match_requests(|r| r.bucket() == Some(BUCKET) && r.expected_bucket_owner() == Some(ACCOUNT))
+        .then_output(|| {
+            let tag = aws_sdk_s3::types::Tag::builder().key("reaqtions:stack").value("reaqtions").build().unwrap();
+            aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput::builder().tag_set(tag).build().unwrap()
+        });
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &tagging]);
+    let found = buckets_tagged(&s3, ACCOUNT, "eu-west-1", "reaqtions:stack", "reaqtions").await.unwrap();
+    assert_eq!(found, [BUCKET]);
+    assert_eq!(tagging.num_calls(), 1);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The AWS target behind the [`Pipeline`] seam: a pipeline deployed by `reaqtions deploy` (names and prefixes
 //! from the stack's outputs) or by other means (`--stream`/`--bucket`), as a Firehose sink, an S3 lake (the
-//! stack's account as the bucket's expected owner) and CloudWatch Logs.
+//! caller's account as the bucket's expected owner, `--bucket` included, unless `--bucket-owner` names another)
+//! and CloudWatch Logs.
 
 use anyhow::{Result, bail};
 
@@ -39,7 +40,7 @@ impl AwsPipeline {
         // A stack deployed by reaqtions has an IoT rule feeding its stream.
         let rule = deployed.is_some().then(|| crate::mqtt::rule_name(stack));
         let mut transform_id = None;
-        let (mut settings, mut owner) = match deployed {
+        let (mut settings, stack_account) = match deployed {
             Some(stack) => {
                 let deployed = Deployed::from_stack(&stack)?;
                 transform_id = deployed.transform_id().map(str::to_owned);
@@ -55,10 +56,17 @@ impl AwsPipeline {
         if let Some(stream) = &names.stream {
             settings.stream.clone_from(stream);
         }
-        if let Some(bucket) = names.bucket.as_ref().filter(|b| **b != settings.bucket) {
+        if let Some(bucket) = &names.bucket {
             settings.bucket.clone_from(bucket);
-            owner = None;
         }
+        // A bucket of the same name in another account is never read: the lake is the caller's account's (the
+        // stack's is the caller's), whichever bucket is named, unless --bucket-owner names another account.
+        let owner = match (&names.bucket_owner, stack_account) {
+            (Some(account), _) => Some(account.clone()),
+            (None, Some(account)) => Some(account),
+            (None, None) if uses.lake => Some(aws.identity()?.account),
+            (None, None) => None,
+        };
         if let Some(group) = &names.log_group {
             settings.log_group.clone_from(group);
         }

@@ -98,7 +98,12 @@ impl Target {
 
 impl PipelineOverride {
     pub(crate) fn names(&self) -> Names {
-        Names { stream: self.stream.clone(), bucket: self.bucket.clone(), log_group: None }
+        Names {
+            stream: self.stream.clone(),
+            bucket: self.bucket.clone(),
+            bucket_owner: self.bucket_owner.clone(),
+            log_group: None,
+        }
     }
 }
 

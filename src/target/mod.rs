@@ -40,6 +40,8 @@ pub trait Pipeline {
 pub struct Names {
     pub(crate) stream: Option<String>,
     pub(crate) bucket: Option<String>,
+    /// The account expected to own `bucket` (`--bucket-owner`); by default the caller's.
+    pub(crate) bucket_owner: Option<String>,
     pub(crate) log_group: Option<String>,
 }
 

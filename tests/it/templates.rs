@@ -366,3 +366,20 @@ fn a_device_connects_only_as_its_thing_and_publishes_only_its_readings() {
         assert!(!document.contains(placeholder), "{placeholder} left in {document}");
     }
 }
+
+/// Athena writes query results only to a bucket of the stack's own account: the artifacts bucket's name is
+/// predictable, so the workgroup's result configuration names the account as the bucket's expected owner.
+#[test]
+fn the_workgroup_writes_results_only_to_its_account_s_bucket() {
+    let t = template(PIPELINE_TEMPLATE);
+    let wg = &t["Resources"]["QueryWorkgroup"];
+    assert_eq!(wg["Type"].as_str(), Some("AWS::Athena::WorkGroup"));
+    let results = &wg["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"];
+    let mut d = deployment(true);
+    d.values.insert("ArtifactsBucket".into(), format!("reaqtions-artifacts-{ACCOUNT}-{REGION}"));
+    assert_eq!(
+        d.resolve(&results["OutputLocation"]).as_str(),
+        Some("s3://reaqtions-artifacts-123456789012-eu-west-1/athena-results/")
+    );
+    assert_eq!(d.resolve(&results["ExpectedBucketOwner"]).as_str(), Some(ACCOUNT));
+}
