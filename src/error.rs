@@ -1,6 +1,7 @@
 //! Error kinds and the exit codes they map to, in one place: a value the user gave that breaks a rule is
 //! [`Invalid`] (exit 2, like a usage error), found before any work or AWS call; a service's refusal is a
-//! [`ServiceError`] of a [`Kind`] (denied, not found, throttled, …) that commands decide by; every failure exits 1.
+//! [`ServiceError`] of a [`Kind`] (denied, not found, throttled, …) that commands decide by; credentials that are
+//! missing, expired or refused exit 6, so a script can tell "log in again" from any other failure (exit 1).
 
 /// A value given by the user (flag, settings file, name) that breaks a rule; the message names both.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +55,38 @@ pub(crate) fn kind(error: &anyhow::Error) -> Option<Kind> {
     error.chain().find_map(|e| e.downcast_ref::<ServiceError>()).map(|e| e.kind)
 }
 
+/// The exit code of a command whose credentials are missing, expired or refused.
+pub const CREDENTIALS_EXIT: u8 = 6;
+
 /// The exit code of a command that failed with `error`: a value that breaks a rule is a usage error, like
-/// clap's own (2); any other failure, whatever its kind, is 1.
+/// clap's own (2); credentials that are missing, expired or refused are [`CREDENTIALS_EXIT`]; any other failure,
+/// whatever its kind, is 1.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if is_invalid(error) { 2 } else { 1 }
+    if is_invalid(error) {
+        2
+    } else if kind(error) == Some(Kind::Credentials) {
+        CREDENTIALS_EXIT
+    } else {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_have_their_own_exit_code_and_every_other_failure_is_1() {
+        let failed = |kind| {
+            anyhow::Error::new(ServiceError { kind, service: "STS", code: None, message: "no".into() })
+                .context("status")
+        };
+        assert_eq!(exit_code(&failed(Kind::Credentials)), 6);
+        for kind in [Kind::Denied, Kind::NotFound, Kind::Throttled, Kind::Unreachable, Kind::Unsupported, Kind::Failed]
+        {
+            assert_eq!(exit_code(&failed(kind)), 1, "{kind:?}");
+        }
+        assert_eq!(exit_code(&crate::invalid!("--bucket x is too short")), 2);
+        assert_eq!(exit_code(&anyhow::anyhow!("cannot read file x")), 1);
+    }
 }

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::client::Waiters as _;
 use aws_sdk_cloudformation::error::SdkError;
-use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackEvent, StackStatus, Tag};
+use aws_sdk_cloudformation::types::{Capability, Parameter, ResourceStatus, Stack, StackEvent, StackStatus, Tag};
 use aws_smithy_types::date_time::DateTime as SmithyTime;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -185,6 +185,28 @@ fn tag(spec: &StackSpec) -> Tag {
     Tag::builder().key(STACK_TAG).value(&spec.name).build()
 }
 
+/// The tags UpdateStack sends: none when the stack carries its tag already (CloudFormation then leaves the stack's
+/// tags as they are, so nothing is tagged or untagged); otherwise every tag it has plus its own, since UpdateStack
+/// replaces the whole set and removing a tag someone added is `cloudformation:UntagResource`.
+fn update_tags(stack: &Stack, spec: &StackSpec) -> Option<Vec<Tag>> {
+    let own = tag(spec);
+    if stack.tags().contains(&own) {
+        return None;
+    }
+    let mut tags: Vec<Tag> = stack.tags().iter().filter(|t| t.key() != own.key()).cloned().collect();
+    tags.push(own);
+    Some(tags)
+}
+
+/// Resources an update removed from the stack but could not delete: CloudFormation completes the update, drops
+/// them from the stack and leaves them where they are (the caller lacked a permission, say). Each with its reason.
+async fn left_behind(client: &Client, name: &str, since: SmithyTime) -> Vec<String> {
+    (events_since(client, name, since).await.unwrap_or_default().iter())
+        .filter(|e| e.resource_status() == Some(&ResourceStatus::DeleteFailed) && e.logical_resource_id() != Some(name))
+        .map(describe_event)
+        .collect()
+}
+
 /// Creates the stack, updates it, or leaves it as it is, from whatever state it is in.
 pub(crate) async fn deploy_stack(
     client: &Client,
@@ -247,7 +269,7 @@ pub(crate) async fn deploy_stack(
                     .template_body(&spec.template)
                     .set_parameters(Some(parameters(spec)))
                     .capabilities(Capability::CapabilityNamedIam)
-                    .tags(tag(spec))
+                    .set_tags(update_tags(&stack, spec))
                     .send()
                     .await;
                 match update {
@@ -262,6 +284,13 @@ pub(crate) async fn deploy_stack(
                         "updating stack {name} failed (rolled back): {}",
                         with_hint(failure_reason(client, name, since).await)
                     );
+                }
+                for resource in left_behind(client, name, since).await {
+                    crate::output::warn(format!(
+                        "stack {name} was updated, but CloudFormation could not delete what the update removed and \
+                         left it outside the stack: {resource}. No deploy or teardown reaches it any more: delete it \
+                         with credentials that may"
+                    ));
                 }
                 return Ok(StackChange::Updated);
             }

@@ -7,7 +7,7 @@ use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEvent
 use aws_sdk_cloudformation::operation::describe_stacks::{DescribeStacksError, DescribeStacksOutput};
 use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
 use aws_sdk_cloudformation::operation::update_stack::{UpdateStackError, UpdateStackOutput};
-use aws_sdk_cloudformation::types::{Parameter, ResourceStatus, Stack, StackEvent, StackStatus};
+use aws_sdk_cloudformation::types::{Parameter, ResourceStatus, Stack, StackEvent, StackStatus, Tag};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 
@@ -272,4 +272,30 @@ async fn events_are_picked_by_the_stacks_clock_not_this_machines() {
     let error = result.unwrap_err().to_string();
     assert!(error.contains("lambda/x.zip"), "{error}");
     assert!(!error.contains("an earlier operation"), "events before the operation are left out: {error}");
+}
+
+#[test]
+fn an_update_sends_no_tags_when_the_stack_carries_its_own_and_keeps_anyone_elses() {
+    let with = |tags: &[(&str, &str)]| {
+        let tags = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build());
+        Stack::builder().stack_name("reaqtions").set_tags(Some(tags.collect())).build()
+    };
+    let own = (STACK_TAG, "reaqtions");
+    assert_eq!(update_tags(&with(&[own, ("owner", "data-team")]), &spec()), None, "nothing to tag or untag");
+    let sent = update_tags(&with(&[("owner", "data-team"), (STACK_TAG, "renamed")]), &spec()).unwrap();
+    let sent: Vec<(&str, &str)> = sent.iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
+    assert_eq!(sent, [("owner", "data-team"), own], "a tag someone added is sent again, never removed");
+}
+
+#[tokio::test]
+async fn what_an_update_could_not_delete_is_named_with_its_reason() {
+    let history = events(vec![
+        event("reaqtions", ResourceStatus::from("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"), ""),
+        event("Function", ResourceStatus::DeleteFailed, "not authorized to perform: kms:ScheduleKeyDeletion"),
+        event("reaqtions", ResourceStatus::UpdateComplete, ""),
+    ]);
+    let client = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&history]);
+    let left = left_behind(&client, "reaqtions", SmithyTime::from_secs(0)).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("Function") && left[0].contains("kms:ScheduleKeyDeletion"), "{left:?}");
 }

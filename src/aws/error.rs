@@ -1,6 +1,7 @@
 //! What an AWS call's failure means: its kind (denied, not found, throttled, …, decided from the service's code
 //! and HTTP status, never from message text) as a typed [`ServiceError`], and its message in one line naming the
-//! service, the refusal and what to do about it.
+//! service, the refusal and what to do about it. A refusal of the credentials themselves (expired, not accepted,
+//! an account not opted in) is judged by its code before any denial: services answer most of them with 403.
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::SdkError;
@@ -52,11 +53,13 @@ where
                 },
                 str::to_owned,
             );
-            if is_denial(&code, status) {
-                let action = iam_action::<E>();
-                return format!("{code}: {text} ({})", denial_advice(&action));
+            if let Some(refused) = refusal::<E>(&code, status) {
+                return format!("{code}: {text} ({})", refused.advice(service_of::<E>()));
             }
-            format!("{code}: {text}{}", next_step(&code, status))
+            if is_denial(&code, status) {
+                return format!("{code}: {text} ({})", denial_advice(&iam_action::<E>()));
+            }
+            format!("{code}: {text}{}", next_step(&code))
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
             let endpoint = ENDPOINT.get().map_or("its endpoint", String::as_str);
@@ -95,31 +98,35 @@ pub(super) fn typed<E>(e: &SdkError<E, HttpResponse>, message: String) -> Servic
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let (kind, code) = match e {
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = service.err().code().map(str::to_owned);
-            (kind_of(code.as_deref().unwrap_or(""), status), code)
-        }
-        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => (Kind::Unreachable, None),
-        SdkError::TimeoutError(_) => (Kind::Unreachable, None),
-        SdkError::DispatchFailure(f) if f.is_other() => (Kind::Credentials, None),
-        _ => (Kind::Failed, None),
-    };
-    ServiceError { kind, service: service_of::<E>(), code, message }
+    let code = e.as_service_error().and_then(|err| err.code()).map(str::to_owned);
+    ServiceError { kind: judge(e), service: service_of::<E>(), code, message }
 }
 
-/// A service's answer by its code and HTTP status.
+/// What kind of failure `e` is: a service's answer by its code and status (a refusal of the credentials first),
+/// or what kept the call from being answered.
+pub(super) fn judge<E>(e: &SdkError<E, HttpResponse>) -> Kind
+where
+    E: ProvideErrorMetadata,
+{
+    match e {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or("");
+            if refusal::<E>(code, status).is_some() { Kind::Credentials } else { kind_of(code, status) }
+        }
+        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => Kind::Unreachable,
+        SdkError::TimeoutError(_) => Kind::Unreachable,
+        SdkError::DispatchFailure(f) if f.is_other() => Kind::Credentials,
+        _ => Kind::Failed,
+    }
+}
+
+/// A service's answer by its code and HTTP status: a refusal of the credentials first (whatever the status), then
+/// a denial (its code, or a 403 with any other code).
 fn kind_of(code: &str, status: u16) -> Kind {
     match code {
+        _ if Refused::of(code).is_some() => Kind::Credentials,
         _ if is_denial(code, status) => Kind::Denied,
-        "ExpiredToken"
-        | "ExpiredTokenException"
-        | "RequestExpired"
-        | "InvalidClientTokenId"
-        | "UnrecognizedClientException"
-        | "SignatureDoesNotMatch"
-        | "InvalidSignatureException" => Kind::Credentials,
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "SlowDown" => Kind::Throttled,
         _ if status == 429 => Kind::Throttled,
         "NotFound"
@@ -136,8 +143,94 @@ fn kind_of(code: &str, status: u16) -> Kind {
     }
 }
 
+/// A policy's refusal: its code (IoT's is `UnauthorizedException`, a 401), or any other code with a 403.
 fn is_denial(code: &str, status: u16) -> bool {
-    code.contains("AccessDenied") || code == "UnauthorizedOperation" || code == "Forbidden" || status == 403
+    code.contains("AccessDenied")
+        || matches!(code, "UnauthorizedOperation" | "UnauthorizedException" | "Forbidden")
+        || status == 403
+}
+
+/// How a service refused the credentials themselves, decided by its code alone: most are 403s (S3's
+/// `ExpiredToken` and `InvalidToken` are 400s), which would otherwise read as a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// The session (token) expired.
+    Expired,
+    /// The key, secret, token or signature was not accepted.
+    NotAccepted,
+    /// The request's time is too far from the service's clock.
+    Clock,
+    /// The account has not opted in to the region or service.
+    NotOptedIn,
+}
+
+impl Refused {
+    fn of(code: &str) -> Option<Refused> {
+        Some(match code {
+            "ExpiredToken" | "ExpiredTokenException" | "TokenRefreshRequired" => Refused::Expired,
+            "InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "SignatureDoesNotMatch"
+            | "InvalidSignatureException"
+            | "IncompleteSignature"
+            | "IncompleteSignatureException"
+            | "MissingAuthenticationToken"
+            | "MissingAuthenticationTokenException"
+            | "AuthFailure"
+            | "InvalidAccessKeyId"
+            | "InvalidToken" => Refused::NotAccepted,
+            "RequestExpired" | "RequestTimeTooSkewed" => Refused::Clock,
+            "OptInRequired" => Refused::NotOptedIn,
+            _ => return None,
+        })
+    }
+
+    /// What `service`'s refusal means and how to fix it, in one clause.
+    fn advice(self, service: &str) -> String {
+        let choose = "or choose other credentials with --profile/AWS_PROFILE";
+        match self {
+            Refused::Expired => format!(
+                "{service} refused the credentials: they expired; refresh them with `aws sso login` for an SSO \
+                 profile or get a new session token, {choose}"
+            ),
+            Refused::NotAccepted => format!(
+                "{service} refused the credentials: the key, secret or session token is not valid; check \
+                 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN or the profile's keys, create new \
+                 keys, {choose}"
+            ),
+            Refused::Clock => {
+                format!("{service} refused the request's time: set this machine's clock right (NTP) and run it again")
+            }
+            Refused::NotOptedIn => format!(
+                "{service} refused the account: it has not opted in to this region or service; enable the region \
+                 for the account, pick another with --region, {choose}"
+            ),
+        }
+    }
+}
+
+/// Calls no IAM policy can deny: a refusal of one is a refusal of the credentials.
+const NEED_NO_PERMISSION: [&str; 1] = ["sts:GetCallerIdentity"];
+
+/// How an answer refused the credentials, if it did: by its code, or any denial of a call that needs no
+/// permission.
+fn refusal<E>(code: &str, status: u16) -> Option<Refused> {
+    Refused::of(code).or_else(|| {
+        (is_denial(code, status) && NEED_NO_PERMISSION.contains(&iam_action::<E>().as_str()))
+            .then_some(Refused::NotAccepted)
+    })
+}
+
+/// Whether an SDK error is a refusal of the credentials (for messages that would otherwise read it as a
+/// denial).
+pub(crate) fn refuses_credentials<E>(e: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    e.as_service_error().is_some_and(|err| {
+        let status = e.raw_response().map_or(0, |r| r.status().as_u16());
+        refusal::<E>(err.code().unwrap_or(""), status).is_some()
+    })
 }
 
 /// The IAM action an SDK operation needs, from its error type (`aws_sdk_s3::operation::head_object::HeadObjectError`
@@ -152,6 +245,7 @@ pub(crate) fn iam_action<E>() -> String {
         "CloudWatch Logs" => "logs",
         "Firehose" => "firehose",
         "IAM" => "iam",
+        "IoT" => "iot",
         "Lambda" => "lambda",
         "S3" => "s3",
         "STS" => "sts",
@@ -182,6 +276,8 @@ pub(crate) fn denial_advice(action: &str) -> String {
         | "cloudformation:DescribeStackEvents"
         | "cloudwatch:GetMetricData"
         | "cloudwatch:DescribeAlarms" => "operator",
+        // The devices verb's calls; teardown's are the deployer's.
+        a if a.starts_with("iot:") && granted_by("operator", a) => "operator",
         "cloudformation:DescribeStacks" => {
             return "the caller may not call cloudformation:DescribeStacks on the stack: every role policy in \
                     examples/iam/ grants it, or name the pipeline with --stream, --bucket or --log-group so the \
@@ -193,23 +289,17 @@ pub(crate) fn denial_advice(action: &str) -> String {
     format!("the caller may not call {action}: examples/iam/{role}.json grants it")
 }
 
-/// What to do about a service's refusal, by its code.
-fn next_step(code: &str, status: u16) -> &'static str {
+/// Whether the role policy `examples/iam/<role>.json` names `action` itself.
+fn granted_by(role: &str, action: &str) -> bool {
+    let quoted = format!("\"{action}\"");
+    super::policies::ROLE_POLICIES.iter().any(|(name, policy)| *name == role && policy.contains(&quoted))
+}
+
+/// What to do about a service's refusal that is neither the credentials' nor a denial, by its code.
+fn next_step(code: &str) -> &'static str {
     match code {
-        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
-            " (the credentials expired: refresh them, e.g. `aws sso login`)"
-        }
-        "InvalidClientTokenId"
-        | "UnrecognizedClientException"
-        | "SignatureDoesNotMatch"
-        | "InvalidSignatureException" => {
-            " (the credentials were not accepted: check them, or pick others with --profile)"
-        }
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "SlowDown" => {
             " (the service is throttling: try again shortly)"
-        }
-        _ if code.contains("AccessDenied") || code == "UnauthorizedOperation" || status == 403 => {
-            " (the caller's IAM policy does not allow this: the role policies are in examples/iam/)"
         }
         _ => "",
     }
@@ -241,7 +331,22 @@ pub(super) fn last_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError;
+    use aws_sdk_iot::operation::list_things::ListThingsError;
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
     use super::*;
+
+    /// A service's answer: `code` and its message, with `status`.
+    fn answer<E>(status: u16, code: &str, generic: fn(ErrorMetadata) -> E) -> SdkError<E, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message("The security token included in the request is expired");
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(generic(meta.build()), raw)
+    }
 
     #[test]
     fn a_failure_is_judged_by_its_code_and_status() {
@@ -263,5 +368,71 @@ mod tests {
         .context("status");
         assert!(is_denied(&error), "found anywhere in the chain");
         assert!(format!("{error:#}").ends_with("cannot list s3://b/: AccessDenied: no"));
+    }
+
+    #[test]
+    fn a_refusal_of_the_credentials_wins_over_the_403_of_a_denial() {
+        for code in [
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+            "UnrecognizedClientException",
+            "IncompleteSignature",
+            "MissingAuthenticationToken",
+            "OptInRequired",
+            "InvalidAccessKeyId",
+        ] {
+            assert_eq!(kind_of(code, 403), Kind::Credentials, "{code}");
+        }
+        // S3's own: InvalidAccessKeyId is a 403, ExpiredToken and InvalidToken are 400s.
+        assert_eq!(kind_of("InvalidToken", 400), Kind::Credentials);
+        assert_eq!(kind_of("ExpiredToken", 400), Kind::Credentials);
+        // IoT's denial is a 401.
+        assert_eq!(kind_of("UnauthorizedException", 401), Kind::Denied);
+
+        let e = answer(403, "ExpiredToken", DescribeStacksError::generic);
+        let said = explain(&e);
+        assert!(said.starts_with("ExpiredToken: The security token included in the request is expired ("), "{said}");
+        assert!(
+            said.contains("CloudFormation refused the credentials: they expired") && said.contains("aws sso login")
+        );
+        assert!(!said.contains("examples/iam"), "not a denial: {said}");
+        assert_eq!(typed(&e, said).kind, Kind::Credentials);
+
+        let e = answer(403, "InvalidAccessKeyId", ListObjectsV2Error::generic);
+        assert!(refuses_credentials(&e));
+        assert!(explain(&e).contains("S3 refused the credentials: the key, secret or session token is not valid"));
+        let e = answer(403, "OptInRequired", DescribeStacksError::generic);
+        assert!(explain(&e).contains("it has not opted in to this region or service"), "{}", explain(&e));
+        assert!(!refuses_credentials(&answer(403, "AccessDenied", ListObjectsV2Error::generic)));
+    }
+
+    #[test]
+    fn sts_get_caller_identity_needs_no_permission_so_its_refusal_is_the_credentials() {
+        let e = answer(403, "ExpiredToken", GetCallerIdentityError::generic);
+        let said = explain(&e);
+        assert!(said.contains("STS refused the credentials: they expired") && !said.contains("deployer"), "{said}");
+        // Whatever the code, a 403 from GetCallerIdentity is the credentials', never a missing permission.
+        let e = answer(403, "AccessDenied", GetCallerIdentityError::generic);
+        let said = explain(&e);
+        assert!(said.contains("STS refused the credentials") && !said.contains("examples/iam"), "{said}");
+        assert_eq!(typed(&e, said).kind, Kind::Credentials);
+    }
+
+    #[test]
+    fn iot_names_its_own_action_and_the_policy_that_grants_it() {
+        assert_eq!(iam_action::<ListThingsError>(), "iot:ListThings");
+        let e = answer(401, "UnauthorizedException", ListThingsError::generic);
+        let said = explain(&e);
+        assert!(
+            said.contains("the caller may not call iot:ListThings: examples/iam/operator.json grants it"),
+            "{said}"
+        );
+        assert_eq!(typed(&e, said).kind, Kind::Denied);
+        assert_eq!(
+            denial_advice("iot:CreateTopicRule"),
+            "the caller may not call iot:CreateTopicRule: examples/iam/deployer.json grants it"
+        );
     }
 }

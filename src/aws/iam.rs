@@ -8,11 +8,15 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecisionType};
+use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::SdkError;
+use aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyError;
+use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, EvaluationResult, PolicyEvaluationDecisionType};
 use serde_json::Value;
 
-/// The least a principal needs to deploy, update and tear down one stack (placeholders in capitals).
-pub(crate) const DEPLOYER_POLICY: &str = include_str!("../../examples/iam/deployer.json");
+use crate::aws::cloudformation::STACK_TAG;
+pub use crate::aws::policies::{DEPLOYER_POLICY, ROLE_POLICIES};
+use crate::error::Kind;
 
 /// What fills the policy's placeholders.
 #[derive(Debug, Clone)]
@@ -65,7 +69,9 @@ pub struct Check {
 /// that tag on to the resources it creates: a statement conditioned on request tags grants calls that create
 /// or tag a resource (the stack's tags as `aws:RequestTag/*` and `aws:TagKeys`, no `aws:ResourceTag/*`); any
 /// other acts on a resource of the stack, which carries the stack's tags (`aws:ResourceTag/*`; CloudFormation's
-/// own `aws:cloudformation:*` tags are left out, as they are on keys, roles and streams). IAM's simulator
+/// own `aws:cloudformation:*` tags are left out, as they are on keys, roles and streams). A statement conditioned
+/// on `cloudformation:CreateAction` grants the tags deploy sends with CreateStack and UpdateStack: checked for
+/// each of the two calls, on each stack it names, with that stack's tag (its own name). IAM's simulator
 /// evaluates every operator; a condition key outside this context is absent, so a statement that needs one
 /// shows as missing rather than passing. A `*` inside a resource becomes a concrete name (`example`), so the
 /// caller's own policy is matched as it would be for a real resource; the policy's own permission to simulate
@@ -79,7 +85,7 @@ pub fn checks(policy: &str, stack: &str) -> Result<Vec<Check>> {
             _ => vec![],
         }
     };
-    let tags = [(crate::aws::cloudformation::STACK_TAG, stack)];
+    let tags = [(STACK_TAG, stack)];
     let mut out = Vec::new();
     for statement in doc["Statement"].as_array().into_iter().flatten() {
         let actions = list(&statement["Action"]);
@@ -96,6 +102,22 @@ pub fn checks(policy: &str, stack: &str) -> Result<Vec<Check>> {
             .flat_map(|m| m.keys().map(|k| k.to_ascii_lowercase()))
             .collect();
         let entry = |key: String, values: Vec<String>, list: bool| ContextValue { key, values, list };
+        if keys.iter().any(|k| k == "cloudformation:createaction") {
+            // Tags sent with CreateStack or UpdateStack are authorized as cloudformation:TagResource on that
+            // stack, in the context of the call that sent them: its name and the stack's tag (its own name).
+            for resource in &resources {
+                let name = stack_of(resource).unwrap_or(stack);
+                for create_action in ["CreateStack", "UpdateStack"] {
+                    let context = vec![
+                        entry("cloudformation:CreateAction".into(), vec![create_action.into()], false),
+                        entry(format!("aws:RequestTag/{STACK_TAG}"), vec![name.to_owned()], false),
+                        entry("aws:TagKeys".into(), vec![STACK_TAG.to_owned()], true),
+                    ];
+                    out.push(Check { actions: actions.clone(), resources: vec![resource.clone()], context });
+                }
+            }
+            continue;
+        }
         let mut context = Vec::new();
         if keys.iter().any(|k| k.starts_with("aws:requesttag/")) {
             for (k, v) in tags {
@@ -120,6 +142,11 @@ pub fn checks(policy: &str, stack: &str) -> Result<Vec<Check>> {
     Ok(out)
 }
 
+/// The stack a CloudFormation stack ARN names (`arn:aws:cloudformation:r:a:stack/NAME/id` → NAME).
+fn stack_of(arn: &str) -> Option<&str> {
+    arn.split_once(":stack/").and_then(|(_, rest)| rest.split('/').next())
+}
+
 /// The ARN to simulate for a caller: an assumed-role session is its role (path-less; the caller's role is
 /// looked up for its path when allowed). `Err` says why the caller cannot be simulated.
 pub(crate) fn principal_of(caller_arn: &str) -> Result<String, String> {
@@ -142,66 +169,115 @@ pub(crate) enum Preflight {
     Allowed(usize),
     /// Actions the principal may not take, each with the resources it may not take them on.
     Missing(BTreeMap<String, Vec<String>>),
-    /// The check could not run (why); deploy goes on.
+    /// The check could not run, for a reason that does not stop deploy (why): the caller may not simulate, IAM
+    /// kept throttling, or the endpoint does not implement the call.
     Skipped(String),
 }
 
-/// Simulates `principal` against every check.
-pub(crate) async fn preflight(client: &Client, principal: &str, checks: &[Check]) -> Preflight {
+/// Times a check is asked again after IAM throttled it (on top of the SDK's own retries).
+const THROTTLE_RETRIES: u32 = 3;
+
+/// The wait before the first of those, doubled before each next one.
+const THROTTLE_BACKOFF: std::time::Duration =
+    if cfg!(test) { std::time::Duration::from_millis(1) } else { std::time::Duration::from_secs(2) };
+
+/// Simulates `principal` against every check. A check IAM cannot run is [`Preflight::Skipped`] when the caller
+/// may not simulate (a denial), when IAM throttled it [`THROTTLE_RETRIES`] more times, or when the endpoint does
+/// not implement the call; any other failure (expired or refused credentials, IAM unreachable, …) is an error,
+/// so deploy stops before it creates anything.
+pub(crate) async fn preflight(client: &Client, principal: &str, checks: &[Check]) -> Result<Preflight> {
     let principal = role_with_path(client, principal).await;
     let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut checked = 0;
     for check in checks {
-        let mut request = client
-            .simulate_principal_policy()
-            .policy_source_arn(&principal)
-            .set_action_names(Some(check.actions.clone()))
-            .set_resource_arns(Some(check.resources.clone()));
-        for entry in &check.context {
-            let kind = if entry.list { ContextKeyTypeEnum::StringList } else { ContextKeyTypeEnum::String };
-            request = request.context_entries(
-                ContextEntry::builder()
-                    .context_key_name(&entry.key)
-                    .set_context_key_values(Some(entry.values.clone()))
-                    .context_key_type(kind)
-                    .build(),
-            );
-        }
-        let mut pages = request.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(page) => page,
-                Err(e) => {
-                    return Preflight::Skipped(format!(
-                        "the permission check could not run ({}), so it was skipped",
-                        super::explain(&e)
-                    ));
-                }
+        let mut retries = 0;
+        let results = loop {
+            let e = match simulate(client, &principal, check).await {
+                Ok(results) => break results,
+                Err(e) => e,
             };
-            for result in page.evaluation_results() {
-                let per_resource: Vec<(&str, &PolicyEvaluationDecisionType)> =
-                    if result.resource_specific_results().is_empty() {
-                        vec![(result.eval_resource_name().unwrap_or("*"), result.eval_decision())]
-                    } else {
-                        result
-                            .resource_specific_results()
-                            .iter()
-                            .map(|r| (r.eval_resource_name(), r.eval_resource_decision()))
-                            .collect()
-                    };
-                for (resource, decision) in per_resource {
-                    checked += 1;
-                    if *decision != PolicyEvaluationDecisionType::Allowed {
-                        let resources = missing.entry(result.eval_action_name().to_owned()).or_default();
-                        if !resources.iter().any(|r| r == resource) {
-                            resources.push(resource.to_owned());
-                        }
+            let said = super::explain(&e);
+            match super::error::judge(&e) {
+                Kind::Throttled if retries < THROTTLE_RETRIES => {
+                    tokio::time::sleep(THROTTLE_BACKOFF * 2u32.pow(retries)).await;
+                    retries += 1;
+                }
+                Kind::Throttled => {
+                    let times = retries + 1;
+                    return Ok(Preflight::Skipped(format!(
+                        "IAM throttled SimulatePrincipalPolicy {times} times ({said})"
+                    )));
+                }
+                Kind::Denied => {
+                    return Ok(Preflight::Skipped(format!("the caller may not simulate its policy ({said})")));
+                }
+                Kind::Unsupported => {
+                    return Ok(Preflight::Skipped(format!(
+                        "the endpoint does not implement IAM SimulatePrincipalPolicy ({said})"
+                    )));
+                }
+                kind => {
+                    let around = if kind == Kind::Credentials { "" } else { "; --no-preflight deploys without it" };
+                    let message = format!(
+                        "deploy stopped before creating anything: the permission check (IAM SimulatePrincipalPolicy \
+                         for {principal}) could not run: {said}{around}"
+                    );
+                    return Err(anyhow::Error::new(super::error::typed(&e, message)));
+                }
+            }
+        };
+        for result in &results {
+            let per_resource: Vec<(&str, &PolicyEvaluationDecisionType)> =
+                if result.resource_specific_results().is_empty() {
+                    vec![(result.eval_resource_name().unwrap_or("*"), result.eval_decision())]
+                } else {
+                    result
+                        .resource_specific_results()
+                        .iter()
+                        .map(|r| (r.eval_resource_name(), r.eval_resource_decision()))
+                        .collect()
+                };
+            for (resource, decision) in per_resource {
+                checked += 1;
+                if *decision != PolicyEvaluationDecisionType::Allowed {
+                    let resources = missing.entry(result.eval_action_name().to_owned()).or_default();
+                    if !resources.iter().any(|r| r == resource) {
+                        resources.push(resource.to_owned());
                     }
                 }
             }
         }
     }
-    if missing.is_empty() { Preflight::Allowed(checked) } else { Preflight::Missing(missing) }
+    Ok(if missing.is_empty() { Preflight::Allowed(checked) } else { Preflight::Missing(missing) })
+}
+
+/// One check simulated for `principal`: every page's results, or the first failure.
+async fn simulate(
+    client: &Client,
+    principal: &str,
+    check: &Check,
+) -> Result<Vec<EvaluationResult>, SdkError<SimulatePrincipalPolicyError, HttpResponse>> {
+    let mut request = client
+        .simulate_principal_policy()
+        .policy_source_arn(principal)
+        .set_action_names(Some(check.actions.clone()))
+        .set_resource_arns(Some(check.resources.clone()));
+    for entry in &check.context {
+        let kind = if entry.list { ContextKeyTypeEnum::StringList } else { ContextKeyTypeEnum::String };
+        request = request.context_entries(
+            ContextEntry::builder()
+                .context_key_name(&entry.key)
+                .set_context_key_values(Some(entry.values.clone()))
+                .context_key_type(kind)
+                .build(),
+        );
+    }
+    let mut results = Vec::new();
+    let mut pages = request.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        results.extend(page?.evaluation_results.unwrap_or_default());
+    }
+    Ok(results)
 }
 
 /// A role's ARN with its path (GetRole), when the principal may read it; otherwise as given.
@@ -277,19 +353,36 @@ mod tests {
     }
 
     #[test]
-    fn key_statements_are_checked_in_the_context_of_deploys_calls_not_their_own_condition() {
+    fn tag_statements_are_checked_in_the_context_of_deploys_calls_not_their_own_condition() {
         let checks = checks(&fill(DEPLOYER_POLICY, &names()), "lab").unwrap();
-        let create = checks.iter().find(|c| c.actions.contains(&"kms:CreateKey".to_owned())).unwrap();
-        let keys: Vec<&str> = create.context.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["aws:RequestTag/reaqtions:stack", "aws:TagKeys"], "created with the stack's tag");
-        assert_eq!(create.context[0].values, ["lab"]);
-        assert!(create.context[1].list);
+        let tagging: Vec<&Check> = checks.iter().filter(|c| c.actions == ["cloudformation:TagResource"]).collect();
+        let seen: Vec<(&str, &str, &str)> = (tagging.iter())
+            .map(|c| {
+                let value = |key: &str| c.context.iter().find(|e| e.key == key).unwrap().values[0].as_str();
+                (c.resources[0].as_str(), value("cloudformation:CreateAction"), value("aws:RequestTag/reaqtions:stack"))
+            })
+            .collect();
+        let stack = |name: &str| format!("arn:aws:cloudformation:eu-west-1:123456789012:stack/{name}/example");
+        let (lab, artifacts) = (stack("lab"), stack("lab-artifacts"));
+        assert_eq!(
+            seen,
+            [
+                (lab.as_str(), "CreateStack", "lab"),
+                (lab.as_str(), "UpdateStack", "lab"),
+                (artifacts.as_str(), "CreateStack", "lab-artifacts"),
+                (artifacts.as_str(), "UpdateStack", "lab-artifacts"),
+            ],
+            "each stack tagged with its own name as deploy creates or updates it"
+        );
+        assert!(tagging.iter().all(|c| c.context.iter().any(|e| e.key == "aws:TagKeys" && e.list)));
+        // The former alarm key is read and deleted only where it carries this stack's tag; nothing creates one.
         let delete = checks.iter().find(|c| c.actions.contains(&"kms:ScheduleKeyDeletion".to_owned())).unwrap();
         assert_eq!(delete.context.len(), 1);
         assert_eq!(
             (delete.context[0].key.as_str(), delete.context[0].values.clone()),
             ("aws:ResourceTag/reaqtions:stack", vec!["lab".to_owned()])
         );
+        assert!(!checks.iter().flat_map(|c| &c.actions).any(|a| a == "kms:CreateKey" || a == "kms:TagResource"));
         // A statement conditioned on CloudFormation's own stack tag (which keys never carry) gets no such key.
         let old = r#"{"Statement": [{"Effect": "Allow", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
             "Condition": {"StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-name": "lab"}}}]}"#;
@@ -338,8 +431,8 @@ mod tests {
             .then_error(|| GetRoleError::generic(ErrorMetadata::builder().code("AccessDenied").build()));
         let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&simulate, &get_role]);
         let checks = checks(&fill(DEPLOYER_POLICY, &names()), "lab").unwrap();
-        let Preflight::Missing(missing) = preflight(&client, "arn:aws:iam::123456789012:role/Deployer", &checks).await
-        else {
+        let principal = "arn:aws:iam::123456789012:role/Deployer";
+        let Preflight::Missing(missing) = preflight(&client, principal, &checks).await.unwrap() else {
             panic!("expected missing permissions")
         };
         assert_eq!(missing.keys().collect::<Vec<_>>(), ["iam:PassRole", "lambda:CreateFunction"]);
@@ -358,8 +451,71 @@ mod tests {
         });
         let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&simulate]);
         let result = preflight(&client, "arn:aws:iam::123456789012:user/dev", &checks_of(DEPLOYER_POLICY)).await;
-        let Preflight::Skipped(why) = result else { panic!("expected skipped, got {result:?}") };
+        let Ok(Preflight::Skipped(why)) = result else { panic!("expected skipped, got {result:?}") };
         assert!(why.contains("AccessDenied") && !why.contains('\n'), "{why}");
         assert_eq!(simulate.num_calls(), 1, "stops at the first refusal");
+    }
+
+    /// A client of `rules` without the SDK's own retries, so each call the check makes is one answer.
+    fn without_retries(rules: &[&aws_smithy_mocks::Rule]) -> Client {
+        mock_client!(aws_sdk_iam, RuleMode::MatchAny, rules, |c| c
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled()))
+    }
+
+    fn throttled() -> SimulatePrincipalPolicyError {
+        SimulatePrincipalPolicyError::generic(
+            ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_throttled_check_is_asked_again_then_skipped() {
+        let allowed = || {
+            SimulatePrincipalPolicyOutput::builder()
+                .evaluation_results(decision("cloudformation:CreateStack", "arn:stack", true))
+                .is_truncated(false)
+                .build()
+        };
+        // Throttled twice, then answered: the check goes on as if it never was.
+        let simulate =
+            mock!(Client::simulate_principal_policy).sequence().error(throttled).times(2).output(allowed).build();
+        let client = without_retries(&[&simulate]);
+        let one = &checks_of(DEPLOYER_POLICY)[..1];
+        let result = preflight(&client, "arn:aws:iam::123456789012:user/dev", one).await.unwrap();
+        assert_eq!(result, Preflight::Allowed(1));
+        assert_eq!(simulate.num_calls(), 3);
+
+        // Throttled every time: skipped after the retries, in one line that says so.
+        let simulate = mock!(Client::simulate_principal_policy).then_error(throttled);
+        let client = without_retries(&[&simulate]);
+        let result = preflight(&client, "arn:aws:iam::123456789012:user/dev", &checks_of(DEPLOYER_POLICY)).await;
+        let Ok(Preflight::Skipped(why)) = result else { panic!("expected skipped, got {result:?}") };
+        assert!(why.starts_with("IAM throttled SimulatePrincipalPolicy 4 times (Throttling: Rate exceeded"), "{why}");
+        assert_eq!(simulate.num_calls(), 1 + THROTTLE_RETRIES as usize, "asked again, then given up");
+    }
+
+    #[tokio::test]
+    async fn expired_credentials_stop_deploy_before_anything_is_created() {
+        // IAM's own answer to an expired session: a 403 in the query protocol, which is not a denial.
+        let simulate = mock!(Client::simulate_principal_policy).then_http_response(|| {
+            HttpResponse::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token \
+                     included in the request is expired</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+                ),
+            )
+        });
+        let client = without_retries(&[&simulate]);
+        let error = preflight(&client, "arn:aws:iam::123456789012:user/dev", &checks_of(DEPLOYER_POLICY))
+            .await
+            .expect_err("expired credentials are not a skipped check");
+        let said = format!("{error:#}");
+        assert!(said.starts_with("deploy stopped before creating anything: the permission check"), "{said}");
+        assert!(said.contains("ExpiredToken: The security token included in the request is expired"), "{said}");
+        assert!(said.contains("IAM refused the credentials: they expired") && !said.contains("--no-preflight"));
+        assert_eq!(crate::error::kind(&error), Some(Kind::Credentials));
+        assert_eq!(crate::error::exit_code(&error), crate::error::CREDENTIALS_EXIT);
+        assert_eq!(simulate.num_calls(), 1, "not retried");
     }
 }

@@ -11,6 +11,7 @@ pub mod iam;
 pub mod iot;
 pub(crate) mod lambda;
 pub(crate) mod logs;
+mod policies;
 pub mod s3;
 pub mod stack;
 pub(crate) mod target;
@@ -129,13 +130,10 @@ impl Aws {
                 error::typed(&e, explain(&e))
             }
             aws_sdk_sts::error::SdkError::TimeoutError(_) => error::typed(&e, explain(&e)),
+            // GetCallerIdentity needs no permission: explain says what its refusal means and how to fix it.
             aws_sdk_sts::error::SdkError::ServiceError(_) => error::typed(
                 &e,
-                format!(
-                    "the AWS credentials were refused ({}). Refresh them (`aws sso login`, new keys) or pick others \
-                     with --profile/AWS_PROFILE",
-                    explain(&e)
-                ),
+                format!("cannot check the AWS credentials with STS GetCallerIdentity: {}", explain(&e)),
             ),
             _ => error::typed(
                 &e,

@@ -104,7 +104,7 @@ pub(crate) async fn kept_buckets(
     {
         found.push(name);
     }
-    for name in super::s3::buckets_tagged(s3, region, super::cloudformation::STACK_TAG, stack).await? {
+    for name in super::s3::buckets_tagged(s3, account, region, super::cloudformation::STACK_TAG, stack).await? {
         if !found.contains(&name) {
             found.push(name);
         }
@@ -394,9 +394,7 @@ mod iam_tests {
                             }
                         }
                     }
-                    // A key policy's "*" resource is the key itself, and its account statement (kms:* for the
-                    // account root) is AWS's default: it hands the key's permissions to IAM policies.
-                    m.iter().filter(|(k, _)| k.as_str() != Some("KeyPolicy")).for_each(|(_, v)| walk(v, found));
+                    m.iter().for_each(|(_, v)| walk(v, found));
                 }
                 serde_norway::Value::Sequence(seq) => seq.iter().for_each(|v| walk(v, found)),
                 serde_norway::Value::Tagged(t) => walk(&t.value, found),

@@ -13,6 +13,7 @@ use crate::aws::lambda::{FunctionInfo, function_info};
 use crate::aws::s3::{Counted, count_objects};
 use crate::aws::stack::{Deployed, artifacts_stack, kept_buckets};
 use crate::cli::StatusArgs;
+use crate::error::Kind;
 use crate::local::LocalTarget;
 use crate::output::print;
 use crate::prefix::Prefix;
@@ -69,7 +70,8 @@ struct AwsDetails {
     not_permitted: Vec<&'static str>,
 }
 
-/// A section's value; `None` when the caller may not read it (the section is listed as not permitted).
+/// A section's value; `None` when the caller may not read it (the section is listed as not permitted). Any other
+/// failure, refused or expired credentials among them, stops status with its own message.
 fn section<T>(denied: &mut Vec<&'static str>, name: &'static str, result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
@@ -91,7 +93,10 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
     let pipeline = section(&mut denied, "stack", aws.block_on(describe(&cfn, stack)))?;
     let artifacts_state = section(&mut denied, "artifacts_stack", aws.block_on(describe(&cfn, &artifacts)))?;
     if pipeline.is_none() && artifacts_state.is_none() {
-        anyhow::bail!("the caller may read nothing of stack {stack}: attach examples/iam/operator.json");
+        anyhow::bail!(
+            "the caller may read nothing of stack {stack}: it may not call cloudformation:DescribeStacks on {stack} \
+             or {artifacts}; examples/iam/operator.json grants it"
+        );
     }
     let state = |s: &Option<Option<aws_sdk_cloudformation::types::Stack>>| match s {
         None => "not permitted".to_owned(),
@@ -155,9 +160,10 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
                     d.processor_buffering = facts.as_ref().and_then(|f| f.processor_buffering);
                 }
                 // The metrics add to status; an endpoint without CloudWatch metrics leaves them out, said once.
+                // Refused credentials stop status, as they do for every other section.
                 let totals = aws.block_on(received(&aws.cloudwatch(), &deployed.stream, chrono::Utc::now()));
                 let totals = match totals {
-                    Err(e) if !crate::aws::is_denied(&e) => {
+                    Err(e) if !crate::aws::is_denied(&e) && crate::error::kind(&e) != Some(Kind::Credentials) => {
                         crate::warning!("status: what the stream received is not available: {e:#}");
                         Ok(None)
                     }

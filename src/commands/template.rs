@@ -5,21 +5,12 @@
 use anyhow::Result;
 
 use super::Exit;
-use crate::aws::iam::{PolicyNames, fill};
+use crate::aws::iam::{PolicyNames, ROLE_POLICIES, fill};
 use crate::aws::stack::TEMPLATES;
 use crate::aws::{Aws, ConnectOptions};
 use crate::cli::TemplateArgs;
 use crate::invalid;
 use crate::settings::{DEFAULT_STACK, check_bucket_name, default_bucket};
-
-/// The role policies, by name (the deployer's is also deploy's pre-flight check).
-pub const ROLE_POLICIES: [(&str, &str); 5] = [
-    ("deployer", crate::aws::iam::DEPLOYER_POLICY),
-    ("producer", include_str!("../../examples/iam/producer.json")),
-    ("analyst", include_str!("../../examples/iam/analyst.json")),
-    ("operator", include_str!("../../examples/iam/operator.json")),
-    ("reprocessor", include_str!("../../examples/iam/reprocessor.json")),
-];
 
 pub(crate) fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&str>) -> Result<Exit> {
     if args.name.as_deref() == Some("iam") {

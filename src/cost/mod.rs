@@ -275,7 +275,6 @@ fn monthly(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices, pa
         rows.push(("cloudwatch_alarms", alarms, "alarms", alarms * prices.cloudwatch_alarm_per_month));
         // FailedRecords, from the function's log by a metric filter.
         rows.push(("cloudwatch_metrics", 1.0, "custom metrics", prices.cloudwatch_custom_metric_per_month));
-        rows.push(("kms_key", 1.0, "keys (the alarms' topic)", prices.kms_key_per_month));
     }
     if pipeline.monitoring.dashboard {
         rows.push(("cloudwatch_dashboard", 1.0, "dashboards", prices.cloudwatch_dashboard_per_month));
@@ -470,16 +469,16 @@ mod tests {
     }
 
     #[test]
-    fn alarms_their_key_and_the_dashboard_are_priced_when_on() {
+    fn alarms_and_the_dashboard_are_priced_when_on() {
         let fleet = Fleet { devices: 10, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 1.0 };
         let on = estimate(&fleet, &PipelineSettings::defaults(), &prices(), true);
         assert!((usd(&on, "cloudwatch_alarms") - 0.80).abs() < 1e-9);
         assert!((usd(&on, "cloudwatch_metrics") - 0.30).abs() < 1e-9);
-        assert!((usd(&on, "kms_key") - 1.00).abs() < 1e-9);
         assert!((usd(&on, "cloudwatch_dashboard") - 3.00).abs() < 1e-9);
         let off = estimate(&fleet, &pipeline(), &prices(), true);
-        assert!((usd(&on, "total") - usd(&off, "total") - 5.10).abs() < 1e-9);
-        assert!(!off.iter().any(|r| r.component.starts_with("cloudwatch_a") || r.component == "kms_key"));
+        assert!((usd(&on, "total") - usd(&off, "total") - 4.10).abs() < 1e-9);
+        assert!(!off.iter().any(|r| r.component.starts_with("cloudwatch_a")));
+        assert!(!on.iter().any(|r| r.component.contains("kms")), "the alarm topic has no key to pay for");
     }
 
     #[test]

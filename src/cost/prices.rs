@@ -31,8 +31,9 @@ pub(crate) struct RegionPrices {
     /// Beyond the account's three free dashboards.
     #[serde(default = "list::dashboard")]
     pub(crate) cloudwatch_dashboard_per_month: f64,
-    #[serde(default = "list::kms_key")]
-    pub(crate) kms_key_per_month: f64,
+    /// The alarm topic's key of earlier releases: a price file that still has it is accepted, the price unused.
+    #[serde(default, rename = "kms_key_per_month")]
+    pub(crate) _former_kms_key_per_month: serde::de::IgnoredAny,
     /// The lake's storage classes, their fees, and Athena; a price file without them gets us-east-1's list prices.
     #[serde(default)]
     pub(crate) lake: LakePrices,
@@ -89,9 +90,6 @@ mod list {
     pub(crate) fn dashboard() -> f64 {
         3.00
     }
-    pub(crate) fn kms_key() -> f64 {
-        1.00
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -142,5 +140,16 @@ mod tests {
         assert_eq!(prices.regions["us-east-1"].lake, LakePrices::default());
         let e = prices.region("ap-south-2").unwrap_err().to_string();
         assert!(e.contains("eu-west-1, us-east-1") && e.contains("--prices"), "{e}");
+    }
+
+    #[test]
+    fn a_price_file_of_earlier_releases_with_the_key_price_still_loads() {
+        let mut file: serde_json::Value = serde_json::from_str(EMBEDDED).unwrap();
+        file["regions"]["us-east-1"]["kms_key_per_month"] = 1.0.into();
+        let old: Prices = serde_json::from_value(file.clone()).expect("kms_key_per_month is accepted and ignored");
+        assert_eq!(old.regions["us-east-1"].s3_put_per_1000, Prices::embedded().regions["us-east-1"].s3_put_per_1000);
+        file["regions"]["us-east-1"]["kms_key_per_moth"] = 1.0.into();
+        let typo = serde_json::from_value::<Prices>(file).unwrap_err().to_string();
+        assert!(typo.contains("kms_key_per_moth"), "other unknown fields are still refused: {typo}");
     }
 }

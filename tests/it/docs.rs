@@ -180,3 +180,75 @@ fn every_verb_has_a_man_page() {
     let out = env.cmd(&["man", "nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `$1,234.56`, as docs/cost.md writes dollars.
+fn dollars(usd: f64) -> String {
+    let cents = format!("{usd:.2}");
+    let (whole, fraction) = cents.split_once('.').unwrap();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("${grouped}.{fraction}")
+}
+
+/// The figures of docs/cost.md are what `cost` prints today for the fleet it names: month 1 both ways, and each
+/// row of the year's table (the year's bill, the lake's own storage, month 12, one query over the last month).
+#[test]
+fn the_cost_figures_are_what_cost_prints_today() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cost.md")).unwrap();
+    let env = crate::Env::default();
+    let fleet = ["cost", "--devices", "1000", "--rate", "1", "--linger", "22s", "--months", "12", "--format", "json"];
+    let run = |extra: &[&str]| -> Vec<serde_json::Value> {
+        serde_json::from_str(&env.ok(&[&fleet[..], extra].concat())).unwrap()
+    };
+    let sum = |rows: &[serde_json::Value], scenario: &str, compression: &str, wanted: &dyn Fn(&str, u64) -> bool| {
+        (rows.iter())
+            .filter(|r| r["scenario"] == scenario && r["compression"] == compression)
+            .filter(|r| wanted(r["component"].as_str().unwrap(), r["month"].as_u64().unwrap()))
+            .map(|r| r["usd"].as_f64().unwrap())
+            .sum::<f64>()
+    };
+    let standard = run(&[]);
+    let month_1 = |scenario: &str, component: &'static str| {
+        sum(&standard, scenario, "gzip", &move |c, m| c == component && m == 1)
+    };
+    let said = format!(
+        "**{} in month 1 one reading per record, {} packed with a 22 s linger**,\nof which Firehose ingestion is {} \
+         against {}.",
+        dollars(month_1("per-reading", "total")),
+        dollars(month_1("packed", "total")),
+        dollars(month_1("per-reading", "firehose_ingestion")),
+        dollars(month_1("packed", "firehose_ingestion")),
+    );
+    assert!(doc.contains(&said), "docs/cost.md should say:\n{said}");
+
+    let storage = |c: &str| {
+        c.starts_with("s3_storage")
+            || c == "s3_transitions"
+            || c == "s3_early_deletion"
+            || c.starts_with("s3_monitoring")
+    };
+    let cold = |class: &'static str| {
+        run(&["--cold-after-days", "30", "--cold-storage-class", class, "--expire-processed-after-days", "395"])
+    };
+    let (glacier, tiering) = (cold("GLACIER_IR"), cold("INTELLIGENT_TIERING"));
+    for (label, rows, compression) in [
+        ("plain, Standard", &standard, "none"),
+        ("gzip, Standard (the default)", &standard, "gzip"),
+        ("gzip, Glacier IR after 30 days, expiry at 395 (`examples/reaqtions.yaml`)", &glacier, "gzip"),
+        ("gzip, Intelligent-Tiering after 30 days, expiry at 395", &tiering, "gzip"),
+    ] {
+        let row = format!(
+            "| {label} | {} | {} | {} | {} |",
+            dollars(sum(rows, "packed", compression, &|c, _| c == "total")),
+            dollars(sum(rows, "packed", compression, &|c, _| storage(c))),
+            dollars(sum(rows, "packed", compression, &|c, m| c == "total" && m == 12)),
+            dollars(sum(rows, "packed", compression, &|c, m| c == "athena_query_month" && m == 12)),
+        );
+        assert!(doc.contains(&row), "docs/cost.md's table should have the row\n{row}");
+    }
+}

@@ -4,14 +4,13 @@
 //! endpoint enforcing a policy without `firehose:PutRecordBatch` would. Everything else is forwarded unchanged.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::rngs::SmallRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
-use tiny_http::{Header, Response, Server};
+
+use crate::upstream::{Incoming, Loopback, pass_on, reply};
 
 #[derive(Default)]
 pub(crate) struct FaultStats {
@@ -21,20 +20,9 @@ pub(crate) struct FaultStats {
 }
 
 pub(crate) struct FaultProxy {
+    _front: Loopback,
     pub url: String,
     pub stats: Arc<FaultStats>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-/// Forwards one request to `upstream` (host:port); returns status, content type and body.
-fn forward(upstream: &str, method: &str, url: &str, headers: &[Header], body: &[u8]) -> (u16, String, Vec<u8>) {
-    let (status, headers, body) = crate::upstream::forward(upstream, method, url, headers, body);
-    let content_type = headers
-        .iter()
-        .find(|h| h.field.equiv("Content-Type"))
-        .map_or_else(|| "application/json".to_owned(), |h| h.value.as_str().to_owned());
-    (status, content_type, body)
 }
 
 impl FaultProxy {
@@ -50,96 +38,71 @@ impl FaultProxy {
 
     fn run(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64, deny: bool) -> FaultProxy {
         let upstream = upstream_url.trim_start_matches("http://").to_owned();
-        let server = Server::http("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
         let stats = Arc::new(FaultStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let (stats2, stop2) = (Arc::clone(&stats), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            let mut rng = SmallRng::seed_from_u64(seed);
-            while !stop2.load(Ordering::Relaxed) {
-                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
-                let mut body = Vec::new();
-                request.as_reader().read_to_end(&mut body).unwrap();
-                let target = request
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("X-Amz-Target"))
-                    .map(|h| h.value.as_str().to_owned())
-                    .unwrap_or_default();
-                let method = request.method().as_str().to_owned();
-                let url = request.url().to_owned();
-                let headers = request.headers().to_vec();
-                let (status, content_type, out) = if target.ends_with(".PutRecordBatch") {
-                    if deny {
-                        stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
-                        let stream: Value = serde_json::from_slice(&body).unwrap_or_default();
-                        let stream = stream["DeliveryStreamName"].as_str().unwrap_or("?").to_owned();
-                        let message = format!(
-                            "User: arn:aws:iam::123456789012:user/analyst is not authorized to perform: \
+        let stats2 = Arc::clone(&stats);
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let front = Loopback::start(move |request| {
+            let target = (request.headers.iter())
+                .find(|h| h.field.equiv("X-Amz-Target"))
+                .map(|h| h.value.as_str().to_owned())
+                .unwrap_or_default();
+            let body = &request.body;
+            if !target.ends_with(".PutRecordBatch") {
+                return pass_on(&upstream, &request);
+            }
+            let (status, content_type, out) = if deny {
+                stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
+                let stream: Value = serde_json::from_slice(body).unwrap_or_default();
+                let stream = stream["DeliveryStreamName"].as_str().unwrap_or("?").to_owned();
+                let message = format!(
+                    "User: arn:aws:iam::123456789012:user/analyst is not authorized to perform: \
                              firehose:PutRecordBatch on resource: \
                              arn:aws:firehose:us-east-1:123456789012:deliverystream/{stream}"
-                        );
-                        let answer = json!({"__type": "AccessDeniedException", "message": message});
-                        (400, "application/x-amz-json-1.1".into(), serde_json::to_vec(&answer).unwrap())
-                    } else if rng.random_bool(call_failure) {
-                        stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
-                        (
-                            503,
-                            "application/x-amz-json-1.1".into(),
-                            br#"{"__type":"ServiceUnavailableException","message":"Slow down."}"#.to_vec(),
-                        )
-                    } else {
-                        let mut input: Value = serde_json::from_slice(&body).unwrap();
-                        let records = input["Records"].as_array().cloned().unwrap_or_default();
-                        let fail: Vec<bool> = records.iter().map(|_| rng.random_bool(entry_failure)).collect();
-                        let kept: Vec<Value> =
-                            records.iter().zip(&fail).filter(|(_, f)| !**f).map(|(r, _)| r.clone()).collect();
-                        let mut ids = Vec::new();
-                        if !kept.is_empty() {
-                            input["Records"] = Value::Array(kept.clone());
-                            let forwarded = serde_json::to_vec(&input).unwrap();
-                            let (status, _, answer) = forward(&upstream, &method, &url, &headers, &forwarded);
-                            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-                            let answer: Value = serde_json::from_slice(&answer).unwrap();
-                            ids = answer["RequestResponses"].as_array().unwrap().clone();
-                            stats2.forwarded_entries.fetch_add(kept.len() as u64, Ordering::Relaxed);
+                );
+                let answer = json!({"__type": "AccessDeniedException", "message": message});
+                (400, "application/x-amz-json-1.1", serde_json::to_vec(&answer).unwrap())
+            } else if rng.random_bool(call_failure) {
+                stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
+                (
+                    503,
+                    "application/x-amz-json-1.1",
+                    br#"{"__type":"ServiceUnavailableException","message":"Slow down."}"#.to_vec(),
+                )
+            } else {
+                let mut input: Value = serde_json::from_slice(body).unwrap();
+                let records = input["Records"].as_array().cloned().unwrap_or_default();
+                let fail: Vec<bool> = records.iter().map(|_| rng.random_bool(entry_failure)).collect();
+                let kept: Vec<Value> =
+                    records.iter().zip(&fail).filter(|(_, f)| !**f).map(|(r, _)| r.clone()).collect();
+                let mut ids = Vec::new();
+                if !kept.is_empty() {
+                    input["Records"] = Value::Array(kept.clone());
+                    let forwarded = serde_json::to_vec(&input).unwrap();
+                    let request = Incoming { body: forwarded, ..request };
+                    let (status, _, answer) = pass_on(&upstream, &request);
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+                    let answer: Value = serde_json::from_slice(&answer).unwrap();
+                    ids = answer["RequestResponses"].as_array().unwrap().clone();
+                    stats2.forwarded_entries.fetch_add(kept.len() as u64, Ordering::Relaxed);
+                }
+                let mut ids = ids.into_iter();
+                let responses: Vec<Value> = fail
+                    .iter()
+                    .map(|f| {
+                        if *f {
+                            stats2.failed_entries.fetch_add(1, Ordering::Relaxed);
+                            json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."})
+                        } else {
+                            ids.next().unwrap()
                         }
-                        let mut ids = ids.into_iter();
-                        let responses: Vec<Value> = fail
-                            .iter()
-                            .map(|f| {
-                                if *f {
-                                    stats2.failed_entries.fetch_add(1, Ordering::Relaxed);
-                                    json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."})
-                                } else {
-                                    ids.next().unwrap()
-                                }
-                            })
-                            .collect();
-                        let failed = fail.iter().filter(|f| **f).count();
-                        let answer =
-                            json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses});
-                        (200, "application/x-amz-json-1.1".into(), serde_json::to_vec(&answer).unwrap())
-                    }
-                } else {
-                    forward(&upstream, &method, &url, &headers, &body)
-                };
-                let response = Response::from_data(out)
-                    .with_status_code(status)
-                    .with_header(Header::from_bytes("Content-Type", content_type.as_bytes()).unwrap());
-                let _ = request.respond(response);
-            }
+                    })
+                    .collect();
+                let failed = fail.iter().filter(|f| **f).count();
+                let answer = json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses});
+                (200, "application/x-amz-json-1.1", serde_json::to_vec(&answer).unwrap())
+            };
+            reply(status, content_type, out)
         });
-        FaultProxy { url, stats, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        FaultProxy { url: front.url.clone(), _front: front, stats }
     }
 }

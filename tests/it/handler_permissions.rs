@@ -399,3 +399,38 @@ fn the_athena_results_location_is_usable_by_athena_and_only_it_by_the_analyst() 
         assert!(!analyst.allows(action, &zip), "the analyst may not {action} the Lambda's zips");
     }
 }
+
+/// Stacks deployed before the alarm key was dropped still hold an `AWS::KMS::Key` (AlarmKey, tagged with the
+/// stack's name): their next deploy, an update that removes it, and their teardown run the key's read and delete
+/// handlers with the deployer's permissions. No template has the type any more, so the test above no longer
+/// reaches it: this one grants exactly those handlers on such a key, and none of what creates or changes a key.
+#[test]
+fn a_stack_with_the_former_alarm_key_upgrades_and_tears_down_with_the_deployer() {
+    let types = BTreeSet::from(["AWS::KMS::Key".to_owned()]);
+    let schema = registry_schemas(&types).remove("AWS::KMS::Key").flatten().expect("a registry schema for KMS keys");
+    let handlers = schema.handlers.as_ref().expect("the KMS key's handler permissions");
+    let key = Resource {
+        logical_id: "AlarmKey".into(),
+        type_: "AWS::KMS::Key".into(),
+        properties: serde_norway::Value::Null,
+        tags: BTreeMap::from([("reaqtions:stack".to_owned(), "reaqtions".to_owned())]),
+    };
+    let (deployer, _) = role_policy("deployer", RAW);
+    let allowed = |op: &str, permission: &str| {
+        let context = request_context(&key, &schema, op, permission);
+        acted_on(&key.type_, permission).iter().all(|target| deployer.allows_in(permission, target, &context))
+    };
+    let mut kept = BTreeSet::new();
+    for op in ["read", "delete"] {
+        for permission in &handlers[op] {
+            assert!(allowed(op, permission), "{op}: the deployer may not {permission} on this stack's former key");
+            kept.insert(permission.as_str());
+        }
+    }
+    for op in ["create", "update"] {
+        for permission in handlers[op].iter().filter(|p| !kept.contains(p.as_str())) {
+            assert!(!allowed(op, permission), "{op}: the deployer may still {permission}");
+        }
+    }
+    assert!(kept.contains("kms:ScheduleKeyDeletion") && kept.len() >= 5, "{kept:?}");
+}

@@ -116,8 +116,9 @@ fn strings(v: &Value) -> Vec<String> {
 
 /// The condition keys this evaluator knows how AWS supplies (compared without case, as IAM compares key names).
 /// A policy conditioned on any other key fails closed: the evaluation panics, naming it.
-const MODELLED_KEYS: [&str; 6] = [
+const MODELLED_KEYS: [&str; 7] = [
     "aws:requesttag/",
+    "cloudformation:createaction",
     "aws:resourcetag/",
     "aws:tagkeys",
     "iam:passedtoservice",

@@ -2,19 +2,17 @@
 //! AWS would authorize it as (from the SigV4 credential scope, `X-Amz-Target`, the query `Action`, or S3's and
 //! Lambda's REST paths), evaluated against one role policy, and answered AccessDenied in that service's own
 //! error shape when the policy does not allow it; allowed requests are forwarded unchanged. Conditions are
-//! evaluated with the keys the request carries that the role policies use (`s3:prefix` of a listing). Every
+//! evaluated with the keys the request carries that the role policies use (`s3:prefix` of a listing); a
+//! CreateStack or UpdateStack that sends tags is also authorized as `cloudformation:TagResource`, as AWS does. Every
 //! decision is recorded, so a test can check that a command made no call outside its role.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use serde_json::Value;
-use tiny_http::{Header, Response, Server};
+use tiny_http::Header;
 
 use crate::iam_eval::{Context, Policy};
-use crate::upstream::forward;
+use crate::upstream::{Loopback, pass_on, reply};
 
 pub(crate) const ACCOUNT: &str = "123456789012";
 pub(crate) const REGION: &str = "us-east-1";
@@ -28,10 +26,9 @@ pub(crate) struct Call {
 }
 
 pub(crate) struct IamProxy {
+    _front: Loopback,
     pub url: String,
     pub calls: Arc<Mutex<Vec<Call>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 /// A role policy from examples/iam/, filled in for the test deployment (stack `reaqtions`).
@@ -42,7 +39,7 @@ pub(crate) fn role_policy(role: &str, raw_bucket: &str) -> (Policy, String) {
 /// A role policy from examples/iam/, filled in for a deployment of `stack`.
 pub(crate) fn role_policy_for(role: &str, stack: &str, raw_bucket: &str) -> (Policy, String) {
     use reaqtions::aws::iam::{PolicyNames, fill};
-    let (_, policy) = reaqtions::commands::template::ROLE_POLICIES.iter().find(|(name, _)| *name == role).unwrap();
+    let (_, policy) = reaqtions::aws::iam::ROLE_POLICIES.iter().find(|(name, _)| *name == role).unwrap();
     let glue_database = reaqtions::aws::stack::catalog_names(stack).0;
     let names = PolicyNames {
         partition: "aws",
@@ -213,6 +210,30 @@ fn iot_action(method: &str, path: &str, query: &str, principal: Option<String>) 
     (format!("iot:{action}"), resource)
 }
 
+/// What a CreateStack or UpdateStack that sends tags is also authorized as: `cloudformation:TagResource` on the
+/// stack, in the context CloudFormation supplies (the call as `cloudformation:CreateAction`, the tags sent as
+/// `aws:RequestTag/*` and `aws:TagKeys`). `None` for any other request, and for one without tags.
+fn tag_on_create(url: &str, body: &[u8]) -> Option<(String, String, Context)> {
+    let form = String::from_utf8_lossy(body).into_owned();
+    let (_, query) = url.split_once('?').unwrap_or((url, ""));
+    let param = |name: &str| query_param(&form, name).or_else(|| query_param(query, name)).map(decode);
+    let action = param("Action").filter(|a| a == "CreateStack" || a == "UpdateStack")?;
+    let stack = param("StackName")?;
+    let tags: Vec<(String, String)> = (1..)
+        .map_while(|i| Some((param(&format!("Tags.member.{i}.Key"))?, param(&format!("Tags.member.{i}.Value"))?)))
+        .collect();
+    if tags.is_empty() {
+        return None;
+    }
+    let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+    let mut context = Context::default().with("cloudformation:CreateAction", &[&action]).with("aws:TagKeys", &keys);
+    for (k, v) in &tags {
+        context = context.with(&format!("aws:RequestTag/{k}"), &[v]);
+    }
+    let resource = format!("arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/id");
+    Some(("cloudformation:TagResource".to_owned(), resource, context))
+}
+
 /// The condition keys a request carries that the role policies test: S3's `s3:prefix` of a listing (absent when
 /// the listing names none, so a policy conditioned on it denies a whole-bucket listing, as IAM does).
 fn request_context(url: &str) -> Context {
@@ -256,59 +277,36 @@ fn denied(service_action: &str, resource: &str, method: &str) -> (u16, &'static 
 impl IamProxy {
     pub(crate) fn start(upstream_url: &str, policy: Policy) -> IamProxy {
         let upstream = upstream_url.trim_start_matches("http://").to_owned();
-        let server = Server::http("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (calls2, stop2) = (Arc::clone(&calls), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(100)) else { continue };
-                let mut body = Vec::new();
-                request.as_reader().read_to_end(&mut body).unwrap();
-                let method = request.method().as_str().to_owned();
-                let url = request.url().to_owned();
-                let headers = request.headers().to_vec();
-                let decision = authorize_as(&method, &url, &headers, &body);
-                let context = request_context(&url);
-                let allowed =
-                    decision.as_ref().is_none_or(|(a, r)| r.split(", ").all(|r| policy.allows_in(a, r, &context)));
-                if let Some((action, resource)) = &decision {
-                    calls2.lock().unwrap().push(Call { action: action.clone(), resource: resource.clone(), allowed });
-                }
-                let response = if allowed {
-                    let (status, out_headers, out) = forward(&upstream, &method, &url, &headers, &body);
-                    let mut response = Response::from_data(out).with_status_code(status);
-                    for h in out_headers {
-                        response.add_header(h);
-                    }
-                    response
-                } else {
-                    let (action, resource) = decision.unwrap();
-                    let (status, content_type, out) = denied(&action, &resource, &method);
-                    let error_type = Header::from_bytes("x-amzn-ErrorType", "AccessDeniedException").unwrap();
-                    Response::from_data(out)
-                        .with_status_code(status)
-                        .with_header(Header::from_bytes("Content-Type", content_type).unwrap())
-                        .with_header(error_type)
-                };
-                let _ = request.respond(response);
+        let seen = Arc::clone(&calls);
+        let front = Loopback::start(move |request| {
+            let (method, url) = (request.method.as_str(), request.url.as_str());
+            let mut decision = authorize_as(method, url, &request.headers, &request.body);
+            let context = request_context(url);
+            let mut allowed =
+                decision.as_ref().is_none_or(|(a, r)| r.split(", ").all(|r| policy.allows_in(a, r, &context)));
+            if let Some((action, resource)) = &decision {
+                seen.lock().unwrap().push(Call { action: action.clone(), resource: resource.clone(), allowed });
             }
+            if let Some((action, resource, tags)) = tag_on_create(url, &request.body).filter(|_| allowed) {
+                allowed = policy.allows_in(&action, &resource, &tags);
+                seen.lock().unwrap().push(Call { action: action.clone(), resource: resource.clone(), allowed });
+                decision = Some((action, resource));
+            }
+            if allowed {
+                return pass_on(&upstream, &request);
+            }
+            let (action, resource) = decision.unwrap();
+            let (status, content_type, out) = denied(&action, &resource, method);
+            let (status, mut headers, out) = reply(status, content_type, out);
+            headers.push(Header::from_bytes("x-amzn-ErrorType", "AccessDeniedException").unwrap());
+            (status, headers, out)
         });
-        IamProxy { url, calls, stop, thread: Some(thread) }
+        IamProxy { url: front.url.clone(), _front: front, calls }
     }
 
     /// Every call seen, and whether it was allowed.
     pub(crate) fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
-    }
-}
-
-impl Drop for IamProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -2,8 +2,10 @@
 
 mod aws;
 mod aws_sending;
+mod bucket_owner;
 mod commands;
 mod compression;
+mod credentials;
 mod devices;
 mod docs;
 mod fault_proxy;

@@ -292,3 +292,36 @@ fn a_denied_call_names_the_action_the_policy_and_the_way_around() {
     assert_eq!(denied, ["artifacts_stack", "stream_status", "function_code", "objects"], "{status}");
     assert_eq!(status["artifacts_status"], "not permitted");
 }
+
+/// CreateStack and UpdateStack that send tags are also authorized as `cloudformation:TagResource` on the stack:
+/// deploy, which tags both stacks with their names, is refused without the deployer's tagging statements and
+/// goes through with them.
+#[test]
+fn deploy_may_tag_its_stacks_only_with_the_statement_that_grants_it() {
+    let env = AwsEnv::start();
+    let zip = env.zip();
+    let deploy = ["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke", "--no-preflight"];
+    let (_, text) = role_policy("deployer", RAW);
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    doc["Statement"].as_array_mut().unwrap().retain(|s| !s["Sid"].as_str().unwrap().starts_with("Tag"));
+    let untagging = crate::iam_eval::Policy::from_documents(&[serde_norway::from_str(&doc.to_string()).unwrap()]);
+    let without = IamProxy::start(&env.moto.url, untagging);
+    let out = through(&env, &without, &deploy);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "deploy went through without the permission to tag its stacks");
+    assert!(stderr.contains("cannot create stack") && stderr.contains("cloudformation:TagResource"), "{stderr}");
+    let refused: Vec<_> = without.calls().into_iter().filter(|c| !c.allowed).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].action, "cloudformation:TagResource");
+
+    let with = IamProxy::start(&env.moto.url, role_policy("deployer", RAW).0);
+    let out = through(&env, &with, &deploy);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tagged: Vec<String> = (with.calls().into_iter())
+        .filter(|c| c.action == "cloudformation:TagResource" && c.allowed)
+        .map(|c| c.resource)
+        .collect();
+    assert!(tagged.iter().any(|r| r.contains(":stack/reaqtions/")), "{tagged:?}");
+    assert!(tagged.iter().any(|r| r.contains(":stack/reaqtions-artifacts/")), "{tagged:?}");
+    assert_only_allowed(&with, "deploy (deployer)");
+}

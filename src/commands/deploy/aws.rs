@@ -15,7 +15,7 @@ use crate::aws::iam::{
     DEPLOYER_POLICY, PolicyNames, Preflight, checks, describe_missing, fill, preflight, principal_of,
 };
 use crate::aws::lambda::{Smoke, smoke_test};
-use crate::aws::s3::{inspect_reused_bucket, prune_objects, upload_unless_present};
+use crate::aws::s3::{artifacts_bucket_exists, inspect_reused_bucket, prune_objects, upload_unless_present};
 use crate::aws::stack::{
     ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, artifacts_bucket, artifacts_stack, pipeline_parameters,
     raw_bucket,
@@ -123,14 +123,15 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
 
     let cfn = aws.cloudformation();
     let s3 = aws.s3();
+    // Both predictable bucket names are checked before anything is created, as another account may hold either:
+    // the artifacts bucket's here, the raw bucket's where the stack's use of it is decided.
+    let artifacts_name = artifacts_bucket(&settings.stack, &identity.account, &identity.region)?;
+    aws.block_on(artifacts_bucket_exists(&s3, &artifacts_name, &identity.account))?;
     let bucket_plan = aws.block_on(raw_bucket(&cfn, &s3, &settings.stack, &settings.bucket, owner))?;
     let artifacts = StackSpec {
         name: artifacts_stack(&settings.stack),
         template: ARTIFACTS_TEMPLATE.to_owned(),
-        parameters: vec![(
-            "BucketName".to_owned(),
-            artifacts_bucket(&settings.stack, &identity.account, &identity.region)?,
-        )],
+        parameters: vec![("BucketName".to_owned(), artifacts_name)],
     };
     let code_key = zip.artifact_key();
     if args.dry_run {
@@ -240,8 +241,9 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
     Ok(Exit::Ok)
 }
 
-/// Simulates the caller against the deployer policy. Missing permissions stop deploy (all listed at once); a
-/// check that cannot run is said in one line and deploy goes on.
+/// Simulates the caller against the deployer policy. Missing permissions stop deploy (all listed at once), and
+/// so does a check that fails for its credentials or its endpoint; one the caller may not run, IAM kept
+/// throttling or the endpoint lacks is said in one line and deploy goes on.
 fn check_permissions(aws: &Aws, identity: &Caller, settings: &PipelineSettings) -> Result<String> {
     let principal = match principal_of(&identity.arn) {
         Ok(principal) => principal,
@@ -257,7 +259,7 @@ fn check_permissions(aws: &Aws, identity: &Caller, settings: &PipelineSettings) 
         glue_database: &glue_database,
     };
     let checks = checks(&fill(DEPLOYER_POLICY, &names), &settings.stack)?;
-    match aws.block_on(preflight(&aws.iam(), &principal, &checks)) {
+    match aws.block_on(preflight(&aws.iam(), &principal, &checks))? {
         Preflight::Allowed(n) => Ok(format!("{principal} may do all deploy needs ({n} action/resource pairs)")),
         Preflight::Skipped(why) => Ok(format!("not checked: {why}")),
         Preflight::Missing(missing) => bail!("{}", describe_missing(&principal, &missing)),
