@@ -118,7 +118,12 @@ pub(crate) fn judge(found: &Found) -> Judged {
         reaqtions_lambda::envelope::seal_reprocessed(found.device_id.as_deref(), &found.payload, found.reprocessed + 1);
     record.push(b'\n');
     let mut scratch = Vec::new();
-    match reaqtions_lambda::transform_record(&record, chrono::Utc::now().timestamp_millis(), &mut scratch) {
+    match reaqtions_lambda::transform_record(
+        &record,
+        chrono::Utc::now().timestamp_millis(),
+        reaqtions_lambda::Partitioning::Arrival,
+        &mut scratch,
+    ) {
         Ok(0) => Judged::Empty,
         Ok(readings) => Judged::Resend { record, readings: readings as u64 },
         Err(reason) => Judged::Refused(reason.code().to_owned()),
@@ -207,7 +212,7 @@ mod tests {
         let opened = reaqtions_lambda::envelope::open(&record).unwrap().unwrap();
         assert_eq!((opened.device_id.as_deref(), opened.reprocessed), (Some("aq-3"), 1), "counted, device kept");
         let mut out = Vec::new();
-        reaqtions_lambda::transform_record(&record, 0, &mut out).unwrap();
+        reaqtions_lambda::transform_record(&record, 0, reaqtions_lambda::Partitioning::Arrival, &mut out).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("\"device_id\":\"aq-3\""));
         assert_eq!(judge(&found(b"NO2=??", None, 0)), Judged::Refused("invalid_json".into()));
         assert_eq!(judge(&found(b"  ", None, 0)), Judged::Empty);

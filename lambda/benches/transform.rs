@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reaqtions_lambda::sample::benchmark_event;
-use reaqtions_lambda::transform_event;
+use reaqtions_lambda::{Partitioning, transform_event};
 
 fn bench(c: &mut Criterion) {
     // As the `bootstrap` binary does.
@@ -13,7 +13,10 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::BytesDecimal(bytes as u64));
     group.sample_size(30);
     group.bench_function(format!("event_10k_readings_{:.1}MB", bytes as f64 / 1e6), |b| {
-        b.iter(|| transform_event(std::hint::black_box(&event)))
+        b.iter(|| transform_event(std::hint::black_box(&event), Partitioning::Arrival))
+    });
+    group.bench_function(format!("event_10k_readings_{:.1}MB_partitioned", bytes as f64 / 1e6), |b| {
+        b.iter(|| transform_event(std::hint::black_box(&event), Partitioning::Event))
     });
     group.finish();
 }

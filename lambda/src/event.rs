@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::time::Hour;
+
 /// The event Firehose sends to a transformation Lambda.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,6 +45,38 @@ pub struct FirehoseResponseRecord {
     pub result: TransformResult,
     /// Base64 of the transformed bytes (NDJSON for `Ok`, empty for `Dropped`, the input for `ProcessingFailed`).
     pub data: String,
+    /// With dynamic partitioning: the keys of the partition an `Ok` record goes to. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ResponseMetadata>,
+}
+
+/// `"metadata":{"partitionKeys":{...}}` of a response record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseMetadata {
+    pub partition_keys: PartitionKeys,
+}
+
+/// The keys the S3 prefix names as `!{partitionKeyFromLambda:year}` etc.: the UTC hour of the record's
+/// readings, as zero-padded strings (`"2026"`, `"11"`, `"05"`, `"08"`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartitionKeys {
+    pub year: String,
+    pub month: String,
+    pub day: String,
+    pub hour: String,
+}
+
+impl From<Hour> for PartitionKeys {
+    fn from(hour: Hour) -> Self {
+        let (year, month, day, hour) = hour.civil();
+        PartitionKeys {
+            year: format!("{year:04}"),
+            month: format!("{month:02}"),
+            day: format!("{day:02}"),
+            hour: format!("{hour:02}"),
+        }
+    }
 }
 
 /// Firehose's documented result values.

@@ -10,6 +10,7 @@ pub mod package;
 pub mod sample;
 mod scan;
 pub mod schema;
+pub mod time;
 pub mod transform;
 
 pub use envelope::Envelope;
@@ -28,9 +29,13 @@ pub fn transform_id_of(binary: &[u8]) -> Option<String> {
     let id = binary.get(at..at + 16)?;
     id.iter().all(u8::is_ascii_hexdigit).then(|| String::from_utf8_lossy(id).into_owned())
 }
-pub use event::{FirehoseEvent, FirehoseRecord, FirehoseResponse, FirehoseResponseRecord, TransformResult};
-pub use schema::{ARRIVAL_FIELD, MEASURES, Reject};
-pub use transform::{BatchReport, transform_event, transform_record};
+pub use event::{
+    FirehoseEvent, FirehoseRecord, FirehoseResponse, FirehoseResponseRecord, PartitionKeys, ResponseMetadata,
+    TransformResult,
+};
+pub use schema::{ARRIVAL_FIELD, MEASURES, READING_TIME_FIELD, Reject};
+pub use time::Hour;
+pub use transform::{BatchReport, PARTITIONING_VAR, Partitioning, transform_event, transform_record};
 
 /// Tells glibc's malloc to keep freed memory instead of returning it to the kernel after each invocation.
 ///

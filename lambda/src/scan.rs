@@ -12,8 +12,8 @@
 //! ~110 MB/s on the benchmark event; this walk is what reaches the Lambda's throughput target. The property
 //! tests check it accepts exactly what serde_json accepts.
 
-use crate::schema::PAYLOAD_FIELD;
-use crate::schema::{ARRIVAL_FIELD, MEASURES, Problem, is_valid_time};
+use crate::schema::{ARRIVAL_FIELD, MEASURES, PAYLOAD_FIELD, Problem, READING_TIME_FIELD};
+use crate::time::parse_utc_ms;
 
 /// serde_json's recursion limit: deeper input is rejected rather than overflowing the stack.
 const MAX_DEPTH: usize = 128;
@@ -94,6 +94,7 @@ fn classify(name: &[u8]) -> (Key, u32) {
         b"RH" => (Key::Measure(MEASURES[11]), 1 << 11),
         n if n == ARRIVAL_FIELD.as_bytes() => (Key::Reserved(ARRIVAL_FIELD), 1 << 15),
         n if n == PAYLOAD_FIELD.as_bytes() => (Key::Reserved(PAYLOAD_FIELD), 1 << 16),
+        n if n == READING_TIME_FIELD.as_bytes() => (Key::Reserved(READING_TIME_FIELD), 1 << 17),
         _ => (Key::Other, 0),
     }
 }
@@ -123,6 +124,8 @@ pub(crate) struct ReadingOutcome {
     pub(crate) problem: Option<Problem>,
     /// The reading had a key more than once (written once, with its last value).
     pub(crate) duplicate_keys: bool,
+    /// `TIME` as a UTC instant (milliseconds since the Unix epoch), when present and valid.
+    pub(crate) time: Option<i64>,
 }
 
 type Scan<T> = Result<T, Fail>;
@@ -186,6 +189,7 @@ impl<'a> Scanner<'a> {
         let mut fields = 0u32;
         let mut other_keys = 0u64;
         let mut maybe_duplicate = false;
+        let mut time = None;
         self.i += 1;
         self.more(out);
         if self.peek()? == b'}' {
@@ -238,7 +242,10 @@ impl<'a> Scanner<'a> {
                     let unsigned = text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u64>().is_ok();
                     (kind != Kind::Number || !unsigned).then_some(Problem::BadSeq)
                 }
-                Key::Time => (kind != Kind::String || !self.time_ok(value_start)).then_some(Problem::BadTime),
+                Key::Time => {
+                    time = if kind == Kind::String { self.time_of(value_start) } else { None };
+                    time.is_none().then_some(Problem::BadTime)
+                }
             };
             if problem.is_none() {
                 problem = found;
@@ -249,7 +256,7 @@ impl<'a> Scanner<'a> {
                 b'}' => {
                     self.i += 1;
                     self.flush(out);
-                    let outcome = ReadingOutcome { problem, duplicate_keys: false };
+                    let outcome = ReadingOutcome { problem, duplicate_keys: false, time };
                     return Ok(if maybe_duplicate { dedup_keys(out, out_start).unwrap_or(outcome) } else { outcome });
                 }
                 _ => return Err(Fail::Syntax(self.i)),
@@ -283,13 +290,14 @@ impl<'a> Scanner<'a> {
         true
     }
 
-    fn time_ok(&self, start: usize) -> bool {
+    /// The instant of the `TIME` string just scanned from `start`, if it is a timestamp.
+    fn time_of(&self, start: usize) -> Option<i64> {
         let raw = &self.b[start..self.i];
         let inner = &raw[1..raw.len() - 1];
         if inner.contains(&b'\\') {
-            serde_json::from_slice::<String>(raw).is_ok_and(|s| is_valid_time(&s))
+            serde_json::from_slice::<String>(raw).ok().and_then(|s| parse_utc_ms(s.as_bytes()))
         } else {
-            std::str::from_utf8(inner).is_ok_and(is_valid_time)
+            parse_utc_ms(inner)
         }
     }
 
@@ -618,5 +626,5 @@ fn dedup_keys(out: &mut Vec<u8>, start: usize) -> Option<ReadingOutcome> {
     let outcome = check.reading(&mut checked).ok()?;
     out.truncate(start);
     out.extend_from_slice(&checked);
-    Some(ReadingOutcome { problem: outcome.problem, duplicate_keys: true })
+    Some(ReadingOutcome { duplicate_keys: true, ..outcome })
 }

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::time::Hour;
+
 /// The IoT rule's envelope field holding the message payload, base64 (reserved: a reading may not carry it;
 /// [`crate::envelope`] opens it).
 pub const PAYLOAD_FIELD: &str = "reaqtions_iot_payload";
@@ -19,6 +21,11 @@ pub const MEASURES: [&str; 12] =
 /// The field the transform adds to every reading: Firehose's arrival time (RFC 3339, UTC, milliseconds).
 /// A reading that already carries it is rejected, so an added field can never shadow a device field.
 pub const ARRIVAL_FIELD: &str = "_firehose_arrival";
+
+/// The field the transform adds after [`ARRIVAL_FIELD`]: when the air was measured (RFC 3339, UTC,
+/// milliseconds). The reading's own `TIME` in UTC (a `TIME` without zone is taken as UTC), or the arrival when
+/// the reading has no `TIME` or one that cannot be believed (see [`crate::time`]). Reserved like the arrival.
+pub const READING_TIME_FIELD: &str = "_reading_time";
 
 /// Why a record was rejected (`ProcessingFailed`). The text names the problem and where, never the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +52,9 @@ pub enum Reject {
     ReservedField { index: usize, field: &'static str },
     /// The record names the IoT rule's envelope field but is not a valid envelope (see [`crate::envelope`]).
     BadEnvelope,
+    /// Partitioning by reading time: reading `index` is in another hour than the record's first reading, and
+    /// one record goes to one partition. Not bad data: the batch log counts it apart (`spanning_hours`).
+    SpansHours { index: usize, first: Hour, second: Hour },
 }
 
 impl Reject {
@@ -62,6 +72,7 @@ impl Reject {
             Reject::BadSeq { .. } => "bad_seq",
             Reject::ReservedField { .. } => "reserved_field",
             Reject::BadEnvelope => "bad_envelope",
+            Reject::SpansHours { .. } => "spans_hours",
         }
     }
 }
@@ -89,6 +100,11 @@ impl fmt::Display for Reject {
                  nothing else)",
                 PAYLOAD_FIELD
             ),
+            Reject::SpansHours { index, first, second } => write!(
+                f,
+                "reading {index} is in the hour {second}, reading 1 in the hour {first}: a record's readings go to \
+                 one hour's partition"
+            ),
         }
     }
 }
@@ -98,49 +114,9 @@ impl std::error::Error for Reject {}
 /// True when `s` is a timestamp the schema accepts for `TIME`: `YYYY-MM-DD` then `T` (or a space),
 /// `HH:MM:SS`, an optional fraction of 1-9 digits, and an optional zone (`Z` or `±HH:MM`).
 ///
-/// Hand-written because it runs once per reading on the hot path (a chrono format parse costs ~10× more).
+/// The scanner checks `TIME` with [`crate::time`]'s parser, which also yields the instant.
 pub fn is_valid_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    let num = |at: usize, len: usize| -> Option<u32> {
-        let digits = b.get(at..at + len)?;
-        digits.iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
-    };
-    let sep = |at: usize, c: u8| b.get(at) == Some(&c);
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
-        (num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2))
-    else {
-        return false;
-    };
-    if !(sep(4, b'-') && sep(7, b'-') && (sep(10, b'T') || sep(10, b' ')) && sep(13, b':') && sep(16, b':')) {
-        return false;
-    }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&month) || day == 0 || day > month_days[month as usize - 1] {
-        return false;
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return false;
-    }
-    let mut at = 19;
-    if sep(at, b'.') {
-        let digits = b[at + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
-        if !(1..=9).contains(&digits) {
-            return false;
-        }
-        at += 1 + digits;
-    }
-    match b.get(at) {
-        None => true,
-        Some(b'Z' | b'z') => at + 1 == b.len(),
-        Some(b'+' | b'-') => {
-            at + 6 == b.len()
-                && sep(at + 3, b':')
-                && num(at + 1, 2).is_some_and(|h| h <= 23)
-                && num(at + 4, 2).is_some_and(|m| m <= 59)
-        }
-        Some(_) => false,
-    }
+    crate::time::parse_utc_ms(s.as_bytes()).is_some()
 }
 
 /// A schema problem in one reading, before the reading's index is known.

@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn the_transform_itself_passes_the_smoke_check() {
-        let (response, _) = reaqtions_lambda::transform_event(&smoke_event());
+        let (response, _) = reaqtions_lambda::transform_event(&smoke_event(), reaqtions_lambda::Partitioning::Arrival);
         check_smoke_response(&response).unwrap();
         let mut wrong = response.clone();
         wrong.records.swap(0, 1);

@@ -23,8 +23,9 @@ use crate::settings::PipelineSettings;
 /// Seconds in the month the estimate is for (30 days).
 pub(crate) const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-/// Bytes the transform adds to each reading (`,"_firehose_arrival":"2026-11-25T21:00:00.123Z"`).
-const ARRIVAL_BYTES: f64 = 45.0;
+/// Bytes the transform adds to each reading (`,"_firehose_arrival":"2026-11-25T21:00:00.123Z"` and
+/// `,"_reading_time":"2026-11-25T21:00:00.123Z"`).
+const ADDED_BYTES: f64 = 45.0 + 43.0;
 /// The function's log bytes per invocation: its summary line and Lambda's START/END/REPORT lines.
 const LOG_BYTES_PER_INVOCATION: f64 = 700.0;
 /// The bootstrap's time per batch through the Lambda Runtime API, measured here (README, Benchmarks): a fixed
@@ -214,7 +215,7 @@ fn flow(fleet: &Fleet, pipeline: &PipelineSettings) -> Flow {
     let buffer_bytes = pipeline.processor.size_mb * 1_000_000.0;
     let interval = f64::from(pipeline.processor.interval_seconds.max(1));
     let invocations_per_second = (bytes_per_second / buffer_bytes).max(1.0 / interval);
-    let out_bytes_per_second = bytes_per_second + fleet.readings_per_second() * ARRIVAL_BYTES;
+    let out_bytes_per_second = bytes_per_second + fleet.readings_per_second() * ADDED_BYTES;
     let objects_per_second = if pipeline.buffering.interval_seconds == 0 {
         invocations_per_second
     } else {
@@ -398,8 +399,8 @@ mod tests {
         let gb_s = invocations * 0.007 * 0.25;
         assert!((usd(&packed, "lambda_requests") - invocations / 1e6 * 0.20).abs() < 1e-9);
         assert!((usd(&packed, "lambda_compute") - gb_s * 0.0000166667).abs() < 1e-6);
-        // The month's data, 295 bytes a reading with its arrival field, stored half the month on average.
-        let stored = 1000.0 * 86_400.0 * 295.0 / gib * 15.0;
+        // The month's data, 338 bytes a reading with the transform's two fields, stored half the month on average.
+        let stored = 1000.0 * 86_400.0 * 338.0 / gib * 15.0;
         assert!((usd(&packed, "s3_storage") - stored * 0.023).abs() < 1e-6);
         // The total is the sum of the month's components; the per-query rows are not in it.
         let in_total = |r: &&Row| !matches!(r.component, "total") && !r.component.starts_with("athena_query");
@@ -430,9 +431,9 @@ mod tests {
         // Month 12 stores 23 times month 1's average (330 + 15 days against 15).
         let grows = at(&plain, 12, "s3_storage").quantity / at(&plain, 1, "s3_storage").quantity;
         assert!((grows - 23.0).abs() < 1e-9, "{grows}");
-        // A query over the last month scans 30 days of data: 295 bytes × 1,000 devices × 86,400 s × 30, plain.
+        // A query over the last month scans 30 days of data: 338 bytes × 1,000 devices × 86,400 s × 30, plain.
         let scanned = at(&plain, 12, "athena_query_month").quantity;
-        assert!((scanned - 295.0 * 1000.0 * 86_400.0 * 30.0 / (1024.0 * 1024.0 * 1024.0)).abs() < 1e-6);
+        assert!((scanned - 338.0 * 1000.0 * 86_400.0 * 30.0 / (1024.0 * 1024.0 * 1024.0)).abs() < 1e-6);
 
         let cold =
             Lifecycle { cold_after_days: Some(90), cold_storage_class: StorageClass::GlacierIr, ..Default::default() };

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64_simd::STANDARD as B64;
 use chrono::{DateTime, Utc};
-use reaqtions_lambda::{BatchReport, FirehoseEvent, FirehoseRecord, TransformResult, transform_event};
+use reaqtions_lambda::{BatchReport, FirehoseEvent, FirehoseRecord, Partitioning, TransformResult, transform_event};
 use serde_json::{Map, Value, json};
 
 use super::lake::DirLake;
@@ -399,7 +399,8 @@ impl Shared {
                 })
                 .collect(),
         };
-        let (response, report) = transform_event(&event);
+        // Partitioned local streams come later: the local target keeps Firehose's arrival-time folders.
+        let (response, report) = transform_event(&event, Partitioning::Arrival);
         state.stats.invocations += 1;
         let mut failed_here = 0;
         self.log_invocation(&report)?;

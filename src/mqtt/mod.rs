@@ -82,7 +82,13 @@ mod tests {
         // A payload that claims another device lands as the topic's.
         let claimed = rule("aq-1", br#"{"device_id":"aq-9","TIME":"2026-11-26T07:00:00.000000"}"#);
         let mut scratch = Vec::new();
-        reaqtions_lambda::transform_record(claimed.as_bytes(), 0, &mut scratch).unwrap();
+        reaqtions_lambda::transform_record(
+            claimed.as_bytes(),
+            0,
+            reaqtions_lambda::Partitioning::Arrival,
+            &mut scratch,
+        )
+        .unwrap();
         let line: serde_json::Value = serde_json::from_slice(scratch.split(|b| *b == b'\n').next().unwrap()).unwrap();
         assert_eq!(line["device_id"], "aq-1");
         assert_eq!(

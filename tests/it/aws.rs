@@ -385,6 +385,7 @@ fn report_with_the_athena_engine_against_moto() {
         ("pm2_5", "double"),
         ("eco2", "double"),
         ("_firehose_arrival", "varchar"),
+        ("_reading_time", "varchar"),
     ];
     // More than one result page's worth of rows (1,000), typed, with missing fields as NULL.
     let rows: Vec<Vec<Option<String>>> = (1..=1500)
@@ -396,6 +397,7 @@ fn report_with_the_athena_engine_against_moto() {
                 (i % 10 != 0).then(|| format!("{}.5", i % 40)),
                 Some("612.0".into()),
                 Some("2026-11-25T21:00:01.123Z".into()),
+                Some("2026-11-25T21:00:00.000Z".into()),
             ]
         })
         .collect();

@@ -85,7 +85,7 @@ fn deploy_asks_firehose_for_gzip_and_report_reads_gzip_objects_from_s3() {
     let line = |device: &str| {
         format!(
             "{{\"device_id\":\"{device}\",\"TIME\":\"2026-11-26T07:00:00.000000\",\"NO2\":1.5,\
-             \"_firehose_arrival\":\"2026-11-26T07:00:01.000Z\"}}\n"
+             \"_firehose_arrival\":\"2026-11-26T07:00:01.000Z\",\"_reading_time\":\"2026-11-26T07:00:00.000Z\"}}\n"
         )
     };
     let gz = reaqtions::compression::Compression::Gzip.encode(line("aq-0001").as_bytes()).unwrap();

@@ -116,11 +116,20 @@ fn simulate_verify_report_logs_teardown() {
                 );
                 let raw = B64.decode_to_vec(record["rawData"].as_str().unwrap()).unwrap();
                 // The original bytes: the transform rejects them again.
-                assert!(reaqtions_lambda::transform_record(&raw, 0, &mut Vec::new()).is_err());
+                assert!(
+                    reaqtions_lambda::transform_record(
+                        &raw,
+                        0,
+                        reaqtions_lambda::Partitioning::Arrival,
+                        &mut Vec::new()
+                    )
+                    .is_err()
+                );
                 ("error", raw)
             } else {
                 let reading: Value = serde_json::from_str(line).unwrap();
                 assert!(reading["_firehose_arrival"].is_string());
+                assert!(reading["_reading_time"].is_string());
                 ("processed", line.as_bytes().to_vec())
             };
             let key = key_of(&payload);
@@ -155,7 +164,7 @@ fn simulate_verify_report_logs_teardown() {
             "RH"
         ]
     );
-    assert_eq!(&header[14..], ["seq", "sim_run", "_firehose_arrival"]);
+    assert_eq!(&header[14..], ["seq", "sim_run", "_firehose_arrival", "_reading_time"]);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len() as u64, 240 - malformed);
     let json: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--format", "json"])).unwrap();

@@ -268,7 +268,7 @@ fn the_lake_is_a_table_with_projected_partitions_and_a_guarded_workgroup() {
     for measure in reaqtions_lambda::MEASURES {
         assert!(readings.contains(&measure.to_lowercase().as_str()), "{measure}");
     }
-    for field in ["device_id", "seq", "sim_run", "time", "_firehose_arrival"] {
+    for field in ["device_id", "seq", "sim_run", "time", "_firehose_arrival", "_reading_time"] {
         assert!(readings.contains(&field), "{field}");
     }
     let wg = &r["QueryWorkgroup"]["Properties"];

@@ -1,10 +1,10 @@
 //! `bootstrap` for `provided.al2023`: wires the pure transform into `lambda_runtime`, nothing more.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use reaqtions_lambda::{FirehoseEvent, FirehoseResponse, transform_event};
+use reaqtions_lambda::{FirehoseEvent, FirehoseResponse, PARTITIONING_VAR, Partitioning, transform_event};
 
-async fn handler(event: LambdaEvent<FirehoseEvent>) -> Result<FirehoseResponse, Error> {
-    let (response, report) = transform_event(&event.payload);
+async fn handler(event: LambdaEvent<FirehoseEvent>, partitioning: Partitioning) -> Result<FirehoseResponse, Error> {
+    let (response, report) = transform_event(&event.payload, partitioning);
     report.emit();
     Ok(response)
 }
@@ -14,6 +14,8 @@ async fn main() -> Result<(), Error> {
     // Honours AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL.
     lambda_runtime::tracing::init_default_subscriber();
     reaqtions_lambda::keep_freed_memory();
-    tracing::info!("{}", reaqtions_lambda::TRANSFORM_MARK);
-    lambda_runtime::run(service_fn(handler)).await
+    let value = std::env::var_os(PARTITIONING_VAR).map(|v| v.to_string_lossy().into_owned());
+    let partitioning = Partitioning::from_var(value.as_deref()).inspect_err(|e| tracing::error!("{e}"))?;
+    tracing::info!(partitioning = partitioning.name(), "{}", reaqtions_lambda::TRANSFORM_MARK);
+    lambda_runtime::run(service_fn(move |event| handler(event, partitioning))).await
 }

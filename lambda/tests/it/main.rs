@@ -3,6 +3,7 @@
 
 mod metric_filter;
 mod properties;
+mod reading_time;
 mod rules;
 mod runtime;
 

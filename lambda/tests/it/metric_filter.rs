@@ -134,6 +134,26 @@ fn the_metric_filter_counts_refused_records_from_the_bootstraps_own_log_lines() 
     assert!(!Pattern::matches(&pattern, &without_count), "a summary without the count is not counted as 0");
 }
 
+/// Partitioning by reading time refuses a record whose readings fall in two hours: the summary line counts it in
+/// its own field, and the failed-records metric (bad data) does not count it.
+#[test]
+fn records_spanning_two_hours_are_not_counted_as_failed() {
+    let pattern = template_value("FilterPattern");
+    let value = template_value("MetricValue");
+    let spanning = br#"{"TIME":"2026-11-25T10:59:59"}{"TIME":"2026-11-25T11:00:00"}"#.as_slice();
+    let event = crate::event_of(&[spanning, br#"{"NO2":"x"}"#.as_slice(), br#"{"NO2":1}"#.as_slice()]);
+    let body = serde_json::to_string(&event).unwrap();
+    let run = run_bootstrap(&[body], &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("REAQTIONS_PARTITIONING", "event")]);
+    let lines: Vec<Value> = run.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let matched: Vec<&Value> = lines.iter().filter(|l| Pattern::matches(&pattern, l)).collect();
+    assert_eq!(matched.len(), 1, "{}", run.stdout);
+    assert_eq!(select(matched[0], &value).and_then(Value::as_f64), Some(1.0), "only the bad record: {}", matched[0]);
+    let fields = &matched[0]["fields"];
+    assert_eq!((&fields["spanning_hours"], &fields["arrival_fallback"]), (&1.into(), &1.into()), "{fields}");
+    let message = |m: &str| lines.iter().filter(|l| select(l, "$.fields.message") == Some(&m.into())).count();
+    assert_eq!((message("record failed"), message("record spans hours")), (1, 1), "{}", run.stdout);
+}
+
 #[test]
 fn the_pattern_evaluator_reads_patterns_as_cloudwatch_does() {
     let line = serde_json::json!({"level": "INFO", "fields": {"message": "batch transformed", "failed": 3}});

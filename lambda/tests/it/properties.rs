@@ -1,7 +1,7 @@
 //! Property: arbitrary bytes in arbitrary batches never panic and keep the contract.
 
 use proptest::prelude::*;
-use reaqtions_lambda::{TransformResult, transform_event};
+use reaqtions_lambda::{Partitioning, TransformResult, transform_event};
 use serde_json::Value;
 
 use crate::{decode, event_of};
@@ -30,15 +30,19 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
     #[test]
-    fn batches_keep_ids_order_and_valid_results(batch in proptest::collection::vec(payload(), 0..12)) {
+    fn batches_keep_ids_order_and_valid_results(
+        batch in proptest::collection::vec(payload(), 0..12),
+        partitioning in prop_oneof![Just(Partitioning::Arrival), Just(Partitioning::Event)],
+    ) {
         let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
         let event = event_of(&refs);
-        let (response, report) = transform_event(&event);
+        let (response, report) = transform_event(&event, partitioning);
         prop_assert_eq!(response.records.len(), event.records.len());
         for (input, output) in event.records.iter().zip(&response.records) {
             prop_assert_eq!(&input.record_id, &output.record_id);
             match output.result {
                 TransformResult::Ok => {
+                    prop_assert_eq!(output.metadata.is_some(), partitioning == Partitioning::Event);
                     let text = String::from_utf8(decode(&output.data)).unwrap();
                     prop_assert!(text.ends_with('\n'));
                     for line in text.lines() {
@@ -48,8 +52,9 @@ proptest! {
                 TransformResult::Dropped => prop_assert!(decode(&output.data).is_empty()),
                 TransformResult::ProcessingFailed => prop_assert_eq!(&output.data, &input.data),
             }
+            prop_assert!(output.result == TransformResult::Ok || output.metadata.is_none());
         }
-        prop_assert_eq!(report.ok + report.dropped + report.failed, report.records);
+        prop_assert_eq!(report.ok + report.dropped + report.failed + report.spanning_hours, report.records);
     }
 }
 
@@ -111,7 +116,7 @@ fn reference_accepts(text: &str) -> bool {
             "TIME" => v.as_str().is_some_and(reaqtions_lambda::schema::is_valid_time),
             "device_id" => v.is_string(),
             "seq" => v.is_u64(),
-            "_firehose_arrival" => false,
+            "_firehose_arrival" | "_reading_time" => false,
             k if reaqtions_lambda::MEASURES.contains(&k) => v.is_number() || v.is_null(),
             _ => true,
         }),
@@ -124,14 +129,16 @@ proptest! {
     #[test]
     fn scanner_accepts_exactly_what_serde_json_and_the_schema_accept(text in json_text()) {
         let mut out = Vec::new();
-        let ours = reaqtions_lambda::transform_record(text.as_bytes(), 0, &mut out);
+        let ours = reaqtions_lambda::transform_record(text.as_bytes(), 0, Partitioning::Arrival, &mut out);
         prop_assert_eq!(ours.is_ok(), reference_accepts(&text), "{:?} -> {:?}", text, ours);
         if ours.is_ok() {
             // The compacted output is the same JSON.
             let sent: Vec<Value> = serde_json::Deserializer::from_str(&text).into_iter().map(Result::unwrap).collect();
             let got: Vec<Value> = std::str::from_utf8(&out).unwrap().lines().map(|l| {
                 let mut v: Value = serde_json::from_str(l).unwrap();
-                v.as_object_mut().unwrap().remove("_firehose_arrival");
+                let added = v.as_object_mut().unwrap();
+                added.remove("_firehose_arrival");
+                added.remove("_reading_time");
                 v
             }).collect();
             prop_assert_eq!(got, sent);
@@ -241,12 +248,14 @@ proptest! {
             .collect();
         raw.extend_from_slice(text.join("\n").as_bytes());
         let mut out = Vec::new();
-        let ours = reaqtions_lambda::transform_record(&raw, crate::ARRIVAL_MS, &mut out);
+        let ours = reaqtions_lambda::transform_record(&raw, crate::ARRIVAL_MS, Partitioning::Arrival, &mut out);
         let expected = reference_lines(&readings);
         prop_assert_eq!(ours.is_ok(), expected.is_some(), "{:?} -> {:?}", String::from_utf8_lossy(&raw), ours);
         if let Some(expected) = expected {
             let got = String::from_utf8(out).unwrap();
-            let suffix = format!("\"_firehose_arrival\":\"{}\"}}", crate::ARRIVAL_TEXT);
+            // `Sent::Time` is the arrival to the millisecond, so every reading's reading time is the arrival.
+            let suffix =
+                format!("\"_firehose_arrival\":\"{0}\",\"_reading_time\":\"{0}\"}}", crate::ARRIVAL_TEXT);
             let expected: Vec<String> = expected
                 .into_iter()
                 .map(|l| if l == "{" { format!("{{{suffix}") } else { format!("{l},{suffix}") })

@@ -1,6 +1,8 @@
 //! One test per transform rule: seed payload, concatenation, output shape, each rejection, order.
 
-use reaqtions_lambda::{ARRIVAL_FIELD, Reject, TransformResult, transform_event, transform_record};
+use reaqtions_lambda::{
+    ARRIVAL_FIELD, Partitioning, READING_TIME_FIELD, Reject, TransformResult, transform_event, transform_record,
+};
 use serde_json::{Map, Value, json};
 
 use crate::{ARRIVAL_MS, ARRIVAL_TEXT, decode, event_of};
@@ -9,7 +11,7 @@ const SEED: &str = r#"{"TIME": "2026-11-25T21:00:00.123456", "USER_INPUT": 1, "N
 
 fn ok_lines(raw: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    let n = transform_record(raw, ARRIVAL_MS, &mut out).expect("record accepted");
+    let n = transform_record(raw, ARRIVAL_MS, Partitioning::Arrival, &mut out).expect("record accepted");
     let text = String::from_utf8(out).unwrap();
     assert!(text.ends_with('\n'), "every line ends in a newline");
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
@@ -19,16 +21,23 @@ fn ok_lines(raw: &[u8]) -> Vec<String> {
 
 fn rejected(raw: &[u8]) -> Reject {
     let mut out = b"keep".to_vec();
-    let err = transform_record(raw, ARRIVAL_MS, &mut out).expect_err("record rejected");
+    let err = transform_record(raw, ARRIVAL_MS, Partitioning::Arrival, &mut out).expect_err("record rejected");
     assert_eq!(out, b"keep", "a rejected record writes nothing");
     err
 }
 
-/// The reading as sent, plus the arrival field.
+/// The reading as sent, plus the fields the transform adds (the seed's `TIME` is its arrival, to the millisecond;
+/// a reading without `TIME` gets the arrival as its reading time).
 fn with_arrival(sent: &str) -> Value {
     let mut v: Map<String, Value> = serde_json::from_str(sent).unwrap();
     v.insert(ARRIVAL_FIELD.into(), json!(ARRIVAL_TEXT));
+    v.insert(READING_TIME_FIELD.into(), json!(ARRIVAL_TEXT));
     Value::Object(v)
+}
+
+/// What the transform appends to a reading whose reading time is its arrival.
+fn added() -> String {
+    format!(r#""{ARRIVAL_FIELD}":"{ARRIVAL_TEXT}","{READING_TIME_FIELD}":"{ARRIVAL_TEXT}""#)
 }
 
 #[test]
@@ -36,8 +45,8 @@ fn seed_payload_keeps_every_field_name_value_and_order() {
     let lines = ok_lines(SEED.as_bytes());
     assert_eq!(lines.len(), 1);
     let compact = SEED.replace(": ", ":").replace(", ", ",");
-    let expected = format!("{},\"{ARRIVAL_FIELD}\":\"{ARRIVAL_TEXT}\"}}", &compact[..compact.len() - 1]);
-    assert_eq!(lines[0], expected, "same bytes as sent, compacted, arrival appended");
+    let expected = format!("{},{}}}", &compact[..compact.len() - 1], added());
+    assert_eq!(lines[0], expected, "same bytes as sent, compacted, arrival and reading time appended");
     assert_eq!(serde_json::from_str::<Value>(&lines[0]).unwrap(), with_arrival(SEED));
 }
 
@@ -72,18 +81,19 @@ fn new_device_fields_nested_objects_unicode_and_big_numbers_survive() {
     assert_eq!(parsed["site"]["tags"][1], json!("é\n"));
     assert_eq!(parsed["emoji"], json!("🌫️ smog"));
     assert_eq!(parsed[ARRIVAL_FIELD], json!(ARRIVAL_TEXT));
+    assert_eq!(parsed[READING_TIME_FIELD], json!("2026-11-25T20:00:00.000Z"), "TIME in UTC");
 }
 
 #[test]
-fn empty_object_gets_only_the_arrival_field() {
-    assert_eq!(ok_lines(b"{}"), vec![format!("{{\"{ARRIVAL_FIELD}\":\"{ARRIVAL_TEXT}\"}}")]);
+fn empty_object_gets_only_the_added_fields() {
+    assert_eq!(ok_lines(b"{}"), vec![format!("{{{}}}", added())]);
 }
 
 #[test]
 fn empty_and_whitespace_only_records_hold_no_readings() {
     for raw in [&b""[..], b"   ", b"\n\r\n\t"] {
         let mut out = Vec::new();
-        assert_eq!(transform_record(raw, ARRIVAL_MS, &mut out), Ok(0));
+        assert_eq!(transform_record(raw, ARRIVAL_MS, Partitioning::Arrival, &mut out), Ok(0));
         assert!(out.is_empty());
     }
 }
@@ -127,6 +137,11 @@ fn each_bad_case_is_rejected_with_a_reason_that_names_it() {
         (b"{\"seq\":-1}", Reject::BadSeq { index: 1 }),
         (b"{\"seq\":1.5}", Reject::BadSeq { index: 1 }),
         (b"{\"_firehose_arrival\":\"x\"}", Reject::ReservedField { index: 1, field: ARRIVAL_FIELD }),
+        (b"{\"_reading_time\":\"x\"}", Reject::ReservedField { index: 1, field: READING_TIME_FIELD }),
+        (
+            b"{\"TIME\":\"2026-11-25T21:00:00Z\",\"_reading_time\":\"2026-11-25T21:00:00.000Z\"}",
+            Reject::ReservedField { index: 1, field: READING_TIME_FIELD },
+        ),
     ];
     for (raw, expected) in cases {
         assert_eq!(&rejected(raw), expected, "input {:?}", String::from_utf8_lossy(raw));
@@ -160,7 +175,7 @@ fn event_gives_one_result_per_record_in_order() {
     let bad_b64 = reaqtions_lambda::FirehoseRecord { record_id: "r4".into(), data: "***".into(), ..Default::default() };
     let mut event = event_of(&[SEED.as_bytes(), b"", b"{oops", format!("{SEED}{SEED}").as_bytes()]);
     event.records.push(bad_b64);
-    let (response, report) = transform_event(&event);
+    let (response, report) = transform_event(&event, Partitioning::Arrival);
     let ids: Vec<_> = response.records.iter().map(|r| r.record_id.as_str()).collect();
     assert_eq!(ids, ["r0", "r1", "r2", "r3", "r4"]);
     let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
@@ -180,7 +195,7 @@ fn event_gives_one_result_per_record_in_order() {
 
 #[test]
 fn response_serializes_to_firehose_contract() {
-    let (response, _) = transform_event(&event_of(&[SEED.as_bytes(), b"x"]));
+    let (response, _) = transform_event(&event_of(&[SEED.as_bytes(), b"x"]), Partitioning::Arrival);
     let json = serde_json::to_value(&response).unwrap();
     let record = &json["records"][1];
     assert_eq!(record["result"], "ProcessingFailed");
@@ -197,7 +212,7 @@ fn fixture_events_with_kinesis_metadata_are_accepted() {
         event.source_kinesis_stream_arn.as_deref(),
         Some("arn:aws:kinesis:us-east-1:123456789012:stream/upstream")
     );
-    let (response, report) = transform_event(&event);
+    let (response, report) = transform_event(&event, Partitioning::Arrival);
     assert_eq!(response.records.len(), 8);
     assert_eq!((report.ok, report.dropped, report.failed), (2, 1, 5));
     let codes: Vec<_> = report.failures.iter().map(|(_, r)| r.code()).collect();
@@ -236,7 +251,11 @@ fn a_leading_byte_order_mark_is_skipped() {
     let packed = [b"\xEF\xBB\xBF".as_slice(), SEED.as_bytes(), b"\n", SEED.as_bytes()].concat();
     assert_eq!(ok_lines(&packed).len(), 2);
     let mut out = Vec::new();
-    assert_eq!(transform_record(b"\xEF\xBB\xBF  \n", ARRIVAL_MS, &mut out), Ok(0), "a BOM alone holds nothing");
+    assert_eq!(
+        transform_record(b"\xEF\xBB\xBF  \n", ARRIVAL_MS, Partitioning::Arrival, &mut out),
+        Ok(0),
+        "a BOM alone holds nothing"
+    );
     assert_eq!(rejected(b"\xEF\xBB{}"), Reject::NotUtf8 { offset: 0 }, "a broken BOM is not skipped");
 }
 
@@ -245,7 +264,7 @@ fn a_duplicated_key_is_written_once_with_its_last_value() {
     let lines = ok_lines(br#"{"device_id":"aq-1","PM2_5":1,"NO2":3,"PM2_5":2}"#);
     assert_eq!(
         lines[0],
-        format!(r#"{{"device_id":"aq-1","PM2_5":2,"NO2":3,"{ARRIVAL_FIELD}":"{ARRIVAL_TEXT}"}}"#),
+        format!(r#"{{"device_id":"aq-1","PM2_5":2,"NO2":3,{}}}"#, added()),
         "the first place, the last value"
     );
     // Only the value that counts is checked: a bad first value replaced by a good one passes.
@@ -258,15 +277,17 @@ fn a_duplicated_key_is_written_once_with_its_last_value() {
     let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
     let raw = format!("{{{},\"k3\":99}}", many.join(","));
     let v: Value = serde_json::from_str(&ok_lines(raw.as_bytes())[0]).unwrap();
-    assert_eq!((v["k3"].clone(), v.as_object().unwrap().len()), (json!(99), 41));
+    assert_eq!((v["k3"].clone(), v.as_object().unwrap().len()), (json!(99), 42), "40 keys and the 2 added");
     // Keys alike in length and first and last letters are still different keys: kept as sent, not counted.
     let lines = ok_lines(br#"{"axb":1,"ayb":2}"#);
     assert!(lines[0].starts_with(r#"{"axb":1,"ayb":2,"#), "{}", lines[0]);
-    let (_, report) = transform_event(&event_of(&[br#"{"axb":1,"ayb":2}"#.as_slice()]));
+    let (_, report) = transform_event(&event_of(&[br#"{"axb":1,"ayb":2}"#.as_slice()]), Partitioning::Arrival);
     assert_eq!(report.duplicate_keys, 0);
     // Counted in the summary log line.
-    let (_, report) =
-        transform_event(&event_of(&[br#"{"NO2":1,"NO2":2}{"NO2":3}"#.as_slice(), br#"{"x":1,"y":1}"#.as_slice()]));
+    let (_, report) = transform_event(
+        &event_of(&[br#"{"NO2":1,"NO2":2}{"NO2":3}"#.as_slice(), br#"{"x":1,"y":1}"#.as_slice()]),
+        Partitioning::Arrival,
+    );
     assert_eq!((report.readings, report.duplicate_keys), (3, 1));
 }
 
@@ -332,6 +353,7 @@ fn an_iot_envelope_is_opened_and_its_topic_device_wins() {
     let mut expected = serde_json::from_str::<Map<String, Value>>(SEED).unwrap();
     expected.insert("device_id".into(), json!("aq-0007"));
     expected.insert(ARRIVAL_FIELD.into(), json!(ARRIVAL_TEXT));
+    expected.insert(READING_TIME_FIELD.into(), json!(ARRIVAL_TEXT));
     assert_eq!(serde_json::from_str::<Value>(&lines[0]).unwrap(), Value::Object(expected));
 
     // A payload that claims another device lands as its topic's device, once, wherever the claim stands.
@@ -368,12 +390,16 @@ fn an_envelope_whose_payload_is_not_a_reading_fails_as_a_whole_and_keeps_the_env
     assert!(matches!(rejected(&enveloped("aq-0001", b"\xff\xfe")), Reject::NotUtf8 { .. }));
     assert_eq!(rejected(br#"{"reaqtions_iot_payload":"%%%","device_id":"aq-1"}"#), Reject::BadEnvelope);
     let mut out = Vec::new();
-    assert_eq!(transform_record(&enveloped("aq-0001", b""), ARRIVAL_MS, &mut out), Ok(0), "an empty message: Dropped");
+    assert_eq!(
+        transform_record(&enveloped("aq-0001", b""), ARRIVAL_MS, Partitioning::Arrival, &mut out),
+        Ok(0),
+        "an empty message: Dropped"
+    );
 
     // Firehose writes the record it received to error/: the envelope, which opens to the device and bytes.
     let record = enveloped("aq-0003", b"NO2=??");
     let event = event_of(&[&record]);
-    let (response, _) = transform_event(&event);
+    let (response, _) = transform_event(&event, Partitioning::Arrival);
     assert_eq!(response.records[0].result, TransformResult::ProcessingFailed);
     let kept = decode(&response.records[0].data);
     let opened = reaqtions_lambda::envelope::open(&kept).unwrap().unwrap();

@@ -3,7 +3,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reaqtions_lambda::{FirehoseEvent, FirehoseResponse, transform_event};
+use reaqtions_lambda::{FirehoseEvent, FirehoseResponse, Partitioning, transform_event};
 use serde_json::Value;
 use tiny_http::{Header, Method, Response, Server};
 
@@ -132,7 +132,7 @@ fn bootstrap_answers_each_fixture_like_the_library() {
     for (i, (event, (request_id, response))) in events.iter().zip(&run.responses).enumerate() {
         assert_eq!(request_id, &format!("req-{i}"));
         let parsed: FirehoseEvent = serde_json::from_str(event).unwrap();
-        let (expected, _) = transform_event(&parsed);
+        let (expected, _) = transform_event(&parsed, Partitioning::Arrival);
         let got: FirehoseResponse = serde_json::from_value(response.clone()).expect("contract shape");
         // The arrival field is derived from the event, so the whole response is deterministic.
         assert_eq!(got, expected, "{}", names[i]);
@@ -171,6 +171,31 @@ fn bootstrap_answers_each_fixture_like_the_library() {
     assert!(!run.stdout.contains("yesterday"), "payload leaked into logs");
     eprintln!("bootstrap (test profile): init {:?}, peak RSS {} kB", run.init, run.peak_rss_kb);
     assert!(run.peak_rss_kb > 0);
+}
+
+#[test]
+fn bootstrap_partitions_by_reading_time_when_told_and_refuses_an_unknown_mode() {
+    let event = crate::event_of(&[br#"{"TIME":"2026-11-25T20:59:58.123456","NO2":1}"#.as_slice()]);
+    let body = serde_json::to_string(&event).unwrap();
+    let run = run_bootstrap(&[body], &[("REAQTIONS_PARTITIONING", "event"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let record = &run.responses[0].1["records"][0];
+    assert_eq!(record["result"], "Ok");
+    let keys = serde_json::json!({"partitionKeys": {"year": "2026", "month": "11", "day": "25", "hour": "20"}});
+    assert_eq!(record["metadata"], keys, "{record}");
+    let (expected, _) = transform_event(&event, Partitioning::Event);
+    assert_eq!(serde_json::from_value::<FirehoseResponse>(run.responses[0].1.clone()).unwrap(), expected);
+    assert!(run.stdout.contains(r#""partitioning":"event""#), "the mode is logged at start-up:\n{}", run.stdout);
+
+    // Anything but `event`, `arrival` or unset stops the function before its first invocation.
+    let output = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("REAQTIONS_PARTITIONING", "hourly")
+        .output()
+        .expect("run bootstrap");
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("REAQTIONS_PARTITIONING is `hourly`"), "{text}");
 }
 
 #[test]
@@ -279,7 +304,8 @@ fn the_arm64_bootstrap_keeps_the_contract_under_qemu() {
     assert_eq!(run.responses.len(), events.len());
     for (i, (event, (request_id, response))) in events.iter().zip(&run.responses).enumerate() {
         assert_eq!(request_id, &format!("req-{i}"));
-        let (expected, _) = transform_event(&serde_json::from_str::<FirehoseEvent>(event).unwrap());
+        let (expected, _) =
+            transform_event(&serde_json::from_str::<FirehoseEvent>(event).unwrap(), Partitioning::Arrival);
         let got: FirehoseResponse = serde_json::from_value(response.clone()).expect("contract shape");
         assert_eq!(got, expected, "{} on arm64", names[i]);
     }
