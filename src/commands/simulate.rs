@@ -13,6 +13,7 @@ use crate::cli::{SimulateArgs, Via};
 use crate::mqtt::sink::MqttSink;
 use crate::output::print;
 use crate::simulate::budget::state;
+use crate::simulate::clock::Timeline;
 use crate::simulate::device::typical_reading_bytes;
 use crate::simulate::sender::RetryPolicy;
 use crate::simulate::verify::{Verification, verify};
@@ -48,10 +49,11 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
     let spool = args.spool.clone().unwrap_or_else(|| {
         PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
     });
-    let plan = Plan {
+    let mut plan = Plan {
         devices: args.devices,
         rate: args.rate,
         per_device,
+        timeline: None,
         seed: args.seed.unwrap_or_else(rand::random),
         malformed_ratio: args.malformed_ratio,
         concurrency: args.concurrency,
@@ -75,6 +77,19 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
         confirm_over_usd: args.confirm_over_usd,
     };
     plan.validate()?;
+    let start = match args.start.as_deref() {
+        Some(text) => Some((
+            text,
+            super::parse_time(text).map_err(|_| {
+                crate::invalid!(
+                    "--start must be an RFC 3339 time such as 2026-12-06T00:00:00Z, or a span back from now such as \
+                     2h (got {text:?})"
+                )
+            })?,
+        )),
+        None => None,
+    };
+    plan.timeline = Timeline::resolve(start, args.every, plan.devices, per_device, plan.rate, chrono::Utc::now())?;
     Ok(Request {
         plan,
         verify_timeout: args.verify_timeout,

@@ -1,6 +1,7 @@
 //! What a `simulate` run asks for, said before it sends: devices × rate, readings, bytes, and on AWS the
-//! ingestion it costs (the prices `cost` uses) and whether one stream's quota allows the rate — and whether the
-//! run is over the thresholds that make `simulate` ask first (a typo in `--rate` is a per-device rate).
+//! ingestion it costs (the prices `cost` uses) and whether one stream's quota allows the rate; with `--start` or
+//! `--every`, the time span the readings' `TIME`s cover — and whether the run is over the thresholds that make
+//! `simulate` ask first (a typo in `--rate` is a per-device rate).
 
 use super::Plan;
 use crate::cost::{Fleet, Prices, quota};
@@ -93,6 +94,10 @@ pub(crate) fn state(plan: &Plan, reading_bytes: u64, aws_region: Option<&str>) -
             over.push(format!("~${cost:.2} is more than ${:.2}", plan.confirm_over_usd));
         }
     }
+    if let Some(timeline) = &plan.timeline {
+        line.push_str("; ");
+        line.push_str(&timeline.describe(plan.per_device));
+    }
     Statement { line, over, readings, usd }
 }
 
@@ -140,7 +145,24 @@ mod tests {
             "simulate: 10 devices × 1/s = 10/s for 10s: 100 readings, 33.000 kB, ~$0.00 of Firehose ingestion (100 records, one reading per record); within a stream's quota in eu-west-1"
         );
         assert!(s.over.is_empty());
+        assert!(!s.line.contains("TIME"), "wall-clock TIMEs go unsaid");
         assert_eq!(bytes(999.0), "999 B");
         assert_eq!(count(1234567.0), "1,234,567");
+    }
+
+    #[test]
+    fn a_timeline_states_the_span_its_readings_cover() {
+        let timeline = crate::simulate::clock::Timeline {
+            start: "2026-12-06T00:00:00Z".parse().unwrap(),
+            every: Duration::from_secs(60),
+            devices: 12,
+        };
+        let plan = Plan { timeline: Some(timeline), ..Plan::new(12, 1000.0, 1440, PathBuf::new()) };
+        let s = state(&plan, 330, None);
+        assert_eq!(
+            s.line,
+            "simulate: 12 devices × 1000/s = 12,000/s for 2s: 17,280 readings, 5.702 MB; readings' TIME from \
+             2026-12-06T00:00:00Z to 2026-12-07T00:00:00Z (1day, one per device every 1m)"
+        );
     }
 }

@@ -95,6 +95,11 @@ impl SimulatedDevice {
         }
     }
 
+    /// The sequence number the next reading (or skip) takes.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq + 1
+    }
+
     /// Takes the next sequence number without producing a reading (for a malformed payload in its place).
     pub(crate) fn skip(&mut self) -> u64 {
         self.seq += 1;
@@ -160,7 +165,12 @@ pub fn sample_ratio(compression: crate::compression::Compression) -> f64 {
         reading.clear();
         devices[i % 20].next_reading("2026-11-26T07:00:00.000000", "5a3c1e00", &mut reading);
         // What the lake holds: the transform's output, arrival field included (a refused reading adds nothing).
-        let _ = reaqtions_lambda::transform_record(&reading, 1_795_000_000_000, &mut plain);
+        let _ = reaqtions_lambda::transform_record(
+            &reading,
+            1_795_000_000_000,
+            reaqtions_lambda::Partitioning::Arrival,
+            &mut plain,
+        );
     }
     let compressed = compression.encode(&plain).map_or(plain.len(), |c| c.len());
     plain.len() as f64 / compressed.max(1) as f64
@@ -196,7 +206,15 @@ mod tests {
             assert!((1.0..=5.0).contains(&f("USER_INPUT")));
             assert_eq!(f("AQI") as u32, pm25_aqi(f("PM2_5")));
             let mut out = Vec::new();
-            assert!(reaqtions_lambda::transform_record(r.to_string().as_bytes(), 0, &mut out).is_ok());
+            assert!(
+                reaqtions_lambda::transform_record(
+                    r.to_string().as_bytes(),
+                    0,
+                    reaqtions_lambda::Partitioning::Arrival,
+                    &mut out
+                )
+                .is_ok()
+            );
         }
     }
 

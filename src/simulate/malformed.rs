@@ -36,7 +36,8 @@ mod tests {
             let kind = write(n, "aq-0003", 17 + n, "r9", &mut out);
             assert_eq!(kind, KINDS[n as usize]);
             let mut sink = Vec::new();
-            let result = reaqtions_lambda::transform_record(&out, 0, &mut sink);
+            let result =
+                reaqtions_lambda::transform_record(&out, 0, reaqtions_lambda::Partitioning::Arrival, &mut sink);
             assert!(result.is_err(), "{kind} was accepted");
             assert_eq!(key_in(&out), Some(("aq-0003".into(), 17 + n, "r9".into())), "{kind}");
         }

@@ -1,8 +1,10 @@
 //! The simulation engine: paces N devices at a steady aggregate rate (readings are made as they are due,
-//! never built up front), sends them through the retrying sender with bounded concurrency, tracks what was
-//! accepted for `--verify`, and reports what happened.
+//! never built up front), stamps them (wall clock, or the `--start`/`--every` timeline of [`clock`]), sends them
+//! through the retrying sender with bounded concurrency, tracks what was accepted for `--verify`, and reports
+//! what happened.
 
 pub(crate) mod budget;
+pub mod clock;
 pub mod device;
 pub(crate) mod malformed;
 pub(crate) mod pack;
@@ -45,6 +47,9 @@ pub struct Plan {
     pub rate: f64,
     /// Readings per device in total.
     pub per_device: u64,
+    /// The readings' `TIME`s laid out from a start, `every` apart per device (`--start`, `--every`); none: each
+    /// reading's `TIME` is the moment it is made.
+    pub timeline: Option<clock::Timeline>,
     pub seed: u64,
     pub malformed_ratio: f64,
     pub concurrency: usize,
@@ -85,6 +90,7 @@ impl Plan {
             devices,
             rate,
             per_device,
+            timeline: None,
             seed: 1,
             malformed_ratio: 0.0,
             concurrency: 1,
@@ -337,7 +343,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
         }
         let mut outbox = Outbox { batcher: Batcher::new(limits), tx: &tx, last_sent: Instant::now() };
         let mut packer = Packer::new(plan.devices, plan.record_bytes, plan.linger);
-        let mut time = device::format_time(started_wall);
+        let mut stamps = clock::Stamps::new(plan.timeline, started_wall);
         while made < total && !INTERRUPTED.load(Ordering::Relaxed) {
             let elapsed = started.elapsed();
             let now = Instant::now();
@@ -349,20 +355,21 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
             // At most a slice per pass, so a run far behind its rate still checks its deadline and flushes often.
             let due = ((elapsed.as_secs_f64() * total_rate) as u64 + 1).min(total).min(made + MAX_PER_PASS);
             if made < due {
-                time = device::format_time(started_wall + chrono::Duration::from_std(elapsed).unwrap_or_default());
+                stamps.tick(started_wall + chrono::Duration::from_std(elapsed).unwrap_or_default());
             }
             while made < due {
                 let device_index = (made % plan.devices as u64) as usize;
                 let device = &mut devices[device_index];
                 let mut bytes = Vec::with_capacity(320);
                 let malformed = plan.malformed_ratio > 0.0 && chooser.random_bool(plan.malformed_ratio);
+                let (time, hour) = stamps.stamp(device_index, device.next_seq());
                 let seq = if malformed {
                     let seq = device.skip();
                     malformed::write(malformed_sent, &device.id, seq, &run_id, &mut bytes);
                     malformed_sent += 1;
                     seq
                 } else {
-                    device.next_reading(&time, &run_id, &mut bytes)
+                    device.next_reading(time, &run_id, &mut bytes)
                 };
                 made += 1;
                 if bytes.len() > limits.record_bytes {
@@ -370,7 +377,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
                     continue;
                 }
                 let made_ms = elapsed.as_millis().min(u128::from(u32::MAX - 1)) as u32;
-                let reading = Made { device: device_index as u32, seq, made_ms, bytes, malformed };
+                let reading = Made { device: device_index as u32, seq, made_ms, hour, bytes, malformed };
                 packer.add(reading, now, &mut |r| outbox.push(r))?;
             }
             if sender.is_stopped() || made == total {
@@ -470,6 +477,8 @@ pub(crate) fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan)
     // Lines are packed into records again, as the run that spooled them packed them; a line the transform would
     // refuse travels alone, so it sends no good neighbour to error/.
     let mut record: Vec<u8> = Vec::new();
+    // The hour of the record's readings' TIME: a record never holds two hours (see pack.rs).
+    let mut record_hour = None;
     let mut scratch = Vec::new();
     let mut ship = |record: &mut Vec<u8>, batcher: &mut Batcher<()>| -> Result<()> {
         if record.is_empty() {
@@ -494,11 +503,14 @@ pub(crate) fn resend(sink: &dyn RecordSink, file: &std::path::Path, plan: &Plan)
             line.push(b'\n');
         }
         scratch.clear();
-        let alone =
-            plan.record_bytes == 0 || !reaqtions_lambda::transform_record(&line, 0, &mut scratch).is_ok_and(|n| n > 0);
-        if alone || record.len() + line.len() > plan.record_bytes {
+        let alone = plan.record_bytes == 0
+            || !reaqtions_lambda::transform_record(&line, 0, reaqtions_lambda::Partitioning::Arrival, &mut scratch)
+                .is_ok_and(|n| n > 0);
+        let hour = clock::hour_in(&line);
+        if alone || record.len() + line.len() > plan.record_bytes || (!record.is_empty() && hour != record_hour) {
             ship(&mut record, &mut batcher)?;
         }
+        record_hour = hour;
         record.extend_from_slice(&line);
         if alone {
             ship(&mut record, &mut batcher)?;

@@ -1,8 +1,9 @@
 //! Packing readings into records, as device firmware or a gateway should: Firehose bills each record as at least
 //! 5 KB, so each device's readings go into one newline-delimited record until the next would pass
-//! `record_bytes`, or the oldest reading in it has waited `linger` (latency stays bounded). A deliberately
-//! malformed reading travels alone, so it sends no good neighbour to `error/`. With packing off, every reading is
-//! its own record (the original fleet's way).
+//! `record_bytes`, falls in another hour (by its `TIME`, UTC: a record never spans two hours, so a lake
+//! partitioned by reading time takes it whole), or the oldest reading in it has waited `linger` (latency stays
+//! bounded). A deliberately malformed reading travels alone, so it sends no good neighbour to `error/`. With
+//! packing off, every reading is its own record (the original fleet's way).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -30,12 +31,14 @@ impl RecordStats {
     }
 }
 
-/// One reading as made: its device, seq, milliseconds after the start, bytes, and whether it is malformed on
-/// purpose.
+/// One reading as made: its device, seq, milliseconds after the start, the hour of its `TIME`, bytes, and
+/// whether it is malformed on purpose.
 pub(crate) struct Made {
     pub(crate) device: u32,
     pub(crate) seq: u64,
     pub(crate) made_ms: u32,
+    /// The hour (UTC, since the epoch) the reading's `TIME` falls in.
+    pub(crate) hour: i64,
     pub(crate) bytes: Vec<u8>,
     pub(crate) malformed: bool,
 }
@@ -44,6 +47,8 @@ pub(crate) struct Made {
 struct Pack {
     bytes: Vec<u8>,
     readings: Vec<(u64, u32)>,
+    /// The hour of its readings' `TIME`.
+    hour: i64,
     /// Which start of this pack a linger deadline belongs to (a pack flushed early has a stale deadline).
     generation: u64,
 }
@@ -73,16 +78,18 @@ impl Packer {
         now: Instant,
         emit: &mut dyn FnMut(Outgoing<Tag>) -> Result<()>,
     ) -> Result<()> {
-        let Made { device, seq, made_ms, bytes, malformed } = reading;
+        let Made { device, seq, made_ms, hour, bytes, malformed } = reading;
         if self.record_bytes == 0 || malformed || bytes.len() >= self.record_bytes {
             self.stats.add(bytes.len());
             return emit(Outgoing { bytes, tag: Tag { device, readings: vec![(seq, made_ms)], malformed } });
         }
-        if self.packs[device as usize].bytes.len() + bytes.len() > self.record_bytes {
+        let pack = &self.packs[device as usize];
+        if pack.bytes.len() + bytes.len() > self.record_bytes || (!pack.bytes.is_empty() && pack.hour != hour) {
             self.flush(device, emit)?;
         }
         let pack = &mut self.packs[device as usize];
         if pack.bytes.is_empty() {
+            pack.hour = hour;
             self.generations += 1;
             pack.generation = self.generations;
             pack.bytes.reserve(self.record_bytes);
@@ -159,8 +166,14 @@ mod tests {
         let start = Instant::now();
         let mut packer = Packer::new(2, 350, Duration::from_secs(1));
         let mut records: Vec<Outgoing<Tag>> = Vec::new();
-        let made =
-            |device: u32, seq: u64, bytes: Vec<u8>, malformed: bool| Made { device, seq, made_ms: 0, bytes, malformed };
+        let made = |device: u32, seq: u64, bytes: Vec<u8>, malformed: bool| Made {
+            device,
+            seq,
+            made_ms: 0,
+            hour: 0,
+            bytes,
+            malformed,
+        };
         {
             let mut emit = |o: Outgoing<Tag>| {
                 records.push(o);
@@ -201,7 +214,7 @@ mod tests {
         let mut packer = Packer::new(1, 0, Duration::from_secs(1));
         let mut n = 0;
         for i in 0..4 {
-            let made = Made { device: 0, seq: i, made_ms: 0, bytes: reading(i as usize), malformed: false };
+            let made = Made { device: 0, seq: i, made_ms: 0, hour: 0, bytes: reading(i as usize), malformed: false };
             packer
                 .add(made, Instant::now(), &mut |o| {
                     assert_eq!(o.tag.readings.len(), 1);
@@ -211,5 +224,47 @@ mod tests {
                 .unwrap();
         }
         assert_eq!((n, packer.stats.records), (4, 4));
+    }
+
+    #[test]
+    fn a_record_never_holds_readings_of_two_hours() {
+        use crate::simulate::clock::{Timeline, hour_in, hour_of};
+        // Three devices, a reading every 7 s from 00:59:00: each device crosses into 01:00 once; 40 of 100 bytes
+        // fit five to a record.
+        let timeline =
+            Timeline { start: "2026-12-06T00:59:00Z".parse().unwrap(), every: Duration::from_secs(7), devices: 3 };
+        let (mut hours_split, mut both) = (Packer::new(3, 500, Duration::from_secs(900)), Vec::new());
+        let mut same_hour = Packer::new(3, 500, Duration::from_secs(900));
+        let now = Instant::now();
+        let mut keep = |o: Outgoing<Tag>| -> Result<()> {
+            both.push(o);
+            Ok(())
+        };
+        for seq in 1..=20u64 {
+            for device in 0..3u32 {
+                let at = timeline.at(device as usize, seq);
+                let mut bytes = format!("{{\"TIME\":\"{}\"}}", crate::simulate::device::format_time(at)).into_bytes();
+                bytes.resize(99, b' ');
+                bytes.push(b'\n');
+                let made = |hour| Made { device, seq, made_ms: 0, hour, bytes: bytes.clone(), malformed: false };
+                hours_split.add(made(hour_of(at)), now, &mut keep).unwrap();
+                same_hour.add(made(0), now, &mut |_| Ok(())).unwrap();
+            }
+        }
+        hours_split.flush_all(&mut keep).unwrap();
+        same_hour.flush_all(&mut |_| Ok(())).unwrap();
+        for record in &both {
+            let hours: std::collections::BTreeSet<Option<i64>> =
+                record.bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(hour_in).collect();
+            assert_eq!(hours.len(), 1, "one hour per record: {hours:?}");
+            assert!(hours.iter().all(Option::is_some));
+        }
+        let readings: usize = both.iter().map(|r| r.tag.readings.len()).sum();
+        assert_eq!(readings, 60, "every reading once");
+        // Within an hour packing is unchanged: 20 readings per device are 4 full records without the hour; the
+        // hour splits one record per device into two (devices 0 and 1 cross at seq 10, device 2 at seq 9).
+        assert_eq!(same_hour.stats.records, 12);
+        assert_eq!(hours_split.stats.records, 15);
+        assert!(both.iter().all(|r| r.bytes.len() <= 500));
     }
 }
