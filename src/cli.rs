@@ -247,6 +247,20 @@ pub(crate) struct PipelineOverride {
     pub(crate) bucket_owner: Option<String>,
 }
 
+/// `report --late`: a lateness allowance, or every later arrival.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Lateness {
+    Within(std::time::Duration),
+    Any,
+}
+
+fn lateness(text: &str) -> Result<Lateness, String> {
+    if text == "all" {
+        return Ok(Lateness::Any);
+    }
+    humantime::parse_duration(text).map(Lateness::Within).map_err(|e| format!("{text:?} is not a duration or all: {e}"))
+}
+
 /// A 12-digit AWS account id, as S3's ExpectedBucketOwner takes it.
 fn account_id(text: &str) -> Result<String, String> {
     if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
@@ -261,15 +275,27 @@ pub(crate) struct SimulateArgs {
     /// Number of devices.
     #[arg(long, default_value_t = 10)]
     pub(crate) devices: usize,
-    /// Readings per device per second.
+    /// Readings each device sends per second: the sending pace (and, without --every, the step between the
+    /// readings' TIMEs).
     #[arg(long, default_value_t = 1.0)]
     pub(crate) rate: f64,
-    /// How long to send (e.g. 30s, 5m); default 10s unless --count.
+    /// How long to send (e.g. 30s, 5m): --rate × this readings per device, and the run ends there even if behind;
+    /// default 10s unless --count.
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "count")]
     pub(crate) duration: Option<std::time::Duration>,
-    /// Readings per device, instead of --duration.
+    /// Readings per device (the run sends --devices × N), instead of --duration; with --every they span N × --every.
     #[arg(long)]
     pub(crate) count: Option<u64>,
+    /// The first reading's TIME: RFC 3339 (2026-12-06T00:00:00Z) or a span back from now (2h, 1day), not in the
+    /// future. Each device's readings are then --every apart from there however fast they are sent, so a past day
+    /// goes in seconds. Default, with --every: the readings end when the run starts; without either flag each
+    /// reading's TIME is the moment it is made.
+    #[arg(long, value_name = "TIME", conflicts_with = "resend")]
+    pub(crate) start: Option<String>,
+    /// The step between one device's consecutive readings' TIMEs (e.g. 60s, 1m; devices are staggered within a
+    /// step); default one over --rate. No reading's TIME may be ahead of when it is sent.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "resend")]
+    pub(crate) every: Option<std::time::Duration>,
     /// Seed for reproducible values.
     #[arg(long)]
     pub(crate) seed: Option<u64>,
@@ -368,12 +394,16 @@ pub(crate) struct ReportArgs {
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
-    /// Readings ingested at or after this time (RFC 3339, or relative like 2h).
+    /// Readings measured at or after this time (RFC 3339, or relative like 2h).
     #[arg(long, value_name = "TIME")]
     pub(crate) since: Option<String>,
-    /// Readings ingested before this time (RFC 3339, or relative like 30m): the window is [since, until).
+    /// Readings measured before this time (RFC 3339, or relative like 30m): the window is [since, until).
     #[arg(long, value_name = "TIME")]
     pub(crate) until: Option<String>,
+    /// How long after --until a reading of the window may have arrived and still be reported (a duration like
+    /// 6h, or all to read every later arrival).
+    #[arg(long, value_name = "DURATION|all", default_value = "1h", value_parser = lateness)]
+    pub(crate) late: Lateness,
     /// Only this device (repeatable).
     #[arg(long = "device", value_name = "ID")]
     pub(crate) devices: Vec<String>,

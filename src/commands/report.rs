@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use anyhow::{Context as _, Result};
 
 use super::{Exit, Target, parse_time};
-use crate::cli::ReportArgs;
+use crate::cli::{Lateness, ReportArgs};
 use crate::invalid;
 use crate::prefix::Prefix;
 use crate::progress::Progress;
@@ -20,10 +20,17 @@ use crate::target::{ObjectLake, Uses};
 
 /// Validates the arguments; a bad time or range is a usage error.
 pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
+    let late = match args.late {
+        Lateness::Any => None,
+        Lateness::Within(d) => {
+            Some(chrono::Duration::from_std(d).map_err(|_| invalid!("--late {d:?} is too long: use --late all"))?)
+        }
+    };
     let query = Query {
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
         devices: args.devices.clone(),
+        late,
     };
     if let (Some(s), Some(u)) = (query.since, query.until)
         && s >= u
@@ -143,6 +150,7 @@ pub(crate) fn write_report(
     let (rows, objects) =
         (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
     crate::say!("report: {rows} from {objects} in s3://{}", lake.bucket());
+    crate::report::lateness_said(query, stats.newest_arrival);
     if errors.by_code.is_empty() {
         crate::say!("report: no error records");
     } else {

@@ -88,13 +88,16 @@ pub(crate) fn report(
         errors,
     };
     let mut writer = RowWriter::new(request.format, columns, out)?.with_context(context);
+    let mut newest_arrival = None;
     let rows = aws.block_on(for_each_row(&client, &finished.id, |row| {
         let row = if request.sql.is_some() {
             row
         } else if request.summary {
             summary_row(row)
         } else {
-            reading_row(row)
+            let row = reading_row(row);
+            newest_arrival = newest_arrival.max(crate::report::arrival_time(&row));
+            row
         };
         writer.write(row)
     }))?;
@@ -107,6 +110,9 @@ pub(crate) fn report(
         finished.scanned_bytes as f64 / 1e6,
         estimated_usd(finished.scanned_bytes)
     );
+    if request.sql.is_none() {
+        crate::report::lateness_said(&request.query, newest_arrival);
+    }
     Ok(())
 }
 
@@ -180,8 +186,8 @@ mod tests {
     #[test]
     fn both_engines_give_the_same_rows() {
         let lines = [
-            r#"{"device_id":"aq-1","seq":1,"TIME":"2026-11-25T21:00:00.000001Z","NO2":21.5,"PM2_5":9.75,"AQI":41,"_firehose_arrival":"2026-11-25T21:00:01.123Z"}"#,
-            r#"{"TIME":"2026-11-25T21:00:02","PM2_5":null,"PM10":15.0,"_firehose_arrival":"2026-11-25T21:00:03.000Z"}"#,
+            r#"{"device_id":"aq-1","seq":1,"TIME":"2026-11-25T21:00:00.000001Z","NO2":21.5,"PM2_5":9.75,"AQI":41,"_firehose_arrival":"2026-11-25T21:00:01.123Z","_reading_time":"2026-11-25T21:00:00.000Z"}"#,
+            r#"{"TIME":"2026-11-25T21:00:02","PM2_5":null,"PM10":15.0,"_firehose_arrival":"2026-11-25T21:00:03.000Z","_reading_time":"2026-11-25T21:00:02.000Z"}"#,
         ];
         let scan: Vec<Row> = lines
             .iter()
@@ -189,8 +195,8 @@ mod tests {
             .map(|r| r.into_iter().filter(|(_, v)| !v.is_null()).collect())
             .collect();
         let athena: Vec<Row> = [
-            serde_json::json!({"device_id":"aq-1","seq":1,"sim_run":null,"time":"2026-11-25T21:00:00.000001Z","user_input":null,"no2":21.5,"co":null,"pm01":null,"pm2_5":9.75,"pm10":null,"aqi":41.0,"eco2":null,"tvoc":null,"p":null,"t":null,"rh":null,"_firehose_arrival":"2026-11-25T21:00:01.123Z"}),
-            serde_json::json!({"device_id":null,"seq":null,"sim_run":null,"time":"2026-11-25T21:00:02","user_input":null,"no2":null,"co":null,"pm01":null,"pm2_5":null,"pm10":15.0,"aqi":null,"eco2":null,"tvoc":null,"p":null,"t":null,"rh":null,"_firehose_arrival":"2026-11-25T21:00:03.000Z"}),
+            serde_json::json!({"device_id":"aq-1","seq":1,"sim_run":null,"time":"2026-11-25T21:00:00.000001Z","user_input":null,"no2":21.5,"co":null,"pm01":null,"pm2_5":9.75,"pm10":null,"aqi":41.0,"eco2":null,"tvoc":null,"p":null,"t":null,"rh":null,"_firehose_arrival":"2026-11-25T21:00:01.123Z","_reading_time":"2026-11-25T21:00:00.000Z"}),
+            serde_json::json!({"device_id":null,"seq":null,"sim_run":null,"time":"2026-11-25T21:00:02","user_input":null,"no2":null,"co":null,"pm01":null,"pm2_5":null,"pm10":15.0,"aqi":null,"eco2":null,"tvoc":null,"p":null,"t":null,"rh":null,"_firehose_arrival":"2026-11-25T21:00:03.000Z","_reading_time":"2026-11-25T21:00:02.000Z"}),
         ]
         .into_iter()
         .map(|v| reading_row(v.as_object().unwrap().clone()))

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use self::output::{Engine, Format};
@@ -39,12 +39,38 @@ pub(crate) struct Request {
     pub(crate) quiet: bool,
 }
 
-/// Which rows to report.
-#[derive(Debug, Clone, Default)]
+/// Which rows to report: readings measured in `[since, until)` ([`reading_time`]), of `devices` (all when empty).
+#[derive(Debug, Clone)]
 pub struct Query {
     pub(crate) since: Option<DateTime<Utc>>,
     pub(crate) until: Option<DateTime<Utc>>,
     pub(crate) devices: Vec<String>,
+    /// How long after `until` a reading of the window may have arrived and still be read (`report --late`);
+    /// `None` reads every later arrival.
+    pub(crate) late: Option<Duration>,
+}
+
+/// `report --late`'s default: readings that arrive up to an hour after the window still count.
+pub(crate) const DEFAULT_LATENESS: Duration = Duration::hours(1);
+
+impl Default for Query {
+    /// Every reading, of every device, with the default lateness allowance.
+    fn default() -> Query {
+        Query { since: None, until: None, devices: Vec::new(), late: Some(DEFAULT_LATENESS) }
+    }
+}
+
+impl Query {
+    /// The last arrival time whose partition is read: `until` plus the lateness allowance, or now when there is
+    /// no `until` or no allowance (`--late all`). Readings arrive after they are measured, so the arrival
+    /// partitions of a window start an hour before `since` ([`first_partition_hour`]) and end here.
+    pub(crate) fn last_arrival(&self) -> DateTime<Utc> {
+        match (self.until, self.late) {
+            (Some(until), Some(late)) => until + late,
+            (Some(until), None) => until.max(Utc::now()),
+            (None, _) => Utc::now(),
+        }
+    }
 }
 
 /// What reading the lake found besides rows.
@@ -54,6 +80,8 @@ pub struct ReadStats {
     pub rows: u64,
     /// One message per unreadable object or corrupt line (the report is partial when not empty).
     pub(crate) problems: Vec<String>,
+    /// When the newest reported reading arrived (readings of a past window can still be arriving).
+    pub(crate) newest_arrival: Option<DateTime<Utc>>,
 }
 
 /// Objects under `prefix` that can hold rows in the query's time range: with a time filter, only the hour
@@ -68,7 +96,7 @@ pub fn select_objects(
     if query.since.is_none() && query.until.is_none() {
         return lake.list(prefix.static_root());
     }
-    let until = query.until.unwrap_or_else(Utc::now);
+    let until = query.last_arrival();
     if let Some(since) = query.since
         && let Some(prefixes) = prefix.hour_prefixes(since, until, error_type)
     {
@@ -88,9 +116,31 @@ pub fn select_objects(
         .collect())
 }
 
-/// When a row was ingested: Firehose's arrival time when the transform added it, else the device's `TIME`.
-pub(crate) fn row_time(row: &Row) -> Option<DateTime<Utc>> {
-    let text = row.get(reaqtions_lambda::ARRIVAL_FIELD).or_else(|| row.get("TIME"))?.as_str()?;
+/// When a reading was measured: the `_reading_time` the transform adds. A row written before it added one gets
+/// the transform's own rule (`reaqtions_lambda::time::reading_time_ms`): the device's `TIME` (UTC when it has no
+/// zone), unless it is missing, more than an hour after the arrival or before 2024, then the arrival. A row
+/// without an arrival (not written by the transform) has its `TIME`.
+pub(crate) fn reading_time(row: &Row) -> Option<DateTime<Utc>> {
+    let text = |field: &str| row.get(field).and_then(Value::as_str);
+    if let Some(measured) = text(reaqtions_lambda::READING_TIME_FIELD).and_then(parse_row_time) {
+        return Some(measured);
+    }
+    match arrival_time(row) {
+        Some(arrival) => DateTime::from_timestamp_millis(reaqtions_lambda::time::reading_time_ms(
+            text("TIME"),
+            arrival.timestamp_millis(),
+        )),
+        None => text("TIME").and_then(parse_row_time),
+    }
+}
+
+/// When an arrival row was ingested: Firehose's arrival time, or `None` for a row without one.
+pub(crate) fn arrival_time(row: &Row) -> Option<DateTime<Utc>> {
+    row.get(reaqtions_lambda::ARRIVAL_FIELD).and_then(Value::as_str).and_then(parse_row_time)
+}
+
+/// A time as rows carry it: RFC 3339, or ISO 8601 without a zone (UTC).
+fn parse_row_time(text: &str) -> Option<DateTime<Utc>> {
     text.parse::<DateTime<Utc>>()
         .ok()
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
@@ -131,10 +181,13 @@ pub fn for_each_row(
                 }
             }
             if query.since.is_some() || query.until.is_some() {
-                let Some(t) = row_time(&parsed) else { continue };
+                let Some(t) = reading_time(&parsed) else { continue };
                 if query.since.is_some_and(|s| t < s) || query.until.is_some_and(|u| t >= u) {
                     continue;
                 }
+            }
+            if let Some(arrived) = arrival_time(&parsed) {
+                stats.newest_arrival = stats.newest_arrival.max(Some(arrived));
             }
             stats.rows += 1;
             row(parsed, line)?;
@@ -143,6 +196,24 @@ pub fn for_each_row(
         Ok(())
     })?;
     Ok(stats)
+}
+
+/// Says what a window of the past may still lack: readings that arrived after the lateness allowance are not
+/// read, and the newest arrival read says how late the lake was still filling the window.
+pub(crate) fn lateness_said(query: &Query, newest_arrival: Option<DateTime<Utc>>) {
+    let Some(until) = query.until else { return };
+    let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ");
+    if let Some(late) = query.late {
+        crate::say!(
+            "report: readings measured before {} that arrived after {} are not read (--late all reads them)",
+            at(until),
+            at(until + late)
+        );
+    }
+    if let Some(arrived) = newest_arrival.filter(|a| *a > until) {
+        let after = humantime::format_duration(std::time::Duration::from_secs((arrived - until).num_seconds() as u64));
+        crate::say!("report: the newest reading read arrived {after} after the window's end, at {}", at(arrived));
+    }
 }
 
 /// Error records under the error prefix, counted by their `errorCode` and by device (an IoT message opened).
@@ -210,6 +281,7 @@ mod tests {
         let q = Query {
             since: Some(at("2026-11-25T21:30:00Z")),
             until: Some(at("2026-11-25T22:30:00Z")),
+            late: Some(Duration::zero()),
             ..Query::default()
         };
         // Hour 20 can hold what arrived at 21:30 (an object is filed under its oldest record's hour).
@@ -225,11 +297,16 @@ mod tests {
             select_objects(&lake, &unlisted, "", &q).unwrap().into_iter().map(|o| o.key).collect();
         assert_eq!(filtered, window);
         assert_eq!(keys(Query::default()).len(), 4);
-        // `until` is exclusive: the hour that starts at it holds nothing before it.
+        // Readings of the window arrive up to the lateness allowance after it (an hour by default), and `until`
+        // is exclusive: the hour that starts at until + allowance holds nothing the window reads.
+        let punctual = Query { late: Some(Duration::zero()), ..q.clone() };
+        assert_eq!(keys(punctual), window, "without lateness, the window's own arrival hours");
         let open_ended = Query { until: Some(at("2026-11-25T21:00:00Z")), ..Query::default() };
+        assert_eq!(keys(open_ended).len(), 2, "hour 21 can hold what was measured before 21:00");
+        let open_ended = Query { until: Some(at("2026-11-25T21:00:00Z")), late: Some(Duration::zero()), ..q.clone() };
         assert_eq!(keys(open_ended).len(), 1);
-        let open_ended = Query { until: Some(at("2026-11-25T21:00:01Z")), ..Query::default() };
-        assert_eq!(keys(open_ended).len(), 2);
+        let any = Query { until: Some(at("2026-11-25T21:00:00Z")), late: None, ..Query::default() };
+        assert_eq!(keys(any).len(), 4, "--late all reads every later arrival");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::Query;
 use crate::prefix::{first_partition_hour, last_partition_hour};
 
 /// The readings' fields as the table has them (lowercase) and as the readings carry them.
-pub(crate) const FIELDS: [(&str, &str); 17] = [
+pub(crate) const FIELDS: [(&str, &str); 18] = [
     ("device_id", "device_id"),
     ("seq", "seq"),
     ("sim_run", "sim_run"),
@@ -27,6 +27,7 @@ pub(crate) const FIELDS: [(&str, &str); 17] = [
     ("t", "T"),
     ("rh", "RH"),
     ("_firehose_arrival", "_firehose_arrival"),
+    ("_reading_time", "_reading_time"),
 ];
 
 /// A SQL text and its positional execution parameters (SQL literals).
@@ -83,20 +84,23 @@ pub(crate) fn partition_floor(query: &Query) -> Option<DateTime<Utc>> {
     query.since.map(first_partition_hour)
 }
 
-/// The filters every engine applies: the partitions from `floor` to `--until` (or now), the exact time, and
-/// the devices.
+/// When a row's reading was measured, in SQL: the scan engine's rule ([`super::reading_time`]): the transform's
+/// `_reading_time`; for rows without one the device's `time` (UTC when it has no zone) unless it is before 2024
+/// or more than an hour after the arrival, then the arrival.
+const READING_TIME: &str = "coalesce(try(from_iso8601_timestamp(\"_reading_time\")), \
+     CASE WHEN try(from_iso8601_timestamp(\"time\")) >= from_iso8601_timestamp('2024-01-01T00:00:00Z') \
+     AND try(from_iso8601_timestamp(\"time\")) <= try(from_iso8601_timestamp(\"_firehose_arrival\")) + INTERVAL '1' HOUR \
+     THEN try(from_iso8601_timestamp(\"time\")) END, try(from_iso8601_timestamp(\"_firehose_arrival\")))";
+
+/// The filters every engine applies: the arrival partitions that can hold readings measured in the window
+/// (from `floor` to `--until` plus the lateness allowance, or now), the reading time, and the devices.
 fn filters(query: &Query, floor: DateTime<Utc>, parameters: &mut Vec<String>) -> Vec<String> {
-    let mut wheres = vec![partitions(floor, last_partition_hour(query.until.unwrap_or_else(Utc::now)))];
-    if query.since.is_some() || query.until.is_some() {
-        // The scan engine's time: the arrival time, else the device's TIME (UTC when it has no zone).
-        let time =
-            "coalesce(try(from_iso8601_timestamp(\"_firehose_arrival\")), try(from_iso8601_timestamp(\"time\")))";
-        if let Some(since) = query.since {
-            wheres.push(format!("{time} >= {}", timestamp(since)));
-        }
-        if let Some(until) = query.until {
-            wheres.push(format!("{time} < {}", timestamp(until)));
-        }
+    let mut wheres = vec![partitions(floor, last_partition_hour(query.last_arrival()))];
+    if let Some(since) = query.since {
+        wheres.push(format!("{READING_TIME} >= {}", timestamp(since)));
+    }
+    if let Some(until) = query.until {
+        wheres.push(format!("{READING_TIME} < {}", timestamp(until)));
     }
     if !query.devices.is_empty() {
         let marks = vec!["?"; query.devices.len()].join(", ");
@@ -114,13 +118,13 @@ fn with_where(mut sql: String, wheres: &[String]) -> String {
     sql
 }
 
-/// The readings that match `query`, oldest arrival first.
+/// The readings that match `query`, oldest first.
 pub(crate) fn readings(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
     let columns: Vec<String> = FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect();
     let wheres = filters(query, floor, &mut parameters);
     let sql = with_where(format!("SELECT {}\nFROM \"{table}\"", columns.join(", ")), &wheres)
-        + "\nORDER BY \"_firehose_arrival\", device_id, seq";
+        + &format!("\nORDER BY {READING_TIME}, device_id, seq");
     Statement { sql, parameters }
 }
 
@@ -165,7 +169,8 @@ mod tests {
         }
         let until = Query { until: Some(t("2026-01-01T05:10:00Z")), ..Query::default() };
         let s = readings(&until, floor(), "readings");
-        assert!(s.sql.contains("((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 5))"), "{}", s.sql);
+        let hours = "((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 6))";
+        assert!(s.sql.contains(hours), "until 05:10 and an hour for late arrivals: {}", s.sql);
         assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""));
         assert_eq!(partition_floor(&until).unwrap_or(floor()), floor());
         let since = Query { since: Some(t("2026-11-25T21:30:00Z")), ..Query::default() };
@@ -204,10 +209,21 @@ mod tests {
 
     #[test]
     fn since_and_until_give_partitions_and_the_exact_time() {
-        let q =
-            Query { since: Some(t("2026-11-25T21:30:00Z")), until: Some(t("2026-11-25T22:15:00Z")), devices: vec![] };
+        let q = Query {
+            since: Some(t("2026-11-25T21:30:00Z")),
+            until: Some(t("2026-11-25T22:15:00Z")),
+            ..Query::default()
+        };
         let s = readings(&q, partition_floor(&q).unwrap_or(floor()), "readings");
-        assert!(s.sql.contains("hour BETWEEN 20 AND 22"), "an hour before since: {}", s.sql);
+        assert!(s.sql.contains("hour BETWEEN 20 AND 23"), "an hour before since, an hour of lateness: {}", s.sql);
+        assert!(s.sql.contains("coalesce(try(from_iso8601_timestamp(\"_reading_time\"))"), "{}", s.sql);
+        let all = Query { late: None, ..q };
+        let s = readings(&all, partition_floor(&all).unwrap_or(floor()), "readings");
+        assert!(
+            s.sql.contains("(year = 2026 AND month = 11 AND day = 26)"),
+            "--late all reads every later partition: {}",
+            s.sql
+        );
         assert!(s.sql.contains(">= from_iso8601_timestamp('2026-11-25T21:30:00.000Z')"), "{}", s.sql);
         assert!(s.sql.contains("< from_iso8601_timestamp('2026-11-25T22:15:00.000Z')"), "{}", s.sql);
     }
@@ -225,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_summary_aggregates_per_device_in_sql() {
-        let q = Query { since: Some(t("2026-11-25T21:00:00Z")), until: None, devices: vec!["aq-1".into()] };
+        let q = Query { since: Some(t("2026-11-25T21:00:00Z")), devices: vec!["aq-1".into()], ..Query::default() };
         let s = summary(&q, partition_floor(&q).unwrap_or(floor()), "readings");
         for part in
             ["count(*) AS readings", "round(avg(pm2_5), 2)", "max(aqi) AS aqi_max", "GROUP BY 1", "device_id IN (?)"]

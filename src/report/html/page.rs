@@ -141,7 +141,7 @@ pub fn write(page: &Page, ctx: &Context, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "<p class=\"meta\">Readings ingested from {}. Source: {}.</p>",
+        "<p class=\"meta\">Readings measured from {}. Source: {}.</p>",
         escape(&window),
         escape(&ctx.source)
     )?;
