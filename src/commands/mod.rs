@@ -119,44 +119,67 @@ pub fn run(mut cli: Cli) -> Result<Exit> {
         Command::Man(args) => return help::man(args),
         _ => {}
     }
-    let target = if cli.local {
+    // Decided before any AWS configuration is built: the verbs that exist only on one machine run there.
+    let local = cli.local || matches!(cli.command, Command::Demo(_) | Command::Broker(_));
+    let target = if local {
         Target::Local(LocalTarget::new(&cli.data_dir))
     } else {
         let stack = cli.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
-        Target::Aws { aws: Box::new(Aws::connect(&cli.aws)?), stack }
+        let aws = Aws::connect(&cli.aws).map_err(|e| with_local_hint(e, &cli.data_dir))?;
+        Target::Aws { aws: Box::new(aws), stack }
     };
+    let result = dispatch(&cli, &target);
+    match result {
+        Err(e) if !local && crate::error::kind(&e) == Some(crate::error::Kind::Credentials) => {
+            Err(with_local_hint(e, &cli.data_dir))
+        }
+        other => other,
+    }
+}
+
+/// An AWS verb that found no region or no credentials, where a local deployment exists: say `--local`.
+fn with_local_hint(error: anyhow::Error, data_dir: &std::path::Path) -> anyhow::Error {
+    match LocalTarget::new(data_dir).load() {
+        Ok(Some(_)) => error.context(format!(
+            "on AWS (a local deployment exists under {}: add --local to run on it)",
+            data_dir.display()
+        )),
+        _ => error,
+    }
+}
+
+fn dispatch(cli: &Cli, target: &Target) -> Result<Exit> {
     match &cli.command {
         // The control plane differs by nature between targets: the one place that picks the implementation.
-        Command::Deploy(args) => match &target {
+        Command::Deploy(args) => match target {
             Target::Local(local) => deploy::run_local(local, cli.stack.clone(), args),
             Target::Aws { aws, .. } => deploy::aws::run(aws, cli.stack.clone(), args, cli.quiet),
         },
         Command::Simulate(args) => {
-            let request = simulate::request(args, cli.quiet, devices_dir(&cli))?;
+            let request = simulate::request(args, cli.quiet, devices_dir(cli))?;
             if args.dry_run {
-                simulate::dry_run(&target, &request)
+                simulate::dry_run(target, &request)
             } else {
-                simulate::run(&target, &request).map(|(exit, ..)| exit)
+                simulate::run(target, &request).map(|(exit, ..)| exit)
             }
         }
-        Command::Report(args) => report::run(&target, &report::request(args, cli.quiet)?),
-        Command::Logs(args) => logs::run(&target, &logs::request(args)?),
-        Command::Status(args) => match &target {
+        Command::Report(args) => report::run(target, &report::request(args, cli.quiet)?),
+        Command::Logs(args) => logs::run(target, &logs::request(args)?),
+        Command::Status(args) => match target {
             Target::Local(local) => status::run_local(local, args),
             Target::Aws { aws, stack } => status::run_aws(aws, stack, args),
         },
-        Command::Health(args) => health::run(&target, &health::request(args)?),
-        Command::Reprocess(args) => reprocess::run(&target, &reprocess::request(args)?, cli.quiet),
-        Command::Teardown(args) => match &target {
+        Command::Health(args) => health::run(target, &health::request(args)?),
+        Command::Reprocess(args) => reprocess::run(target, &reprocess::request(args)?, cli.quiet),
+        Command::Teardown(args) => match target {
             Target::Local(local) => teardown::run_local(local, args),
-            Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, &devices_dir(&cli), cli.quiet),
+            Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, &devices_dir(cli), cli.quiet),
         },
-        Command::Devices(args) => devices::run(&target, args, &devices_dir(&cli), cli.quiet),
-        Command::Broker(args) => broker::run(&target, args, cli.quiet),
-        Command::Demo(args) => match &target {
-            Target::Local(local) => demo::run(local, args, cli.stack.clone(), cli.quiet),
-            Target::Aws { .. } => Err(invalid!("demo runs on the local target: add --local")),
-        },
+        Command::Devices(args) => devices::run(target, args, &devices_dir(cli), cli.quiet),
+        Command::Broker(args) => broker::run(target, args, cli.quiet),
+        Command::Demo(args) => {
+            demo::run(target.local("demo runs on the local target")?, args, cli.stack.clone(), cli.quiet)
+        }
         Command::Template(_) | Command::Cost(_) | Command::Completions(_) | Command::Man(_) => {
             unreachable!("handled above")
         }

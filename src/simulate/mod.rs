@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
-use rand::rngs::SmallRng;
-use rand::{Rng as _, SeedableRng as _};
+use rand::Rng as _;
 use serde::Serialize;
 
 use crate::progress::Progress;
@@ -312,7 +311,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
     let started = Instant::now();
     let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, plan.devices));
     let mut devices: Vec<SimulatedDevice> = (0..plan.devices).map(|i| SimulatedDevice::new(i, plan.seed)).collect();
-    let mut chooser = SmallRng::seed_from_u64(plan.seed.wrapping_add(1));
+    let share = malformed::Share::new(plan.malformed_ratio, total, plan.seed);
     let mut progress = Progress::new("simulate", total, plan.quiet);
     let (tx, rx) = mpsc::sync_channel::<Vec<Outgoing<Tag>>>(plan.concurrency * 2);
     let rx = Mutex::new(rx);
@@ -361,7 +360,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
                 let device_index = (made % plan.devices as u64) as usize;
                 let device = &mut devices[device_index];
                 let mut bytes = Vec::with_capacity(320);
-                let malformed = plan.malformed_ratio > 0.0 && chooser.random_bool(plan.malformed_ratio);
+                let malformed = share.is_malformed(made);
                 let (time, hour) = stamps.stamp(device_index, device.next_seq());
                 let seq = if malformed {
                     let seq = device.skip();
