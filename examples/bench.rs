@@ -14,6 +14,9 @@
 //! (when there). Peak RSS figures want the binary run directly (`target/release/examples/bench html`): through
 //! `cargo run`, Linux carries cargo's own peak into the child's.
 //!
+//! copies: CPU-s of a CSV report and of the summary over the report bench's lake, dropping copies of a reading and
+//! keeping them (`--keep-duplicates`), alternating, medians of seven; and the seen-set's bytes per reading.
+//!
 //! picture FILE: the README's picture — the page of a day of readings from twelve devices, one a minute each, written
 //! to FILE (then `chromium --headless --screenshot=docs/report-page.png --window-size=1280,1800 file://FILE`).
 //!
@@ -363,6 +366,81 @@ fn main() {
     if which.is_empty() || which == "html" {
         html();
     }
+    if which.is_empty() || which == "copies" {
+        copies();
+    }
+}
+
+/// copies: what dropping copies of a reading costs `report` on the report bench's lake (200,000 readings, gzip):
+/// CPU-s of a CSV report and of the summary, with and without it (`--keep-duplicates`), runs alternating, medians
+/// of seven; then the seen-set's heap per reading.
+fn copies() {
+    let (dir, target, deployment) = target();
+    let stream = target.start_stream(&deployment).expect("stream");
+    run(&stream, &plan(1000, 200.0, 1.0, dir.path().join("spool"))).expect("simulate");
+    stream.close().expect("flush");
+    let lake = target.lake(&deployment.settings.bucket);
+    let prefix = reaqtions::prefix::Prefix::parse(&deployment.settings.prefix, false).expect("prefix");
+    let objects = select_objects(&lake, &prefix, "", &Query::default()).expect("list");
+    let once = |keep: bool, summary: bool| -> (f64, u64) {
+        let query = Query::default().keeping_duplicates(keep);
+        let cpu = cpu_seconds();
+        let mut sink = std::io::sink();
+        let rows = if summary {
+            let mut summary = DeviceSummary::default();
+            let stats = for_each_row(&lake, &objects, &query, 8, &mut |_| {}, |row, _| {
+                summary.add(&row);
+                Ok(())
+            })
+            .expect("rows");
+            summary.add_copies(&Default::default());
+            stats.rows
+        } else {
+            let mut writer = RowWriter::new(Format::Csv, Columns::default(), &mut sink).expect("writer");
+            let stats = for_each_row(&lake, &objects, &query, 8, &mut |_| {}, |row, line| writer.write_line(row, line))
+                .expect("rows");
+            writer.finish().expect("csv");
+            stats.rows
+        };
+        (cpu_seconds() - cpu, rows)
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for summary in [false, true] {
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        for round in 0..7 {
+            for keep in if round % 2 == 0 { [false, true] } else { [true, false] } {
+                let (cpu, rows) = once(keep, summary);
+                assert_eq!(rows, 200_000, "no copies in this lake: the same rows either way");
+                if keep { without.push(cpu) } else { with.push(cpu) }
+            }
+        }
+        let (with, without) = (median(with), median(without));
+        println!(
+            "report {} over 200,000 readings: {with:.3} CPU-s dropping copies, {without:.3} keeping them (median of 7, alternating) = {:+.1} %",
+            if summary { "--summary" } else { "csv" },
+            (with / without - 1.0) * 100.0
+        );
+    }
+    // The seen-set alone: the time `judge` takes per reading, on top of reading and parsing it.
+    let mut seen = reaqtions::copies::Copies::default();
+    let mut judging = Duration::ZERO;
+    for_each_row(&lake, &objects, &Query::default().keeping_duplicates(true), 8, &mut |_| {}, |row, line| {
+        let started = Instant::now();
+        seen.judge(&row, line);
+        judging += started.elapsed();
+        Ok(())
+    })
+    .expect("rows");
+    println!("judging alone: {:.0} ns/reading (timer included)", judging.as_nanos() as f64 / seen.len() as f64);
+    println!(
+        "seen-set (seq keys): {} readings, {} bytes = {:.1} bytes/reading",
+        seen.len(),
+        seen.heap_bytes(),
+        seen.heap_bytes() as f64 / seen.len() as f64
+    );
 }
 
 /// The README's picture: a realistic fleet (twelve devices) over a day, one reading a minute each.

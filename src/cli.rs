@@ -16,8 +16,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
 
-    /// Run against the local target (the whole pipeline on this machine) instead of AWS.
-    #[arg(long, global = true, env = "REAQTIONS_LOCAL")]
+    /// Run against the local target (the whole pipeline on this machine) instead of AWS (`demo` and `broker`
+    /// always do). REAQTIONS_LOCAL takes 1/0, true/false, yes/no, on/off.
+    #[arg(long, global = true, env = "REAQTIONS_LOCAL", value_parser = clap::builder::BoolishValueParser::new())]
     pub(crate) local: bool,
 
     /// The local target's data directory (deployment record, lake, logs).
@@ -410,6 +411,10 @@ pub(crate) struct ReportArgs {
     /// One row per device instead of the readings.
     #[arg(long)]
     pub(crate) summary: bool,
+    /// Every line the lake holds: by default a reading the lake holds more than once (a retry's copy) is reported
+    /// once, and the copies dropped are counted (docs/analysing.md says what a copy is).
+    #[arg(long, conflicts_with = "sql")]
+    pub(crate) keep_duplicates: bool,
     /// Objects read at once (S3 latency wants many in flight).
     #[arg(long, default_value_t = 32)]
     pub(crate) concurrency: usize,

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod compression;
+pub mod copies;
 mod cost;
 pub mod deprecated;
 mod device;

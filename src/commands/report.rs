@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 
 use super::{Exit, Target, parse_time};
 use crate::cli::{Lateness, ReportArgs};
+use crate::copies::CopyCounts;
 use crate::invalid;
 use crate::prefix::Prefix;
 use crate::progress::Progress;
@@ -31,6 +32,7 @@ pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
         until: args.until.as_deref().map(parse_time).transpose()?,
         devices: args.devices.clone(),
         late,
+        keep_duplicates: args.keep_duplicates,
     };
     if let (Some(s), Some(u)) = (query.since, query.until)
         && s >= u
@@ -132,6 +134,9 @@ pub(crate) fn write_report(
             n += 1;
             Ok(())
         })?;
+        if stats.copies.is_some() {
+            summary.add_copies(&stats.copies_by_device);
+        }
         let mut writer = RowWriter::new(request.format, DeviceSummary::columns(), out)?;
         for row in summary.rows() {
             writer.write(row)?;
@@ -150,6 +155,7 @@ pub(crate) fn write_report(
     let (rows, objects) =
         (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
     crate::say!("report: {rows} from {objects} in s3://{}", lake.bucket());
+    copies_said(stats.copies);
     crate::report::lateness_said(query, stats.newest_arrival);
     if errors.by_code.is_empty() {
         crate::say!("report: no error records");
@@ -168,4 +174,20 @@ pub(crate) fn write_report(
         crate::warning!("report: partial — {} above", crate::output::count(stats.problems.len() as u64, "problem"));
         Ok(Exit::Incomplete)
     }
+}
+
+/// Says, in one line, how many copies of readings were dropped and how many conflicts were kept.
+fn copies_said(copies: Option<CopyCounts>) {
+    let Some(CopyCounts { dropped, conflicts }) = copies else {
+        crate::say!("report: every copy of a reading kept (--keep-duplicates)");
+        return;
+    };
+    let conflicts = match conflicts {
+        0 => "no conflicts".to_owned(),
+        n => format!("{} kept (one key, other values: not copies)", crate::output::count(n, "conflict")),
+    };
+    let copies = if dropped == 1 { "1 copy".to_owned() } else { format!("{dropped} copies") };
+    crate::say!(
+        "report: {copies} of readings dropped (each reading counted once; --keep-duplicates shows them), {conflicts}"
+    );
 }

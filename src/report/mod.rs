@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
 use self::output::{Engine, Format};
+use crate::copies::{Copies, CopyCounts, Verdict};
 use crate::prefix::{Prefix, first_partition_hour, key_hour, last_partition_hour};
 use crate::read_ahead::for_each_object;
 use crate::settings::PipelineSettings;
@@ -48,6 +49,9 @@ pub struct Query {
     /// How long after `until` a reading of the window may have arrived and still be read (`report --late`);
     /// `None` reads every later arrival.
     pub(crate) late: Option<Duration>,
+    /// Every line the lake holds (`report --keep-duplicates`) instead of one copy of each reading
+    /// ([`crate::copies`]).
+    pub(crate) keep_duplicates: bool,
 }
 
 /// `report --late`'s default: readings that arrive up to an hour after the window still count.
@@ -56,11 +60,16 @@ pub(crate) const DEFAULT_LATENESS: Duration = Duration::hours(1);
 impl Default for Query {
     /// Every reading, of every device, with the default lateness allowance.
     fn default() -> Query {
-        Query { since: None, until: None, devices: Vec::new(), late: Some(DEFAULT_LATENESS) }
+        Query { since: None, until: None, devices: Vec::new(), late: Some(DEFAULT_LATENESS), keep_duplicates: false }
     }
 }
 
 impl Query {
+    /// The same query, keeping every copy of a reading (`true`) or one (`false`, the default).
+    pub fn keeping_duplicates(self, keep: bool) -> Query {
+        Query { keep_duplicates: keep, ..self }
+    }
+
     /// The last arrival time whose partition is read: `until` plus the lateness allowance, or now when there is
     /// no `until` or no allowance (`--late all`). Readings arrive after they are measured, so the arrival
     /// partitions of a window start an hour before `since` ([`first_partition_hour`]) and end here.
@@ -82,6 +91,9 @@ pub struct ReadStats {
     pub(crate) problems: Vec<String>,
     /// When the newest reported reading arrived (readings of a past window can still be arriving).
     pub(crate) newest_arrival: Option<DateTime<Utc>>,
+    /// Copies dropped and conflicts kept, in all and by device; `None` when copies were kept.
+    pub copies: Option<CopyCounts>,
+    pub(crate) copies_by_device: BTreeMap<String, CopyCounts>,
 }
 
 /// Objects under `prefix` that can hold rows in the query's time range: with a time filter, only the hour
@@ -147,7 +159,9 @@ fn parse_row_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Reads every row of `objects` that matches the query, in key order, handing each to `row` with the line it
-/// was parsed from; `object_done` hears the running row count after each object (for progress).
+/// was parsed from; `object_done` hears the running row count after each object (for progress). Unless the query
+/// keeps duplicates, a copy of a reading already handed over is dropped and counted ([`crate::copies`]): objects
+/// come in key order and lines in order, so the first copy is kept whatever the concurrency.
 pub fn for_each_row(
     lake: &dyn ObjectLake,
     objects: &[ObjectMeta],
@@ -157,6 +171,7 @@ pub fn for_each_row(
     mut row: impl FnMut(Row, &[u8]) -> Result<()>,
 ) -> Result<ReadStats> {
     let mut stats = ReadStats::default();
+    let mut copies = (!query.keep_duplicates).then(Copies::default);
     for_each_object(lake, objects, concurrency, |meta, bytes| {
         stats.objects += 1;
         let bytes = match bytes {
@@ -186,6 +201,11 @@ pub fn for_each_row(
                     continue;
                 }
             }
+            if let Some(copies) = copies.as_mut()
+                && copies.judge(&parsed, line) == Verdict::Copy
+            {
+                continue;
+            }
             if let Some(arrived) = arrival_time(&parsed) {
                 stats.newest_arrival = stats.newest_arrival.max(Some(arrived));
             }
@@ -195,6 +215,10 @@ pub fn for_each_row(
         object_done(stats.rows);
         Ok(())
     })?;
+    if let Some(copies) = copies {
+        stats.copies = Some(copies.counts());
+        stats.copies_by_device = copies.by_device().clone();
+    }
     Ok(stats)
 }
 

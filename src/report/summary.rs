@@ -1,5 +1,5 @@
 //! `report --summary`: one row per device — readings, first and last TIME, mean and max of PM2_5 and PM10,
-//! max AQI with its EPA category.
+//! max AQI with its EPA category, and the copies of its readings dropped and conflicts kept (when counted).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::Row;
 use super::columns::Columns;
 use crate::aqi::category;
+use crate::copies::CopyCounts;
 
 /// The device column for readings without `device_id` (the original fleet).
 pub(crate) const NO_DEVICE: &str = "(no device_id)";
@@ -41,14 +42,17 @@ struct DeviceSpan {
     pm25: Stat,
     pm10: Stat,
     aqi: Stat,
+    copies: CopyCounts,
 }
 
 #[derive(Debug, Default)]
 pub struct DeviceSummary {
     devices: BTreeMap<String, DeviceSpan>,
+    /// Whether copies were counted ([`DeviceSummary::add_copies`]): the rows then say how many.
+    copies_counted: bool,
 }
 
-pub(crate) const COLUMNS: [&str; 10] = [
+pub(crate) const COLUMNS: [&str; 12] = [
     "device_id",
     "readings",
     "first_TIME",
@@ -59,6 +63,8 @@ pub(crate) const COLUMNS: [&str; 10] = [
     "PM10_max",
     "AQI_max",
     "AQI_category",
+    "copies_dropped",
+    "conflicts",
 ];
 
 impl DeviceSummary {
@@ -80,6 +86,15 @@ impl DeviceSummary {
         d.aqi.add(num("AQI"));
     }
 
+    /// The copies dropped and conflicts kept, by device (the readings kept are added first): every row then has
+    /// `copies_dropped` and `conflicts`.
+    pub fn add_copies(&mut self, by_device: &BTreeMap<String, CopyCounts>) {
+        self.copies_counted = true;
+        for (id, counts) in by_device {
+            self.devices.entry(id.clone()).or_default().copies = *counts;
+        }
+    }
+
     pub(crate) fn columns() -> Columns {
         Columns::with(&COLUMNS)
     }
@@ -92,10 +107,15 @@ impl DeviceSummary {
                 "PM2_5_mean": d.pm25.mean(), "PM2_5_max": d.pm25.max, "PM10_mean": d.pm10.mean(), "PM10_max": d.pm10.max,
                 "AQI_max": d.aqi.max.map(|a| a.round() as i64), "AQI_category": d.aqi.max.map(category),
             });
-            match row {
+            let mut row = match row {
                 Value::Object(map) => map,
                 _ => unreachable!("json! object"),
+            };
+            if self.copies_counted {
+                row.insert("copies_dropped".into(), d.copies.dropped.into());
+                row.insert("conflicts".into(), d.copies.conflicts.into());
             }
+            row
         })
     }
 }
@@ -125,5 +145,10 @@ mod tests {
         assert_eq!(b["PM10_max"], 30.0);
         assert_eq!(b["AQI_max"], 71);
         assert_eq!(b["AQI_category"], "Moderate");
+        assert!(!b.contains_key("copies_dropped"), "not counted, not said");
+        s.add_copies(&BTreeMap::from([("b".to_owned(), CopyCounts { dropped: 3, conflicts: 1 })]));
+        let rows: Vec<Row> = s.rows().collect();
+        assert_eq!((&rows[0]["copies_dropped"], &rows[0]["conflicts"]), (&0.into(), &0.into()));
+        assert_eq!((&rows[1]["copies_dropped"], &rows[1]["conflicts"]), (&3.into(), &1.into()));
     }
 }

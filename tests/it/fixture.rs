@@ -36,6 +36,10 @@ pub(crate) trait Cli {
 
     /// Deploys with `args` added: locally as it is, against moto with a deployable zip and no smoke test.
     fn deploy(&self, args: &[&str]) -> Value;
+
+    /// Puts `body` under `key` in the deployment's raw bucket, where Firehose would file it (a lake a test lays
+    /// out itself).
+    fn place(&self, key: &str, body: &[u8]);
 }
 
 /// One scenario on the local target, then against moto, from the same test body.
@@ -98,6 +102,12 @@ impl Cli for Env {
 
     fn deploy(&self, args: &[&str]) -> Value {
         self.json(&[&["deploy", "--format", "json"], args].concat())
+    }
+
+    fn place(&self, key: &str, body: &[u8]) {
+        let path = self.data_dir().join("lake").join("reaqtions-iot-data-lake-raw").join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
     }
 }
 
@@ -242,6 +252,11 @@ impl Cli for AwsEnv {
         let zip = self.zip_for(arch);
         let zip = zip.to_str().unwrap();
         self.json(&[&["deploy", "--lambda-zip", zip, "--no-smoke", "--format", "json"], args].concat())
+    }
+
+    fn place(&self, key: &str, body: &[u8]) {
+        let put = self.s3().put_object().bucket(RAW).key(key).body(body.to_vec().into()).send();
+        self.runtime.block_on(put).unwrap();
     }
 }
 

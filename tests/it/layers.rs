@@ -11,7 +11,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
     ("the engines", &["simulate", "report", "health", "reprocess", "cost", "read_ahead"]),
     ("the targets", &["aws", "local", "mqtt"]),
     ("the seams", &["target"]),
-    ("the domain", &["settings", "prefix", "compression", "lifecycle", "failed_records", "aqi", "device"]),
+    ("the domain", &["settings", "prefix", "compression", "copies", "lifecycle", "failed_records", "aqi", "device"]),
     ("the foundation", &["error", "limits", "output", "progress"]),
 ];
 

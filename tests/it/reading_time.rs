@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::{AwsEnv, Cli, Env, RAW};
+use crate::{AwsEnv, Cli, Env};
 
 const ARRIVAL_LAYOUT: &str = "processed/year=2026/month=11/day=25";
 
@@ -69,26 +69,24 @@ fn windows_read_by_reading_time(cli: &dyn Cli) {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("\"soon\" is not a duration or all"));
 }
 
+/// The deployment on `cli`'s target with [`objects`] placed in its lake.
+fn laid_out(cli: &dyn Cli) {
+    cli.deploy(&[]);
+    for (key, body) in objects() {
+        cli.place(&key, body.as_bytes());
+    }
+}
+
 #[test]
 fn a_late_reading_is_reported_in_the_hour_it_was_measured_locally() {
     let env = Env::default();
-    env.ok(&["deploy"]);
-    for (key, body) in objects() {
-        let path = env.data_dir().join("lake").join("reaqtions-iot-data-lake-raw").join(key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, body).unwrap();
-    }
+    laid_out(&env);
     windows_read_by_reading_time(&env);
 }
 
 #[test]
 fn a_late_reading_is_reported_in_the_hour_it_was_measured_on_s3() {
     let env = AwsEnv::start();
-    let zip = env.zip();
-    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
-    for (key, body) in objects() {
-        let put = env.s3().put_object().bucket(RAW).key(key).body(body.into_bytes().into()).send();
-        env.runtime.block_on(put).unwrap();
-    }
+    laid_out(&env);
     windows_read_by_reading_time(&env);
 }
