@@ -19,7 +19,7 @@ pub const MAX_AHEAD_OF_ARRIVAL_MS: i64 = HOUR_MS;
 /// `None` when it is not one: `YYYY-MM-DD` then `T` (or a space), `HH:MM:SS`, an optional fraction of 1-9
 /// digits (truncated to milliseconds), and an optional zone (`Z` or `±HH:MM`). Without a zone it is taken as
 /// UTC (the original devices send their local time without one; the reports read it so too).
-pub(crate) fn parse_utc_ms(b: &[u8]) -> Option<i64> {
+pub fn parse_utc_ms(b: &[u8]) -> Option<i64> {
     let num = |at: usize, len: usize| -> Option<u32> {
         let digits = b.get(at..at + len)?;
         digits.iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))

@@ -191,3 +191,19 @@ fn copies_said(copies: Option<CopyCounts>) {
         "report: {copies} of readings dropped (each reading counted once; --keep-duplicates shows them), {conflicts}"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command, Lateness};
+    use crate::report::{DEFAULT_LATENESS, Query};
+
+    #[test]
+    fn the_flags_default_lateness_is_the_querys() {
+        let cli = Cli::try_parse_from(["reaqtions", "report"]).unwrap();
+        let Command::Report(args) = &cli.command else { panic!("report") };
+        assert_eq!(args.late, Lateness::Within(DEFAULT_LATENESS.to_std().unwrap()));
+        assert_eq!(super::request(args, true).unwrap().query.late, Query::default().late);
+    }
+}

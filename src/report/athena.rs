@@ -96,7 +96,9 @@ pub(crate) fn report(
             summary_row(row)
         } else {
             let row = reading_row(row);
-            newest_arrival = newest_arrival.max(crate::report::arrival_time(&row));
+            if request.query.until.is_some() {
+                newest_arrival = newest_arrival.max(crate::report::arrival_time(&row));
+            }
             row
         };
         writer.write(row)

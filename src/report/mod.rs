@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
 use self::output::{Engine, Format};
@@ -151,11 +151,9 @@ pub(crate) fn arrival_time(row: &Row) -> Option<DateTime<Utc>> {
     row.get(reaqtions_lambda::ARRIVAL_FIELD).and_then(Value::as_str).and_then(parse_row_time)
 }
 
-/// A time as rows carry it: RFC 3339, or ISO 8601 without a zone (UTC).
+/// A time as rows carry it, read as the transform reads `TIME`: RFC 3339, or ISO 8601 without a zone (UTC).
 fn parse_row_time(text: &str) -> Option<DateTime<Utc>> {
-    text.parse::<DateTime<Utc>>()
-        .ok()
-        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
+    DateTime::from_timestamp_millis(reaqtions_lambda::time::parse_utc_ms(text.as_bytes())?)
 }
 
 /// Reads every row of `objects` that matches the query, in key order, handing each to `row` with the line it
@@ -206,7 +204,10 @@ pub fn for_each_row(
             {
                 continue;
             }
-            if let Some(arrived) = arrival_time(&parsed) {
+            // How late the newest reading arrived is said only for a window with an end.
+            if query.until.is_some()
+                && let Some(arrived) = arrival_time(&parsed)
+            {
                 stats.newest_arrival = stats.newest_arrival.max(Some(arrived));
             }
             stats.rows += 1;

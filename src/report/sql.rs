@@ -84,23 +84,32 @@ pub(crate) fn partition_floor(query: &Query) -> Option<DateTime<Utc>> {
     query.since.map(first_partition_hour)
 }
 
-/// When a row's reading was measured, in SQL: the scan engine's rule ([`super::reading_time`]): the transform's
-/// `_reading_time`; for rows without one the device's `time` (UTC when it has no zone) unless it is before 2024
-/// or more than an hour after the arrival, then the arrival.
-const READING_TIME: &str = "coalesce(try(from_iso8601_timestamp(\"_reading_time\")), \
-     CASE WHEN try(from_iso8601_timestamp(\"time\")) >= from_iso8601_timestamp('2024-01-01T00:00:00Z') \
-     AND try(from_iso8601_timestamp(\"time\")) <= try(from_iso8601_timestamp(\"_firehose_arrival\")) + INTERVAL '1' HOUR \
-     THEN try(from_iso8601_timestamp(\"time\")) END, try(from_iso8601_timestamp(\"_firehose_arrival\")))";
+/// When a row's reading was measured, in SQL: the scan engine's rule ([`super::reading_time`]), with the
+/// transform's bounds (`reaqtions_lambda::time`): its `_reading_time`; for a row without one the device's `time`
+/// (UTC when it has no zone) unless it is before the first reading year or too far ahead of the arrival, then the
+/// arrival; a row without an arrival (not written by the transform) has its `time`.
+fn reading_time() -> String {
+    use reaqtions_lambda::time::{EARLIEST_READING_MS, MAX_AHEAD_OF_ARRIVAL_MS};
+    let earliest = DateTime::from_timestamp_millis(EARLIEST_READING_MS).expect("a valid instant");
+    let (time, arrival) =
+        ("try(from_iso8601_timestamp(\"time\"))", "try(from_iso8601_timestamp(\"_firehose_arrival\"))");
+    format!(
+        "coalesce(try(from_iso8601_timestamp(\"_reading_time\")), CASE WHEN {arrival} IS NULL THEN {time} \
+         WHEN {time} >= {} AND {time} <= {arrival} + INTERVAL '{}' SECOND THEN {time} ELSE {arrival} END)",
+        timestamp(earliest),
+        MAX_AHEAD_OF_ARRIVAL_MS / 1000
+    )
+}
 
 /// The filters every engine applies: the arrival partitions that can hold readings measured in the window
 /// (from `floor` to `--until` plus the lateness allowance, or now), the reading time, and the devices.
 fn filters(query: &Query, floor: DateTime<Utc>, parameters: &mut Vec<String>) -> Vec<String> {
     let mut wheres = vec![partitions(floor, last_partition_hour(query.last_arrival()))];
     if let Some(since) = query.since {
-        wheres.push(format!("{READING_TIME} >= {}", timestamp(since)));
+        wheres.push(format!("{} >= {}", reading_time(), timestamp(since)));
     }
     if let Some(until) = query.until {
-        wheres.push(format!("{READING_TIME} < {}", timestamp(until)));
+        wheres.push(format!("{} < {}", reading_time(), timestamp(until)));
     }
     if !query.devices.is_empty() {
         let marks = vec!["?"; query.devices.len()].join(", ");
@@ -124,7 +133,7 @@ pub(crate) fn readings(query: &Query, floor: DateTime<Utc>, table: &str) -> Stat
     let columns: Vec<String> = FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect();
     let wheres = filters(query, floor, &mut parameters);
     let sql = with_where(format!("SELECT {}\nFROM \"{table}\"", columns.join(", ")), &wheres)
-        + &format!("\nORDER BY {READING_TIME}, device_id, seq");
+        + &format!("\nORDER BY {}, device_id, seq", reading_time());
     Statement { sql, parameters }
 }
 
