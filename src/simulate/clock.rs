@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::invalid;
 
@@ -134,24 +134,18 @@ fn whole_second(at: DateTime<Utc>) -> DateTime<Utc> {
 
 /// The hour (UTC) `at` falls in, as hours since the epoch.
 pub(crate) fn hour_of(at: DateTime<Utc>) -> i64 {
-    at.timestamp().div_euclid(3600)
+    reaqtions_lambda::Hour::of_ms(at.timestamp_millis()).0
 }
 
-/// The hour (UTC) of the `TIME` a payload carries (a zone-less time is taken as UTC), if it carries one this
-/// can read: what `--resend` packs by.
+/// The hour (UTC) of the `TIME` a payload carries, read with the transform's own parser (so the packer and the
+/// transform never disagree on a reading's hour), if it carries one: what `--resend` packs by.
 pub(crate) fn hour_in(payload: &[u8]) -> Option<i64> {
     let at = memchr::memmem::find(payload, b"\"TIME\"")? + 6;
     let rest = &payload[at..];
     let open = rest.iter().position(|b| !matches!(b, b' ' | b':'))?;
     let rest = rest[open..].strip_prefix(b"\"")?;
-    let text = std::str::from_utf8(&rest[..memchr::memchr(b'"', rest)?]).ok()?;
-    let at = DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
-        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-            .map(|t| t.and_utc())
-    })?;
-    Some(hour_of(at))
+    let ms = reaqtions_lambda::time::parse_utc_ms(&rest[..memchr::memchr(b'"', rest)?])?;
+    Some(reaqtions_lambda::Hour::of_ms(ms).0)
 }
 
 /// Stamps readings: each reading's `TIME` (as [`super::device::format_time`] writes it) and its hour. Without a
@@ -189,7 +183,7 @@ impl Stamps {
 
     fn write(&mut self, at: DateTime<Utc>) {
         let seconds = at.timestamp();
-        self.hour = seconds.div_euclid(3600);
+        self.hour = hour_of(at);
         if self.prefix_hour != Some(self.hour) {
             self.prefix = at.format("%Y-%m-%dT%H:").to_string();
             self.prefix_hour = Some(self.hour);
