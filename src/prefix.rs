@@ -1,5 +1,6 @@
-//! Firehose S3 prefixes: parsing `!{timestamp:…}`, `!{firehose:…}` expressions, evaluating them the way
-//! Firehose does (UTC, Java DateTimeFormatter letters), naming objects, and listing hour partitions for pruning.
+//! Firehose S3 prefixes: parsing `!{timestamp:…}`, `!{firehose:…}` and `!{partitionKeyFromLambda:…}` expressions,
+//! evaluating them the way Firehose does (UTC, Java DateTimeFormatter letters), naming objects, and which hour
+//! partitions can hold the readings of a window, for both layouts.
 
 use anyhow::{Result, bail, ensure};
 use chrono::{DateTime, Datelike as _, Duration, Timelike as _, Utc};
@@ -9,12 +10,22 @@ use rand::distr::Alphanumeric;
 /// Appended by Firehose when a prefix has no timestamp expression.
 const DEFAULT_TIME_FOLDERS: &str = "yyyy/MM/dd/HH";
 
+/// Whether Firehose appends [`DEFAULT_TIME_FOLDERS`] to a prefix made only of partition keys (no timestamp).
+/// UNCONFIRMED (awaits a real account): AWS's documented dynamic-partitioning examples show objects directly under
+/// the keys, so reaqtions assumes it does not.
+pub(crate) const TIME_FOLDERS_AFTER_KEYS: bool = false;
+
+/// The partition keys the transform returns in event mode, in the order the tool's prefix nests them.
+pub(crate) const PARTITION_KEYS: [&str; 4] = ["year", "month", "day", "hour"];
+
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Literal(String),
     Timestamp(Vec<Field>),
     ErrorType,
     RandomString,
+    /// `!{partitionKeyFromLambda:<key>}`, one of [`PARTITION_KEYS`] (by index): the reading's own hour.
+    Key(usize),
 }
 
 /// One element of a Java DateTimeFormatter pattern.
@@ -55,8 +66,20 @@ impl Prefix {
                 Some(("firehose", "error-output-type")) => {
                     bail!("!{{firehose:error-output-type}} is only allowed in the error prefix")
                 }
-                Some(("partitionKeyFromQuery" | "partitionKeyFromLambda", _)) => {
-                    bail!("!{{{expr}}} needs dynamic partitioning, which reaqtions pipelines do not enable")
+                Some(("partitionKeyFromLambda", key)) if !error => {
+                    match PARTITION_KEYS.iter().position(|k| *k == key) {
+                        Some(index) => Part::Key(index),
+                        None => bail!(
+                            "!{{{expr}}} is not a key the transform returns ({})",
+                            PARTITION_KEYS.map(|k| format!("!{{partitionKeyFromLambda:{k}}}")).join(", ")
+                        ),
+                    }
+                }
+                Some(("partitionKeyFromLambda", _)) => {
+                    bail!("!{{{expr}}}: Firehose allows no partition keys in the error prefix")
+                }
+                Some(("partitionKeyFromQuery", _)) => {
+                    bail!("!{{{expr}}} needs JQ metadata extraction, which reaqtions pipelines do not use")
                 }
                 _ => bail!("unknown prefix expression !{{{expr}}}"),
             });
@@ -65,7 +88,8 @@ impl Prefix {
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.to_owned()));
         }
-        if !parts.iter().any(|p| matches!(p, Part::Timestamp(_))) {
+        let keyed = parts.iter().any(|p| matches!(p, Part::Key(_)));
+        if !parts.iter().any(|p| matches!(p, Part::Timestamp(_))) && (!keyed || TIME_FOLDERS_AFTER_KEYS) {
             parts.push(Part::Timestamp(parse_pattern(DEFAULT_TIME_FOLDERS)?));
             parts.push(Part::Literal("/".into()));
         }
@@ -83,6 +107,10 @@ impl Prefix {
                 Part::Literal(s) => out.push_str(s),
                 Part::ErrorType => out.push_str(error_type),
                 Part::RandomString => return Err("!{firehose:random-string} cannot be projected".into()),
+                Part::Key(index) => {
+                    seen[*index] += 1;
+                    out.push_str(&format!("${{{}}}", PARTITION_KEYS[*index]));
+                }
                 Part::Timestamp(fields) => {
                     for field in fields {
                         let (index, name) = match field {
@@ -121,8 +149,19 @@ impl Prefix {
         self.parts.contains(&Part::ErrorType)
     }
 
-    /// Evaluates the prefix for the arrival time of the oldest record in an object.
+    /// Whether objects are filed by partition keys (event mode) rather than by arrival time alone.
+    pub(crate) fn is_keyed(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Key(_)))
+    }
+
+    /// Evaluates the prefix for the arrival time of the oldest record in an object (and, for keys, its hour).
     pub(crate) fn render(&self, when: DateTime<Utc>, error_type: &str) -> String {
+        self.render_partition(when, when, error_type)
+    }
+
+    /// Evaluates the prefix for an object whose oldest record arrived at `arrival`, of the partition whose keys
+    /// are `hour`'s ([`reaqtions_lambda::PartitionKeys`]: zero-padded year, month, day, hour).
+    pub(crate) fn render_partition(&self, arrival: DateTime<Utc>, hour: DateTime<Utc>, error_type: &str) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -131,7 +170,11 @@ impl Prefix {
                 Part::RandomString => {
                     out.extend(rand::rng().sample_iter(Alphanumeric).take(11).map(char::from));
                 }
-                Part::Timestamp(fields) => format_fields(fields, when, &mut out),
+                Part::Timestamp(fields) => format_fields(fields, arrival, &mut out),
+                Part::Key(index) => {
+                    let field = [Field::Year(4), Field::Month(2), Field::Day(2), Field::Hour(2)][*index].clone();
+                    format_fields(&[field], hour, &mut out);
+                }
             }
         }
         out
@@ -145,50 +188,96 @@ impl Prefix {
         }
     }
 
-    /// The list prefixes of every partition hour that can hold records that arrived in `[since, until)`
-    /// ([`first_partition_hour`]), when the prefix is hour-partitioned and has no random part; `None` when listing
-    /// cannot be narrowed that way (the caller lists the static root).
-    pub(crate) fn hour_prefixes(
-        &self,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-        error_type: &str,
-    ) -> Option<Vec<String>> {
+    /// The list prefixes of the partition hours `hours` (first and last, as [`Prefix::partition_hours`] gives
+    /// them), when the prefix is hour-partitioned and has no random part; `None` when listing cannot be narrowed
+    /// that way (the caller lists the static root).
+    pub(crate) fn hour_prefixes(&self, hours: PartitionHours, error_type: &str) -> Option<Vec<String>> {
         let hourly = self.parts.iter().any(|p| match p {
             Part::Timestamp(fields) => fields.iter().any(|f| matches!(f, Field::Hour(_))),
+            Part::Key(index) => PARTITION_KEYS[*index] == "hour",
             _ => false,
         });
-        if !hourly || self.parts.contains(&Part::RandomString) || since > until {
+        // A prefix that mixes keys with arrival times cannot be enumerated from hours alone.
+        let mixed = self.is_keyed() && self.parts.iter().any(|p| matches!(p, Part::Timestamp(_)));
+        let PartitionHours { first: Some(first), last } = hours else { return None };
+        if !hourly || mixed || self.parts.contains(&Part::RandomString) || first > last {
             return None;
         }
-        let (first, last) = (first_partition_hour(since), last_partition_hour(until));
-        let hours = (last - first).num_hours() + 1;
-        if hours > 24 * 366 {
+        let count = (last - first).num_hours() + 1;
+        if count > 24 * 366 {
             return None;
         }
         let mut prefixes: Vec<String> =
-            (0..hours).map(|h| first + Duration::hours(h)).map(|t| self.render(t, error_type)).collect();
+            (0..count).map(|h| first + Duration::hours(h)).map(|t| self.render(t, error_type)).collect();
         prefixes.dedup();
         Some(prefixes)
     }
+
+    /// The partition hours that can hold the readings measured in `[since, until)` that arrived by `last_arrival`
+    /// (`since` `None`: from the first). The one rule behind the scan engine's listing and filtering, the SQL
+    /// engines' partition predicates and `simulate --verify`:
+    /// - keyed by the reading's hour (event mode): exactly the window's hours, however late a reading arrived;
+    /// - by arrival: from the hour before `since`'s own (Firehose files an object under the arrival hour of its
+    ///   oldest record, and a buffer straddles the hour) through the hour of the last instant before
+    ///   `last_arrival`.
+    pub(crate) fn partition_hours(
+        &self,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        last_arrival: DateTime<Utc>,
+    ) -> PartitionHours {
+        if self.is_keyed() {
+            // Without an end, a reading's hour is at most an hour past its arrival (a later TIME is not believed).
+            let ahead = Duration::milliseconds(reaqtions_lambda::time::MAX_AHEAD_OF_ARRIVAL_MS);
+            PartitionHours {
+                first: since.map(hour_of),
+                last: last_partition_hour(until.unwrap_or(last_arrival + ahead)),
+            }
+        } else {
+            PartitionHours { first: since.map(first_partition_hour), last: last_partition_hour(last_arrival) }
+        }
+    }
 }
 
-/// The partition hours that can hold records that arrived in `[since, until)` run from the first to the last of
-/// these two: from the hour before `since`'s own (Firehose files an object under the arrival hour of its oldest
-/// record, and a buffer straddles the hour) through the hour of the last instant before `until`. The one rule behind
-/// the scan engine's listing and filtering, the SQL engines' partition predicates and `simulate --verify`.
+/// The first and last partition hour to read, both included ([`Prefix::partition_hours`]); no first: from the
+/// lake's first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartitionHours {
+    pub(crate) first: Option<DateTime<Utc>>,
+    pub(crate) last: DateTime<Utc>,
+}
+
+impl PartitionHours {
+    /// Whether an object filed under `hour` can hold readings of the window.
+    pub(crate) fn contains(&self, hour: DateTime<Utc>) -> bool {
+        self.first.is_none_or(|f| hour >= f) && hour <= self.last
+    }
+}
+
+/// The first arrival-partition hour that can hold records that arrived at or after `since`: the hour before
+/// `since`'s own (see [`Prefix::partition_hours`]).
 pub(crate) fn first_partition_hour(since: DateTime<Utc>) -> DateTime<Utc> {
     hour_of(since) - Duration::hours(1)
 }
 
-/// The last partition hour that can hold records that arrived before `until` (see [`first_partition_hour`]).
+/// The last partition hour that can hold anything before `until` (exclusive): the hour of the instant before it.
 pub(crate) fn last_partition_hour(until: DateTime<Utc>) -> DateTime<Utc> {
     hour_of(until - Duration::nanoseconds(1))
 }
 
 /// The start of `t`'s hour.
-fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(3600), 0).unwrap_or(t)
+}
+
+/// The prefix the tool writes for event mode: `root` (a prefix's fixed start) followed by the transform's keys,
+/// `year=…/month=…/day=…/hour=…/`, the same folder names the arrival layout uses.
+pub(crate) fn keyed_prefix(root: &str) -> String {
+    let mut out = root.to_owned();
+    for key in PARTITION_KEYS {
+        out.push_str(&format!("{key}=!{{partitionKeyFromLambda:{key}}}/"));
+    }
+    out
 }
 
 fn parse_pattern(pattern: &str) -> Result<Vec<Field>> {
@@ -305,7 +394,7 @@ mod tests {
         assert!(Prefix::parse("p/!{timestamp:yyyy", false).unwrap_err().to_string().contains("unclosed"));
         assert!(Prefix::parse("p/!{timestamp:QQ}/", false).unwrap_err().to_string().contains("'Q'"));
         assert!(Prefix::parse("p/!{firehose:error-output-type}/", false).is_err());
-        assert!(Prefix::parse("p/!{partitionKeyFromQuery:id}/", false).unwrap_err().to_string().contains("dynamic"));
+        assert!(Prefix::parse("p/!{partitionKeyFromQuery:id}/", false).unwrap_err().to_string().contains("JQ"));
     }
 
     #[test]
@@ -321,7 +410,8 @@ mod tests {
     #[test]
     fn hour_prefixes_cover_the_range_only() {
         let p = Prefix::parse(DEFAULT_PREFIX, false).unwrap();
-        let got = p.hour_prefixes(at("2026-11-25T22:40:00Z"), at("2026-11-26T00:10:00Z"), "").unwrap();
+        let hours = PartitionHours { first: Some(at("2026-11-25T21:00:00Z")), last: at("2026-11-26T00:00:00Z") };
+        let got = p.hour_prefixes(hours, "").unwrap();
         assert_eq!(
             got,
             [
@@ -332,7 +422,46 @@ mod tests {
             ]
         );
         let random = Prefix::parse("p/!{firehose:random-string}/!{timestamp:yyyy/MM/dd/HH}/", false).unwrap();
-        assert_eq!(random.hour_prefixes(at("2026-11-25T22:40:00Z"), at("2026-11-26T00:10:00Z"), ""), None);
+        assert_eq!(random.hour_prefixes(hours, ""), None);
+    }
+
+    #[test]
+    fn arrival_partitions_start_an_hour_early_and_keyed_ones_are_the_window() {
+        let (since, until, arrival) =
+            (at("2026-11-25T22:40:00Z"), at("2026-11-26T00:10:00Z"), at("2026-11-26T01:10:00Z"));
+        let arrival_layout = Prefix::parse(DEFAULT_PREFIX, false).unwrap();
+        let hours = arrival_layout.partition_hours(Some(since), Some(until), arrival);
+        assert_eq!(hours, PartitionHours { first: Some(at("2026-11-25T21:00:00Z")), last: at("2026-11-26T01:00:00Z") });
+        let keyed = Prefix::parse(&keyed_prefix("processed/"), false).unwrap();
+        let hours = keyed.partition_hours(Some(since), Some(until), arrival);
+        assert_eq!(hours, PartitionHours { first: Some(at("2026-11-25T22:00:00Z")), last: at("2026-11-26T00:00:00Z") });
+        assert!(hours.contains(at("2026-11-25T22:00:00Z")) && !hours.contains(at("2026-11-26T01:00:00Z")));
+        // Without an end: up to an hour past the last arrival (a later TIME is not believed).
+        assert_eq!(keyed.partition_hours(Some(since), None, arrival).last, at("2026-11-26T02:00:00Z"));
+        assert_eq!(
+            keyed.hour_prefixes(
+                PartitionHours { first: Some(at("2026-11-25T23:00:00Z")), last: at("2026-11-25T23:00:00Z") },
+                ""
+            ),
+            Some(vec!["processed/year=2026/month=11/day=25/hour=23/".to_owned()])
+        );
+    }
+
+    #[test]
+    fn keyed_prefixes_render_the_reading_hour_and_project_like_the_arrival_layout() {
+        let keyed = Prefix::parse(&keyed_prefix("processed/"), false).unwrap();
+        assert!(keyed.is_keyed() && !Prefix::parse(DEFAULT_PREFIX, false).unwrap().is_keyed());
+        let rendered = keyed.render_partition(at("2026-11-26T12:05:00Z"), at("2026-03-07T10:00:00Z"), "");
+        assert_eq!(rendered, "processed/year=2026/month=03/day=07/hour=10/", "no time folders appended");
+        assert_eq!(
+            keyed.projection_template("x").unwrap(),
+            Prefix::parse(DEFAULT_PREFIX, false).unwrap().projection_template("x").unwrap()
+        );
+        assert_eq!(keyed.static_root(), "processed/year=");
+        let e = Prefix::parse("e/!{partitionKeyFromLambda:hour}/", true).unwrap_err().to_string();
+        assert!(e.contains("error prefix"), "{e}");
+        let e = Prefix::parse("p/!{partitionKeyFromLambda:device}/", false).unwrap_err().to_string();
+        assert!(e.contains("partitionKeyFromLambda:device") && e.contains("partitionKeyFromLambda:hour"), "{e}");
     }
 
     #[test]

@@ -26,7 +26,8 @@ use crate::time::{self, Hour};
 
 /// Which folders of the lake a record's readings go to: the S3 prefix the delivery stream was created with
 /// decides, and the function is told by [`PARTITIONING_VAR`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Partitioning {
     /// Firehose's arrival-time folders (`!{timestamp:...}`): no partition keys, a record may hold any hours.
     #[default]

@@ -291,8 +291,8 @@ impl Deployed {
     }
 
     /// The settings the stack was deployed with, read back from its parameters through their declaration;
-    /// the names come from its outputs. A setting the stack predates takes its default, except compression: a
-    /// stack deployed before that setting existed wrote plain objects.
+    /// the names come from its outputs. A setting the stack predates takes its default, except compression and
+    /// partitioning: a stack deployed before them wrote plain objects by arrival.
     pub(crate) fn settings(&self) -> PipelineSettings {
         let mut input = crate::settings::SettingsInput::from_parameters(&self.parameters);
         input.stack = Some(self.stack.clone());
@@ -302,6 +302,8 @@ impl Deployed {
         if !self.parameters.contains_key("CompressionFormat") {
             input.compression = Some(crate::compression::Compression::None);
         }
+        // A stack deployed before the layout could be chosen files readings by arrival.
+        input.partitioning.get_or_insert(crate::settings::Partitioning::Arrival);
         // What a stack runs with is shown as it is, even where today's rules would refuse it.
         let mut settings = PipelineSettings::resolve(input.clone()).unwrap_or_else(|e| {
             tracing::warn!("stack {}'s parameters break a rule today ({e:#}): shown as deployed", self.stack);
@@ -317,7 +319,7 @@ impl Deployed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::SettingsInput;
+    use crate::settings::{Partitioning, SettingsInput};
 
     #[test]
     fn parameters_cover_every_template_parameter() {
@@ -351,6 +353,7 @@ mod tests {
     fn a_prefix_the_table_cannot_project_is_refused_with_the_reason() {
         let refused = |prefix: &str| {
             let input = SettingsInput {
+                partitioning: Some(Partitioning::Arrival),
                 prefix: Some(prefix.into()),
                 error_prefix: Some("error/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/".into()),
                 ..Default::default()
@@ -361,9 +364,22 @@ mod tests {
         assert!(refused("raw/!{firehose:random-string}/!{timestamp:yyyy/MM/dd/HH}/").contains("random-string"));
         assert!(refused("raw/!{timestamp:yyyy/MM/dd}/").contains("!{timestamp:HH} exactly once"));
         assert!(refused("raw/!{timestamp:yyyy/MM/dd/HH/mm}/").contains("cannot be projected"));
-        let fine = SettingsInput { prefix: Some("data/!{timestamp:yyyy/MM/dd/HH}/".into()), ..Default::default() };
+        let fine = SettingsInput {
+            partitioning: Some(Partitioning::Arrival),
+            prefix: Some("data/!{timestamp:yyyy/MM/dd/HH}/".into()),
+            ..Default::default()
+        };
         let (readings, _) = location_templates(&PipelineSettings::resolve(fine).unwrap()).unwrap();
         assert_eq!(readings, "s3://reaqtions-iot-data-lake-raw/data/${year}/${month}/${day}/${hour}/");
+        // In event mode the tool writes the prefix: the given one's folders, then the reading's hour as keys.
+        let event = SettingsInput { prefix: Some("raw/!{timestamp:yyyy/MM/dd}/".into()), ..Default::default() };
+        let settings = PipelineSettings::resolve(event).unwrap();
+        assert_eq!(settings.prefix, crate::prefix::keyed_prefix("raw/"));
+        let (readings, _) = location_templates(&settings).unwrap();
+        assert_eq!(
+            readings,
+            "s3://reaqtions-iot-data-lake-raw/raw/year=${year}/month=${month}/day=${day}/hour=${hour}/"
+        );
         assert_eq!(catalog_names("lab-2"), ("lab_2_lake".to_owned(), "lab-2".to_owned()));
     }
 }

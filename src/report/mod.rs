@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use self::output::{Engine, Format};
 use crate::copies::{Copies, CopyCounts, Verdict};
-use crate::prefix::{Prefix, first_partition_hour, key_hour, last_partition_hour};
+use crate::prefix::{Prefix, key_hour};
 use crate::read_ahead::for_each_object;
 use crate::settings::PipelineSettings;
 use crate::target::{Names, ObjectLake, ObjectMeta};
@@ -72,7 +72,7 @@ impl Query {
 
     /// The last arrival time whose partition is read: `until` plus the lateness allowance, or now when there is
     /// no `until` or no allowance (`--late all`). Readings arrive after they are measured, so the arrival
-    /// partitions of a window start an hour before `since` ([`first_partition_hour`]) and end here.
+    /// partitions of a window end here ([`Prefix::partition_hours`]); partitions by reading time need no allowance.
     pub(crate) fn last_arrival(&self) -> DateTime<Utc> {
         match (self.until, self.late) {
             (Some(until), Some(late)) => until + late,
@@ -96,9 +96,9 @@ pub struct ReadStats {
     pub(crate) copies_by_device: BTreeMap<String, CopyCounts>,
 }
 
-/// Objects under `prefix` that can hold rows in the query's time range: with a time filter, only the hour
-/// partitions in range are listed (or, for a prefix that cannot be enumerated by hour, keys outside the range
-/// are skipped); without one, everything under the prefix's fixed root, whatever its layout.
+/// Objects under `prefix` that can hold rows in the query's time range ([`Prefix::partition_hours`]): with a
+/// time filter, only those partitions are listed (or, for a prefix that cannot be enumerated by hour, keys outside
+/// them are skipped); without one, everything under the prefix's fixed root, whatever its layout.
 pub fn select_objects(
     lake: &dyn ObjectLake,
     prefix: &Prefix,
@@ -108,10 +108,8 @@ pub fn select_objects(
     if query.since.is_none() && query.until.is_none() {
         return lake.list(prefix.static_root());
     }
-    let until = query.last_arrival();
-    if let Some(since) = query.since
-        && let Some(prefixes) = prefix.hour_prefixes(since, until, error_type)
-    {
+    let hours = prefix.partition_hours(query.since, query.until, query.last_arrival());
+    if let Some(prefixes) = prefix.hour_prefixes(hours, error_type) {
         let mut objects = Vec::new();
         for p in prefixes {
             objects.extend(lake.list(&p)?);
@@ -120,11 +118,10 @@ pub fn select_objects(
         objects.dedup_by(|a, b| a.key == b.key);
         return Ok(objects);
     }
-    let (first, last) = (query.since.map(first_partition_hour), last_partition_hour(until));
     Ok(lake
         .list(prefix.static_root())?
         .into_iter()
-        .filter(|o| key_hour(&o.key).is_none_or(|h| first.is_none_or(|f| h >= f) && h <= last))
+        .filter(|o| key_hour(&o.key).is_none_or(|h| hours.contains(h)))
         .collect())
 }
 

@@ -57,6 +57,24 @@ impl ParameterValue for StorageClass {
     }
 }
 
+impl ParameterValue for crate::settings::Partitioning {
+    fn to_parameter(&self) -> String {
+        self.name().to_owned()
+    }
+    fn from_parameter(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+
+/// `--partitioning`'s value, named in the error when it is neither.
+fn parse_partitioning(text: &str) -> Result<crate::settings::Partitioning, String> {
+    match text {
+        "event" => Ok(crate::settings::Partitioning::Event),
+        "arrival" => Ok(crate::settings::Partitioning::Arrival),
+        other => Err(format!("{other:?} is not a layout: event (the reading's own hour) or arrival")),
+    }
+}
+
 /// A setting the template takes in another unit: the Athena scan limit is given in GB and enforced in bytes.
 struct GibAsBytes;
 
@@ -166,19 +184,24 @@ macro_rules! declare_settings {
 }
 
 declare_settings! {
+    /// What a reading's lake folder is: event (the hour it was measured; the default for a new pipeline) or
+    /// arrival (the hour Firehose received it). Fixed when the stream is created: a redeploy keeps it.
+    #[arg(long, value_name = "LAYOUT", value_parser = parse_partitioning)]
+    partitioning: crate::settings::Partitioning => "Partitioning";
     /// Raw data-lake bucket name (default <stack>-iot-data-lake-raw, made unique per account and region on AWS).
     #[arg(long)]
     bucket: String => "RawBucketName";
-    /// Key prefix of processed objects (Firehose expressions such as !{timestamp:yyyy} allowed).
+    /// Key prefix of processed objects (Firehose expressions such as !{timestamp:yyyy} allowed; with partitioning
+    /// event, its fixed folders followed by the reading's year=/month=/day=/hour=).
     #[arg(long, value_name = "PREFIX")]
     prefix: String => "Prefix";
     /// Key prefix of error records (must contain !{firehose:error-output-type} when --prefix has expressions).
     #[arg(long, value_name = "PREFIX")]
     error_prefix: String => "ErrorPrefix";
-    /// S3 buffering size, MiB (1-128).
+    /// S3 buffering size, MiB (1-128; at least 64, the default, with partitioning event; else 5).
     #[arg(long, value_name = "MIB", alias = "buffer-size")]
     buffer_size_mib: u32 => "BufferSizeMiB";
-    /// S3 buffering interval, seconds (0-900).
+    /// S3 buffering interval, seconds (0-900; at least 60 with partitioning event; default 60).
     #[arg(long, value_name = "SECONDS", alias = "buffer-interval")]
     buffer_interval_seconds: u32 => "BufferIntervalSeconds";
     /// Lambda processor buffering size, MB (0.2-3).
@@ -260,6 +283,7 @@ impl PipelineSettings {
         let s = self;
         SettingsInput {
             stack: Some(s.stack.clone()),
+            partitioning: Some(s.partitioning),
             bucket: Some(s.bucket.clone()),
             prefix: Some(s.prefix.clone()),
             error_prefix: Some(s.error_prefix.clone()),
@@ -300,6 +324,7 @@ mod tests {
     pub(super) fn all_changed() -> SettingsInput {
         SettingsInput {
             stack: Some("lab".into()),
+            partitioning: Some(crate::settings::Partitioning::Arrival),
             bucket: Some("lab-lake".into()),
             prefix: Some("readings/!{timestamp:yyyy/MM/dd/HH}/".into()),
             error_prefix: Some("failed/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/".into()),

@@ -7,7 +7,9 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::invalid;
+use crate::prefix::keyed_prefix;
 pub use input::{DECLARED, DEFAULT_CONFIG, Declared, ParameterValue, SettingsInput};
+pub use reaqtions_lambda::Partitioning;
 
 pub const DEFAULT_STACK: &str = "reaqtions";
 pub const DEFAULT_PREFIX: &str =
@@ -15,6 +17,11 @@ pub const DEFAULT_PREFIX: &str =
 /// Days CloudWatch Logs can keep events for (PutRetentionPolicy's allowed values).
 pub const LOG_RETENTION_DAYS: [u32; 22] =
     [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+/// What a new pipeline is partitioned by: the reading's own hour. A deployment recorded without the setting
+/// (created before it existed) was partitioned by arrival.
+pub const DEFAULT_PARTITIONING: Partitioning = Partitioning::Event;
+/// Firehose's minimum S3 buffering with dynamic partitioning on (MiB, seconds).
+pub(crate) const EVENT_MIN_BUFFERING: (u32, u32) = (64, 60);
 pub const DEFAULT_ERROR_PREFIX: &str = "error/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
 
 /// Everything that defines one deployment of the pipeline.
@@ -26,6 +33,11 @@ pub struct PipelineSettings {
     pub bucket: String,
     pub(crate) function: String,
     pub(crate) log_group: String,
+    /// Where a reading's object goes: under its own hour (`event`, partition keys from the transform) or under
+    /// the hour it arrived (`arrival`, Firehose's timestamp folders). Fixed when the stream is created.
+    #[serde(default)]
+    pub partitioning: Partitioning,
+    /// The S3 prefix the stream is deployed with: in event mode the tool's partition keys after the given root.
     pub prefix: String,
     pub(crate) error_prefix: String,
     pub(crate) buffering: Buffering,
@@ -155,18 +167,30 @@ impl PipelineSettings {
         Self::assemble(file, stack, bucket)
     }
 
-    /// Every setting's default, in one place.
+    /// Every setting's default, in one place. The layout decides the prefix's shape and the buffering defaults
+    /// (Firehose's minimums with partitioning on).
     fn assemble(file: SettingsInput, stack: String, bucket: String) -> Self {
+        let partitioning = file.partitioning.unwrap_or(DEFAULT_PARTITIONING);
+        let given = file.prefix.as_deref().unwrap_or(DEFAULT_PREFIX);
+        let prefix = match partitioning {
+            Partitioning::Arrival => given.to_owned(),
+            Partitioning::Event => keyed_prefix(prefix_root(given)),
+        };
+        let (size_mib, interval_seconds) = match partitioning {
+            Partitioning::Arrival => (5, 60),
+            Partitioning::Event => EVENT_MIN_BUFFERING,
+        };
         PipelineSettings {
             stream: format!("{stack}-iot-data-stream"),
             bucket,
             function: format!("{stack}-data-transformation"),
             log_group: format!("/aws/lambda/{stack}-data-transformation"),
-            prefix: file.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
+            partitioning,
+            prefix,
             error_prefix: file.error_prefix.unwrap_or_else(|| DEFAULT_ERROR_PREFIX.to_owned()),
             buffering: Buffering {
-                size_mib: file.buffer_size_mib.unwrap_or(5),
-                interval_seconds: file.buffer_interval_seconds.unwrap_or(60),
+                size_mib: file.buffer_size_mib.unwrap_or(size_mib),
+                interval_seconds: file.buffer_interval_seconds.unwrap_or(interval_seconds),
             },
             processor: ProcessorBuffering {
                 size_mb: file.processor_buffer_size_mb.unwrap_or(1.0),
@@ -211,6 +235,24 @@ impl PipelineSettings {
         };
         within("buffer size", f64::from(s.buffering.size_mib), 1.0, 128.0, "MiB")?;
         within("buffer interval", f64::from(s.buffering.interval_seconds), 0.0, 900.0, "s")?;
+        if s.partitioning == Partitioning::Event {
+            let (size, interval) = EVENT_MIN_BUFFERING;
+            let rule = "Firehose requires with partitioning: event (each reading filed under its own hour); pass";
+            if s.buffering.size_mib < size {
+                return Err(invalid!(
+                    "buffer size {} MiB is below the {size} MiB {rule} --buffer-size-mib {size} or more, or \
+                     --partitioning arrival",
+                    s.buffering.size_mib
+                ));
+            }
+            if s.buffering.interval_seconds < interval {
+                return Err(invalid!(
+                    "buffer interval {} s is below the {interval} s {rule} --buffer-interval-seconds {interval} or \
+                     more, or --partitioning arrival",
+                    s.buffering.interval_seconds
+                ));
+            }
+        }
         within("processor buffer size", s.processor.size_mb, 0.2, 3.0, "MB")?;
         within("processor buffer interval", f64::from(s.processor.interval_seconds), 0.0, 900.0, "s")?;
         within("Lambda memory", f64::from(s.lambda.memory_mb), 128.0, 10_240.0, "MB")?;
@@ -248,6 +290,13 @@ impl PipelineSettings {
         }
         Ok(())
     }
+}
+
+/// The fixed folders a prefix starts with (up to the last `/` before its first expression): what an event-mode
+/// prefix keeps of a given one.
+fn prefix_root(prefix: &str) -> &str {
+    let fixed = &prefix[..prefix.find("!{").unwrap_or(prefix.len())];
+    fixed.rfind('/').map_or("", |end| &fixed[..=end])
 }
 
 /// Endings that another stack's derived names carry after its own name: the artifacts stack (`<stack>-artifacts`)
@@ -338,11 +387,43 @@ mod tests {
 
     #[test]
     fn names_follow_the_stack_and_flags_override_the_file() {
-        let file: SettingsInput = serde_norway::from_str("stack: lab\nbuffer_interval_seconds: 30\n").unwrap();
+        let file: SettingsInput =
+            serde_norway::from_str("stack: lab\npartitioning: arrival\nbuffer_interval_seconds: 30\n").unwrap();
         let flags = SettingsInput { buffer_interval_seconds: Some(0), ..SettingsInput::default() };
         let s = PipelineSettings::resolve(flags.over(file)).unwrap();
         assert_eq!(s.stream, "lab-iot-data-stream");
         assert_eq!(s.buffering.interval_seconds, 0);
+    }
+
+    #[test]
+    fn the_layout_decides_the_prefix_and_the_buffering_defaults() {
+        let event = PipelineSettings::defaults();
+        assert_eq!(event.partitioning, Partitioning::Event, "new pipelines file readings by their own hour");
+        assert_eq!(event.prefix, keyed_prefix("processed/"));
+        assert_eq!((event.buffering.size_mib, event.buffering.interval_seconds), EVENT_MIN_BUFFERING);
+        let arrival = SettingsInput { partitioning: Some(Partitioning::Arrival), ..Default::default() };
+        let arrival = PipelineSettings::resolve(arrival).unwrap();
+        assert_eq!((arrival.prefix.as_str(), arrival.buffering.size_mib), (DEFAULT_PREFIX, 5));
+        // A custom prefix keeps its fixed folders; resolving what was deployed gives it back unchanged.
+        let custom = SettingsInput { prefix: Some("lake/v1/dt=!{timestamp:yyyy-MM-dd}/".into()), ..Default::default() };
+        let custom = PipelineSettings::resolve(custom).unwrap();
+        assert_eq!(custom.prefix, keyed_prefix("lake/v1/"));
+        assert_eq!(PipelineSettings::resolve(custom.input()).unwrap(), custom);
+        for (flags, named) in [
+            (SettingsInput { buffer_size_mib: Some(63), ..Default::default() }, "buffer size 63 MiB"),
+            (SettingsInput { buffer_interval_seconds: Some(0), ..Default::default() }, "buffer interval 0 s"),
+        ] {
+            let e = PipelineSettings::resolve(flags).unwrap_err().to_string();
+            assert!(e.contains(named) && e.contains("--partitioning arrival"), "{e}");
+        }
+        // A deployment recorded before the setting existed was filed by arrival.
+        let recorded: PipelineSettings = serde_json::from_value({
+            let mut v = serde_json::to_value(&arrival).unwrap();
+            v.as_object_mut().unwrap().remove("partitioning");
+            v
+        })
+        .unwrap();
+        assert_eq!(recorded.partitioning, Partitioning::Arrival);
     }
 
     #[test]
