@@ -13,6 +13,7 @@ mod device;
 pub mod error;
 pub mod failed_records;
 mod health;
+pub mod layout;
 pub mod lifecycle;
 mod limits;
 pub mod local;

@@ -294,7 +294,7 @@ impl PipelineSettings {
 
 /// The fixed folders a prefix starts with (up to the last `/` before its first expression): what an event-mode
 /// prefix keeps of a given one.
-fn prefix_root(prefix: &str) -> &str {
+pub(crate) fn prefix_root(prefix: &str) -> &str {
     let fixed = &prefix[..prefix.find("!{").unwrap_or(prefix.len())];
     fixed.rfind('/').map_or("", |end| &fixed[..=end])
 }

@@ -129,6 +129,10 @@ pub trait ObjectLake: Send + Sync {
     fn list_after(&self, prefix: &str, after: &str) -> Result<Vec<ObjectMeta>> {
         Ok(self.list(prefix)?.into_iter().filter(|o| o.key.as_str() > after).collect())
     }
+    /// Whether any object's key starts with `prefix` (a lake overrides it to stop at the first).
+    fn holds_any(&self, prefix: &str) -> Result<bool> {
+        Ok(!self.list(prefix)?.is_empty())
+    }
     /// One object's bytes.
     fn get(&self, key: &str) -> Result<Vec<u8>>;
     /// Writes an object (what `reprocess` writes back under the error prefix).

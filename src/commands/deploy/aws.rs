@@ -85,7 +85,7 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         defaulted.set(true);
         default_bucket(stack, STAND_IN_ACCOUNT, &region)
     };
-    let mut settings = resolve_settings(args, stack, Some(&namer))?;
+    let mut settings = resolve_settings(args, stack, Some(&namer), None)?;
     // The lake's tables project the prefixes' partitions: a prefix they cannot is refused now.
     crate::aws::stack::location_templates(&settings)?;
     let zip = lambda_zip(args.lambda_zip.as_deref(), &settings.architecture)?;

@@ -17,14 +17,19 @@ use crate::settings::{PipelineSettings, SettingsInput};
 pub(crate) type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
 
 /// The settings `deploy` was given: flags over the settings file, validated; `default_bucket` names the
-/// bucket when none was given (on AWS it must be globally unique).
+/// bucket when none was given (on AWS it must be globally unique). `deployed` is the pipeline already deployed
+/// under that stack name, if any: its layout is kept ([`crate::layout::keep_deployed`]).
 pub(crate) fn resolve_settings(
     args: &DeployArgs,
     stack: Option<String>,
     default_bucket: Option<BucketNamer>,
+    deployed: Option<&PipelineSettings>,
 ) -> Result<PipelineSettings> {
     let flags = SettingsInput { stack, ..args.settings.clone() };
-    let input = flags.with_file(args.config.as_deref())?;
+    let mut input = flags.with_file(args.config.as_deref())?;
+    let name = input.stack.clone().unwrap_or_else(|| crate::settings::DEFAULT_STACK.to_owned());
+    let deployed = deployed.filter(|d| d.stack == name);
+    crate::layout::keep_deployed(&mut input, deployed.map(|d| d.partitioning), &name)?;
     match default_bucket {
         Some(name) => PipelineSettings::resolve_with(input, name),
         None => PipelineSettings::resolve(input),
@@ -60,9 +65,10 @@ pub(crate) fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str
 }
 
 pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
-    let settings = resolve_settings(args, stack, None)?;
+    let deployed = target.load()?;
+    let settings = resolve_settings(args, stack, None, deployed.as_ref().map(|d| &d.settings))?;
     if args.dry_run {
-        let plan = match target.load()? {
+        let plan = match deployed {
             None => "create",
             Some(d) if d.settings == settings => "no change",
             Some(_) => "update",
@@ -71,6 +77,7 @@ pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &Depl
         print(args.shape.format, "planned settings", &settings)?;
         return Ok(Exit::Ok);
     }
+    crate::layout::claim(&target.lake(&settings.bucket), &settings)?;
     let (change, deployment) = target.deploy(&settings)?;
     let said = match change {
         DeployChange::Created => "created",
