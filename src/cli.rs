@@ -94,8 +94,11 @@ pub(crate) struct ManArgs {
     #[arg(value_name = "VERB", num_args = 0..)]
     pub(crate) verb: Vec<String>,
     /// Every verb and flag as one Markdown page (what docs/reference.md holds) instead of roff.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dir")]
     pub(crate) markdown: bool,
+    /// Write the tool's page and every verb's to DIR (`reaqtions.1`, `reaqtions-deploy.1`, …) instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "verb")]
+    pub(crate) dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -513,4 +516,6 @@ pub(crate) struct DemoArgs {
     /// Settings file for the pipeline it deploys (default ./reaqtions.yaml when it exists).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }

@@ -16,6 +16,18 @@ pub(crate) fn marker_key(settings: &PipelineSettings) -> String {
     format!("{}{MARKER}", crate::settings::prefix_root(&settings.prefix))
 }
 
+/// The settings `input` resolves to, keeping the layout of `deployed` (the deployment already recorded, when it is
+/// of the same stack): what `deploy` and `demo` run before they record anything.
+pub(crate) fn resolve_keeping(
+    mut input: SettingsInput,
+    deployed: Option<&PipelineSettings>,
+) -> Result<PipelineSettings> {
+    let name = input.stack.clone().unwrap_or_else(|| crate::settings::DEFAULT_STACK.to_owned());
+    let deployed = deployed.filter(|d| d.stack == name).map(|d| d.partitioning);
+    keep_deployed(&mut input, deployed, &name)?;
+    PipelineSettings::resolve(input)
+}
+
 /// The layout a deploy gives: the deployed one when none was asked for (`input.partitioning` unset); asking a
 /// deployed pipeline for the other is refused, saying what a user can do instead.
 pub(crate) fn keep_deployed(input: &mut SettingsInput, deployed: Option<Partitioning>, stack: &str) -> Result<()> {

@@ -114,7 +114,13 @@ pub fn run(mut cli: Cli) -> Result<Exit> {
     }
     match &cli.command {
         Command::Template(args) => return template::run(args, &cli.aws, cli.stack.as_deref()),
-        Command::Cost(args) => return cost::run(args, cli.aws.region.as_deref()),
+        Command::Cost(args) => {
+            let exit = cost::run(args, cli.aws.region.as_deref());
+            if exit.is_ok() {
+                crate::output::results_written();
+            }
+            return exit;
+        }
         Command::Completions(args) => return help::completions(args.shell),
         Command::Man(args) => return help::man(args),
         _ => {}
@@ -129,6 +135,9 @@ pub fn run(mut cli: Cli) -> Result<Exit> {
         Target::Aws { aws: Box::new(aws), stack }
     };
     let result = dispatch(&cli, &target);
+    if result.is_ok() {
+        crate::output::results_written();
+    }
     match result {
         Err(e) if !local && crate::error::kind(&e) == Some(crate::error::Kind::Credentials) => {
             Err(with_local_hint(e, &cli.data_dir))
@@ -178,7 +187,8 @@ fn dispatch(cli: &Cli, target: &Target) -> Result<Exit> {
         Command::Devices(args) => devices::run(target, args, &devices_dir(cli), cli.quiet),
         Command::Broker(args) => broker::run(target, args, cli.quiet),
         Command::Demo(args) => {
-            demo::run(target.local("demo runs on the local target")?, args, cli.stack.clone(), cli.quiet)
+            let place = demo::Place { data_dir: &cli.data_dir, stack: cli.stack.as_deref() };
+            demo::run(target.local("demo runs on the local target")?, args, place, cli.quiet, cli.verbose > 0)
         }
         Command::Template(_) | Command::Cost(_) | Command::Completions(_) | Command::Man(_) => {
             unreachable!("handled above")
@@ -197,6 +207,7 @@ fn shape_of(command: &mut Command) -> Option<&mut Shape> {
         Command::Devices(a) => Some(&mut a.shape),
         Command::Broker(a) => Some(&mut a.shape),
         Command::Cost(a) => Some(&mut a.shape),
+        Command::Demo(a) => Some(&mut a.shape),
         _ => None,
     }
 }

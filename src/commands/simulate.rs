@@ -32,7 +32,8 @@ pub(crate) struct Request {
     pub(crate) resend: Option<PathBuf>,
     /// Names of a pipeline deployed by other means.
     pub(crate) names: Names,
-    pub(crate) output: OutputFormat,
+    /// How the run's counters are printed; `None`: not at all (the demo tells them its own way).
+    pub(crate) output: Option<OutputFormat>,
     /// Run without asking even over the thresholds.
     pub(crate) yes: bool,
 }
@@ -95,7 +96,7 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
         verify_timeout: args.verify_timeout,
         resend: args.resend.clone(),
         names: args.pipeline.names(),
-        output: args.shape.format,
+        output: Some(args.shape.format),
         yes: args.yes,
     })
 }
@@ -161,7 +162,9 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<(Exit, RunSummar
         )?),
         None => None,
     };
-    print(request.output, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
+    if let Some(format) = request.output {
+        print(format, "simulate", &Report { summary: &summary, verify: verification.as_ref() })?;
+    }
     if summary.not_made > 0 && summary.stopped_by.is_none() && !summary.interrupted {
         let planned = summary.sent + summary.not_made;
         crate::warning!(

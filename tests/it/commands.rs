@@ -137,15 +137,6 @@ fn completions_and_man_page() {
 }
 
 #[test]
-fn demo_runs_the_main_job() {
-    let env = Env::default();
-    let out = env.cmd(&["demo", "--devices", "3", "--rate", "20", "--duration", "1s"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("missing") && stdout.contains("aq-0003") && stdout.contains("AQI_category"), "{stdout}");
-}
-
-#[test]
 fn cost_estimates_both_scenarios_with_dated_prices() {
     let env = Env::default();
     let out = env

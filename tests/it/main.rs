@@ -7,6 +7,7 @@ mod commands;
 mod compression;
 mod copies;
 mod credentials;
+mod demo;
 mod devices;
 mod docs;
 mod fault_proxy;
