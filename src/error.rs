@@ -58,6 +58,40 @@ pub(crate) fn kind(error: &anyhow::Error) -> Option<Kind> {
 /// The exit code of a command whose credentials are missing, expired or refused.
 pub const CREDENTIALS_EXIT: u8 = 6;
 
+/// Every exit code and what it means, once: the manual pages' EXIT STATUS and docs/running.md's table (a test
+/// compares them) come from here.
+pub const EXIT_CODES: [(u8, &str); 7] = [
+    (0, "success, nothing left undone (a closed pipe, as in `reaqtions report | head -1`, ends with 0 too)"),
+    (
+        1,
+        "an error (the message names the file, bucket, stack or record), or \"no\" at a confirmation prompt, so \
+         `teardown && …` stops",
+    ),
+    (
+        2,
+        "bad usage, a setting that breaks a rule (found before any work), or a confirmation refused because there is \
+         no terminal to ask on (pass `--yes`)",
+    ),
+    (
+        3,
+        "incomplete: `--verify` found readings missing, `simulate` lost readings it could neither write nor spool, \
+         `report` skipped unreadable objects or corrupt lines, `reprocess` left records it could not send, `broker` \
+         could not pass on every message",
+    ),
+    (
+        4,
+        "readings could not be sent after all retries and were written to the spool file (`simulate --resend FILE` \
+         sends them later)",
+    ),
+    (5, "`health` found the pipeline degraded"),
+    (
+        CREDENTIALS_EXIT,
+        "the AWS credentials are missing, expired or refused, or the account has not opted in to the region (log in \
+         again or choose others: `aws sso login`, `--profile`/`AWS_PROFILE`, new keys); `simulate` exits 4 instead \
+         when it spooled readings",
+    ),
+];
+
 /// The exit code of a command that failed with `error`: a value that breaks a rule is a usage error, like
 /// clap's own (2); credentials that are missing, expired or refused are [`CREDENTIALS_EXIT`]; any other failure,
 /// whatever its kind, is 1.
@@ -74,6 +108,19 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_exit_code_table_in_running_md_is_the_declared_one() {
+        let doc = include_str!("../docs/running.md");
+        let table: Vec<String> = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("## Exit codes"))
+            .filter_map(|l| l.strip_prefix("| ").filter(|r| r.starts_with(|c: char| c.is_ascii_digit())))
+            .map(|row| row.trim_end_matches(" |").replace("\\|", "|"))
+            .collect();
+        let declared: Vec<String> = EXIT_CODES.iter().map(|(code, meaning)| format!("{code} | {meaning}")).collect();
+        assert_eq!(table, declared, "docs/running.md's exit codes and EXIT_CODES say the same");
+    }
 
     #[test]
     fn credentials_have_their_own_exit_code_and_every_other_failure_is_1() {

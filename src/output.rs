@@ -111,22 +111,45 @@ pub(crate) fn count(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
-/// Where results go when `--output FILE` is given (stdout otherwise).
-static DESTINATION: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+/// `512 B`, `12.3 kB`, `1.0 MB`: a size in decimal units, as cargo and uv print them.
+pub(crate) fn size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.1} GB", bytes as f64 / 1e9),
+    }
+}
+
+/// Says where a result went and how big it is: `wrote page.html (1.0 MB)`.
+pub(crate) fn wrote(path: &std::path::Path) {
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    say(format!("wrote {} ({})", path.display(), size(bytes)));
+}
+
+/// Where results go when `--output FILE` is given (stdout otherwise), and the file's path.
+static DESTINATION: std::sync::Mutex<Option<(std::fs::File, std::path::PathBuf)>> = std::sync::Mutex::new(None);
 
 /// Sends every result line to `path` (created or truncated now) instead of stdout.
 pub(crate) fn write_results_to(path: &std::path::Path) -> Result<()> {
     use anyhow::Context as _;
     let file = std::fs::File::create(path).with_context(|| format!("cannot create output file {}", path.display()))?;
-    *DESTINATION.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+    *DESTINATION.lock().unwrap_or_else(|e| e.into_inner()) = Some((file, path.to_owned()));
     Ok(())
+}
+
+/// After a command that wrote its results to `--output FILE`: says so, with the file's size.
+pub(crate) fn results_written() {
+    if let Some((_, path)) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        wrote(&path);
+    }
 }
 
 /// One line of result on stdout (or the `--output` file). Unlike `println!`, a closed pipe (`reaqtions … | head -1`) is an error the
 /// caller returns, and `main` ends quietly on it with exit 0, as ripgrep does.
 pub(crate) fn line(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
-    if let Some(file) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+    if let Some((file, _)) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
         return file.flush();
