@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::PipelineSettings;
 use crate::compression::Compression;
@@ -255,24 +256,78 @@ declare_settings! {
 }
 
 impl SettingsInput {
+    /// Reads a settings file; a key it does not know gets a did-you-mean, and a value that breaks a rule is
+    /// named by the file and the key (`range.yaml: buffer_size_mib: buffer size 500 MiB is outside …`).
     pub fn load(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read settings file {}", path.display()))?;
-        serde_norway::from_str(&text)
-            .map_err(|e| anyhow::Error::from(Invalid(format!("invalid settings file {}: {e}", path.display()))))
+        let file: SettingsInput = serde_norway::from_str(&text).map_err(|e| {
+            anyhow::Error::from(Invalid(format!(
+                "invalid settings file {}: {}",
+                path.display(),
+                suggest(&e.to_string())
+            )))
+        })?;
+        Ok(file)
+    }
+
+    /// Checks each key the file `file` (at `path`) gave and `self` (the flags over it) kept, beside the values in
+    /// force of the keys other rules read, so a value that breaks a rule is reported with the file and its key.
+    fn check_file_keys(&self, file: &SettingsInput, path: &Path) -> Result<()> {
+        let (Value::Object(layered), Value::Object(given)) = (serde_json::to_value(self)?, serde_json::to_value(file)?)
+        else {
+            return Ok(());
+        };
+        // The settings other rules read.
+        const CONTEXT: [&str; 3] = ["partitioning", "prefix", "alarms"];
+        let context: serde_json::Map<String, Value> = layered
+            .iter()
+            .filter(|(k, v)| CONTEXT.contains(&k.as_str()) && !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let from_file = given.iter().filter(|(k, v)| !v.is_null() && layered.get(k.as_str()) == Some(*v));
+        for (key, value) in from_file {
+            let mut one = context.clone();
+            one.insert(key.clone(), value.clone());
+            let input: SettingsInput = serde_json::from_value(Value::Object(one))?;
+            if let Err(e) = PipelineSettings::resolve(input) {
+                return Err(Invalid(format!("{}: {key}: {e:#}", path.display())).into());
+            }
+        }
+        Ok(())
     }
 
     /// The settings file (`config`, or `./reaqtions.yaml` when it exists) with `self` (flags) over it.
     pub fn with_file(self, config: Option<&Path>) -> Result<SettingsInput> {
-        let file = match config {
-            Some(path) => SettingsInput::load(path)?,
+        let path = match config {
+            Some(path) => path,
             None if Path::new(DEFAULT_CONFIG).exists() => {
                 crate::say!("using settings from ./{DEFAULT_CONFIG}");
-                SettingsInput::load(Path::new(DEFAULT_CONFIG))?
+                Path::new(DEFAULT_CONFIG)
             }
-            None => SettingsInput::default(),
+            None => return Ok(self.over(SettingsInput::default())),
         };
-        Ok(self.over(file))
+        let file = SettingsInput::load(path)?;
+        let layered = self.over(file.clone());
+        layered.check_file_keys(&file, path)?;
+        Ok(layered)
+    }
+}
+
+/// serde's "unknown field `x`, expected one of …" with the declared key closest to `x`, when one is close.
+fn suggest(message: &str) -> String {
+    let Some(unknown) = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) else {
+        return message.to_owned();
+    };
+    let location = message.find(" at line ").map_or("", |at| &message[at..]);
+    let keys = DECLARED.iter().map(|d| d.key).chain(["stack"]);
+    let best = keys
+        .map(|key| (strsim::jaro_winkler(unknown, key), key))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, key)) => format!("unknown key {unknown:?}{location}: did you mean {key:?}?"),
+        None => format!("unknown key {unknown:?}{location}: examples/reaqtions.yaml lists every key"),
     }
 }
 
@@ -401,6 +456,31 @@ mod tests {
         for key in DECLARED.iter().map(|d| d.key).chain(["stack"]) {
             assert!(!keys[key].is_null(), "examples/reaqtions.yaml does not show the setting {key}");
         }
+    }
+
+    #[test]
+    fn a_settings_file_is_named_with_its_key_and_a_typo_gets_a_suggestion() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let range = write("range.yaml", "lambda_memory_mb: 512\nbuffer_size_mib: 500\n");
+        let e = SettingsInput::default().with_file(Some(&range)).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}: buffer_size_mib: buffer size 500 MiB", range.display())), "{e}");
+        let typo = write("typo.yaml", "buffer_size: 5\n");
+        let e = SettingsInput::default().with_file(Some(&typo)).unwrap_err().to_string();
+        assert!(e.contains("\"buffer_size\"") && e.contains("did you mean \"buffer_size_mib\"?"), "{e}");
+        let far = write("far.yaml", "zzz: 1\n");
+        let e = SettingsInput::default().with_file(Some(&far)).unwrap_err().to_string();
+        assert!(e.contains("examples/reaqtions.yaml lists every key"), "{e}");
+        // A key the flags override is not the file's to answer for; the flags' layout is the one in force.
+        let zero = write("zero.yaml", "buffer_interval_seconds: 0\n");
+        let flags = SettingsInput { partitioning: Some(crate::settings::Partitioning::Arrival), ..Default::default() };
+        assert_eq!(flags.with_file(Some(&zero)).unwrap().buffer_interval_seconds, Some(0));
+        let flags = SettingsInput { buffer_interval_seconds: Some(60), ..Default::default() };
+        assert_eq!(flags.with_file(Some(&zero)).unwrap().buffer_interval_seconds, Some(60));
     }
 
     #[test]
