@@ -427,7 +427,8 @@ pub(crate) struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct LogsArgs {
-    /// Events from this long ago, or since this time (RFC 3339).
+    /// Events from this long ago, or since this time (RFC 3339); the window is when the pipeline logged them.
+    /// Without it, the last 10 minutes.
     #[arg(long, value_name = "TIME")]
     pub(crate) since: Option<String>,
     /// Events before this time, or this long ago: the window is [since, until).

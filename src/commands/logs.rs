@@ -6,9 +6,12 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::{Exit, Target, parse_time};
+use super::{Exit, Target};
 use crate::cli::LogsArgs;
 use crate::target::{LogSource, Names, Uses};
+
+/// The window without `--since`: the last ten minutes before `--until` (or now), as `aws logs tail` reads.
+pub(crate) const DEFAULT_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Between polls with --follow (CloudWatch allows a few FilterLogEvents calls per second per account).
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
@@ -27,13 +30,15 @@ pub(crate) struct Request {
 }
 
 pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
-    let since = args.since.as_deref().map(parse_time).transpose()?;
-    let until = args.until.as_deref().map(parse_time).transpose()?;
-    if let (Some(s), Some(u)) = (since, until)
-        && s >= u
-    {
-        return Err(crate::invalid!("--since ({s}) is not before --until ({u})"));
-    }
+    let (since, until) = super::window(args.since.as_deref(), args.until.as_deref())?;
+    let since = match since {
+        Some(since) => since,
+        None => {
+            crate::say!("logs: the last 10 minutes (--since 1h, or a time, reads further back)");
+            until.unwrap_or_else(Utc::now) - DEFAULT_WINDOW
+        }
+    };
+    let since = Some(since);
     Ok(Request {
         since,
         until,

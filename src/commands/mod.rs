@@ -270,6 +270,22 @@ pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     Ok(Utc::now() - span)
 }
 
+/// A verb's `--since`/`--until`, parsed, with the one check and wording every verb gives a window.
+pub(crate) fn window(
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    let since = since.map(parse_time).transpose()?;
+    let until = until.map(parse_time).transpose()?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        return Err(invalid!("--since ({}) is not before --until ({}): the window is [since, until)", at(s), at(u)));
+    }
+    Ok((since, until))
+}
+
 /// Asks on the terminal, the same way on every verb: without a terminal it refuses (a usage error, exit 2: pass
 /// --yes); an answer other than yes is an error saying `declined` (exit 1, so `teardown && …` stops there).
 pub(crate) fn confirm(question: &str, declined: &str) -> Result<()> {
