@@ -34,5 +34,6 @@ mod templates;
 mod tls;
 mod upstream;
 mod voice;
+mod windows;
 
 pub(crate) use fixture::{AwsEnv, Cli, Env, RAW, create_stream, fixture, keys_in_bucket, on_both};
