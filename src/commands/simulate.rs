@@ -111,8 +111,41 @@ struct Report<'a> {
 
 /// `simulate --dry-run`: the plan, stated on stdout as it would be before a run; nothing is sent.
 pub(crate) fn dry_run(target: &Target, request: &Request) -> Result<Exit> {
-    let statement = state(&request.plan, typical_reading_bytes(), target.region().as_deref());
-    crate::output::line(&statement.line)?;
+    let plan = &request.plan;
+    let statement = state(plan, typical_reading_bytes(), target.region().as_deref());
+    if request.output == Some(OutputFormat::Json) {
+        #[derive(serde::Serialize)]
+        struct DryRun<'a> {
+            devices: usize,
+            rate_per_device: f64,
+            readings: u64,
+            estimated_bytes: u64,
+            /// Firehose ingestion for the run, on AWS (null on the local target).
+            usd: Option<f64>,
+            /// The thresholds the run is over (a run would ask first, or need --yes).
+            over: &'a [String],
+            /// The span the readings' TIME covers, with --start.
+            reading_times: Option<[String; 2]>,
+            plan: &'a str,
+        }
+        let times = plan.timeline.as_ref().map(|t| {
+            let (from, to) = t.window(plan.per_device);
+            [from, to].map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        });
+        let dry = DryRun {
+            devices: plan.devices,
+            rate_per_device: plan.rate,
+            readings: statement.readings,
+            estimated_bytes: statement.readings * typical_reading_bytes(),
+            usd: statement.usd,
+            over: &statement.over,
+            reading_times: times,
+            plan: &statement.line,
+        };
+        crate::output::line(&serde_json::to_string_pretty(&dry)?)?;
+    } else {
+        crate::output::line(&statement.line)?;
+    }
     for over in &statement.over {
         crate::say!("over a threshold: {over} (a run would ask first, or need --yes)");
     }

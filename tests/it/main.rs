@@ -12,6 +12,7 @@ mod devices;
 mod docs;
 mod fault_proxy;
 mod first_hour;
+mod formats;
 mod fixture;
 mod handler_permissions;
 mod health;
