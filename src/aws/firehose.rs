@@ -11,6 +11,7 @@ use aws_sdk_firehose::types::Record;
 use tokio::runtime::Handle;
 
 use crate::limits::SinkLimits;
+use crate::settings::Partitioning;
 use crate::target::{RecordSink, SinkError};
 
 /// A Direct-PUT delivery stream.
@@ -146,12 +147,15 @@ pub(crate) fn classify(stream: &str, region: &str, e: &SdkError<PutRecordBatchEr
     }
 }
 
-/// The stream's status (ACTIVE, CREATING, ...), or `None` when it does not exist.
-/// What the stream itself says: its status, version, and buffering (S3 and the processor's) as it runs.
+/// What the stream itself says: its status (ACTIVE, CREATING, ...), version, layout, and buffering (S3 and the
+/// processor's) as it runs.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StreamFacts {
     pub(crate) status: String,
     pub(crate) version: Option<u32>,
+    /// Event when its S3 destination has dynamic partitioning enabled, else arrival; `None` without an S3
+    /// destination description.
+    pub(crate) partitioning: Option<Partitioning>,
     pub(crate) buffering: Option<crate::settings::Buffering>,
     pub(crate) processor_buffering: Option<crate::settings::ProcessorBuffering>,
 }
@@ -163,8 +167,17 @@ pub(crate) async fn stream_facts(client: &Client, name: &str) -> Result<Option<S
         Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => return Ok(None),
         Err(e) => return Err(super::fail(format!("cannot describe delivery stream {name}"))(e)),
     };
-    let Some(d) = out.delivery_stream_description() else { return Ok(None) };
+    Ok(out.delivery_stream_description().map(facts_of))
+}
+
+/// What a stream's description says of it.
+fn facts_of(d: &aws_sdk_firehose::types::DeliveryStreamDescription) -> StreamFacts {
+    // Only the extended description: moto also echoes the block, polluted, under S3DestinationDescription.
     let s3 = d.destinations().first().and_then(|dest| dest.extended_s3_destination_description());
+    let partitioning = s3.map(|s3| {
+        let enabled = s3.dynamic_partitioning_configuration().and_then(|c| c.enabled()) == Some(true);
+        if enabled { Partitioning::Event } else { Partitioning::Arrival }
+    });
     let buffering = s3.and_then(|s3| s3.buffering_hints()).map(|h| crate::settings::Buffering {
         size_mib: h.size_in_mbs().unwrap_or_default().max(0) as u32,
         interval_seconds: h.interval_in_seconds().unwrap_or_default().max(0) as u32,
@@ -186,10 +199,75 @@ pub(crate) async fn stream_facts(client: &Client, name: &str) -> Result<Option<S
         }
         _ => None,
     };
-    Ok(Some(StreamFacts {
+    StreamFacts {
         status: d.delivery_stream_status().as_str().to_owned(),
         version: d.version_id().parse().ok(),
+        partitioning,
         buffering,
         processor_buffering,
-    }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_firehose::types::{
+        BufferingHints, CompressionFormat, DeliveryStreamDescription, DeliveryStreamStatus, DeliveryStreamType,
+        DestinationDescription, DynamicPartitioningConfiguration, EncryptionConfiguration,
+        ExtendedS3DestinationDescription, S3DestinationDescription,
+    };
+
+    use super::*;
+
+    /// A stream whose destination has the extended description with `block` (if any), or only the plain one.
+    fn described(extended: bool, block: Option<bool>) -> DeliveryStreamDescription {
+        let hints = BufferingHints::builder().size_in_mbs(64).interval_in_seconds(60).build();
+        let mut destination = DestinationDescription::builder().destination_id("destinationId-000000000001");
+        if extended {
+            let mut s3 = ExtendedS3DestinationDescription::builder()
+                .role_arn("arn:aws:iam::123456789012:role/r")
+                .bucket_arn("arn:aws:s3:::lake")
+                .buffering_hints(hints.clone())
+                .compression_format(CompressionFormat::Gzip)
+                .encryption_configuration(EncryptionConfiguration::builder().build());
+            if let Some(enabled) = block {
+                let block = DynamicPartitioningConfiguration::builder().enabled(enabled).build();
+                s3 = s3.dynamic_partitioning_configuration(block);
+            }
+            destination = destination.extended_s3_destination_description(s3.build().unwrap());
+        }
+        let plain = S3DestinationDescription::builder()
+            .role_arn("arn:aws:iam::123456789012:role/r")
+            .bucket_arn("arn:aws:s3:::lake")
+            .buffering_hints(hints)
+            .compression_format(CompressionFormat::Gzip)
+            .encryption_configuration(EncryptionConfiguration::builder().build())
+            .build()
+            .unwrap();
+        DeliveryStreamDescription::builder()
+            .delivery_stream_name("s")
+            .delivery_stream_arn("arn:aws:firehose:us-east-1:123456789012:deliverystream/s")
+            .delivery_stream_status(DeliveryStreamStatus::Active)
+            .delivery_stream_type(DeliveryStreamType::DirectPut)
+            .version_id("3")
+            .destinations(destination.s3_destination_description(plain).build().unwrap())
+            .has_more_destinations(false)
+            .build()
+            .unwrap()
+    }
+
+    /// The layout is the extended S3 description's dynamic partitioning, and nothing else's: enabled is event,
+    /// absent or disabled arrival, no extended description no answer.
+    #[test]
+    fn the_layout_is_read_from_the_extended_description_only() {
+        for (extended, block, expected) in [
+            (true, Some(true), Some(Partitioning::Event)),
+            (true, Some(false), Some(Partitioning::Arrival)),
+            (true, None, Some(Partitioning::Arrival)),
+            (false, None, None),
+        ] {
+            let facts = facts_of(&described(extended, block));
+            assert_eq!(facts.partitioning, expected, "extended {extended}, block {block:?}");
+            assert_eq!((facts.version, facts.status.as_str()), (Some(3), "ACTIVE"));
+        }
+    }
 }

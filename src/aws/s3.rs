@@ -545,6 +545,12 @@ impl ObjectLake for S3Lake {
         })
     }
 
+    /// One ListObjectsV2 call for at most one key, however many the prefix holds.
+    fn holds_any(&self, prefix: &str) -> Result<bool> {
+        let first = first_keys(&self.client, &self.bucket, self.owner.as_deref(), prefix, 1);
+        Ok(!self.runtime.block_on(first)?.is_empty())
+    }
+
     fn get(&self, key: &str) -> Result<Vec<u8>> {
         self.runtime.block_on(async {
             let out = self

@@ -273,3 +273,48 @@ async fn refusals_say_what_they_mean_and_what_to_do() {
     let e = crate::aws::cloudformation::describe(&cfn, "reaqtions").await.unwrap_err().to_string();
     assert!(e.contains("cannot describe stack reaqtions: ExpiredToken") && e.contains("refresh them"), "{e}");
 }
+
+/// A listing of `prefix` answered with `keys` (and more to come when `truncated`), only when it asks for at most
+/// `max_keys` (`None`: any number).
+fn listing(prefix: &'static str, max_keys: Option<i32>, keys: &'static [&'static str], truncated: bool) -> Rule {
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests(move |r| r.prefix() == Some(prefix) && (max_keys.is_none() || r.max_keys() == max_keys))
+        .then_output(move || {
+            let objects = keys.iter().map(|k| aws_sdk_s3::types::Object::builder().key(*k).size(3).build());
+            let count = keys.len() as i32;
+            ListObjectsV2Output::builder()
+                .set_contents(Some(objects.collect()))
+                .key_count(count)
+                .is_truncated(truncated)
+                .build()
+        })
+}
+
+/// Whether a lake prefix holds anything is one call for one key, however many it holds; with it, deploy's claim
+/// on a prefix of the other layout's objects is refused and writes no marker.
+#[test]
+fn holds_any_asks_for_one_key_and_a_claim_of_the_other_layout_writes_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let one = listing("processed/", Some(1), &["processed/year=2026/month=11/day=26/hour=04/a.gz"], true);
+    let marker = listing("processed/_reaqtions_layout", None, &[], false);
+    let put = mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&one, &marker, &put]);
+    let lake = S3Lake::new(s3, BUCKET, Some(ACCOUNT.to_owned()), runtime.handle().clone());
+    assert!(lake.holds_any("processed/").unwrap());
+    assert_eq!(one.num_calls(), 1, "one ListObjectsV2 with max-keys 1");
+
+    let event = crate::settings::PipelineSettings::resolve(crate::settings::SettingsInput {
+        bucket: Some(BUCKET.into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let e = crate::layout::claim(&lake, &event).unwrap_err().to_string();
+    assert!(e.contains(&format!("s3://{BUCKET}/processed/")) && e.contains("partitioning: arrival"), "{e}");
+    assert_eq!(put.num_calls(), 0, "no marker is written under a prefix of the other layout");
+
+    let empty = listing("processed/", Some(1), &[], false);
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&empty]);
+    let lake = S3Lake::new(s3, BUCKET, Some(ACCOUNT.to_owned()), runtime.handle().clone());
+    assert!(!lake.holds_any("processed/").unwrap());
+}

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::cloudformation::{describe, output, outputs};
 use crate::prefix::Prefix;
-use crate::settings::PipelineSettings;
 use crate::settings::default_bucket;
+use crate::settings::{Partitioning, PipelineSettings};
 
 pub const ARTIFACTS_TEMPLATE: &str = include_str!("../../templates/artifacts.yaml");
 pub const PIPELINE_TEMPLATE: &str = include_str!("../../templates/pipeline.yaml");
@@ -199,6 +199,88 @@ pub fn pipeline_parameters(
     Ok(parameters)
 }
 
+/// Firehose's rules for the stream's S3 destination, checked on the stack's rendered `parameters` and the
+/// `template`'s stream before any AWS call: moto checks none of them, and on AWS a broken one surfaces only as a
+/// failed create or update. With partitioning event (dynamic partitioning on): the prefix holds
+/// `partitionKeyFromLambda` keys, the error prefix none, buffering is at least 64 MiB and 60 s, and a Lambda
+/// processor runs. With arrival: the prefix holds no partition keys. Every broken rule is named at once.
+pub(crate) fn firehose_rules(template: &str, parameters: &[(String, String)]) -> Result<()> {
+    let get = |name: &str| -> Result<&str> {
+        let value = parameters.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        value.ok_or_else(|| anyhow::anyhow!("the pipeline stack's parameter {name} is missing"))
+    };
+    let layout: Partitioning = get("Partitioning")?.parse().map_err(|e: String| crate::invalid!("{e}"))?;
+    let (prefix, error_prefix) = (get("Prefix")?, get("ErrorPrefix")?);
+    let number = |name: &str| -> Result<u32> {
+        let text = get(name)?;
+        text.parse().map_err(|_| crate::invalid!("the parameter {name} is {text:?}, not a whole number"))
+    };
+    let from_lambda = |text: &str| text.contains("!{partitionKeyFromLambda:");
+    let mut broken = Vec::new();
+    if prefix.contains("!{partitionKeyFromQuery:") || error_prefix.contains("!{partitionKeyFromQuery:") {
+        broken.push(
+            "the prefixes use partitionKeyFromQuery keys, which need a MetadataExtraction (JQ) processor this \
+             pipeline does not have"
+                .to_owned(),
+        );
+    }
+    if from_lambda(error_prefix) {
+        broken.push(format!(
+            "the error prefix {error_prefix:?} holds partition keys, which Firehose allows only in the prefix"
+        ));
+    }
+    match layout {
+        Partitioning::Event => {
+            let (size, interval) = crate::settings::EVENT_MIN_BUFFERING;
+            if !from_lambda(prefix) {
+                broken.push(format!(
+                    "with partitioning event the prefix must hold partitionKeyFromLambda keys, and {prefix:?} holds \
+                     none"
+                ));
+            }
+            let given = number("BufferSizeMiB")?;
+            if given < size {
+                broken.push(format!(
+                    "buffer size {given} MiB is below the {size} MiB Firehose requires with dynamic partitioning"
+                ));
+            }
+            let given = number("BufferIntervalSeconds")?;
+            if given < interval {
+                broken.push(format!(
+                    "buffer interval {given} s is below the {interval} s Firehose requires with dynamic partitioning"
+                ));
+            }
+            if !runs_lambda_processor(template) {
+                broken.push(
+                    "the template's stream has no enabled Lambda processor, which partitionKeyFromLambda keys come \
+                     from"
+                        .to_owned(),
+                );
+            }
+        }
+        Partitioning::Arrival if from_lambda(prefix) => broken.push(format!(
+            "with partitioning arrival the prefix {prefix:?} may not hold partition keys (Firehose allows them only \
+             with dynamic partitioning): use !{{timestamp:...}} folders, or --partitioning event"
+        )),
+        Partitioning::Arrival => {}
+    }
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(crate::invalid!("Firehose would refuse this stream ({} layout): {}", layout.name(), broken.join("; ")))
+}
+
+/// Whether the template's delivery stream runs an enabled Lambda processor.
+fn runs_lambda_processor(template: &str) -> bool {
+    let Ok(doc) = serde_norway::from_str::<serde_norway::Value>(template) else { return false };
+    let destination = &doc["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"];
+    let processing = &destination["ProcessingConfiguration"];
+    processing["Enabled"].as_bool() == Some(true)
+        && processing["Processors"]
+            .as_sequence()
+            .is_some_and(|p| p.iter().any(|p| p["Type"].as_str() == Some("Lambda")))
+}
+
 /// What a deployed pipeline stack says about itself.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Deployed {
@@ -221,9 +303,9 @@ pub(crate) struct Deployed {
     pub(crate) parameters: std::collections::BTreeMap<String, String>,
 }
 
-/// Dashboards are global to the account: the name carries the stack and the region.
-/// The alarms the pipeline template makes when alarms are on, by the names after `<stack>-`.
-pub(crate) const ALARMS: [&str; 8] = [
+/// The alarms the pipeline template makes when alarms are on, by the names after `<stack>-`; those of
+/// [`EVENT_ONLY_ALARMS`] only for a stream partitioned by the readings' hour.
+pub(crate) const ALARMS: [&str; 9] = [
     "delivery-freshness",
     "throttled-records",
     "failed-records",
@@ -232,9 +314,20 @@ pub(crate) const ALARMS: [&str; 8] = [
     "lambda-duration",
     "iot-rule-failures",
     "iot-error-action-failures",
+    "partition-count-exceeded",
 ];
 
-/// The stack's alarms by name (exact names: a prefix would also match a stack named `<stack>-dev`).
+/// The alarms only a stack with partitioning event has: Firehose publishes their metric only with dynamic
+/// partitioning on.
+pub(crate) const EVENT_ONLY_ALARMS: [&str; 1] = ["partition-count-exceeded"];
+
+/// The alarms a stack of this layout has when alarms are on (what `cost` prices).
+pub fn alarms_of(partitioning: Partitioning) -> Vec<&'static str> {
+    ALARMS.into_iter().filter(|a| partitioning == Partitioning::Event || !EVENT_ONLY_ALARMS.contains(a)).collect()
+}
+
+/// Every alarm a stack of either layout may have, by name (exact names: a prefix would also match a stack named
+/// `<stack>-dev`). Asked for by name, an alarm the stack does not have is simply not in the answer.
 pub fn alarm_names(stack: &str) -> Vec<String> {
     ALARMS.iter().map(|a| format!("{stack}-{a}")).collect()
 }
@@ -244,6 +337,7 @@ pub fn failed_records_namespace(stack: &str) -> String {
     format!("reaqtions/{stack}")
 }
 
+/// Dashboards are global to the account: the name carries the stack and the region.
 pub(crate) fn dashboard_name(stack: &str, region: &str) -> String {
     format!("{stack}-{region}")
 }
@@ -347,6 +441,75 @@ mod tests {
         )));
         assert!(params.contains(&("GlueDatabase".into(), "reaqtions_lake".into())));
         assert!(params.contains(&("ScanLimitBytes".into(), "10737418240".into())));
+        // The layout is always passed: the template's defaults are arrival's, a new pipeline's is event.
+        assert!(params.contains(&("Partitioning".into(), "event".into())));
+        assert!(params.contains(&("BufferSizeMiB".into(), "64".into())));
+        let arrival = SettingsInput { partitioning: Some(Partitioning::Arrival), ..Default::default() };
+        let params = rendered(arrival);
+        assert!(params.contains(&("Partitioning".into(), "arrival".into())));
+        assert_eq!(template["Parameters"]["Partitioning"]["Default"].as_str(), Some("arrival"));
+    }
+
+    fn rendered(input: SettingsInput) -> Vec<(String, String)> {
+        let settings = PipelineSettings::resolve(input).unwrap();
+        pipeline_parameters(&settings, "artifacts", "lambda/abc.zip", RawBucket::Create, "us-east-1", None).unwrap()
+    }
+
+    fn with(mut params: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
+        params.iter_mut().find(|(k, _)| k == key).unwrap().1 = value.to_owned();
+        params
+    }
+
+    #[test]
+    fn firehose_rules_are_checked_on_the_rendered_parameters() {
+        let event = rendered(SettingsInput::default());
+        let arrival = rendered(SettingsInput { partitioning: Some(Partitioning::Arrival), ..Default::default() });
+        firehose_rules(PIPELINE_TEMPLATE, &event).unwrap();
+        firehose_rules(PIPELINE_TEMPLATE, &arrival).unwrap();
+        // Arrival allows what event does not: no buffering minimums.
+        firehose_rules(
+            PIPELINE_TEMPLATE,
+            &with(with(arrival.clone(), "BufferSizeMiB", "1"), "BufferIntervalSeconds", "0"),
+        )
+        .unwrap();
+        let refused = |template: &str, params: &[(String, String)]| {
+            let e = firehose_rules(template, params).unwrap_err();
+            assert!(crate::error::is_invalid(&e), "exit 2: {e}");
+            e.to_string()
+        };
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "BufferSizeMiB", "32"));
+        assert!(e.contains("buffer size 32 MiB is below the 64 MiB") && e.contains("event layout"), "{e}");
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "BufferIntervalSeconds", "0"));
+        assert!(e.contains("buffer interval 0 s is below the 60 s"), "{e}");
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "Prefix", crate::settings::DEFAULT_PREFIX));
+        assert!(e.contains("must hold partitionKeyFromLambda keys"), "{e}");
+        let keyed_errors = "error/!{firehose:error-output-type}/hour=!{partitionKeyFromLambda:hour}/";
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "ErrorPrefix", keyed_errors));
+        assert!(e.contains("the error prefix") && e.contains("holds partition keys"), "{e}");
+        let keyed = crate::prefix::keyed_prefix("processed/");
+        let e = refused(PIPELINE_TEMPLATE, &with(arrival.clone(), "Prefix", &keyed));
+        assert!(e.contains("with partitioning arrival") && e.contains("arrival layout"), "{e}");
+        let jq = "processed/site=!{partitionKeyFromQuery:site}/hour=!{partitionKeyFromLambda:hour}/";
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "Prefix", jq));
+        assert!(e.contains("MetadataExtraction"), "{e}");
+        // A template whose stream has no Lambda processor cannot take keys from one.
+        let no_lambda = PIPELINE_TEMPLATE.replacen("- Type: Lambda", "- Type: AppendDelimiterToRecord", 1);
+        assert_ne!(no_lambda, PIPELINE_TEMPLATE);
+        let e = refused(&no_lambda, &event);
+        assert!(e.contains("no enabled Lambda processor"), "{e}");
+        firehose_rules(&no_lambda, &arrival).unwrap();
+        // Every broken rule at once.
+        let e = refused(PIPELINE_TEMPLATE, &with(with(event, "BufferSizeMiB", "5"), "BufferIntervalSeconds", "0"));
+        assert!(e.contains("buffer size 5 MiB") && e.contains("buffer interval 0 s"), "{e}");
+    }
+
+    #[test]
+    fn the_event_only_alarms_are_left_out_of_an_arrival_stack() {
+        assert_eq!(alarms_of(Partitioning::Event).len(), ALARMS.len());
+        let arrival = alarms_of(Partitioning::Arrival);
+        assert_eq!(arrival.len(), ALARMS.len() - EVENT_ONLY_ALARMS.len());
+        assert!(!arrival.contains(&"partition-count-exceeded"), "{arrival:?}");
+        assert!(alarm_names("lab").contains(&"lab-partition-count-exceeded".to_owned()), "asked for by name in either");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::error::Kind;
 use crate::local::LocalTarget;
 use crate::output::print;
 use crate::prefix::Prefix;
+use crate::settings::Partitioning;
 use crate::target::ObjectLake;
 
 /// Objects counted at most, per prefix on AWS (`counts_capped` says when a count stopped there).
@@ -31,6 +32,8 @@ struct Status<T: Serialize> {
     /// What the pipeline runs with, by the settings file's keys: read back from the deployment itself (the
     /// stack's parameters on AWS, the deployment record locally).
     settings: Option<crate::settings::SettingsInput>,
+    /// How the lake files readings, in words (the setting is `settings.partitioning`).
+    layout: Option<&'static str>,
     processed_objects: Option<u64>,
     error_objects: Option<u64>,
     /// Bytes the lake holds under each prefix (lower bounds when `counts_capped`).
@@ -50,8 +53,10 @@ struct AwsDetails {
     artifacts_stack: String,
     artifacts_status: String,
     stream_status: Option<String>,
-    /// From the stream itself: its version and buffering as it runs.
+    /// From the stream itself: its version, layout (event when dynamic partitioning is on) and buffering as it
+    /// runs.
     stream_version: Option<u32>,
+    stream_partitioning: Option<Partitioning>,
     buffering: Option<crate::settings::Buffering>,
     processor_buffering: Option<crate::settings::ProcessorBuffering>,
     /// What the stream received over CloudWatch's retention (455 days), with billed bytes estimated.
@@ -108,6 +113,7 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
         status: state(&pipeline),
         named: None,
         settings: None,
+        layout: None,
         processed_objects: None,
         error_objects: None,
         processed_bytes: None,
@@ -120,6 +126,7 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
             artifacts_status: state(&artifacts_state),
             stream_status: None,
             stream_version: None,
+            stream_partitioning: None,
             buffering: None,
             processor_buffering: None,
             records_received: None,
@@ -148,6 +155,7 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
                 status.updated = time(stack.last_updated_time().or(stack.creation_time()));
                 let settings = deployed.settings();
                 status.named = Some(Named::of("aws", &settings));
+                status.layout = Some(layout(settings.partitioning));
                 status.settings = Some(settings.input());
                 status.details.outputs = outputs(&stack).into_iter().collect();
                 status.details.dashboard.clone_from(&deployed.dashboard);
@@ -156,6 +164,7 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
                     let d = &mut status.details;
                     d.stream_status = Some(facts.as_ref().map_or_else(|| "not found".into(), |f| f.status.clone()));
                     d.stream_version = facts.as_ref().and_then(|f| f.version);
+                    d.stream_partitioning = facts.as_ref().and_then(|f| f.partitioning);
                     d.buffering = facts.as_ref().and_then(|f| f.buffering);
                     d.processor_buffering = facts.as_ref().and_then(|f| f.processor_buffering);
                 }
@@ -203,6 +212,14 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
     Ok(Exit::Ok)
 }
 
+/// The layout in words, as status shows it on both targets.
+fn layout(partitioning: Partitioning) -> &'static str {
+    match partitioning {
+        Partitioning::Event => "event: each reading under the hour it was measured (keys from the transform)",
+        Partitioning::Arrival => "arrival: each reading under the hour the stream received it",
+    }
+}
+
 /// Adds `stack` (and `target`) when no names could be read, so every status names its stack.
 fn with_stack<T: Serialize>(status: Status<T>, stack: &str) -> serde_json::Value {
     let mut value = serde_json::to_value(&status).unwrap_or_default();
@@ -247,6 +264,7 @@ pub(crate) fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit>
         status: "deployed".to_owned(),
         named: Some(o.named),
         settings: Some(deployment.settings.input()),
+        layout: Some(layout(deployment.settings.partitioning)),
         processed_objects: Some(processed_objects),
         error_objects: Some(error_objects),
         processed_bytes: Some(processed_bytes),

@@ -81,7 +81,7 @@ fn a_stalled_delivery_is_degraded_with_a_finding_naming_the_threshold() {
     assert_eq!(h.verdict, Verdict::Degraded);
     let f = &h.findings[0];
     let settings = PipelineSettings::defaults();
-    let threshold = settings.buffering.interval_seconds + settings.processor.interval_seconds + 300;
+    let threshold = crate::target::vitals::freshness_threshold_seconds(&settings);
     assert_eq!(
         (f.metric.as_str(), f.value, f.threshold),
         ("freshness_seconds_max", Some(3600.0), Some(f64::from(threshold)))

@@ -168,7 +168,14 @@ impl Thresholds {
 }
 
 /// The data freshness a healthy stream stays under: both buffering intervals plus the margin (the alarm's
-/// threshold too).
+/// threshold too). With partitioning event the S3 interval counts 1.5 times: Firehose buffers each partition in
+/// stages, and documents that a batch's end-to-end delay "might be 1.5 times of the configured buffering hint
+/// time" with dynamic partitioning on (Firehose developer guide, "Buffer data for dynamic partitioning").
 pub fn freshness_threshold_seconds(settings: &PipelineSettings) -> u32 {
-    settings.buffering.interval_seconds + settings.processor.interval_seconds + FRESHNESS_MARGIN_SECONDS
+    let interval = settings.buffering.interval_seconds;
+    let s3 = match settings.partitioning {
+        crate::settings::Partitioning::Event => (interval * 3).div_ceil(2),
+        crate::settings::Partitioning::Arrival => interval,
+    };
+    s3 + settings.processor.interval_seconds + FRESHNESS_MARGIN_SECONDS
 }

@@ -159,7 +159,8 @@ fn health_against_moto_through_the_cbor_front() {
     assert_eq!(busy["findings"][0]["value"].as_f64(), Some(10.0));
 
     // A stalled delivery: the oldest record waits an hour, nothing new arrives in the last 10 minutes. The
-    // threshold is both default buffering intervals (60 s, 5 s) and the 300 s margin.
+    // threshold is 1.5 × the S3 interval (Firehose's documented delay with partitioning by reading time: 90 s),
+    // the processor's 5 s and the 300 s margin.
     put("AWS/Firehose", vec![datum("DeliveryToS3.DataFreshness", &stream, 3600.0, 3)]);
     let (code, stalled) = health(&env, &front, "10m");
     assert_eq!(code, 5, "{stalled}");
@@ -167,7 +168,7 @@ fn health_against_moto_through_the_cbor_front() {
     let f = &stalled["findings"][0];
     assert_eq!(
         (f["metric"].as_str(), f["value"].as_f64(), f["threshold"].as_f64()),
-        (Some("freshness_seconds_max"), Some(3600.0), Some(365.0))
+        (Some("freshness_seconds_max"), Some(3600.0), Some(395.0))
     );
 
     // An alarm of the stack in ALARM is a finding of its own; another stack's, whose name starts with this
@@ -299,4 +300,35 @@ fn local_health(env: &Env) -> (i32, Value) {
     let json = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap(), json)
+}
+
+/// A record whose readings fall in two hours cannot be filed under one (partitioning: event): the transform
+/// refuses it into the error prefix, yet it is good data, so `health` finds no failed records.
+#[test]
+fn a_record_spanning_two_hours_is_no_failed_record_for_health() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    let hour = Utc::now() - chrono::Duration::hours(3);
+    let at = |minute: u32, second: u32| hour.format(&format!("%Y-%m-%dT%H:{minute:02}:{second:02}Z")).to_string();
+    let next = (hour + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:00:01Z").to_string();
+    // One line, two readings without a delimiter (as the original devices send): one record, two hours.
+    let spanning = format!(
+        "{{\"device_id\":\"aq-0001\",\"seq\":1,\"TIME\":\"{}\",\"NO2\":1}}{{\"device_id\":\"aq-0001\",\"seq\":2,\"TIME\":\"{next}\",\"NO2\":2}}\n",
+        at(59, 59)
+    );
+    let spool = env.dir.path().join("spanning.ndjson");
+    std::fs::write(&spool, spanning + &format!("{{\"device_id\":\"aq-0002\",\"TIME\":\"{}\",\"NO2\":3}}\n", at(10, 0)))
+        .unwrap();
+    env.ok(&["simulate", "--resend", spool.to_str().unwrap(), "--no-pack", "--quiet"]);
+    let errors: Vec<String> =
+        env.objects().into_iter().map(|(key, _)| key).filter(|k| k.starts_with("error/processing-failed/")).collect();
+    assert_eq!(errors.len(), 1, "kept whole in the error prefix: {errors:?}");
+    let spans = env.ok(&["logs", "--filter", "record spans hours"]);
+    assert_eq!(spans.lines().count(), 1, "{spans}");
+
+    let (code, run) = local_health(&env);
+    let m = &run["metrics"];
+    assert_eq!((m["incoming_records"].as_u64(), m["failed_records"].as_u64()), (Some(2), Some(0)), "{run}");
+    assert!(!run["findings"].as_array().unwrap().iter().any(|f| f["metric"] == "failed_records"), "{run}");
+    assert_eq!((code, run["verdict"].as_str()), (0, Some("healthy")), "{run}");
 }

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use reaqtions::aws::cloudwatch::iot_rule_query;
 use reaqtions::aws::stack::{PIPELINE_TEMPLATE, RawBucket, alarm_names, failed_records_namespace, pipeline_parameters};
-use reaqtions::settings::{PipelineSettings, SettingsInput};
+use reaqtions::settings::{Partitioning, PipelineSettings, SettingsInput};
 use serde_norway::Value;
 
 use crate::iam_eval::Deployment;
-use crate::templates::{deployment, template};
+use crate::templates::{deployment_of, template};
 
 /// (namespace, metric) → the dimension names AWS publishes it with.
 fn published() -> HashMap<(&'static str, &'static str), Vec<&'static str>> {
@@ -32,6 +32,9 @@ fn published() -> HashMap<(&'static str, &'static str), Vec<&'static str>> {
         "ExecuteProcessing.Success",
         "SucceedProcessing.Records",
         "SucceedProcessing.Bytes",
+        // With dynamic partitioning on: the active partitions, and 1 while past their limit.
+        "PartitionCount",
+        "PartitionCountExceeded",
     ] {
         m.insert(("AWS/Firehose", name), vec!["DeliveryStreamName"]);
     }
@@ -49,25 +52,9 @@ fn published() -> HashMap<(&'static str, &'static str), Vec<&'static str>> {
     m
 }
 
-/// The deployment of `settings`: the template's parameters as `deploy` passes them, and the conditions.
+/// The deployment of `settings`: the template's parameters as `deploy` passes them, and its conditions.
 fn deployed(settings: &PipelineSettings) -> Deployment {
-    let mut d = deployment(true);
-    for (k, v) in pipeline_parameters(
-        settings,
-        "artifacts",
-        "lambda/a.zip",
-        RawBucket::Create,
-        "eu-west-1",
-        Some("0123456789abcdef"),
-    )
-    .unwrap()
-    {
-        d.values.insert(k, v);
-    }
-    let alarms = settings.monitoring.alarms;
-    d.conditions.insert("Alarms".into(), alarms);
-    d.conditions.insert("Dashboard".into(), settings.monitoring.dashboard);
-    d.conditions.insert("MailsAlarms".into(), alarms && settings.monitoring.alarm_email.is_some());
+    let mut d = deployment_of(&template(PIPELINE_TEMPLATE), settings);
     d.values.insert("AlarmTopic".into(), "arn:aws:sns:eu-west-1:123456789012:reaqtions-alarms".into());
     d
 }
@@ -93,11 +80,18 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
     let d = deployed(&s);
     let published = published();
     let alarms = resources_of(&t, "AWS::CloudWatch::Alarm");
-    assert_eq!(alarms.len(), 8, "freshness, throttles, failed records, Lambda ×3, IoT rule ×2");
+    assert_eq!(alarms.len(), 9, "freshness, throttles, failed records, Lambda ×3, IoT rule ×2, partitions");
     let mut thresholds = HashMap::new();
     let mut names = Vec::new();
     for (name, alarm) in &alarms {
-        assert_eq!(alarm["Condition"], "Alarms", "{name} is turned off with the alarms");
+        // Every alarm is turned off with the alarms; the partition alarm exists only in event mode too.
+        let condition = alarm["Condition"].as_str().unwrap();
+        let turned_off = SettingsInput { alarms: Some(false), ..Default::default() };
+        assert!(!deployed(&settings(turned_off)).conditions[condition], "{name} is turned off with the alarms");
+        assert!(d.conditions[condition], "{name} is on for an event stack with alarms");
+        let arrival = SettingsInput { partitioning: Some(Partitioning::Arrival), ..Default::default() };
+        let in_arrival = deployed(&settings(arrival)).conditions[condition];
+        assert_eq!(in_arrival, !name.starts_with("PartitionCount"), "{name} in arrival mode");
         let p = d.resolve(&alarm["Properties"]);
         let alarm_name = p["AlarmName"].as_str().unwrap();
         names.push(alarm_name.to_owned());
@@ -128,16 +122,29 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
             };
             assert_eq!(dim["Value"], expected, "{name}");
         }
-        thresholds.insert(metric.to_owned(), p["Threshold"].as_str().map(str::to_owned).unwrap_or_default());
+        let threshold = match &p["Threshold"] {
+            Value::Number(n) => n.to_string(),
+            other => other.as_str().map(str::to_owned).unwrap_or_default(),
+        };
+        thresholds.insert(metric.to_owned(), threshold);
     }
-    // 300 s + 60 s of buffering + the 300 s margin; 80% of a 120 s timeout.
-    assert_eq!(thresholds["DeliveryToS3.DataFreshness"], "660");
+    // 1.5 × 300 s (Firehose's documented delay with dynamic partitioning) + 60 s of processor buffering + the
+    // 300 s margin; 80% of a 120 s timeout. By arrival the S3 interval counts once.
+    assert_eq!(thresholds["DeliveryToS3.DataFreshness"], "810");
+    assert_eq!(thresholds["PartitionCountExceeded"], "0");
     assert_eq!(thresholds["Duration"], "96000");
     assert_eq!(
         reaqtions::target::vitals::freshness_threshold_seconds(&s),
-        660,
+        810,
         "health judges by the alarm's threshold"
     );
+    let arrival = settings(SettingsInput {
+        partitioning: Some(Partitioning::Arrival),
+        buffer_interval_seconds: Some(300),
+        processor_buffer_interval_seconds: Some(60),
+        ..SettingsInput::default()
+    });
+    assert_eq!(reaqtions::target::vitals::freshness_threshold_seconds(&arrival), 660);
 
     let filter = &resources_of(&t, "AWS::Logs::MetricFilter")[0].1;
     let f = d.resolve(&filter["Properties"]);
@@ -155,7 +162,9 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
     let (deployer, _) = crate::iam_proxy::role_policy("deployer", crate::RAW);
     for name in &expected {
         let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}");
-        assert!(deployer.allows("cloudwatch:PutMetricAlarm", &arn) && deployer.allows("cloudwatch:DeleteAlarms", &arn));
+        let managed =
+            deployer.allows("cloudwatch:PutMetricAlarm", &arn) && deployer.allows("cloudwatch:DeleteAlarms", &arn);
+        assert!(managed, "examples/iam/deployer.json's Alarms statement does not name {arn}");
     }
 }
 
@@ -253,9 +262,19 @@ fn the_dashboard_shows_the_same_series_under_a_name_with_stack_and_region() {
         "Errors",
         "Throttles",
         "Duration",
+        "PartitionCount",
+        "PartitionCountExceeded",
     ] {
         assert!(shown.iter().any(|m| m == metric), "{metric} on the dashboard: {shown:?}");
     }
+    // An arrival stream publishes no partition metrics: its dashboard has no widget for them.
+    let mut arrival =
+        deployed(&settings(SettingsInput { partitioning: Some(Partitioning::Arrival), ..Default::default() }));
+    arrival.values.insert("Function".into(), "reaqtions-data-transformation".into());
+    let body = arrival.resolve(&dashboard["Properties"])["DashboardBody"].as_str().unwrap().to_owned();
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["widgets"].as_array().unwrap().len(), widgets.len() - 1);
+    assert!(!body.to_string().contains("PartitionCount"), "{body}");
     assert_eq!(
         reaqtions::aws::stack::dashboard_url("eu-west-1", "reaqtions-eu-west-1"),
         "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=reaqtions-eu-west-1"

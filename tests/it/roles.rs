@@ -103,6 +103,29 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
     }
     assert!(deployer.allows("cloudformation:CreateStack", &stack));
     assert!(!deployer.allows("cloudformation:CreateStack", &arn("cloudformation", "stack/other/id")));
+    // deploy reads and writes the lake's layout record under the prefix root and lists one key there; the
+    // pre-flight simulates the statements that grant it, so a caller without them is told before any change.
+    let record = object("processed/_reaqtions_layout");
+    assert!(deployer.allows_in("s3:ListBucket", &bucket, &listing("processed/")));
+    assert!(deployer.allows("s3:GetObject", &record) && deployer.allows("s3:PutObject", &record));
+    let simulated = reaqtions::aws::iam::checks(&text, "reaqtions").unwrap();
+    for (action, resource) in [("s3:GetObject", &record), ("s3:PutObject", &record), ("s3:ListBucket", &bucket)] {
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let grants = (doc["Statement"].as_array().unwrap().iter()).find(|s| {
+            s["Action"].as_array().unwrap().iter().any(|a| a == action)
+                && s["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| crate::iam_eval::glob(r.as_str().unwrap(), resource))
+        });
+        let grants = grants.unwrap_or_else(|| panic!("no deployer statement grants {action} on {resource}"));
+        let sid = grants["Sid"].as_str().unwrap();
+        let checked = simulated
+            .iter()
+            .any(|c| c.actions.iter().any(|a| a == action) && c.resources.iter().any(|r| r.contains(RAW)));
+        assert!(checked, "the pre-flight does not simulate {action} on the raw bucket (statement {sid})");
+    }
     // The deployer policy is the pre-flight check's: every action it simulates, in the context it simulates it
     // with (the deployment's, not the statements' own conditions), is allowed by the policy.
     for check in reaqtions::aws::iam::checks(&text, "reaqtions").unwrap() {
@@ -323,5 +346,8 @@ fn deploy_may_tag_its_stacks_only_with_the_statement_that_grants_it() {
         .collect();
     assert!(tagged.iter().any(|r| r.contains(":stack/reaqtions/")), "{tagged:?}");
     assert!(tagged.iter().any(|r| r.contains(":stack/reaqtions-artifacts/")), "{tagged:?}");
+    // The lake's layout is recorded with the deployer's own permissions.
+    let record = format!("arn:aws:s3:::{RAW}/processed/_reaqtions_layout");
+    assert!(with.calls().iter().any(|c| c.action == "s3:PutObject" && c.resource == record), "{:?}", with.calls());
     assert_only_allowed(&with, "deploy (deployer)");
 }

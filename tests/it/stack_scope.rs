@@ -166,6 +166,9 @@ fn foreign_resources() -> Vec<String> {
         arn("cloudformation", "stack/other-artifacts/id"),
         arn("sns", "other-alarms"),
         arn("cloudwatch", "alarm:other-lambda-errors"),
+        // Only an event stack has it; another stack's is as foreign as any of its alarms.
+        arn("cloudwatch", "alarm:other-partition-count-exceeded"),
+        arn("cloudwatch", "alarm:reaqtions-dev-partition-count-exceeded"),
         format!("arn:aws:cloudwatch::{ACCOUNT}:dashboard/other-{REGION}"),
         arn("glue", "database/other_lake"),
         arn("glue", "table/other_lake/readings"),

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use reaqtions::aws::stack::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE};
+use reaqtions::aws::stack::{ARTIFACTS_TEMPLATE, PIPELINE_TEMPLATE, RawBucket, pipeline_parameters};
+use reaqtions::settings::{Partitioning, PipelineSettings, SettingsInput};
 use serde_norway::Value;
 
 use crate::iam_eval::{Context, Deployment, Policy};
@@ -54,6 +55,56 @@ pub(crate) fn deployment(creates_bucket: bool) -> Deployment {
     set("DeliveryStream", "reaqtions-iot-data-stream");
     let conditions = HashMap::from([("CreatesRawBucket".to_owned(), creates_bucket)]);
     Deployment { values, conditions }
+}
+
+/// What `!Ref AWS::NoValue` resolves to here: the property is left out.
+pub(crate) const NO_VALUE: &str = "(no value)";
+
+/// The template's `Conditions` for the deployment's parameter values, evaluated as CloudFormation does
+/// (`!Equals`, `!And`, `!Or`, `!Not`, `!Condition`); an intrinsic it does not model panics, naming it.
+pub(crate) fn conditions(t: &Value, d: &Deployment) -> HashMap<String, bool> {
+    fn text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => panic!("{other:?} in !Equals"),
+        }
+    }
+    fn eval(name: &str, t: &Value, d: &Deployment) -> bool {
+        let condition = &t["Conditions"][name];
+        assert!(!condition.is_null(), "no condition {name}");
+        holds(condition, t, d)
+    }
+    fn holds(v: &Value, t: &Value, d: &Deployment) -> bool {
+        let Value::Tagged(tagged) = v else { panic!("a condition is an intrinsic: {v:?}") };
+        let args = tagged.value.as_sequence();
+        match tagged.tag.to_string().trim_start_matches('!') {
+            "Equals" => {
+                let s = args.expect("!Equals takes two values");
+                text(&d.resolve(&s[0])) == text(&d.resolve(&s[1]))
+            }
+            "And" => args.unwrap().iter().all(|c| holds(c, t, d)),
+            "Or" => args.unwrap().iter().any(|c| holds(c, t, d)),
+            "Not" => !holds(&args.unwrap()[0], t, d),
+            "Condition" => eval(tagged.value.as_str().unwrap(), t, d),
+            other => panic!("!{other} is not modelled in conditions"),
+        }
+    }
+    let names = t["Conditions"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned());
+    names.map(|name| (name.clone(), eval(&name, t, d))).collect()
+}
+
+/// The default deployment with the parameters `deploy` passes for `settings`, and the template's conditions
+/// evaluated for them.
+pub(crate) fn deployment_of(t: &Value, settings: &PipelineSettings) -> Deployment {
+    let mut d = deployment(true);
+    let parameters =
+        pipeline_parameters(settings, "artifacts", "lambda/a.zip", RawBucket::Create, REGION, Some("0123456789abcdef"));
+    d.values.extend(parameters.unwrap());
+    d.values.insert("AWS::NoValue".into(), NO_VALUE.into());
+    d.conditions = conditions(t, &d);
+    d
 }
 
 /// The policy documents attached to a role: inline `Policies` and every `AWS::IAM::RolePolicy` naming it.
@@ -382,4 +433,45 @@ fn the_workgroup_writes_results_only_to_its_account_s_bucket() {
         Some("s3://reaqtions-artifacts-123456789012-eu-west-1/athena-results/")
     );
     assert_eq!(d.resolve(&results["ExpectedBucketOwner"]).as_str(), Some(ACCOUNT));
+}
+
+/// Dynamic partitioning, the function's mode and the partition alarm switch together with the layout: the block
+/// (with its retry window) only in event mode and never as `Enabled: false`, the keyed prefix and 64 MiB from
+/// the settings, and the alarm only with alarms on and event mode. The conditions are the template's own,
+/// evaluated for the parameters deploy passes.
+#[test]
+fn dynamic_partitioning_and_its_alarm_follow_the_layout() {
+    let t = template(PIPELINE_TEMPLATE);
+    let stream = &t["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"];
+    let alarm = &t["Resources"]["PartitionCountExceededAlarm"];
+    assert_eq!(alarm["Condition"].as_str(), Some("WatchesPartitions"));
+    for partitioning in [Partitioning::Event, Partitioning::Arrival] {
+        for alarms in [true, false] {
+            let input = SettingsInput { partitioning: Some(partitioning), alarms: Some(alarms), ..Default::default() };
+            let settings = PipelineSettings::resolve(input).unwrap();
+            let d = deployment_of(&t, &settings);
+            let case = format!("{} with alarms {alarms}", partitioning.name());
+            let s3 = d.resolve(stream);
+            let block = &s3["DynamicPartitioningConfiguration"];
+            match partitioning {
+                Partitioning::Event => {
+                    assert_eq!(block["Enabled"].as_bool(), Some(true), "{case}: {block:?}");
+                    assert_eq!(block["RetryOptions"]["DurationInSeconds"].as_u64(), Some(300), "{case}");
+                    assert!(s3["Prefix"].as_str().unwrap().contains("!{partitionKeyFromLambda:hour}"), "{case}");
+                    assert_eq!(s3["BufferingHints"]["SizeInMBs"].as_str(), Some("64"), "{case}");
+                }
+                Partitioning::Arrival => {
+                    assert_eq!(block.as_str(), Some(NO_VALUE), "{case}: left out, never Enabled: false");
+                    assert_eq!(s3["Prefix"].as_str(), Some(reaqtions::settings::DEFAULT_PREFIX), "{case}");
+                }
+            }
+            let processors = s3["ProcessingConfiguration"]["Processors"].as_sequence().unwrap();
+            assert!(processors.iter().any(|p| p["Type"].as_str() == Some("Lambda")), "{case}: keys come from it");
+            let function = d.resolve(&t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]);
+            assert_eq!(function[reaqtions_lambda::PARTITIONING_VAR].as_str(), Some(partitioning.name()), "{case}");
+            let watched = d.conditions["WatchesPartitions"];
+            assert_eq!(watched, alarms && partitioning == Partitioning::Event, "{case}: the partition alarm");
+            assert_eq!(d.conditions["Alarms"], alarms, "{case}");
+        }
+    }
 }

@@ -1,7 +1,8 @@
-//! `deploy` on AWS, in the order that keeps a first deploy right and every failure recoverable: settings and the
-//! zip checked before any AWS call; the caller's permissions checked before anything is created; the raw bucket
-//! decided from what exists now; the artifacts stack, the zip (checksummed), the pipeline stack; old zips
-//! pruned; the function smoke-tested.
+//! `deploy` on AWS, in the order that keeps a first deploy right and every failure recoverable: settings, Firehose's
+//! rules and the zip checked before any AWS call; the caller's permissions checked before anything is created; the
+//! deployed layout read from the stack and its stream, and kept; the raw bucket decided from what exists now, and
+//! its prefix claimed for the layout (an existing bucket before any change, a new one once the stack made it); the
+//! artifacts stack, the zip (checksummed), the pipeline stack; old zips pruned; the function smoke-tested.
 
 use std::cell::Cell;
 
@@ -9,23 +10,24 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
 use super::build::lambda_zip;
-use super::resolve_settings;
+use super::{BucketNamer, resolve_settings};
 use crate::aws::cloudformation::{StackChange, StackSpec, deploy_stack, describe, output};
+use crate::aws::firehose::stream_facts;
 use crate::aws::iam::{
     DEPLOYER_POLICY, PolicyNames, Preflight, checks, describe_missing, fill, preflight, principal_of,
 };
 use crate::aws::lambda::{Smoke, smoke_test};
-use crate::aws::s3::{artifacts_bucket_exists, inspect_reused_bucket, prune_objects, upload_unless_present};
+use crate::aws::s3::{S3Lake, artifacts_bucket_exists, inspect_reused_bucket, prune_objects, upload_unless_present};
 use crate::aws::stack::{
-    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, artifacts_bucket, artifacts_stack, pipeline_parameters,
-    raw_bucket,
+    ARTIFACTS_TEMPLATE, Deployed, PIPELINE_TEMPLATE, RawBucket, artifacts_bucket, artifacts_stack, firehose_rules,
+    pipeline_parameters, raw_bucket,
 };
 use crate::aws::{Aws, Caller};
 use crate::cli::DeployArgs;
 use crate::commands::{Exit, Named};
 use crate::output::print;
 use crate::progress::Progress;
-use crate::settings::{PipelineSettings, STAND_IN_ACCOUNT, default_bucket};
+use crate::settings::{DEFAULT_STACK, Partitioning, PipelineSettings, STAND_IN_ACCOUNT, SettingsInput, default_bucket};
 
 /// Zips kept in the artifacts bucket besides the deployed one (to roll back to by hand).
 const KEEP_ZIPS: usize = 2;
@@ -85,43 +87,48 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         defaulted.set(true);
         default_bucket(stack, STAND_IN_ACCOUNT, &region)
     };
-    let mut settings = resolve_settings(args, stack, Some(&namer), None)?;
-    // The lake's tables project the prefixes' partitions: a prefix they cannot is refused now.
-    crate::aws::stack::location_templates(&settings)?;
-    let zip = lambda_zip(args.lambda_zip.as_deref(), &settings.architecture)?;
+    let mut given = checked_before_aws(args, stack.clone(), &namer, &region)?;
+    let zip = lambda_zip(args.lambda_zip.as_deref(), &given.architecture)?;
     let architecture = zip.architecture.context(
         "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
     )?;
-    if architecture != settings.architecture {
+    if architecture != given.architecture {
         return Err(crate::invalid!(
             "the zip's bootstrap is built for {architecture}, but the architecture setting is {} (pass --architecture \
              {architecture}, or a zip built for {})",
-            settings.architecture,
-            settings.architecture
+            given.architecture,
+            given.architecture
         ));
     }
 
     let identity = aws.identity()?;
     if defaulted.get() {
-        settings.bucket = default_bucket(&settings.stack, &identity.account, &identity.region)?;
+        given.bucket = default_bucket(&given.stack, &identity.account, &identity.region)?;
     }
     let owner = Some(identity.account.as_str());
     progress.say(&format!(
         "deploying {} to account {} in {} (Lambda zip {} bytes, {architecture}, sha256 {})",
-        settings.stack,
+        given.stack,
         identity.account,
         identity.region,
         zip.bytes.len(),
         zip.sha256
     ));
+    // The names the permissions are checked for (stack, bucket) do not depend on the layout.
     let permission_check = if args.no_preflight {
         "skipped (--no-preflight)".to_owned()
     } else {
-        check_permissions(aws, &identity, &settings)?
+        check_permissions(aws, &identity, &given)?
     };
     progress.say(&format!("permissions: {permission_check}"));
 
     let cfn = aws.cloudformation();
+    // A deployed stream keeps its layout: asking for the other is refused here, before anything changes.
+    let deployed = deployed_settings(aws, &cfn, &given.stack)?;
+    let mut settings = resolve_settings(args, stack, Some(&namer), deployed.as_ref())?;
+    settings.bucket.clone_from(&given.bucket);
+    firehose_preflight(&settings, &region)?;
+
     let s3 = aws.s3();
     // Both predictable bucket names are checked before anything is created, as another account may hold either:
     // the artifacts bucket's here, the raw bucket's where the stack's use of it is decided.
@@ -134,8 +141,13 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         parameters: vec![("BucketName".to_owned(), artifacts_name)],
     };
     let code_key = zip.artifact_key();
+    let lake = S3Lake::new(s3.clone(), &settings.bucket, Some(identity.account.clone()), aws.handle());
     if args.dry_run {
-        return dry_run(aws, &settings, &artifacts, &zip, bucket_plan, args);
+        return dry_run(aws, &settings, &artifacts, &zip, bucket_plan, &lake, args);
+    }
+    // One prefix never holds both layouts: a bucket that exists is claimed before anything changes.
+    if bucket_plan != RawBucket::Create {
+        crate::layout::claim(&lake, &settings)?;
     }
     if bucket_plan == RawBucket::Reuse {
         report_reused_bucket(aws, &settings.bucket, owner, progress);
@@ -176,6 +188,9 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         )?,
     };
     let pipeline_change = aws.block_on(deploy_stack(&cfn, &pipeline, &mut on_event))?;
+    if bucket_plan == RawBucket::Create {
+        crate::layout::claim(&lake, &settings)?;
+    }
     let stack = aws.block_on(describe(&cfn, &settings.stack))?.context("the pipeline stack vanished")?;
     let deployed = Deployed::from_stack(&stack)?;
     // Only zips no stack can roll back to: the deployed one and the newest others stay.
@@ -196,7 +211,7 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         }
     };
     // The version id the local target prints too; a stream that cannot be described leaves it out.
-    let stream_version = match aws.block_on(crate::aws::firehose::stream_facts(&aws.firehose(), &deployed.stream)) {
+    let stream_version = match aws.block_on(stream_facts(&aws.firehose(), &deployed.stream)) {
         Ok(facts) => facts.and_then(|f| f.version),
         Err(e) => {
             tracing::info!("deploy: the stream's version is not available: {e:#}");
@@ -239,6 +254,66 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         },
     )?;
     Ok(Exit::Ok)
+}
+
+/// The settings as given, checked before any AWS call with the tables' partitions and Firehose's rules. A deploy
+/// that names no layout keeps the deployed one, which only the stack can tell: settings that only the arrival
+/// layout allows (buffering under Firehose's minimums for dynamic partitioning) pass here as arrival's, and are
+/// checked again once the stack is read (a new pipeline, which defaults to event, is then refused).
+fn checked_before_aws(
+    args: &DeployArgs,
+    stack: Option<String>,
+    namer: BucketNamer,
+    region: &str,
+) -> Result<PipelineSettings> {
+    let check = |deployed: Option<&PipelineSettings>| -> Result<PipelineSettings> {
+        let settings = resolve_settings(args, stack.clone(), Some(namer), deployed)?;
+        firehose_preflight(&settings, region)?;
+        Ok(settings)
+    };
+    let refused = match check(None) {
+        Ok(settings) => return Ok(settings),
+        Err(refused) => refused,
+    };
+    let input = SettingsInput { stack: stack.clone(), ..args.settings.clone() }.with_file(args.config.as_deref())?;
+    if input.partitioning.is_some() {
+        return Err(refused);
+    }
+    let mut arrival = PipelineSettings::defaults();
+    arrival.stack = input.stack.unwrap_or_else(|| DEFAULT_STACK.to_owned());
+    arrival.partitioning = Partitioning::Arrival;
+    check(Some(&arrival)).map_err(|_| refused)
+}
+
+/// The stack's parameters as deploy renders them, checked against the tables' projection and Firehose's rules.
+fn firehose_preflight(settings: &PipelineSettings, region: &str) -> Result<()> {
+    let parameters =
+        pipeline_parameters(settings, "<artifacts bucket>", "lambda/<sha256>.zip", RawBucket::Create, region, None)?;
+    firehose_rules(PIPELINE_TEMPLATE, &parameters)
+}
+
+/// The pipeline deployed under `stack`, whose layout this deploy keeps: the settings of its stack's parameters (a
+/// stack without a `Partitioning` parameter files by arrival), with the layout its stream itself reports when the
+/// two disagree (the stream's is what Firehose never changes). `None` without such a stack, or for one without
+/// outputs (a first create that failed: its stream never existed).
+fn deployed_settings(aws: &Aws, cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Result<Option<PipelineSettings>> {
+    let Some(found) = aws.block_on(describe(cfn, stack))? else { return Ok(None) };
+    let Ok(deployed) = Deployed::from_stack(&found) else { return Ok(None) };
+    let mut settings = deployed.settings();
+    let facts = aws.block_on(stream_facts(&aws.firehose(), &deployed.stream))?;
+    if let Some(layout) = facts.and_then(|f| f.partitioning)
+        && layout != settings.partitioning
+    {
+        crate::warning!(
+            "stack {stack}'s Partitioning parameter says {}, but its delivery stream {} files by {}: the stream's \
+             layout is kept",
+            settings.partitioning.name(),
+            deployed.stream,
+            layout.name()
+        );
+        settings.partitioning = layout;
+    }
+    Ok(Some(settings))
 }
 
 /// Simulates the caller against the deployer policy. Missing permissions stop deploy (all listed at once), and
@@ -288,6 +363,7 @@ fn dry_run(
     artifacts: &StackSpec,
     zip: &reaqtions_lambda::package::LambdaZip,
     bucket_plan: RawBucket,
+    lake: &S3Lake,
     args: &DeployArgs,
 ) -> Result<Exit> {
     let code_key = &zip.artifact_key();
@@ -307,13 +383,29 @@ fn dry_run(
         artifacts_stack: String,
         pipeline_stack: String,
         raw_bucket: String,
+        /// What the bucket's prefix already holds, and whether deploy would file this layout there.
+        lake_layout: String,
         code_key: String,
         parameters: Vec<(String, String)>,
     }
+    let root = crate::settings::prefix_root(&settings.prefix);
+    let wanted = settings.partitioning.name();
+    let lake_layout = match bucket_plan {
+        RawBucket::Create => format!("a new bucket: {wanted} would be recorded under {root}"),
+        _ => match crate::layout::found(lake, settings)? {
+            None => format!("{root} is empty: {wanted} would be recorded there"),
+            Some((held, recorded)) if held == settings.partitioning => {
+                let how = if recorded { "recorded" } else { "objects without a record: it would be recorded" };
+                format!("{root} holds {wanted} ({how})")
+            }
+            Some((held, _)) => format!("{root} holds {}: deploy would refuse to file {wanted} there", held.name()),
+        },
+    };
     let plan = Plan {
         artifacts_stack: format!("{}: {}", artifacts.name, state(&artifacts.name)?),
         pipeline_stack: format!("{}: {}", settings.stack, state(&settings.stack)?),
         raw_bucket: format!("{}: {}", settings.bucket, bucket_said(bucket_plan)),
+        lake_layout,
         code_key: code_key.to_owned(),
         parameters: pipeline_parameters(
             settings,
