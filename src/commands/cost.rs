@@ -2,6 +2,8 @@
 //! against gzip, the lake accumulating with its tiers and retention, and one Athena query over a day, a week and
 //! a month of data — as tables for people (the prices' date and source, the measured gzip ratio, quota warnings
 //! and packing advice on stderr), or JSON rows `{scenario, compression, month, component, quantity, unit, usd}`.
+//! With partitioning event (new pipelines) it adds dynamic partitioning's fees, and says what a fleet sending a
+//! day's backlog would pay for its objects instead.
 
 use anyhow::Result;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -10,7 +12,8 @@ use super::Exit;
 use crate::cli::CostArgs;
 use crate::compression::Compression;
 use crate::cost::lake::MAX_MONTHS;
-use crate::cost::{Fleet, Keeping, Prices, Row, bill, lake_of, packing_advice, quota_warnings};
+use crate::cost::partitioning::BACKLOG_HOURS;
+use crate::cost::{Fleet, Keeping, PartitioningPrices, Prices, Row, bill, lake_of, packing_advice, quota_warnings};
 use crate::invalid;
 use crate::output::{OutputFormat, line};
 use crate::settings::PipelineSettings;
@@ -88,6 +91,9 @@ pub(crate) fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
             fleet.sending(true).readings_per_record
         );
     }
+    for said in partitioning_lines(packed, &regional.dynamic_partitioning) {
+        crate::say!("{said}");
+    }
     crate::say!(
         "gzip: the lake is {ratio:.2}× smaller, measured now on {SAMPLE_READINGS} simulated readings compressed as \
          the local stream writes them (gzip's fastest level; Firehose's level is not documented and may do better)"
@@ -115,6 +121,36 @@ pub(crate) fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// With partitioning event, what dynamic partitioning costs in month 1 (packed), what a fleet sending a day's
+/// backlog would pay for its objects (Firehose's fee and S3 PUTs) against a steady one, and whence the prices.
+fn partitioning_lines(rows: &[Row], prices: &PartitioningPrices) -> Vec<String> {
+    let of = |component: &str| rows.iter().find(|r| r.month == 1 && r.component == component);
+    let (Some(gb), Some(objects), Some(backlog)) =
+        (of("firehose_partitioned_gb"), of("firehose_partitioned_objects"), of("partitioned_objects_backlog"))
+    else {
+        return vec![];
+    };
+    let steady = objects.usd + of("s3_put").map_or(0.0, |r| r.usd);
+    vec![
+        format!(
+            "partitioning event: Firehose bills dynamic partitioning per GB delivered ({} USD) and per 1,000 objects \
+             ({} USD): {:.2} USD in month 1 for {} GB and {} objects (packed)",
+            prices.per_gb_delivered,
+            prices.per_1000_objects,
+            gb.usd + objects.usd,
+            quantity(gb.quantity),
+            quantity(objects.quantity),
+        ),
+        format!(
+            "a fleet that sends a day's backlog writes {BACKLOG_HOURS} partitions a flush: {} objects a month, {:.2} \
+             USD in object fees and S3 PUTs against {steady:.2} for a steady fleet",
+            quantity(backlog.quantity),
+            backlog.usd,
+        ),
+        format!("dynamic partitioning's prices: {}", prices.source),
+    ]
 }
 
 /// A month's total.

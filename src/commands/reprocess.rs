@@ -1,8 +1,10 @@
 //! `reprocess`: the failed records under the error prefix, judged by the transform this binary carries; what
 //! it accepts now is sent through the stream again (with simulate's batching and retries), what it refuses
-//! stays. Each error object is settled on its own, in an order that never loses a record: its records are sent;
-//! what was not accepted or is still refused is written to a new error object beside it; only then is the
-//! original moved under `<error root>reprocessed/`. A second run finds nothing to send.
+//! stays; in event mode a record whose readings span hours goes as one record per hour. Each error object is
+//! settled on its own, in an order that never loses or repeats a reading: its records are sent; what was not
+//! accepted (a whole record, or the hours of one the stream did not take) or is still refused is written to a new
+//! error object beside it; only then is the original moved under `<error root>reprocessed/`. A second run finds
+//! nothing to send.
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
@@ -12,7 +14,8 @@ use crate::cli::ReprocessArgs;
 use crate::limits::SinkLimits;
 use crate::output::{OutputFormat, line, print};
 use crate::prefix::Prefix;
-use crate::reprocess::{Judged, Kind, PARTITION_NOTE, ReprocessSummary, done_key, judge, kind_of, read};
+use crate::reprocess::{Judged, Kind, ReprocessSummary, done_key, judge, kind_of, partition_note, read, remainder};
+use crate::settings::Partitioning;
 use crate::simulate::sender::{RetryPolicy, Sender};
 use crate::target::batch::{Batcher, Outgoing};
 use crate::target::{Names, ObjectLake, ObjectMeta, Uses};
@@ -27,13 +30,7 @@ pub(crate) struct Request {
 }
 
 pub(crate) fn request(args: &ReprocessArgs) -> Result<Request> {
-    let since = args.since.as_deref().map(super::parse_time).transpose()?;
-    let until = args.until.as_deref().map(super::parse_time).transpose()?;
-    if let (Some(s), Some(u)) = (since, until)
-        && s >= u
-    {
-        return Err(crate::invalid!("--since {s} is not before --until {u}"));
-    }
+    let (since, until) = super::window(args.since.as_deref(), args.until.as_deref())?;
     Ok(Request { since, until, dry_run: args.dry_run, yes: args.yes, force: args.force, output: args.shape.format })
 }
 
@@ -77,13 +74,17 @@ pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exi
     }
     let sink = pipeline.sink()?;
     let sender = Sender::without_spool(&*sink, RetryPolicy::default());
-    let mut summary =
-        ReprocessSummary { dry_run: request.dry_run, note: PARTITION_NOTE, ..ReprocessSummary::default() };
+    let mut summary = ReprocessSummary {
+        dry_run: request.dry_run,
+        note: partition_note(settings.partitioning),
+        ..ReprocessSummary::default()
+    };
+    let how = How { limits: sink.limits(), partitioning: settings.partitioning, dry_run: request.dry_run };
     for (i, (object, kind)) in objects.iter().enumerate() {
         if !quiet {
             crate::say!("[{}/{}] {}", i + 1, objects.len(), object.key);
         }
-        settle(lake, &sender, sink.limits(), (&root, object, *kind), request.dry_run, &mut summary)?;
+        settle(lake, &sender, &how, (&root, object, *kind), &mut summary)?;
     }
     sink.flush()?;
     if let Some(stopped) = sender.stats.stopped() {
@@ -96,14 +97,22 @@ pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exi
     Ok(if summary.unsent > 0 { Exit::Incomplete } else { Exit::Ok })
 }
 
-/// One error object: its records judged, the accepted ones sent, the rest written to a new object beside it,
-/// then the original moved out of the way (or left as it is when nothing of it could be sent).
+/// How records are resent: the stream's limits, the pipeline's partitioning (what the transform will refuse), and
+/// whether anything is sent at all.
+struct How {
+    limits: SinkLimits,
+    partitioning: Partitioning,
+    dry_run: bool,
+}
+
+/// One error object: its records judged, the accepted ones sent (split by hour where they must be), what was not
+/// sent written to a new object beside it, then the original moved out of the way (or left as it is when nothing
+/// of it could be sent).
 fn settle(
     lake: &dyn ObjectLake,
     sender: &Sender,
-    limits: SinkLimits,
+    how: &How,
     (root, object, kind): (&str, &ObjectMeta, Kind),
-    dry_run: bool,
     summary: &mut ReprocessSummary,
 ) -> Result<()> {
     let bytes = lake.get(&object.key)?;
@@ -111,17 +120,23 @@ fn settle(
     summary.objects += 1;
     summary.records += found.len() as u64;
     summary.unreadable_lines += unreadable.len() as u64;
-    let judged: Vec<Judged> = found.iter().map(judge).collect();
+    let now_ms = Utc::now().timestamp_millis();
     let mut keep: Vec<Vec<u8>> = unreadable;
-    // The records to send, by index: their line (kept if not accepted) and readings.
-    let mut pending: Vec<(&[u8], u64)> = Vec::new();
+    // The records to send: which found record each is of, and the parts it was judged into.
+    let mut pending = Vec::new();
     let mut outgoing = Vec::new();
-    for (f, j) in found.iter().zip(judged) {
-        match j {
-            Judged::Resend { record, readings } => {
-                summary.readings_found += readings;
-                outgoing.push(Outgoing { bytes: record, tag: pending.len() });
-                pending.push((&f.line, readings));
+    for (index, f) in found.iter().enumerate() {
+        match judge(f, how.partitioning, now_ms) {
+            Judged::Resend(parts) => {
+                summary.readings_found += parts.iter().map(|p| p.readings).sum::<u64>();
+                if parts.len() > 1 {
+                    summary.split_by_hour += 1;
+                    summary.hour_records += parts.len() as u64;
+                }
+                for part in parts {
+                    outgoing.push(Outgoing { bytes: part.record.clone(), tag: pending.len() });
+                    pending.push((index, part));
+                }
             }
             Judged::Empty => {}
             Judged::Refused(code) => {
@@ -130,12 +145,12 @@ fn settle(
             }
         }
     }
-    if dry_run {
-        summary.resent += pending.iter().map(|p| p.1).sum::<u64>();
+    if how.dry_run {
+        summary.resent += pending.iter().map(|(_, p)| p.readings).sum::<u64>();
         return Ok(());
     }
     let mut accepted = vec![false; pending.len()];
-    let mut batcher = Batcher::new(limits);
+    let mut batcher = Batcher::new(how.limits);
     let mut send = |batch: Vec<Outgoing<usize>>| -> Result<()> { sender.send(batch, |o| accepted[o.tag] = true) };
     for record in outgoing {
         if let Some(full) = batcher.push(record) {
@@ -145,30 +160,144 @@ fn settle(
     if let Some(rest) = batcher.take() {
         send(rest)?;
     }
-    let none_accepted = !accepted.contains(&true);
-    for ((line, readings), accepted) in pending.into_iter().zip(accepted) {
-        if accepted {
-            summary.resent += readings;
+    let any_sent = accepted.contains(&true);
+    // Per found record, in order: the readings of its parts the stream did not take, kept for the next run.
+    for (index, f) in found.iter().enumerate() {
+        let parts = || pending.iter().zip(&accepted).filter(move |((i, _), _)| *i == index);
+        if parts().next().is_none() {
+            continue;
+        }
+        summary.resent += parts().filter(|(_, ok)| **ok).map(|((_, p), _)| p.readings).sum::<u64>();
+        let unsent: Vec<&[u8]> = parts().filter(|(_, ok)| !**ok).map(|((_, p), _)| p.payload.as_slice()).collect();
+        if unsent.is_empty() {
+            continue;
+        }
+        summary.unsent += 1;
+        if parts().all(|(_, ok)| !*ok) {
+            keep.push(f.line.clone()); // Nothing of it went: the record as it was written.
         } else {
-            summary.unsent += 1;
-            keep.push(line.to_vec());
+            keep.push(remainder(kind, f, &unsent.concat()));
         }
     }
-    if none_accepted && !keep.is_empty() {
+    if !any_sent && !keep.is_empty() {
         return Ok(()); // Nothing of it went (refused, or not taken by the stream): it stays for a later run.
     }
-    if !keep.is_empty() {
-        if kind == Kind::IotRule {
-            return Ok(()); // One message, not sent: the document stays as it is.
-        }
-        let mut remainder = keep.join(&b'\n');
-        remainder.push(b'\n');
-        // Plain, whatever the original was (every reader decides by the bytes), and named so.
+    if let Some(rest) = remaining(kind, &keep) {
+        // Plain, whatever the original was (every reader decides by the bytes), and named so: beside it, where the
+        // next run reads it as the same kind.
         let original = object.key.strip_suffix(".gz").unwrap_or(&object.key);
-        lake.put(&format!("{original}-remaining-{}", uuid::Uuid::new_v4()), &remainder)?;
+        let key = match kind {
+            Kind::Firehose => format!("{original}-remaining-{}", uuid::Uuid::new_v4()),
+            Kind::IotRule => {
+                let stem = original.strip_suffix(".json").unwrap_or(original);
+                format!("{stem}-remaining-{}.json", uuid::Uuid::new_v4())
+            }
+        };
+        lake.put(&key, &rest)?;
     }
     lake.put(&done_key(&object.key, root), &bytes)?;
     lake.delete(&object.key)?;
     summary.objects_done += 1;
     Ok(())
+}
+
+/// The object to write for what is kept: Firehose's lines one per line; the IoT rule's one document.
+fn remaining(kind: Kind, keep: &[Vec<u8>]) -> Option<Vec<u8>> {
+    match (kind, keep) {
+        (_, []) => None,
+        (Kind::IotRule, [document, ..]) => Some(document.clone()),
+        (Kind::Firehose, lines) => {
+            let mut rest = lines.join(&b'\n');
+            rest.push(b'\n');
+            Some(rest)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use base64_simd::STANDARD as B64;
+
+    use super::*;
+    use crate::local::lake::DirLake;
+    use crate::target::{RecordSink, SinkError};
+
+    /// A stream that refuses (for good) every record whose readings contain `refused`, and keeps the readings of
+    /// those it takes.
+    struct Picky {
+        refused: &'static str,
+        taken: Mutex<Vec<u8>>,
+    }
+
+    impl RecordSink for Picky {
+        fn limits(&self) -> SinkLimits {
+            crate::limits::FIREHOSE
+        }
+
+        fn put_record_batch(&self, records: &[Vec<u8>]) -> Result<Vec<Option<SinkError>>, SinkError> {
+            let payloads = records.iter().map(|r| reaqtions_lambda::envelope::open(r).unwrap().unwrap().payload);
+            Ok(payloads
+                .map(|payload| {
+                    if String::from_utf8_lossy(&payload).contains(self.refused) {
+                        Some(SinkError::permanent("Refused", "this test's stream takes none of these"))
+                    } else {
+                        self.taken.lock().unwrap().extend_from_slice(&payload);
+                        None
+                    }
+                })
+                .collect())
+        }
+
+        fn flush(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    const OBJECT: &str = "error/processing-failed/year=2026/month=11/day=26/hour=11/stream-1-2026-11-26-11-02-00-x";
+
+    fn settle_all(lake: &DirLake, sink: &Picky, summary: &mut ReprocessSummary) {
+        let sender = Sender::without_spool(sink, RetryPolicy::default());
+        let how = How { limits: sink.limits(), partitioning: Partitioning::Event, dry_run: false };
+        for object in lake.list("error/").unwrap().into_iter().filter(|o| kind_of(&o.key, "error/").is_some()) {
+            settle(lake, &sender, &how, ("error/", &object, Kind::Firehose), summary).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_hours_a_stream_does_not_take_stay_for_the_next_run_and_none_is_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "bucket");
+        let pack = "{\"TIME\": \"2026-11-26T10:59:58\", \"seq\": 1}\n{\"TIME\": \"2026-11-26T11:00:01\", \"seq\": 2}\n\
+                    {\"TIME\": \"2026-11-26T10:59:59\", \"seq\": 3}\n";
+        let line = serde_json::json!({
+            "attemptsMade": 1, "arrivalTimestamp": 1_795_690_920_000i64, "errorCode": "Lambda.ProcessingFailedStatus",
+            "errorMessage": "ProcessingFailed status set for record", "rawData": B64.encode_to_string(pack),
+            "lambdaArn": "arn:aws:lambda:local:000000000000:function:f:$LATEST",
+        });
+        lake.put(OBJECT, format!("{line}\n").as_bytes()).unwrap();
+
+        // The stream takes 10:00's record and refuses 11:00's.
+        let picky = Picky { refused: "11:00:01", taken: Mutex::default() };
+        let mut first = ReprocessSummary::default();
+        settle_all(&lake, &picky, &mut first);
+        assert_eq!((first.split_by_hour, first.hour_records), (1, 2), "{first:?}");
+        assert_eq!((first.resent, first.unsent, first.objects_done), (2, 1, 1), "{first:?}");
+        let hour_10 =
+            "{\"TIME\": \"2026-11-26T10:59:58\", \"seq\": 1}\n{\"TIME\": \"2026-11-26T10:59:59\", \"seq\": 3}\n";
+        assert_eq!(String::from_utf8(picky.taken.lock().unwrap().clone()).unwrap(), hour_10);
+        let keys: Vec<String> = lake.list("error/").unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert!(keys.iter().any(|k| k.starts_with(&format!("{OBJECT}-remaining-"))), "{keys:?}");
+        assert!(keys.contains(&done_key(OBJECT, "error/")), "{keys:?}");
+
+        // The next run sends only 11:00's reading.
+        let all = Picky { refused: "never", taken: Mutex::default() };
+        let mut second = ReprocessSummary::default();
+        settle_all(&lake, &all, &mut second);
+        assert_eq!((second.records, second.resent, second.unsent, second.split_by_hour), (1, 1, 0, 0), "{second:?}");
+        let taken = String::from_utf8(all.taken.lock().unwrap().clone()).unwrap();
+        assert_eq!(taken, "{\"TIME\": \"2026-11-26T11:00:01\", \"seq\": 2}\n");
+    }
 }

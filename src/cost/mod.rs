@@ -1,11 +1,13 @@
 //! `reaqtions cost`'s model: what a fleet costs month by month on the pipeline, per component, for one reading
 //! per record and for packed records, plain or gzip. Firehose bills each record rounded up to 5 KB; Lambda is
 //! invoked per processor buffer (size or interval, whichever comes first) and billed per request and
-//! GB-second; S3 gets one object per destination buffer; the function logs one summary line per batch; the
-//! lake accumulates (`lake`).
+//! GB-second; S3 gets one object per destination buffer (with partitioning event, per active partition, and
+//! Firehose bills the GB and objects it delivers: `partitioning`); the function logs one summary line per batch;
+//! the lake accumulates (`lake`).
 //! Prices come from `data/prices.json` (dated, with its source) or a file of the same shape.
 
 pub(crate) mod lake;
+pub(crate) mod partitioning;
 mod prices;
 
 use std::collections::BTreeMap;
@@ -13,12 +15,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use lake::Lake;
-pub(crate) use prices::{Prices, RegionPrices};
+use partitioning::Arrivals;
+pub(crate) use prices::{PartitioningPrices, Prices, RegionPrices};
 
 use crate::compression::Compression;
 use crate::lifecycle::{Lifecycle, StorageClass};
 use crate::limits::billed_bytes;
-use crate::settings::PipelineSettings;
+use crate::settings::{Partitioning, PipelineSettings};
 
 /// Seconds in the month the estimate is for (30 days).
 pub(crate) const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
@@ -171,6 +174,9 @@ pub(crate) fn bill(
         }
         let total: f64 = rows[first..].iter().map(|r| r.usd).sum();
         rows.push(row("total", total, "USD", total));
+        if let Some((objects, usd)) = backlog_objects(fleet, pipeline, prices) {
+            rows.push(row("partitioned_objects_backlog", objects, BACKLOG_UNIT, usd));
+        }
         for q in &m.queries {
             let (athena, retrieval) = q.usd(class, p);
             let (query, retrieved) = query_components(q.window);
@@ -181,6 +187,22 @@ pub(crate) fn bill(
         }
     }
     rows
+}
+
+/// The unit of the month's objects if every flush held a day's backlog, beside the steady fleet's in the total.
+const BACKLOG_UNIT: &str =
+    "objects if every flush holds a day's backlog: Firehose's fee and S3 PUTs (not in the total)";
+
+/// With partitioning event, a month's objects when every flush holds [`BACKLOG_HOURS`] hours' partitions, and
+/// what they cost in Firehose's object fee and S3 PUTs (the GB are the same however late they arrive).
+pub(crate) fn backlog_objects(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices) -> Option<(f64, f64)> {
+    (pipeline.partitioning == Partitioning::Event).then(|| {
+        let flow = flow(fleet, pipeline);
+        let objects =
+            Arrivals::DayBacklog.objects_per_second(flow.out_bytes_per_second, &pipeline.buffering) * MONTH_SECONDS;
+        let per_1000 = prices.dynamic_partitioning.per_1000_objects + prices.s3_put_per_1000;
+        (objects, objects / 1000.0 * per_1000)
+    })
 }
 
 fn cold_unit(class: StorageClass) -> &'static str {
@@ -206,7 +228,7 @@ struct Flow {
     /// What the lake is written at, before compression, with the arrival field.
     out_bytes_per_second: f64,
     /// One S3 object per destination buffer (size or interval, counted before compression); interval 0 writes
-    /// every batch.
+    /// every batch; with partitioning event, one per active partition of a steady fleet.
     objects_per_second: f64,
 }
 
@@ -216,7 +238,9 @@ fn flow(fleet: &Fleet, pipeline: &PipelineSettings) -> Flow {
     let interval = f64::from(pipeline.processor.interval_seconds.max(1));
     let invocations_per_second = (bytes_per_second / buffer_bytes).max(1.0 / interval);
     let out_bytes_per_second = bytes_per_second + fleet.readings_per_second() * ADDED_BYTES;
-    let objects_per_second = if pipeline.buffering.interval_seconds == 0 {
+    let objects_per_second = if pipeline.partitioning == Partitioning::Event {
+        Arrivals::Steady.objects_per_second(out_bytes_per_second, &pipeline.buffering)
+    } else if pipeline.buffering.interval_seconds == 0 {
         invocations_per_second
     } else {
         (out_bytes_per_second / (f64::from(pipeline.buffering.size_mib) * 1024.0 * 1024.0))
@@ -266,13 +290,23 @@ fn monthly(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices, pa
             "GB billed (5 KB per record)",
             ingested_gb * prices.firehose_ingestion_per_gb,
         ),
+    ];
+    if pipeline.partitioning == Partitioning::Event {
+        // What the transform returns, before compression (whether Firehose counts the GB after is unconfirmed).
+        let gb = flow.out_bytes_per_second * MONTH_SECONDS / GIB;
+        let (gb_usd, objects_usd) = partitioning::fees(gb, objects, &prices.dynamic_partitioning);
+        rows.push(("firehose_partitioned_gb", gb, "GB delivered partitioned (before compression)", gb_usd));
+        rows.push(("firehose_partitioned_objects", objects, "objects delivered partitioned", objects_usd));
+    }
+    rows.extend([
         ("lambda_requests", invocations, "invocations", invocations / 1e6 * prices.lambda_requests_per_million),
         ("lambda_compute", gb_seconds, "GB-seconds", gb_seconds * gb_second_price),
         ("s3_put", objects, "PUT requests", objects / 1000.0 * prices.s3_put_per_1000),
         ("cloudwatch_logs", log_gb, "GB ingested", log_gb * prices.logs_ingestion_per_gb),
-    ];
+    ]);
     if pipeline.monitoring.alarms {
-        let alarms = crate::aws::stack::ALARMS.len() as f64;
+        // Partitioning event has one more: PartitionCountExceeded.
+        let alarms = crate::aws::stack::alarms_of(pipeline.partitioning).len() as f64;
         rows.push(("cloudwatch_alarms", alarms, "alarms", alarms * prices.cloudwatch_alarm_per_month));
         // FailedRecords, from the function's log by a metric filter.
         rows.push(("cloudwatch_metrics", 1.0, "custom metrics", prices.cloudwatch_custom_metric_per_month));
@@ -402,8 +436,8 @@ mod tests {
         // The month's data, 338 bytes a reading with the transform's two fields, stored half the month on average.
         let stored = 1000.0 * 86_400.0 * 338.0 / gib * 15.0;
         assert!((usd(&packed, "s3_storage") - stored * 0.023).abs() < 1e-6);
-        // The total is the sum of the month's components; the per-query rows are not in it.
-        let in_total = |r: &&Row| !matches!(r.component, "total") && !r.component.starts_with("athena_query");
+        // The total is the sum of the month's components; the per-query and backlog rows are not in it.
+        let in_total = |r: &&Row| r.component != "total" && !r.unit.ends_with("(not in the total)");
         let sum: f64 = packed.iter().filter(in_total).map(|r| r.usd).sum();
         assert!((usd(&packed, "total") - sum).abs() < 1e-9);
         assert!(packed.iter().all(|r| r.month == 1 && r.compression == "none"));
@@ -473,13 +507,53 @@ mod tests {
     fn alarms_and_the_dashboard_are_priced_when_on() {
         let fleet = Fleet { devices: 10, rate: 1.0, reading_bytes: 330, record_bytes: 5120, linger_seconds: 1.0 };
         let on = estimate(&fleet, &PipelineSettings::defaults(), &prices(), true);
-        assert!((usd(&on, "cloudwatch_alarms") - 0.80).abs() < 1e-9);
+        // Partitioning event (the default) has PartitionCountExceeded beside arrival's eight.
+        assert!((usd(&on, "cloudwatch_alarms") - 0.90).abs() < 1e-9);
+        let arrival = PipelineSettings { partitioning: Partitioning::Arrival, ..PipelineSettings::defaults() };
+        let arrival = estimate(&fleet, &arrival, &prices(), true);
+        assert!((usd(&arrival, "cloudwatch_alarms") - 0.80).abs() < 1e-9);
         assert!((usd(&on, "cloudwatch_metrics") - 0.30).abs() < 1e-9);
         assert!((usd(&on, "cloudwatch_dashboard") - 3.00).abs() < 1e-9);
         let off = estimate(&fleet, &pipeline(), &prices(), true);
-        assert!((usd(&on, "total") - usd(&off, "total") - 4.10).abs() < 1e-9);
+        assert!((usd(&on, "total") - usd(&off, "total") - 4.20).abs() < 1e-9);
         assert!(!off.iter().any(|r| r.component.starts_with("cloudwatch_a")));
         assert!(!on.iter().any(|r| r.component.contains("kms")), "the alarm topic has no key to pay for");
+    }
+
+    /// 1,000 devices, one 250-byte reading a second each, partitioned by the readings' hour, worked out by hand.
+    #[test]
+    fn event_mode_bills_the_gb_and_objects_it_delivers_and_prices_a_days_backlog_apart() {
+        let fleet = Fleet { devices: 1000, rate: 1.0, reading_bytes: 250, record_bytes: 5120, linger_seconds: 20.0 };
+        let (month, gib): (f64, f64) = (30.0 * 86_400.0, 1024.0 * 1024.0 * 1024.0);
+        let event = pipeline();
+        assert_eq!(event.partitioning, Partitioning::Event, "new pipelines");
+        let rows = estimate(&fleet, &event, &prices(), true);
+        let row = |c: &str| row_of(&rows, c);
+        // Delivered: 338 bytes a reading with the transform's two fields, before compression.
+        let gb = 1000.0 * 338.0 * month / gib;
+        let delivered = row("firehose_partitioned_gb");
+        assert!((delivered.quantity - gb).abs() < 1e-6 && (delivered.usd - gb * 0.020).abs() < 1e-6);
+        // 338 kB/s fills no 64 MiB buffer in 60 s: one object a minute, and one more an hour for the readings of
+        // the hour before still arriving; S3 gets a PUT for each.
+        let objects = month / 3600.0 * 61.0;
+        let written = row("firehose_partitioned_objects");
+        assert!((written.quantity - objects).abs() < 1e-6 && (written.usd - objects / 1000.0 * 0.005).abs() < 1e-9);
+        assert!((row("s3_put").quantity - objects).abs() < 1e-6);
+        // A fleet sending a day's backlog: 24 partitions a flush, each an object and a PUT; beside the total.
+        let backlog = row("partitioned_objects_backlog");
+        let backlog_objects = month / 60.0 * 24.0;
+        assert!((backlog.quantity - backlog_objects).abs() < 1e-6, "{backlog:?}");
+        assert!((backlog.usd - backlog_objects / 1000.0 * (0.005 + 0.005)).abs() < 1e-6);
+        assert!(backlog.unit.ends_with("(not in the total)"));
+
+        let arrival = PipelineSettings { partitioning: Partitioning::Arrival, ..pipeline() };
+        let rows = estimate(&fleet, &arrival, &prices(), true);
+        assert!(!rows.iter().any(|r| r.component.contains("partitioned")), "arrival mode has no such fee");
+        assert!((row_of(&rows, "s3_put").quantity - month / 60.0).abs() < 1e-6, "one buffer, one object a minute");
+    }
+
+    fn row_of(rows: &[Row], component: &str) -> Row {
+        rows.iter().find(|r| r.component == component).unwrap_or_else(|| panic!("no {component} row")).clone()
     }
 
     #[test]

@@ -37,6 +37,40 @@ pub(crate) struct RegionPrices {
     /// The lake's storage classes, their fees, and Athena; a price file without them gets us-east-1's list prices.
     #[serde(default)]
     pub(crate) lake: LakePrices,
+    /// Firehose's dynamic partitioning (partitioning event); a price file without them gets the figures of
+    /// [`PartitioningPrices::default`].
+    #[serde(default)]
+    pub(crate) dynamic_partitioning: PartitioningPrices,
+}
+
+/// What Firehose bills for dynamic partitioning: "per GB delivered to S3, per object, and optionally per JQ
+/// processing hour" (the pricing page). The pipeline's keys come from its Lambda, so no JQ hour is billed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct PartitioningPrices {
+    pub(crate) per_gb_delivered: f64,
+    pub(crate) per_1000_objects: f64,
+    /// Where the two figures come from, and how far they were checked (named where `cost` uses them).
+    pub(crate) source: String,
+}
+
+/// The pricing page the dynamic-partitioning dimensions were read from (its German edition, the one stored here:
+/// "pro an S3 geliefertes GB, pro Objekt und optional pro JQ-Verarbeitungsstunde").
+pub(crate) const PARTITIONING_PRICE_PAGE: &str = "https://aws.amazon.com/de/kinesis/data-firehose/pricing/";
+
+impl Default for PartitioningPrices {
+    /// The figures published for us-east-1 (per GB and per 1,000 S3 objects delivered), unconfirmed offline.
+    fn default() -> Self {
+        PartitioningPrices {
+            per_gb_delivered: 0.020,
+            per_1000_objects: 0.005,
+            source: format!(
+                "Amazon Data Firehose pricing page ({PARTITIONING_PRICE_PAGE}), us-east-1; the billing dimensions \
+                 are cited from it, the dollar figures are unconfirmed offline (the stored page's text ends before \
+                 them; a public cost analysis gives the same $0.020 per GB and $0.005 per 1,000 objects)"
+            ),
+        }
+    }
 }
 
 /// What keeping and querying the lake costs beyond S3 Standard storage.
@@ -138,16 +172,32 @@ mod tests {
         assert!(prices.regions.contains_key("us-east-1") && prices.regions.contains_key("eu-west-1"));
         // The file spells out every lake price; the defaults are for files written before there were any.
         assert_eq!(prices.regions["us-east-1"].lake, LakePrices::default());
+        // Dynamic partitioning's figures as the defaults give them, and marked as what they are.
+        let partitioning = &prices.regions["us-east-1"].dynamic_partitioning;
+        assert_eq!(
+            (partitioning.per_gb_delivered, partitioning.per_1000_objects),
+            (PartitioningPrices::default().per_gb_delivered, PartitioningPrices::default().per_1000_objects)
+        );
+        assert!(
+            partitioning.source.contains(PARTITIONING_PRICE_PAGE)
+                && partitioning.source.contains("unconfirmed offline"),
+            "{}",
+            partitioning.source
+        );
         let e = prices.region("ap-south-2").unwrap_err().to_string();
         assert!(e.contains("eu-west-1, us-east-1") && e.contains("--prices"), "{e}");
     }
 
     #[test]
-    fn a_price_file_of_earlier_releases_with_the_key_price_still_loads() {
+    fn price_files_of_earlier_releases_still_load() {
         let mut file: serde_json::Value = serde_json::from_str(EMBEDDED).unwrap();
         file["regions"]["us-east-1"]["kms_key_per_month"] = 1.0.into();
         let old: Prices = serde_json::from_value(file.clone()).expect("kms_key_per_month is accepted and ignored");
         assert_eq!(old.regions["us-east-1"].s3_put_per_1000, Prices::embedded().regions["us-east-1"].s3_put_per_1000);
+        // Written before dynamic partitioning was priced: the figures of the default.
+        file["regions"]["us-east-1"].as_object_mut().unwrap().remove("dynamic_partitioning");
+        let older: Prices = serde_json::from_value(file.clone()).expect("dynamic_partitioning may be left out");
+        assert_eq!(older.regions["us-east-1"].dynamic_partitioning, PartitioningPrices::default());
         file["regions"]["us-east-1"]["kms_key_per_moth"] = 1.0.into();
         let typo = serde_json::from_value::<Prices>(file).unwrap_err().to_string();
         assert!(typo.contains("kms_key_per_moth"), "other unknown fields are still refused: {typo}");

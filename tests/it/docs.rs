@@ -181,25 +181,38 @@ fn every_verb_has_a_man_page() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Digits grouped by thousands: `1,036,800`.
+fn grouped(whole: &str) -> String {
+    let mut out = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// `$1,234.56`, as docs/cost.md writes dollars.
 fn dollars(usd: f64) -> String {
     let cents = format!("{usd:.2}");
     let (whole, fraction) = cents.split_once('.').unwrap();
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("${grouped}.{fraction}")
+    format!("${}.{fraction}", grouped(whole))
 }
 
-/// The figures of docs/cost.md are what `cost` prints today for the fleet it names: month 1 both ways, and each
-/// row of the year's table (the year's bill, the lake's own storage, month 12, one query over the last month).
+/// A quantity as `cost` prints it: thousands grouped from 1,000, else two decimals.
+fn quantity(q: f64) -> String {
+    if q >= 1000.0 { grouped(&format!("{q:.0}")) } else { format!("{q:.2}") }
+}
+
+/// The figures of docs/cost.md are what `cost` prints today for the fleet it names: month 1 both ways, each row of
+/// the year's table (the year's bill, the lake's own storage, month 12, one query over the last month), and
+/// partitioning event's part: dynamic partitioning's fees, a day's backlog, and month 1 with arrival instead.
 #[test]
 fn the_cost_figures_are_what_cost_prints_today() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cost.md")).unwrap();
+    // Compared with line breaks as spaces: a figure may wrap anywhere.
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
     let env = crate::Env::default();
     let fleet = ["cost", "--devices", "1000", "--rate", "1", "--linger", "22s", "--months", "12", "--format", "json"];
     let run = |extra: &[&str]| -> Vec<serde_json::Value> {
@@ -213,16 +226,16 @@ fn the_cost_figures_are_what_cost_prints_today() {
             .sum::<f64>()
     };
     let standard = run(&[]);
-    let month_1 = |scenario: &str, component: &'static str| {
-        sum(&standard, scenario, "gzip", &move |c, m| c == component && m == 1)
+    let month_1 = |rows: &[serde_json::Value], scenario: &str, component: &'static str| {
+        sum(rows, scenario, "gzip", &move |c, m| c == component && m == 1)
     };
     let said = format!(
-        "**{} in month 1 one reading per record, {} packed with a 22 s linger**,\nof which Firehose ingestion is {} \
+        "**{} in month 1 one reading per record, {} packed with a 22 s linger**, of which Firehose ingestion is {} \
          against {}.",
-        dollars(month_1("per-reading", "total")),
-        dollars(month_1("packed", "total")),
-        dollars(month_1("per-reading", "firehose_ingestion")),
-        dollars(month_1("packed", "firehose_ingestion")),
+        dollars(month_1(&standard, "per-reading", "total")),
+        dollars(month_1(&standard, "packed", "total")),
+        dollars(month_1(&standard, "per-reading", "firehose_ingestion")),
+        dollars(month_1(&standard, "packed", "firehose_ingestion")),
     );
     assert!(doc.contains(&said), "docs/cost.md should say:\n{said}");
 
@@ -251,4 +264,36 @@ fn the_cost_figures_are_what_cost_prints_today() {
         );
         assert!(doc.contains(&row), "docs/cost.md's table should have the row\n{row}");
     }
+
+    // Partitioning event: the month's fees for GB and objects, and the objects of a day's backlog.
+    let packed_1 = |component: &str| {
+        let row = standard.iter().find(|r| {
+            r["scenario"] == "packed" && r["compression"] == "gzip" && r["month"] == 1 && r["component"] == component
+        });
+        let row = row.unwrap_or_else(|| panic!("no {component} row in month 1"));
+        (row["quantity"].as_f64().unwrap(), row["usd"].as_f64().unwrap())
+    };
+    let ((gb, gb_usd), (objects, objects_usd)) =
+        (packed_1("firehose_partitioned_gb"), packed_1("firehose_partitioned_objects"));
+    let (backlog, backlog_usd) = packed_1("partitioned_objects_backlog");
+    let partitioned = format!(
+        "**{} of dynamic partitioning in month 1 ({} for {} GB, {} for {} objects)**; **with a day's backlog in every \
+         flush, {} objects a month: {} in object fees and S3 PUTs against {}**",
+        dollars(gb_usd + objects_usd),
+        dollars(gb_usd),
+        quantity(gb),
+        dollars(objects_usd),
+        quantity(objects),
+        quantity(backlog),
+        dollars(backlog_usd),
+        dollars(objects_usd + packed_1("s3_put").1),
+    );
+    assert!(doc.contains(&partitioned), "docs/cost.md should say:\n{partitioned}");
+    let arrival = run(&["--partitioning", "arrival"]);
+    assert!(!arrival.iter().any(|r| r["component"].as_str().unwrap().contains("partitioned")), "event mode only");
+    let arrival = format!(
+        "With `--partitioning arrival` (stacks created before) month 1 packed is **{}**.",
+        dollars(month_1(&arrival, "packed", "total"))
+    );
+    assert!(doc.contains(&arrival), "docs/cost.md should say:\n{arrival}");
 }

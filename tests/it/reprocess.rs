@@ -1,6 +1,7 @@
 //! `reprocess` end to end: error objects written as Firehose (both spellings of `lambdaArn`) and the IoT rule's
 //! error action write them, holding readings an earlier transform refused; on the local target and against
-//! moto (whose Firehose writes what it is sent straight to S3), including a run the stream refuses mid-way.
+//! moto (whose Firehose writes what it is sent straight to S3), including a run the stream refuses mid-way; and a
+//! record whose readings span two hours, refused by the local stream in event mode and resent split by hour.
 
 use base64_simd::STANDARD as B64;
 use serde_json::{Value, json};
@@ -11,6 +12,8 @@ use crate::{AwsEnv, RAW, create_stream};
 const ERRORS: &str = "error/processing-failed/year=2026/month=11/day=26/hour=07/";
 const FIREHOSE_OBJECT: &str = "reaqtions-iot-data-stream-1-2026-11-26-07-00-00-0f0e0d0c-0b0a-0908-0706-050403020100";
 const IOT_OBJECT: &str = "error/iot-rule/aq-0003/1764140400000-5b1c.json";
+/// The object deploy writes under the processed prefix's root to record the layout (no readings).
+const LAYOUT_MARKER: &str = "_reaqtions_layout";
 
 fn reading(device: Option<&str>, no2: f64) -> Vec<u8> {
     let mut r = json!({"TIME": "2026-11-26T07:00:00.000000", "NO2": no2, "PM2_5": 7, "T": 21.5});
@@ -84,7 +87,8 @@ fn reprocess_on_the_local_target_resends_once_and_keeps_what_still_fails() {
     let run = env.json(&["reprocess", "--yes", "--format", "json"]);
     assert_eq!((run["resent"].as_u64(), run["objects_done"].as_u64()), (Some(3), Some(2)), "{run}");
     assert_eq!(run["still_failing"], json!({"invalid_json": 1}));
-    assert!(run["note"].as_str().unwrap().contains("new arrival time"));
+    assert_eq!(run["split_by_hour"], 0, "each record holds one hour's readings");
+    assert!(run["note"].as_str().unwrap().contains("the hour they were measured in"), "event mode: {run}");
     let rows = env.json(&["report", "--format", "json"]);
     let mut devices: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["device_id"].as_str().unwrap()).collect();
     devices.sort_unstable();
@@ -117,9 +121,11 @@ fn reprocess_against_moto_checks_the_deployed_transform_and_survives_a_refusing_
     for (key, bytes) in objects() {
         env.runtime.block_on(s3.put_object().bucket(RAW).key(&key).body(bytes.into()).send()).unwrap();
     }
+    // Every object under `prefix` but the layout marker deploy writes under the prefix's root.
     let keys = |prefix: &str| -> Vec<String> {
         let list = env.runtime.block_on(s3.list_objects_v2().bucket(RAW).prefix(prefix).send()).unwrap();
-        list.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+        let keys = list.contents().iter().filter_map(|o| o.key().map(str::to_owned));
+        keys.filter(|k| !k.ends_with(LAYOUT_MARKER)).collect()
     };
 
     // The test zip's bootstrap does not say which transform it carries: resending could loop.
@@ -170,4 +176,76 @@ fn reprocess_against_moto_checks_the_deployed_transform_and_survives_a_refusing_
     let again = summary(&env.cmd(&["reprocess", "--yes", "--force", "--format", "json"]).output().unwrap());
     assert_eq!((again["resent"].as_u64(), again["objects"].as_u64()), (Some(0), Some(1)), "{again}");
     assert_eq!(records().len(), 3, "a second run sends nothing");
+}
+
+/// One device's readings, one a second from 10:59:00 to 11:00:59 yesterday (UTC), as one newline-delimited pack:
+/// (the pack, the hour of 10:00 as `year=…/month=…/day=…/hour=10/`, and 11:00's).
+fn pack_over_the_hour() -> (Vec<u8>, String, String) {
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    let start = yesterday.and_hms_opt(10, 59, 0).unwrap().and_utc();
+    let mut pack = Vec::new();
+    for seq in 0..120 {
+        let time = (start + chrono::Duration::seconds(seq)).format("%Y-%m-%dT%H:%M:%S%.6f");
+        let reading = json!({"TIME": time.to_string(), "device_id": "aq-0042", "seq": seq, "NO2": 1.5, "PM2_5": 7});
+        pack.extend_from_slice(reading.to_string().as_bytes());
+        pack.push(b'\n');
+    }
+    let hour = |h: u32| yesterday.and_hms_opt(h, 0, 0).unwrap().format("year=%Y/month=%m/day=%d/hour=%H/").to_string();
+    (pack, hour(10), hour(11))
+}
+
+/// The `seq`s of the readings in the processed objects whose keys contain `partition`.
+fn seqs_under(env: &Env, partition: &str) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    let objects = env.objects().into_iter().filter(|(k, _)| k.starts_with("processed/") && !k.ends_with(LAYOUT_MARKER));
+    for (key, body) in objects.filter(|(k, _)| k.contains(partition)) {
+        for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let reading: Value = serde_json::from_slice(line).unwrap_or_else(|e| panic!("{key}: {e}"));
+            seqs.push(reading["seq"].as_u64().unwrap());
+        }
+    }
+    seqs.sort_unstable();
+    seqs
+}
+
+#[test]
+fn a_record_spanning_two_hours_is_refused_in_event_mode_and_resent_one_record_per_hour() {
+    use reaqtions::target::Pipeline;
+    let env = Env::default();
+    let deployed = env.json(&["deploy", "--format", "json"]);
+    let prefix = deployed["prefix"].as_str().unwrap();
+    assert!(prefix.contains("!{partitionKeyFromLambda:hour}"), "new pipelines file readings by their hour: {prefix}");
+    let (pack, ten, eleven) = pack_over_the_hour();
+    // A producer that packs across the hour (this tool's packer never does): the stream refuses the record whole.
+    {
+        let pipeline = reaqtions::local::LocalTarget::new(&env.data_dir()).open().unwrap();
+        let sink = pipeline.sink().unwrap();
+        assert_eq!(sink.put_record_batch(std::slice::from_ref(&pack)).unwrap(), [None]);
+        sink.flush().unwrap();
+    }
+    let errors: Vec<(String, Vec<u8>)> =
+        env.objects().into_iter().filter(|(k, _)| k.starts_with("error/processing-failed/")).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let failed = reaqtions::failed_records::parse(errors[0].1.trim_ascii_end()).expect("one error record");
+    assert_eq!(failed.payload, pack, "kept whole, as sent");
+    assert!(seqs_under(&env, "").is_empty(), "nothing of it was delivered");
+
+    let dry = env.json(&["reprocess", "--dry-run", "--format", "json"]);
+    assert_eq!((dry["split_by_hour"].as_u64(), dry["hour_records"].as_u64()), (Some(1), Some(2)), "{dry}");
+    let run = env.json(&["reprocess", "--yes", "--format", "json"]);
+    assert_eq!((run["records"].as_u64(), run["resent"].as_u64()), (Some(1), Some(120)), "{run}");
+    assert_eq!((run["split_by_hour"].as_u64(), run["hour_records"].as_u64()), (Some(1), Some(2)), "{run}");
+    assert_eq!((run["unsent"].as_u64(), run["objects_done"].as_u64()), (Some(0), Some(1)), "{run}");
+    assert_eq!(run["still_failing"], json!({}));
+
+    // Each hour's partition holds that hour's readings: every one once, none lost.
+    assert_eq!(seqs_under(&env, &ten), (0..60).collect::<Vec<u64>>(), "10:59:00-10:59:59 under {ten}");
+    assert_eq!(seqs_under(&env, &eleven), (60..120).collect::<Vec<u64>>(), "11:00:00-11:00:59 under {eleven}");
+    assert_eq!(seqs_under(&env, "").len(), 120, "nothing anywhere else");
+    let left: Vec<String> = env.objects().into_iter().map(|(k, _)| k).filter(|k| k.starts_with("error/")).collect();
+    assert!(left.iter().all(|k| k.starts_with("error/reprocessed/")), "the error object moved aside: {left:?}");
+
+    let again = env.json(&["reprocess", "--yes", "--format", "json"]);
+    assert_eq!((again["objects"].as_u64(), again["resent"].as_u64()), (Some(0), Some(0)), "{again}");
+    assert_eq!(seqs_under(&env, "").len(), 120, "a second run sends nothing");
 }
