@@ -7,6 +7,10 @@ Either from a CSV report:
 or straight from the objects Firehose wrote (NDJSON, one reading per line; gzip or plain, told apart by their
 first bytes, as a lake may hold both):
     python examples/pandas_report.py .reaqtions/lake/reaqtions-iot-data-lake-raw/processed
+
+A window of time is a filter on `_reading_time`, when the air was measured (RFC 3339, UTC), whichever hour folder
+a reading is filed under (docs/analysing.md, "Which readings a window holds"):
+    df[(df["_reading_time"] >= "2026-11-25T10:00") & (df["_reading_time"] < "2026-11-25T11:00")]
 """
 
 import pathlib
@@ -23,7 +27,8 @@ def compression(f: pathlib.Path):
 def load(path: str) -> pd.DataFrame:
     p = pathlib.Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.rglob("*") if f.is_file())
+        # Objects only: `_reaqtions_layout`, the record of the lake's layout deploy writes, holds no readings.
+        files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("_"))
         return pd.concat((pd.read_json(f, lines=True, compression=compression(f)) for f in files), ignore_index=True)
     return pd.read_csv(p)
 

@@ -405,9 +405,10 @@ pub(crate) struct ReportArgs {
     #[arg(long, value_name = "TIME")]
     pub(crate) until: Option<String>,
     /// How long after --until a reading of the window may have arrived and still be reported (a duration like
-    /// 6h, or all to read every later arrival).
-    #[arg(long, value_name = "DURATION|all", default_value = "1h", value_parser = lateness)]
-    pub(crate) late: Lateness,
+    /// 6h, or all to read every later arrival; default 1h). Lakes partitioned by arrival only: a lake filed by each
+    /// reading's own hour reads a window's readings however late they arrived.
+    #[arg(long, value_name = "DURATION|all", value_parser = lateness)]
+    pub(crate) late: Option<Lateness>,
     /// Only this device (repeatable).
     #[arg(long = "device", value_name = "ID")]
     pub(crate) devices: Vec<String>,

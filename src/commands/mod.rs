@@ -270,11 +270,11 @@ pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     Ok(Utc::now() - span)
 }
 
+/// A window's `[since, until)`, either end open.
+pub(crate) type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A verb's `--since`/`--until`, parsed, with the one check and wording every verb gives a window.
-pub(crate) fn window(
-    since: Option<&str>,
-    until: Option<&str>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+pub(crate) fn window(since: Option<&str>, until: Option<&str>) -> Result<Window> {
     let since = since.map(parse_time).transpose()?;
     let until = until.map(parse_time).transpose()?;
     if let (Some(s), Some(u)) = (since, until)

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 
 use anyhow::{Context as _, Result};
 
-use super::{Exit, Target, parse_time};
+use super::{Exit, Target};
 use crate::cli::{Lateness, ReportArgs};
 use crate::copies::CopyCounts;
 use crate::invalid;
@@ -15,30 +15,28 @@ use crate::report::columns::Columns;
 use crate::report::html::Context;
 use crate::report::output::{Engine, Format, RowWriter};
 use crate::report::summary::DeviceSummary;
-use crate::report::{Query, Request, error_counts, for_each_row, select_objects};
-use crate::settings::PipelineSettings;
+use crate::report::{DEFAULT_LATENESS, Query, Request, error_counts, for_each_row, select_objects};
+use crate::settings::{DEFAULT_PREFIX, Partitioning, PipelineSettings, prefix_root};
 use crate::target::{ObjectLake, Uses};
 
 /// Validates the arguments; a bad time or range is a usage error.
 pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
-    let late = match args.late {
+    let asked = args.late.unwrap_or(Lateness::Within(DEFAULT_LATENESS.to_std().unwrap_or_default()));
+    let late = match asked {
         Lateness::Any => None,
         Lateness::Within(d) => {
             Some(chrono::Duration::from_std(d).map_err(|_| invalid!("--late {d:?} is too long: use --late all"))?)
         }
     };
+    let (since, until) = super::window(args.since.as_deref(), args.until.as_deref())?;
     let query = Query {
-        since: args.since.as_deref().map(parse_time).transpose()?,
-        until: args.until.as_deref().map(parse_time).transpose()?,
+        since,
+        until,
         devices: args.devices.clone(),
         late,
+        late_asked: args.late.is_some(),
         keep_duplicates: args.keep_duplicates,
     };
-    if let (Some(s), Some(u)) = (query.since, query.until)
-        && s >= u
-    {
-        return Err(invalid!("--since ({s}) is not before --until ({u}): the window is [since, until)"));
-    }
     // `--output csv` named a file called csv; it reads as the format it surely meant, said once.
     let (mut format, mut output) = (args.format, args.output.clone());
     if let Some(named) = output.as_ref().map(|p| p.to_string_lossy().into_owned())
@@ -92,11 +90,34 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
         }
         Engine::Scan => {
             let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
-            write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?
+            // On AWS, --bucket names a lake without reading the stack: the settings are the defaults, and the
+            // lake's own record says its layout.
+            let named = matches!(target, Target::Aws { .. }) && request.names.bucket.is_some();
+            let settings =
+                if named { as_recorded(pipeline.lake(), pipeline.settings())? } else { pipeline.settings().clone() };
+            write_report(pipeline.lake(), &settings, request, &mut out)?
         }
     };
     out.flush()?;
     Ok(exit)
+}
+
+/// The settings of a lake named without its deployment (`--bucket`, no stack read), with the layout the lake
+/// records: deploy writes it under the default prefix's fixed folders ([`crate::layout`]). A lake that records
+/// none (deployed before the layout could be chosen, or built by other means, such as the console's) is read by
+/// arrival: the arrival rule reads a superset of a keyed lake's partitions, never fewer.
+fn as_recorded(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Result<PipelineSettings> {
+    let mut settings = settings.clone();
+    let layout = match crate::layout::found(lake, &settings)? {
+        Some((layout, true)) => layout,
+        _ => Partitioning::Arrival,
+    };
+    settings.prefix = match layout {
+        Partitioning::Event => crate::prefix::keyed_prefix(prefix_root(DEFAULT_PREFIX)),
+        Partitioning::Arrival => DEFAULT_PREFIX.to_owned(),
+    };
+    settings.partitioning = layout;
+    Ok(settings)
 }
 
 /// Writes the report for any lake (local directory or S3).
@@ -156,7 +177,7 @@ pub(crate) fn write_report(
         (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
     crate::say!("report: {rows} from {objects} in s3://{}", lake.bucket());
     copies_said(stats.copies);
-    crate::report::lateness_said(query, stats.newest_arrival);
+    crate::report::lateness_said(query, &prefix, stats.newest_arrival);
     if errors.by_code.is_empty() {
         crate::say!("report: no error records");
     } else {
@@ -197,13 +218,42 @@ mod tests {
     use clap::Parser as _;
 
     use crate::cli::{Cli, Command, Lateness};
+    use crate::local::lake::DirLake;
     use crate::report::{DEFAULT_LATENESS, Query};
+    use crate::settings::{DEFAULT_PREFIX, Partitioning, PipelineSettings};
+
+    /// A lake named by `--bucket` alone is read in the layout deploy recorded in it, else by arrival.
+    #[test]
+    fn a_named_lake_is_read_in_the_layout_it_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        let defaults = PipelineSettings::defaults();
+        let layout = |lake: &DirLake| {
+            let s = super::as_recorded(lake, &defaults).unwrap();
+            (s.partitioning, s.prefix)
+        };
+        assert_eq!(layout(&lake), (Partitioning::Arrival, DEFAULT_PREFIX.to_owned()), "an empty lake");
+        lake.put("processed/year=2026/month=11/day=25/hour=10/console-built", b"{}\n").unwrap();
+        assert_eq!(layout(&lake).0, Partitioning::Arrival, "objects and no record: by arrival");
+        let event_dir = tempfile::tempdir().unwrap();
+        let event = DirLake::new(event_dir.path(), "b");
+        event.put("processed/_reaqtions_layout", b"event").unwrap();
+        let (partitioning, prefix) = layout(&event);
+        assert_eq!(partitioning, Partitioning::Event);
+        assert_eq!(prefix, crate::prefix::keyed_prefix("processed/"), "the keys deploy writes");
+    }
 
     #[test]
     fn the_flags_default_lateness_is_the_querys() {
         let cli = Cli::try_parse_from(["reaqtions", "report"]).unwrap();
         let Command::Report(args) = &cli.command else { panic!("report") };
-        assert_eq!(args.late, Lateness::Within(DEFAULT_LATENESS.to_std().unwrap()));
+        assert_eq!(args.late, None);
         assert_eq!(super::request(args, true).unwrap().query.late, Query::default().late);
+        assert!(!super::request(args, true).unwrap().query.late_asked);
+        for late in ["1h", "2h", "all"] {
+            let cli = Cli::try_parse_from(["reaqtions", "report", "--late", late]).unwrap();
+            let Command::Report(args) = &cli.command else { panic!("report") };
+            assert!(super::request(args, true).unwrap().query.late_asked, "--late {late} was asked for");
+        }
     }
 }

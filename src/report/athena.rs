@@ -46,14 +46,18 @@ pub(crate) fn report(
     let database = output(&stack_outputs, "GlueDatabase")?;
     let workgroup = output(&stack_outputs, "Workgroup")?;
     let table = output(&stack_outputs, "ReadingsTable")?;
+    let deployed = Deployed::from_stack(&stack_outputs)?;
+    // The layout the table's partitions follow: the stack's prefix, keyed by the reading's hour or by arrival.
+    let prefix = Prefix::parse(&deployed.prefix, false)?;
     let statement = match (&request.sql, request.summary) {
         (Some(sql), _) => Statement { sql: sql.clone(), parameters: vec![] },
         (None, summarize) => {
-            let floor = match partition_floor(&request.query) {
+            let query = &request.query;
+            let floor = match partition_floor(query, &prefix) {
                 Some(floor) => floor,
-                None => oldest_partition(aws, &Deployed::from_stack(&stack_outputs)?, request.query.until)?,
+                None => oldest_partition(aws, &deployed, &prefix, query.until)?,
             };
-            if summarize { summary(&request.query, floor, &table) } else { readings(&request.query, floor, &table) }
+            if summarize { summary(query, &prefix, floor, &table) } else { readings(query, &prefix, floor, &table) }
         }
     };
     tracing::info!(sql = %statement.sql, parameters = ?statement.parameters, "athena query");
@@ -113,21 +117,27 @@ pub(crate) fn report(
         estimated_usd(finished.scanned_bytes)
     );
     if request.sql.is_none() {
-        crate::report::lateness_said(&request.query, newest_arrival);
+        crate::report::lateness_said(&request.query, &prefix, newest_arrival);
     }
     Ok(())
 }
 
 /// How far back a query without `--since` reads: without a bound, Athena lists every projected partition
 /// (2024-2099 by hour, ~680,000) before it reads anything. The lake's oldest processed object names the first
-/// hour holding readings (the default prefix sorts by time: one listing call); when no key can be dated (a
-/// custom prefix, or an emulator's literal keys), the last [`DEFAULT_WINDOW_DAYS`] days. stderr says which.
-fn oldest_partition(aws: &Aws, deployed: &Deployed, until: Option<DateTime<Utc>>) -> Result<DateTime<Utc>> {
+/// hour holding readings (the default prefix and the keys the tool writes for the reading's hour sort by time: one
+/// listing call); when no key can be dated (a custom prefix, or an emulator's literal keys), the last
+/// [`DEFAULT_WINDOW_DAYS`] days. stderr says which.
+fn oldest_partition(
+    aws: &Aws,
+    deployed: &Deployed,
+    prefix: &Prefix,
+    until: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>> {
     let bucket = &deployed.bucket;
     let end = until.map_or_else(|| "now".to_owned(), |u| u.format("%Y-%m-%dT%H:%MZ").to_string());
-    let sorted_by_time = deployed.prefix == DEFAULT_PREFIX;
+    let sorted_by_time = deployed.prefix == DEFAULT_PREFIX || prefix.is_keyed();
     let keys = if sorted_by_time {
-        let root = Prefix::parse(&deployed.prefix, false)?.static_root().to_owned();
+        let root = prefix.static_root().to_owned();
         aws.block_on(first_keys(&aws.s3(), bucket, deployed.account().as_deref(), &root, 100))?
     } else {
         Vec::new()

@@ -6,7 +6,7 @@ pub(crate) mod athena;
 pub mod columns;
 pub mod html;
 pub mod output;
-pub(crate) mod sql;
+pub mod sql;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use self::output::{Engine, Format};
 use crate::copies::{Copies, CopyCounts, Verdict};
-use crate::prefix::{Prefix, key_hour};
+use crate::prefix::{PartitionHours, Prefix, key_hour};
 use crate::read_ahead::for_each_object;
 use crate::settings::PipelineSettings;
 use crate::target::{Names, ObjectLake, ObjectMeta};
@@ -47,8 +47,10 @@ pub struct Query {
     pub(crate) until: Option<DateTime<Utc>>,
     pub(crate) devices: Vec<String>,
     /// How long after `until` a reading of the window may have arrived and still be read (`report --late`);
-    /// `None` reads every later arrival.
+    /// `None` reads every later arrival. Only a lake filed by arrival needs it ([`Prefix::partition_hours`]).
     pub(crate) late: Option<Duration>,
+    /// Whether `--late` was given: a lake filed by the reading's hour says once that it does not apply.
+    pub(crate) late_asked: bool,
     /// Every line the lake holds (`report --keep-duplicates`) instead of one copy of each reading
     /// ([`crate::copies`]).
     pub(crate) keep_duplicates: bool,
@@ -60,11 +62,33 @@ pub(crate) const DEFAULT_LATENESS: Duration = Duration::hours(1);
 impl Default for Query {
     /// Every reading, of every device, with the default lateness allowance.
     fn default() -> Query {
-        Query { since: None, until: None, devices: Vec::new(), late: Some(DEFAULT_LATENESS), keep_duplicates: false }
+        Query {
+            since: None,
+            until: None,
+            devices: Vec::new(),
+            late: Some(DEFAULT_LATENESS),
+            late_asked: false,
+            keep_duplicates: false,
+        }
     }
 }
 
 impl Query {
+    /// Readings measured in `[since, until)` (`None`: open on that side), of every device.
+    pub fn window(since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Query {
+        Query { since, until, ..Query::default() }
+    }
+
+    /// The same query, for these devices only.
+    pub fn of_devices(self, devices: Vec<String>) -> Query {
+        Query { devices, ..self }
+    }
+
+    /// The same query with another lateness allowance (`report --late`; `None`: every later arrival).
+    pub fn with_lateness(self, late: Option<Duration>) -> Query {
+        Query { late, ..self }
+    }
+
     /// The same query, keeping every copy of a reading (`true`) or one (`false`, the default).
     pub fn keeping_duplicates(self, keep: bool) -> Query {
         Query { keep_duplicates: keep, ..self }
@@ -79,6 +103,13 @@ impl Query {
             (Some(until), None) => until.max(Utc::now()),
             (None, _) => Utc::now(),
         }
+    }
+
+    /// The partition hours under `prefix` that can hold the query's readings: the one rule of
+    /// [`Prefix::partition_hours`], for both engines (exactly the window's hours when the prefix is keyed by the
+    /// reading's hour; by arrival, an hour before `since` to the last arrival read).
+    pub(crate) fn partition_hours(&self, prefix: &Prefix) -> PartitionHours {
+        prefix.partition_hours(self.since, self.until, self.last_arrival())
     }
 }
 
@@ -108,7 +139,7 @@ pub fn select_objects(
     if query.since.is_none() && query.until.is_none() {
         return lake.list(prefix.static_root());
     }
-    let hours = prefix.partition_hours(query.since, query.until, query.last_arrival());
+    let hours = query.partition_hours(prefix);
     if let Some(prefixes) = prefix.hour_prefixes(hours, error_type) {
         let mut objects = Vec::new();
         for p in prefixes {
@@ -220,12 +251,20 @@ pub fn for_each_row(
     Ok(stats)
 }
 
-/// Says what a window of the past may still lack: readings that arrived after the lateness allowance are not
-/// read, and the newest arrival read says how late the lake was still filling the window.
-pub(crate) fn lateness_said(query: &Query, newest_arrival: Option<DateTime<Utc>>) {
+/// Says what a window of the past may still lack. In a lake filed by arrival (`prefix` not keyed), readings that
+/// arrived after the lateness allowance are not read; in one filed by the reading's hour every reading of the window
+/// is read, and a `--late` given is said not to apply. In both, the newest arrival read says how late the lake was
+/// still filling the window (a past hour can still change).
+pub(crate) fn lateness_said(query: &Query, prefix: &Prefix, newest_arrival: Option<DateTime<Utc>>) {
+    if prefix.is_keyed() && query.late_asked {
+        crate::say!(
+            "report: --late does not apply here: readings are filed under the hour they were measured, so every \
+             reading of the window is read however late it arrived"
+        );
+    }
     let Some(until) = query.until else { return };
     let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ");
-    if let Some(late) = query.late {
+    if let Some(late) = query.late.filter(|_| !prefix.is_keyed()) {
         crate::say!(
             "report: readings measured before {} that arrived after {} are not read (--late all reads them)",
             at(until),
@@ -329,6 +368,50 @@ mod tests {
         assert_eq!(keys(open_ended).len(), 1);
         let any = Query { until: Some(at("2026-11-25T21:00:00Z")), late: None, ..Query::default() };
         assert_eq!(keys(any).len(), 4, "--late all reads every later arrival");
+    }
+
+    #[test]
+    fn a_keyed_prefix_lists_exactly_the_windows_hours_however_late_its_readings_arrived() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        let prefix = Prefix::parse(&crate::prefix::keyed_prefix("processed/"), false).unwrap();
+        assert!(prefix.is_keyed());
+        // (arrival of the object's oldest record, the readings' hour, a reading measured then)
+        let objects = [
+            ("2026-11-25T12:05:00Z", "2026-11-25T10:00:00Z", "late", "2026-11-25T10:59:00.000Z"),
+            ("2026-11-25T09:30:05Z", "2026-11-25T09:00:00Z", "before", "2026-11-25T09:30:00.000Z"),
+            ("2026-11-25T11:00:05Z", "2026-11-25T11:00:00Z", "after", "2026-11-25T11:00:00.000Z"),
+            ("2026-11-25T12:30:05Z", "2026-11-25T12:00:00Z", "noon", "2026-11-25T12:30:00.000Z"),
+        ];
+        for (arrival, hour, device, measured) in objects {
+            let line = serde_json::json!({"device_id": device, "seq": 1, "_firehose_arrival": arrival, "_reading_time": measured});
+            let key = format!("{}{device}", prefix.render_partition(at(arrival), at(hour), ""));
+            lake.put(&key, format!("{line}\n").as_bytes()).unwrap();
+        }
+        let read = |since: &str, until: &str, late: Option<Duration>| {
+            let q = Query { late, ..Query::window(Some(at(since)), Some(at(until))) };
+            let objects = select_objects(&lake, &prefix, "", &q).unwrap();
+            let listed: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+            let mut devices = Vec::new();
+            let stats = for_each_row(&lake, &objects, &q, 2, &mut |_| {}, |row, _| {
+                devices.push(row["device_id"].as_str().unwrap().to_owned());
+                Ok(())
+            })
+            .unwrap();
+            (listed, devices, stats.newest_arrival)
+        };
+        for late in [Some(Duration::zero()), Some(DEFAULT_LATENESS), None] {
+            let (listed, devices, newest) = read("2026-11-25T10:00:00Z", "2026-11-25T11:00:00Z", late);
+            assert_eq!(listed, ["processed/year=2026/month=11/day=25/hour=10/late"], "only hour 10, --late {late:?}");
+            assert_eq!(devices, ["late"], "measured 10:59, arrived 12:05");
+            assert_eq!(newest, Some(at("2026-11-25T12:05:00Z")), "how late the newest arrival read was");
+            let (listed, devices, _) = read("2026-11-25T12:00:00Z", "2026-11-25T13:00:00Z", late);
+            assert_eq!(listed, ["processed/year=2026/month=11/day=25/hour=12/noon"], "not the hour it arrived");
+            assert_eq!(devices, ["noon"]);
+        }
+        // Without an end, from --since's own hour to the hour a reading may be ahead of now.
+        let open = Query::window(Some(at("2026-11-25T11:00:00Z")), None);
+        assert_eq!(select_objects(&lake, &prefix, "", &open).unwrap().len(), 2, "hours 11 and 12");
     }
 
     #[test]

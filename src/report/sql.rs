@@ -1,15 +1,17 @@
 //! The report's flags as Athena SQL over the lake tables (`report --engine athena`): the time filter becomes
-//! partition predicates on `year/month/day/hour` (whole years, months and days where the range covers them, so
-//! a long range stays a short predicate) plus the exact filter the scan engine applies on the arrival time;
-//! devices go as execution parameters, never into the text. Result columns map back to the readings' own names.
+//! partition predicates on `year/month/day/hour` for the partitions the lake's layout files the window's readings
+//! under ([`Query::partition_hours`]: exactly the window's hours when filed by the reading's hour, widened for
+//! lateness when filed by arrival), grouped into whole years, months and days where the range covers them so a
+//! long range stays a short predicate, plus the exact filter the scan engine applies on the reading time; devices
+//! go as execution parameters, never into the text. Result columns map back to the readings' own names.
 
 use chrono::{DateTime, Datelike as _, Duration, DurationRound as _, Timelike as _, Utc};
 
 use super::Query;
-use crate::prefix::{first_partition_hour, last_partition_hour};
+use crate::prefix::Prefix;
 
 /// The readings' fields as the table has them (lowercase) and as the readings carry them.
-pub(crate) const FIELDS: [(&str, &str); 18] = [
+pub const FIELDS: [(&str, &str); 18] = [
     ("device_id", "device_id"),
     ("seq", "seq"),
     ("sim_run", "sim_run"),
@@ -32,9 +34,10 @@ pub(crate) const FIELDS: [(&str, &str); 18] = [
 
 /// A SQL text and its positional execution parameters (SQL literals).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Statement {
-    pub(crate) sql: String,
-    pub(crate) parameters: Vec<String>,
+pub struct Statement {
+    pub sql: String,
+    /// One SQL literal per `?` of `sql`, in order (what Athena's `ExecutionParameters` take).
+    pub parameters: Vec<String>,
 }
 
 /// A string as a SQL literal: quoted, inner quotes doubled.
@@ -77,11 +80,11 @@ pub(crate) fn partitions(since: DateTime<Utc>, until: DateTime<Utc>) -> String {
     if clauses.is_empty() { "FALSE".into() } else { format!("({})", clauses.join(" OR ")) }
 }
 
-/// The first partition hour a query with `--since` reads ([`first_partition_hour`]). Without `--since` the caller
-/// derives a floor from the lake: every query the tool writes is bounded, since the table projects 2024-2099 by
-/// hour and an unbounded query lists all.
-pub(crate) fn partition_floor(query: &Query) -> Option<DateTime<Utc>> {
-    query.since.map(first_partition_hour)
+/// The first partition hour a query with `--since` reads under `prefix` ([`Query::partition_hours`]). Without
+/// `--since` the caller derives a floor from the lake: every query the tool writes is bounded, since the table
+/// projects 2024-2099 by hour and an unbounded query lists all.
+pub fn partition_floor(query: &Query, prefix: &Prefix) -> Option<DateTime<Utc>> {
+    query.partition_hours(prefix).first
 }
 
 /// When a row's reading was measured, in SQL: the scan engine's rule ([`super::reading_time`]), with the
@@ -101,10 +104,11 @@ fn reading_time() -> String {
     )
 }
 
-/// The filters every engine applies: the arrival partitions that can hold readings measured in the window
-/// (from `floor` to `--until` plus the lateness allowance, or now), the reading time, and the devices.
-fn filters(query: &Query, floor: DateTime<Utc>, parameters: &mut Vec<String>) -> Vec<String> {
-    let mut wheres = vec![partitions(floor, last_partition_hour(query.last_arrival()))];
+/// The filters every engine applies: the partitions under `prefix` that can hold readings measured in the window
+/// (from `floor` without `--since`), the reading time, and the devices.
+fn filters(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, parameters: &mut Vec<String>) -> Vec<String> {
+    let hours = query.partition_hours(prefix);
+    let mut wheres = vec![partitions(hours.first.unwrap_or(floor), hours.last)];
     if let Some(since) = query.since {
         wheres.push(format!("{} >= {}", reading_time(), timestamp(since)));
     }
@@ -127,20 +131,21 @@ fn with_where(mut sql: String, wheres: &[String]) -> String {
     sql
 }
 
-/// The readings that match `query`, oldest first.
-pub(crate) fn readings(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
+/// The readings that match `query` in the table `table` over the lake filed by `prefix`, oldest first; `floor`
+/// is the first partition hour read without `--since` ([`partition_floor`]).
+pub fn readings(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
     let columns: Vec<String> = FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect();
-    let wheres = filters(query, floor, &mut parameters);
+    let wheres = filters(query, prefix, floor, &mut parameters);
     let sql = with_where(format!("SELECT {}\nFROM \"{table}\"", columns.join(", ")), &wheres)
         + &format!("\nORDER BY {}, device_id, seq", reading_time());
     Statement { sql, parameters }
 }
 
-/// The per-device summary `report --summary` shows, aggregated by Athena.
-pub(crate) fn summary(query: &Query, floor: DateTime<Utc>, table: &str) -> Statement {
+/// The per-device summary `report --summary` shows, aggregated by Athena (arguments as [`readings`]).
+pub fn summary(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
-    let wheres = filters(query, floor, &mut parameters);
+    let wheres = filters(query, prefix, floor, &mut parameters);
     let select = format!(
         "SELECT coalesce(device_id, {}) AS device_id, count(*) AS readings, min(\"time\") AS first_time, \
          max(\"time\") AS last_time, round(avg(pm2_5), 2) AS pm2_5_mean, max(pm2_5) AS pm2_5_max, \
@@ -164,6 +169,16 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The lake filed by arrival (a stack deployed before the layout could be chosen).
+    fn arrival() -> Prefix {
+        Prefix::parse(crate::settings::DEFAULT_PREFIX, false).unwrap()
+    }
+
+    /// The lake filed by the reading's hour (the keys the tool writes for event mode).
+    fn keyed() -> Prefix {
+        Prefix::parse(&crate::prefix::keyed_prefix("processed/"), false).unwrap()
+    }
+
     /// A lake floor far from every test's times, to show which bound a statement used.
     fn floor() -> DateTime<Utc> {
         t("2026-01-01T00:00:00Z")
@@ -171,19 +186,50 @@ mod tests {
 
     #[test]
     fn without_since_the_partitions_start_at_the_lakes_floor_and_every_query_is_bounded() {
-        for s in [readings(&Query::default(), floor(), "readings"), summary(&Query::default(), floor(), "readings")] {
+        let q = Query::default();
+        for s in [readings(&q, &arrival(), floor(), "readings"), summary(&q, &keyed(), floor(), "readings")] {
             assert!(s.sql.contains("WHERE ((year = 2026 AND month = 1)"), "bounded from the floor: {}", s.sql);
             assert!(s.parameters.is_empty());
             assert!(s.sql.contains("FROM \"readings\""));
         }
         let until = Query { until: Some(t("2026-01-01T05:10:00Z")), ..Query::default() };
-        let s = readings(&until, floor(), "readings");
+        let s = readings(&until, &arrival(), floor(), "readings");
         let hours = "((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 6))";
         assert!(s.sql.contains(hours), "until 05:10 and an hour for late arrivals: {}", s.sql);
         assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""));
-        assert_eq!(partition_floor(&until).unwrap_or(floor()), floor());
+        let s = readings(&until, &keyed(), floor(), "readings");
+        let hours = "((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 5))";
+        assert!(s.sql.contains(hours), "filed by the reading's hour: until 05:10, no lateness: {}", s.sql);
+        assert_eq!(partition_floor(&until, &arrival()).unwrap_or(floor()), floor());
         let since = Query { since: Some(t("2026-11-25T21:30:00Z")), ..Query::default() };
-        assert_eq!(partition_floor(&since), Some(t("2026-11-25T20:00:00Z")), "the hour before --since's own");
+        let before = Some(t("2026-11-25T20:00:00Z"));
+        assert_eq!(partition_floor(&since, &arrival()), before, "the hour before --since's own");
+        assert_eq!(partition_floor(&since, &keyed()), Some(t("2026-11-25T21:00:00Z")), "--since's own hour");
+    }
+
+    /// A reading measured at 10:59 that arrived at 12:05: filed by its hour, the window 10:00-11:00 reads exactly
+    /// hour 10 (and 12:00-13:00 exactly hour 12), whatever `--late` says; filed by arrival, from hour 9 to the
+    /// lateness allowance. The row filter is the reading time on both.
+    #[test]
+    fn a_keyed_lake_is_read_in_exactly_the_windows_hours() {
+        let ten = Query::window(Some(t("2026-11-25T10:00:00Z")), Some(t("2026-11-25T11:00:00Z")));
+        for late in [Some(Duration::zero()), Some(Duration::hours(6)), None] {
+            let s = readings(&Query { late, ..ten.clone() }, &keyed(), floor(), "readings");
+            let hour = "WHERE ((year = 2026 AND month = 11 AND day = 25 AND hour BETWEEN 10 AND 10))\n";
+            assert!(s.sql.contains(hour), "--late {late:?}: {}", s.sql);
+            assert!(
+                s.sql.contains(&format!("{} >= from_iso8601_timestamp('2026-11-25T10:00:00.000Z')", reading_time()))
+            );
+            assert!(
+                s.sql.contains(&format!("{} < from_iso8601_timestamp('2026-11-25T11:00:00.000Z')", reading_time()))
+            );
+        }
+        let twelve = Query::window(Some(t("2026-11-25T12:00:00Z")), Some(t("2026-11-25T13:00:00Z")));
+        let s = summary(&twelve, &keyed(), floor(), "readings");
+        assert!(s.sql.contains("WHERE ((year = 2026 AND month = 11 AND day = 25 AND hour BETWEEN 12 AND 12))\n"));
+        let s = readings(&ten, &arrival(), floor(), "readings");
+        let widened = "WHERE ((year = 2026 AND month = 11 AND day = 25 AND hour BETWEEN 9 AND 11))\n";
+        assert!(s.sql.contains(widened), "by arrival: an hour before, an hour of lateness: {}", s.sql);
     }
 
     #[test]
@@ -223,11 +269,11 @@ mod tests {
             until: Some(t("2026-11-25T22:15:00Z")),
             ..Query::default()
         };
-        let s = readings(&q, partition_floor(&q).unwrap_or(floor()), "readings");
+        let s = readings(&q, &arrival(), partition_floor(&q, &arrival()).unwrap_or(floor()), "readings");
         assert!(s.sql.contains("hour BETWEEN 20 AND 23"), "an hour before since, an hour of lateness: {}", s.sql);
         assert!(s.sql.contains("coalesce(try(from_iso8601_timestamp(\"_reading_time\"))"), "{}", s.sql);
         let all = Query { late: None, ..q };
-        let s = readings(&all, partition_floor(&all).unwrap_or(floor()), "readings");
+        let s = readings(&all, &arrival(), partition_floor(&all, &arrival()).unwrap_or(floor()), "readings");
         assert!(
             s.sql.contains("(year = 2026 AND month = 11 AND day = 26)"),
             "--late all reads every later partition: {}",
@@ -241,7 +287,7 @@ mod tests {
     fn devices_are_parameters_and_quotes_cannot_change_the_query() {
         let evil = "aq-1'); DROP TABLE readings; --";
         let q = Query { devices: vec!["aq-0001".into(), evil.into()], ..Query::default() };
-        let s = readings(&q, floor(), "readings");
+        let s = readings(&q, &keyed(), floor(), "readings");
         assert!(s.sql.contains("device_id IN (?, ?)"), "{}", s.sql);
         assert!(!s.sql.contains("DROP") && !s.sql.contains("aq-0001"), "values never spliced: {}", s.sql);
         assert_eq!(s.parameters, ["'aq-0001'", "'aq-1''); DROP TABLE readings; --'"]);
@@ -251,7 +297,7 @@ mod tests {
     #[test]
     fn the_summary_aggregates_per_device_in_sql() {
         let q = Query { since: Some(t("2026-11-25T21:00:00Z")), devices: vec!["aq-1".into()], ..Query::default() };
-        let s = summary(&q, partition_floor(&q).unwrap_or(floor()), "readings");
+        let s = summary(&q, &arrival(), partition_floor(&q, &arrival()).unwrap_or(floor()), "readings");
         for part in
             ["count(*) AS readings", "round(avg(pm2_5), 2)", "max(aqi) AS aqi_max", "GROUP BY 1", "device_id IN (?)"]
         {

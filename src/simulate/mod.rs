@@ -170,6 +170,8 @@ pub(crate) struct Tag {
 pub struct Tracker {
     pub(crate) run: String,
     pub(crate) started: DateTime<Utc>,
+    /// The first reading's `TIME`: the timeline's start (`--start`), else when the run started.
+    pub(crate) measured_from: DateTime<Utc>,
     /// Index of each device id (`aq-0001` is 0): a line's device is found in constant time, so verifying is
     /// linear in the readings whatever the number of devices.
     index: HashMap<String, usize>,
@@ -179,11 +181,12 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    fn new(run: &str, started: DateTime<Utc>, devices: usize) -> Self {
+    fn new(run: &str, started: DateTime<Utc>, measured_from: DateTime<Utc>, devices: usize) -> Self {
         let device_ids: Vec<String> = (0..devices).map(crate::device::id).collect();
         Tracker {
             run: run.to_owned(),
             started,
+            measured_from,
             index: device_ids.into_iter().enumerate().map(|(i, d)| (d, i)).collect(),
             accepted: Mutex::new(vec![Vec::new(); devices]),
             malformed: Mutex::new(HashSet::new()),
@@ -309,7 +312,8 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
     let limits = sink.limits();
     let started_wall = Utc::now();
     let started = Instant::now();
-    let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, plan.devices));
+    let measured_from = plan.timeline.map_or(started_wall, |t| t.start);
+    let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, measured_from, plan.devices));
     let mut devices: Vec<SimulatedDevice> = (0..plan.devices).map(|i| SimulatedDevice::new(i, plan.seed)).collect();
     let share = malformed::Share::new(plan.malformed_ratio, total, plan.seed);
     let mut progress = Progress::new("simulate", total, plan.quiet);

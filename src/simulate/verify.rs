@@ -1,5 +1,8 @@
 //! `--verify`: waits until every accepted reading of this run is visible under the processed or error prefix,
-//! matched by (device_id, seq) and the run id, and measures end-to-end latency (made → object visible).
+//! matched by (device_id, seq) and the run id, and measures end-to-end latency (made → object visible). Readings
+//! are looked for in the partitions [`Prefix::partition_hours`] names for the lake's layout: from the hour of the
+//! run's first `TIME` when filed by the reading's hour (a past day sent with `--start` is found in its own hours),
+//! from the hour before the run when filed by arrival.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -9,7 +12,7 @@ use serde::Serialize;
 
 use super::Tracker;
 use crate::device::key_in;
-use crate::prefix::{Prefix, first_partition_hour, key_hour};
+use crate::prefix::{Prefix, key_hour};
 use crate::read_ahead::for_each_object;
 use crate::settings::{DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, PipelineSettings};
 use crate::target::{ObjectLake, ObjectMeta};
@@ -33,28 +36,37 @@ pub(crate) struct Verification {
     pub(crate) unreadable_objects: usize,
 }
 
-/// Where the readings of a run can be: under the processed and error roots, from the partition of the hour before
-/// the run on (keys sort by time there, so the listing starts at that hour), plus keys whose prefix expressions
-/// were never evaluated (an emulator stores `processed/year=!{timestamp:yyyy}/…` literally).
+/// Where the readings of a run can be: under the processed and error roots, in the partitions that can hold
+/// them ([`Prefix::partition_hours`] from the run's first reading's hour, when filed by the reading's hour, or from
+/// the run's start, when filed by arrival; keys sort by time there, so the listing starts at the first), plus keys
+/// whose prefix expressions were never evaluated (an emulator stores `processed/year=!{timestamp:yyyy}/…`
+/// literally).
 fn candidate_objects(
     lake: &dyn ObjectLake,
     settings: &PipelineSettings,
     tracker: &Tracker,
 ) -> Result<Vec<(ObjectMeta, bool)>> {
-    let since_hour = first_partition_hour(tracker.started);
+    let now = chrono::Utc::now();
     let mut out = Vec::new();
     for (text, error) in [(&settings.prefix, false), (&settings.error_prefix, true)] {
         let prefix = Prefix::parse(text, error)?;
+        // Filed by the reading's hour, a reading is under its `TIME`'s (or, without a usable one, its arrival's);
+        // filed by arrival, under an hour after the run started.
+        let since = if prefix.is_keyed() { tracker.measured_from.min(tracker.started) } else { tracker.started };
+        let hours = prefix.partition_hours(Some(since), None, now);
         let root = prefix.static_root();
-        // The default prefixes sort by time (yyyy, MM, dd, HH, zero-padded): the listing can start at the run's
-        // first hour. Other prefixes may not, and are listed whole.
-        let sorted_by_time = [DEFAULT_PREFIX, DEFAULT_ERROR_PREFIX].contains(&text.as_str());
-        let after = if sorted_by_time { prefix.render(since_hour, "processing-failed") } else { String::new() };
+        // The default prefixes and the keys the tool writes sort by time (yyyy, MM, dd, HH, zero-padded): the
+        // listing can start at the first hour. Other prefixes may not, and are listed whole.
+        let sorted_by_time = [DEFAULT_PREFIX, DEFAULT_ERROR_PREFIX].contains(&text.as_str()) || prefix.is_keyed();
+        let after = match hours.first {
+            Some(first) if sorted_by_time => prefix.render(first, "processing-failed"),
+            _ => String::new(),
+        };
         let mut objects = lake.list_after(root, &after)?;
         objects.extend(lake.list(&format!("{root}!{{"))?);
         for object in objects {
-            // Skip partitions from before this run; keep keys without a recognisable hour.
-            if key_hour(&object.key).is_some_and(|h| h < since_hour) {
+            // Skip partitions that cannot hold this run's readings; keep keys without a recognisable hour.
+            if key_hour(&object.key).is_some_and(|h| !hours.contains(h)) {
                 continue;
             }
             out.push((object, error));
@@ -159,15 +171,20 @@ pub(crate) fn verify(
 mod tests {
     use super::*;
     use crate::local::lake::DirLake;
-    use crate::settings::SettingsInput;
+    use crate::settings::{Partitioning, SettingsInput};
+
+    fn keys(lake: &DirLake, settings: &PipelineSettings, tracker: &Tracker) -> Vec<String> {
+        candidate_objects(lake, settings, tracker).unwrap().into_iter().map(|(o, _)| o.key).collect()
+    }
 
     #[test]
     fn candidates_start_at_the_run_and_include_literal_prefixes() {
         let dir = tempfile::tempdir().unwrap();
         let lake = DirLake::new(dir.path(), "b");
-        let settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
+        let input = SettingsInput { partitioning: Some(Partitioning::Arrival), ..SettingsInput::default() };
+        let settings = PipelineSettings::resolve(input).unwrap();
         let started: chrono::DateTime<chrono::Utc> = "2026-11-25T21:30:00Z".parse().unwrap();
-        let tracker = Tracker::new("run1", started, 1);
+        let tracker = Tracker::new("run1", started, started, 1);
         let prefix = Prefix::parse(&settings.prefix, false).unwrap();
         for (hours_before, name) in [(3, "old"), (1, "hour-before"), (0, "now")] {
             let key = prefix.render(started - chrono::Duration::hours(hours_before), "") + name;
@@ -175,10 +192,8 @@ mod tests {
         }
         lake.put("processed/year=!{timestamp:yyyy}/month=!{timestamp:MM}/2026/11/25/21/moto", b"{}\n").unwrap();
         lake.put("error/processing-failed/year=2026/month=11/day=25/hour=21/e", b"{}\n").unwrap();
-        let keys: Vec<String> =
-            candidate_objects(&lake, &settings, &tracker).unwrap().into_iter().map(|(o, _)| o.key).collect();
         assert_eq!(
-            keys,
+            keys(&lake, &settings, &tracker),
             [
                 "error/processing-failed/year=2026/month=11/day=25/hour=21/e",
                 "processed/year=!{timestamp:yyyy}/month=!{timestamp:MM}/2026/11/25/21/moto",
@@ -186,5 +201,30 @@ mod tests {
                 "processed/year=2026/month=11/day=25/hour=21/now",
             ]
         );
+    }
+
+    /// Filed by the reading's hour, a run sent now with `--start` a day back is found in the hours it was
+    /// measured, and partitions from before its first reading are not read; refused records stay by arrival.
+    #[test]
+    fn keyed_candidates_are_the_hours_the_run_was_measured_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        let input = SettingsInput { partitioning: Some(Partitioning::Event), ..SettingsInput::default() };
+        let settings = PipelineSettings::resolve(input).unwrap();
+        let prefix = Prefix::parse(&settings.prefix, false).unwrap();
+        assert!(prefix.is_keyed());
+        let now = chrono::Utc::now();
+        let measured_from = crate::prefix::hour_of(now) - chrono::Duration::hours(24) + chrono::Duration::minutes(59);
+        let tracker = Tracker::new("run1", now, measured_from, 1);
+        let hour = |h: i64| crate::prefix::hour_of(measured_from) + chrono::Duration::hours(h);
+        for (h, name) in [(-1, "before-the-run"), (0, "first-hour"), (1, "second-hour"), (24, "sent-now")] {
+            lake.put(&(prefix.render_partition(now, hour(h), "") + name), b"{}\n").unwrap();
+        }
+        let error = Prefix::parse(&settings.error_prefix, true).unwrap();
+        lake.put(&(error.render(hour(0), "processing-failed") + "measured-hour"), b"{}\n").unwrap();
+        lake.put(&(error.render(now, "processing-failed") + "arrived-now"), b"{}\n").unwrap();
+        let found = keys(&lake, &settings, &tracker);
+        let names: Vec<&str> = found.iter().map(|k| k.rsplit('/').next().unwrap()).collect();
+        assert_eq!(names, ["arrived-now", "first-hour", "second-hour", "sent-now"], "{found:?}");
     }
 }
