@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, Result};
 
-use crate::settings::{Partitioning, PipelineSettings, SettingsInput};
+use crate::settings::{DEFAULT_PREFIX, Partitioning, PipelineSettings, SettingsInput, prefix_root};
 use crate::target::ObjectLake;
 
 /// The object deploy writes under a prefix's fixed folders, saying which layout the objects beneath are in
@@ -104,4 +104,22 @@ fn mark(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Result<()> {
     let key = marker_key(settings);
     lake.put(&key, settings.partitioning.name().as_bytes())
         .with_context(|| format!("cannot record the lake's layout in s3://{}/{key}", lake.bucket()))
+}
+
+/// The settings of a lake named without its deployment (`--bucket`, no stack read), with the layout the lake
+/// records: deploy writes it under the default prefix's fixed folders ([`crate::layout`]). A lake that records
+/// none (deployed before the layout could be chosen, or built by other means, such as the console's) is read by
+/// arrival: the arrival rule reads a superset of a keyed lake's partitions, never fewer.
+pub(crate) fn as_recorded(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Result<PipelineSettings> {
+    let mut settings = settings.clone();
+    let layout = match crate::layout::found(lake, &settings)? {
+        Some((layout, true)) => layout,
+        _ => Partitioning::Arrival,
+    };
+    settings.prefix = match layout {
+        Partitioning::Event => crate::prefix::keyed_prefix(prefix_root(DEFAULT_PREFIX)),
+        Partitioning::Arrival => DEFAULT_PREFIX.to_owned(),
+    };
+    settings.partitioning = layout;
+    Ok(settings)
 }

@@ -40,6 +40,7 @@ impl AwsPipeline {
         // A stack deployed by reaqtions has an IoT rule feeding its stream.
         let rule = deployed.is_some().then(|| crate::mqtt::rule_name(stack));
         let mut transform_id = None;
+        let read_stack = deployed.is_some();
         let (mut settings, stack_account) = match deployed {
             Some(stack) => {
                 let deployed = Deployed::from_stack(&stack)?;
@@ -70,8 +71,13 @@ impl AwsPipeline {
         if let Some(group) = &names.log_group {
             settings.log_group.clone_from(group);
         }
+        let lake = S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle());
+        // A lake named without its stack is read in the layout it records (deploy writes it there).
+        if !read_stack && uses.lake {
+            settings = crate::layout::as_recorded(&lake, &settings)?;
+        }
         Ok(AwsPipeline {
-            lake: S3Lake::new(aws.s3(), &settings.bucket, owner, aws.handle()),
+            lake,
             logs: CloudWatchLogs::new(aws.logs(), aws.handle()),
             vitals: CloudWatchVitals::new(aws.cloudwatch(), aws.handle(), settings.clone(), rule),
             transform_id,

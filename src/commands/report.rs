@@ -16,7 +16,7 @@ use crate::report::html::Context;
 use crate::report::output::{Engine, Format, RowWriter};
 use crate::report::summary::DeviceSummary;
 use crate::report::{DEFAULT_LATENESS, Query, Request, error_counts, for_each_row, select_objects};
-use crate::settings::{DEFAULT_PREFIX, Partitioning, PipelineSettings, prefix_root};
+use crate::settings::PipelineSettings;
 use crate::target::{ObjectLake, Uses};
 
 /// Validates the arguments; a bad time or range is a usage error.
@@ -89,35 +89,13 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
             Exit::Ok
         }
         Engine::Scan => {
+            // A lake named with --bucket alone is read in the layout it records ([`crate::layout::as_recorded`]).
             let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
-            // On AWS, --bucket names a lake without reading the stack: the settings are the defaults, and the
-            // lake's own record says its layout.
-            let named = matches!(target, Target::Aws { .. }) && request.names.bucket.is_some();
-            let settings =
-                if named { as_recorded(pipeline.lake(), pipeline.settings())? } else { pipeline.settings().clone() };
-            write_report(pipeline.lake(), &settings, request, &mut out)?
+            write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?
         }
     };
     out.flush()?;
     Ok(exit)
-}
-
-/// The settings of a lake named without its deployment (`--bucket`, no stack read), with the layout the lake
-/// records: deploy writes it under the default prefix's fixed folders ([`crate::layout`]). A lake that records
-/// none (deployed before the layout could be chosen, or built by other means, such as the console's) is read by
-/// arrival: the arrival rule reads a superset of a keyed lake's partitions, never fewer.
-fn as_recorded(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Result<PipelineSettings> {
-    let mut settings = settings.clone();
-    let layout = match crate::layout::found(lake, &settings)? {
-        Some((layout, true)) => layout,
-        _ => Partitioning::Arrival,
-    };
-    settings.prefix = match layout {
-        Partitioning::Event => crate::prefix::keyed_prefix(prefix_root(DEFAULT_PREFIX)),
-        Partitioning::Arrival => DEFAULT_PREFIX.to_owned(),
-    };
-    settings.partitioning = layout;
-    Ok(settings)
 }
 
 /// Writes the report for any lake (local directory or S3).
@@ -229,7 +207,7 @@ mod tests {
         let lake = DirLake::new(dir.path(), "b");
         let defaults = PipelineSettings::defaults();
         let layout = |lake: &DirLake| {
-            let s = super::as_recorded(lake, &defaults).unwrap();
+            let s = crate::layout::as_recorded(lake, &defaults).unwrap();
             (s.partitioning, s.prefix)
         };
         assert_eq!(layout(&lake), (Partitioning::Arrival, DEFAULT_PREFIX.to_owned()), "an empty lake");
