@@ -300,6 +300,10 @@ pub(crate) struct SimulateArgs {
     /// step); default one over --rate. No reading's TIME may be ahead of when it is sent.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "resend")]
     pub(crate) every: Option<std::time::Duration>,
+    /// The local time of the devices' daily cycle (rush hours near 08:00 and 18:00, quieter nights): UTC or an
+    /// offset such as +01:00.
+    #[arg(long, value_name = "ZONE", default_value = "UTC", conflicts_with = "resend")]
+    pub(crate) zone: crate::simulate::cycle::Zone,
     /// Seed for reproducible values.
     #[arg(long)]
     pub(crate) seed: Option<u64>,

@@ -55,6 +55,7 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
         rate: args.rate,
         per_device,
         timeline: None,
+        zone: args.zone,
         seed: args.seed.unwrap_or_else(rand::random),
         malformed_ratio: args.malformed_ratio,
         concurrency: args.concurrency,

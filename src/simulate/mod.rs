@@ -5,6 +5,7 @@
 
 pub(crate) mod budget;
 pub mod clock;
+pub mod cycle;
 pub mod device;
 pub(crate) mod malformed;
 pub(crate) mod pack;
@@ -49,6 +50,8 @@ pub struct Plan {
     /// The readings' `TIME`s laid out from a start, `every` apart per device (`--start`, `--every`); none: each
     /// reading's `TIME` is the moment it is made.
     pub timeline: Option<clock::Timeline>,
+    /// The local time of the devices' daily cycle.
+    pub zone: cycle::Zone,
     pub seed: u64,
     pub malformed_ratio: f64,
     pub concurrency: usize,
@@ -90,6 +93,7 @@ impl Plan {
             rate,
             per_device,
             timeline: None,
+            zone: cycle::Zone::UTC,
             seed: 1,
             malformed_ratio: 0.0,
             concurrency: 1,
@@ -314,7 +318,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
     let started = Instant::now();
     let measured_from = plan.timeline.map_or(started_wall, |t| t.start);
     let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, measured_from, plan.devices));
-    let mut devices: Vec<SimulatedDevice> = (0..plan.devices).map(|i| SimulatedDevice::new(i, plan.seed)).collect();
+    let mut devices: Vec<SimulatedDevice> = (0..plan.devices).map(|i| SimulatedDevice::in_zone(i, plan.seed, plan.zone)).collect();
     let share = malformed::Share::new(plan.malformed_ratio, total, plan.seed);
     let mut progress = Progress::new("simulate", total, plan.quiet);
     let (tx, rx) = mpsc::sync_channel::<Vec<Outgoing<Tag>>>(plan.concurrency * 2);
