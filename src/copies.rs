@@ -1,7 +1,7 @@
 //! Copies of a reading in the lake: which lines are one reading (its key), which of them repeat a reading already
 //! seen byte for byte (copies, dropped) and which share its key with other values (conflicts, kept). Retries of
 //! Firehose (at least once), of a producer and `simulate --resend` put copies there; docs/analysing.md states the
-//! rule for people who query the lake themselves (`report --engine athena` does not apply it yet).
+//! rule for people who query the lake themselves, and `report --engine athena` applies it in SQL (report/sql.rs).
 //!
 //! The key: `(device_id, sim_run, seq)` for a reading that carries a `seq` (the simulator's, restarting with
 //! every run), else `(device_id, time)` with the time the transform wrote (`_reading_time`, or the device's `TIME`

@@ -14,6 +14,10 @@
 -- Either way the rows are then chosen by "_reading_time" (RFC 3339 in UTC with milliseconds, such as
 -- 2026-11-25T21:00:00.000Z, so a day is a string range). Rows written before the transform added it have none and
 -- are left out here; `reaqtions report` reads them by their TIME.
+-- It counts every line the lake holds, copies that retries left there included; readings_once.sql (the stack's
+-- saved query `<stack>-readings-once`) gives each reading once: to aggregate each reading once, put this SELECT
+-- over its `kept` in place of its last one (it reads yesterday: for the day below, put DATE '2026-11-26' in
+-- place of current_date).
 SELECT device_id,
        hour(from_iso8601_timestamp("_reading_time")) AS hour_measured,
        round(avg(pm2_5), 1) AS pm2_5_avg,

@@ -85,7 +85,10 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
             } else {
                 None
             };
-            crate::report::athena::report(aws, stack, request, errors, &mut out)?;
+            let copies = crate::report::athena::report(aws, stack, request, errors, &mut out)?;
+            if request.sql.is_none() {
+                copies_said(copies);
+            }
             Exit::Ok
         }
         Engine::Scan => {
@@ -175,7 +178,8 @@ pub(crate) fn write_report(
     }
 }
 
-/// Says, in one line, how many copies of readings were dropped and how many conflicts were kept.
+/// Says, in one line, how many copies of readings were dropped and how many conflicts were kept (both
+/// engines; `None`: copies were kept).
 fn copies_said(copies: Option<CopyCounts>) {
     let Some(CopyCounts { dropped, conflicts }) = copies else {
         crate::say!("report: every copy of a reading kept (--keep-duplicates)");
@@ -195,9 +199,9 @@ fn copies_said(copies: Option<CopyCounts>) {
 mod tests {
     use clap::Parser as _;
 
-    use crate::cli::{Cli, Command, Lateness};
+    use crate::cli::{Cli, Command};
     use crate::local::lake::DirLake;
-    use crate::report::{DEFAULT_LATENESS, Query};
+    use crate::report::Query;
     use crate::settings::{DEFAULT_PREFIX, Partitioning, PipelineSettings};
 
     /// A lake named by `--bucket` alone is read in the layout deploy recorded in it, else by arrival.

@@ -1,7 +1,8 @@
 //! The report engine on AWS (`report --engine athena` and `report --sql`): the report's flags as SQL over the
-//! lake table, run in the stack's workgroup and database, the rows written in the same formats as the scan engine
-//! (with the readings' own field names and a missing field left out, as the scan engine leaves it), then data
-//! scanned and its estimated cost.
+//! lake table, run in the stack's workgroup and database, each reading once unless `--keep-duplicates` (the SQL
+//! drops copies by the scan engine's rule and says per row how many), the rows written in the same formats as the
+//! scan engine (with the readings' own field names and a missing field left out, as the scan engine leaves it),
+//! then the copies dropped, data scanned and its estimated cost.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,11 +17,12 @@ use crate::aws::athena::{estimated_usd, for_each_row, run};
 use crate::aws::cloudformation::{describe, output};
 use crate::aws::s3::first_keys;
 use crate::aws::stack::Deployed;
+use crate::copies::CopyCounts;
 use crate::prefix::{Prefix, key_hour};
 use crate::progress::Progress;
 use crate::report::columns::Columns;
 use crate::report::output::RowWriter;
-use crate::report::sql::{Statement, field_name, partition_floor, readings, summary};
+use crate::report::sql::{COPY_COLUMNS, Statement, field_name, partition_floor, readings, summary};
 use crate::report::summary::DeviceSummary;
 use crate::report::{Request, Row};
 use crate::settings::DEFAULT_PREFIX;
@@ -28,14 +30,15 @@ use crate::settings::DEFAULT_PREFIX;
 /// Set by Ctrl-C: the running query is stopped.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// `errors`: the failed records an HTML page shows.
+/// `errors`: the failed records an HTML page shows. Returns the copies dropped and conflicts kept when the query
+/// counted them (the report's flags without `--keep-duplicates`).
 pub(crate) fn report(
     aws: &Aws,
     stack: &str,
     request: &Request,
     errors: Option<crate::report::ErrorCounts>,
     out: &mut dyn Write,
-) -> Result<()> {
+) -> Result<Option<CopyCounts>> {
     let described = aws.block_on(describe(&aws.cloudformation(), stack))?;
     let stack_outputs = described.with_context(|| {
         format!(
@@ -93,13 +96,19 @@ pub(crate) fn report(
     };
     let mut writer = RowWriter::new(request.format, columns, out)?.with_context(context);
     let mut newest_arrival = None;
+    let mut copies = CopyCounts::default();
     let rows = aws.block_on(for_each_row(&client, &finished.id, |row| {
         let row = if request.sql.is_some() {
             row
         } else if request.summary {
-            summary_row(row)
+            let row = summary_row(row);
+            copies.dropped += row.get("copies_dropped").and_then(Value::as_u64).unwrap_or(0);
+            copies.conflicts += row.get("conflicts").and_then(Value::as_u64).unwrap_or(0);
+            row
         } else {
-            let row = reading_row(row);
+            let (row, counted) = reading_row(row);
+            copies.dropped += counted.dropped;
+            copies.conflicts += counted.conflicts;
             if request.query.until.is_some() {
                 newest_arrival = newest_arrival.max(crate::report::arrival_time(&row));
             }
@@ -116,10 +125,11 @@ pub(crate) fn report(
         finished.scanned_bytes as f64 / 1e6,
         estimated_usd(finished.scanned_bytes)
     );
-    if request.sql.is_none() {
-        crate::report::lateness_said(&request.query, &prefix, newest_arrival);
+    if request.sql.is_some() {
+        return Ok(None);
     }
-    Ok(())
+    crate::report::lateness_said(&request.query, &prefix, newest_arrival);
+    Ok((!request.query.keep_duplicates).then_some(copies))
 }
 
 /// How far back a query without `--since` reads: without a bound, Athena lists every projected partition
@@ -165,9 +175,12 @@ fn oldest_partition(
 /// The window of a query without `--since` when the lake cannot say where its data starts.
 const DEFAULT_WINDOW_DAYS: i64 = 7;
 
-/// A reading as the scan engine shows it: its own field names, and a field it did not have left out.
-fn reading_row(row: Row) -> Row {
-    row.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (field_name(&k).to_owned(), v)).collect()
+/// A reading as the scan engine shows it: its own field names, and a field it did not have left out; and the
+/// copies of it the query dropped and whether it is a conflict ([`COPY_COLUMNS`], absent when copies are kept).
+fn reading_row(mut row: Row) -> (Row, CopyCounts) {
+    let [dropped, conflict] = COPY_COLUMNS.map(|c| row.remove(c).and_then(|v| v.as_u64()).unwrap_or(0));
+    let row = row.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (field_name(&k).to_owned(), v)).collect();
+    (row, CopyCounts { dropped, conflicts: conflict })
 }
 
 /// The summary's row, as `report --summary` shows it on the scan engine.
@@ -185,6 +198,12 @@ fn summary_row(row: Row) -> Row {
     out.insert("PM10_max".into(), get("pm10_max"));
     out.insert("AQI_max".into(), aqi.map_or(Value::Null, |a| Value::from(a.round() as i64)));
     out.insert("AQI_category".into(), aqi.map_or(Value::Null, |a| Value::from(category(a))));
+    // Counted unless copies were kept, as the scan engine's summary counts them.
+    for column in ["copies_dropped", "conflicts"] {
+        if let Some(n) = row.get(column) {
+            out.insert(column.into(), n.clone());
+        }
+    }
     out
 }
 
@@ -211,7 +230,7 @@ mod tests {
             serde_json::json!({"device_id":null,"seq":null,"sim_run":null,"time":"2026-11-25T21:00:02","user_input":null,"no2":null,"co":null,"pm01":null,"pm2_5":null,"pm10":15.0,"aqi":null,"eco2":null,"tvoc":null,"p":null,"t":null,"rh":null,"_firehose_arrival":"2026-11-25T21:00:03.000Z","_reading_time":"2026-11-25T21:00:02.000Z"}),
         ]
         .into_iter()
-        .map(|v| reading_row(v.as_object().unwrap().clone()))
+        .map(|v| reading_row(v.as_object().unwrap().clone()).0)
         .collect();
         assert_eq!(athena.len(), scan.len());
         for (a, s) in athena.iter().zip(&scan) {
@@ -239,5 +258,24 @@ mod tests {
                 .clone(),
         );
         assert_eq!(&athena_row, scan_rows.iter().find(|r| r["device_id"] == "aq-1").unwrap());
+    }
+
+    /// A reading's copy columns are summed and left out of its row; the summary's are kept, as the scan engine's.
+    #[test]
+    fn the_copy_columns_are_counted_not_shown() {
+        let row =
+            serde_json::json!({"device_id":"aq-1","seq":1,"pm2_5":9.5,"no2":null,"_copies_dropped":2,"_conflict":1});
+        let (row, counts) = reading_row(row.as_object().unwrap().clone());
+        assert_eq!(counts, CopyCounts { dropped: 2, conflicts: 1 });
+        assert_eq!(serde_json::Value::Object(row), serde_json::json!({"device_id":"aq-1","seq":1,"PM2_5":9.5}));
+        let kept = serde_json::json!({"device_id":"aq-1","seq":1});
+        assert_eq!(reading_row(kept.as_object().unwrap().clone()).1, CopyCounts::default(), "--keep-duplicates");
+        let summary = serde_json::json!({"device_id":"aq-1","readings":3,"copies_dropped":2,"conflicts":1});
+        let row = summary_row(summary.as_object().unwrap().clone());
+        assert_eq!((&row["copies_dropped"], &row["conflicts"]), (&2.into(), &1.into()));
+        let columns: Vec<&String> = row.keys().collect();
+        assert_eq!(columns, crate::report::summary::COLUMNS, "the scan engine's summary columns, in its order");
+        let kept = summary_row(serde_json::json!({"device_id":"aq-1","readings":3}).as_object().unwrap().clone());
+        assert!(!kept.contains_key("copies_dropped"), "not counted, not said");
     }
 }

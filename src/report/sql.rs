@@ -3,9 +3,11 @@
 //! under ([`Query::partition_hours`]: exactly the window's hours when filed by the reading's hour, widened for
 //! lateness when filed by arrival), grouped into whole years, months and days where the range covers them so a
 //! long range stays a short predicate, plus the exact filter the scan engine applies on the reading time; devices
-//! go as execution parameters, never into the text. Result columns map back to the readings' own names.
+//! go as execution parameters, never into the text. Each reading is answered once, by the scan engine's rule
+//! ([`crate::copies`], [`once`]), unless the query keeps duplicates. Result columns map back to the readings' own
+//! names. The stack's saved query (`<stack>-readings-once`) is [`saved_readings_once`].
 
-use chrono::{DateTime, Datelike as _, Duration, DurationRound as _, Timelike as _, Utc};
+use chrono::{DateTime, Datelike as _, Duration, DurationRound as _, TimeZone as _, Timelike as _, Utc};
 
 use super::Query;
 use crate::prefix::Prefix;
@@ -104,23 +106,36 @@ fn reading_time() -> String {
     )
 }
 
-/// The filters every engine applies: the partitions under `prefix` that can hold readings measured in the window
-/// (from `floor` without `--since`), the reading time, and the devices.
-fn filters(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, parameters: &mut Vec<String>) -> Vec<String> {
-    let hours = query.partition_hours(prefix);
-    let mut wheres = vec![partitions(hours.first.unwrap_or(floor), hours.last)];
-    if let Some(since) = query.since {
-        wheres.push(format!("{} >= {}", reading_time(), timestamp(since)));
+/// A query's filters: those on the table's scan (the partitions under `prefix` that can hold readings measured in
+/// the window, from `floor` without `--since`, and the devices), and the window on the reading time `at` (SQL).
+struct Filters {
+    scan: Vec<String>,
+    window: Vec<String>,
+}
+
+impl Filters {
+    fn new(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, at: &str, parameters: &mut Vec<String>) -> Filters {
+        let hours = query.partition_hours(prefix);
+        let mut scan = vec![partitions(hours.first.unwrap_or(floor), hours.last)];
+        if !query.devices.is_empty() {
+            let marks = vec!["?"; query.devices.len()].join(", ");
+            scan.push(format!("device_id IN ({marks})"));
+            parameters.extend(query.devices.iter().map(|d| literal(d)));
+        }
+        let mut window = Vec::new();
+        if let Some(since) = query.since {
+            window.push(format!("{at} >= {}", timestamp(since)));
+        }
+        if let Some(until) = query.until {
+            window.push(format!("{at} < {}", timestamp(until)));
+        }
+        Filters { scan, window }
     }
-    if let Some(until) = query.until {
-        wheres.push(format!("{} < {}", reading_time(), timestamp(until)));
+
+    /// All of them, on the scan (every copy kept).
+    fn all(self) -> Vec<String> {
+        self.scan.into_iter().chain(self.window).collect()
     }
-    if !query.devices.is_empty() {
-        let marks = vec!["?"; query.devices.len()].join(", ");
-        wheres.push(format!("device_id IN ({marks})"));
-        parameters.extend(query.devices.iter().map(|d| literal(d)));
-    }
-    wheres
 }
 
 fn with_where(mut sql: String, wheres: &[String]) -> String {
@@ -131,29 +146,165 @@ fn with_where(mut sql: String, wheres: &[String]) -> String {
     sql
 }
 
-/// The readings that match `query` in the table `table` over the lake filed by `prefix`, oldest first; `floor`
-/// is the first partition hour read without `--since` ([`partition_floor`]).
+/// The two fields the pipeline appends, left out of a reading's content ([`crate::copies`]).
+const PIPELINE_FIELDS: [&str; 2] = [reaqtions_lambda::ARRIVAL_FIELD, reaqtions_lambda::READING_TIME_FIELD];
+
+/// The time of a reading's key when it has no `seq`: its `_reading_time`, else the device's `time` (a line
+/// written before the transform added it).
+const TIME_OF_KEY: &str = "coalesce(nullif(\"_reading_time\", ''), nullif(\"time\", ''))";
+
+/// The order copies are numbered in, the scan engine's as near as SQL gets: the object's key (`"$path"`), then,
+/// since Trino has no line number within an object, the arrival (Firehose writes a batch's records in the order it
+/// received them) and the reading time. Lines tied on all three are alike in every column: either may be kept.
+const COPY_ORDER: &str = "object_path, \"_firehose_arrival\", \"_reading_time\"";
+
+/// The readings in `table` that pass `filters`, each once, as the CTE `kept` (the readings' columns; `reading_at`,
+/// when it was measured; `copies_dropped`, the later copies of its reading that were dropped; `conflict`, 1 when
+/// its key came earlier with other values): the scan engine's rule ([`crate::copies`]) in SQL.
+///
+/// - `lines` reads the table with the partition predicates (and the devices) in its own WHERE, directly on the
+///   table scan: Athena prunes partitions from them before any window function runs, and the JSON objects of
+///   those partitions are read whole either way, so dropping copies scans the same bytes as keeping them. It
+///   gives each line its reading time, its object (`"$path"`), the time of its key (NULL for a reading keyed by its
+///   `seq`) and whether it has a key at all (a device id, and a seq or a time).
+/// - `numbered` keeps the window's lines (the scan engine, too, drops copies among the window's readings) and
+///   numbers the lines of each reading, its key and its content (every column but the two the pipeline adds), in
+///   [`COPY_ORDER`]; NULLs group together, as a field missing from both lines is the same. The partition columns
+///   are in no PARTITION BY: a retry's copy filed under a later hour (by arrival, or by a reading time that
+///   follows the arrival) is the same reading.
+/// - `kept` keeps the first line of each reading, and every line without a key, and marks a kept line whose key
+///   an earlier kept line had: a conflict.
+///
+/// The content compared is the table's columns, not the line's bytes: a field the table lacks, or another
+/// spelling of one value (`9.5` and `9.50`), makes a conflict to the scan engine and a copy here.
+fn once(table: &str, filters: &Filters) -> String {
+    let key = "device_id, key_time, CASE WHEN seq >= 0 THEN sim_run END, CASE WHEN seq >= 0 THEN seq END";
+    let content: Vec<String> = FIELDS
+        .iter()
+        .filter(|(column, _)| !PIPELINE_FIELDS.contains(column))
+        .map(|(column, _)| format!("\"{column}\""))
+        .collect();
+    let reading = format!("key_time, {}", content.join(", "));
+    let lines = with_where(
+        format!(
+            "SELECT {},\n  \"$path\" AS object_path, {} AS reading_at,\n  \
+             CASE WHEN seq >= 0 THEN NULL ELSE {TIME_OF_KEY} END AS key_time,\n  \
+             coalesce(device_id <> '' AND (seq >= 0 OR {TIME_OF_KEY} IS NOT NULL), false) AS keyed\nFROM \"{table}\"",
+            reading_columns().join(", "),
+            reading_time()
+        ),
+        &filters.scan,
+    );
+    let numbered = with_where(
+        format!(
+            "SELECT lines.*,\n  \
+             CASE WHEN keyed THEN row_number() OVER (PARTITION BY {reading} ORDER BY {COPY_ORDER}) ELSE 1 END \
+             AS copy_number,\n  \
+             CASE WHEN keyed THEN count(*) OVER (PARTITION BY {reading}) - 1 ELSE 0 END AS copies_dropped\n\
+             FROM lines"
+        ),
+        &filters.window,
+    );
+    format!(
+        "WITH lines AS (\n{lines}\n),\nnumbered AS (\n{numbered}\n),\nkept AS (\nSELECT numbered.*,\n  \
+         CASE WHEN keyed AND row_number() OVER (PARTITION BY {key} ORDER BY {COPY_ORDER}) > 1 THEN 1 ELSE 0 END \
+         AS conflict\nFROM numbered\nWHERE copy_number = 1\n)\n"
+    )
+}
+
+/// The columns of a readings query, quoted.
+fn reading_columns() -> Vec<String> {
+    FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect()
+}
+
+/// A readings query's result columns beside the readings': the later copies of the row's reading dropped, and 1
+/// when the row is a conflict ([`once`]). The engine sums them and leaves them out of the rows.
+pub(crate) const COPY_COLUMNS: [&str; 2] = ["_copies_dropped", "_conflict"];
+
+/// The readings that match `query` in the table `table` over the lake filed by `prefix`, oldest first, each
+/// once unless the query keeps duplicates; `floor` is the first partition hour read without `--since`
+/// ([`partition_floor`]).
 pub fn readings(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
-    let columns: Vec<String> = FIELDS.iter().map(|(column, _)| format!("\"{column}\"")).collect();
-    let wheres = filters(query, prefix, floor, &mut parameters);
-    let sql = with_where(format!("SELECT {}\nFROM \"{table}\"", columns.join(", ")), &wheres)
-        + &format!("\nORDER BY {}, device_id, seq", reading_time());
+    let columns = reading_columns().join(", ");
+    let sql = if query.keep_duplicates {
+        let filters = Filters::new(query, prefix, floor, &reading_time(), &mut parameters);
+        with_where(format!("SELECT {columns}\nFROM \"{table}\""), &filters.all())
+            + &format!("\nORDER BY {}, device_id, seq", reading_time())
+    } else {
+        let filters = Filters::new(query, prefix, floor, "reading_at", &mut parameters);
+        let [copies, conflict] = COPY_COLUMNS;
+        once(table, &filters)
+            + &format!(
+                "SELECT {columns}, copies_dropped AS \"{copies}\", conflict AS \"{conflict}\"\nFROM kept\n\
+                 ORDER BY reading_at, device_id, seq"
+            )
+    };
     Statement { sql, parameters }
 }
 
-/// The per-device summary `report --summary` shows, aggregated by Athena (arguments as [`readings`]).
+/// The per-device summary `report --summary` shows, aggregated by Athena (arguments as [`readings`]); unless
+/// the query keeps duplicates, over each reading once, with `copies_dropped` and `conflicts` per device.
 pub fn summary(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
-    let wheres = filters(query, prefix, floor, &mut parameters);
-    let select = format!(
+    let aggregates = format!(
         "SELECT coalesce(device_id, {}) AS device_id, count(*) AS readings, min(\"time\") AS first_time, \
          max(\"time\") AS last_time, round(avg(pm2_5), 2) AS pm2_5_mean, max(pm2_5) AS pm2_5_max, \
-         round(avg(pm10), 2) AS pm10_mean, max(pm10) AS pm10_max, max(aqi) AS aqi_max\nFROM \"{table}\"",
+         round(avg(pm10), 2) AS pm10_mean, max(pm10) AS pm10_max, max(aqi) AS aqi_max",
         literal(super::summary::NO_DEVICE)
     );
-    let sql = with_where(select, &wheres) + "\nGROUP BY 1\nORDER BY 1";
-    Statement { sql, parameters }
+    let sql = if query.keep_duplicates {
+        let filters = Filters::new(query, prefix, floor, &reading_time(), &mut parameters);
+        with_where(format!("{aggregates}\nFROM \"{table}\""), &filters.all())
+    } else {
+        once(table, &Filters::new(query, prefix, floor, "reading_at", &mut parameters))
+            + &aggregates
+            + ", sum(copies_dropped) AS copies_dropped, sum(conflict) AS conflicts\nFROM kept"
+    };
+    Statement { sql: sql + "\nGROUP BY 1\nORDER BY 1", parameters }
+}
+
+/// The stack's saved query (`AWS::Athena::NamedQuery` `<stack>-readings-once` in templates/pipeline.yaml, and
+/// examples/athena/readings_once.sql): yesterday's readings (UTC, Athena's session zone), each once, oldest
+/// first, over the lake filed by `prefix`. It is [`readings`] for that window with the default lateness, its
+/// partitions and bounds written relative to `current_date` so that it stays right from day to day. `current_date`
+/// is one value for the whole query, so the predicates are constants to the planner (DuckDB prunes by them,
+/// `tests/it/duckdb.rs`); that Athena's partition projection prunes by them too is unconfirmed: the query's bytes
+/// scanned show it.
+pub fn saved_readings_once(prefix: &Prefix, table: &str) -> String {
+    let day = |offset: i64| match offset {
+        0 => "current_date".to_owned(),
+        n if n < 0 => format!("current_date - INTERVAL '{}' DAY", -n),
+        n => format!("current_date + INTERVAL '{n}' DAY"),
+    };
+    let midnight = |offset: i64| format!("CAST({} AS timestamp with time zone)", day(offset));
+    let filters = Filters {
+        scan: vec![yesterdays_partitions(prefix, &day)],
+        window: vec![format!("reading_at >= {}", midnight(-1)), format!("reading_at < {}", midnight(0))],
+    };
+    once(table, &filters)
+        + &format!("SELECT {}\nFROM kept\nORDER BY reading_at, device_id, seq", reading_columns().join(", "))
+}
+
+/// The partitions under `prefix` that hold yesterday's readings, by the one rule ([`Query::partition_hours`] for
+/// the window of a day, with the default lateness), as predicates on the days `day(offset)` names relative to
+/// today.
+fn yesterdays_partitions(prefix: &Prefix, day: &dyn Fn(i64) -> String) -> String {
+    // Any midnight: the rule counts hours, so the offsets from it are the same every day.
+    let today = Utc.with_ymd_and_hms(2026, 1, 15, 0, 0, 0).single().expect("a valid day");
+    let hours = Query::window(Some(today - Duration::days(1)), Some(today)).partition_hours(prefix);
+    let (first, last) = (hours.first.expect("the window has a start") - today, hours.last - today);
+    let (mut at, last) = (first.num_hours(), last.num_hours());
+    let mut clauses = Vec::new();
+    while at <= last {
+        let offset = at.div_euclid(24);
+        let (a, b) = (at.rem_euclid(24), (last - offset * 24).min(23));
+        let hours = if a == 0 && b == 23 { String::new() } else { format!(" AND hour BETWEEN {a} AND {b}") };
+        let d = day(offset);
+        clauses.push(format!("(year = year({d}) AND month = month({d}) AND day = day({d}){hours})"));
+        at = (offset + 1) * 24;
+    }
+    format!("({})", clauses.join(" OR "))
 }
 
 /// The readings' own name of a result column (Athena answers in lowercase).
@@ -196,7 +347,7 @@ mod tests {
         let s = readings(&until, &arrival(), floor(), "readings");
         let hours = "((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 6))";
         assert!(s.sql.contains(hours), "until 05:10 and an hour for late arrivals: {}", s.sql);
-        assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""));
+        assert!(s.sql.starts_with("WITH lines AS (\nSELECT \"device_id\", \"seq\""), "{}", s.sql);
         let s = readings(&until, &keyed(), floor(), "readings");
         let hours = "((year = 2026 AND month = 1 AND day = 1 AND hour BETWEEN 0 AND 5))";
         assert!(s.sql.contains(hours), "filed by the reading's hour: until 05:10, no lateness: {}", s.sql);
@@ -217,12 +368,14 @@ mod tests {
             let s = readings(&Query { late, ..ten.clone() }, &keyed(), floor(), "readings");
             let hour = "WHERE ((year = 2026 AND month = 11 AND day = 25 AND hour BETWEEN 10 AND 10))\n";
             assert!(s.sql.contains(hour), "--late {late:?}: {}", s.sql);
-            assert!(
-                s.sql.contains(&format!("{} >= from_iso8601_timestamp('2026-11-25T10:00:00.000Z')", reading_time()))
-            );
-            assert!(
-                s.sql.contains(&format!("{} < from_iso8601_timestamp('2026-11-25T11:00:00.000Z')", reading_time()))
-            );
+            assert!(s.sql.contains(&format!("{} AS reading_at", reading_time())), "{}", s.sql);
+            assert!(s.sql.contains("WHERE reading_at >= from_iso8601_timestamp('2026-11-25T10:00:00.000Z')\n"));
+            assert!(s.sql.contains("  AND reading_at < from_iso8601_timestamp('2026-11-25T11:00:00.000Z')\n"));
+            let every =
+                readings(&Query { late, ..ten.clone() }.keeping_duplicates(true), &keyed(), floor(), "readings");
+            assert!(every.sql.contains(hour), "--late {late:?}: {}", every.sql);
+            let since = format!("{} >= from_iso8601_timestamp('2026-11-25T10:00:00.000Z')", reading_time());
+            assert!(every.sql.contains(&since), "{}", every.sql);
         }
         let twelve = Query::window(Some(t("2026-11-25T12:00:00Z")), Some(t("2026-11-25T13:00:00Z")));
         let s = summary(&twelve, &keyed(), floor(), "readings");
@@ -307,5 +460,98 @@ mod tests {
         assert_eq!(field_name("pm2_5"), "PM2_5");
         assert_eq!(field_name("eco2"), "eCO2");
         assert_eq!(field_name("other"), "other");
+    }
+
+    /// Every copy of a reading dropped by the scan engine's key, content, order and NULL rule; the partition
+    /// predicates on the table scan itself, and no partition column in a PARTITION BY.
+    #[test]
+    fn copies_are_dropped_in_sql_by_the_scan_engines_rule() {
+        let q = Query::window(Some(t("2026-11-25T10:00:00Z")), Some(t("2026-11-25T11:00:00Z")));
+        let s = readings(&q, &arrival(), floor(), "readings");
+        let content = "\"device_id\", \"seq\", \"sim_run\", \"time\", \"user_input\", \"no2\", \"co\", \"pm01\", \
+                       \"pm2_5\", \"pm10\", \"aqi\", \"eco2\", \"tvoc\", \"p\", \"t\", \"rh\"";
+        let order = "ORDER BY object_path, \"_firehose_arrival\", \"_reading_time\")";
+        for part in [
+            "\"$path\" AS object_path".to_owned(),
+            format!("row_number() OVER (PARTITION BY key_time, {content} {order}"),
+            format!("count(*) OVER (PARTITION BY key_time, {content}) - 1"),
+            "coalesce(nullif(\"_reading_time\", ''), nullif(\"time\", ''))".to_owned(),
+            "coalesce(device_id <> '' AND (seq >= 0 OR ".to_owned(),
+            "CASE WHEN keyed THEN row_number()".to_owned(),
+            format!(
+                "row_number() OVER (PARTITION BY device_id, key_time, CASE WHEN seq >= 0 THEN sim_run END, \
+                 CASE WHEN seq >= 0 THEN seq END {order} > 1"
+            ),
+            "WHERE copy_number = 1\n".to_owned(),
+            "copies_dropped AS \"_copies_dropped\", conflict AS \"_conflict\"\nFROM kept".to_owned(),
+        ] {
+            assert!(s.sql.contains(&part), "{part}\n{}", s.sql);
+        }
+        for partition_by in s.sql.split("PARTITION BY ").skip(1) {
+            let columns = &partition_by[..partition_by.find(" ORDER BY").or(partition_by.find(')')).unwrap()];
+            for column in ["year", "month", "day", "hour", "_firehose_arrival", "_reading_time\","] {
+                assert!(!columns.split([',', ' ']).any(|c| c.trim_matches('"') == column), "{column} in {columns}");
+            }
+        }
+        // The partition predicates are the scan's own WHERE, under every window function; the window on the
+        // reading time is applied before the copies are numbered.
+        let (lines, rest) = s.sql.split_once("\n),\nnumbered AS (").unwrap();
+        let scan = "FROM \"readings\"\nWHERE ((year = 2026 AND month = 11 AND day = 25 AND hour BETWEEN 9 AND 11))";
+        assert!(lines.ends_with(scan), "{lines}");
+        assert!(lines.contains(&format!("{} AS reading_at", reading_time())));
+        assert!(!lines.contains("OVER") && !rest.contains("year ="), "{}", s.sql);
+        let window = "FROM lines\nWHERE reading_at >= from_iso8601_timestamp('2026-11-25T10:00:00.000Z')\n  \
+                      AND reading_at < from_iso8601_timestamp('2026-11-25T11:00:00.000Z')\n),\nkept AS (";
+        assert!(rest.contains(window), "{rest}");
+        assert!(rest.ends_with("FROM kept\nORDER BY reading_at, device_id, seq"));
+    }
+
+    #[test]
+    fn keeping_duplicates_is_the_plain_query() {
+        let q = Query::window(Some(t("2026-11-25T10:00:00Z")), None).keeping_duplicates(true);
+        let s = readings(&q, &keyed(), floor(), "readings");
+        assert!(s.sql.starts_with("SELECT \"device_id\", \"seq\""), "{}", s.sql);
+        assert!(s.sql.contains("\nFROM \"readings\"\nWHERE ((year = 2026"));
+        assert!(!s.sql.contains("OVER") && !s.sql.contains("_copies_dropped"), "{}", s.sql);
+        let s = summary(&q, &keyed(), floor(), "readings");
+        assert!(s.sql.starts_with("SELECT coalesce(device_id, '(no device_id)') AS device_id, count(*)"));
+        assert!(!s.sql.contains("OVER") && !s.sql.contains("copies_dropped"), "{}", s.sql);
+    }
+
+    #[test]
+    fn the_summary_counts_each_reading_once_and_the_copies_per_device() {
+        let q = Query { since: Some(t("2026-11-25T21:00:00Z")), devices: vec!["aq-1".into()], ..Query::default() };
+        let s = summary(&q, &keyed(), floor(), "readings");
+        assert!(s.sql.starts_with("WITH lines AS ("), "{}", s.sql);
+        assert!(s.sql.contains("AND device_id IN (?)\n),\nnumbered AS ("), "devices filtered on the scan: {}", s.sql);
+        let tail = "count(*) AS readings, min(\"time\") AS first_time";
+        assert!(s.sql.contains(tail), "{}", s.sql);
+        let copies =
+            "sum(copies_dropped) AS copies_dropped, sum(conflict) AS conflicts\nFROM kept\nGROUP BY 1\nORDER BY 1";
+        assert!(s.sql.ends_with(copies), "{}", s.sql);
+        assert_eq!(s.parameters, ["'aq-1'"]);
+    }
+
+    /// The saved query: yesterday's partitions by the one rule, the day's bounds from `current_date`.
+    #[test]
+    fn the_saved_query_reads_yesterday_by_the_layouts_rule() {
+        let event = saved_readings_once(&keyed(), "readings");
+        let yesterday = "current_date - INTERVAL '1' DAY";
+        let day = format!("(year = year({yesterday}) AND month = month({yesterday}) AND day = day({yesterday}))");
+        assert!(event.contains(&format!("FROM \"readings\"\nWHERE ({day})\n")), "{event}");
+        let before = "current_date - INTERVAL '2' DAY";
+        let widened = format!(
+            "WHERE ((year = year({before}) AND month = month({before}) AND day = day({before}) AND hour BETWEEN 23 \
+             AND 23) OR {day} OR (year = year(current_date) AND month = month(current_date) AND day = \
+             day(current_date) AND hour BETWEEN 0 AND 0))\n"
+        );
+        let arrival = saved_readings_once(&arrival(), "readings");
+        assert!(arrival.contains(&widened), "an hour before, an hour of lateness: {arrival}");
+        for sql in [&event, &arrival] {
+            assert!(sql.contains(&format!("WHERE reading_at >= CAST({yesterday} AS timestamp with time zone)\n")));
+            assert!(sql.contains("  AND reading_at < CAST(current_date AS timestamp with time zone)\n)"));
+            assert!(sql.contains("WHERE copy_number = 1\n") && !sql.contains('?'), "{sql}");
+        }
+        assert_eq!(event.replace(&format!("WHERE ({day})"), &widened[..widened.len() - 1]), arrival);
     }
 }

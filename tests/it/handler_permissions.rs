@@ -228,6 +228,8 @@ fn acted_on(type_: &str, action: &str) -> Vec<String> {
         ("AWS::Glue::Table", "glue") => glue(Some("readings")),
         ("AWS::Athena::WorkGroup", "athena") => vec![arn("athena", "workgroup/reaqtions")],
         ("AWS::Athena::WorkGroup", "s3") => s3(&[ARTIFACTS], "athena-results/0123.csv"),
+        // A saved query is authorized on the workgroup it is saved in.
+        ("AWS::Athena::NamedQuery", "athena") => vec![arn("athena", "workgroup/reaqtions")],
         ("AWS::IoT::TopicRule", "iot") => vec![arn("iot", "rule/reaqtions_readings")],
         ("AWS::IoT::TopicRule", "iam") => vec![role("IngestRuleRole")],
         ("AWS::Logs::MetricFilter", "logs") => vec![arn("logs", &format!("log-group:{}", log_groups[0]))],

@@ -475,3 +475,49 @@ fn dynamic_partitioning_and_its_alarm_follow_the_layout() {
         }
     }
 }
+
+/// The saved query the stack ships is the query the tool writes for the stack's layout (src/report/sql.rs), over
+/// the stack's readings table, in its database and workgroup; examples/athena/readings_once.sql is the same query
+/// (for a stack filed by the reading's hour, the other layout's partitions in its comments).
+#[test]
+fn the_saved_query_is_the_tools_readings_once_for_the_layout() {
+    let t = template(PIPELINE_TEMPLATE);
+    let query = &t["Resources"]["ReadingsOnceQuery"];
+    assert_eq!(query["Type"].as_str(), Some("AWS::Athena::NamedQuery"));
+    let p = &query["Properties"];
+    let reference = |v: &Value| match v {
+        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().unwrap().to_owned(),
+        other => panic!("a !Ref: {other:?}"),
+    };
+    assert_eq!(reference(&p["Database"]), "Catalog", "the Glue database (Ref gives its name)");
+    assert_eq!(reference(&p["WorkGroup"]), "QueryWorkgroup", "created after the workgroup it is saved in");
+    let table = t["Resources"]["ReadingsTable"]["Properties"]["TableInput"]["Name"].as_str().unwrap();
+    let example_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/athena/readings_once.sql");
+    let example = std::fs::read_to_string(&example_path).unwrap();
+    let sql = |text: &str| -> String {
+        let lines = text.lines().filter(|l| !l.trim_start().starts_with("--"));
+        lines.collect::<Vec<_>>().join("\n").trim().trim_end_matches(';').to_owned()
+    };
+    for partitioning in [Partitioning::Event, Partitioning::Arrival] {
+        let input = SettingsInput { partitioning: Some(partitioning), ..Default::default() };
+        let settings = PipelineSettings::resolve(input).unwrap();
+        let d = deployment_of(&t, &settings);
+        assert_eq!(d.resolve(&p["Name"]).as_str(), Some("reaqtions-readings-once"));
+        let prefix = reaqtions::prefix::Prefix::parse(&settings.prefix, false).unwrap();
+        let expected = reaqtions::report::sql::saved_readings_once(&prefix, table);
+        let shipped = d.resolve(&p["QueryString"]);
+        assert_eq!(sql(shipped.as_str().unwrap()), expected, "{}", partitioning.name());
+        match partitioning {
+            Partitioning::Event => assert_eq!(sql(&example), expected, "{}", example_path.display()),
+            Partitioning::Arrival => {
+                let partitions = expected.lines().find(|l| l.starts_with("WHERE ((year")).unwrap();
+                let commented = format!("-- {partitions}\n");
+                assert!(
+                    example.contains(&commented),
+                    "{} gives the arrival layout's partitions",
+                    example_path.display()
+                );
+            }
+        }
+    }
+}
