@@ -1,7 +1,17 @@
 //! Benchmarks (run in release): `cargo run --release --example bench -- [simulate|report|pack|mqtt|aws-simulate|aws-report N]`.
 //!
 //! simulate: holds 1k, 10k, 100k and 150k readings/s for a few seconds each through the local delivery stream and
-//! prints the achieved rate, its accuracy and the process CPU time. report: fills a lake with 200,000 readings, gzip
+//! prints the achieved rate, its accuracy and the process CPU time.
+//!
+//! stream [event|arrival|both] [RUNS] [--backlog]: 1,000,000 readings at 100,000/s (1,000 devices at 100/s for
+//! 10 s) through the local delivery stream of a pipeline of each layout (`partitioning`; default both), runs
+//! alternating between the layouts, RUNS of each (default 5): wall seconds (until every object is written), CPU-s
+//! and the achieved rate of each run, then the medians side by side. `--backlog` stamps the readings over the day
+//! before (one per device every 86.4 s), so the event layout keeps 24 hours open at once.
+//!
+//! partitions: 1,000,000 readings spread over 500 hours (one per hour, round after round) through a partitioned
+//! local stream, so 500 partitions stay open: the most its buffers held (the heap budget at work), the objects
+//! written and the peak RSS. report: fills a lake with 200,000 readings, gzip
 //! then plain, and measures bytes per reading in the lake and rows/s of a CSV report (written to a sink) and of
 //! the per-device summary over each.
 //!
@@ -24,6 +34,9 @@
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x):
 //! aws-simulate sends 100,000 readings through PutRecordBatch and prints readings/s and CPU seconds; aws-report N
 //! writes N objects of 100 readings to a bucket and reports them as CSV, printing rows/s and the peak RSS.
+
+#[path = "bench/layouts.rs"]
+mod layouts;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -55,9 +68,12 @@ fn target() -> (tempfile::TempDir, LocalTarget, reaqtions::local::Deployment) {
 }
 
 fn target_with(compression: Compression) -> (tempfile::TempDir, LocalTarget, reaqtions::local::Deployment) {
+    target_of(SettingsInput { compression: Some(compression), ..SettingsInput::default() })
+}
+
+fn target_of(input: SettingsInput) -> (tempfile::TempDir, LocalTarget, reaqtions::local::Deployment) {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = LocalTarget::new(dir.path());
-    let input = SettingsInput { compression: Some(compression), ..SettingsInput::default() };
     let settings = PipelineSettings::resolve(input).expect("defaults");
     let (_, deployment) = target.deploy(&settings).expect("deploy");
     (dir, target, deployment)
@@ -350,6 +366,13 @@ fn main() {
     if which == "aws-report" {
         let n = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
         return aws_report(n);
+    }
+    if which == "stream" {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        return layouts::stream_layouts(&args);
+    }
+    if which == "partitions" {
+        return layouts::partitions();
     }
     if which.is_empty() || which == "simulate" {
         simulate();

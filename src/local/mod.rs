@@ -6,6 +6,7 @@ pub(crate) mod broker;
 pub(crate) mod lake;
 pub(crate) mod logs;
 pub(crate) mod metrics;
+pub(crate) mod partitions;
 pub(crate) mod stream;
 
 use std::fs;

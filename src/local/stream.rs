@@ -1,9 +1,11 @@
 //! An in-process Firehose Direct-PUT delivery stream with a Lambda processor and an S3 destination, faithful
 //! to what Firehose does with the same settings: processor buffering (size and interval, each invocation within
 //! the 6 MB Lambda payload limit), the transform library called with a real Firehose event, S3 buffering by
-//! size and interval, `!{…}` prefixes evaluated from the oldest record's arrival time, Firehose's object names,
-//! and failed records written to the error prefix in Firehose's error-record shape with their raw bytes.
+//! size and interval (with dynamic partitioning, per active partition: [`super::partitions`]), `!{…}` prefixes
+//! evaluated from the oldest record's arrival time and the partition's keys, Firehose's object names, and failed
+//! records written to the error prefix in Firehose's error-record shape with their raw bytes.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -11,12 +13,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use base64_simd::STANDARD as B64;
 use chrono::{DateTime, Utc};
-use reaqtions_lambda::{BatchReport, FirehoseEvent, FirehoseRecord, Partitioning, TransformResult, transform_event};
+use reaqtions_lambda::{
+    BatchReport, FirehoseEvent, FirehoseRecord, PartitionKeys, Partitioning, Reject, TransformResult, transform_event,
+};
 use serde_json::{Map, Value, json};
 
 use super::lake::DirLake;
 use super::logs::LogFiles;
 use super::metrics::{Minute, MinuteLog};
+use super::partitions::{self, Buffered, Buffers, Slot};
 use crate::limits::SinkLimits;
 use crate::limits::{FIREHOSE as LIMITS, LAMBDA_PAYLOAD_BYTES as LAMBDA_PAYLOAD_LIMIT};
 use crate::prefix::{Prefix, object_name};
@@ -37,7 +42,12 @@ pub struct StreamStats {
     pub(crate) invocations: u64,
     pub(crate) records_ok: u64,
     pub(crate) records_dropped: u64,
+    /// Refused for their data (what `health` counts as failed).
     pub(crate) records_failed: u64,
+    /// Refused because their readings fall in two hours: in the error prefix, yet not failed data.
+    pub(crate) records_spanning_hours: u64,
+    /// Of partitions beyond the active-partition quota: in the error prefix.
+    pub(crate) records_partition_exceeded: u64,
     pub(crate) objects: u64,
     pub(crate) error_objects: u64,
 }
@@ -52,6 +62,8 @@ impl StreamStats {
             records_ok: self.records_ok + o.records_ok,
             records_dropped: self.records_dropped + o.records_dropped,
             records_failed: self.records_failed + o.records_failed,
+            records_spanning_hours: self.records_spanning_hours + o.records_spanning_hours,
+            records_partition_exceeded: self.records_partition_exceeded + o.records_partition_exceeded,
             objects: self.objects + o.objects,
             error_objects: self.error_objects + o.error_objects,
         }
@@ -73,27 +85,15 @@ impl StreamStats {
 }
 
 struct Pending {
-    record_id: String,
+    /// The order the stream accepted it in (its `recordId`).
+    seq: u64,
     arrival_ms: i64,
     data: Vec<u8>,
 }
 
-#[derive(Default)]
-struct Buffer {
-    data: Vec<u8>,
-    oldest_ms: Option<i64>,
-    since: Option<Instant>,
-    /// The records as received whose output is in `data`: kept until the object is written, so a lake that
-    /// cannot be written loses none of them.
-    raw: Vec<Vec<u8>>,
-}
-
-impl Buffer {
-    fn add(&mut self, bytes: &[u8], arrival_ms: i64) {
-        self.data.extend_from_slice(bytes);
-        self.oldest_ms = Some(self.oldest_ms.map_or(arrival_ms, |o| o.min(arrival_ms)));
-        self.since.get_or_insert_with(Instant::now);
-    }
+/// Firehose's record ids are long opaque strings: the local one is the order, zero-padded.
+fn record_id(seq: u64) -> String {
+    format!("{seq:056}")
 }
 
 #[derive(Default)]
@@ -101,8 +101,10 @@ struct State {
     pending: Vec<Pending>,
     pending_bytes: usize,
     pending_since: Option<Instant>,
-    processed: Buffer,
-    errors: Buffer,
+    buffers: Buffers,
+    /// With dynamic partitioning, the heap the buffers may hold before the oldest is written
+    /// ([`partitions::BUFFER_BUDGET_BYTES`]).
+    budget: Option<usize>,
     next_id: u64,
     stats: StreamStats,
     /// A failure of the background flusher, reported by the next call.
@@ -130,7 +132,7 @@ impl State {
     /// Age of the oldest record held undelivered (pending, or transformed and buffered).
     fn oldest_waiting_ms(&self) -> Option<i64> {
         let pending = self.pending.iter().map(|p| p.arrival_ms).min();
-        [pending, self.processed.oldest_ms, self.errors.oldest_ms].into_iter().flatten().min()
+        [pending, self.buffers.oldest_ms()].into_iter().flatten().min()
     }
 }
 
@@ -177,7 +179,10 @@ impl LocalStream {
             version,
             lake,
             logs,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                budget: (settings.partitioning == Partitioning::Event).then_some(partitions::BUFFER_BUDGET_BYTES),
+                ..State::default()
+            }),
             wake: Condvar::new(),
         });
         let ticker_shared = Arc::clone(&shared);
@@ -192,6 +197,18 @@ impl LocalStream {
     pub(crate) fn counting_minutes(self, path: std::path::PathBuf) -> Self {
         self.shared.lock().minutes = Some(MinuteLog::new(path));
         self
+    }
+
+    /// With another heap budget for the buffers than [`partitions::BUFFER_BUDGET_BYTES`].
+    #[cfg(test)]
+    pub(crate) fn with_budget(self, bytes: usize) -> Self {
+        self.shared.lock().budget = Some(bytes);
+        self
+    }
+
+    /// How many partitions are open now and the heap their buffers (and the error folders') hold.
+    pub fn buffered(&self) -> Buffered {
+        self.shared.lock().buffers.buffered()
     }
 
     /// Messages the local IoT rule (the broker) could not put into this stream.
@@ -258,12 +275,12 @@ impl LocalStream {
         let arrival_ms = Utc::now().timestamp_millis();
         for data in records {
             state.next_id += 1;
-            let record_id = format!("{:056}", state.next_id);
+            let seq = state.next_id;
             state.pending_bytes += data.len();
             state.stats.records_in += 1;
             state.stats.bytes_in += data.len() as u64;
             state.stats.billed_bytes_in += crate::limits::billed_bytes(data.len());
-            state.pending.push(Pending { record_id, arrival_ms, data: data.clone() });
+            state.pending.push(Pending { seq, arrival_ms, data: data.clone() });
         }
         if let Some(m) = state.minute() {
             m.records_in += records.len() as u64;
@@ -297,14 +314,13 @@ impl RecordSink for LocalStream {
         if state.lake_failed.is_none() {
             return vec![];
         }
-        let mut out: Vec<Vec<u8>> = std::mem::take(&mut state.pending).into_iter().map(|p| p.data).collect();
+        let mut out: Vec<(u64, Vec<u8>)> =
+            std::mem::take(&mut state.pending).into_iter().map(|p| (p.seq, p.data)).collect();
         state.pending_bytes = 0;
         state.pending_since = None;
-        let state = &mut *state;
-        for buffer in [&mut state.processed, &mut state.errors] {
-            out.append(&mut std::mem::take(buffer).raw);
-        }
-        out
+        out.extend(state.buffers.take_raw());
+        out.sort_unstable_by_key(|(seq, _)| *seq);
+        out.into_iter().map(|(_, data)| data).collect()
     }
 }
 
@@ -345,13 +361,8 @@ impl Shared {
         }
         let buffering = self.settings.buffering;
         let size = buffering.size_mib as usize * 1024 * 1024;
-        for error in [false, true] {
-            let buffer = if error { &state.errors } else { &state.processed };
-            if !buffer.data.is_empty()
-                && (force || buffer.data.len() >= size || due(buffer.since, buffering.interval_seconds))
-            {
-                self.write_object(state, error)?;
-            }
+        for slot in state.buffers.due(force, size, buffering.interval_seconds) {
+            self.write_object(state, slot)?;
         }
         Ok(())
     }
@@ -383,7 +394,18 @@ impl Shared {
         Ok(())
     }
 
-    /// One Lambda invocation: the same transform code as the deployed function, given a Firehose event.
+    /// With dynamic partitioning, writes the buffers open longest until the rest fit the budget.
+    fn keep_within_budget(&self, state: &mut State) -> Result<()> {
+        let Some(budget) = state.budget else { return Ok(()) };
+        while state.buffers.buffered().bytes > budget {
+            let Some(oldest) = state.buffers.oldest() else { break };
+            self.write_object(state, oldest)?;
+        }
+        Ok(())
+    }
+
+    /// One Lambda invocation: the same transform code as the deployed function, given a Firehose event; each
+    /// record's output goes to its partition's buffer, or to the error prefix.
     fn invoke(&self, state: &mut State, batch: Vec<Pending>) -> Result<()> {
         let event = FirehoseEvent {
             invocation_id: uuid::Uuid::new_v4().to_string(),
@@ -393,51 +415,92 @@ impl Shared {
             records: batch
                 .iter()
                 .map(|p| FirehoseRecord {
-                    record_id: p.record_id.clone(),
+                    record_id: record_id(p.seq),
                     approximate_arrival_timestamp: p.arrival_ms as f64,
                     data: B64.encode_to_string(&p.data),
                 })
                 .collect(),
         };
-        // Partitioned local streams come later: the local target keeps Firehose's arrival-time folders.
-        let (response, report) = transform_event(&event, Partitioning::Arrival);
+        let partitioning = self.settings.partitioning;
+        let (response, report) = transform_event(&event, partitioning);
         state.stats.invocations += 1;
-        let mut failed_here = 0;
         self.log_invocation(&report)?;
         // Firehose's own checks on the response: one record per recordId, in order.
         let consistent = response.records.len() == batch.len()
-            && response.records.iter().zip(&batch).all(|(r, p)| r.record_id == p.record_id);
+            && response.records.iter().zip(&event.records).all(|(r, e)| r.record_id == e.record_id);
+        let spanning: HashSet<&str> = report
+            .failures
+            .iter()
+            .filter(|(_, reason)| matches!(reason, Reject::SpansHours { .. }))
+            .map(|(id, _)| id.as_str())
+            .collect();
         let ending_ms = Utc::now().timestamp_millis();
+        let mut failed_here = 0;
+        // The hour of the last keys seen: a batch holds few hours, each parsed once.
+        let mut last: Option<(&PartitionKeys, DateTime<Utc>)> = None;
         for (i, pending) in batch.into_iter().enumerate() {
-            let outcome = if consistent { Some(&response.records[i]) } else { None };
-            match outcome.map(|r| (r.result, &r.data)) {
-                Some((TransformResult::Ok, data)) => {
-                    let bytes = B64.decode_to_vec(data).map_err(|_| anyhow!("transform returned invalid base64"))?;
-                    state.processed.add(&bytes, pending.arrival_ms);
-                    state.processed.raw.push(pending.data);
-                    state.stats.records_ok += 1;
+            let Some(record) = consistent.then(|| &response.records[i]) else {
+                let code = ("Lambda.MissingRecordId", "One or more record Ids were not returned");
+                self.fail(state, pending, ending_ms, partitions::PROCESSING_FAILED_FOLDER, code);
+                state.stats.records_failed += 1;
+                failed_here += 1;
+                continue;
+            };
+            match record.result {
+                TransformResult::Dropped => state.stats.records_dropped += 1,
+                TransformResult::ProcessingFailed => {
+                    let code = ("Lambda.ProcessingFailedStatus", "ProcessingFailed status set for record");
+                    self.fail(state, pending, ending_ms, partitions::PROCESSING_FAILED_FOLDER, code);
+                    // A record whose readings fall in two hours is good data the layout cannot file in one.
+                    if spanning.contains(record.record_id.as_str()) {
+                        state.stats.records_spanning_hours += 1;
+                    } else {
+                        state.stats.records_failed += 1;
+                        failed_here += 1;
+                    }
                 }
-                Some((TransformResult::Dropped, _)) => state.stats.records_dropped += 1,
-                failed => {
-                    let (code, message) = match failed {
-                        Some(_) => ("Lambda.ProcessingFailedStatus", "ProcessingFailed status set for record"),
-                        None => ("Lambda.MissingRecordId", "One or more record Ids were not returned"),
+                TransformResult::Ok => {
+                    let bytes =
+                        B64.decode_to_vec(&record.data).map_err(|_| anyhow!("transform returned invalid base64"))?;
+                    let partition = match partitioning {
+                        Partitioning::Arrival => None,
+                        Partitioning::Event => {
+                            let keys = record.metadata.as_ref().map(|m| &m.partition_keys);
+                            let hour = match (last, keys) {
+                                (Some((seen, hour)), Some(keys)) if seen == keys => Ok(hour),
+                                _ => partitions::hour_of_keys(keys),
+                            };
+                            match hour {
+                                Ok(hour) => {
+                                    last = keys.map(|keys| (keys, hour));
+                                    Some(hour)
+                                }
+                                Err(why) => {
+                                    tracing::warn!("record {} goes to the error prefix: {why}", record.record_id);
+                                    let code = partitions::KEYS_FAILED_CODE;
+                                    self.fail(state, pending, ending_ms, partitions::KEYS_FAILED_FOLDER, code);
+                                    state.stats.records_failed += 1;
+                                    failed_here += 1;
+                                    continue;
+                                }
+                            }
+                        }
                     };
-                    let line = json!({
-                        "attemptsMade": 1,
-                        "arrivalTimestamp": pending.arrival_ms,
-                        "errorCode": code,
-                        "errorMessage": message,
-                        "attemptEndingTimestamp": ending_ms,
-                        "rawData": B64.encode_to_string(&pending.data),
-                        "lambdaArn": self.lambda_arn,
-                    });
-                    let mut text = line.to_string();
-                    text.push('\n');
-                    state.errors.add(text.as_bytes(), pending.arrival_ms);
-                    state.errors.raw.push(pending.data);
-                    state.stats.records_failed += 1;
-                    failed_here += 1;
+                    if !state.buffers.admits(partition) {
+                        let (folder, code) =
+                            (partitions::ACTIVE_PARTITION_EXCEEDED_FOLDER, partitions::ACTIVE_PARTITION_EXCEEDED_CODE);
+                        self.fail(state, pending, ending_ms, folder, code);
+                        state.stats.records_partition_exceeded += 1;
+                        continue;
+                    }
+                    state.buffers.add(
+                        Slot::Processed(partition),
+                        &bytes,
+                        pending.seq,
+                        pending.data,
+                        pending.arrival_ms,
+                    );
+                    state.stats.records_ok += 1;
                 }
             }
         }
@@ -446,7 +509,23 @@ impl Shared {
             m.note_duration(report.duration);
             m.records_failed += failed_here;
         }
-        Ok(())
+        self.keep_within_budget(state)
+    }
+
+    /// A record for the error prefix's `folder`, in Firehose's error-record shape with its bytes as received.
+    fn fail(&self, state: &mut State, pending: Pending, ending_ms: i64, folder: &'static str, code: (&str, &str)) {
+        let line = json!({
+            "attemptsMade": 1,
+            "arrivalTimestamp": pending.arrival_ms,
+            "errorCode": code.0,
+            "errorMessage": code.1,
+            "attemptEndingTimestamp": ending_ms,
+            "rawData": B64.encode_to_string(&pending.data),
+            "lambdaArn": self.lambda_arn,
+        });
+        let mut text = line.to_string();
+        text.push('\n');
+        state.buffers.add(Slot::Error(folder), text.as_bytes(), pending.seq, pending.data, pending.arrival_ms);
     }
 
     /// The function's log lines, as the deployed Lambda writes them to its log group.
@@ -459,7 +538,10 @@ impl Shared {
                     "invocation_id": report.invocation_id, "record_id": record_id,
                     "error_code": reason.code(), "reason": reason.to_string(),
                 });
-                ("WARN", "record failed", fields.as_object().cloned().unwrap_or_default())
+                // As the deployed function's `BatchReport::emit` words them.
+                let message =
+                    if matches!(reason, Reject::SpansHours { .. }) { "record spans hours" } else { "record failed" };
+                ("WARN", message, fields.as_object().cloned().unwrap_or_default())
             })
             .collect();
         let summary = serde_json::to_value(report)?.as_object().cloned().unwrap_or_default();
@@ -467,18 +549,21 @@ impl Shared {
         self.logs.append(&self.settings.log_group, &events)
     }
 
-    fn write_object(&self, state: &mut State, error: bool) -> Result<()> {
-        let slot = if error { &mut state.errors } else { &mut state.processed };
-        let oldest = slot.oldest_ms.and_then(DateTime::from_timestamp_millis).unwrap_or_else(Utc::now);
-        let prefix = if error { &self.error_prefix } else { &self.prefix };
+    /// Writes one buffer as an object under its partition's (or error folder's) prefix; on failure it stays,
+    /// to be retried by the next flush (Firehose retries S3 delivery too).
+    fn write_object(&self, state: &mut State, slot: Slot) -> Result<()> {
+        let Some(buffer) = state.buffers.get(slot) else { return Ok(()) };
+        let oldest = buffer.oldest_ms.and_then(DateTime::from_timestamp_millis).unwrap_or_else(Utc::now);
+        let prefix = match slot {
+            Slot::Processed(Some(hour)) => self.prefix.render_partition(oldest, hour, ""),
+            Slot::Processed(None) => self.prefix.render(oldest, ""),
+            Slot::Error(folder) => self.error_prefix.render(oldest, folder),
+        };
         // Compressed as Firehose compresses with CompressionFormat GZIP: the object, and `.gz` on its name.
         let compression = self.settings.compression;
-        let key = prefix.render(oldest, "processing-failed")
-            + &object_name(&self.settings.stream, self.version, Utc::now())
-            + compression.extension();
-        // On failure the buffer stays, to be retried by the next flush (Firehose retries S3 delivery too).
+        let key = prefix + &object_name(&self.settings.stream, self.version, Utc::now()) + compression.extension();
         let written = compression
-            .encode(&slot.data)
+            .encode(&buffer.data)
             .and_then(|bytes| self.lake.put(&key, &bytes))
             .with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket));
         if let Some(m) = state.minute() {
@@ -488,12 +573,10 @@ impl Shared {
             state.lake_failed.get_or_insert_with(|| format!("{e:#}"));
         }
         written?;
-        let slot = if error { &mut state.errors } else { &mut state.processed };
-        *slot = Buffer::default();
-        if error {
-            state.stats.error_objects += 1;
-        } else {
-            state.stats.objects += 1;
+        state.buffers.remove(slot);
+        match slot {
+            Slot::Processed(_) => state.stats.objects += 1,
+            Slot::Error(_) => state.stats.error_objects += 1,
         }
         Ok(())
     }
@@ -502,3 +585,7 @@ impl Shared {
 #[cfg(test)]
 #[path = "stream_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod partition_tests;

@@ -2,8 +2,19 @@ use super::*;
 use crate::settings::{PipelineSettings, SettingsInput};
 use crate::target::ObjectLake as _;
 
+/// A stream of an arrival-time pipeline (the layout these tests pin: an interval of 0, objects per put, one
+/// buffer), its lake and logs. `partition_tests` has the stream of a partitioned one.
 fn stream(dir: &std::path::Path, tweak: impl FnOnce(&mut PipelineSettings)) -> (LocalStream, DirLake, LogFiles) {
-    let mut settings = PipelineSettings::resolve(SettingsInput::default()).unwrap();
+    stream_of(dir, Partitioning::Arrival, tweak)
+}
+
+pub(super) fn stream_of(
+    dir: &std::path::Path,
+    partitioning: Partitioning,
+    tweak: impl FnOnce(&mut PipelineSettings),
+) -> (LocalStream, DirLake, LogFiles) {
+    let input = SettingsInput { partitioning: Some(partitioning), ..SettingsInput::default() };
+    let mut settings = PipelineSettings::resolve(input).unwrap();
     tweak(&mut settings);
     let lake = DirLake::new(&dir.join("lake"), &settings.bucket);
     let logs = LogFiles::new(&dir.join("logs"));

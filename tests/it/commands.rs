@@ -10,10 +10,10 @@ fn deploy_creates_then_is_up_to_date_then_updates() {
     assert_eq!(created["stream"], "reaqtions-iot-data-stream");
     assert_eq!(created["stream_version"], 1);
     assert_eq!(env.json(&["deploy", "--format", "json"])["change"], "up to date");
-    let updated = env.json(&["deploy", "--buffer-size-mib", "2", "--format", "json"]);
+    let updated = env.json(&["deploy", "--buffer-size-mib", "100", "--format", "json"]);
     assert_eq!(updated["change"], "updated");
     assert_eq!(updated["stream_version"], 2);
-    assert_eq!(updated["buffering"], serde_json::json!({"size_mib": 2, "interval_seconds": 60}));
+    assert_eq!(updated["buffering"], serde_json::json!({"size_mib": 100, "interval_seconds": 60}));
     assert_eq!(updated["processor_buffering"], serde_json::json!({"size_mb": 1.0, "interval_seconds": 5}));
     let dry = env.cmd(&["deploy", "--stack", "lab", "--dry-run"]).output().unwrap();
     assert!(String::from_utf8_lossy(&dry.stderr).contains("would update"));
@@ -24,7 +24,9 @@ fn deploy_creates_then_is_up_to_date_then_updates() {
 fn settings_file_and_flags() {
     let env = Env::default();
     let config = env.dir.path().join("reaqtions.yaml");
-    std::fs::write(&config, "stack: lab\nbuffer_interval_seconds: 0\nlambda_memory_mb: 512\n").unwrap();
+    // An interval of 0 is an arrival-time pipeline's (Firehose buffers partitioned streams 60 s at least).
+    let file = "stack: lab\npartitioning: arrival\nbuffer_interval_seconds: 0\nlambda_memory_mb: 512\n";
+    std::fs::write(&config, file).unwrap();
     let out = env.json(&["deploy", "--config", config.to_str().unwrap(), "--buffer-size-mib", "3", "--format", "json"]);
     assert_eq!(out["stream"], "lab-iot-data-stream");
     assert_eq!(out["function"], "lab-data-transformation");
@@ -275,7 +277,8 @@ fn simulate_states_its_plan_and_a_typo_cannot_fill_a_disk() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1000 devices × 100000/s = 100,000,000/s for 50s: 5,000,000,000 readings"), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
-    assert!(env.objects().is_empty(), "nothing made, nothing written");
+    let objects: Vec<String> = env.objects().into_iter().map(|(key, _)| key).collect();
+    assert_eq!(objects, ["processed/_reaqtions_layout"], "nothing made, nothing written but deploy's layout marker");
 
     // With --yes, a run that cannot keep up ends at its duration and says how far behind it was.
     let out = env
@@ -296,10 +299,12 @@ fn simulate_states_its_plan_and_a_typo_cannot_fill_a_disk() {
 fn a_lake_that_cannot_be_written_loses_nothing_accepted() {
     let env = Env::default();
     env.ok(&["deploy"]);
-    // The injected failure: a file where the lake needs its processed/ directory, so every object write fails.
+    // The injected failure: a file where the lake needs this year's processed/ directory (readings are filed under
+    // the hour they were measured, now), so every object write fails.
     let lake = env.data_dir().join("lake/reaqtions-iot-data-lake-raw");
-    std::fs::create_dir_all(&lake).unwrap();
-    std::fs::write(lake.join("processed"), b"not a directory").unwrap();
+    let year = lake.join(chrono::Utc::now().format("processed/year=%Y").to_string());
+    std::fs::create_dir_all(year.parent().unwrap()).unwrap();
+    std::fs::write(&year, b"not a directory").unwrap();
     let spool = env.dir.path().join("elsewhere.ndjson");
     let out = env
         .cmd(&["simulate", "--devices", "3", "--count", "20", "--rate", "200", "--no-pack", "--format", "json"])
@@ -317,7 +322,7 @@ fn a_lake_that_cannot_be_written_loses_nothing_accepted() {
     assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count(), 60, "every record as it was sent");
 
     // Once the lake can be written, the spool completes the run: every reading once.
-    std::fs::remove_file(lake.join("processed")).unwrap();
+    std::fs::remove_file(&year).unwrap();
     let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--format", "json", "--quiet"]);
     assert_eq!((resent["accepted"].as_u64(), resent["failed"].as_u64()), (Some(60), Some(0)), "{resent}");
     assert_eq!(env.json(&["report", "--format", "json"]).as_array().unwrap().len(), 60);

@@ -28,7 +28,7 @@ fn summary_of<'a>(summary: &'a [Value], device: &str) -> &'a Value {
 #[test]
 fn a_spool_sent_twice_is_reported_once() {
     let env = Env::default();
-    env.ok(&["deploy", "--buffer-interval-seconds", "0", "--processor-buffer-interval-seconds", "0"]);
+    env.ok(&["deploy"]);
     // 3 simulated devices × 4 readings, a real sensor's reading (no seq) and one without a device id.
     let now = chrono::Utc::now() - chrono::Duration::minutes(5);
     let at = |i: i64| (now + chrono::Duration::seconds(i)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();

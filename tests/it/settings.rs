@@ -10,6 +10,7 @@ fn all_changed() -> Value {
     json!({
         "stack": "lab",
         "bucket": "lab-lake",
+        "partitioning": "arrival",
         "prefix": "readings/!{timestamp:yyyy/MM/dd/HH}/",
         "error_prefix": "failed/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/",
         "buffer_size_mib": 7,
@@ -55,11 +56,62 @@ fn every_setting_is_deployed_and_read_back_on_both_targets() {
 #[test]
 fn an_old_flag_spelling_still_works_and_says_the_new_one() {
     let env = crate::Env::default();
-    let out = env.cmd(&["deploy", "--buffer-size", "2", "--alarms", "false", "--format", "json"]).output().unwrap();
+    // A 2 MiB buffer is an arrival-time pipeline's (partitioning: event needs 64 MiB or more).
+    let old = ["deploy", "--partitioning", "arrival", "--buffer-size", "2", "--alarms", "false", "--format", "json"];
+    let out = env.cmd(&old).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("warning: --buffer-size is now --buffer-size-mib"), "{said}");
     assert!(said.contains("warning: --alarms false is now --alarms or --no-alarms"), "{said}");
     let settings = &env.json(&["status", "--format", "json"])["settings"];
     assert_eq!((settings["buffer_size_mib"].as_u64(), settings["alarms"].as_bool()), (Some(2), Some(false)));
+}
+
+#[test]
+fn a_local_pipeline_keeps_its_layout_and_refuses_the_other_saying_what_to_do() {
+    let env = crate::Env::default();
+    let created = env.json(&["deploy", "--format", "json"]);
+    assert_eq!((created["change"].as_str(), created["partitioning"].as_str()), (Some("created"), Some("event")));
+    let settings = &env.json(&["status", "--format", "json"])["settings"];
+    assert_eq!(settings["partitioning"], "event", "status shows the layout: {settings}");
+    let keyed = settings["prefix"].as_str().unwrap().to_owned();
+    assert!(keyed.contains("!{partitionKeyFromLambda:hour}"), "{keyed}");
+
+    let out = env.cmd(&["deploy", "--partitioning", "arrival"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "refused as a usage error");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("pipeline reaqtions files") && said.contains("partitioning: event"),
+        "names the stack: {said}"
+    );
+    assert!(
+        said.contains("Deploy without --partitioning") && said.contains("--stack <new-name>"),
+        "what to do: {said}"
+    );
+    assert!(!said.contains("teardown"), "teardown revokes every device's certificate: {said}");
+
+    let again = env.json(&["deploy", "--format", "json"]);
+    assert_eq!((again["change"].as_str(), again["partitioning"].as_str()), (Some("up to date"), Some("event")));
+    let settings = &env.json(&["status", "--format", "json"])["settings"];
+    assert_eq!((settings["partitioning"].as_str(), settings["prefix"].as_str()), (Some("event"), Some(keyed.as_str())));
+}
+
+#[test]
+fn a_local_deployment_recorded_before_the_setting_is_by_arrival_and_stays_so() {
+    let env = crate::Env::default();
+    env.ok(&["deploy", "--partitioning", "arrival"]);
+    let record = env.data_dir().join("deployment.json");
+    let mut recorded: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(recorded["settings"]["partitioning"], "arrival");
+    recorded["settings"].as_object_mut().unwrap().remove("partitioning");
+    std::fs::write(&record, serde_json::to_vec_pretty(&recorded).unwrap()).unwrap();
+
+    let settings = &env.json(&["status", "--format", "json"])["settings"];
+    assert_eq!(settings["partitioning"], "arrival", "{settings}");
+    let again = env.json(&["deploy", "--format", "json"]);
+    assert_eq!((again["change"].as_str(), again["partitioning"].as_str()), (Some("up to date"), Some("arrival")));
+    let out = env.cmd(&["deploy", "--partitioning", "event"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("partitioning: arrival") && !said.contains("teardown"), "{said}");
 }

@@ -109,12 +109,12 @@ fn windows_are_since_inclusive_until_exclusive() {
 fn demo_takes_the_stack_and_the_settings_file() {
     let env = Env::default();
     let config = env.dir.path().join("demo.yaml");
-    std::fs::write(&config, "buffer_interval_seconds: 0\n").unwrap();
+    std::fs::write(&config, "buffer_interval_seconds: 120\n").unwrap();
     let args = ["--stack", "lab", "demo", "--devices", "2", "--duration", "1s", "--config", config.to_str().unwrap()];
     env.ok(&args);
     let status = env.json(&["status", "--format", "json"]);
     assert_eq!(status["stack"], "lab", "{status}");
-    assert_eq!(status["settings"]["buffer_interval_seconds"], 0, "{status}");
+    assert_eq!(status["settings"]["buffer_interval_seconds"], 120, "{status}");
     // With AWS configured and no --local, demo still runs on this machine: it exists only there.
     let aws = AwsEnv::start();
     let out = aws.cmd(&["demo", "--devices", "1", "--duration", "1s"]).output().unwrap();

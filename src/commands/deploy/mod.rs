@@ -46,6 +46,8 @@ pub(crate) struct LocalOutputs {
     pub(crate) stream_version: u32,
     pub(crate) bucket_path: String,
     pub(crate) transform: String,
+    /// Which hour folders readings are filed under: `event` (their own) or `arrival`.
+    pub(crate) partitioning: crate::settings::Partitioning,
     pub(crate) buffering: crate::settings::Buffering,
     pub(crate) processor_buffering: crate::settings::ProcessorBuffering,
 }
@@ -59,6 +61,7 @@ pub(crate) fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str
         stream_version: d.version,
         bucket_path: target.lake(&s.bucket).root().display().to_string(),
         transform: d.transform.clone(),
+        partitioning: s.partitioning,
         buffering: s.buffering,
         processor_buffering: s.processor,
     }
