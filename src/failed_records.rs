@@ -6,6 +6,33 @@
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
+/// The error-type folder Firehose's records beyond Firehose's active-partition quota (500 by default) are written under, in place of
+/// `!{firehose:error-output-type}`. UNCONFIRMED (awaits a real-account check): the developer guide says only that
+/// they go to "the specified S3 error bucket prefix (activePartitionExceeded)"; the folder it renders as, the
+/// error record's `errorCode` and `errorMessage` ([`ACTIVE_PARTITION_EXCEEDED_CODE`]) and whether `rawData` holds
+/// the record as received (what the local stream writes, so `reprocess` can send it again) are all undocumented.
+pub(crate) const ACTIVE_PARTITION_EXCEEDED_FOLDER: &str = "activePartitionExceeded";
+/// `errorCode` and `errorMessage` of a record beyond the active-partition quota. UNCONFIRMED, as the folder.
+pub(crate) const ACTIVE_PARTITION_EXCEEDED_CODE: (&str, &str) = (
+    "DynamicPartitioning.ActivePartitionExceeded",
+    "The number of active partitions exceeded the delivery stream's limit",
+);
+
+/// The error-type folder of records the transform refused (`ProcessingFailed`): Firehose's documented value.
+pub(crate) const PROCESSING_FAILED_FOLDER: &str = "processing-failed";
+
+/// The error-type folder of an `Ok` record whose partition keys are missing or name no hour (the transform
+/// always gives them, so only a broken transform gets here). UNCONFIRMED (awaits a real-account check): the
+/// guide says such records go to the error prefix "organized based on the error type" without naming it.
+pub(crate) const KEYS_FAILED_FOLDER: &str = "partition-keys-failed";
+/// `errorCode` and `errorMessage` of such a record. UNCONFIRMED, as the folder.
+pub(crate) const KEYS_FAILED_CODE: (&str, &str) =
+    ("DynamicPartitioning.MetadataExtractionFailed", "Partition keys were not returned for the record");
+
+/// Every error-type folder the pipeline's failed records can be under, in place of `!{firehose:error-output-type}`.
+pub(crate) const ERROR_FOLDERS: [&str; 3] =
+    [PROCESSING_FAILED_FOLDER, ACTIVE_PARTITION_EXCEEDED_FOLDER, KEYS_FAILED_FOLDER];
+
 /// One refused record, opened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailedRecord {

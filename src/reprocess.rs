@@ -36,7 +36,7 @@ pub(crate) fn kind_of(key: &str, root: &str) -> Option<Kind> {
         None
     } else if rest.starts_with(IOT_RULE_DIR) {
         Some(Kind::IotRule)
-    } else if key.contains("processing-failed") {
+    } else if crate::failed_records::ERROR_FOLDERS.iter().any(|folder| rest.contains(folder)) {
         Some(Kind::Firehose)
     } else {
         None
@@ -320,6 +320,8 @@ mod tests {
         assert_eq!(kind_of("error/processing-failed/year=2026/x", "error/"), Some(Kind::Firehose));
         assert_eq!(kind_of("error/iot-rule/aq-1/1764-uuid.json", "error/"), Some(Kind::IotRule));
         assert_eq!(kind_of("error/reprocessed/processing-failed/x", "error/"), None);
+        assert_eq!(kind_of("error/activePartitionExceeded/year=2026/x", "error/"), Some(Kind::Firehose));
+        assert_eq!(kind_of("error/partition-keys-failed/year=2026/x", "error/"), Some(Kind::Firehose));
         assert_eq!(kind_of("processed/year=2026/x", "error/"), None);
         assert_eq!(done_key("error/processing-failed/y/x", "error/"), "error/reprocessed/processing-failed/y/x");
     }

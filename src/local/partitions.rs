@@ -9,32 +9,14 @@ use std::time::Instant;
 use chrono::{DateTime, NaiveDate, Utc};
 use reaqtions_lambda::PartitionKeys;
 
+pub(crate) use crate::failed_records::{
+    ACTIVE_PARTITION_EXCEEDED_CODE, ACTIVE_PARTITION_EXCEEDED_FOLDER, KEYS_FAILED_CODE, KEYS_FAILED_FOLDER,
+    PROCESSING_FAILED_FOLDER,
+};
+
 /// Firehose's default quota of active partitions per stream ("500 active partitions per delivery stream",
 /// raised to 5,000 on request): records of any further partition go to the error prefix.
 pub(crate) const ACTIVE_PARTITION_LIMIT: usize = 500;
-
-/// The error-type folder Firehose's records beyond [`ACTIVE_PARTITION_LIMIT`] are written under, in place of
-/// `!{firehose:error-output-type}`. UNCONFIRMED (awaits a real-account check): the developer guide says only that
-/// they go to "the specified S3 error bucket prefix (activePartitionExceeded)"; the folder it renders as, the
-/// error record's `errorCode` and `errorMessage` ([`ACTIVE_PARTITION_EXCEEDED_CODE`]) and whether `rawData` holds
-/// the record as received (what the local stream writes, so `reprocess` can send it again) are all undocumented.
-pub(crate) const ACTIVE_PARTITION_EXCEEDED_FOLDER: &str = "activePartitionExceeded";
-/// `errorCode` and `errorMessage` of a record beyond the active-partition quota. UNCONFIRMED, as the folder.
-pub(crate) const ACTIVE_PARTITION_EXCEEDED_CODE: (&str, &str) = (
-    "DynamicPartitioning.ActivePartitionExceeded",
-    "The number of active partitions exceeded the delivery stream's limit",
-);
-
-/// The error-type folder of records the transform refused (`ProcessingFailed`): Firehose's documented value.
-pub(crate) const PROCESSING_FAILED_FOLDER: &str = "processing-failed";
-
-/// The error-type folder of an `Ok` record whose partition keys are missing or name no hour (the transform
-/// always gives them, so only a broken transform gets here). UNCONFIRMED (awaits a real-account check): the
-/// guide says such records go to the error prefix "organized based on the error type" without naming it.
-pub(crate) const KEYS_FAILED_FOLDER: &str = "partition-keys-failed";
-/// `errorCode` and `errorMessage` of such a record. UNCONFIRMED, as the folder.
-pub(crate) const KEYS_FAILED_CODE: (&str, &str) =
-    ("DynamicPartitioning.MetadataExtractionFailed", "Partition keys were not returned for the record");
 
 /// The heap every S3 buffer together may hold with dynamic partitioning (the transformed bytes and the records
 /// as received, kept until written): past it the partition open longest is written early. Firehose flushes a

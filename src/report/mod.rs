@@ -285,7 +285,13 @@ pub(crate) fn error_counts(
     concurrency: usize,
 ) -> Result<ErrorCounts> {
     let prefix = Prefix::parse(&settings.error_prefix, true)?;
-    let objects = select_objects(lake, &prefix, "processing-failed", &Query { devices: vec![], ..query.clone() })?;
+    let window = Query { devices: vec![], ..query.clone() };
+    let mut objects = Vec::new();
+    for folder in crate::failed_records::ERROR_FOLDERS {
+        objects.extend(select_objects(lake, &prefix, folder, &window)?);
+    }
+    objects.sort_by(|a, b| a.key.cmp(&b.key));
+    objects.dedup_by(|a, b| a.key == b.key);
     let mut counts = ErrorCounts::default();
     for_each_object(lake, &objects, concurrency, |_, bytes| {
         for line in bytes.unwrap_or_default().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
