@@ -280,11 +280,14 @@ impl SettingsInput {
         };
         // The settings other rules read.
         const CONTEXT: [&str; 3] = ["partitioning", "prefix", "alarms"];
-        let context: serde_json::Map<String, Value> = layered
+        let mut context: serde_json::Map<String, Value> = layered
             .iter()
             .filter(|(k, v)| CONTEXT.contains(&k.as_str()) && !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // No layout given: a redeploy keeps the deployed one, unknown here, so each key is checked by the lenient
+        // layout's rules; the layout's own rules are checked once it is known (the settings are resolved again).
+        context.entry("partitioning").or_insert_with(|| Value::from(crate::settings::Partitioning::Arrival.name()));
         let from_file = given.iter().filter(|(k, v)| !v.is_null() && layered.get(k.as_str()) == Some(*v));
         for (key, value) in from_file {
             let mut one = context.clone();
@@ -475,6 +478,10 @@ mod tests {
         let far = write("far.yaml", "zzz: 1\n");
         let e = SettingsInput::default().with_file(Some(&far)).unwrap_err().to_string();
         assert!(e.contains("examples/reaqtions.yaml lists every key"), "{e}");
+        // Without a layout given, the file's values are not judged by the new default's rules: a redeploy keeps an
+        // arrival stack's layout, whose buffering may be 5 MiB (the layout's rules apply once it is known).
+        let small = write("small.yaml", "buffer_size_mib: 5\n");
+        assert_eq!(SettingsInput::default().with_file(Some(&small)).unwrap().buffer_size_mib, Some(5));
         // A key the flags override is not the file's to answer for; the flags' layout is the one in force.
         let zero = write("zero.yaml", "buffer_interval_seconds: 0\n");
         let flags = SettingsInput { partitioning: Some(crate::settings::Partitioning::Arrival), ..Default::default() };
