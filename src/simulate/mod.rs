@@ -318,7 +318,8 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
     let started = Instant::now();
     let measured_from = plan.timeline.map_or(started_wall, |t| t.start);
     let tracker = plan.track.then(|| Tracker::new(&run_id, started_wall, measured_from, plan.devices));
-    let mut devices: Vec<SimulatedDevice> = (0..plan.devices).map(|i| SimulatedDevice::in_zone(i, plan.seed, plan.zone)).collect();
+    let mut devices: Vec<SimulatedDevice> =
+        (0..plan.devices).map(|i| SimulatedDevice::in_zone(i, plan.seed, plan.zone)).collect();
     let share = malformed::Share::new(plan.malformed_ratio, total, plan.seed);
     let mut progress = Progress::new("simulate", total, plan.quiet);
     let (tx, rx) = mpsc::sync_channel::<Vec<Outgoing<Tag>>>(plan.concurrency * 2);
