@@ -4,6 +4,8 @@
 //! payload, JSON or not. The transform opens it (the device from the topic, deterministically), the local
 //! broker seals messages the same way, and whatever reads `error/` opens it back to the device and the bytes.
 
+use std::sync::LazyLock;
+
 use base64_simd::STANDARD as B64;
 use serde::Deserialize;
 
@@ -43,8 +45,10 @@ const LOOK_AHEAD: usize = 256;
 /// Opens a record: `Ok(None)` when it is not an envelope (a plain reading from a Direct-PUT producer, or one a
 /// rule sent before the envelope existed), `Err` when it names the envelope's field but is not a valid one.
 pub fn open(record: &[u8]) -> Result<Option<Envelope>, Reject> {
+    // Built once: `memmem::find` builds its searcher on every call, which cost more than the search.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(MARKER));
     let head = &record[..record.len().min(LOOK_AHEAD)];
-    if memchr::memmem::find(head, MARKER).is_none() {
+    if FINDER.find(head).is_none() {
         return Ok(None);
     }
     let wire: Wire = serde_json::from_slice(record).map_err(|_| Reject::BadEnvelope)?;

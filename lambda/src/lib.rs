@@ -2,8 +2,14 @@
 //! (behind the `package` feature) the deterministic deployment zip. The `bootstrap` binary only wires this into
 //! `lambda_runtime`; the CLI links the same code so the local target runs exactly what runs on AWS.
 
+pub mod batch;
+#[cfg(feature = "runtime")]
+pub mod decoded;
+#[cfg(test)]
+mod differential;
 pub mod envelope;
 pub mod event;
+mod fast;
 #[cfg(feature = "package")]
 pub mod package;
 #[doc(hidden)]
@@ -29,13 +35,18 @@ pub fn transform_id_of(binary: &[u8]) -> Option<String> {
     let id = binary.get(at..at + 16)?;
     id.iter().all(u8::is_ascii_hexdigit).then(|| String::from_utf8_lossy(id).into_owned())
 }
+pub use batch::{BatchReport, transform_event};
+#[cfg(feature = "runtime")]
+pub use batch::{RawResponse, transform_decoded};
+#[cfg(feature = "runtime")]
+pub use decoded::DecodedEvent;
 pub use event::{
     FirehoseEvent, FirehoseRecord, FirehoseResponse, FirehoseResponseRecord, PartitionKeys, ResponseMetadata,
     TransformResult,
 };
 pub use schema::{ARRIVAL_FIELD, MEASURES, READING_TIME_FIELD, Reject};
 pub use time::Hour;
-pub use transform::{BatchReport, PARTITIONING_VAR, Partitioning, transform_event, transform_record};
+pub use transform::{PARTITIONING_VAR, Partitioning, transform_record};
 
 /// Tells glibc's malloc to keep freed memory instead of returning it to the kernel after each invocation.
 ///

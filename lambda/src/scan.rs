@@ -11,6 +11,8 @@
 //! Why not serde_json: a visitor over `serde_json::Deserializer` plus a second compaction pass measured
 //! ~110 MB/s on the benchmark event; this walk is what reaches the Lambda's throughput target. The property
 //! tests check it accepts exactly what serde_json accepts.
+//!
+//! This is the full scanner: [`crate::fast`] takes a usual reading first, and leaves anything else to it.
 
 use crate::schema::{ARRIVAL_FIELD, MEASURES, PAYLOAD_FIELD, Problem, READING_TIME_FIELD};
 use crate::time::parse_utc_ms;
@@ -64,8 +66,8 @@ impl Kind {
 }
 
 /// A field name of a reading, classified.
-#[derive(Clone, Copy)]
-enum Key {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Key {
     Measure(&'static str),
     Time,
     DeviceId,
@@ -75,7 +77,7 @@ enum Key {
 }
 
 /// The key's class, and for a known field its bit in a per-reading mask (0 for any other key).
-fn classify(name: &[u8]) -> (Key, u32) {
+pub(crate) fn classify(name: &[u8]) -> (Key, u32) {
     match name {
         b"TIME" => (Key::Time, 1 << 12),
         b"device_id" => (Key::DeviceId, 1 << 13),
@@ -111,7 +113,7 @@ pub(crate) struct Scanner<'a> {
 /// a reading's few such keys rarely share one, and a shared bit only sends the reading to the rewrite, which
 /// compares the names themselves.
 #[inline(always)]
-fn other_key_bit(name: &[u8]) -> u64 {
+pub(crate) fn other_key_bit(name: &[u8]) -> u64 {
     let (first, last) = (name.first().copied().unwrap_or(0), name.last().copied().unwrap_or(0));
     let mix = (name.len() as u64) ^ (u64::from(first) << 8) ^ (u64::from(last) << 16);
     1 << (mix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
@@ -128,7 +130,7 @@ pub(crate) struct ReadingOutcome {
     pub(crate) time: Option<i64>,
 }
 
-type Scan<T> = Result<T, Fail>;
+pub(crate) type Scan<T> = Result<T, Fail>;
 
 impl<'a> Scanner<'a> {
     pub(crate) fn new(text: &'a str) -> Self {

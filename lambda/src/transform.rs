@@ -9,17 +9,13 @@
 //! as `null`, and a duplicated key is written once with its last value (see [`crate::scan`]). A record that is
 //! the IoT rule's envelope ([`crate::envelope`]) is opened first: its payload is the readings, its device their
 //! `device_id`. With [`Partitioning::Event`] each `Ok` record also gets the partition keys of its readings' hour.
+//! Each reading is scanned by the fast path ([`crate::fast`]) when it is a usual one, else by the full scanner.
 
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
-use base64_simd::STANDARD as B64;
-use serde::Serialize;
-
+pub use crate::batch::{BatchReport, transform_event};
 use crate::envelope;
-use crate::event::{
-    FirehoseEvent, FirehoseResponse, FirehoseResponseRecord, PartitionKeys, ResponseMetadata, TransformResult,
-};
+use crate::fast::{self, PAD, Padded};
 use crate::scan::{Fail, Scanner, line_column, remove_key};
 use crate::schema::{ARRIVAL_FIELD, READING_TIME_FIELD, Reject};
 use crate::time::{self, Hour};
@@ -81,31 +77,36 @@ pub fn transform_record(
     partitioning: Partitioning,
     out: &mut Vec<u8>,
 ) -> Result<usize, Reject> {
-    transform_counted(raw, arrival_ms, partitioning, out).map(|r| r.readings)
+    let mut padded = Vec::with_capacity(raw.len() + PAD);
+    padded.extend_from_slice(raw);
+    fast::pad(&mut padded);
+    let padded = Padded::new(&padded).expect("just padded");
+    transform_counted(padded, &Arrival::at(arrival_ms), partitioning, out).map(|r| r.readings)
 }
 
 /// What a record held.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Readings {
-    readings: usize,
+pub(crate) struct Readings {
+    pub(crate) readings: usize,
     /// Readings that had a key more than once.
-    with_duplicate_keys: usize,
+    pub(crate) with_duplicate_keys: usize,
     /// Readings whose reading time is the arrival (no `TIME`, or one not believed).
-    arrival_fallback: usize,
+    pub(crate) arrival_fallback: usize,
     /// The hour of the first reading's reading time.
-    hour: Option<Hour>,
+    pub(crate) hour: Option<Hour>,
     /// The first reading in another hour than the first: its index (from 1) and hour.
     other_hour: Option<(usize, Hour)>,
 }
 
-fn transform_counted(
-    raw: &[u8],
-    arrival_ms: i64,
+/// [`transform_record`] on padded bytes, with all a record held; `out` as it was on `Err`.
+pub(crate) fn transform_counted(
+    padded: Padded<'_>,
+    arrival: &Arrival,
     partitioning: Partitioning,
     out: &mut Vec<u8>,
 ) -> Result<Readings, Reject> {
     let start = out.len();
-    let result = transform_into(raw, arrival_ms, out).and_then(|readings| match (partitioning, readings) {
+    let result = transform_into(padded, arrival, out).and_then(|readings| match (partitioning, readings) {
         (Partitioning::Event, Readings { hour: Some(first), other_hour: Some((index, second)), .. }) => {
             Err(Reject::SpansHours { index, first, second })
         }
@@ -122,19 +123,33 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A record is the IoT rule's envelope (the message's bytes with its topic's device) or readings as a producer
 /// sent them: both are accepted, so records in flight while a redeploy switches the rule are not refused.
-fn transform_into(raw: &[u8], arrival_ms: i64, out: &mut Vec<u8>) -> Result<Readings, Reject> {
-    match envelope::open(raw)? {
-        Some(message) => readings_into(&message.payload, arrival_ms, message.device_id.as_deref(), out),
-        None => readings_into(raw, arrival_ms, None, out),
+fn transform_into(padded: Padded<'_>, arrival: &Arrival, out: &mut Vec<u8>) -> Result<Readings, Reject> {
+    match envelope::open(padded.text())? {
+        Some(mut message) => {
+            fast::pad(&mut message.payload);
+            let payload = Padded::new(&message.payload).expect("just padded");
+            readings_into(payload, arrival, message.device_id.as_deref(), out)
+        }
+        None => readings_into(padded, arrival, None, out),
     }
 }
 
 /// Every reading of `raw`, with `device` (the topic's, from the envelope) as each one's `device_id` whatever
 /// the payload claims.
-fn readings_into(raw: &[u8], arrival_ms: i64, device: Option<&str>, out: &mut Vec<u8>) -> Result<Readings, Reject> {
-    let raw = raw.strip_prefix(BOM).unwrap_or(raw);
-    let text = std::str::from_utf8(raw).map_err(|e| Reject::NotUtf8 { offset: e.valid_up_to() })?;
-    let arrival = Arrival::at(arrival_ms);
+fn readings_into(
+    padded: Padded<'_>,
+    arrival: &Arrival,
+    device: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<Readings, Reject> {
+    let padded = if padded.text().starts_with(BOM) { padded.skip(BOM.len()) } else { padded };
+    let raw = padded.text();
+    let text = if ascii(raw) {
+        // SAFETY: ASCII is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(raw) }
+    } else {
+        std::str::from_utf8(raw).map_err(|e| Reject::NotUtf8 { offset: e.valid_up_to() })?
+    };
     out.reserve(raw.len() + raw.len() / 3);
     let mut scanner = Scanner::new(text);
     let mut count = 0;
@@ -147,6 +162,8 @@ fn readings_into(raw: &[u8], arrival_ms: i64, device: Option<&str>, out: &mut Ve
         }
     };
     let device_field = device.map(|d| format!("\"device_id\":{},", serde_json::Value::from(d)));
+    // A record's readings mostly share their hour and day: read and written once.
+    let (mut hours, mut days) = (time::HourCache::default(), time::DayCache::default());
     while scanner.next_reading() {
         count += 1;
         if text.as_bytes()[scanner.i] != b'{' {
@@ -154,7 +171,7 @@ fn readings_into(raw: &[u8], arrival_ms: i64, device: Option<&str>, out: &mut Ve
             return Err(Reject::NotAnObject { index: count, kind: kind.name() });
         }
         let reading_start = out.len();
-        let reading = scanner.reading(out).map_err(fail)?;
+        let reading = fast::reading_or_full(padded, &mut scanner, &mut hours, out).map_err(fail)?;
         if let Some(problem) = reading.problem {
             return Err(problem.at(count));
         }
@@ -170,12 +187,12 @@ fn readings_into(raw: &[u8], arrival_ms: i64, device: Option<&str>, out: &mut Ve
         if let Some(field) = &device_field {
             out.extend_from_slice(field.as_bytes());
         }
-        out.extend_from_slice(arrival.fields.as_bytes());
+        out.extend_from_slice(&arrival.fields);
         let (reading_ms, fell_back) = time::reading_ms(reading.time, arrival.ms);
         if fell_back {
-            out.extend_from_slice(arrival.text.as_bytes());
+            out.extend_from_slice(&arrival.text);
         } else {
-            time::push_rfc3339_ms(reading_ms, out);
+            time::push_rfc3339_ms_cached(reading_ms, out, &mut days);
         }
         out.extend_from_slice(b"\"}\n");
         held.arrival_fallback += usize::from(fell_back);
@@ -190,168 +207,57 @@ fn readings_into(raw: &[u8], arrival_ms: i64, device: Option<&str>, out: &mut Ve
     Ok(held)
 }
 
+/// Whether `bytes` are all ASCII, 32 at a time (a fraction of what checking them as UTF-8 costs).
+fn ascii(bytes: &[u8]) -> bool {
+    let (blocks, tail) = bytes.as_chunks::<32>();
+    blocks.iter().all(|block| block.iter().fold(0, |any, &b| any | b) < 0x80) && tail.is_ascii()
+}
+
 /// A record's arrival, as every one of its readings gets it.
-struct Arrival {
+pub(crate) struct Arrival {
+    /// The arrival the record gave (what a batch compares to reuse this for the next record).
+    given: i64,
     /// Milliseconds since the Unix epoch (the epoch itself for a timestamp chrono cannot represent).
     ms: i64,
     /// `2026-11-25T21:00:00.123Z`.
-    text: String,
+    text: Vec<u8>,
     /// `"_firehose_arrival":"2026-11-25T21:00:00.123Z","_reading_time":"` (the reading time and `"}` follow).
-    fields: String,
+    fields: Vec<u8>,
 }
 
 impl Arrival {
-    /// Computed once per record.
-    fn at(arrival_ms: i64) -> Arrival {
-        use chrono::{Datelike as _, Timelike as _};
+    /// Computed once per record, or once for the records of a batch that arrived at the same millisecond.
+    pub(crate) fn at(arrival_ms: i64) -> Arrival {
         let (ms, t) = match chrono::DateTime::from_timestamp_millis(arrival_ms) {
             Some(t) => (arrival_ms, t),
             None => (0, chrono::DateTime::default()),
         };
-        // Formatted by hand: chrono's `format` parses its pattern on every call, and this runs per record.
-        let text = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.timestamp_subsec_millis()
-        );
-        let mut fields = String::with_capacity(ARRIVAL_FIELD.len() + text.len() + READING_TIME_FIELD.len() + 10);
-        for part in ["\"", ARRIVAL_FIELD, "\":\"", &text, "\",\"", READING_TIME_FIELD, "\":\""] {
-            fields.push_str(part);
+        let mut text = Vec::with_capacity(32);
+        if (0..time::END_OF_YEAR_9999_MS).contains(&ms) {
+            time::push_rfc3339_ms(ms, &mut text);
+        } else {
+            // Before 1970 or past year 9999: as chrono writes such years.
+            use chrono::{Datelike as _, Timelike as _};
+            let (year, month, day) = (t.year(), t.month(), t.day());
+            let (hour, minute, second, milli) = (t.hour(), t.minute(), t.second(), t.timestamp_subsec_millis());
+            let written = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z");
+            text.extend_from_slice(written.as_bytes());
         }
-        Arrival { ms, text, fields }
-    }
-}
-
-/// What one invocation did, for the structured log lines (never any payload).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct BatchReport {
-    pub invocation_id: String,
-    pub records: usize,
-    pub ok: usize,
-    pub dropped: usize,
-    /// Records refused for their data (what the failed-records alarm counts).
-    pub failed: usize,
-    /// Records refused because their readings fall in two hours ([`Partitioning::Event`] only): not bad data,
-    /// so not in `failed`.
-    pub spanning_hours: usize,
-    pub readings: usize,
-    /// Readings that had a key more than once (each written with its last value).
-    pub duplicate_keys: usize,
-    /// Readings of `Ok` records whose reading time is their arrival (no `TIME`, or one not believed).
-    pub arrival_fallback: usize,
-    pub bytes_in: usize,
-    pub bytes_out: usize,
-    #[serde(serialize_with = "as_micros")]
-    pub duration: Duration,
-    /// `(recordId, reason)` for every `ProcessingFailed` record (failed or spanning hours).
-    #[serde(skip)]
-    pub failures: Vec<(String, Reject)>,
-}
-
-fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_micros() as u64)
-}
-
-impl BatchReport {
-    /// Emits one line per `ProcessingFailed` record (`record failed`, or `record spans hours`) and one summary
-    /// line through `tracing`.
-    pub fn emit(&self) {
-        for (record_id, reason) in &self.failures {
-            let message =
-                if matches!(reason, Reject::SpansHours { .. }) { "record spans hours" } else { "record failed" };
-            tracing::warn!(
-                invocation_id = %self.invocation_id,
-                record_id = %record_id,
-                error_code = reason.code(),
-                reason = %reason,
-                "{message}"
-            );
+        let mut fields = Vec::with_capacity(ARRIVAL_FIELD.len() + text.len() + READING_TIME_FIELD.len() + 10);
+        for part in
+            [b"\"".as_slice(), ARRIVAL_FIELD.as_bytes(), b"\":\"", &text, b"\",\"", READING_TIME_FIELD.as_bytes()]
+        {
+            fields.extend_from_slice(part);
         }
-        tracing::info!(
-            invocation_id = %self.invocation_id,
-            records = self.records,
-            ok = self.ok,
-            dropped = self.dropped,
-            failed = self.failed,
-            spanning_hours = self.spanning_hours,
-            readings = self.readings,
-            duplicate_keys = self.duplicate_keys,
-            arrival_fallback = self.arrival_fallback,
-            bytes_in = self.bytes_in,
-            bytes_out = self.bytes_out,
-            duration_us = self.duration.as_micros() as u64,
-            "batch transformed"
-        );
+        fields.extend_from_slice(b"\":\"");
+        Arrival { given: arrival_ms, ms, text, fields }
     }
-}
 
-/// Transforms a whole Firehose event. Never fails: every record gets exactly one response, in order; with
-/// [`Partitioning::Event`] every `Ok` one carries its partition keys.
-pub fn transform_event(event: &FirehoseEvent, partitioning: Partitioning) -> (FirehoseResponse, BatchReport) {
-    let started = Instant::now();
-    let mut report = BatchReport {
-        invocation_id: event.invocation_id.clone(),
-        records: event.records.len(),
-        ..BatchReport::default()
-    };
-    let mut raw = Vec::new();
-    let mut keys: Option<(Hour, PartitionKeys)> = None;
-    let mut out = Vec::new();
-    let records = event
-        .records
-        .iter()
-        .map(|record| {
-            raw.clear();
-            out.clear();
-            let outcome = match B64.decode_append(record.data.as_bytes(), &mut raw) {
-                Ok(()) => transform_counted(&raw, record.approximate_arrival_timestamp as i64, partitioning, &mut out),
-                Err(_) => {
-                    raw.clear();
-                    Err(Reject::InvalidBase64)
-                }
-            };
-            report.bytes_in += raw.len();
-            let mut metadata = None;
-            let (result, data) = match outcome {
-                Ok(Readings { readings: 0, .. }) => {
-                    report.dropped += 1;
-                    (TransformResult::Dropped, String::new())
-                }
-                Ok(held) => {
-                    report.ok += 1;
-                    report.readings += held.readings;
-                    report.duplicate_keys += held.with_duplicate_keys;
-                    report.arrival_fallback += held.arrival_fallback;
-                    report.bytes_out += out.len();
-                    if partitioning == Partitioning::Event {
-                        metadata = held.hour.map(|hour| {
-                            // Formatted only when the hour differs from the last record's (a batch holds few hours).
-                            let keys = match &keys {
-                                Some((seen, keys)) if *seen == hour => keys.clone(),
-                                _ => keys.insert((hour, hour.into())).1.clone(),
-                            };
-                            ResponseMetadata { partition_keys: keys }
-                        });
-                    }
-                    (TransformResult::Ok, B64.encode_to_string(&out))
-                }
-                Err(reason) => {
-                    match reason {
-                        Reject::SpansHours { .. } => report.spanning_hours += 1,
-                        _ => report.failed += 1,
-                    }
-                    report.failures.push((record.record_id.clone(), reason));
-                    (TransformResult::ProcessingFailed, record.data.clone())
-                }
-            };
-            FirehoseResponseRecord { record_id: record.record_id.clone(), result, data, metadata }
-        })
-        .collect();
-    report.duration = started.elapsed();
-    (FirehoseResponse { records }, report)
+    /// The arrival of a record that arrived at `arrival_ms`: this one again when it is the same.
+    pub(crate) fn reuse(slot: &mut Option<Arrival>, arrival_ms: i64) -> &Arrival {
+        if slot.as_ref().is_none_or(|arrival| arrival.given != arrival_ms) {
+            *slot = Some(Arrival::at(arrival_ms));
+        }
+        slot.as_ref().expect("just set")
+    }
 }

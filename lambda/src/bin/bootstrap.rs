@@ -1,10 +1,11 @@
-//! `bootstrap` for `provided.al2023`: wires the pure transform into `lambda_runtime`, nothing more.
+//! `bootstrap` for `provided.al2023`: wires the pure transform into `lambda_runtime`, nothing more. The event is
+//! read with each record's data decoded as it is parsed, and the response goes out as the JSON the transform wrote.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use reaqtions_lambda::{FirehoseEvent, FirehoseResponse, PARTITIONING_VAR, Partitioning, transform_event};
+use reaqtions_lambda::{DecodedEvent, PARTITIONING_VAR, Partitioning, RawResponse, transform_decoded};
 
-async fn handler(event: LambdaEvent<FirehoseEvent>, partitioning: Partitioning) -> Result<FirehoseResponse, Error> {
-    let (response, report) = transform_event(&event.payload, partitioning);
+async fn handler(event: LambdaEvent<DecodedEvent>, partitioning: Partitioning) -> Result<RawResponse, Error> {
+    let (response, report) = transform_decoded(&event.payload, partitioning);
     report.emit();
     Ok(response)
 }

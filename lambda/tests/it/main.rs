@@ -1,6 +1,7 @@
 //! Integration tests of the transformation Lambda: the transform's rules, its properties, and the real
 //! `bootstrap` binary against a local stand-in of the Lambda Runtime API.
 
+mod decoded;
 mod metric_filter;
 mod properties;
 mod reading_time;

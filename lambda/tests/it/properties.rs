@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::{decode, event_of};
 
 /// Bytes that are sometimes readings, sometimes garbage, sometimes a mix.
-fn payload() -> impl Strategy<Value = Vec<u8>> {
+pub(crate) fn payload() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..200),
         "[ -~\n]{0,120}".prop_map(String::into_bytes),

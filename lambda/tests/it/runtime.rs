@@ -311,6 +311,14 @@ fn the_arm64_bootstrap_keeps_the_contract_under_qemu() {
     }
     let lines: Vec<Value> = run.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert_eq!(lines.iter().filter(|l| l.to_string().contains("record failed")).count(), 5);
+    // A record of every kind, in both partitionings: the fast path, the full scanner and the response alike.
+    let event = crate::decoded::every_kind_of_record();
+    for partitioning in [Partitioning::Arrival, Partitioning::Event] {
+        let mode = [("REAQTIONS_PARTITIONING", partitioning.name())];
+        let run = run_program(under_qemu(&binary), &[serde_json::to_string(&event).unwrap()], &mode);
+        let got: FirehoseResponse = serde_json::from_value(run.responses[0].1.clone()).expect("contract shape");
+        assert_eq!(got, transform_event(&event, partitioning).0, "every kind of record on arm64 ({partitioning:?})");
+    }
     // The 10,000-reading event too: every reading, one response per record.
     let (event, _) = reaqtions_lambda::sample::benchmark_event(10_000);
     let run = run_program(under_qemu(&binary), &[serde_json::to_string(&event).unwrap()], &[]);
