@@ -13,7 +13,6 @@
 
 use std::str::FromStr;
 
-pub use crate::batch::{BatchReport, transform_event};
 use crate::envelope;
 use crate::fast::{self, PAD, Padded};
 use crate::scan::{Fail, Scanner, line_column, remove_key};
