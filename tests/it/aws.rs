@@ -464,15 +464,7 @@ fn report_with_the_athena_engine_against_moto() {
         out.status.success() && stderr.contains("partitions from 2026-11-20T13:00Z (the lake's oldest object)"),
         "{stderr}"
     );
-    let queries = env.runtime.block_on(async {
-        let ids = athena.list_query_executions().send().await.unwrap().query_execution_ids().to_vec();
-        let mut texts = Vec::new();
-        for id in ids {
-            let q = athena.get_query_execution().query_execution_id(id).send().await.unwrap();
-            texts.extend(q.query_execution().and_then(|e| e.query().map(str::to_owned)));
-        }
-        texts
-    });
+    let queries = env.athena_queries(&athena);
     let bounded =
         queries.iter().find(|q| q.contains("day = 20 AND hour BETWEEN 13 AND 23")).expect("the bounded query");
     assert!(bounded.contains("(year = 2026 AND month = 11 AND day = 21)"), "whole days grouped: {bounded}");

@@ -175,6 +175,19 @@ pub(crate) struct AwsEnv {
 }
 
 impl AwsEnv {
+    /// The SQL of every query moto's Athena was sent, in the order it lists them.
+    pub(crate) fn athena_queries(&self, athena: &aws_sdk_athena::Client) -> Vec<String> {
+        self.runtime.block_on(async {
+            let ids = athena.list_query_executions().send().await.unwrap().query_execution_ids().to_vec();
+            let mut texts = Vec::new();
+            for id in ids {
+                let q = athena.get_query_execution().query_execution_id(id).send().await.unwrap();
+                texts.extend(q.query_execution().and_then(|e| e.query().map(str::to_owned)));
+            }
+            texts
+        })
+    }
+
     pub(crate) fn start() -> AwsEnv {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         AwsEnv { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), runtime }

@@ -162,15 +162,7 @@ fn athena_reads_exactly_the_windows_hours(env: &AwsEnv) {
             env.ok(&[&["report", "--engine", "athena", "--format", "json"], &args[..]].concat());
         }
     }
-    let queries = env.runtime.block_on(async {
-        let ids = athena.list_query_executions().send().await.unwrap().query_execution_ids().to_vec();
-        let mut texts = Vec::new();
-        for id in ids {
-            let q = athena.get_query_execution().query_execution_id(id).send().await.unwrap();
-            texts.extend(q.query_execution().and_then(|e| e.query().map(str::to_owned)));
-        }
-        texts
-    });
+    let queries = env.athena_queries(&athena);
     assert_eq!(queries.len(), 4, "{queries:?}");
     let lake = tempfile::tempdir().unwrap();
     for (key, body) in keyed_objects() {
