@@ -1,7 +1,8 @@
 //! Every reading counted once: `report` keeps one copy of a reading the lake holds more than once (the same spool
 //! resent, objects placed where Firehose would put a retry's copy) and says how many it dropped; a reading that
 //! shares a key with other values is a conflict, kept and counted; `--keep-duplicates` shows what the lake holds.
-//! On the local target, and against moto's S3 with objects placed by hand.
+//! On the local target, against moto's S3 with objects placed by hand, and through a front whose "failed" entries
+//! were delivered (the client's retries make the copies).
 
 use serde_json::Value;
 
@@ -181,4 +182,43 @@ fn copies_placed_by_hand_are_dropped_and_conflicts_kept_on_s3() {
     let env = AwsEnv::start();
     laid_out(&env);
     copies_and_conflicts(&env);
+}
+
+/// Through a front that delivers every entry and still reports a fifth of them failed (the API's "might have
+/// failed" case), the client's resends put real copies in the lake: `report` counts exactly the readings `simulate`
+/// reported accepted, drops as many copies as `simulate --verify` found duplicated, and `--keep-duplicates` shows
+/// them all.
+#[test]
+fn resends_of_delivered_entries_are_counted_once_on_moto() {
+    let env = AwsEnv::start();
+    let bucket = "reaqtions-iot-data-lake-raw";
+    env.runtime.block_on(env.s3().create_bucket().bucket(bucket).send()).unwrap();
+    crate::create_stream(&env, "reaqtions-iot-data-stream", bucket);
+    let proxy = crate::fault_proxy::FaultProxy::duplicating(&env.moto.url, 0.2, 17);
+    let pipeline = ["--stream", "reaqtions-iot-data-stream", "--bucket", bucket];
+    let out = env
+        .cmd(&["simulate", "--devices", "10", "--count", "30", "--rate", "50", "--no-pack", "--verify"])
+        .args(["--format", "json", "--quiet"])
+        .args(pipeline)
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let resent = proxy.stats.delivered_but_failed.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(resent >= 20, "the front reported {resent} delivered entries failed");
+    assert_eq!((summary["accepted"].as_u64(), summary["failed"].as_u64()), (Some(300), Some(0)), "{summary}");
+    let verify = &summary["verify"];
+    assert_eq!((verify["missing"].as_u64(), verify["duplicated"].as_u64()), (Some(0), Some(resent)), "{summary}");
+
+    let (all, _) = rows(&env, &[&["--keep-duplicates"], &pipeline[..]].concat());
+    assert_eq!(all.len() as u64, 300 + resent, "the lake holds every resend");
+    let (once, stderr) = rows(&env, &pipeline);
+    assert_eq!(once.len(), 300, "exactly the readings simulate reported accepted");
+    assert!(stderr.contains(&format!("report: {resent} copies of readings dropped")), "{stderr}");
+    assert!(stderr.contains("no conflicts"), "a resend is byte for byte the reading: {stderr}");
+    let (summary, _) = rows(&env, &[&["--summary"], &pipeline[..]].concat());
+    let dropped: u64 = summary.iter().map(|r| r["copies_dropped"].as_u64().unwrap()).sum();
+    assert_eq!(dropped, resent, "{summary:#?}");
+    assert!(summary.iter().all(|r| r["readings"] == 30), "{summary:#?}");
 }

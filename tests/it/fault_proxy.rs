@@ -1,8 +1,11 @@
 //! A fault-injecting HTTP proxy on loopback, in front of moto: fails a share of PutRecordBatch entries with
 //! ServiceUnavailableException (those entries are not forwarded, so they are really lost unless resent) and a
-//! share of whole calls with HTTP 503; or, denying, answers every PutRecordBatch with AccessDeniedException as an
-//! endpoint enforcing a policy without `firehose:PutRecordBatch` would. Everything else is forwarded unchanged.
+//! share of whole calls with HTTP 503; or, duplicating, forwards every entry and still reports a share of them
+//! failed (the API's "might have failed" case: the client's retry then makes a real copy in the lake); or,
+//! denying, answers every PutRecordBatch with AccessDeniedException as an endpoint enforcing a policy without
+//! `firehose:PutRecordBatch` would. Everything else is forwarded unchanged.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +20,19 @@ pub(crate) struct FaultStats {
     pub failed_entries: AtomicU64,
     pub failed_calls: AtomicU64,
     pub forwarded_entries: AtomicU64,
+    /// Entries forwarded and reported failed all the same (duplicating only).
+    pub delivered_but_failed: AtomicU64,
+}
+
+/// What the front does with a PutRecordBatch.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Fails a share of entries without forwarding them, and a share of calls with 503.
+    Drop,
+    /// Forwards every entry; a share of those never failed before is reported failed anyway.
+    Duplicate,
+    /// Refuses every call.
+    Deny,
 }
 
 pub(crate) struct FaultProxy {
@@ -28,19 +44,27 @@ pub(crate) struct FaultProxy {
 impl FaultProxy {
     /// Every PutRecordBatch is denied.
     pub(crate) fn denying(upstream_url: &str) -> FaultProxy {
-        Self::run(upstream_url, 0.0, 0.0, 1, true)
+        Self::run(upstream_url, 0.0, 0.0, 1, Mode::Deny)
+    }
+
+    /// Every entry is forwarded, and `entry_failure` of those not failed before are reported failed all the same,
+    /// so the client resends readings the lake already holds: each such reading lands exactly twice.
+    pub(crate) fn duplicating(upstream_url: &str, entry_failure: f64, seed: u64) -> FaultProxy {
+        Self::run(upstream_url, entry_failure, 0.0, seed, Mode::Duplicate)
     }
 
     /// `entry_failure` of the entries and `call_failure` of the PutRecordBatch calls fail.
     pub(crate) fn start(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64) -> FaultProxy {
-        Self::run(upstream_url, entry_failure, call_failure, seed, false)
+        Self::run(upstream_url, entry_failure, call_failure, seed, Mode::Drop)
     }
 
-    fn run(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64, deny: bool) -> FaultProxy {
+    fn run(upstream_url: &str, entry_failure: f64, call_failure: f64, seed: u64, mode: Mode) -> FaultProxy {
         let upstream = upstream_url.trim_start_matches("http://").to_owned();
         let stats = Arc::new(FaultStats::default());
         let stats2 = Arc::clone(&stats);
         let mut rng = SmallRng::seed_from_u64(seed);
+        // The entries (their base64 data) reported failed once already: a resend goes through.
+        let mut failed_once: HashSet<String> = HashSet::new();
         let front = Loopback::start(move |request| {
             let target = (request.headers.iter())
                 .find(|h| h.field.equiv("X-Amz-Target"))
@@ -50,7 +74,7 @@ impl FaultProxy {
             if !target.ends_with(".PutRecordBatch") {
                 return pass_on(&upstream, &request);
             }
-            let (status, content_type, out) = if deny {
+            let (status, content_type, out) = if mode == Mode::Deny {
                 stats2.failed_calls.fetch_add(1, Ordering::Relaxed);
                 let stream: Value = serde_json::from_slice(body).unwrap_or_default();
                 let stream = stream["DeliveryStreamName"].as_str().unwrap_or("?").to_owned();
@@ -71,9 +95,26 @@ impl FaultProxy {
             } else {
                 let mut input: Value = serde_json::from_slice(body).unwrap();
                 let records = input["Records"].as_array().cloned().unwrap_or_default();
-                let fail: Vec<bool> = records.iter().map(|_| rng.random_bool(entry_failure)).collect();
-                let kept: Vec<Value> =
-                    records.iter().zip(&fail).filter(|(_, f)| !**f).map(|(r, _)| r.clone()).collect();
+                let fail: Vec<bool> = match mode {
+                    Mode::Duplicate => records
+                        .iter()
+                        .map(|r| {
+                            let data = r["Data"].as_str().unwrap_or_default();
+                            !failed_once.contains(data)
+                                && rng.random_bool(entry_failure)
+                                && failed_once.insert(data.to_owned())
+                        })
+                        .collect(),
+                    _ => records.iter().map(|_| rng.random_bool(entry_failure)).collect(),
+                };
+                let kept: Vec<Value> = if mode == Mode::Duplicate {
+                    stats2
+                        .delivered_but_failed
+                        .fetch_add(fail.iter().filter(|f| **f).count() as u64, Ordering::Relaxed);
+                    records.clone()
+                } else {
+                    records.iter().zip(&fail).filter(|(_, f)| !**f).map(|(r, _)| r.clone()).collect()
+                };
                 let mut ids = Vec::new();
                 if !kept.is_empty() {
                     input["Records"] = Value::Array(kept.clone());
@@ -90,6 +131,9 @@ impl FaultProxy {
                     .iter()
                     .map(|f| {
                         if *f {
+                            if mode == Mode::Duplicate {
+                                ids.next(); // delivered: its id is not said
+                            }
                             stats2.failed_entries.fetch_add(1, Ordering::Relaxed);
                             json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."})
                         } else {
