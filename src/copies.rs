@@ -4,9 +4,10 @@
 //! rule for people who query the lake themselves, and `report --engine athena` applies it in SQL (report/sql.rs).
 //!
 //! The key: `(device_id, sim_run, seq)` for a reading that carries a `seq` (the simulator's, restarting with
-//! every run), else `(device_id, time)` with the time the transform wrote (`_reading_time`, or the device's `TIME`
-//! on a line written before the transform added it). A reading without a device id, or without a seq and a time,
-//! has no key and is never merged. The content compared is the line's bytes without the two fields the pipeline
+//! every run), else `(device_id, TIME)` with the time text the device sent. Not `_reading_time`: where the
+//! device's clock is not believed (or it sent no time) that follows the arrival, which differs between copies, so
+//! copies would never meet. A reading without a device id, or without a seq and a `TIME`, has no key and is never
+//! merged. The content compared is the line's bytes without the two fields the pipeline
 //! adds (`_firehose_arrival` differs between copies by construction; `_reading_time` follows it when the
 //! device's clock is not believed).
 //!
@@ -49,7 +50,7 @@ pub struct CopyCounts {
 pub enum ReadingKey<'a> {
     /// A simulated reading: its device, run (`None` when the line has no `sim_run`) and sequence number.
     Seq { device: &'a str, run: Option<&'a str>, seq: u64 },
-    /// A reading without a sequence: its device and the time text (`_reading_time`, else `TIME`).
+    /// A reading without a sequence: its device and the time text it sent (`TIME`).
     Time { device: &'a str, time: &'a str },
 }
 
@@ -59,8 +60,7 @@ pub fn key(row: &Map<String, Value>) -> Option<ReadingKey<'_>> {
     if let Some(seq) = row.get("seq").and_then(Value::as_u64) {
         return Some(ReadingKey::Seq { device, run: row.get("sim_run").and_then(Value::as_str), seq });
     }
-    let time = |field: &str| row.get(field).and_then(Value::as_str).filter(|t| !t.is_empty());
-    let time = time(reaqtions_lambda::READING_TIME_FIELD).or_else(|| time("TIME"))?;
+    let time = row.get("TIME").and_then(Value::as_str).filter(|t| !t.is_empty())?;
     Some(ReadingKey::Time { device, time })
 }
 
@@ -277,9 +277,12 @@ mod tests {
         assert_eq!(key(&seq), Some(ReadingKey::Seq { device: "aq-0001", run: Some("r1"), seq: 7 }));
         let sensor =
             row(r#"{"device_id":"s-1","TIME":"2026-11-25T21:00:00","_reading_time":"2026-11-25T21:00:00.000Z"}"#);
-        assert_eq!(key(&sensor), Some(ReadingKey::Time { device: "s-1", time: "2026-11-25T21:00:00.000Z" }));
+        assert_eq!(key(&sensor), Some(ReadingKey::Time { device: "s-1", time: "2026-11-25T21:00:00" }));
         let older = row(r#"{"device_id":"s-1","TIME":"2026-11-25T21:00:00"}"#);
         assert_eq!(key(&older), Some(ReadingKey::Time { device: "s-1", time: "2026-11-25T21:00:00" }));
+        // Without a time of its own, `_reading_time` is the arrival, another for every copy: no key.
+        let timeless = row(r#"{"device_id":"s-1","PM2_5":4,"_reading_time":"2026-11-25T21:00:00.000Z"}"#);
+        assert_eq!(key(&timeless), None);
         for never in [
             r#"{"seq":1,"sim_run":"r1","_reading_time":"t"}"#,
             r#"{"device_id":"","seq":1,"_reading_time":"t"}"#,
@@ -327,6 +330,21 @@ mod tests {
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         let (verdicts, counts) = judge_all(&lines);
         assert_eq!(verdicts, [Verdict::First, Verdict::First, Verdict::Copy]);
+        assert_eq!((counts.dropped, counts.conflicts), (1, 0));
+    }
+
+    #[test]
+    fn copies_of_a_reading_whose_clock_is_not_believed_meet_by_its_own_time() {
+        // The transform set `_reading_time` to each copy's arrival: the device's `TIME` is still one.
+        let at = |arrival: &str| {
+            format!(
+                r#"{{"device_id":"s-1","TIME":"1970-01-01T00:00:07","PM2_5":4.0,"_firehose_arrival":"{arrival}","_reading_time":"{arrival}"}}"#
+            )
+        };
+        let lines = [at("2026-11-25T21:00:09.000Z"), at("2026-11-25T22:30:00.000Z")];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (verdicts, counts) = judge_all(&lines);
+        assert_eq!(verdicts, [Verdict::First, Verdict::Copy]);
         assert_eq!((counts.dropped, counts.conflicts), (1, 0));
     }
 

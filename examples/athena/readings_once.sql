@@ -20,8 +20,8 @@
 WITH lines AS (
 SELECT "device_id", "seq", "sim_run", "time", "user_input", "no2", "co", "pm01", "pm2_5", "pm10", "aqi", "eco2", "tvoc", "p", "t", "rh", "_firehose_arrival", "_reading_time",
   "$path" AS object_path, coalesce(try(from_iso8601_timestamp("_reading_time")), CASE WHEN try(from_iso8601_timestamp("_firehose_arrival")) IS NULL THEN try(from_iso8601_timestamp("time")) WHEN try(from_iso8601_timestamp("time")) >= from_iso8601_timestamp('2024-01-01T00:00:00.000Z') AND try(from_iso8601_timestamp("time")) <= try(from_iso8601_timestamp("_firehose_arrival")) + INTERVAL '3600' SECOND THEN try(from_iso8601_timestamp("time")) ELSE try(from_iso8601_timestamp("_firehose_arrival")) END) AS reading_at,
-  CASE WHEN seq >= 0 THEN NULL ELSE coalesce(nullif("_reading_time", ''), nullif("time", '')) END AS key_time,
-  coalesce(device_id <> '' AND (seq >= 0 OR coalesce(nullif("_reading_time", ''), nullif("time", '')) IS NOT NULL), false) AS keyed
+  CASE WHEN seq >= 0 THEN NULL ELSE nullif("time", '') END AS key_time,
+  coalesce(device_id <> '' AND (seq >= 0 OR nullif("time", '') IS NOT NULL), false) AS keyed
 FROM "readings"
 WHERE ((year = year(current_date - INTERVAL '1' DAY) AND month = month(current_date - INTERVAL '1' DAY) AND day = day(current_date - INTERVAL '1' DAY)))
 ),

@@ -149,9 +149,9 @@ fn with_where(mut sql: String, wheres: &[String]) -> String {
 /// The two fields the pipeline appends, left out of a reading's content ([`crate::copies`]).
 const PIPELINE_FIELDS: [&str; 2] = [reaqtions_lambda::ARRIVAL_FIELD, reaqtions_lambda::READING_TIME_FIELD];
 
-/// The time of a reading's key when it has no `seq`: its `_reading_time`, else the device's `time` (a line
-/// written before the transform added it).
-const TIME_OF_KEY: &str = "coalesce(nullif(\"_reading_time\", ''), nullif(\"time\", ''))";
+/// The time of a reading's key when it has no `seq`: the device's own `time` (`_reading_time` follows each copy's
+/// arrival where the device's clock is not believed, so it cannot key a copy).
+const TIME_OF_KEY: &str = "nullif(\"time\", '')";
 
 /// The order copies are numbered in, the scan engine's as near as SQL gets: the object's key (`"$path"`), then,
 /// since Trino has no line number within an object, the arrival (Firehose writes a batch's records in the order it
@@ -475,7 +475,7 @@ mod tests {
             "\"$path\" AS object_path".to_owned(),
             format!("row_number() OVER (PARTITION BY key_time, {content} {order}"),
             format!("count(*) OVER (PARTITION BY key_time, {content}) - 1"),
-            "coalesce(nullif(\"_reading_time\", ''), nullif(\"time\", ''))".to_owned(),
+            "CASE WHEN seq >= 0 THEN NULL ELSE nullif(\"time\", '') END AS key_time".to_owned(),
             "coalesce(device_id <> '' AND (seq >= 0 OR ".to_owned(),
             "CASE WHEN keyed THEN row_number()".to_owned(),
             format!(

@@ -51,7 +51,7 @@ type Sent = (Option<&'static str>, Option<u64>, Option<&'static str>, f64);
 /// measured at 10:59:30 (late), one at 11:00 (the window's end, excluded) and aq-1's at 12:04; at 12:05:03 a retry
 /// delivers aq-3's late reading again (a copy), and at 13:00:04 aq-5's (a copy that arrived two hours after the
 /// first: filed by arrival, under a later hour).
-const BATCHES: [(&str, &[Sent]); 13] = [
+const BATCHES: [(&str, &[Sent]); 15] = [
     ("2026-11-24T12:00:02Z", &[(Some("aq-1"), Some(0), Some("2026-11-24T12:00:00"), 9.5)]),
     (
         "2026-11-25T10:15:02Z",
@@ -64,6 +64,9 @@ const BATCHES: [(&str, &[Sent]); 13] = [
     ("2026-11-25T10:20:02Z", &[(Some("s-1"), None, Some("2026-11-25T10:20:00"), 9.5)]),
     ("2026-11-25T10:30:00Z", &[(Some("aq-4"), Some(1), None, 9.5)]),
     ("2026-11-25T10:30:04Z", &[(Some("s-1"), None, Some("2026-11-25T10:20:00"), 9.5)]),
+    // A sensor whose clock is not believed (2023): its reading time is each copy's arrival, its TIME one.
+    ("2026-11-25T10:32:00Z", &[(Some("s-2"), None, Some("2023-05-01T00:00:00"), 7.0)]),
+    ("2026-11-25T10:41:00Z", &[(Some("s-2"), None, Some("2023-05-01T00:00:00"), 7.0)]),
     ("2026-11-25T10:50:02Z", &[(None, None, Some("2026-11-25T10:50:00"), 5.0)]),
     ("2026-11-25T10:50:06Z", &[(None, None, Some("2026-11-25T10:50:00"), 5.0)]),
     ("2026-11-25T11:00:02Z", &[(Some("aq-4"), Some(1), None, 9.5)]),
@@ -341,12 +344,12 @@ fn duckdb_runs_the_athena_sql_over_a_lake_filed_by_the_readings_hour() {
     let (env, prefix, root) = deployed(Partitioning::Event);
     let rows = keys(&both_engines(&env, &root, &prefix, &ten(), &TEN));
     let window = [
-        "aq-1/1", "aq-1/1", "old-3/1", "s-1/null", "aq-4/1", "aq-5/1", "old-1/1", "old-2/1", "-/null", "-/null",
-        "aq-3/1",
+        "aq-1/1", "aq-1/1", "old-3/1", "s-1/null", "aq-4/1", "s-2/null", "aq-5/1", "old-1/1", "old-2/1", "-/null",
+        "-/null", "aq-3/1",
     ];
     assert_eq!(rows, window, "measured 10:00-11:00, oldest first, each once");
     let all = duckdb(&readings(&ten().keeping_duplicates(true), &prefix, at("2026-11-01T00:00:00Z"), TABLE), &root);
-    assert_eq!(all.len(), window.len() + 3, "--keep-duplicates: the three copies too");
+    assert_eq!(all.len(), window.len() + 4, "--keep-duplicates: the four copies too");
     let late = ten().with_lateness(None);
     let rows = keys(&both_engines(&env, &root, &prefix, &late, &[&TEN[..], &["--late", "all"]].concat()));
     assert_eq!(rows, window, "--late changes nothing");
@@ -382,6 +385,7 @@ fn duckdb_runs_the_athena_sql_over_a_lake_filed_by_the_readings_hour() {
         "old-2 1 0 0",
         "old-3 1 0 0",
         "s-1 1 1 0",
+        "s-2 1 1 0",
     ];
     assert_eq!(sql, expected);
     assert_eq!(scan, expected, "the scan engine's summary");
@@ -414,6 +418,7 @@ fn duckdb_runs_the_daily_example_over_a_lake_filed_by_the_readings_hour() {
         "aq-4 11 1",
         "aq-5 10 2",
         "s-1 10 2",
+        "s-2 10 2",
         "- 10 2",
     ];
     assert_eq!(hours, expected);
@@ -426,8 +431,10 @@ fn duckdb_runs_the_daily_example_over_a_lake_filed_by_the_readings_hour() {
 fn duckdb_runs_the_athena_sql_over_a_lake_filed_by_arrival() {
     let (env, prefix, root) = deployed(Partitioning::Arrival);
     let rows = keys(&both_engines(&env, &root, &prefix, &ten(), &TEN));
-    let by_noon =
-        ["aq-1/1", "aq-1/1", "old-3/1", "s-1/null", "aq-4/1", "aq-5/1", "old-1/1", "old-2/1", "-/null", "-/null"];
+    let by_noon = [
+        "aq-1/1", "aq-1/1", "old-3/1", "s-1/null", "aq-4/1", "s-2/null", "aq-5/1", "old-1/1", "old-2/1", "-/null",
+        "-/null",
+    ];
     assert_eq!(rows, by_noon, "arrived by 12:00");
     let two_hours = ten().with_lateness(Some(chrono::Duration::hours(2)));
     let rows = keys(&both_engines(&env, &root, &prefix, &two_hours, &[&TEN[..], &["--late", "2h"]].concat()));
@@ -439,7 +446,7 @@ fn duckdb_runs_the_athena_sql_over_a_lake_filed_by_arrival() {
     let aq5: Vec<&Value> = rows.iter().filter(|r| r["device_id"] == "aq-5").collect();
     assert_eq!(aq5[0]["_firehose_arrival"], "2026-11-25T11:10:00.000Z", "the first copy is kept");
     let all = duckdb(&readings(&any.keeping_duplicates(true), &prefix, at("2026-11-01T00:00:00Z"), TABLE), &root);
-    assert_eq!(all.len(), window.len() + 3);
+    assert_eq!(all.len(), window.len() + 4);
     let [sql, scan] =
         summaries(&env, &root, &prefix, &ten().with_lateness(None), &[&TEN[..], &["--late", "all"]].concat());
     assert_eq!(sql, scan, "the summaries agree");
