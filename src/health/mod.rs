@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::target::vitals::{FailedSource, RATE_SHARE_OF_LIMIT, Series, Thresholds, Vitals, Window};
+use crate::target::{DEFAULT_DATA_DIR, Place};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,8 +68,8 @@ pub(crate) struct Health {
     pub(crate) window: Window,
 }
 
-/// Judges the vitals: a finding for each threshold crossed and each alarm firing; `degraded` with any finding,
-/// `idle` when nothing arrived and nothing waits, `healthy` otherwise.
+/// [`assess_at`] the pipeline `target` (`local` or `aws`) and `stack` name, the local target's under the default
+/// data directory: for a caller that knows no [`Place`].
 pub(crate) fn assess(
     target: &'static str,
     stack: &str,
@@ -76,6 +77,17 @@ pub(crate) fn assess(
     vitals: Vitals,
     thresholds: Thresholds,
 ) -> Health {
+    let place = match target {
+        "local" => Place::local(std::path::Path::new(DEFAULT_DATA_DIR), stack),
+        _ => Place::aws(stack),
+    };
+    assess_at(&place, window, vitals, thresholds)
+}
+
+/// Judges the vitals of the pipeline at `place`: a finding for each threshold crossed and each alarm firing
+/// (the commands they suggest typed for that pipeline); `degraded` with any finding, `idle` when nothing arrived
+/// and nothing waits, `healthy` otherwise.
+pub(crate) fn assess_at(place: &Place, window: Window, vitals: Vitals, thresholds: Thresholds) -> Health {
     let v = &vitals;
     let metrics = Metrics {
         incoming_records: count(v.incoming_records.sum()),
@@ -115,8 +127,10 @@ pub(crate) fn assess(
             m.failed_records as f64,
             0.0,
             format!(
-                "{} records failed processing and are in the error prefix: see `reaqtions logs`, then `reaqtions reprocess` once fixed",
-                m.failed_records
+                "{} records failed processing and are in the error prefix: see `{}`, then `{}` once fixed",
+                m.failed_records,
+                place.command("logs", ""),
+                place.command("reprocess", "")
             ),
         );
     }
@@ -229,8 +243,8 @@ pub(crate) fn assess(
         Verdict::Healthy
     };
     Health {
-        target,
-        stack: stack.to_owned(),
+        target: if place.is_local() { "local" } else { "aws" },
+        stack: place.stack.clone(),
         window_seconds: window.seconds(),
         period_seconds: window.period_seconds,
         verdict,

@@ -57,7 +57,7 @@ fn the_period_grows_with_the_window_and_its_age() {
 
 #[test]
 fn a_busy_stream_within_every_threshold_is_healthy() {
-    let h = assess("aws", "s", window(), healthy(), thresholds());
+    let h = assess_at(&Place::aws("s"), window(), healthy(), thresholds());
     assert_eq!(h.verdict, Verdict::Healthy, "{:?}", h.findings);
     assert_eq!(h.metrics.incoming_records, 600 * 60);
     assert_eq!(h.metrics.freshness_seconds_max, Some(70.0));
@@ -77,7 +77,7 @@ fn a_busy_stream_within_every_threshold_is_healthy() {
 fn a_stalled_delivery_is_degraded_with_a_finding_naming_the_threshold() {
     let mut v = healthy();
     v.freshness_seconds.0[30] = Some(3600.0);
-    let h = assess("aws", "s", window(), v, thresholds());
+    let h = assess_at(&Place::aws("s"), window(), v, thresholds());
     assert_eq!(h.verdict, Verdict::Degraded);
     let f = &h.findings[0];
     let settings = PipelineSettings::defaults();
@@ -98,14 +98,14 @@ fn nothing_arriving_is_idle_but_data_waiting_is_degraded() {
         lambda_errors: Some(Series::empty(&w)),
         ..Vitals::default()
     };
-    let h = assess("aws", "s", w, idle.clone(), thresholds());
+    let h = assess_at(&Place::aws("s"), w, idle.clone(), thresholds());
     assert_eq!((h.verdict, h.findings.len()), (Verdict::Idle, 0));
     assert_eq!(h.metrics.freshness_seconds_max, None, "a duration without datapoints is null");
     assert_eq!(h.metrics.lambda_errors, Some(0), "a count without datapoints is 0");
     assert_eq!(h.metrics.iot_rule_failures, None, "no rule: not applicable");
     let mut waiting = idle;
     waiting.freshness_seconds.0[10] = Some(40.0);
-    let h = assess("aws", "s", w, waiting, thresholds());
+    let h = assess_at(&Place::aws("s"), w, waiting, thresholds());
     assert_eq!(h.verdict, Verdict::Degraded, "40 s old data waits, nothing arrives: never idle");
     assert!(h.findings[0].message.contains("wait"), "{:?}", h.findings);
 }
@@ -122,7 +122,7 @@ fn each_crossed_threshold_and_firing_alarm_is_one_finding() {
     v.iot_rule_failures.as_mut().unwrap().0[4] = Some(3.0);
     v.incoming_records.0[5] = Some(95_000.0 * 60.0);
     v.alarms = vec![FiringAlarm { name: "s-freshness".into(), reason: "Threshold Crossed".into() }];
-    let h = assess("aws", "s", window(), v, thresholds());
+    let h = assess_at(&Place::aws("s"), window(), v, thresholds());
     let metrics: Vec<&str> = h.findings.iter().map(|f| f.metric.as_str()).collect();
     assert_eq!(
         metrics,
@@ -146,10 +146,34 @@ fn each_crossed_threshold_and_firing_alarm_is_one_finding() {
 
 #[test]
 fn the_table_shows_every_series_and_the_verdict() {
-    let h = assess("local", "s", window(), healthy(), thresholds());
+    let h = assess_at(&Place::local(std::path::Path::new(DEFAULT_DATA_DIR), "s"), window(), healthy(), thresholds());
     let text = render::table(&h);
     for row in ["incoming records", "failed records", "oldest undelivered", "iot rule failures"] {
         assert!(text.contains(row), "{row} in\n{text}");
     }
     assert!(text.ends_with("verdict: healthy"), "{text}");
+}
+
+/// The failed-records finding's next commands are typed for the pipeline it judged.
+#[test]
+fn the_hints_name_the_target_they_were_printed_for() {
+    let failing = Vitals { failed_records: Series(vec![Some(3.0)]), ..healthy() };
+    let message = |place: &Place| {
+        let h = assess_at(place, window(), failing.clone(), thresholds());
+        h.findings.iter().find(|f| f.metric == "failed_records").expect("a finding").message.clone()
+    };
+    let local = message(&Place::local(std::path::Path::new("lab dir"), "lab"));
+    let typed = "--local --data-dir 'lab dir' --stack lab";
+    assert!(local.contains(&format!("`reaqtions logs {typed}`, then `reaqtions reprocess {typed}`")), "{local}");
+    let aws = message(&Place::aws(crate::settings::DEFAULT_STACK));
+    assert!(aws.contains("`reaqtions logs`, then `reaqtions reprocess`") && !aws.contains("--local"), "{aws}");
+}
+
+/// `assess` without a place (while its callers know none) types for the local target's default data directory.
+#[test]
+fn assess_without_a_place_types_for_the_default_data_dir() {
+    let failing = Vitals { failed_records: Series(vec![Some(3.0)]), ..healthy() };
+    let h = assess("local", "reaqtions", window(), failing, thresholds());
+    assert_eq!((h.target, h.stack.as_str()), ("local", "reaqtions"));
+    assert!(h.findings.iter().any(|f| f.message.contains("`reaqtions reprocess --local`")), "{:?}", h.findings);
 }

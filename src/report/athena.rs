@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::aqi::category;
+use crate::aqi::pm25_category;
 use crate::aws::Aws;
 use crate::aws::athena::{estimated_usd, for_each_row, run};
 use crate::aws::cloudformation::{describe, output};
@@ -187,6 +187,7 @@ fn reading_row(mut row: Row) -> (Row, CopyCounts) {
 fn summary_row(row: Row) -> Row {
     let get = |k: &str| row.get(k).cloned().unwrap_or(Value::Null);
     let aqi = row.get("aqi_max").and_then(Value::as_f64);
+    let day_mean = row.get("pm2_5_day_mean").and_then(Value::as_f64);
     let mut out = Row::new();
     out.insert("device_id".into(), get("device_id"));
     out.insert("readings".into(), get("readings"));
@@ -197,7 +198,8 @@ fn summary_row(row: Row) -> Row {
     out.insert("PM10_mean".into(), get("pm10_mean"));
     out.insert("PM10_max".into(), get("pm10_max"));
     out.insert("AQI_max".into(), aqi.map_or(Value::Null, |a| Value::from(a.round() as i64)));
-    out.insert("AQI_category".into(), aqi.map_or(Value::Null, |a| Value::from(category(a))));
+    // The page's rule, as the scan engine's summary ([`crate::aqi::DailyMean`]): SQL gave the mean.
+    out.insert("AQI_category".into(), day_mean.map_or(Value::Null, |m| Value::from(pm25_category(m))));
     // Counted unless copies were kept, as the scan engine's summary counts them.
     for column in ["copies_dropped", "conflicts"] {
         if let Some(n) = row.get(column) {
@@ -252,7 +254,7 @@ mod tests {
         }
         let scan_rows: Vec<Row> = scan_summary.rows().collect();
         let athena_row = summary_row(
-            serde_json::json!({"device_id":"aq-1","readings":1,"first_time":"2026-11-25T21:00:00.000001Z","last_time":"2026-11-25T21:00:00.000001Z","pm2_5_mean":9.75,"pm2_5_max":9.75,"pm10_mean":null,"pm10_max":null,"aqi_max":41.0})
+            serde_json::json!({"device_id":"aq-1","readings":1,"first_time":"2026-11-25T21:00:00.000001Z","last_time":"2026-11-25T21:00:00.000001Z","pm2_5_mean":9.75,"pm2_5_max":9.75,"pm10_mean":null,"pm10_max":null,"aqi_max":41.0,"pm2_5_day_mean":9.75})
                 .as_object()
                 .unwrap()
                 .clone(),

@@ -203,7 +203,7 @@ pub fn for_each_row(
         let bytes = match bytes {
             Ok(b) => b,
             Err(e) => {
-                stats.problems.push(format!("skipped s3://{}/{}: {e:#}", lake.bucket(), meta.key));
+                stats.problems.push(format!("skipped {}: {e:#}", lake.location(&meta.key)));
                 return Ok(());
             }
         };
@@ -211,7 +211,7 @@ pub fn for_each_row(
             let parsed: Row = match serde_json::from_slice(line) {
                 Ok(r) => r,
                 Err(e) => {
-                    stats.problems.push(format!("skipped line {} of s3://{}/{}: {e}", n + 1, lake.bucket(), meta.key));
+                    stats.problems.push(format!("skipped line {} of {}: {e}", n + 1, lake.location(&meta.key)));
                     continue;
                 }
             };
@@ -277,7 +277,11 @@ pub(crate) fn lateness_said(query: &Query, prefix: &Prefix, newest_arrival: Opti
     }
 }
 
-/// Error records under the error prefix, counted by their `errorCode` and by device (an IoT message opened).
+/// Error records under the error prefix that belong to the query, counted by their `errorCode` and by device
+/// (an IoT message opened). They honour the report's filters as its rows do: `--since/--until` by when the refused
+/// reading was measured ([`failed_time`]), `--device` by the device the record names ([`failed_device`]). A record
+/// a filter cannot be decided for (one that names no device under `--device`, a line that is no error record under
+/// either) is not counted but said in [`ErrorCounts::undecided`].
 pub(crate) fn error_counts(
     lake: &dyn ObjectLake,
     settings: &PipelineSettings,
@@ -285,20 +289,48 @@ pub(crate) fn error_counts(
     concurrency: usize,
 ) -> Result<ErrorCounts> {
     let prefix = Prefix::parse(&settings.error_prefix, true)?;
-    let window = Query { devices: vec![], ..query.clone() };
     let mut objects = Vec::new();
     for folder in crate::failed_records::ERROR_FOLDERS {
-        objects.extend(select_objects(lake, &prefix, folder, &window)?);
+        objects.extend(select_objects(lake, &prefix, folder, query)?);
     }
     objects.sort_by(|a, b| a.key.cmp(&b.key));
     objects.dedup_by(|a, b| a.key == b.key);
+    let windowed = query.since.is_some() || query.until.is_some();
+    let filtered = windowed || !query.devices.is_empty();
     let mut counts = ErrorCounts::default();
     for_each_object(lake, &objects, concurrency, |_, bytes| {
         for line in bytes.unwrap_or_default().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let failed = crate::failed_records::parse(line);
-            let code = failed.as_ref().and_then(|f| f.error_code.clone()).unwrap_or_else(|| "unparseable".to_owned());
+            let Some(failed) = crate::failed_records::parse(line) else {
+                if filtered {
+                    counts.undecided += 1;
+                } else {
+                    *counts.by_code.entry("unparseable".to_owned()).or_insert(0) += 1;
+                    *counts.by_device.entry(UNATTRIBUTED.to_owned()).or_insert(0) += 1;
+                }
+                continue;
+            };
+            let device = failed_device(&failed);
+            if !query.devices.is_empty() {
+                match &device {
+                    None => {
+                        counts.undecided += 1;
+                        continue;
+                    }
+                    Some(d) if !query.devices.contains(d) => continue,
+                    Some(_) => {}
+                }
+            }
+            if windowed {
+                let Some(t) = failed_time(&failed) else {
+                    counts.undecided += 1;
+                    continue;
+                };
+                if query.since.is_some_and(|s| t < s) || query.until.is_some_and(|u| t >= u) {
+                    continue;
+                }
+            }
+            let code = failed.error_code.unwrap_or_else(|| "unparseable".to_owned());
             *counts.by_code.entry(code).or_insert(0) += 1;
-            let device = failed.and_then(|f| f.device_id.or_else(|| claimed_device(&f.payload)));
             *counts.by_device.entry(device.unwrap_or_else(|| UNATTRIBUTED.to_owned())).or_insert(0) += 1;
         }
         Ok(())
@@ -311,17 +343,38 @@ pub(crate) fn error_counts(
 pub struct ErrorCounts {
     pub(crate) by_code: BTreeMap<String, u64>,
     /// By the topic's device for an IoT message, by the `device_id` a Direct-PUT record's bytes name, else
-    /// [`UNATTRIBUTED`].
+    /// [`UNATTRIBUTED`] (only without `--device`).
     pub(crate) by_device: BTreeMap<String, u64>,
+    /// Records read but not counted because a filter given cannot be decided for them: under `--device`, those that
+    /// name no device (they may be the device's); under a window or `--device`, lines that are no error record.
+    pub(crate) undecided: u64,
 }
 
 /// The device of a refused record that names none.
 pub(crate) const UNATTRIBUTED: &str = "(unattributed)";
 
+/// The device a refused record names: the IoT topic's, else the `device_id` its bytes hold.
+fn failed_device(failed: &crate::failed_records::FailedRecord) -> Option<String> {
+    failed.device_id.clone().or_else(|| claimed_device(&failed.payload))
+}
+
 /// The `device_id` a refused record's own bytes name, when they are a JSON object with one.
 fn claimed_device(payload: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(payload).ok()?;
     value.get("device_id")?.as_str().map(str::to_owned)
+}
+
+/// When a refused record's reading was measured, by the rule rows are read by ([`reading_time`]): the `TIME` of
+/// its first reading when the bytes are JSON and the transform would believe it, else Firehose's arrival. A record
+/// without an arrival (not written by Firehose) has its `TIME`, or no time.
+fn failed_time(failed: &crate::failed_records::FailedRecord) -> Option<DateTime<Utc>> {
+    let first = failed.payload.split(|b| *b == b'\n').find(|l| !l.trim_ascii().is_empty()).unwrap_or_default();
+    let reading: Option<Row> = serde_json::from_slice(first).ok();
+    let time = reading.as_ref().and_then(|r| r.get("TIME")).and_then(Value::as_str);
+    match failed.arrival_ms {
+        Some(arrival) => DateTime::from_timestamp_millis(reaqtions_lambda::time::reading_time_ms(time, arrival)),
+        None => time.and_then(parse_row_time),
+    }
 }
 
 #[cfg(test)]
@@ -453,6 +506,63 @@ mod tests {
         .unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(stats.problems.len(), 1);
-        assert!(stats.problems[0].contains("line 2 of s3://b/processed/a"), "{:?}", stats.problems);
+        let named = format!("line 2 of {}", lake.location("processed/a"));
+        assert!(stats.problems[0].contains(&named), "{:?}", stats.problems);
+    }
+
+    /// The error counts beside a filtered report honour its window and devices, as its rows do.
+    #[test]
+    fn error_counts_honour_the_window_and_the_devices() {
+        use base64_simd::STANDARD as B64;
+        let dir = tempfile::tempdir().unwrap();
+        let lake = DirLake::new(dir.path(), "b");
+        let settings = PipelineSettings::defaults();
+        let prefix = Prefix::parse(&settings.error_prefix, true).unwrap();
+        let record = |raw: &[u8], arrival: &str, code: &str| {
+            let ms = at(arrival).timestamp_millis();
+            let raw = B64.encode_to_string(raw);
+            serde_json::json!({"attemptsMade": 1, "arrivalTimestamp": ms, "errorCode": code, "rawData": raw})
+                .to_string()
+        };
+        // Arrived 10:20: an IoT message of aq-1, aq-2's Direct-PUT reading measured 09:10 (before the window,
+        // arrived late), bytes that name no device, and a line that is no error record.
+        let early = [
+            record(&reaqtions_lambda::envelope::seal("aq-1", b"{\"PM2_5\": -1}"), "2026-11-25T10:20:00Z", "Bad"),
+            record(br#"{"device_id":"aq-2","TIME":"2026-11-25T09:10:00Z","PM2_5":"x"}"#, "2026-11-25T10:20:00Z", "Bad"),
+            record(b"not json", "2026-11-25T10:20:00Z", "Unparseable"),
+            "garbage".to_owned(),
+        ];
+        let late = [record(br#"{"device_id":"aq-2","PM2_5":"y"}"#, "2026-11-25T11:30:00Z", "Bad")];
+        for (arrival, lines) in [("2026-11-25T10:20:00Z", &early[..]), ("2026-11-25T11:30:00Z", &late[..])] {
+            let key = format!("{}obj", prefix.render(at(arrival), crate::failed_records::PROCESSING_FAILED_FOLDER));
+            lake.put(&key, (lines.join("\n") + "\n").as_bytes()).unwrap();
+        }
+        let counts = |q: Query| error_counts(&lake, &settings, &q, 2).unwrap();
+        let all = counts(Query::default());
+        assert_eq!(
+            all.by_code,
+            BTreeMap::from([("Bad".into(), 3), ("Unparseable".into(), 1), ("unparseable".into(), 1)])
+        );
+        assert_eq!(all.by_device, BTreeMap::from([("aq-1".into(), 1), ("aq-2".into(), 2), (UNATTRIBUTED.into(), 2)]));
+        assert_eq!(all.undecided, 0);
+
+        let ten = Query::window(Some(at("2026-11-25T10:00:00Z")), Some(at("2026-11-25T11:00:00Z")));
+        let windowed = counts(ten.clone());
+        assert_eq!(
+            windowed.by_device,
+            BTreeMap::from([("aq-1".into(), 1), (UNATTRIBUTED.into(), 1)]),
+            "09:10 and 11:30 are not in it"
+        );
+        assert_eq!(windowed.undecided, 1, "the line that is no error record has no time");
+
+        let aq2 = counts(Query::default().of_devices(vec!["aq-2".into()]));
+        assert_eq!(
+            (aq2.by_code, aq2.by_device),
+            (BTreeMap::from([("Bad".into(), 2)]), BTreeMap::from([("aq-2".into(), 2)]))
+        );
+        assert_eq!(aq2.undecided, 2, "what names no device may be aq-2's: said, not counted");
+        let nine = Query::window(Some(at("2026-11-25T09:00:00Z")), Some(at("2026-11-25T10:00:00Z")));
+        let aq2_nine = counts(nine.of_devices(vec!["aq-2".into()]));
+        assert_eq!(aq2_nine.by_device, BTreeMap::from([("aq-2".into(), 1)]), "measured 09:10, arrived 10:20");
     }
 }

@@ -245,21 +245,34 @@ pub fn readings(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, table: &st
 
 /// The per-device summary `report --summary` shows, aggregated by Athena (arguments as [`readings`]); unless
 /// the query keeps duplicates, over each reading once, with `copies_dropped` and `conflicts` per device.
+/// `pm2_5_day_mean` is the rule of [`crate::aqi::DailyMean`] in SQL, for the category: the mean PM2.5 of the
+/// readings measured in the 1,440 whole minutes ending with the minute of the device's last PM2.5 reading.
 pub fn summary(query: &Query, prefix: &Prefix, floor: DateTime<Utc>, table: &str) -> Statement {
     let mut parameters = Vec::new();
+    let day = format!("INTERVAL '{}' MINUTE", crate::aqi::DAY_MINUTES);
     let aggregates = format!(
         "SELECT coalesce(device_id, {}) AS device_id, count(*) AS readings, min(\"time\") AS first_time, \
          max(\"time\") AS last_time, round(avg(pm2_5), 2) AS pm2_5_mean, max(pm2_5) AS pm2_5_max, \
-         round(avg(pm10), 2) AS pm10_mean, max(pm10) AS pm10_max, max(aqi) AS aqi_max",
+         round(avg(pm10), 2) AS pm10_mean, max(pm10) AS pm10_max, max(aqi) AS aqi_max, \
+         avg(CASE WHEN date_trunc('minute', reading_at) > date_trunc('minute', pm2_5_last) - {day} THEN pm2_5 END) \
+         AS pm2_5_day_mean",
         literal(super::summary::NO_DEVICE)
     );
+    // Each row beside the time of its device's last PM2.5 reading, which the day of the mean ends with.
+    let with_last = "\nFROM (SELECT kept.*, max(CASE WHEN pm2_5 IS NOT NULL THEN reading_at END) OVER \
+                     (PARTITION BY device_id) AS pm2_5_last FROM kept) AS kept";
     let sql = if query.keep_duplicates {
         let filters = Filters::new(query, prefix, floor, &reading_time(), &mut parameters);
-        with_where(format!("{aggregates}\nFROM \"{table}\""), &filters.all())
+        let lines = with_where(
+            format!("SELECT {}, {} AS reading_at\nFROM \"{table}\"", reading_columns().join(", "), reading_time()),
+            &filters.all(),
+        );
+        format!("WITH kept AS (\n{lines}\n)\n{aggregates}{with_last}")
     } else {
         once(table, &Filters::new(query, prefix, floor, "reading_at", &mut parameters))
             + &aggregates
-            + ", sum(copies_dropped) AS copies_dropped, sum(conflict) AS conflicts\nFROM kept"
+            + ", sum(copies_dropped) AS copies_dropped, sum(conflict) AS conflicts"
+            + with_last
     };
     Statement { sql: sql + "\nGROUP BY 1\nORDER BY 1", parameters }
 }
@@ -451,9 +464,18 @@ mod tests {
     fn the_summary_aggregates_per_device_in_sql() {
         let q = Query { since: Some(t("2026-11-25T21:00:00Z")), devices: vec!["aq-1".into()], ..Query::default() };
         let s = summary(&q, &arrival(), partition_floor(&q, &arrival()).unwrap_or(floor()), "readings");
-        for part in
-            ["count(*) AS readings", "round(avg(pm2_5), 2)", "max(aqi) AS aqi_max", "GROUP BY 1", "device_id IN (?)"]
-        {
+        let day_mean = "avg(CASE WHEN date_trunc('minute', reading_at) > date_trunc('minute', pm2_5_last) - \
+                        INTERVAL '1440' MINUTE THEN pm2_5 END) AS pm2_5_day_mean";
+        let last = "max(CASE WHEN pm2_5 IS NOT NULL THEN reading_at END) OVER (PARTITION BY device_id) AS pm2_5_last";
+        for part in [
+            "count(*) AS readings",
+            "round(avg(pm2_5), 2)",
+            "max(aqi) AS aqi_max",
+            day_mean,
+            last,
+            "GROUP BY 1",
+            "device_id IN (?)",
+        ] {
             assert!(s.sql.contains(part), "{part}: {}", s.sql);
         }
         assert!(s.sql.contains("'(no device_id)'"));
@@ -514,8 +536,10 @@ mod tests {
         assert!(s.sql.contains("\nFROM \"readings\"\nWHERE ((year = 2026"));
         assert!(!s.sql.contains("OVER") && !s.sql.contains("_copies_dropped"), "{}", s.sql);
         let s = summary(&q, &keyed(), floor(), "readings");
-        assert!(s.sql.starts_with("SELECT coalesce(device_id, '(no device_id)') AS device_id, count(*)"));
-        assert!(!s.sql.contains("OVER") && !s.sql.contains("copies_dropped"), "{}", s.sql);
+        assert!(s.sql.starts_with("WITH kept AS (\nSELECT \"device_id\", \"seq\""), "{}", s.sql);
+        assert!(s.sql.contains("\nSELECT coalesce(device_id, '(no device_id)') AS device_id, count(*)"));
+        assert!(!s.sql.contains("row_number") && !s.sql.contains("copies_dropped"), "{}", s.sql);
+        assert!(s.sql.contains("pm2_5_day_mean"), "the category's rule either way: {}", s.sql);
     }
 
     #[test]
@@ -526,9 +550,9 @@ mod tests {
         assert!(s.sql.contains("AND device_id IN (?)\n),\nnumbered AS ("), "devices filtered on the scan: {}", s.sql);
         let tail = "count(*) AS readings, min(\"time\") AS first_time";
         assert!(s.sql.contains(tail), "{}", s.sql);
-        let copies =
-            "sum(copies_dropped) AS copies_dropped, sum(conflict) AS conflicts\nFROM kept\nGROUP BY 1\nORDER BY 1";
-        assert!(s.sql.ends_with(copies), "{}", s.sql);
+        let copies = "sum(copies_dropped) AS copies_dropped, sum(conflict) AS conflicts\nFROM (SELECT kept.*";
+        assert!(s.sql.contains(copies), "{}", s.sql);
+        assert!(s.sql.ends_with("FROM kept) AS kept\nGROUP BY 1\nORDER BY 1"), "{}", s.sql);
         assert_eq!(s.parameters, ["'aq-1'"]);
     }
 

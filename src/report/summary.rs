@@ -1,5 +1,6 @@
 //! `report --summary`: one row per device — readings, first and last TIME, mean and max of PM2_5 and PM10,
-//! max AQI with its EPA category, and the copies of its readings dropped and conflicts kept (when counted).
+//! the largest `AQI` the device reported, the EPA category of its daily mean PM2.5 (the page's rule,
+//! [`crate::aqi::DailyMean`]), and the copies of its readings dropped and conflicts kept (when counted).
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Row;
 use super::columns::Columns;
-use crate::aqi::category;
+use crate::aqi::DailyMean;
 use crate::copies::CopyCounts;
 
 /// The device column for readings without `device_id` (the original fleet).
@@ -42,6 +43,8 @@ struct DeviceSpan {
     pm25: Stat,
     pm10: Stat,
     aqi: Stat,
+    /// PM2.5 by when it was measured, for the category.
+    day: DailyMean,
     copies: CopyCounts,
 }
 
@@ -82,6 +85,9 @@ impl DeviceSummary {
         }
         let num = |k: &str| row.get(k).and_then(Value::as_f64);
         d.pm25.add(num("PM2_5"));
+        if let (Some(t), Some(pm25)) = (super::reading_time(row), num("PM2_5")) {
+            d.day.add(t, pm25);
+        }
         d.pm10.add(num("PM10"));
         d.aqi.add(num("AQI"));
     }
@@ -105,7 +111,7 @@ impl DeviceSummary {
             let row = json!({
                 "device_id": id, "readings": d.readings, "first_TIME": d.first, "last_TIME": d.last,
                 "PM2_5_mean": d.pm25.mean(), "PM2_5_max": d.pm25.max, "PM10_mean": d.pm10.mean(), "PM10_max": d.pm10.max,
-                "AQI_max": d.aqi.max.map(|a| a.round() as i64), "AQI_category": d.aqi.max.map(category),
+                "AQI_max": d.aqi.max.map(|a| a.round() as i64), "AQI_category": d.day.aqi().map(|a| a.category),
             });
             let mut row = match row {
                 Value::Object(map) => map,
@@ -144,11 +150,31 @@ mod tests {
         assert_eq!(b["PM2_5_mean"], 15.0);
         assert_eq!(b["PM10_max"], 30.0);
         assert_eq!(b["AQI_max"], 71);
-        assert_eq!(b["AQI_category"], "Moderate");
+        assert_eq!(b["AQI_category"], "Moderate", "of the mean PM2.5, 15 µg/m³");
         assert!(!b.contains_key("copies_dropped"), "not counted, not said");
         s.add_copies(&BTreeMap::from([("b".to_owned(), CopyCounts { dropped: 3, conflicts: 1 })]));
         let rows: Vec<Row> = s.rows().collect();
         assert_eq!((&rows[0]["copies_dropped"], &rows[0]["conflicts"]), (&0.into(), &0.into()));
         assert_eq!((&rows[1]["copies_dropped"], &rows[1]["conflicts"]), (&3.into(), &1.into()));
+    }
+
+    /// The category is that of the daily mean PM2.5, as on the page, whatever `AQI` the device reported.
+    #[test]
+    fn the_category_is_the_pages_not_the_devices() {
+        let mut s = DeviceSummary::default();
+        let mut page = crate::report::html::Page::default();
+        for r in [
+            r#"{"device_id":"a","TIME":"2026-11-24T10:00:00Z","PM2_5":300.0,"AQI":400}"#,
+            r#"{"device_id":"a","TIME":"2026-11-25T12:00:00Z","PM2_5":4.0,"AQI":160}"#,
+            r#"{"device_id":"a","TIME":"2026-11-25T12:30:00Z","PM2_5":6.0,"AQI":17}"#,
+            r#"{"device_id":"a","PM2_5":500.0}"#,
+        ] {
+            let row: Row = serde_json::from_str(r).unwrap();
+            s.add(&row);
+            page.add(&row);
+        }
+        let row = s.rows().next().unwrap();
+        assert_eq!((&row["AQI_max"], &row["AQI_category"]), (&400.into(), &"Good".into()), "the mean of 4 and 6");
+        assert_eq!(row["AQI_category"], page.devices["a"].tally.daily_aqi().unwrap().category);
     }
 }

@@ -2,11 +2,15 @@
 //! flags) hands out a record sink (where simulate sends readings), an object lake (where report and verify read
 //! objects), a log source (what logs reads) and the pipeline's names. The local target implements them on one
 //! machine; the AWS target with Firehose, S3 and CloudWatch Logs. simulate, report and logs see only these.
+//! What a message names is rendered here too, once for every target: a command as typed for the pipeline a
+//! command ran on ([`Place::command`]) and an object's location in its lake ([`ObjectLake::location`]).
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use crate::settings::PipelineSettings;
+use crate::settings::{DEFAULT_STACK, PipelineSettings};
 
 pub(crate) mod batch;
 pub(crate) mod endpoint;
@@ -58,6 +62,75 @@ pub struct MqttAccess {
     pub ca_file: Option<std::path::PathBuf>,
     /// Connections the fleet may open per second (AWS: IoT Core's account quota; default the lowest region's).
     pub connects_per_second: Option<f64>,
+}
+
+/// The local target's data directory when none is given (`--data-dir`, `REAQTIONS_DATA_DIR`).
+pub const DEFAULT_DATA_DIR: &str = ".reaqtions";
+
+/// Which pipeline a command ran on, as the global flags name it: what a command printed for the user to run next
+/// needs to reach the same pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// The local target's data directory; `None` on AWS.
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) stack: String,
+}
+
+impl Place {
+    /// The local target, its deployment `stack` under `data_dir`.
+    pub fn local(data_dir: &Path, stack: &str) -> Place {
+        Place { data_dir: Some(data_dir.to_owned()), stack: stack.to_owned() }
+    }
+
+    /// The AWS target's stack `stack` (the region and credentials are the user's configuration, not flags).
+    pub fn aws(stack: &str) -> Place {
+        Place { data_dir: None, stack: stack.to_owned() }
+    }
+
+    /// Whether this is the local target.
+    pub fn is_local(&self) -> bool {
+        self.data_dir.is_some()
+    }
+
+    /// The flags that pick this pipeline: `--local` on the local target, then `--data-dir` and `--stack` where
+    /// they are not the defaults. `--local` is printed even when `REAQTIONS_LOCAL` chose the target: a printed
+    /// command is copied into other shells, scripts and reports where the variable is not set, and the flag costs
+    /// nothing where it is. The data directory and stack likewise, whether a flag or a variable named them.
+    pub fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if let Some(dir) = &self.data_dir {
+            flags.push("--local".to_owned());
+            if dir != Path::new(DEFAULT_DATA_DIR) {
+                flags.push(format!("--data-dir {}", shell_word(&dir.display().to_string())));
+            }
+        }
+        if self.stack != DEFAULT_STACK {
+            flags.push(format!("--stack {}", shell_word(&self.stack)));
+        }
+        flags
+    }
+
+    /// `reaqtions <verb>`, this pipeline's flags, then `args` (already quoted for a shell), as the user would
+    /// type it here: `place.command("logs", "--since 1h")` is `reaqtions logs --local --since 1h` locally.
+    pub fn command(&self, verb: &str, args: &str) -> String {
+        let mut words = vec!["reaqtions".to_owned(), verb.to_owned()];
+        words.extend(self.flags());
+        if !args.is_empty() {
+            words.push(args.to_owned());
+        }
+        words.join(" ")
+    }
+}
+
+/// `text` as one shell word: as it is when it holds only characters no shell treats specially, else in single
+/// quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// Which seams a command uses (the names it needs).
@@ -122,6 +195,11 @@ pub struct ObjectMeta {
 pub trait ObjectLake: Send + Sync {
     /// The bucket name, for messages.
     fn bucket(&self) -> &str;
+    /// Where the object `key` (or, for a prefix, the folder) is, as a message names it: `s3://bucket/key` in S3,
+    /// the file's path in a directory lake, which overrides this.
+    fn location(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket())
+    }
     /// Every object whose key starts with `prefix`, in key order.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>>;
 
@@ -164,4 +242,21 @@ pub trait LogSource {
 pub trait VitalSource {
     /// Each series over the window, one value per period, and the alarms firing now.
     fn vitals(&self, window: &crate::target::vitals::Window) -> Result<crate::target::vitals::Vitals>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_carries_the_flags_that_reach_its_pipeline() {
+        let default = Place::local(Path::new(DEFAULT_DATA_DIR), DEFAULT_STACK);
+        assert_eq!(default.command("logs", ""), "reaqtions logs --local");
+        assert_eq!(default.command("logs", "--since 1h"), "reaqtions logs --local --since 1h");
+        let other = Place::local(Path::new("/tmp/my lab"), "lab");
+        assert_eq!(other.command("reprocess", ""), "reaqtions reprocess --local --data-dir '/tmp/my lab' --stack lab");
+        assert_eq!(Place::aws(DEFAULT_STACK).command("reprocess", "--dry-run"), "reaqtions reprocess --dry-run");
+        assert_eq!(Place::aws("prod").command("logs", ""), "reaqtions logs --stack prod");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
 }

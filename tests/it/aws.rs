@@ -437,12 +437,24 @@ fn report_with_the_athena_engine_against_moto() {
         ("pm10_mean", "double"),
         ("pm10_max", "double"),
         ("aqi_max", "double"),
+        ("pm2_5_day_mean", "double"),
     ];
     let row = |s: &str| Some(s.to_owned());
     queue_athena_result(
         &env,
         &summary_columns,
-        &[vec![row("aq-0001"), row("3"), row("t1"), row("t3"), row("12.5"), row("20.0"), None, None, row("71.0")]],
+        &[vec![
+            row("aq-0001"),
+            row("3"),
+            row("t1"),
+            row("t3"),
+            row("12.5"),
+            row("20.0"),
+            None,
+            None,
+            row("71.0"),
+            row("20.0"),
+        ]],
     );
     let out = env.cmd(&["report", "--engine", "athena", "--summary", "--format", "json"]).output().unwrap();
     let summary: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -456,7 +468,7 @@ fn report_with_the_athena_engine_against_moto() {
     queue_athena_result(
         &env,
         &summary_columns,
-        &[vec![row("aq-0001"), row("1"), None, None, None, None, None, None, None]],
+        &[vec![row("aq-0001"), row("1"), None, None, None, None, None, None, None, None]],
     );
     let out = env.cmd(&["report", "--engine", "athena", "--summary", "--format", "json"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -292,6 +292,9 @@ fn health_on_the_local_target_counts_what_the_stream_did() {
     assert_eq!((code, run["verdict"].as_str()), (5, Some("degraded")), "failed records are a finding");
     assert_eq!(run["findings"][0]["metric"], "failed_records");
     assert_eq!(run["findings"][0]["value"].as_f64(), Some(failed as f64));
+    // The next commands are typed for the local target they were printed on.
+    let hint = run["findings"][0]["message"].as_str().unwrap();
+    assert!(hint.contains("`reaqtions logs --local") && hint.contains("`reaqtions reprocess --local"), "{hint}");
 }
 
 fn local_health(env: &Env) -> (i32, Value) {

@@ -313,3 +313,47 @@ fn the_html_report_renders_in_a_browser_one_series_per_device() {
 
     screenshot(env.dir.path(), &page, &out_dir().join("page.png"));
 }
+
+/// One rule for a device's category on the page and in `--summary` (the EPA category of its daily mean PM2.5, not
+/// of the `AQI` it reported), and failed-record counts that honour the report's window and devices.
+#[test]
+fn the_summary_and_the_page_agree_and_error_counts_follow_the_filters() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    let ago = |minutes: i64| (Utc::now() - chrono::Duration::minutes(minutes)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // aq-a reports AQI 30 (Good) while its PM2.5 averages 52.5 µg/m³ (Unhealthy for Sensitive Groups).
+    let lines = [
+        format!(r#"{{"device_id":"aq-a","TIME":"{}","PM2_5":100.0,"AQI":30}}"#, ago(120)),
+        format!(r#"{{"device_id":"aq-a","TIME":"{}","PM2_5":5.0,"AQI":21}}"#, ago(10)),
+        format!(r#"{{"device_id":"aq-b","TIME":"{}","PM2_5":4.0,"AQI":17}}"#, ago(10)),
+        // Refused: aq-a's in the last hour and three hours ago, aq-b's, and bytes that name no device.
+        format!(r#"{{"device_id":"aq-a","TIME":"{}","PM2_5":"x"}}"#, ago(5)),
+        format!(r#"{{"device_id":"aq-a","TIME":"{}","PM2_5":"x"}}"#, ago(180)),
+        format!(r#"{{"device_id":"aq-b","TIME":"{}","PM2_5":"x"}}"#, ago(5)),
+        "neither json nor a device".to_owned(),
+    ];
+    let spool = env.dir.path().join("spool.ndjson");
+    std::fs::write(&spool, lines.join("\n") + "\n").unwrap();
+    env.cmd(&["simulate", "--resend", spool.to_str().unwrap(), "--no-pack", "--quiet"]).output().unwrap();
+
+    let summary: Vec<Value> = serde_json::from_str(&env.ok(&["report", "--summary", "--format", "json"])).unwrap();
+    let a = summary.iter().find(|r| r["device_id"] == "aq-a").expect("aq-a's row");
+    assert_eq!((&a["AQI_max"], a["AQI_category"].as_str()), (&Value::from(30), Some("Unhealthy for Sensitive Groups")));
+    let html = report(&env, &env.dir.path().join("all.html"), &[]);
+    let row = html.split("<tr>").find(|r| r.starts_with("<td>aq-a</td>")).expect("aq-a's page row");
+    assert!(row.contains("52.5 → 143") && row.contains("Unhealthy for Sensitive Groups"), "{row}");
+
+    let stderr = |args: &[&str]| {
+        let out = env.cmd(&[&["report", "--format", "json"], args].concat()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let all = stderr(&[]);
+    assert!(all.contains("error records by device: (unattributed) 1, aq-a 2, aq-b 1"), "{all}");
+    let filtered = stderr(&["--since", "1h", "--device", "aq-a"]);
+    assert!(filtered.contains("error records by device: aq-a 1\n"), "the last hour's, aq-a's only: {filtered}");
+    let page = report(&env, &env.dir.path().join("aq-a.html"), &["--since", "1h", "--device", "aq-a"]);
+    let row = page.split("<tr>").find(|r| r.starts_with("<td>aq-a</td>")).expect("aq-a's page row");
+    assert!(row.split("</tr>").next().unwrap().ends_with("<td>1</td>"), "its failed records: {row}");
+    assert!(page.contains("1 more could not be matched to the devices or window asked for"), "the nameless record");
+}

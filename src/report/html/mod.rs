@@ -23,7 +23,6 @@ use crate::aqi;
 pub(crate) const MAX_POINTS: i64 = 120;
 /// The measures charted, in the original order (`USER_INPUT` is a button count, not a measure).
 pub(crate) const CHARTED: [&str; 11] = ["PM2_5", "PM01", "PM10", "NO2", "CO", "AQI", "eCO2", "TVOC", "P", "T", "RH"];
-const DAY_MINUTES: i64 = 24 * 60;
 
 /// Min, max, sum and count of the values in one bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,33 +73,6 @@ pub(crate) fn merged(series: &Series, factor: i64) -> Series {
     out
 }
 
-/// The last 24 hours of PM2.5 by minute (older minutes dropped as later readings come), for the 24-hour mean.
-#[derive(Debug, Default)]
-struct Day {
-    minutes: BTreeMap<i64, (f64, u64)>,
-}
-
-impl Day {
-    fn add(&mut self, t: DateTime<Utc>, v: f64) {
-        let minute = t.timestamp().div_euclid(60);
-        let e = self.minutes.entry(minute).or_insert((0.0, 0));
-        e.0 += v;
-        e.1 += 1;
-        let newest = *self.minutes.last_key_value().expect("just added").0;
-        while self.minutes.first_key_value().is_some_and(|(&m, _)| m <= newest - DAY_MINUTES) {
-            self.minutes.pop_first();
-        }
-    }
-
-    /// The mean over the 24 hours ending with the newest minute, and the minutes from the oldest reading in
-    /// them to the newest.
-    fn mean(&self) -> Option<(f64, i64)> {
-        let (sum, n) = self.minutes.values().fold((0.0, 0), |(s, n), (vs, vn)| (s + vs, n + vn));
-        let (first, last) = (self.minutes.first_key_value()?.0, self.minutes.last_key_value()?.0);
-        (n > 0).then(|| (sum / n as f64, last - first + 1))
-    }
-}
-
 /// What the summary table says of a device (or of the fleet).
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
@@ -110,7 +82,7 @@ pub(crate) struct Tally {
     pub(crate) first: Option<DateTime<Utc>>,
     pub(crate) last: Option<DateTime<Utc>>,
     pub(crate) pm25: Option<Agg>,
-    day: Day,
+    day: aqi::DailyMean,
 }
 
 impl Tally {
@@ -128,22 +100,10 @@ impl Tally {
         }
     }
 
-    /// The AQI of the 24-hour mean PM2.5 ending at the last reading (EPA's daily index is a 24-hour mean; with
-    /// less than a day of readings, the mean of what there is), with the hours it covers.
-    pub(crate) fn daily_aqi(&self) -> Option<DailyAqi> {
-        let (mean, minutes) = self.day.mean()?;
-        let index = aqi::pm25_aqi(mean);
-        Some(DailyAqi { mean, index, category: aqi::category(f64::from(index)), hours: minutes as f64 / 60.0 })
+    /// The AQI of the 24-hour mean PM2.5 ending at the last reading, by the one rule ([`aqi::DailyMean`]).
+    pub(crate) fn daily_aqi(&self) -> Option<aqi::DailyAqi> {
+        self.day.aqi()
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct DailyAqi {
-    pub(crate) mean: f64,
-    pub(crate) index: u32,
-    pub(crate) category: &'static str,
-    /// Hours of the last 24 with readings in them.
-    pub(crate) hours: f64,
 }
 
 /// What the page shows of one device: its row and its gathered series.

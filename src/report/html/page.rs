@@ -153,16 +153,23 @@ fn table(out: &mut dyn Write, page: &Page, ctx: &Context) -> Result<()> {
         date.map_or_else(|| "the first reading's date".to_owned(), |d| d.to_string())
     )?;
     match &ctx.errors {
-        Some(errors) if !errors.by_code.is_empty() => {
-            let codes: Vec<String> = errors.by_code.iter().map(|(c, n)| format!("{n} {}", escape(c))).collect();
-            let unattributed = errors.by_device.get(UNATTRIBUTED).copied().unwrap_or(0);
-            writeln!(
-                out,
-                "<p class=\"meta\">Failed records in the window: {}; {unattributed} could not be tied to a device.</p>",
-                codes.join(", ")
-            )?;
+        Some(errors) => {
+            let counted = if errors.by_code.is_empty() {
+                "No failed records in the window.".to_owned()
+            } else {
+                let codes: Vec<String> = errors.by_code.iter().map(|(c, n)| format!("{n} {}", escape(c))).collect();
+                let unattributed = errors.by_device.get(UNATTRIBUTED).copied().unwrap_or(0);
+                format!(
+                    "Failed records in the window: {}; {unattributed} could not be tied to a device.",
+                    codes.join(", ")
+                )
+            };
+            let undecided = match errors.undecided {
+                0 => String::new(),
+                n => format!(" {n} more could not be matched to the devices or window asked for, and are not counted."),
+            };
+            writeln!(out, "<p class=\"meta\">{counted}{undecided}</p>")?;
         }
-        Some(_) => writeln!(out, "<p class=\"meta\">No failed records in the window.</p>")?,
         None => writeln!(out, "<p class=\"meta\">Failed records were not counted for this source.</p>")?,
     }
     writeln!(out, "</section>")?;
