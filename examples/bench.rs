@@ -75,7 +75,7 @@ fn target_of(input: SettingsInput) -> (tempfile::TempDir, LocalTarget, reaqtions
     let dir = tempfile::tempdir().expect("temp dir");
     let target = LocalTarget::new(dir.path());
     let settings = PipelineSettings::resolve(input).expect("defaults");
-    let (_, deployment) = target.deploy(&settings).expect("deploy");
+    let deployment = target.deploy(&settings).expect("deploy").deployment;
     (dir, target, deployment)
 }
 

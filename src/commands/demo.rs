@@ -39,14 +39,26 @@ pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, place: Place, quiet: boo
     plan.validate()?;
     let input = SettingsInput { stack: place.stack.map(str::to_owned), ..SettingsInput::default() }
         .with_file(args.config.as_deref())?;
+    // The settings file may name the stack when --stack does not: the demo runs on that stack's deployment.
+    let local = &local.with_stack(input.stack.as_deref().unwrap_or(DEFAULT_STACK))?;
     let settings = crate::layout::resolve_keeping(input, local.load()?.as_ref().map(|d| &d.settings))?;
+    local.check_apart(&settings)?;
     crate::layout::claim(&local.lake(&settings.bucket), &settings)?;
-    let (_, deployment) = local.deploy(&settings)?;
+    let recorded = local.deploy(&settings)?;
+    let deployment = recorded.deployment;
     let say = |line: String| {
         if !quiet {
             crate::say!("{line}");
         }
     };
+    if let Some(old) = recorded.moved_from {
+        say(format!(
+            "moved the record of local pipeline {} from {} to {}",
+            settings.stack,
+            old.display(),
+            local.record_path().display()
+        ));
+    }
     say(format!(
         "1/3 deployed local pipeline {} under {} (readings filed by {})",
         deployment.settings.stack,
@@ -105,7 +117,7 @@ pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, place: Place, quiet: boo
         }
     }
     if !quiet {
-        next_commands(&place, verification.malformed_in_error);
+        next_commands(place.data_dir, &deployment.settings.stack, verification.malformed_in_error);
     }
     Ok(exit)
 }
@@ -203,13 +215,14 @@ fn device_table(devices: &[Row]) -> String {
     out
 }
 
-/// The commands to go on with, as typed for this data directory and stack.
-fn next_commands(place: &Place, malformed: usize) {
+/// The commands to go on with, as typed for this data directory and stack (named even when it came from the
+/// settings file, which the other verbs do not read).
+fn next_commands(data_dir: &Path, stack: &str, malformed: usize) {
     let mut global = String::from("--local");
-    if place.data_dir != Path::new(".reaqtions") {
-        global.push_str(&format!(" --data-dir {}", place.data_dir.display()));
+    if data_dir != Path::new(".reaqtions") {
+        global.push_str(&format!(" --data-dir {}", data_dir.display()));
     }
-    if let Some(stack) = place.stack.filter(|s| *s != DEFAULT_STACK) {
+    if stack != DEFAULT_STACK {
         global.push_str(&format!(" --stack {stack}"));
     }
     let lines = [

@@ -128,7 +128,8 @@ pub fn run(mut cli: Cli) -> Result<Exit> {
     // Decided before any AWS configuration is built: the verbs that exist only on one machine run there.
     let local = cli.local || matches!(cli.command, Command::Demo(_) | Command::Broker(_));
     let target = if local {
-        Target::Local(LocalTarget::new(&cli.data_dir))
+        // `--stack` picks the deployment on this target too: each stack has its own record in the data directory.
+        Target::Local(LocalTarget::of_stack(&cli.data_dir, cli.stack.as_deref().unwrap_or(DEFAULT_STACK))?)
     } else {
         let stack = cli.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
         let aws = Aws::connect(&cli.aws).map_err(|e| with_local_hint(e, &cli.data_dir))?;
@@ -146,10 +147,11 @@ pub fn run(mut cli: Cli) -> Result<Exit> {
     }
 }
 
-/// An AWS verb that found no region or no credentials, where a local deployment exists: say `--local`.
+/// An AWS verb that found no region or no credentials, where a local deployment (of any stack) exists: say
+/// `--local`.
 fn with_local_hint(error: anyhow::Error, data_dir: &std::path::Path) -> anyhow::Error {
-    match LocalTarget::new(data_dir).load() {
-        Ok(Some(_)) => error.context(format!(
+    match LocalTarget::new(data_dir).stacks() {
+        Ok(stacks) if !stacks.is_empty() => error.context(format!(
             "on AWS (a local deployment exists under {}: add --local to run on it)",
             data_dir.display()
         )),

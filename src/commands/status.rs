@@ -246,8 +246,14 @@ struct LocalDetails {
 
 pub(crate) fn run_local(target: &LocalTarget, args: &StatusArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
-        crate::say!("no local deployment in {} (run `reaqtions deploy --local`)", target.root().display());
-        let status = serde_json::json!({"status": "not deployed", "target": "local"});
+        crate::say!("{}", target.not_deployed(true));
+        // Which stacks there are instead, for scripts as for people.
+        let status = serde_json::json!({
+            "status": "not deployed",
+            "target": "local",
+            "stack": target.stack(),
+            "deployed_stacks": target.stacks()?,
+        });
         print(args.shape.format, "local pipeline", &status)?;
         return Ok(Exit::Ok);
     };

@@ -29,7 +29,7 @@ fn go_ahead(args: &TeardownArgs, what: &str) -> Result<bool> {
 
 pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
-        crate::say!("nothing to remove: no local deployment in {}", target.root().display());
+        crate::say!("nothing to remove: {}", target.not_deployed(false));
         return Ok(Exit::Ok);
     };
     let bucket = &deployment.settings.bucket;
@@ -43,7 +43,10 @@ pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exi
     }
     target.teardown(args.delete_data)?;
     if args.delete_data {
-        line(&format!("removed local pipeline {}; deleted bucket {bucket} and the logs", deployment.settings.stack))?;
+        line(&format!(
+            "removed local pipeline {}; deleted bucket {bucket} and its log group {}",
+            deployment.settings.stack, deployment.settings.log_group
+        ))?;
     } else {
         line(&format!(
             "removed local pipeline {}; kept bucket {bucket} at {}",

@@ -1,7 +1,8 @@
 //! The local stream's per-minute counters, what CloudWatch is to the deployed one: each running stream (in
-//! `simulate`, `broker` or `demo`) appends one JSON line per minute it was busy to `<data-dir>/metrics.jsonl`,
-//! while it runs and when it stops. Each line is written with one `write` on a file opened for appending, so
-//! two processes writing at once interleave whole lines; `health --local` sums the lines of each minute.
+//! `simulate`, `broker` or `demo`) appends one JSON line per minute it was busy to its stack's `metrics.jsonl`
+//! (`<data-dir>/stacks/<stack>/`), while it runs and when it stops. Each line is written with one `write` on a
+//! file opened for appending, so two processes writing at once interleave whole lines; `health --local` sums the
+//! lines of each minute.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

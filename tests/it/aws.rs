@@ -212,7 +212,7 @@ fn deploy_builds_the_lambda_into_cargo_target_dir() {
         cmd.env(k, v);
     }
     let out = cmd
-        .args(["deploy", "--dry-run", "--format", "json"])
+        .args(["deploy", "--no-smoke", "--format", "json"])
         .env("CARGO_TARGET_DIR", &target)
         // A test never installs or updates a toolchain.
         .env("RUSTUP_AUTO_INSTALL", "0")

@@ -16,7 +16,7 @@ fn deploy_creates_then_is_up_to_date_then_updates() {
     assert_eq!(updated["buffering"], serde_json::json!({"size_mib": 100, "interval_seconds": 60}));
     assert_eq!(updated["processor_buffering"], serde_json::json!({"size_mb": 1.0, "interval_seconds": 5}));
     let dry = env.cmd(&["deploy", "--stack", "lab", "--dry-run"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&dry.stderr).contains("would update"));
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("would create"), "another stack is another deployment");
     assert_eq!(env.json(&["status", "--format", "json"])["stack"], "reaqtions", "dry run changed nothing");
 }
 

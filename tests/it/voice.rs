@@ -112,7 +112,7 @@ fn demo_takes_the_stack_and_the_settings_file() {
     std::fs::write(&config, "buffer_interval_seconds: 120\n").unwrap();
     let args = ["--stack", "lab", "demo", "--devices", "2", "--duration", "1s", "--config", config.to_str().unwrap()];
     env.ok(&args);
-    let status = env.json(&["status", "--format", "json"]);
+    let status = env.json(&["--stack", "lab", "status", "--format", "json"]);
     assert_eq!(status["stack"], "lab", "{status}");
     assert_eq!(status["settings"]["buffer_interval_seconds"], 120, "{status}");
     // With AWS configured and no --local, demo still runs on this machine: it exists only there.

@@ -1,15 +1,20 @@
-//! `deploy` on AWS, in the order that keeps a first deploy right and every failure recoverable: settings, Firehose's
-//! rules and the zip checked before any AWS call; the caller's permissions checked before anything is created; the
-//! deployed layout read from the stack and its stream, and kept; the raw bucket decided from what exists now, and
-//! its prefix claimed for the layout (an existing bucket before any change, a new one once the stack made it); the
+//! `deploy` on AWS, in the order that keeps a first deploy right, every failure recoverable and every quick
+//! failure quick: settings, Firehose's rules, a given zip (read, its architecture checked) and the checkout to
+//! build from when none was given, all before any AWS call; the region and credentials (STS), then the caller's
+//! permissions, checked before anything is built or created; the deployed layout read from the stack and its
+//! stream, and kept; both buckets' names checked, and the raw bucket's use decided from what exists now; a dry run
+//! stops there and builds nothing (it names the checkout it would build from); the Lambda built when no zip was
+//! given (after every read-only check, before the first change) and its architecture checked; the raw bucket's
+//! prefix claimed for the layout (an existing bucket before any change, a new one once the stack made it); the
 //! artifacts stack, the zip (checksummed), the pipeline stack; old zips pruned; the function smoke-tested.
 
 use std::cell::Cell;
 
 use anyhow::{Context as _, Result, bail};
+use reaqtions_lambda::package::LambdaZip;
 use serde::Serialize;
 
-use super::build::lambda_zip;
+use super::build::{Checkout, LambdaSource, lambda_source};
 use super::{BucketNamer, resolve_settings};
 use crate::aws::cloudformation::{StackChange, StackSpec, deploy_stack, describe, output};
 use crate::aws::firehose::stream_facts;
@@ -28,6 +33,9 @@ use crate::commands::{Exit, Named};
 use crate::output::print;
 use crate::progress::Progress;
 use crate::settings::{DEFAULT_STACK, Partitioning, PipelineSettings, STAND_IN_ACCOUNT, SettingsInput, default_bucket};
+
+/// What a dry run that would build shows for the zip's key and transform, which only the build can tell.
+const KNOWN_AFTER_THE_BUILD: &str = "<known after the build>";
 
 /// Zips kept in the artifacts bucket besides the deployed one (to roll back to by hand).
 const KEEP_ZIPS: usize = 2;
@@ -69,6 +77,11 @@ fn said(change: StackChange) -> &'static str {
     }
 }
 
+/// A zip as the progress lines name it.
+fn zip_said(zip: &LambdaZip) -> String {
+    format!("{} bytes, {}, sha256 {}", zip.bytes.len(), zip.architecture.unwrap_or("?"), zip.sha256)
+}
+
 fn bucket_said(plan: RawBucket) -> &'static str {
     match plan {
         RawBucket::OwnedByStack => "managed by the stack",
@@ -88,32 +101,21 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         default_bucket(stack, STAND_IN_ACCOUNT, &region)
     };
     let mut given = checked_before_aws(args, stack.clone(), &namer, &region)?;
-    let zip = lambda_zip(args.lambda_zip.as_deref(), &given.architecture)?;
-    let architecture = zip.architecture.context(
-        "the zip's bootstrap is not a Linux x86_64 or arm64 executable (build it for provided.al2023: see README)",
-    )?;
-    if architecture != given.architecture {
-        return Err(crate::invalid!(
-            "the zip's bootstrap is built for {architecture}, but the architecture setting is {} (pass --architecture \
-             {architecture}, or a zip built for {})",
-            given.architecture,
-            given.architecture
-        ));
-    }
+    // A given zip is read and checked now; a build waits until AWS has answered (it takes tens of seconds).
+    let source = lambda_source(args.lambda_zip.as_deref(), &given.architecture)?;
 
     let identity = aws.identity()?;
     if defaulted.get() {
         given.bucket = default_bucket(&given.stack, &identity.account, &identity.region)?;
     }
     let owner = Some(identity.account.as_str());
-    progress.say(&format!(
-        "deploying {} to account {} in {} (Lambda zip {} bytes, {architecture}, sha256 {})",
-        given.stack,
-        identity.account,
-        identity.region,
-        zip.bytes.len(),
-        zip.sha256
-    ));
+    let code = match &source {
+        LambdaSource::Given(zip) => format!("the given Lambda zip, {}", zip_said(zip)),
+        LambdaSource::Build(checkout) => {
+            format!("the Lambda to build for {} from {}", checkout.architecture, checkout.root.display())
+        }
+    };
+    progress.say(&format!("deploying {} to account {} in {} ({code})", given.stack, identity.account, identity.region));
     // The names the permissions are checked for (stack, bucket) do not depend on the layout.
     let permission_check = if args.no_preflight {
         "skipped (--no-preflight)".to_owned()
@@ -140,11 +142,18 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
         template: ARTIFACTS_TEMPLATE.to_owned(),
         parameters: vec![("BucketName".to_owned(), artifacts_name)],
     };
-    let code_key = zip.artifact_key();
     let lake = S3Lake::new(s3.clone(), &settings.bucket, Some(identity.account.clone()), aws.handle());
-    if args.dry_run {
-        return dry_run(aws, &settings, &artifacts, &zip, bucket_plan, &lake, args);
-    }
+    let zip = match source {
+        _ if args.dry_run => return dry_run(aws, &settings, &artifacts, &source, bucket_plan, &lake, args),
+        LambdaSource::Given(zip) => zip,
+        // Built after every read-only check and before the first change: a failed build leaves AWS as it was.
+        LambdaSource::Build(checkout) => {
+            let zip = checkout.build()?;
+            progress.say(&format!("built the Lambda: {}", zip_said(&zip)));
+            zip
+        }
+    };
+    let code_key = zip.artifact_key();
     // One prefix never holds both layouts: a bucket that exists is claimed before anything changes.
     if bucket_plan != RawBucket::Create {
         crate::layout::claim(&lake, &settings)?;
@@ -356,18 +365,21 @@ fn report_reused_bucket(aws: &Aws, bucket: &str, owner: Option<&str>, progress: 
     }
 }
 
-/// What deploy would do, without changing anything.
+/// What deploy would do, without changing anything and without building: with no zip given, the checkout it
+/// would build from stands where the zip's key and transform would be.
 fn dry_run(
     aws: &Aws,
     settings: &PipelineSettings,
     artifacts: &StackSpec,
-    zip: &reaqtions_lambda::package::LambdaZip,
+    source: &LambdaSource,
     bucket_plan: RawBucket,
     lake: &S3Lake,
     args: &DeployArgs,
 ) -> Result<Exit> {
-    let code_key = &zip.artifact_key();
-    let transform_id = zip.transform_id.as_deref();
+    let (code_key, transform_id, would_build) = match source {
+        LambdaSource::Given(zip) => (Some(zip.artifact_key()), zip.transform_id.as_deref(), None),
+        LambdaSource::Build(checkout) => (None, Some(KNOWN_AFTER_THE_BUILD), Some(checkout)),
+    };
     let cfn = aws.cloudformation();
     let state = |name: &str| -> Result<String> {
         Ok(match aws.block_on(describe(&cfn, name))? {
@@ -379,13 +391,16 @@ fn dry_run(
         })
     };
     #[derive(Serialize)]
-    struct Plan {
+    struct Plan<'a> {
         artifacts_stack: String,
         pipeline_stack: String,
         raw_bucket: String,
         /// What the bucket's prefix already holds, and whether deploy would file this layout there.
         lake_layout: String,
-        code_key: String,
+        /// The zip's S3 key; null when it would be built (its key is its checksum).
+        code_key: Option<String>,
+        /// The checkout and architecture the Lambda would be built from; null when a zip was given.
+        would_build: Option<&'a Checkout>,
         parameters: Vec<(String, String)>,
     }
     let root = crate::settings::prefix_root(&settings.prefix);
@@ -406,17 +421,21 @@ fn dry_run(
         pipeline_stack: format!("{}: {}", settings.stack, state(&settings.stack)?),
         raw_bucket: format!("{}: {}", settings.bucket, bucket_said(bucket_plan)),
         lake_layout,
-        code_key: code_key.to_owned(),
         parameters: pipeline_parameters(
             settings,
             "<artifacts bucket>",
-            code_key,
+            code_key.as_deref().unwrap_or(KNOWN_AFTER_THE_BUILD),
             bucket_plan,
             &aws.region(),
             transform_id,
         )?,
+        code_key,
+        would_build,
     };
-    crate::say!("dry run: nothing was changed");
+    match would_build {
+        Some(checkout) => crate::say!("dry run: nothing was changed; {} (no --lambda-zip given)", checkout.plan()),
+        None => crate::say!("dry run: nothing was changed"),
+    }
     print(args.shape.format, "plan", &plan)?;
     Ok(Exit::Ok)
 }

@@ -4,14 +4,16 @@
 pub(crate) mod aws;
 mod build;
 
+use std::path::Path;
+
 use anyhow::Result;
 use serde::Serialize;
 
 use super::{Exit, Named};
 use crate::cli::DeployArgs;
-use crate::local::{DeployChange, Deployment, LocalTarget};
+use crate::local::{DeployChange, Deployment, LocalTarget, Recorded};
 use crate::output::print;
-use crate::settings::{PipelineSettings, SettingsInput};
+use crate::settings::{DEFAULT_CONFIG, DEFAULT_STACK, PipelineSettings, SettingsInput};
 
 /// Names the raw bucket for a stack when none was given.
 pub(crate) type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
@@ -67,21 +69,51 @@ pub(crate) fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str
     }
 }
 
+/// The stack a deploy is for, as [`resolve_settings`] will settle it: `--stack`, else the settings file's
+/// `stack`, else the default. Read first so that the local target finds that stack's record.
+fn stack_named(stack: Option<String>, config: Option<&Path>) -> Result<String> {
+    let default_file = Path::new(DEFAULT_CONFIG);
+    let file = config.or_else(|| default_file.exists().then_some(default_file));
+    let named = match (stack, file) {
+        (Some(stack), _) => Some(stack),
+        (None, Some(path)) => SettingsInput::load(path)?.stack,
+        (None, None) => None,
+    };
+    Ok(named.unwrap_or_else(|| DEFAULT_STACK.to_owned()))
+}
+
 pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+    let target = &target.with_stack(&stack_named(stack.clone(), args.config.as_deref())?)?;
     let deployed = target.load()?;
     let settings = resolve_settings(args, stack, None, deployed.as_ref().map(|d| &d.settings))?;
+    target.check_apart(&settings)?;
     if args.dry_run {
+        let deployed_here = deployed.is_some();
         let plan = match deployed {
             None => "create",
             Some(d) if d.settings == settings => "no change",
             Some(_) => "update",
         };
-        crate::say!("dry run: the local deployment would {plan}; nothing was changed");
+        // A record still in the old layout would move into the stack's folder.
+        let moved = if deployed_here && !target.record_path().exists() {
+            format!(" (its record moving to {})", target.record_path().display())
+        } else {
+            String::new()
+        };
+        crate::say!("dry run: local pipeline {} would {plan}{moved}; nothing was changed", settings.stack);
         print(args.shape.format, "planned settings", &settings)?;
         return Ok(Exit::Ok);
     }
     crate::layout::claim(&target.lake(&settings.bucket), &settings)?;
-    let (change, deployment) = target.deploy(&settings)?;
+    let Recorded { change, deployment, moved_from } = target.deploy(&settings)?;
+    if let Some(old) = moved_from {
+        crate::say!(
+            "moved the record of local pipeline {} from {} to {}",
+            settings.stack,
+            old.display(),
+            target.record_path().display()
+        );
+    }
     let said = match change {
         DeployChange::Created => "created",
         DeployChange::Updated => "updated",
