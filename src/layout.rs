@@ -63,20 +63,19 @@ fn describe(layout: Partitioning) -> &'static str {
 pub(crate) fn found(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Result<Option<(Partitioning, bool)>> {
     let key = marker_key(settings);
     let root = crate::settings::prefix_root(&settings.prefix);
-    let listed =
-        |prefix: &str| lake.list(prefix).with_context(|| format!("cannot list s3://{}/{prefix}", lake.bucket()));
+    let listed = |prefix: &str| lake.list(prefix).with_context(|| format!("cannot list {}", lake.location(prefix)));
     if listed(&key)?.iter().any(|o| o.key == key) {
         let text = lake.get(&key)?;
         let text = String::from_utf8_lossy(&text);
         return text.trim().parse().map(|layout| Some((layout, true))).map_err(|e| {
             crate::invalid!(
-                "s3://{}/{key} says the layout is {:?}, which is neither event nor arrival: {e}",
-                lake.bucket(),
+                "{} says the layout is {:?}, which is neither event nor arrival: {e}",
+                lake.location(&key),
                 text.trim()
             )
         });
     }
-    let holds = lake.holds_any(root).with_context(|| format!("cannot list s3://{}/{root}", lake.bucket()))?;
+    let holds = lake.holds_any(root).with_context(|| format!("cannot list {}", lake.location(root)))?;
     Ok(holds.then_some((Partitioning::Arrival, false)))
 }
 
@@ -88,10 +87,10 @@ pub(crate) fn claim(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Resul
         Some((layout, true)) if layout == settings.partitioning => Ok(()),
         Some((layout, false)) if layout == settings.partitioning => mark(lake, settings),
         Some((layout, _)) => Err(crate::invalid!(
-            "s3://{}/{root} already holds readings filed by {} (partitioning: {}): one prefix never holds both \
+            "{} already holds readings filed by {} (partitioning: {}): one prefix never holds both \
              layouts, as readers would take one hour's folder for the other's. Pass --partitioning {} to keep it, \
              or give this pipeline its own --prefix or --bucket",
-            lake.bucket(),
+            lake.location(root),
             describe(layout),
             layout.name(),
             layout.name(),
@@ -103,7 +102,7 @@ pub(crate) fn claim(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Resul
 fn mark(lake: &dyn ObjectLake, settings: &PipelineSettings) -> Result<()> {
     let key = marker_key(settings);
     lake.put(&key, settings.partitioning.name().as_bytes())
-        .with_context(|| format!("cannot record the lake's layout in s3://{}/{key}", lake.bucket()))
+        .with_context(|| format!("cannot record the lake's layout in {}", lake.location(&key)))
 }
 
 /// The settings of a lake named without its deployment (`--bucket`, no stack read), with the layout the lake

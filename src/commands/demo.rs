@@ -218,25 +218,19 @@ fn device_table(devices: &[Row]) -> String {
 /// The commands to go on with, as typed for this data directory and stack (named even when it came from the
 /// settings file, which the other verbs do not read).
 fn next_commands(data_dir: &Path, stack: &str, malformed: usize) {
-    let mut global = String::from("--local");
-    if data_dir != Path::new(".reaqtions") {
-        global.push_str(&format!(" --data-dir {}", data_dir.display()));
-    }
-    if stack != DEFAULT_STACK {
-        global.push_str(&format!(" --stack {stack}"));
-    }
+    let place = crate::target::Place::local(data_dir, stack);
     let lines = [
-        (format!("reaqtions report {global} --format html --output readings.html"), "the page of charts".to_owned()),
+        (place.command("report", "--format html --output readings.html"), "the page of charts".to_owned()),
         (
-            format!("reaqtions health {global}"),
+            place.command("health", ""),
             if malformed > 0 {
                 format!("says degraded now: the {malformed} malformed readings are failed records, sent on purpose")
             } else {
                 "the pipeline's vital signs and a verdict".to_owned()
             },
         ),
-        (format!("reaqtions logs {global} --filter \"record failed\""), "why each was refused".to_owned()),
-        (format!("reaqtions teardown {global}"), "remove it all (asks first)".to_owned()),
+        (place.command("logs", "--filter \"record failed\""), "why each was refused".to_owned()),
+        (place.command("teardown", ""), "remove it all (asks first)".to_owned()),
     ];
     crate::say!("next, on this machine:");
     for (command, why) in lines {

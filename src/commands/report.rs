@@ -123,7 +123,7 @@ pub(crate) fn write_report(
     // Failed records first: an HTML page shows them by device.
     let errors = error_counts(lake, settings, query, request.concurrency)?;
     let context = Context {
-        source: format!("s3://{} (read by this process)", lake.bucket()),
+        source: format!("{} (read by this process)", lake.location("")),
         since: query.since,
         until: query.until,
         errors: Some(errors.clone()),
@@ -156,7 +156,7 @@ pub(crate) fn write_report(
     progress.finish();
     let (rows, objects) =
         (crate::output::count(stats.rows, "row"), crate::output::count(stats.objects as u64, "object"));
-    crate::say!("report: {rows} from {objects} in s3://{}", lake.bucket());
+    crate::say!("report: {rows} from {objects} in {}", lake.location(""));
     copies_said(stats.copies);
     crate::report::lateness_said(query, &prefix, stats.newest_arrival);
     if errors.by_code.is_empty() {
@@ -166,6 +166,13 @@ pub(crate) fn write_report(
         crate::say!("report: error records under the error prefix: {}", listed.join(", "));
         let listed: Vec<String> = errors.by_device.iter().map(|(device, n)| format!("{device} {n}")).collect();
         crate::say!("report: error records by device: {}", listed.join(", "));
+    }
+    if errors.undecided > 0 {
+        crate::say!(
+            "report: {} more error records could not be matched to the devices or window asked for (they name no \
+             device, or no time), and are not counted",
+            errors.undecided
+        );
     }
     for problem in &stats.problems {
         crate::warning!("report: {problem}");

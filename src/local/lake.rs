@@ -91,6 +91,11 @@ impl ObjectLake for DirLake {
         &self.bucket
     }
 
+    /// The file (or folder) under the lake's directory: what a person opens on this machine.
+    fn location(&self, key: &str) -> String {
+        self.root.join(key).display().to_string()
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         // Start at the deepest directory the prefix names.
         let start = match prefix.rfind('/') {
@@ -105,7 +110,7 @@ impl ObjectLake for DirLake {
 
     fn get(&self, key: &str) -> Result<Vec<u8>> {
         let path = self.path_of(key)?;
-        fs::read(&path).with_context(|| format!("cannot read object s3://{}/{key} ({})", self.bucket, path.display()))
+        fs::read(&path).with_context(|| format!("cannot read object {}", path.display()))
     }
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
@@ -114,8 +119,7 @@ impl ObjectLake for DirLake {
 
     fn delete(&self, key: &str) -> Result<()> {
         let path = self.path_of(key)?;
-        fs::remove_file(&path)
-            .with_context(|| format!("cannot delete object s3://{}/{key} ({})", self.bucket, path.display()))
+        fs::remove_file(&path).with_context(|| format!("cannot delete object {}", path.display()))
     }
 }
 
@@ -136,7 +140,9 @@ mod tests {
         assert_eq!(lake.list("").unwrap().len(), 3);
         assert_eq!(lake.list("nothing/").unwrap(), []);
         assert_eq!(lake.get("error/x").unwrap(), b"3");
-        assert!(lake.get("error/missing").unwrap_err().to_string().contains("s3://bucket/error/missing"));
+        let missing = lake.get("error/missing").unwrap_err().to_string();
+        assert!(missing.contains(&lake.root().join("error/missing").display().to_string()), "{missing}");
+        assert_eq!(lake.location("error/x"), lake.root().join("error/x").display().to_string());
         assert!(lake.put("../escape", b"").is_err());
         assert!(!dir.path().join("bucket/.tmp").read_dir().unwrap().any(|_| true), "no temp file left");
     }
