@@ -21,21 +21,29 @@ pub(crate) fn is_invalid(error: &anyhow::Error) -> bool {
     error.chain().any(|e| e.is::<Invalid>())
 }
 
-/// What a service's failure was, decided from its code and status.
+/// What a service's failure was, decided by `aws::error::kind_of` from its code and status (and, for
+/// CloudFormation's `ValidationError` alone, its message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// The caller's policy does not allow the call.
     Denied,
     /// The resource does not exist.
     NotFound,
+    /// The resource's state forbids the call: it exists already, or is still in use (a 409).
+    Conflict,
     /// The service asked to slow down.
     Throttled,
     /// No credentials, or the ones given were refused or expired.
     Credentials,
     /// Nothing answered at the endpoint in time.
     Unreachable,
+    /// The service answered that it failed on its side (a 5xx, `InternalFailure`, `ServiceUnavailable`): a
+    /// later attempt may succeed.
+    ServiceFault,
     /// The endpoint does not implement the call (an emulator).
     Unsupported,
+    /// The request would change nothing (CloudFormation's "No updates are to be performed"): the goal is met.
+    NoChange,
     /// Any other refusal or failure.
     Failed,
 }
@@ -129,8 +137,17 @@ mod tests {
                 .context("status")
         };
         assert_eq!(exit_code(&failed(Kind::Credentials)), 6);
-        for kind in [Kind::Denied, Kind::NotFound, Kind::Throttled, Kind::Unreachable, Kind::Unsupported, Kind::Failed]
-        {
+        for kind in [
+            Kind::Denied,
+            Kind::NotFound,
+            Kind::Conflict,
+            Kind::Throttled,
+            Kind::Unreachable,
+            Kind::ServiceFault,
+            Kind::Unsupported,
+            Kind::NoChange,
+            Kind::Failed,
+        ] {
             assert_eq!(exit_code(&failed(kind)), 1, "{kind:?}");
         }
         assert_eq!(exit_code(&crate::invalid!("--bucket x is too short")), 2);

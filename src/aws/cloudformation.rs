@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::client::Waiters as _;
-use aws_sdk_cloudformation::error::SdkError;
 use aws_sdk_cloudformation::types::{Capability, Parameter, ResourceStatus, Stack, StackEvent, StackStatus, Tag};
 use aws_smithy_types::date_time::DateTime as SmithyTime;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::Kind;
 
 /// The longest a stack operation is waited for.
 const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
@@ -37,21 +37,12 @@ pub(crate) enum StackChange {
     UpToDate,
 }
 
-/// CloudFormation answers a missing stack with a ValidationError "Stack with id X does not exist".
-pub(crate) fn is_missing_stack<E: ProvideErrorMetadata>(e: &E) -> bool {
-    e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("does not exist"))
-}
-
-/// UpdateStack's answer when nothing changed.
-pub(crate) fn is_no_update<E: ProvideErrorMetadata>(e: &E) -> bool {
-    e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("No updates are to be performed"))
-}
-
 /// The stack, or `None` when it does not exist (or is deleted).
 pub(crate) async fn describe(client: &Client, name: &str) -> Result<Option<Stack>> {
     match client.describe_stacks().stack_name(name).send().await {
         Ok(out) => Ok(out.stacks().first().filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete)).cloned()),
-        Err(SdkError::ServiceError(e)) if is_missing_stack(e.err()) => Ok(None),
+        // CloudFormation answers a missing stack with a ValidationError "Stack with id X does not exist".
+        Err(e) if super::error::judge(&e) == Kind::NotFound => Ok(None),
         Err(e) => Err(super::fail(format!("cannot describe stack {name}"))(e)),
     }
 }
@@ -75,7 +66,8 @@ async fn started(client: &Client, name: &str) -> SmithyTime {
 }
 
 /// Firehose (and other services) check a new role at once and do not retry, while IAM takes seconds to make
-/// a new role usable everywhere: say so, and that deploying again completes the pipeline.
+/// a new role usable everywhere: say so, and that deploying again completes the pipeline. A stack event's reason
+/// carries no error code, so this reads its words: the one reading of AWS text outside `aws::error::kind_of`.
 pub(crate) fn with_hint(reason: String) -> String {
     let lower = reason.to_ascii_lowercase();
     if lower.contains("assume role") || lower.contains("sts:assumerole") || lower.contains("cannot be assumed") {
@@ -274,7 +266,8 @@ pub(crate) async fn deploy_stack(
                     .await;
                 match update {
                     Ok(_) => {}
-                    Err(SdkError::ServiceError(e)) if is_no_update(e.err()) => return Ok(StackChange::UpToDate),
+                    // UpdateStack's answer when nothing would change.
+                    Err(e) if super::error::judge(&e) == Kind::NoChange => return Ok(StackChange::UpToDate),
                     Err(e) => return Err(super::fail(format!("cannot update stack {name}"))(e)),
                 }
                 let since = started(client, name).await;

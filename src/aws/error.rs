@@ -1,7 +1,10 @@
-//! What an AWS call's failure means: its kind (denied, not found, throttled, …, decided from the service's code
-//! and HTTP status, never from message text) as a typed [`ServiceError`], and its message in one line naming the
-//! service, the refusal and what to do about it. A refusal of the credentials themselves (expired, not accepted,
-//! an account not opted in) is judged by its code before any denial: services answer most of them with 403.
+//! What an AWS call's failure means: its kind (denied, not found, throttled, …) as a typed [`ServiceError`], and
+//! its message in one line naming the service, the refusal and what to do about it. [`kind_of`] is the one reader
+//! of a service's answer, by its code and HTTP status; it reads the message only for CloudFormation's
+//! `ValidationError`, the one code that means both "no such stack" and "nothing to update". (Stack events' reasons,
+//! which carry no code, are read by `cloudformation::with_hint`.) A refusal of the credentials themselves
+//! (expired, not accepted, an account not opted in) is judged by its code before any denial: services answer
+//! most of them with 403.
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::SdkError;
@@ -53,13 +56,13 @@ where
                 },
                 str::to_owned,
             );
-            if let Some(refused) = refusal::<E>(&code, status) {
+            if let Some(refused) = refusal::<E>(err.code().unwrap_or(""), status) {
                 return format!("{code}: {text} ({})", refused.advice(service_of::<E>()));
             }
-            if is_denial(&code, status) {
-                return format!("{code}: {text} ({})", denial_advice(&iam_action::<E>()));
+            match kind_of(err.code().unwrap_or(""), status, service_of::<E>(), err.message().unwrap_or("")) {
+                Kind::Denied => format!("{code}: {text} ({})", denial_advice(&iam_action::<E>())),
+                kind => format!("{code}: {text}{}", next_step(kind)),
             }
-            format!("{code}: {text}{}", next_step(&code))
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
             let endpoint = ENDPOINT.get().map_or("its endpoint", String::as_str);
@@ -70,7 +73,7 @@ where
             let endpoint = ENDPOINT.get().map_or("its endpoint", String::as_str);
             format!("cannot connect to {} at {endpoint} (no answer in time)", service_of::<E>())
         }
-        SdkError::DispatchFailure(failure) if failure.is_other() && chain(e).contains("credential") => format!(
+        SdkError::DispatchFailure(failure) if failure.is_other() && is_credentials_failure(e) => format!(
             "no usable AWS credentials ({}). Configure them with `aws configure`, --profile/AWS_PROFILE, or \
              AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
             last_cause(e)
@@ -102,45 +105,87 @@ where
     ServiceError { kind: judge(e), service: service_of::<E>(), code, message }
 }
 
-/// What kind of failure `e` is: a service's answer by its code and status (a refusal of the credentials first),
-/// or what kept the call from being answered.
+/// What kind of failure `e` is: a service's answer by [`kind_of`] (a refusal of the credentials first, which for
+/// a call that needs no permission is any denial), or what kept the call from being answered or its answer from
+/// being read.
 pub(super) fn judge<E>(e: &SdkError<E, HttpResponse>) -> Kind
 where
-    E: ProvideErrorMetadata,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match e {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
-            let code = service.err().code().unwrap_or("");
-            if refusal::<E>(code, status).is_some() { Kind::Credentials } else { kind_of(code, status) }
+            let err = service.err();
+            let code = err.code().unwrap_or("");
+            if refusal::<E>(code, status).is_some() {
+                Kind::Credentials
+            } else {
+                kind_of(code, status, service_of::<E>(), err.message().unwrap_or(""))
+            }
         }
         SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() => Kind::Unreachable,
         SdkError::TimeoutError(_) => Kind::Unreachable,
-        SdkError::DispatchFailure(f) if f.is_other() => Kind::Credentials,
+        SdkError::DispatchFailure(f) if f.is_other() && is_credentials_failure(e) => Kind::Credentials,
+        // An answer that could not be read (cut short, or not the protocol's): the service's side.
+        SdkError::ResponseError(_) => Kind::ServiceFault,
         _ => Kind::Failed,
     }
 }
 
-/// A service's answer by its code and HTTP status: a refusal of the credentials first (whatever the status), then
-/// a denial (its code, or a 403 with any other code).
-fn kind_of(code: &str, status: u16) -> Kind {
+/// What a service's answer means, by its code and HTTP status (`service` as [`service_of`] names it): a refusal
+/// of the credentials first (whatever the status), then a denial (its code, or a 403 with any other code). The
+/// message is read for CloudFormation's `ValidationError` alone, which is both its answer for a missing stack
+/// and for an update that changes nothing; any other `ValidationError` is a plain failure.
+pub(crate) fn kind_of(code: &str, status: u16, service: &str, message: &str) -> Kind {
     match code {
         _ if Refused::of(code).is_some() => Kind::Credentials,
         _ if is_denial(code, status) => Kind::Denied,
+        "ValidationError" if service == "CloudFormation" && message.contains("No updates are to be performed") => {
+            Kind::NoChange
+        }
+        "ValidationError" if service == "CloudFormation" && message.contains("does not exist") => Kind::NotFound,
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "SlowDown" => Kind::Throttled,
+        // Firehose's answer when a stream's throughput quota is exceeded; elsewhere (IAM, CloudFormation) a quota
+        // on how many things an account has, which waiting does not lift.
+        "LimitExceededException" if service == "Firehose" => Kind::Throttled,
         _ if status == 429 => Kind::Throttled,
-        "NotFound"
-        | "NoSuchKey"
-        | "NoSuchBucket"
-        | "NoSuchEntity"
-        | "ResourceNotFoundException"
-        | "ResourceNotFound" => Kind::NotFound,
+        "NotFound" | "ResourceNotFoundException" | "ResourceNotFound" => Kind::NotFound,
+        // S3's and IAM's: NoSuchKey, NoSuchBucket, NoSuchEntity, and a bucket's missing configuration
+        // (NoSuchBucketPolicy, NoSuchPublicAccessBlockConfiguration, NoSuchTagSet).
+        _ if code.starts_with("NoSuch") => Kind::NotFound,
         _ if status == 404 => Kind::NotFound,
+        "ResourceAlreadyExistsException" | "DeleteConflictException" | "ConflictException" => Kind::Conflict,
+        _ if status == 409 => Kind::Conflict,
         // An endpoint that does not implement the operation (an emulator), or a feature it lacks.
         "NotImplemented" | "NotImplementedException" => Kind::Unsupported,
         _ if status == 501 => Kind::Unsupported,
+        "ServiceUnavailableException"
+        | "ServiceUnavailable"
+        | "InternalFailure"
+        | "InternalServerError"
+        | "InternalError" => Kind::ServiceFault,
+        _ if status >= 500 => Kind::ServiceFault,
         _ => Kind::Failed,
     }
+}
+
+/// Whether a credentials provider's error is in `e`'s chain: the SDK found no credentials to sign with, or could
+/// not load them. The SDK exports that error's type only as the `Err` of what every credentials provider
+/// returns, so it is named through [`ProvideCredentials`](aws_sdk_sts::config::ProvideCredentials).
+fn is_credentials_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    use aws_sdk_sts::config::{Credentials, ProvideCredentials as _, SharedCredentialsProvider};
+
+    fn in_chain<F, Refusal>(
+        _: fn(&'static SharedCredentialsProvider) -> F,
+        e: &(dyn std::error::Error + 'static),
+    ) -> bool
+    where
+        F: std::future::Future<Output = Result<Credentials, Refusal>>,
+        Refusal: std::error::Error + 'static,
+    {
+        std::iter::successors(Some(e), |e| e.source()).any(|e| e.is::<Refusal>())
+    }
+    in_chain(|provider| provider.provide_credentials(), e)
 }
 
 /// A policy's refusal: its code (IoT's is `UnauthorizedException`, a 401), or any other code with a 403.
@@ -295,12 +340,11 @@ fn granted_by(role: &str, action: &str) -> bool {
     super::policies::ROLE_POLICIES.iter().any(|(name, policy)| *name == role && policy.contains(&quoted))
 }
 
-/// What to do about a service's refusal that is neither the credentials' nor a denial, by its code.
-fn next_step(code: &str) -> &'static str {
-    match code {
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "SlowDown" => {
-            " (the service is throttling: try again shortly)"
-        }
+/// What to do about a service's refusal that is neither the credentials' nor a denial, by its kind.
+fn next_step(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Throttled => " (the service is throttling: try again shortly)",
+        Kind::ServiceFault => " (the service failed on its side: try again shortly)",
         _ => "",
     }
 }
@@ -348,17 +392,58 @@ mod tests {
         SdkError::service_error(generic(meta.build()), raw)
     }
 
+    /// Every code and status [`kind_of`] knows, with the service that answers it, and its kind.
+    const KINDS: [(&str, u16, &str, Kind); 43] = [
+        ("AccessDenied", 403, "S3", Kind::Denied),
+        ("AccessDeniedException", 400, "Firehose", Kind::Denied),
+        ("KMSAccessDeniedException", 400, "Firehose", Kind::Denied),
+        ("UnauthorizedOperation", 400, "AWS", Kind::Denied),
+        ("UnauthorizedException", 401, "IoT", Kind::Denied),
+        ("Forbidden", 400, "S3", Kind::Denied),
+        ("", 403, "S3", Kind::Denied),
+        ("ExpiredToken", 400, "S3", Kind::Credentials),
+        ("ExpiredTokenException", 403, "Firehose", Kind::Credentials),
+        ("TokenRefreshRequired", 400, "S3", Kind::Credentials),
+        ("InvalidClientTokenId", 403, "STS", Kind::Credentials),
+        ("SignatureDoesNotMatch", 403, "S3", Kind::Credentials),
+        ("RequestTimeTooSkewed", 403, "S3", Kind::Credentials),
+        ("OptInRequired", 403, "CloudFormation", Kind::Credentials),
+        ("ThrottlingException", 400, "CloudWatch", Kind::Throttled),
+        ("Throttling", 400, "IAM", Kind::Throttled),
+        ("TooManyRequestsException", 400, "Lambda", Kind::Throttled),
+        ("SlowDown", 503, "S3", Kind::Throttled),
+        ("LimitExceededException", 400, "Firehose", Kind::Throttled),
+        ("LimitExceededException", 400, "CloudFormation", Kind::Failed),
+        ("", 429, "AWS", Kind::Throttled),
+        ("NotFound", 404, "S3", Kind::NotFound),
+        ("NoSuchKey", 404, "S3", Kind::NotFound),
+        ("NoSuchBucket", 404, "S3", Kind::NotFound),
+        ("NoSuchBucketPolicy", 404, "S3", Kind::NotFound),
+        ("NoSuchPublicAccessBlockConfiguration", 404, "S3", Kind::NotFound),
+        ("NoSuchEntity", 404, "IAM", Kind::NotFound),
+        ("ResourceNotFoundException", 400, "Firehose", Kind::NotFound),
+        ("ResourceNotFound", 400, "AWS", Kind::NotFound),
+        ("", 404, "S3", Kind::NotFound),
+        ("ResourceAlreadyExistsException", 409, "IoT", Kind::Conflict),
+        ("DeleteConflictException", 409, "IoT", Kind::Conflict),
+        ("", 409, "AWS", Kind::Conflict),
+        ("NotImplemented", 400, "S3", Kind::Unsupported),
+        ("NotImplementedException", 400, "IoT", Kind::Unsupported),
+        ("", 501, "AWS", Kind::Unsupported),
+        ("ServiceUnavailableException", 400, "Firehose", Kind::ServiceFault),
+        ("ServiceUnavailable", 503, "S3", Kind::ServiceFault),
+        ("InternalFailure", 500, "Firehose", Kind::ServiceFault),
+        ("InternalError", 500, "S3", Kind::ServiceFault),
+        ("", 502, "AWS", Kind::ServiceFault),
+        ("InvalidArgumentException", 400, "Firehose", Kind::Failed),
+        ("ValidationError", 400, "CloudFormation", Kind::Failed),
+    ];
+
     #[test]
-    fn a_failure_is_judged_by_its_code_and_status() {
-        assert_eq!(kind_of("AccessDeniedException", 400), Kind::Denied);
-        assert_eq!(kind_of("", 403), Kind::Denied);
-        assert_eq!(kind_of("ExpiredToken", 400), Kind::Credentials);
-        assert_eq!(kind_of("ThrottlingException", 400), Kind::Throttled);
-        assert_eq!(kind_of("", 429), Kind::Throttled);
-        assert_eq!(kind_of("ResourceNotFoundException", 400), Kind::NotFound);
-        assert_eq!(kind_of("", 404), Kind::NotFound);
-        assert_eq!(kind_of("", 501), Kind::Unsupported);
-        assert_eq!(kind_of("ValidationError", 400), Kind::Failed);
+    fn each_code_and_status_has_its_kind() {
+        for (code, status, service, kind) in KINDS {
+            assert_eq!(kind_of(code, status, service, "whatever the message says"), kind, "{service} {code} {status}");
+        }
         let error = anyhow::Error::new(ServiceError {
             kind: Kind::Denied,
             service: "S3",
@@ -368,6 +453,74 @@ mod tests {
         .context("status");
         assert!(is_denied(&error), "found anywhere in the chain");
         assert!(format!("{error:#}").ends_with("cannot list s3://b/: AccessDenied: no"));
+    }
+
+    /// CloudFormation answers a missing stack and an update that changes nothing with the same code; its message
+    /// tells them apart, and only for CloudFormation.
+    #[test]
+    fn the_message_is_read_for_cloudformations_validation_error_alone() {
+        let missing = "Stack with id lab does not exist";
+        let unchanged = "No updates are to be performed.";
+        assert_eq!(kind_of("ValidationError", 400, "CloudFormation", missing), Kind::NotFound);
+        assert_eq!(kind_of("ValidationError", 400, "CloudFormation", unchanged), Kind::NoChange);
+        assert_eq!(kind_of("ValidationError", 400, "CloudFormation", "Template format error"), Kind::Failed);
+        assert_eq!(kind_of("ValidationError", 400, "IAM", missing), Kind::Failed, "not CloudFormation's");
+        assert_eq!(kind_of("InvalidParameterValue", 400, "CloudFormation", missing), Kind::Failed, "not its code");
+        assert_eq!(kind_of("AccessDenied", 403, "CloudFormation", unchanged), Kind::Denied, "the code first");
+
+        let said = |message: &str| {
+            let meta = ErrorMetadata::builder().code("ValidationError").message(message).build();
+            let raw = HttpResponse::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+            judge(&SdkError::service_error(DescribeStacksError::generic(meta), raw))
+        };
+        assert_eq!(said(missing), Kind::NotFound);
+        assert_eq!(said(unchanged), Kind::NoChange);
+        let other = answer(400, "ValidationError", ListObjectsV2Error::generic);
+        assert_eq!(judge(&other), Kind::Failed, "S3 has no such rule");
+    }
+
+    /// An answer's advice follows its kind: throttling and a service's own failure say to try again.
+    #[test]
+    fn throttling_and_a_services_own_failure_say_to_try_again() {
+        let e = answer(400, "ThrottlingException", DescribeStacksError::generic);
+        assert!(explain(&e).ends_with("(the service is throttling: try again shortly)"), "{}", explain(&e));
+        let e = answer(500, "InternalFailure", DescribeStacksError::generic);
+        assert!(explain(&e).ends_with("(the service failed on its side: try again shortly)"), "{}", explain(&e));
+        assert_eq!(judge(&e), Kind::ServiceFault);
+        let e = answer(400, "ValidationError", DescribeStacksError::generic);
+        assert!(explain(&e).starts_with("ValidationError: ") && !explain(&e).contains("try again"));
+    }
+
+    /// Credentials the SDK could not load are told from any other failure before a request is sent by the
+    /// provider's error type, never by the words of its message.
+    #[test]
+    // The profile files' new name lives in aws-runtime, which is not a dependency of its own.
+    #[allow(deprecated)]
+    fn missing_credentials_are_known_by_the_providers_error_type() {
+        use aws_config::profile::ProfileFileCredentialsProvider;
+        use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+        use aws_config::provider_config::ProviderConfig;
+        use aws_sdk_sts::config::{ProvideCredentials as _, SharedCredentialsProvider};
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+
+        let files = ProfileFiles::builder().with_contents(ProfileFileKind::Credentials, "[default]\n").build();
+        let provider = ProfileFileCredentialsProvider::builder()
+            .configure(&ProviderConfig::empty().with_http_client(aws_smithy_mocks::create_mock_http_client()))
+            .profile_files(files)
+            .profile_name("absent")
+            .build();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let refusal = runtime.block_on(SharedCredentialsProvider::new(provider).provide_credentials()).unwrap_err();
+        let e: SdkError<ListObjectsV2Error, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(refusal), None));
+        assert_eq!(judge(&e), Kind::Credentials);
+        assert!(explain(&e).starts_with("no usable AWS credentials ("), "{}", explain(&e));
+
+        let other = std::io::Error::other("a credential-shaped word in an interceptor's failure");
+        let e: SdkError<ListObjectsV2Error, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(other), None));
+        assert_eq!(judge(&e), Kind::Failed, "not the credentials: {}", explain(&e));
+        assert!(!explain(&e).contains("no usable AWS credentials"), "{}", explain(&e));
     }
 
     #[test]
@@ -383,13 +536,13 @@ mod tests {
             "OptInRequired",
             "InvalidAccessKeyId",
         ] {
-            assert_eq!(kind_of(code, 403), Kind::Credentials, "{code}");
+            assert_eq!(kind_of(code, 403, "STS", ""), Kind::Credentials, "{code}");
         }
         // S3's own: InvalidAccessKeyId is a 403, ExpiredToken and InvalidToken are 400s.
-        assert_eq!(kind_of("InvalidToken", 400), Kind::Credentials);
-        assert_eq!(kind_of("ExpiredToken", 400), Kind::Credentials);
+        assert_eq!(kind_of("InvalidToken", 400, "S3", ""), Kind::Credentials);
+        assert_eq!(kind_of("ExpiredToken", 400, "S3", ""), Kind::Credentials);
         // IoT's denial is a 401.
-        assert_eq!(kind_of("UnauthorizedException", 401), Kind::Denied);
+        assert_eq!(kind_of("UnauthorizedException", 401, "IoT", ""), Kind::Denied);
 
         let e = answer(403, "ExpiredToken", DescribeStacksError::generic);
         let said = explain(&e);

@@ -10,6 +10,7 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use tokio::runtime::Handle;
 
+use crate::error::Kind;
 use crate::limits::SinkLimits;
 use crate::settings::Partitioning;
 use crate::target::{RecordSink, SinkError};
@@ -71,79 +72,63 @@ impl FirehoseSink {
     }
 }
 
-/// A refused entry: KMS problems are permanent, the rest (ServiceUnavailableException, InternalFailure) retryable.
+/// Whether a failure of this kind is worth sending again: throttling, the service's own failures and answers
+/// that never came; a resend cannot fix any other.
+fn worth_resending(kind: Kind) -> bool {
+    matches!(kind, Kind::Throttled | Kind::ServiceFault | Kind::Unreachable)
+}
+
+/// A refused entry, by its code's kind: ServiceUnavailableException and InternalFailure are resent; a KMS
+/// problem (its key disabled, missing or denied) is one no resend can fix.
 fn entry_error(stream: &str, code: &str, message: &str) -> SinkError {
-    if code.starts_with("KMS") {
-        SinkError::permanent(code, format!("delivery stream {stream} cannot use its KMS key ({code}: {message})"))
-    } else {
+    // The call itself succeeded (200): the entry's code alone says what went wrong.
+    if worth_resending(super::error::kind_of(code, 200, "Firehose", message)) {
         SinkError::retryable(code, format!("{code}: {message}"))
+    } else {
+        SinkError::permanent(code, format!("delivery stream {stream} refused the record ({code}: {message})"))
     }
 }
 
-/// What a failed PutRecordBatch call means, and what to do about it. Throttling, 5xx, timeouts and dropped
-/// connections are retried; a missing stream, a denial, bad or expired credentials, invalid arguments and KMS
-/// errors stop sending at once.
+/// What a failed PutRecordBatch call means, and what to do about it, by its kind: throttling, 5xx, timeouts,
+/// dropped connections and unreadable answers are retried; a missing stream, a denial, bad or expired
+/// credentials, invalid arguments and KMS errors stop sending at once.
 pub(crate) fn classify(stream: &str, region: &str, e: &SdkError<PutRecordBatchError, HttpResponse>) -> SinkError {
     use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
     let explained = super::explain(e);
-    let SdkError::ServiceError(service) = e else {
-        return match e {
-            SdkError::DispatchFailure(f) if f.is_other() => SinkError::permanent(
-                "NoCredentials",
-                format!("{explained}; send the rest with --resend once they are refreshed"),
-            ),
-            SdkError::ConstructionFailure(_) => SinkError::permanent("InvalidRequest", explained),
-            _ => SinkError::retryable("ConnectionError", explained),
-        };
+    let kind = super::error::judge(e);
+    let code = match e {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().filter(|c| !c.is_empty());
+            code.map_or_else(|| format!("HTTP{}", service.raw().status().as_u16()), str::to_owned)
+        }
+        _ if kind == Kind::Credentials => "NoCredentials".to_owned(),
+        _ if worth_resending(kind) => "ConnectionError".to_owned(),
+        _ => "InvalidRequest".to_owned(),
     };
-    let status = service.raw().status().as_u16();
-    let code = service.err().code().unwrap_or("").to_owned();
-    let message = service.err().message().unwrap_or("").to_owned();
-    let code_or_status = if code.is_empty() { format!("HTTP{status}") } else { code.clone() };
-    match code.as_str() {
-        "ResourceNotFoundException" => SinkError::permanent(
+    match kind {
+        _ if worth_resending(kind) => SinkError::retryable(&code, explained),
+        Kind::NotFound => SinkError::permanent(
             &code,
             format!(
-                "delivery stream {stream} does not exist in {region} (ResourceNotFoundException): run `reaqtions \
-                 status` to see what is deployed, or name the stream with --stream"
+                "delivery stream {stream} does not exist in {region} ({code}): run `reaqtions status` to see what is \
+                 deployed, or name the stream with --stream"
             ),
         ),
-        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => SinkError::permanent(
-            &code,
-            format!(
-                "the caller may not call firehose:PutRecordBatch on delivery stream {stream} in {region} \
-                 ({code}: {message}): attach the producer policy in examples/iam/producer.json"
-            ),
-        ),
-        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" | "TokenRefreshRequired" => SinkError::permanent(
-            &code,
-            format!(
-                "the AWS credentials expired ({code}): refresh your credentials (e.g. `aws sso login`) and send the \
-                 rest with --resend"
-            ),
-        ),
-        "UnrecognizedClientException"
-        | "InvalidClientTokenId"
-        | "InvalidSignatureException"
-        | "SignatureDoesNotMatch"
-        | "IncompleteSignature"
-        | "MissingAuthenticationToken" => SinkError::permanent(
-            &code,
-            format!("the AWS credentials were not accepted ({code}: {message}): check or refresh your credentials"),
-        ),
-        "InvalidKMSResourceException" => {
-            SinkError::permanent(&code, format!("delivery stream {stream} cannot use its KMS key ({code}: {message})"))
+        Kind::Denied => {
+            let said = e.as_service_error().and_then(|err| err.message()).unwrap_or("");
+            SinkError::permanent(
+                &code,
+                format!(
+                    "the caller may not call firehose:PutRecordBatch on delivery stream {stream} in {region} \
+                     ({code}: {said}): attach the producer policy in examples/iam/producer.json"
+                ),
+            )
         }
-        "InvalidArgumentException" | "ValidationException" | "SerializationException" | "InvalidParameterValue" => {
-            SinkError::permanent(&code, format!("PutRecordBatch to {stream} was refused ({code}: {message})"))
-        }
-        "ServiceUnavailableException"
-        | "ThrottlingException"
-        | "LimitExceededException"
-        | "InternalFailure"
-        | "InternalServerError" => SinkError::retryable(&code, explained),
-        _ if status == 429 || status >= 500 => SinkError::retryable(&code_or_status, explained),
-        _ => SinkError::permanent(&code_or_status, format!("PutRecordBatch to {stream} was refused ({explained})")),
+        Kind::Credentials => SinkError::permanent(
+            &code,
+            format!("{explained}; send the rest with --resend once the credentials are refreshed"),
+        ),
+        _ => SinkError::permanent(&code, format!("PutRecordBatch to {stream} was refused ({explained})")),
     }
 }
 
@@ -164,7 +149,7 @@ pub(crate) struct StreamFacts {
 pub(crate) async fn stream_facts(client: &Client, name: &str) -> Result<Option<StreamFacts>> {
     let out = match client.describe_delivery_stream().delivery_stream_name(name).send().await {
         Ok(out) => out,
-        Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => return Ok(None),
+        Err(e) if super::error::judge(&e) == Kind::NotFound => return Ok(None),
         Err(e) => return Err(super::fail(format!("cannot describe delivery stream {name}"))(e)),
     };
     Ok(out.delivery_stream_description().map(facts_of))
@@ -217,6 +202,59 @@ mod tests {
     };
 
     use super::*;
+
+    /// PutRecordBatch answered with `code` at `status`.
+    fn refused(status: u16, code: &str) -> SinkError {
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        let meta = aws_smithy_types::error::ErrorMetadata::builder().code(code).message("said so").build();
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        classify("lab", "eu-west-1", &SdkError::service_error(PutRecordBatchError::generic(meta), raw))
+    }
+
+    /// The call's failure is decided by its kind: what waiting can fix is resent, the rest stops sending with
+    /// what to do.
+    #[test]
+    fn a_failed_call_is_resent_only_when_waiting_can_fix_it() {
+        for (status, code) in [
+            (400, "ThrottlingException"),
+            (400, "LimitExceededException"),
+            (503, "ServiceUnavailableException"),
+            (500, "InternalFailure"),
+            (502, ""),
+            (429, ""),
+        ] {
+            let e = refused(status, code);
+            assert!(!e.permanent, "{status} {code}: {e:?}");
+        }
+        let missing = refused(400, "ResourceNotFoundException");
+        assert!(missing.permanent && missing.message.contains("delivery stream lab does not exist in eu-west-1"));
+        let denied = refused(400, "AccessDeniedException");
+        assert!(denied.permanent && denied.message.contains("examples/iam/producer.json"), "{denied:?}");
+        for code in ["ExpiredTokenException", "UnrecognizedClientException", "OptInRequired"] {
+            let e = refused(403, code);
+            assert!(
+                e.permanent && e.message.contains("Firehose refused the") && e.message.contains("--resend"),
+                "{e:?}"
+            );
+            assert!(!e.message.contains("examples/iam"), "not a denial: {e:?}");
+        }
+        let invalid = refused(400, "InvalidArgumentException");
+        assert!(invalid.permanent && invalid.message.starts_with("PutRecordBatch to lab was refused"), "{invalid:?}");
+        assert_eq!((refused(502, "").code, refused(418, "").code), ("HTTP502".to_owned(), "HTTP418".to_owned()));
+    }
+
+    /// An entry's code says whether a resend can help: the service's own failures yes, a KMS problem never.
+    #[test]
+    fn a_refused_entry_is_resent_unless_its_stream_cannot_use_its_key() {
+        for code in ["ServiceUnavailableException", "InternalFailure"] {
+            assert!(!entry_error("lab", code, "try later").permanent, "{code}");
+        }
+        for code in ["KMSAccessDeniedException", "KMSDisabledException", "KMSNotFoundException", "KMSOptInRequired"] {
+            let e = entry_error("lab", code, "the key");
+            assert!(e.permanent && e.message.contains(code) && e.message.contains("lab"), "{e:?}");
+        }
+    }
 
     /// A stream whose destination has the extended description with `block` (if any), or only the plain one.
     fn described(extended: bool, block: Option<bool>) -> DeliveryStreamDescription {

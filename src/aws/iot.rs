@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use aws_sdk_iot::Client;
-use aws_sdk_iot::error::SdkError;
 use aws_sdk_iot::types::{AttributePayload, CertificateStatus};
+
+use crate::error::Kind;
 
 /// The thing attribute that says which stack a device belongs to.
 pub(crate) const STACK_ATTRIBUTE: &str = "reaqtions_stack";
@@ -178,9 +179,7 @@ async fn principals(client: &Client, thing: &str) -> Result<Vec<String>> {
 pub(crate) async fn create(client: &Client, stack: &str, policy: &str, id: &str) -> Result<Created> {
     let attributes = AttributePayload::builder().attributes(STACK_ATTRIBUTE, stack).build();
     client.create_thing().thing_name(id).attribute_payload(attributes).send().await.map_err(|e| {
-        if let SdkError::ServiceError(s) = &e
-            && s.err().is_resource_already_exists_exception()
-        {
+        if super::error::judge(&e) == Kind::Conflict {
             anyhow!("thing {id} already exists and does not belong to stack {stack}: choose another --prefix")
         } else {
             super::fail(format!("cannot create thing {id}"))(e)
@@ -274,7 +273,7 @@ async fn remove_certificate(client: &Client, id: &str, arn: &str) -> Result<()> 
     loop {
         match client.delete_certificate().certificate_id(certificate_id).send().await {
             Ok(_) => return Ok(()),
-            Err(SdkError::ServiceError(s)) if s.err().is_delete_conflict_exception() && Instant::now() < deadline => {
+            Err(e) if super::error::judge(&e) == Kind::Conflict && Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(3));
             }

@@ -2,7 +2,6 @@
 
 use anyhow::{Result, anyhow};
 use aws_sdk_lambda::Client;
-use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
 use base64_simd::STANDARD as B64;
 use reaqtions_lambda::{FirehoseEvent, FirehoseRecord, FirehoseResponse, TransformResult};
@@ -24,7 +23,7 @@ pub(crate) async fn function_info(client: &Client, name: &str) -> Result<Option<
             runtime: c.runtime().map(|r| r.as_str().to_owned()).unwrap_or_default(),
             state: c.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         })),
-        Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => Ok(None),
+        Err(e) if super::error::judge(&e) == crate::error::Kind::NotFound => Ok(None),
         Err(e) => Err(super::fail(format!("cannot read function {name}"))(e)),
     }
 }

@@ -2,7 +2,6 @@
 
 use anyhow::{Result, anyhow};
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::error::SdkError;
 use chrono::{DateTime, Utc};
 use tokio::runtime::Handle;
 
@@ -45,7 +44,7 @@ impl LogSource for CloudWatchLogs {
             while let Some(page) = pages.next().await {
                 let page = match page {
                     Ok(p) => p,
-                    Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => {
+                    Err(e) if super::error::judge(&e) == crate::error::Kind::NotFound => {
                         return Err(anyhow!("log group {group} does not exist"));
                     }
                     Err(e) => return Err(super::fail(format!("cannot read log group {group}"))(e)),

@@ -135,13 +135,17 @@ impl Aws {
                 &e,
                 format!("cannot check the AWS credentials with STS GetCallerIdentity: {}", explain(&e)),
             ),
-            _ => error::typed(
+            _ if error::judge(&e) == crate::error::Kind::Credentials => error::typed(
                 &e,
                 format!(
                     "cannot use the AWS credentials ({}). Configure them with `aws configure`, \
                      --profile/AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
                     last_cause(&e)
                 ),
+            ),
+            _ => error::typed(
+                &e,
+                format!("cannot check the AWS credentials with STS GetCallerIdentity: {}", explain(&e)),
             ),
         })?;
         Ok(Caller {

@@ -15,12 +15,9 @@ use base64_simd::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use tokio::runtime::Handle;
 
+use super::error::judge;
+use crate::error::Kind;
 use crate::target::{ObjectLake, ObjectMeta};
-
-/// S3's answers for a missing object or bucket.
-pub(crate) fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
-    matches!(e.code(), Some("NotFound" | "NoSuchKey" | "NoSuchBucket" | "404"))
-}
 
 /// Which bucket an error is about: what gives it another name, and who may use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +96,9 @@ where
         // S3's InvalidAccessKeyId and SignatureDoesNotMatch are 403s too: the credentials', not a denial.
         Some(403) if !super::error::refuses_credentials(e) => {
             let denial = named.denial(&super::iam_action::<E>());
-            let said = e.as_service_error().and_then(|s| s.message()).unwrap_or_default();
+            // S3 answers a policy's denial and a bucket of another account with the same 403 AccessDenied (and a
+            // HEAD request with no message at all): with an owner given, both are said.
             match owner {
-                // IAM's refusals say who may not do what; an owner mismatch says only "Access Denied".
-                _ if said.contains("not authorized") => format!("access to bucket {bucket} is denied: {denial}"),
                 Some(account) => format!(
                     "bucket {bucket} belongs to another account, or account {account} may not use it (S3 answered \
                      403 with ExpectedBucketOwner {account}): if another account holds the name (bucket names are \
@@ -133,7 +129,7 @@ pub(crate) async fn object_sha256(
         .await;
     match head {
         Ok(out) => Ok(Some(out.checksum_sha256().map(str::to_owned))),
-        Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(None),
+        Err(e) if judge(&e) == Kind::NotFound => Ok(None),
         Err(e) => Err(bucket_failure(bucket, owner, format!("cannot check s3://{bucket}/{key}"), &e)),
     }
 }
@@ -155,7 +151,7 @@ pub(crate) async fn artifacts_bucket_exists(client: &Client, bucket: &str, accou
 async fn head_bucket(client: &Client, bucket: &str, owner: Option<&str>, named: Named) -> Result<bool> {
     match client.head_bucket().bucket(bucket).set_expected_bucket_owner(owner.map(str::to_owned)).send().await {
         Ok(_) => Ok(true),
-        Err(SdkError::ServiceError(e)) if e.err().is_not_found() || is_not_found(e.err()) => Ok(false),
+        Err(e) if judge(&e) == Kind::NotFound => Ok(false),
         Err(e) => Err(named_failure(bucket, owner, format!("cannot use bucket {bucket}"), &e, named)),
     }
 }
@@ -304,7 +300,8 @@ pub(crate) async fn inspect_reused_bucket(client: &Client, bucket: &str, owner: 
                 say(false, "public access is not fully blocked (its public access block has a setting off)".into());
             }
         }
-        Err(SdkError::ServiceError(e)) if e.err().code() == Some("NoSuchPublicAccessBlockConfiguration") => {
+        // NoSuchPublicAccessBlockConfiguration: the bucket has none of its own.
+        Err(e) if judge(&e) == Kind::NotFound => {
             say(false, "it has no public access block of its own (the account's setting applies)".into())
         }
         Err(SdkError::ServiceError(e)) => {
@@ -340,7 +337,8 @@ pub(crate) async fn inspect_reused_bucket(client: &Client, bucket: &str, owner: 
             say(true, "its policy (kept as it is) denies requests without TLS".into())
         }
         Ok(_) => say(false, "its policy (kept as it is) does not deny requests without TLS".into()),
-        Err(SdkError::ServiceError(e)) if e.err().code() == Some("NoSuchBucketPolicy") => {
+        // NoSuchBucketPolicy: the bucket has no policy.
+        Err(e) if judge(&e) == Kind::NotFound => {
             say(false, "it has no bucket policy: requests without TLS are not denied".into())
         }
         Err(SdkError::ServiceError(e)) => say(false, format!("its policy cannot be read ({})", why(e.err()))),

@@ -318,3 +318,39 @@ fn holds_any_asks_for_one_key_and_a_claim_of_the_other_layout_writes_nothing() {
     let lake = S3Lake::new(s3, BUCKET, Some(ACCOUNT.to_owned()), runtime.handle().clone());
     assert!(!lake.holds_any("processed/").unwrap());
 }
+
+/// S3 answers a policy's denial and a bucket of another account with the same 403 AccessDenied: what is said
+/// follows the status and the owner, never the words of S3's message.
+#[test]
+fn a_403_is_told_by_its_status_and_owner_not_its_words() {
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
+    let said = |message: &str, owner: Option<&str>| {
+        let meta = ErrorMetadata::builder().code("AccessDenied").message(message).build();
+        let e = SdkError::service_error(ListObjectsV2Error::generic(meta), status(403, &[]));
+        explain_bucket(BUCKET, owner, &e, Named::Raw)
+    };
+    let iam = "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: s3:ListBucket";
+    assert_eq!(said(iam, Some(ACCOUNT)), said("Access Denied", Some(ACCOUNT)));
+    assert!(said(iam, Some(ACCOUNT)).contains("belongs to another account, or account 123456789012 may not use it"));
+    assert!(said(iam, Some(ACCOUNT)).contains("otherwise the caller may not call s3:ListBucket"));
+    assert_eq!(said(iam, None), said("Access Denied", None));
+    assert!(said(iam, None).starts_with(&format!("access to bucket {BUCKET} is denied (S3 answered 403)")));
+}
+
+/// A bucket without a policy of its own is a finding, not a failure (S3 answers NoSuchBucketPolicy).
+#[tokio::test]
+async fn a_reused_bucket_without_a_policy_says_so() {
+    use aws_sdk_s3::operation::get_bucket_policy::GetBucketPolicyError;
+    let policy = mock!(aws_sdk_s3::Client::get_bucket_policy)
+        .then_error(|| GetBucketPolicyError::generic(ErrorMetadata::builder().code("NoSuchBucketPolicy").build()));
+    let pab = mock!(aws_sdk_s3::Client::get_public_access_block)
+        .then_output(|| aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput::builder().build());
+    let encryption =
+        mock!(aws_sdk_s3::Client::get_bucket_encryption).then_output(|| GetBucketEncryptionOutput::builder().build());
+    let versioning =
+        mock!(aws_sdk_s3::Client::get_bucket_versioning).then_output(|| GetBucketVersioningOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&pab, &encryption, &versioning, &policy]);
+    let findings = inspect_reused_bucket(&s3, BUCKET, Some(ACCOUNT)).await;
+    let last = findings.last().map(|f| (f.ok, f.text.as_str()));
+    assert_eq!(last, Some((false, "it has no bucket policy: requests without TLS are not denied")), "{findings:?}");
+}
