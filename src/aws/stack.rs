@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::cloudformation::{describe, output, outputs};
 use crate::prefix::Prefix;
 use crate::settings::default_bucket;
-use crate::settings::{Partitioning, PipelineSettings};
+use crate::settings::{Declared, Partitioning, PipelineSettings};
 
 pub const ARTIFACTS_TEMPLATE: &str = include_str!("../../templates/artifacts.yaml");
 pub const PIPELINE_TEMPLATE: &str = include_str!("../../templates/pipeline.yaml");
@@ -78,11 +78,11 @@ pub(crate) async fn raw_bucket(
         let created = existing
             .parameters()
             .iter()
-            .any(|p| p.parameter_key() == Some("CreateRawBucket") && p.parameter_value() == Some("true"));
+            .any(|p| p.parameter_key() == Some(derived::CREATE_RAW_BUCKET) && p.parameter_value() == Some("true"));
         let same_bucket = existing
             .parameters()
             .iter()
-            .any(|p| p.parameter_key() == Some("RawBucketName") && p.parameter_value() == Some(bucket));
+            .any(|p| p.parameter_key() == Some(Declared::bucket.parameter) && p.parameter_value() == Some(bucket));
         if settled && created && same_bucket {
             return Ok(RawBucket::OwnedByStack);
         }
@@ -118,7 +118,7 @@ pub(crate) fn stack_bucket(stack: &Stack) -> Option<String> {
         stack
             .parameters()
             .iter()
-            .find(|p| p.parameter_key() == Some("RawBucketName"))
+            .find(|p| p.parameter_key() == Some(Declared::bucket.parameter))
             .and_then(|p| p.parameter_value().map(str::to_owned))
     })
 }
@@ -141,26 +141,37 @@ pub(crate) fn location_templates(settings: &PipelineSettings) -> Result<(String,
     Ok((template(&settings.prefix, false)?, template(&settings.error_prefix, true)?))
 }
 
-/// Stack parameters that are not settings: what deploy derives from the settings, the account and the build.
-/// Every other parameter of the pipeline template is a setting ([`crate::settings::DECLARED`]).
-pub const DERIVED_PARAMETERS: [&str; 16] = [
-    "StreamName",
-    "FunctionName",
-    "CreateRawBucket",
-    "ArtifactsBucket",
-    "CodeKey",
-    "GlueDatabase",
-    "Workgroup",
-    "ProcessedLocationTemplate",
-    "ErrorLocationTemplate",
-    "PrefixRoot",
-    "ErrorPrefixRoot",
-    "IotRuleName",
-    "TransformId",
-    "FreshnessThresholdSeconds",
-    "DurationThresholdMs",
-    "DashboardName",
-];
+/// Declares each derived parameter's name once: a constant in [`derived`] and an entry of [`DERIVED_PARAMETERS`].
+macro_rules! derived_parameters {
+    ($($name:ident = $text:literal,)*) => {
+        /// The pipeline stack's parameters that are not settings, by name.
+        pub mod derived {
+            $(pub const $name: &str = $text;)*
+        }
+        /// Stack parameters that are not settings: what deploy derives from the settings, the account and the
+        /// build. Every other parameter of the pipeline template is a setting ([`crate::settings::DECLARED`]).
+        pub const DERIVED_PARAMETERS: &[&str] = &[$(derived::$name),*];
+    };
+}
+
+derived_parameters! {
+    STREAM_NAME = "StreamName",
+    FUNCTION_NAME = "FunctionName",
+    CREATE_RAW_BUCKET = "CreateRawBucket",
+    ARTIFACTS_BUCKET = "ArtifactsBucket",
+    CODE_KEY = "CodeKey",
+    GLUE_DATABASE = "GlueDatabase",
+    WORKGROUP = "Workgroup",
+    PROCESSED_LOCATION_TEMPLATE = "ProcessedLocationTemplate",
+    ERROR_LOCATION_TEMPLATE = "ErrorLocationTemplate",
+    PREFIX_ROOT = "PrefixRoot",
+    ERROR_PREFIX_ROOT = "ErrorPrefixRoot",
+    IOT_RULE_NAME = "IotRuleName",
+    TRANSFORM_ID = "TransformId",
+    FRESHNESS_THRESHOLD_SECONDS = "FreshnessThresholdSeconds",
+    DURATION_THRESHOLD_MS = "DurationThresholdMs",
+    DASHBOARD_NAME = "DashboardName",
+}
 
 /// The pipeline stack's parameters: every setting (as its declaration writes it), then what derives from them;
 /// `raw_bucket` says whether the stack creates the raw bucket or uses one that exists (one a teardown kept).
@@ -179,22 +190,22 @@ pub fn pipeline_parameters(
     let (database, workgroup) = catalog_names(&s.stack);
     let mut parameters = s.input().to_parameters();
     parameters.extend([
-        p("StreamName", s.stream.clone()),
-        p("FunctionName", s.function.clone()),
-        p("CreateRawBucket", raw_bucket.created_by_stack().to_string()),
-        p("ArtifactsBucket", artifacts_bucket.to_owned()),
-        p("CodeKey", code_key.to_owned()),
-        p("GlueDatabase", database),
-        p("Workgroup", workgroup),
-        p("ProcessedLocationTemplate", readings_location),
-        p("ErrorLocationTemplate", errors_location),
-        p("PrefixRoot", root(&s.prefix, false)?),
-        p("ErrorPrefixRoot", root(&s.error_prefix, true)?),
-        p("IotRuleName", crate::mqtt::rule_name(&s.stack)),
-        p("TransformId", transform_id.unwrap_or("unknown").to_owned()),
-        p("FreshnessThresholdSeconds", crate::target::vitals::freshness_threshold_seconds(s).to_string()),
-        p("DurationThresholdMs", crate::target::vitals::Thresholds::of(s).duration_p90_ms.round().to_string()),
-        p("DashboardName", dashboard_name(&s.stack, region)),
+        p(derived::STREAM_NAME, s.stream.clone()),
+        p(derived::FUNCTION_NAME, s.function.clone()),
+        p(derived::CREATE_RAW_BUCKET, raw_bucket.created_by_stack().to_string()),
+        p(derived::ARTIFACTS_BUCKET, artifacts_bucket.to_owned()),
+        p(derived::CODE_KEY, code_key.to_owned()),
+        p(derived::GLUE_DATABASE, database),
+        p(derived::WORKGROUP, workgroup),
+        p(derived::PROCESSED_LOCATION_TEMPLATE, readings_location),
+        p(derived::ERROR_LOCATION_TEMPLATE, errors_location),
+        p(derived::PREFIX_ROOT, root(&s.prefix, false)?),
+        p(derived::ERROR_PREFIX_ROOT, root(&s.error_prefix, true)?),
+        p(derived::IOT_RULE_NAME, crate::mqtt::rule_name(&s.stack)),
+        p(derived::TRANSFORM_ID, transform_id.unwrap_or("unknown").to_owned()),
+        p(derived::FRESHNESS_THRESHOLD_SECONDS, crate::target::vitals::freshness_threshold_seconds(s).to_string()),
+        p(derived::DURATION_THRESHOLD_MS, crate::target::vitals::Thresholds::of(s).duration_p90_ms.round().to_string()),
+        p(derived::DASHBOARD_NAME, dashboard_name(&s.stack, region)),
     ]);
     Ok(parameters)
 }
@@ -202,15 +213,16 @@ pub fn pipeline_parameters(
 /// Firehose's rules for the stream's S3 destination, checked on the stack's rendered `parameters` and the
 /// `template`'s stream before any AWS call: moto checks none of them, and on AWS a broken one surfaces only as a
 /// failed create or update. With partitioning event (dynamic partitioning on): the prefix holds
-/// `partitionKeyFromLambda` keys, the error prefix none, buffering is at least 64 MiB and 60 s, and a Lambda
-/// processor runs. With arrival: the prefix holds no partition keys. Every broken rule is named at once.
+/// `partitionKeyFromLambda` keys, the error prefix none, buffering is at least Firehose's minimums (the rule
+/// `validate` checks, once more on what is rendered), and a Lambda processor runs. With arrival: the prefix holds no partition keys. Every broken rule is named at once.
 pub(crate) fn firehose_rules(template: &str, parameters: &[(String, String)]) -> Result<()> {
     let get = |name: &str| -> Result<&str> {
         let value = parameters.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         value.ok_or_else(|| anyhow::anyhow!("the pipeline stack's parameter {name} is missing"))
     };
-    let layout: Partitioning = get("Partitioning")?.parse().map_err(|e: String| crate::invalid!("{e}"))?;
-    let (prefix, error_prefix) = (get("Prefix")?, get("ErrorPrefix")?);
+    let layout: Partitioning =
+        get(Declared::partitioning.parameter)?.parse().map_err(|e: String| crate::invalid!("{e}"))?;
+    let (prefix, error_prefix) = (get(Declared::prefix.parameter)?, get(Declared::error_prefix.parameter)?);
     let number = |name: &str| -> Result<u32> {
         let text = get(name)?;
         text.parse().map_err(|_| crate::invalid!("the parameter {name} is {text:?}, not a whole number"))
@@ -231,25 +243,16 @@ pub(crate) fn firehose_rules(template: &str, parameters: &[(String, String)]) ->
     }
     match layout {
         Partitioning::Event => {
-            let (size, interval) = crate::settings::EVENT_MIN_BUFFERING;
             if !from_lambda(prefix) {
                 broken.push(format!(
                     "with partitioning event the prefix must hold partitionKeyFromLambda keys, and {prefix:?} holds \
                      none"
                 ));
             }
-            let given = number("BufferSizeMiB")?;
-            if given < size {
-                broken.push(format!(
-                    "buffer size {given} MiB is below the {size} MiB Firehose requires with dynamic partitioning"
-                ));
-            }
-            let given = number("BufferIntervalSeconds")?;
-            if given < interval {
-                broken.push(format!(
-                    "buffer interval {given} s is below the {interval} s Firehose requires with dynamic partitioning"
-                ));
-            }
+            broken.extend(crate::settings::event_buffering_shortfalls(
+                number(Declared::buffer_size_mib.parameter)?,
+                number(Declared::buffer_interval_seconds.parameter)?,
+            ));
             if !runs_lambda_processor(template) {
                 broken.push(
                     "the template's stream has no enabled Lambda processor, which partitionKeyFromLambda keys come \
@@ -381,7 +384,7 @@ impl Deployed {
 
     /// The transform the deployed function runs (recorded by deploy from its bootstrap), when known.
     pub(crate) fn transform_id(&self) -> Option<&str> {
-        self.parameters.get("TransformId").map(String::as_str).filter(|id| *id != "unknown")
+        self.parameters.get(derived::TRANSFORM_ID).map(String::as_str).filter(|id| *id != "unknown")
     }
 
     /// The settings the stack was deployed with, read back from its parameters through their declaration;
@@ -393,7 +396,7 @@ impl Deployed {
         input.bucket = Some(self.bucket.clone());
         input.prefix = Some(self.prefix.clone());
         input.error_prefix = Some(self.error_prefix.clone());
-        if !self.parameters.contains_key("CompressionFormat") {
+        if !self.parameters.contains_key(Declared::compression.parameter) {
             input.compression = Some(crate::compression::Compression::None);
         }
         // A stack deployed before the layout could be chosen files readings by arrival.
@@ -428,26 +431,26 @@ mod tests {
         declared.sort();
         given.sort();
         assert_eq!(given, declared);
-        assert!(params.contains(&("PrefixRoot".into(), "processed/year=".into())));
-        assert!(params.contains(&("ErrorPrefixRoot".into(), "error/".into())));
+        assert!(params.contains(&(derived::PREFIX_ROOT.into(), "processed/year=".into())));
+        assert!(params.contains(&(derived::ERROR_PREFIX_ROOT.into(), "error/".into())));
         assert!(params.contains(&(
-            "ProcessedLocationTemplate".into(),
+            derived::PROCESSED_LOCATION_TEMPLATE.into(),
             "s3://reaqtions-iot-data-lake-raw/processed/year=${year}/month=${month}/day=${day}/hour=${hour}/".into()
         )));
         assert!(params.contains(&(
-            "ErrorLocationTemplate".into(),
+            derived::ERROR_LOCATION_TEMPLATE.into(),
             "s3://reaqtions-iot-data-lake-raw/error/processing-failed/year=${year}/month=${month}/day=${day}/hour=${hour}/"
                 .into()
         )));
-        assert!(params.contains(&("GlueDatabase".into(), "reaqtions_lake".into())));
-        assert!(params.contains(&("ScanLimitBytes".into(), "10737418240".into())));
+        assert!(params.contains(&(derived::GLUE_DATABASE.into(), "reaqtions_lake".into())));
+        assert!(params.contains(&(Declared::athena_scan_limit_gb.parameter.into(), "10737418240".into())));
         // The layout is always passed: the template's defaults are arrival's, a new pipeline's is event.
-        assert!(params.contains(&("Partitioning".into(), "event".into())));
-        assert!(params.contains(&("BufferSizeMiB".into(), "64".into())));
+        assert!(params.contains(&(Declared::partitioning.parameter.into(), "event".into())));
+        assert!(params.contains(&(Declared::buffer_size_mib.parameter.into(), "64".into())));
         let arrival = SettingsInput { partitioning: Some(Partitioning::Arrival), ..Default::default() };
         let params = rendered(arrival);
-        assert!(params.contains(&("Partitioning".into(), "arrival".into())));
-        assert_eq!(template["Parameters"]["Partitioning"]["Default"].as_str(), Some("arrival"));
+        assert!(params.contains(&(Declared::partitioning.parameter.into(), "arrival".into())));
+        assert_eq!(template["Parameters"][Declared::partitioning.parameter]["Default"].as_str(), Some("arrival"));
     }
 
     fn rendered(input: SettingsInput) -> Vec<(String, String)> {
@@ -469,7 +472,11 @@ mod tests {
         // Arrival allows what event does not: no buffering minimums.
         firehose_rules(
             PIPELINE_TEMPLATE,
-            &with(with(arrival.clone(), "BufferSizeMiB", "1"), "BufferIntervalSeconds", "0"),
+            &with(
+                with(arrival.clone(), Declared::buffer_size_mib.parameter, "1"),
+                Declared::buffer_interval_seconds.parameter,
+                "0",
+            ),
         )
         .unwrap();
         let refused = |template: &str, params: &[(String, String)]| {
@@ -477,20 +484,23 @@ mod tests {
             assert!(crate::error::is_invalid(&e), "exit 2: {e}");
             e.to_string()
         };
-        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "BufferSizeMiB", "32"));
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), Declared::buffer_size_mib.parameter, "32"));
         assert!(e.contains("buffer size 32 MiB is below the 64 MiB") && e.contains("event layout"), "{e}");
-        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "BufferIntervalSeconds", "0"));
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), Declared::buffer_interval_seconds.parameter, "0"));
         assert!(e.contains("buffer interval 0 s is below the 60 s"), "{e}");
-        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "Prefix", crate::settings::DEFAULT_PREFIX));
+        let e = refused(
+            PIPELINE_TEMPLATE,
+            &with(event.clone(), Declared::prefix.parameter, crate::settings::DEFAULT_PREFIX),
+        );
         assert!(e.contains("must hold partitionKeyFromLambda keys"), "{e}");
         let keyed_errors = "error/!{firehose:error-output-type}/hour=!{partitionKeyFromLambda:hour}/";
-        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "ErrorPrefix", keyed_errors));
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), Declared::error_prefix.parameter, keyed_errors));
         assert!(e.contains("the error prefix") && e.contains("holds partition keys"), "{e}");
         let keyed = crate::prefix::keyed_prefix("processed/");
-        let e = refused(PIPELINE_TEMPLATE, &with(arrival.clone(), "Prefix", &keyed));
+        let e = refused(PIPELINE_TEMPLATE, &with(arrival.clone(), Declared::prefix.parameter, &keyed));
         assert!(e.contains("with partitioning arrival") && e.contains("arrival layout"), "{e}");
         let jq = "processed/site=!{partitionKeyFromQuery:site}/hour=!{partitionKeyFromLambda:hour}/";
-        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), "Prefix", jq));
+        let e = refused(PIPELINE_TEMPLATE, &with(event.clone(), Declared::prefix.parameter, jq));
         assert!(e.contains("MetadataExtraction"), "{e}");
         // A template whose stream has no Lambda processor cannot take keys from one.
         let no_lambda = PIPELINE_TEMPLATE.replacen("- Type: Lambda", "- Type: AppendDelimiterToRecord", 1);
@@ -499,7 +509,14 @@ mod tests {
         assert!(e.contains("no enabled Lambda processor"), "{e}");
         firehose_rules(&no_lambda, &arrival).unwrap();
         // Every broken rule at once.
-        let e = refused(PIPELINE_TEMPLATE, &with(with(event, "BufferSizeMiB", "5"), "BufferIntervalSeconds", "0"));
+        let e = refused(
+            PIPELINE_TEMPLATE,
+            &with(
+                with(event, Declared::buffer_size_mib.parameter, "5"),
+                Declared::buffer_interval_seconds.parameter,
+                "0",
+            ),
+        );
         assert!(e.contains("buffer size 5 MiB") && e.contains("buffer interval 0 s"), "{e}");
     }
 

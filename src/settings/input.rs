@@ -1,7 +1,8 @@
 //! Every setting declared once: its settings-file key (the field), its flag (the key with hyphens; an old
-//! spelling stays as a hidden alias that warns), and the stack parameter it is deployed as. The file's schema,
-//! the flags, the layering of flags over the file, and both directions of the stack parameters all come from
-//! the one declaration below.
+//! spelling stays as a hidden alias that warns), the stack parameter it is deployed as, where it lands in
+//! [`PipelineSettings`], its default and its range. The file's schema, the flags and their help, the defaults, the
+//! range checks, the layering of flags over the file, and both directions of the stack parameters all come from
+//! the one declaration below (the macro is in `declare.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,62 +11,16 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::PipelineSettings;
+use super::declare::{ByLayout, DefaultFor, GibAsBytes, IntoGiven, OneOf, Range, declare_settings, given_text};
+pub use super::declare::{Declared, ParameterValue};
+use super::{DEFAULT_ERROR_PREFIX, DEFAULT_PARTITIONING, DEFAULT_PREFIX, PipelineSettings};
 use crate::compression::Compression;
 use crate::error::Invalid;
 use crate::lifecycle::StorageClass;
+use crate::limits;
 
 /// Read from the current directory when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "reaqtions.yaml";
-
-/// How a setting's value is written as a CloudFormation parameter (every parameter is a string) and read back.
-pub trait ParameterValue: Sized {
-    fn to_parameter(&self) -> String;
-    fn from_parameter(text: &str) -> Option<Self>;
-}
-
-macro_rules! plain_parameter {
-    ($($ty:ty),*) => {$(
-        impl ParameterValue for $ty {
-            fn to_parameter(&self) -> String {
-                self.to_string()
-            }
-            fn from_parameter(text: &str) -> Option<Self> {
-                text.parse().ok()
-            }
-        }
-    )*};
-}
-plain_parameter!(u32, f64, bool, String);
-
-impl ParameterValue for Compression {
-    fn to_parameter(&self) -> String {
-        self.firehose_format().to_owned()
-    }
-    fn from_parameter(text: &str) -> Option<Self> {
-        [Compression::Gzip, Compression::None].into_iter().find(|c| c.firehose_format() == text)
-    }
-}
-
-impl ParameterValue for StorageClass {
-    fn to_parameter(&self) -> String {
-        self.as_str().to_owned()
-    }
-    fn from_parameter(text: &str) -> Option<Self> {
-        [StorageClass::IntelligentTiering, StorageClass::StandardIa, StorageClass::GlacierIr]
-            .into_iter()
-            .find(|c| c.as_str() == text)
-    }
-}
-
-impl ParameterValue for crate::settings::Partitioning {
-    fn to_parameter(&self) -> String {
-        self.name().to_owned()
-    }
-    fn from_parameter(text: &str) -> Option<Self> {
-        text.parse().ok()
-    }
-}
 
 /// `--partitioning`'s value, named in the error when it is neither.
 fn parse_partitioning(text: &str) -> Result<crate::settings::Partitioning, String> {
@@ -76,183 +31,112 @@ fn parse_partitioning(text: &str) -> Result<crate::settings::Partitioning, Strin
     }
 }
 
-/// A setting the template takes in another unit: the Athena scan limit is given in GB and enforced in bytes.
-struct GibAsBytes;
-
-impl GibAsBytes {
-    fn to_parameter(gib: &u32) -> String {
-        (u64::from(*gib) << 30).to_string()
-    }
-    fn from_parameter(text: &str) -> Option<u32> {
-        text.parse::<u64>().ok().and_then(|bytes| u32::try_from(bytes >> 30).ok())
-    }
-}
-
-/// One declared setting, for the checks that read the declaration (template, example file, flags).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Declared {
-    /// The settings file's key; the flag is `--` and the key with hyphens.
-    pub key: &'static str,
-    /// The pipeline stack's parameter that carries it.
-    pub parameter: &'static str,
-}
-
-macro_rules! declare_settings {
-    (
-        $(
-            $(#[doc = $doc:literal])*
-            #[arg($($arg:tt)*)]
-            $key:ident: $ty:ty => $parameter:literal
-                $(, unset $unset:literal)?
-                $(, via $codec:ident)?
-                $(, switch $no:ident)?
-            ;
-        )*
-    ) => {
-        /// Every setting as a person gives it: the settings file's schema (`reaqtions.yaml`, snake_case keys) and
-        /// the flags of `deploy` and `cost`. [`SettingsInput::over`] layers flags on the file, and
-        /// [`PipelineSettings::resolve`] fills in defaults and checks every rule.
-        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
-        #[serde(deny_unknown_fields, rename_all = "snake_case")]
-        pub struct SettingsInput {
-            /// (From the global --stack.)
-            #[arg(skip)]
-            pub stack: Option<String>,
-            $(
-                $(#[doc = $doc])*
-                #[arg($($arg)*)]
-                pub $key: Option<$ty>,
-            )*
-            $($(
-                /// The switch above, off.
-                #[arg(
-                    long,
-                    overrides_with = stringify!($key),
-                    help = concat!("Turn ", stringify!($key), " off (the same as --", stringify!($key), "=false)")
-                )]
-                #[serde(skip)]
-                pub $no: bool,
-            )?)*
-        }
-
-        /// Every setting but the stack, in declaration order.
-        pub const DECLARED: &[Declared] = &[$(Declared { key: stringify!($key), parameter: $parameter }),*];
-
-        impl SettingsInput {
-            /// `self` (flags) layered over `file`: a value given here wins; `--no-<switch>` turns it off.
-            pub fn over(self, file: SettingsInput) -> SettingsInput {
-                let mut layered = SettingsInput::default();
-                layered.stack = self.stack.or(file.stack);
-                $(
-                    layered.$key = self.$key.or(file.$key);
-                    $(if self.$no { layered.$key = Some(false) })?
-                )*
-                layered
-            }
-
-            /// The stack parameters these settings are deployed as (given ones only).
-            pub fn to_parameters(&self) -> Vec<(String, String)> {
-                let mut parameters = Vec::new();
-                $(
-                    let value: Option<String> =
-                        declare_settings!(@write self.$key.as_ref() $(, via $codec)?);
-                    $(let value = value.or_else(|| Some($unset.to_owned()));)?
-                    if let Some(value) = value {
-                        parameters.push(($parameter.to_owned(), value));
-                    }
-                )*
-                parameters
-            }
-
-            /// The settings a stack was deployed with, from its parameters. A parameter that is missing (a stack
-            /// deployed before the setting existed) or unreadable leaves the setting unset.
-            pub fn from_parameters(parameters: &BTreeMap<String, String>) -> SettingsInput {
-                let mut input = SettingsInput::default();
-                $(
-                    input.$key = parameters.get($parameter).and_then(|text| {
-                        $(if text == $unset { return None; })?
-                        declare_settings!(@read text $(, via $codec)?)
-                    });
-                )*
-                input
-            }
-        }
-    };
-    (@write $value:expr) => { $value.map(ParameterValue::to_parameter) };
-    (@write $value:expr, via $codec:ident) => { $value.map($codec::to_parameter) };
-    (@read $text:expr) => { ParameterValue::from_parameter($text) };
-    (@read $text:expr, via $codec:ident) => { $codec::from_parameter($text) };
-}
-
+// One entry a setting: its doc (the help, to which the range and default are added), its flag's clap attributes,
+// then `key: Type => "StackParameter" at field.in.PipelineSettings`, and what applies of: `unset "text"` (the
+// parameter's text for an optional setting left unset), `via Codec` (another unit in the template), `switch
+// no_key` (a --no- flag), `default value` (or `ByLayout { event, arrival }`), `range lo..=hi, named "what" "unit"`
+// (a range check and its message), `one_of LIST, named "what" "unit" by "who offers it"`. Rules that read two
+// settings are in `PipelineSettings::validate`.
 declare_settings! {
-    /// What a reading's lake folder is: event (the hour it was measured; the default for a new pipeline) or
-    /// arrival (the hour Firehose received it). Fixed when the stream is created: a redeploy keeps it.
+    /// What a reading's lake folder is: event (the hour it was measured; a new pipeline's) or arrival (the hour
+    /// Firehose received it). Fixed when the stream is created: a redeploy keeps it.
     #[arg(long, value_name = "LAYOUT", value_parser = parse_partitioning)]
-    partitioning: crate::settings::Partitioning => "Partitioning";
+    partitioning: crate::settings::Partitioning => "Partitioning" at partitioning,
+        default DEFAULT_PARTITIONING;
     /// Raw data-lake bucket name (default <stack>-iot-data-lake-raw, made unique per account and region on AWS).
     #[arg(long)]
-    bucket: String => "RawBucketName";
+    bucket: String => "RawBucketName" at bucket;
     /// Key prefix of processed objects (Firehose expressions such as !{timestamp:yyyy} allowed; with partitioning
     /// event, its fixed folders followed by the reading's year=/month=/day=/hour=).
     #[arg(long, value_name = "PREFIX")]
-    prefix: String => "Prefix";
+    prefix: String => "Prefix" at prefix,
+        default DEFAULT_PREFIX;
     /// Key prefix of error records (must contain !{firehose:error-output-type} when --prefix has expressions).
     #[arg(long, value_name = "PREFIX")]
-    error_prefix: String => "ErrorPrefix";
-    /// S3 buffering size, MiB (1-128; at least 64, the default, with partitioning event; else 5).
+    error_prefix: String => "ErrorPrefix" at error_prefix,
+        default DEFAULT_ERROR_PREFIX;
+    /// S3 buffering size, MiB; with partitioning event at least Firehose's minimum, the default.
     #[arg(long, value_name = "MIB", alias = "buffer-size")]
-    buffer_size_mib: u32 => "BufferSizeMiB";
-    /// S3 buffering interval, seconds (0-900; at least 60 with partitioning event; default 60).
+    buffer_size_mib: u32 => "BufferSizeMiB" at buffering.size_mib,
+        default ByLayout { event: limits::FIREHOSE_PARTITIONING_MIN_BUFFERING.0, arrival: 5 },
+        range limits::FIREHOSE_BUFFER_MIB, named "buffer size" "MiB";
+    /// S3 buffering interval, seconds; with partitioning event at least Firehose's minimum, the default.
     #[arg(long, value_name = "SECONDS", alias = "buffer-interval")]
-    buffer_interval_seconds: u32 => "BufferIntervalSeconds";
-    /// Lambda processor buffering size, MB (0.2-3).
+    buffer_interval_seconds: u32 => "BufferIntervalSeconds" at buffering.interval_seconds,
+        default ByLayout { event: limits::FIREHOSE_PARTITIONING_MIN_BUFFERING.1, arrival: 60 },
+        range limits::FIREHOSE_BUFFER_SECONDS, named "buffer interval" "s";
+    /// Lambda processor buffering size, MB.
     #[arg(long, value_name = "MB", alias = "processor-buffer-size")]
-    processor_buffer_size_mb: f64 => "ProcessorBufferSizeMB";
-    /// Lambda processor buffering interval, seconds (0-900).
+    processor_buffer_size_mb: f64 => "ProcessorBufferSizeMB" at processor.size_mb,
+        default 1.0,
+        range limits::FIREHOSE_PROCESSOR_BUFFER_MB, named "processor buffer size" "MB";
+    /// Lambda processor buffering interval, seconds.
     #[arg(long, value_name = "SECONDS", alias = "processor-buffer-interval")]
-    processor_buffer_interval_seconds: u32 => "ProcessorBufferIntervalSeconds";
-    /// Lambda memory, MB (128-10240).
+    processor_buffer_interval_seconds: u32 => "ProcessorBufferIntervalSeconds" at processor.interval_seconds,
+        default 5,
+        range limits::FIREHOSE_PROCESSOR_BUFFER_SECONDS, named "processor buffer interval" "s";
+    /// Lambda memory, MB.
     #[arg(long, value_name = "MB", alias = "lambda-memory")]
-    lambda_memory_mb: u32 => "LambdaMemory";
-    /// Lambda timeout, seconds (1-300).
+    lambda_memory_mb: u32 => "LambdaMemory" at lambda.memory_mb,
+        default 256,
+        range limits::LAMBDA_MEMORY_MB, named "Lambda memory" "MB";
+    /// Lambda timeout, seconds.
     #[arg(long, value_name = "SECONDS", alias = "lambda-timeout")]
-    lambda_timeout_seconds: u32 => "LambdaTimeout";
-    /// Days the log groups keep events (one of CloudWatch's values: 1, 3, 5, 7, 14, 30, … 3653).
+    lambda_timeout_seconds: u32 => "LambdaTimeout" at lambda.timeout_seconds,
+        default 60,
+        range limits::FIREHOSE_PROCESSOR_TIMEOUT_SECONDS, named "Lambda timeout" "s";
+    /// Days the log groups keep events, one of CloudWatch's values.
     #[arg(long, value_name = "DAYS")]
-    log_retention_days: u32 => "LogRetentionDays";
-    /// Days an overwritten or deleted object's old version stays in the raw bucket (1-3650).
+    log_retention_days: u32 => "LogRetentionDays" at log_retention_days,
+        default 14,
+        one_of limits::LOG_RETENTION_DAYS, named "log retention" "days" by "CloudWatch Logs offers";
+    /// Days an overwritten or deleted object's old version stays in the raw bucket.
     #[arg(long, value_name = "DAYS")]
-    noncurrent_version_days: u32 => "NoncurrentVersionDays";
-    /// GB one Athena query of the lake may scan before it is cancelled (1-1000000).
+    noncurrent_version_days: u32 => "NoncurrentVersionDays" at noncurrent_version_days,
+        default 30,
+        range 1..=3650, named "noncurrent version expiry" "days";
+    /// GB one Athena query of the lake may scan before it is cancelled.
     #[arg(long, value_name = "GB")]
-    athena_scan_limit_gb: u32 => "ScanLimitBytes", via GibAsBytes;
-    /// The function's architecture: x86_64, or arm64 (Graviton, about 20 % cheaper per GB-second).
-    #[arg(long, value_name = "ARCH", value_parser = ["x86_64", "arm64"], alias = "arch")]
-    architecture: String => "Architecture";
-    /// CloudWatch alarms on the pipeline, with an SNS topic (on unless --no-alarms).
+    athena_scan_limit_gb: u32 => "ScanLimitBytes" at athena_scan_limit_gb, via GibAsBytes,
+        default 10,
+        range 1..=1_000_000, named "Athena scan limit" "GB";
+    /// The function's architecture (arm64 is Graviton, about 20 % cheaper per GB-second).
+    #[arg(long, value_name = "ARCH", value_parser = limits::LAMBDA_ARCHITECTURES, hide_possible_values = true, alias = "arch")]
+    architecture: String => "Architecture" at architecture,
+        default "x86_64",
+        one_of limits::LAMBDA_ARCHITECTURES, named "architecture" "" by "Lambda runs";
+    /// CloudWatch alarms on the pipeline, with an SNS topic; --no-alarms turns them off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", hide_possible_values = true)]
-    alarms: bool => "AlarmsEnabled", switch no_alarms;
-    /// A CloudWatch dashboard of the pipeline (on unless --no-dashboard).
+    alarms: bool => "AlarmsEnabled" at monitoring.alarms, switch no_alarms,
+        default true;
+    /// A CloudWatch dashboard of the pipeline; --no-dashboard turns it off.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", hide_possible_values = true)]
-    dashboard: bool => "DashboardEnabled", switch no_dashboard;
+    dashboard: bool => "DashboardEnabled" at monitoring.dashboard, switch no_dashboard,
+        default true;
     /// An address subscribed to the alarms' topic (it must confirm the subscription AWS mails it).
     #[arg(long, value_name = "ADDRESS")]
-    alarm_email: String => "AlarmEmail", unset "";
-    /// What lake objects are written as: gzip (default; keys end in .gz) or none.
+    alarm_email: String => "AlarmEmail" at monitoring.alarm_email, unset "";
+    /// What lake objects are written as: gzip (keys end in .gz) or none.
     #[arg(long, value_enum, value_name = "FORMAT")]
-    compression: Compression => "CompressionFormat";
-    /// Move processed/ objects to --cold-storage-class this many days after they were written (default: never).
+    compression: Compression => "CompressionFormat" at compression,
+        default Compression::Gzip;
+    /// Move processed/ objects to --cold-storage-class this many days after they were written; never unless given.
     #[arg(long, value_name = "DAYS")]
-    cold_after_days: u32 => "ColdAfterDays", unset "0";
-    /// Where they move: INTELLIGENT_TIERING (default), STANDARD_IA (from day 30) or GLACIER_IR.
+    cold_after_days: u32 => "ColdAfterDays" at lifecycle.cold_after_days, unset "0",
+        range 1..=36_500, named "cold_after_days" "days";
+    /// Where they move: INTELLIGENT_TIERING, STANDARD_IA (from day 30) or GLACIER_IR.
     #[arg(long, value_enum, value_name = "CLASS")]
-    cold_storage_class: StorageClass => "ColdStorageClass";
-    /// Delete processed/ objects this many days after they were written (default: never).
+    cold_storage_class: StorageClass => "ColdStorageClass" at lifecycle.cold_storage_class,
+        default StorageClass::IntelligentTiering;
+    /// Delete processed/ objects this many days after they were written; never unless given.
     #[arg(long, value_name = "DAYS")]
-    expire_processed_after_days: u32 => "ExpireProcessedAfterDays", unset "0";
-    /// Delete error objects this many days after they were written (default: never).
+    expire_processed_after_days: u32 => "ExpireProcessedAfterDays" at lifecycle.expire_processed_after_days,
+        unset "0",
+        range 1..=36_500, named "expire_processed_after_days" "days";
+    /// Delete error objects this many days after they were written; never unless given.
     #[arg(long, value_name = "DAYS")]
-    expire_errors_after_days: u32 => "ExpireErrorsAfterDays", unset "0";
+    expire_errors_after_days: u32 => "ExpireErrorsAfterDays" at lifecycle.expire_errors_after_days, unset "0",
+        range 1..=36_500, named "expire_errors_after_days" "days";
 }
 
 impl SettingsInput {
@@ -334,41 +218,6 @@ fn suggest(message: &str) -> String {
     }
 }
 
-impl PipelineSettings {
-    /// These settings as the settings file would give them: every key, with the value in force (the inverse of
-    /// [`PipelineSettings::resolve`]). What `status` shows, and what deploy writes as stack parameters.
-    pub fn input(&self) -> SettingsInput {
-        let s = self;
-        SettingsInput {
-            stack: Some(s.stack.clone()),
-            partitioning: Some(s.partitioning),
-            bucket: Some(s.bucket.clone()),
-            prefix: Some(s.prefix.clone()),
-            error_prefix: Some(s.error_prefix.clone()),
-            buffer_size_mib: Some(s.buffering.size_mib),
-            buffer_interval_seconds: Some(s.buffering.interval_seconds),
-            processor_buffer_size_mb: Some(s.processor.size_mb),
-            processor_buffer_interval_seconds: Some(s.processor.interval_seconds),
-            lambda_memory_mb: Some(s.lambda.memory_mb),
-            lambda_timeout_seconds: Some(s.lambda.timeout_seconds),
-            log_retention_days: Some(s.log_retention_days),
-            noncurrent_version_days: Some(s.noncurrent_version_days),
-            athena_scan_limit_gb: Some(s.athena_scan_limit_gb),
-            architecture: Some(s.architecture.clone()),
-            alarms: Some(s.monitoring.alarms),
-            dashboard: Some(s.monitoring.dashboard),
-            alarm_email: s.monitoring.alarm_email.clone(),
-            compression: Some(s.compression),
-            cold_after_days: s.lifecycle.cold_after_days,
-            cold_storage_class: Some(s.lifecycle.cold_storage_class),
-            expire_processed_after_days: s.lifecycle.expire_processed_after_days,
-            expire_errors_after_days: s.lifecycle.expire_errors_after_days,
-            no_alarms: false,
-            no_dashboard: false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -427,11 +276,14 @@ mod tests {
         let quiet = SettingsInput { alarms: Some(false), alarm_email: None, ..given };
         let parameters: BTreeMap<String, String> = quiet.to_parameters().into_iter().collect();
         assert_eq!(SettingsInput { stack: Some("lab".into()), ..SettingsInput::from_parameters(&parameters) }, quiet);
-        assert_eq!(parameters["ScanLimitBytes"], (3u64 << 30).to_string());
-        assert_eq!(parameters["CompressionFormat"], "UNCOMPRESSED");
+        assert_eq!(parameters[Declared::athena_scan_limit_gb.parameter], (3u64 << 30).to_string());
+        assert_eq!(parameters[Declared::compression.parameter], "UNCOMPRESSED");
         // An unset optional setting is written as what the template takes for "off", and read back as unset.
         let off: BTreeMap<String, String> = PipelineSettings::defaults().input().to_parameters().into_iter().collect();
-        assert_eq!((off["AlarmEmail"].as_str(), off["ColdAfterDays"].as_str()), ("", "0"));
+        assert_eq!(
+            (off[Declared::alarm_email.parameter].as_str(), off[Declared::cold_after_days.parameter].as_str()),
+            ("", "0")
+        );
         let read = SettingsInput::from_parameters(&off);
         assert_eq!((read.alarm_email, read.cold_after_days), (None, None));
     }
@@ -441,7 +293,8 @@ mod tests {
         let template: serde_norway::Value = serde_norway::from_str(PIPELINE_TEMPLATE).unwrap();
         let in_template: BTreeSet<&str> =
             template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
-        let declared: BTreeSet<&str> = DECLARED.iter().map(|d| d.parameter).chain(DERIVED_PARAMETERS).collect();
+        let declared: BTreeSet<&str> =
+            DECLARED.iter().map(|d| d.parameter).chain(DERIVED_PARAMETERS.iter().copied()).collect();
         assert_eq!(declared, in_template, "every template parameter is a declared setting or a derived one");
         assert_eq!(declared.len(), DECLARED.len() + DERIVED_PARAMETERS.len(), "no parameter declared twice");
 
@@ -491,15 +344,68 @@ mod tests {
     }
 
     #[test]
-    fn each_flag_is_named_after_its_key() {
+    fn each_flag_is_named_after_its_key_and_its_help_says_the_declared_range_and_default() {
         let cli = crate::cli::Cli::command();
         for verb in ["deploy", "cost"] {
             let command = cli.find_subcommand(verb).unwrap();
             for declared in DECLARED {
                 let flag = declared.key.replace('_', "-");
-                assert!(command.get_arguments().any(|a| a.get_long() == Some(&flag)), "{verb} has no --{flag}");
+                let arg = command.get_arguments().find(|a| a.get_long() == Some(&flag));
+                let help = arg.and_then(|a| a.get_help()).map(ToString::to_string);
+                let help = help.unwrap_or_else(|| panic!("{verb} has no --{flag}, or it has no help"));
+                if let Some(range) = declared.range {
+                    assert!(help.contains(&format!("({}-{}", range.lo, range.hi)), "--{flag}: {help}");
+                }
             }
         }
+        let help = |key: &str| {
+            let deploy = cli.find_subcommand("deploy").unwrap();
+            let arg = deploy.get_arguments().find(|a| a.get_long() == Some(&key.replace('_', "-"))).unwrap();
+            arg.get_help().unwrap().to_string()
+        };
+        assert!(help("buffer_size_mib").ends_with("(1-128; default 64 with partitioning event, else 5)"));
+        assert!(help("lambda_memory_mb").ends_with("(128-10240; default 256)"), "{}", help("lambda_memory_mb"));
+        assert!(help("architecture").ends_with("(x86_64 or arm64; default x86_64)"), "{}", help("architecture"));
+    }
+
+    #[test]
+    fn each_declared_range_is_checked_at_both_ends_with_the_setting_named() {
+        let resolve = |key: &str, value: f64| {
+            let number = if value.fract() == 0.0 { serde_json::json!(value as u64) } else { serde_json::json!(value) };
+            let input = serde_json::json!({ "partitioning": "arrival", key: number });
+            PipelineSettings::resolve(serde_json::from_value(input).unwrap())
+        };
+        let mut checked = 0;
+        for d in DECLARED {
+            let Some(range) = d.range else { continue };
+            let step = if range.lo.fract() == 0.0 && range.hi.fract() == 0.0 { 1.0 } else { 0.1 };
+            for inside in [range.lo, range.hi] {
+                resolve(d.key, inside).unwrap_or_else(|e| panic!("{} {inside}: {e:#}", d.key));
+            }
+            let outside = [range.hi + step].into_iter().chain((range.lo >= step).then_some(range.lo - step));
+            for value in outside {
+                let e = resolve(d.key, value).unwrap_err();
+                let named =
+                    format!("{} {} {} is outside the allowed", range.what, (value * 10.0).round() / 10.0, range.unit);
+                assert!(e.to_string().starts_with(&named) && crate::error::is_invalid(&e), "{} {value}: {e}", d.key);
+            }
+            checked += 1;
+        }
+        assert!(checked >= 10, "the ranges are declared: {checked}");
+        let arch = SettingsInput { architecture: Some("mips".into()), ..Default::default() };
+        let e = PipelineSettings::resolve(arch).unwrap_err().to_string();
+        assert_eq!(e, "architecture \"mips\" is not one Lambda runs: x86_64 or arm64");
+    }
+
+    #[test]
+    fn the_types_own_defaults_agree_with_the_declaration() {
+        // The enums' `#[default]` serves records and structs that predate a setting: it must say the same.
+        let declared = SettingsInput::default().filled();
+        assert_eq!(Compression::default(), declared.compression);
+        assert_eq!(StorageClass::default(), declared.cold_storage_class);
+        assert_eq!(crate::lifecycle::Lifecycle::default().cold_storage_class, declared.cold_storage_class);
+        let monitoring = crate::settings::Monitoring::default();
+        assert_eq!((monitoring.alarms, monitoring.dashboard), (declared.alarms, declared.dashboard));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Pipeline settings: names, prefixes and buffering, validated once before any work. The local target and the
 //! CloudFormation templates take this same type, so both pipelines are configured identically.
 
+mod declare;
 mod input;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::invalid;
+use crate::limits::FIREHOSE_PARTITIONING_MIN_BUFFERING;
+pub use crate::limits::LOG_RETENTION_DAYS;
 use crate::prefix::keyed_prefix;
 pub use input::{DECLARED, DEFAULT_CONFIG, Declared, ParameterValue, SettingsInput};
 pub use reaqtions_lambda::Partitioning;
@@ -14,14 +17,9 @@ pub use reaqtions_lambda::Partitioning;
 pub const DEFAULT_STACK: &str = "reaqtions";
 pub const DEFAULT_PREFIX: &str =
     "processed/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
-/// Days CloudWatch Logs can keep events for (PutRetentionPolicy's allowed values).
-pub const LOG_RETENTION_DAYS: [u32; 22] =
-    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 /// What a new pipeline is partitioned by: the reading's own hour. A deployment recorded without the setting
 /// (created before it existed) was partitioned by arrival.
 pub const DEFAULT_PARTITIONING: Partitioning = Partitioning::Event;
-/// Firehose's minimum S3 buffering with dynamic partitioning on (MiB, seconds).
-pub(crate) const EVENT_MIN_BUFFERING: (u32, u32) = (64, 60);
 pub const DEFAULT_ERROR_PREFIX: &str = "error/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
 
 /// Everything that defines one deployment of the pipeline.
@@ -58,7 +56,7 @@ pub struct PipelineSettings {
     #[serde(default)]
     pub monitoring: Monitoring,
     /// What the lake's objects are written as (a deployment recorded before this setting gets the default).
-    #[serde(default)]
+    #[serde(default = "default_compression")]
     pub(crate) compression: crate::compression::Compression,
     /// The raw bucket's storage tiers and retention (AWS, on a bucket the stack owns).
     #[serde(default)]
@@ -75,22 +73,28 @@ pub struct Monitoring {
     pub alarm_email: Option<String>,
 }
 
+/// What a deployment recorded before a setting existed reads it as: its declared default.
 impl Default for Monitoring {
     fn default() -> Self {
-        Monitoring { alarms: true, dashboard: true, alarm_email: None }
+        let declared = SettingsInput::default().filled();
+        Monitoring { alarms: declared.alarms, dashboard: declared.dashboard, alarm_email: declared.alarm_email }
     }
 }
 
 fn default_architecture() -> String {
-    "x86_64".to_owned()
+    SettingsInput::default().filled().architecture
 }
 
 fn default_athena_scan_limit_gb() -> u32 {
-    10
+    SettingsInput::default().filled().athena_scan_limit_gb
 }
 
 fn default_noncurrent_version_days() -> u32 {
-    30
+    SettingsInput::default().filled().noncurrent_version_days
+}
+
+fn default_compression() -> crate::compression::Compression {
+    SettingsInput::default().filled().compression
 }
 
 /// Firehose S3 buffering hints.
@@ -119,10 +123,15 @@ pub(crate) struct LambdaSettings {
 /// An account id of the right length, to check the default bucket name before the account is known.
 pub(crate) const STAND_IN_ACCOUNT: &str = "000000000000";
 
-/// The default raw bucket on AWS: `reaqtions-iot-data-lake-raw` itself is surely taken, so the name is made
-/// unique per account and region.
+/// The raw bucket's name when none is given: `<stack>-iot-data-lake-raw` (the local target's).
+pub(crate) fn base_bucket_name(stack: &str) -> String {
+    format!("{stack}-iot-data-lake-raw")
+}
+
+/// The default raw bucket on AWS: [`base_bucket_name`] itself is surely taken, so the name is made unique per account
+/// and region.
 pub(crate) fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
-    let name = format!("{stack}-iot-data-lake-raw-{account}-{region}");
+    let name = format!("{}-{account}-{region}", base_bucket_name(stack));
     if name.len() > 63 {
         return Err(invalid!(
             "the default bucket name {name} is longer than S3's 63 characters: pass --bucket or use a shorter --stack"
@@ -135,7 +144,7 @@ impl PipelineSettings {
     /// Names derived from the stack; with the default stack they are the original pipeline's names.
     /// `bucket` defaults to `<stack>-iot-data-lake-raw` (the AWS target makes it globally unique).
     pub fn resolve(file: SettingsInput) -> Result<Self> {
-        Self::resolve_with(file, |stack| Ok(format!("{stack}-iot-data-lake-raw")))
+        Self::resolve_with(file, |stack| Ok(base_bucket_name(stack)))
     }
 
     /// The defaults of every setting (stack `reaqtions`).
@@ -163,58 +172,43 @@ impl PipelineSettings {
     /// where a later rule would refuse it.
     pub(crate) fn resolve_unchecked(file: SettingsInput) -> Self {
         let stack = file.stack.clone().unwrap_or_else(|| DEFAULT_STACK.to_owned());
-        let bucket = file.bucket.clone().unwrap_or_else(|| format!("{stack}-iot-data-lake-raw"));
+        let bucket = file.bucket.clone().unwrap_or_else(|| base_bucket_name(&stack));
         Self::assemble(file, stack, bucket)
     }
 
-    /// Every setting's default, in one place. The layout decides the prefix's shape and the buffering defaults
-    /// (Firehose's minimums with partitioning on).
+    /// The settings with their declared defaults filled in, placed where the pipeline reads them; the layout
+    /// decides the prefix's shape (in event mode the tool's partition keys after the given prefix's folders).
     fn assemble(file: SettingsInput, stack: String, bucket: String) -> Self {
-        let partitioning = file.partitioning.unwrap_or(DEFAULT_PARTITIONING);
-        let given = file.prefix.as_deref().unwrap_or(DEFAULT_PREFIX);
-        let prefix = match partitioning {
-            Partitioning::Arrival => given.to_owned(),
-            Partitioning::Event => keyed_prefix(prefix_root(given)),
-        };
-        let (size_mib, interval_seconds) = match partitioning {
-            Partitioning::Arrival => (5, 60),
-            Partitioning::Event => EVENT_MIN_BUFFERING,
+        let v = file.filled();
+        let prefix = match v.partitioning {
+            Partitioning::Arrival => v.prefix,
+            Partitioning::Event => keyed_prefix(prefix_root(&v.prefix)),
         };
         PipelineSettings {
             stream: format!("{stack}-iot-data-stream"),
             bucket,
             function: format!("{stack}-data-transformation"),
             log_group: format!("/aws/lambda/{stack}-data-transformation"),
-            partitioning,
+            partitioning: v.partitioning,
             prefix,
-            error_prefix: file.error_prefix.unwrap_or_else(|| DEFAULT_ERROR_PREFIX.to_owned()),
-            buffering: Buffering {
-                size_mib: file.buffer_size_mib.unwrap_or(size_mib),
-                interval_seconds: file.buffer_interval_seconds.unwrap_or(interval_seconds),
-            },
+            error_prefix: v.error_prefix,
+            buffering: Buffering { size_mib: v.buffer_size_mib, interval_seconds: v.buffer_interval_seconds },
             processor: ProcessorBuffering {
-                size_mb: file.processor_buffer_size_mb.unwrap_or(1.0),
-                interval_seconds: file.processor_buffer_interval_seconds.unwrap_or(5),
+                size_mb: v.processor_buffer_size_mb,
+                interval_seconds: v.processor_buffer_interval_seconds,
             },
-            lambda: LambdaSettings {
-                memory_mb: file.lambda_memory_mb.unwrap_or(256),
-                timeout_seconds: file.lambda_timeout_seconds.unwrap_or(60),
-            },
-            log_retention_days: file.log_retention_days.unwrap_or(14),
-            noncurrent_version_days: file.noncurrent_version_days.unwrap_or_else(default_noncurrent_version_days),
-            athena_scan_limit_gb: file.athena_scan_limit_gb.unwrap_or_else(default_athena_scan_limit_gb),
-            architecture: file.architecture.unwrap_or_else(default_architecture),
-            monitoring: Monitoring {
-                alarms: file.alarms.unwrap_or(true),
-                dashboard: file.dashboard.unwrap_or(true),
-                alarm_email: file.alarm_email,
-            },
-            compression: file.compression.unwrap_or_default(),
+            lambda: LambdaSettings { memory_mb: v.lambda_memory_mb, timeout_seconds: v.lambda_timeout_seconds },
+            log_retention_days: v.log_retention_days,
+            noncurrent_version_days: v.noncurrent_version_days,
+            athena_scan_limit_gb: v.athena_scan_limit_gb,
+            architecture: v.architecture,
+            monitoring: Monitoring { alarms: v.alarms, dashboard: v.dashboard, alarm_email: v.alarm_email },
+            compression: v.compression,
             lifecycle: crate::lifecycle::Lifecycle {
-                cold_after_days: file.cold_after_days,
-                cold_storage_class: file.cold_storage_class.unwrap_or_default(),
-                expire_processed_after_days: file.expire_processed_after_days,
-                expire_errors_after_days: file.expire_errors_after_days,
+                cold_after_days: v.cold_after_days,
+                cold_storage_class: v.cold_storage_class,
+                expire_processed_after_days: v.expire_processed_after_days,
+                expire_errors_after_days: v.expire_errors_after_days,
             },
             stack,
         }
@@ -226,48 +220,13 @@ impl PipelineSettings {
         let s = self;
         validate_stack(&s.stack)?;
         check_bucket_name(&s.bucket)?;
-        // Firehose's buffering limits, and Lambda's (Firehose waits at most 5 minutes for a batch).
-        let within = |what: &str, value: f64, lo: f64, hi: f64, unit: &str| -> Result<()> {
-            if !(lo..=hi).contains(&value) {
-                return Err(invalid!("{what} {value} {unit} is outside the allowed {lo}-{hi} {unit}"));
-            }
-            Ok(())
-        };
-        within("buffer size", f64::from(s.buffering.size_mib), 1.0, 128.0, "MiB")?;
-        within("buffer interval", f64::from(s.buffering.interval_seconds), 0.0, 900.0, "s")?;
-        if s.partitioning == Partitioning::Event {
-            let (size, interval) = EVENT_MIN_BUFFERING;
-            let rule = "Firehose requires with partitioning: event (each reading filed under its own hour); pass";
-            if s.buffering.size_mib < size {
-                return Err(invalid!(
-                    "buffer size {} MiB is below the {size} MiB {rule} --buffer-size-mib {size} or more, or \
-                     --partitioning arrival",
-                    s.buffering.size_mib
-                ));
-            }
-            if s.buffering.interval_seconds < interval {
-                return Err(invalid!(
-                    "buffer interval {} s is below the {interval} s {rule} --buffer-interval-seconds {interval} or \
-                     more, or --partitioning arrival",
-                    s.buffering.interval_seconds
-                ));
-            }
-        }
-        within("processor buffer size", s.processor.size_mb, 0.2, 3.0, "MB")?;
-        within("processor buffer interval", f64::from(s.processor.interval_seconds), 0.0, 900.0, "s")?;
-        within("Lambda memory", f64::from(s.lambda.memory_mb), 128.0, 10_240.0, "MB")?;
-        within("Lambda timeout", f64::from(s.lambda.timeout_seconds), 1.0, 300.0, "s")?;
-        within("noncurrent version expiry", f64::from(s.noncurrent_version_days), 1.0, 3650.0, "days")?;
-        within("Athena scan limit", f64::from(s.athena_scan_limit_gb), 1.0, 1_000_000.0, "GB")?;
-        if !["x86_64", "arm64"].contains(&s.architecture.as_str()) {
-            return Err(invalid!("architecture {:?} is not one Lambda runs: x86_64 or arm64", s.architecture));
-        }
-        if !LOG_RETENTION_DAYS.contains(&s.log_retention_days) {
-            return Err(invalid!(
-                "log retention {} days is not one CloudWatch Logs offers: {}",
-                s.log_retention_days,
-                LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")
-            ));
+        // Each setting's own range or list, as declared; then the rules that read two settings, each once.
+        s.input().check_declared()?;
+        if s.partitioning == Partitioning::Event
+            && let Some(shortfall) =
+                event_buffering_shortfalls(s.buffering.size_mib, s.buffering.interval_seconds).first()
+        {
+            return Err(invalid!("{shortfall}"));
         }
         crate::prefix::Prefix::parse(&s.prefix, false).map_err(|e| invalid!("invalid prefix {:?}: {e:#}", s.prefix))?;
         let error = crate::prefix::Prefix::parse(&s.error_prefix, true)
@@ -290,6 +249,28 @@ impl PipelineSettings {
         }
         Ok(())
     }
+}
+
+/// The rule that reads the layout and the buffering (checked by `validate`, and on the rendered stack parameters
+/// by `aws::stack::firehose_rules`): with partitioning event Firehose requires buffering of at least its dynamic
+/// partitioning minimums. Each shortfall, named with the flag that fixes it.
+pub(crate) fn event_buffering_shortfalls(size_mib: u32, interval_seconds: u32) -> Vec<String> {
+    let (size, interval) = FIREHOSE_PARTITIONING_MIN_BUFFERING;
+    let rule = "Firehose requires with partitioning: event (each reading filed under its own hour); pass";
+    let mut shortfalls = Vec::new();
+    if size_mib < size {
+        shortfalls.push(format!(
+            "buffer size {size_mib} MiB is below the {size} MiB {rule} --buffer-size-mib {size} or more, or \
+             --partitioning arrival"
+        ));
+    }
+    if interval_seconds < interval {
+        shortfalls.push(format!(
+            "buffer interval {interval_seconds} s is below the {interval} s {rule} --buffer-interval-seconds \
+             {interval} or more, or --partitioning arrival"
+        ));
+    }
+    shortfalls
 }
 
 /// The fixed folders a prefix starts with (up to the last `/` before its first expression): what an event-mode
@@ -400,7 +381,7 @@ mod tests {
         let event = PipelineSettings::defaults();
         assert_eq!(event.partitioning, Partitioning::Event, "new pipelines file readings by their own hour");
         assert_eq!(event.prefix, keyed_prefix("processed/"));
-        assert_eq!((event.buffering.size_mib, event.buffering.interval_seconds), EVENT_MIN_BUFFERING);
+        assert_eq!((event.buffering.size_mib, event.buffering.interval_seconds), FIREHOSE_PARTITIONING_MIN_BUFFERING);
         let arrival = SettingsInput { partitioning: Some(Partitioning::Arrival), ..Default::default() };
         let arrival = PipelineSettings::resolve(arrival).unwrap();
         assert_eq!((arrival.prefix.as_str(), arrival.buffering.size_mib), (DEFAULT_PREFIX, 5));

@@ -42,6 +42,15 @@ fn every_setting_is_deployed_and_read_back_on_both_targets() {
     keys.sort_unstable();
     declared.sort_unstable();
     assert_eq!(keys, declared, "the test names every declared setting");
+    // Away from the declared default under its layout (arrival); alarms stay on, as an alarm email needs them.
+    for d in reaqtions::settings::DECLARED.iter().filter(|d| d.key != "alarms") {
+        let text = match &file[d.key] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let default = (d.default_given)(reaqtions::settings::Partitioning::Arrival);
+        assert_ne!(Some(text), default, "{} is left at its declared default", d.key);
+    }
     on_both(|target: &dyn Cli| {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("lab.yaml");
@@ -100,7 +109,8 @@ fn a_local_pipeline_keeps_its_layout_and_refuses_the_other_saying_what_to_do() {
 fn a_local_deployment_recorded_before_the_setting_is_by_arrival_and_stays_so() {
     let env = crate::Env::default();
     env.ok(&["deploy", "--partitioning", "arrival"]);
-    let record = env.data_dir().join("deployment.json");
+    // The stack's own folder holds its record (`<data-dir>/stacks/<stack>/`).
+    let record = env.data_dir().join("stacks/reaqtions/deployment.json");
     let mut recorded: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     assert_eq!(recorded["settings"]["partitioning"], "arrival");
     recorded["settings"].as_object_mut().unwrap().remove("partitioning");

@@ -230,7 +230,6 @@ fn lifecycle_rules_keep_storage_from_piling_up() {
     assert_eq!(rule["Status"].as_str(), Some("Enabled"));
     assert_eq!(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(), Some(7));
     assert_eq!(rule["NoncurrentVersionExpiration"]["NoncurrentDays"].as_str(), Some("30"), "the setting");
-    assert_eq!(raw["Parameters"]["NoncurrentVersionDays"]["Default"].as_u64(), Some(30));
     let artifacts = template(ARTIFACTS_TEMPLATE);
     let rule = &artifacts["Resources"]["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0];
     assert_eq!(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(), Some(7));
@@ -257,16 +256,75 @@ fn both_bucket_policies_deny_plain_http_and_tls_before_1_2() {
     }
 }
 
+/// A template value as the parameter's text: CloudFormation passes every parameter as a string.
+fn parameter_text(v: &Value) -> String {
+    match v {
+        Value::String(text) => text.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("not a parameter value: {other:?}"),
+    }
+}
+
+/// Every declared setting's template parameter says what the declaration says: `Default` (the template's own
+/// layout's default, or the text for unset), `MinValue`/`MaxValue` (the declared range in the parameter's unit,
+/// the unset text below it when it is a number), `AllowedValues` (the declared list, or the type's values).
 #[test]
-fn log_retention_choices_match_cloudwatch() {
+fn every_template_parameter_follows_its_settings_declaration() {
     let t = template(PIPELINE_TEMPLATE);
-    let allowed: Vec<u32> = t["Parameters"]["LogRetentionDays"]["AllowedValues"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect();
-    assert_eq!(allowed, reaqtions::settings::LOG_RETENTION_DAYS);
+    let parameters = &t["Parameters"];
+    // CloudFormation cannot make one parameter's default depend on another's, so the template's defaults are one
+    // consistent set: arrival's, whose buffering Firehose accepts without dynamic partitioning. Deploy always
+    // passes the layout, so a new pipeline gets the declared one (event).
+    let layout = Partitioning::Arrival;
+    assert_eq!(parameters["Partitioning"]["Default"].as_str(), Some(layout.name()));
+    let mut wrong = Vec::new();
+    for d in reaqtions::settings::DECLARED {
+        let p = &parameters[d.parameter];
+        let given = |field: &str| (!p[field].is_null()).then(|| parameter_text(&p[field]));
+        let default = if d.key == "partitioning" {
+            Some(layout.name().to_owned())
+        } else {
+            (d.default_parameter)(layout).or(d.unset.map(str::to_owned))
+        };
+        let number = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<f64>().ok());
+        let unset = d.unset.and_then(|u| u.parse::<f64>().ok());
+        let (lo, hi) = match (d.range, p["Type"].as_str()) {
+            (Some(range), Some("Number")) => {
+                let lo = (d.bound_parameter)(range.lo);
+                (
+                    if unset.is_some_and(|u| Some(u) < number(&lo)) { d.unset.map(str::to_owned) } else { lo },
+                    (d.bound_parameter)(range.hi),
+                )
+            }
+            // CloudFormation checks a range only on a Number parameter; on a String one deploy alone does.
+            _ => (None, None),
+        };
+        let same_number =
+            |a: &Option<String>, b: &Option<String>| a == b || (number(a).is_some() && number(a) == number(b));
+        for (field, want) in [("Default", default), ("MinValue", lo), ("MaxValue", hi)] {
+            let have = given(field);
+            if !same_number(&have, &want) {
+                wrong.push(format!("{} {field}: the template says {have:?}, {} declares {want:?}", d.parameter, d.key));
+            }
+        }
+        let allowed = p["AllowedValues"].as_sequence().map(|v| {
+            let mut texts: Vec<String> = v.iter().map(parameter_text).collect();
+            texts.sort();
+            texts
+        });
+        let declared = (d.choices)().map(|mut c| {
+            c.sort();
+            c
+        });
+        if allowed != declared {
+            wrong.push(format!(
+                "{} AllowedValues: the template says {allowed:?}, {} declares {declared:?}",
+                d.parameter, d.key
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "templates/pipeline.yaml and the settings' declaration disagree:\n{}", wrong.join("\n"));
 }
 
 #[test]
