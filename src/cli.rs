@@ -76,16 +76,62 @@ pub(crate) enum Command {
 }
 
 /// How a verb prints its result, the same on every verb: `--format` names the shape, `--output` a file to write it
-/// to instead of stdout. (`--output table|json`, the old spelling of the format, still works with a warning; a file
-/// named like a format is `--output ./json`.)
-#[derive(Debug, Clone, Default, Args)]
+/// to instead of stdout. `--output table|json` alone is the old spelling of the format: it still works, and
+/// [`crate::deprecated::warnings`] names the new one; beside an explicit `--format`, or as `--output ./json`, it
+/// names a file.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Shape {
+    pub(crate) format: OutputFormat,
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// [`Shape`]'s flags as typed; [`Shape`] is what they mean.
+#[derive(Debug, Args)]
+struct ShapeFlags {
     /// What the result is printed as.
     #[arg(long, global = true, value_enum, default_value_t)]
-    pub(crate) format: OutputFormat,
+    format: OutputFormat,
     /// Write the result to FILE instead of stdout.
     #[arg(long, global = true, value_name = "FILE")]
-    pub(crate) output: Option<PathBuf>,
+    output: Option<PathBuf>,
+}
+
+impl Shape {
+    fn of(flags: ShapeFlags, format_given: bool) -> Shape {
+        let named = flags
+            .output
+            .as_ref()
+            .and_then(|path| <OutputFormat as clap::ValueEnum>::from_str(&path.to_string_lossy(), false).ok());
+        match (named, flags.output) {
+            (Some(format), _) if !format_given => Shape { format, output: None },
+            // An explicit `--format` wins: the name is a file's. A bare format name still reads as the old
+            // spelling where results are directed (`commands::settle_shape`), so the file goes as `./json`.
+            (Some(_), Some(path)) => Shape { format: flags.format, output: Some(std::path::Path::new(".").join(path)) },
+            (_, output) => Shape { format: flags.format, output },
+        }
+    }
+}
+
+impl clap::FromArgMatches for Shape {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let given = matches.value_source("format") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(Shape::of(ShapeFlags::from_arg_matches(matches)?, given))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Shape::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for Shape {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        ShapeFlags::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        ShapeFlags::augment_args_for_update(cmd)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +257,9 @@ pub(crate) struct TemplateArgs {
     /// With `iam`: the raw bucket (default: the default name for the account and region).
     #[arg(long)]
     pub(crate) bucket: Option<String>,
+    // `--format json`: the templates as `{"templates": [{"file", "body"}]}`; a role's policy is JSON either way.
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
@@ -451,6 +500,10 @@ pub(crate) struct LogsArgs {
     /// Read this log group (AWS: the stack is then not read, so the operator policy alone suffices).
     #[arg(long, value_name = "NAME")]
     pub(crate) log_group: Option<String>,
+    // `--format json`: one object per event and line (`timestamp`, `message`), as CloudWatch Logs keeps them,
+    // also while following.
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,12 @@
 //! Old flag spellings: a flag renamed after its setting keeps its old name as a hidden clap alias, and the
 //! command line that uses one hears, in one line, what the flag is called now. Read from the clap definition
-//! itself, so a rename is declared once (the alias) and warned about without a list to keep.
+//! itself, so a rename is declared once (the alias) and warned about without a list to keep. `--output table|json`
+//! alone was the format before `--output` named a file: it still means the format, and is named here too.
 
 use std::ffi::OsString;
+
+/// The names `--output` took when it was the format: alone (no `--format`), they still mean the format.
+pub(crate) const OLD_OUTPUT_FORMATS: [&str; 2] = ["table", "json"];
 
 /// One warning line (without `warning: `) per old spelling on the command line, for the verb it runs.
 pub fn warnings(command: &clap::Command, args: impl IntoIterator<Item = OsString>) -> Vec<String> {
@@ -22,6 +26,9 @@ pub fn warnings(command: &clap::Command, args: impl IntoIterator<Item = OsString
     }
     let args: Vec<&clap::Arg> = path.iter().flat_map(|c| c.get_arguments()).collect();
     let mut said = Vec::new();
+    if let Some(name) = old_output_format(&tokens, &args) {
+        said.push(format!("--output {name} is now --format {name} (a file named {name} is --output ./{name})"));
+    }
     for (i, token) in tokens.iter().enumerate() {
         if token == "--" {
             break;
@@ -51,6 +58,22 @@ pub fn warnings(command: &clap::Command, args: impl IntoIterator<Item = OsString
     said
 }
 
+/// The format an old `--output table|json` names: alone, on a verb whose `--format` takes it.
+fn old_output_format<'t>(tokens: &'t [String], args: &[&clap::Arg]) -> Option<&'t str> {
+    let given: Vec<&String> = tokens.iter().take_while(|t| *t != "--").collect();
+    if given.iter().any(|t| *t == "--format" || t.starts_with("--format=")) {
+        return None;
+    }
+    let value = given.iter().enumerate().find_map(|(i, token)| match token.strip_prefix("--output") {
+        Some("") => given.get(i + 1).map(|v| v.as_str()),
+        Some(rest) => rest.strip_prefix('='),
+        None => None,
+    })?;
+    let format = args.iter().find(|a| a.get_long() == Some("format"))?;
+    let takes = format.get_possible_values().iter().any(|v| v.matches(value, false));
+    (takes && OLD_OUTPUT_FORMATS.contains(&value)).then_some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
@@ -75,5 +98,45 @@ mod tests {
         // Judged by the verb's own flags: `cost` has the settings too, `status` does not.
         assert_eq!(said("reaqtions cost --devices 1 --lambda-memory 512").len(), 1);
         assert!(said("reaqtions status -- --buffer-size").is_empty());
+    }
+
+    /// The format and the file a verb's `--format` and `--output` mean.
+    fn shape(line: &str) -> (crate::output::OutputFormat, Option<std::path::PathBuf>) {
+        use crate::cli::Command;
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(line.split_whitespace()).unwrap();
+        let shape = match cli.command {
+            Command::Status(a) => a.shape,
+            Command::Logs(a) => a.shape,
+            Command::Devices(a) => a.shape,
+            other => panic!("no shape in {other:?}"),
+        };
+        (shape.format, shape.output)
+    }
+
+    #[test]
+    fn an_explicit_format_wins_and_the_output_is_then_a_file() {
+        use crate::output::OutputFormat::{Json, Table};
+        assert_eq!(shape("reaqtions status --output json"), (Json, None));
+        assert_eq!(shape("reaqtions logs --output table"), (Table, None));
+        assert_eq!(shape("reaqtions status --format table --output json"), (Table, Some("./json".into())));
+        assert_eq!(shape("reaqtions devices add --format json --output table"), (Json, Some("./table".into())));
+        assert_eq!(shape("reaqtions devices add --output json"), (Json, None));
+        assert_eq!(shape("reaqtions status --output ./json"), (Table, Some("./json".into())));
+        assert_eq!(shape("reaqtions status --format json --output s.json"), (Json, Some("s.json".into())));
+    }
+
+    #[test]
+    fn output_table_or_json_alone_is_the_old_spelling_of_the_format() {
+        let now = "--output json is now --format json (a file named json is --output ./json)";
+        assert_eq!(said("reaqtions status --output json"), [now]);
+        assert_eq!(said("reaqtions logs --output=json"), [now]);
+        assert_eq!(said("reaqtions report --output table").len(), 1);
+        // An explicit --format wins: the name is a file's.
+        assert!(said("reaqtions status --format table --output json").is_empty());
+        assert!(said("reaqtions report --format=csv --output json").is_empty());
+        // Files, whatever their names.
+        assert!(said("reaqtions status --output ./json").is_empty());
+        assert!(said("reaqtions report --output html").is_empty());
+        assert!(said("reaqtions status --output out.json").is_empty());
     }
 }

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use base64_simd::STANDARD as B64;
+#[cfg(feature = "runtime")]
 use serde::Serialize;
 
 #[cfg(feature = "runtime")]
@@ -20,7 +21,7 @@ use crate::time::Hour;
 use crate::transform::{Arrival, Partitioning, Readings, transform_counted};
 
 /// What one invocation did, for the structured log lines (never any payload).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchReport {
     pub invocation_id: String,
     pub records: usize,
@@ -38,47 +39,103 @@ pub struct BatchReport {
     pub arrival_fallback: usize,
     pub bytes_in: usize,
     pub bytes_out: usize,
-    #[serde(serialize_with = "as_micros")]
+    /// Logged as `duration_us`.
     pub duration: Duration,
     /// `(recordId, reason)` for every `ProcessingFailed` record (failed or spanning hours).
-    #[serde(skip)]
     pub failures: Vec<(String, Reject)>,
 }
 
-fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_micros() as u64)
+/// The message of the summary line (what the failed-records metric filter selects).
+pub const SUMMARY_MESSAGE: &str = "batch transformed";
+
+/// One structured log line as the function writes it: the local stream writes the same lines to its log file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// As `tracing` names it: `INFO` or `WARN`.
+    pub level: &'static str,
+    pub message: &'static str,
+    /// In the order they are logged.
+    pub fields: Vec<(&'static str, serde_json::Value)>,
+}
+
+// The fields of each line, named once. `tracing` fixes a line's field names where it is called, so a list built at
+// run time cannot reach it; instead each macro hands its list to another one, which either logs it (`emit`) or
+// collects it (`log_lines`), and the two cannot name a field differently.
+
+/// The summary line's fields of `$report`, handed to `$then!`.
+macro_rules! summary_fields {
+    ($report:expr, $then:ident) => {
+        $then!(
+            invocation_id = $report.invocation_id.as_str(),
+            records = $report.records as u64,
+            ok = $report.ok as u64,
+            dropped = $report.dropped as u64,
+            failed = $report.failed as u64,
+            spanning_hours = $report.spanning_hours as u64,
+            readings = $report.readings as u64,
+            duplicate_keys = $report.duplicate_keys as u64,
+            arrival_fallback = $report.arrival_fallback as u64,
+            bytes_in = $report.bytes_in as u64,
+            bytes_out = $report.bytes_out as u64,
+            duration_us = $report.duration.as_micros() as u64,
+        )
+    };
+}
+
+/// The fields of the line about one refused record (`$record_id`, for `$reason`), handed to `$then!`.
+macro_rules! failure_fields {
+    ($report:expr, $record_id:expr, $reason:expr, $then:ident) => {
+        $then!(
+            invocation_id = $report.invocation_id.as_str(),
+            record_id = $record_id.as_str(),
+            error_code = $reason.code(),
+            reason = $reason.to_string(),
+        )
+    };
+}
+
+/// The fields as a list, each value as JSON.
+macro_rules! field_list {
+    ($($name:ident = $value:expr),+ $(,)?) => {
+        vec![$((stringify!($name), serde_json::Value::from($value))),+]
+    };
+}
+
+/// The message of the line about a record refused for `reason`.
+fn failure_message(reason: &Reject) -> &'static str {
+    if matches!(reason, Reject::SpansHours { .. }) { "record spans hours" } else { "record failed" }
 }
 
 impl BatchReport {
     /// Emits one line per `ProcessingFailed` record (`record failed`, or `record spans hours`) and one summary
-    /// line through `tracing`.
+    /// line through `tracing`: the lines [`BatchReport::log_lines`] lists.
     pub fn emit(&self) {
         for (record_id, reason) in &self.failures {
-            let message =
-                if matches!(reason, Reject::SpansHours { .. }) { "record spans hours" } else { "record failed" };
-            tracing::warn!(
-                invocation_id = %self.invocation_id,
-                record_id = %record_id,
-                error_code = reason.code(),
-                reason = %reason,
-                "{message}"
-            );
+            let message = failure_message(reason);
+            macro_rules! warn_line {
+                ($($name:ident = $value:expr),+ $(,)?) => { tracing::warn!($($name = $value),+, "{message}") };
+            }
+            failure_fields!(self, record_id, reason, warn_line);
         }
-        tracing::info!(
-            invocation_id = %self.invocation_id,
-            records = self.records,
-            ok = self.ok,
-            dropped = self.dropped,
-            failed = self.failed,
-            spanning_hours = self.spanning_hours,
-            readings = self.readings,
-            duplicate_keys = self.duplicate_keys,
-            arrival_fallback = self.arrival_fallback,
-            bytes_in = self.bytes_in,
-            bytes_out = self.bytes_out,
-            duration_us = self.duration.as_micros() as u64,
-            "batch transformed"
-        );
+        macro_rules! info_line {
+            ($($name:ident = $value:expr),+ $(,)?) => { tracing::info!($($name = $value),+, "{SUMMARY_MESSAGE}") };
+        }
+        summary_fields!(self, info_line);
+    }
+
+    /// The lines [`BatchReport::emit`] logs, in its order: one per refused record, then the summary.
+    pub fn log_lines(&self) -> Vec<LogLine> {
+        let mut lines: Vec<LogLine> = self
+            .failures
+            .iter()
+            .map(|(record_id, reason)| LogLine {
+                level: "WARN",
+                message: failure_message(reason),
+                fields: failure_fields!(self, record_id, reason, field_list),
+            })
+            .collect();
+        lines.push(LogLine { level: "INFO", message: SUMMARY_MESSAGE, fields: summary_fields!(self, field_list) });
+        lines
     }
 }
 
@@ -315,4 +372,126 @@ fn json_base64(bytes: &[u8]) -> Box<serde_json::value::RawValue> {
     // SAFETY: a JSON string with no whitespace around it: base64's alphabet needs no escaping. Debug builds parse
     // it again (a check in `from_string_unchecked`).
     unsafe { serde_json::value::RawValue::from_string_unchecked(json) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    use super::*;
+
+    /// A log line's shape without its values: level, message and field names.
+    type Shape = (String, String, Vec<String>);
+
+    /// Keeps every event's [`Shape`].
+    #[derive(Clone, Default)]
+    struct Names(Arc<Mutex<Vec<Shape>>>);
+
+    struct Fields(String, Vec<String>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "message" => self.0 = format!("{value:?}"),
+                name => self.1.push(name.to_owned()),
+            }
+        }
+    }
+
+    impl Subscriber for Names {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields(String::new(), Vec::new());
+            event.record(&mut fields);
+            let level = event.metadata().level().to_string();
+            self.0.lock().unwrap().push((level, fields.0, fields.1));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    fn report() -> BatchReport {
+        BatchReport {
+            invocation_id: "inv-1".to_owned(),
+            records: 3,
+            ok: 1,
+            failed: 1,
+            spanning_hours: 1,
+            duration: Duration::from_micros(105),
+            failures: vec![
+                ("r2".to_owned(), Reject::TruncatedJson),
+                ("r3".to_owned(), Reject::SpansHours { index: 1, first: Hour(490_000), second: Hour(490_001) }),
+            ],
+            ..BatchReport::default()
+        }
+    }
+
+    #[test]
+    fn the_summary_line_names_what_the_metric_filter_and_scripts_read() {
+        let lines = report().log_lines();
+        let summary = lines.last().unwrap();
+        assert_eq!((summary.level, summary.message), ("INFO", "batch transformed"));
+        let names: Vec<&str> = summary.fields.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "invocation_id",
+                "records",
+                "ok",
+                "dropped",
+                "failed",
+                "spanning_hours",
+                "readings",
+                "duplicate_keys",
+                "arrival_fallback",
+                "bytes_in",
+                "bytes_out",
+                "duration_us"
+            ]
+        );
+        let value = |name: &str| summary.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        assert_eq!(value("duration_us"), Some(105.into()), "microseconds, as the name says");
+        assert_eq!(value("invocation_id"), Some("inv-1".into()));
+        let failures: Vec<(&str, &str, &serde_json::Value)> =
+            lines[..2].iter().map(|l| (l.level, l.message, &l.fields[2].1)).collect();
+        assert_eq!(
+            failures,
+            [
+                ("WARN", "record failed", &"truncated_json".into()),
+                ("WARN", "record spans hours", &"spans_hours".into())
+            ]
+        );
+        for line in &lines[..2] {
+            let names: Vec<&str> = line.fields.iter().map(|(name, _)| *name).collect();
+            assert_eq!(names, ["invocation_id", "record_id", "error_code", "reason"]);
+        }
+    }
+
+    #[test]
+    fn emit_logs_exactly_the_listed_lines() {
+        let report = report();
+        let names = Names::default();
+        tracing::subscriber::with_default(names.clone(), || report.emit());
+        let emitted = names.0.lock().unwrap().clone();
+        let listed: Vec<Shape> = report
+            .log_lines()
+            .into_iter()
+            .map(|l| {
+                let fields = l.fields.iter().map(|(name, _)| (*name).to_owned()).collect();
+                (l.level.to_owned(), l.message.to_owned(), fields)
+            })
+            .collect();
+        assert_eq!(emitted, listed);
+    }
 }

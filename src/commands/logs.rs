@@ -1,4 +1,5 @@
-//! `logs`: the transformation function's log events (or the delivery-error group), optionally followed.
+//! `logs`: the transformation function's log events (or the delivery-error group), optionally followed; as lines
+//! of text, or with `--format json` one JSON object per event and line (a stream of them has no end to close).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -27,6 +28,10 @@ pub(crate) struct Request {
     pub(crate) delivery: bool,
     /// The log group, named (the stack is then not read).
     pub(crate) log_group: Option<String>,
+    /// Each event as a JSON object on its line instead of a line of text.
+    pub(crate) json: bool,
+    /// `--output FILE`: where the events go instead of stdout.
+    pub(crate) output: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
@@ -46,12 +51,18 @@ pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
         filter: args.filter.clone(),
         delivery: args.delivery,
         log_group: args.log_group.clone(),
+        json: args.shape.format == crate::output::OutputFormat::Json,
+        output: args.shape.output.clone(),
     })
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
     let names = Names { log_group: request.log_group.clone(), ..Names::default() };
     let pipeline = target.open(&names, Uses { logs: true, ..Uses::default() })?;
+    // The verb's dispatcher says where the events went once they are all written.
+    if let Some(path) = &request.output {
+        crate::output::write_results_to(path)?;
+    }
     let settings = pipeline.settings();
     let group = match &request.log_group {
         Some(group) => group.clone(),
@@ -65,7 +76,6 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
 pub(crate) fn print_events(source: &dyn LogSource, group: &str, request: &Request) -> Result<Exit> {
     let mut since = request.since;
     let mut printed_at_last_time: HashSet<String> = HashSet::new();
-    let mut out = std::io::stdout().lock();
     loop {
         let events = source.events(group, since, request.until, request.filter.as_deref())?;
         for event in &events {
@@ -74,9 +84,13 @@ pub(crate) fn print_events(source: &dyn LogSource, group: &str, request: &Reques
                 continue;
             }
             let time = event.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            std::io::Write::write_all(&mut out, format!("{time} {}\n", event.message).as_bytes())?;
+            let line = if request.json {
+                serde_json::json!({"timestamp": time, "message": event.message}).to_string()
+            } else {
+                format!("{time} {}", event.message)
+            };
+            crate::output::line(&line)?;
         }
-        std::io::Write::flush(&mut out)?;
         if !request.follow {
             if events.is_empty() {
                 crate::say!("no log events in {group}");

@@ -1,6 +1,6 @@
 //! `template`: prints the embedded CloudFormation templates, exactly as `deploy` submits them; `template iam
 //! ROLE` prints a role's policy from examples/iam/ filled in for the stack, account, region and bucket, ready to
-//! attach.
+//! attach. `--format json` gives the templates as one JSON document; `--output FILE` writes either to a file.
 
 use anyhow::Result;
 
@@ -8,20 +8,41 @@ use super::Exit;
 use crate::aws::iam::{PolicyNames, ROLE_POLICIES, fill};
 use crate::aws::stack::TEMPLATES;
 use crate::aws::{Aws, ConnectOptions};
-use crate::cli::TemplateArgs;
+use crate::cli::{OutputFormat, TemplateArgs};
 use crate::invalid;
 use crate::settings::{DEFAULT_STACK, check_bucket_name, default_bucket};
 
 pub(crate) fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&str>) -> Result<Exit> {
-    if args.name.as_deref() == Some("iam") {
-        return role_policy(args, connect, stack.unwrap_or(DEFAULT_STACK));
+    // Checked before the file is created: a policy that cannot be filled in leaves no empty file behind.
+    let policy = match args.name.as_deref() {
+        Some("iam") => Some(role_policy(args, connect, stack.unwrap_or(DEFAULT_STACK))?),
+        _ => None,
+    };
+    if let Some(path) = &args.shape.output {
+        crate::output::write_results_to(path)?;
     }
-    for (file, body) in TEMPLATES {
-        if args.name.as_deref().is_none_or(|n| file.starts_with(n)) {
-            crate::output::line(&format!("# templates/{file}\n{body}"))?;
-        }
+    match policy {
+        // A policy is a JSON document whatever the format.
+        Some(policy) => crate::output::line(policy.trim_end())?,
+        None => templates(args)?,
     }
+    crate::output::results_written();
     Ok(Exit::Ok)
+}
+
+/// The templates asked for, each under a `# templates/<file>` line; with `--format json`, one document of them.
+fn templates(args: &TemplateArgs) -> Result<()> {
+    let chosen = TEMPLATES.iter().filter(|(file, _)| args.name.as_deref().is_none_or(|n| file.starts_with(n)));
+    if args.shape.format == OutputFormat::Json {
+        let templates: Vec<serde_json::Value> =
+            chosen.map(|(file, body)| serde_json::json!({"file": format!("templates/{file}"), "body": body})).collect();
+        crate::output::line(&serde_json::to_string_pretty(&serde_json::json!({ "templates": templates }))?)?;
+        return Ok(());
+    }
+    for (file, body) in chosen {
+        crate::output::line(&format!("# templates/{file}\n{body}"))?;
+    }
+    Ok(())
 }
 
 /// The partition a region belongs to.
@@ -35,7 +56,8 @@ fn partition(region: &str) -> &'static str {
     }
 }
 
-fn role_policy(args: &TemplateArgs, connect: &ConnectOptions, stack: &str) -> Result<Exit> {
+/// The role's policy, filled in.
+fn role_policy(args: &TemplateArgs, connect: &ConnectOptions, stack: &str) -> Result<String> {
     let role = args.role.as_deref().unwrap_or("deployer");
     let (_, policy) = ROLE_POLICIES.iter().find(|(name, _)| *name == role).expect("clap checks the role");
     let (account, region) = match (&args.account, &connect.region) {
@@ -64,6 +86,5 @@ fn role_policy(args: &TemplateArgs, connect: &ConnectOptions, stack: &str) -> Re
         raw_bucket: &bucket,
         glue_database: &glue_database,
     };
-    crate::output::line(fill(policy, &names).trim_end())?;
-    Ok(Exit::Ok)
+    Ok(fill(policy, &names))
 }

@@ -528,24 +528,17 @@ impl Shared {
         state.buffers.add(Slot::Error(folder), text.as_bytes(), pending.seq, pending.data, pending.arrival_ms);
     }
 
-    /// The function's log lines, as the deployed Lambda writes them to its log group.
+    /// The function's log lines, as the deployed Lambda writes them to its log group: the same lines, with the
+    /// same fields, from the list its `BatchReport::emit` logs.
     fn log_invocation(&self, report: &BatchReport) -> Result<()> {
-        let mut events: Vec<(&str, &str, Map<String, Value>)> = report
-            .failures
-            .iter()
-            .map(|(record_id, reason)| {
-                let fields = json!({
-                    "invocation_id": report.invocation_id, "record_id": record_id,
-                    "error_code": reason.code(), "reason": reason.to_string(),
-                });
-                // As the deployed function's `BatchReport::emit` words them.
-                let message =
-                    if matches!(reason, Reject::SpansHours { .. }) { "record spans hours" } else { "record failed" };
-                ("WARN", message, fields.as_object().cloned().unwrap_or_default())
+        let lines = report.log_lines();
+        let events: Vec<(&str, &str, Map<String, Value>)> = lines
+            .into_iter()
+            .map(|line| {
+                let fields = line.fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+                (line.level, line.message, fields)
             })
             .collect();
-        let summary = serde_json::to_value(report)?.as_object().cloned().unwrap_or_default();
-        events.push(("INFO", "batch transformed", summary));
         self.logs.append(&self.settings.log_group, &events)
     }
 

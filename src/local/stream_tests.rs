@@ -126,6 +126,54 @@ fn failed_records_go_to_the_error_prefix_with_their_raw_bytes() {
     assert!(!events.iter().any(|e| e.message.contains("oops")), "payload never logged");
 }
 
+/// The deployed function's log lines, field for field: the names its `BatchReport::emit` logs (pinned against
+/// `emit` in the lambda crate), which scripts, `logs --filter` and the failed-records metric filter read.
+#[test]
+fn the_log_file_holds_the_deployed_functions_lines_field_for_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, _, logs) = stream(dir.path(), |_| {});
+    stream.put_record_batch(&[reading(1), b"{\"device_id\":\"aq-0002\",".to_vec()]).unwrap();
+    stream.close().unwrap();
+    let path = logs.path_of("/aws/lambda/reaqtions-data-transformation");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Map<String, Value>> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let shape = |line: &Map<String, Value>| {
+        let names: Vec<String> = line.keys().cloned().collect();
+        (line["level"].as_str().unwrap().to_owned(), line["message"].as_str().unwrap().to_owned(), names)
+    };
+    let lambda_line = |level: &str, message: &str, fields: &[&str]| {
+        let names = ["timestamp", "level", "message"].iter().chain(fields).map(|name| (*name).to_owned()).collect();
+        (level.to_owned(), message.to_owned(), names)
+    };
+    let summary = [
+        "invocation_id",
+        "records",
+        "ok",
+        "dropped",
+        "failed",
+        "spanning_hours",
+        "readings",
+        "duplicate_keys",
+        "arrival_fallback",
+        "bytes_in",
+        "bytes_out",
+        "duration_us",
+    ];
+    assert_eq!(
+        lines.iter().map(shape).collect::<Vec<_>>(),
+        [
+            lambda_line("WARN", "record failed", &["invocation_id", "record_id", "error_code", "reason"]),
+            lambda_line("INFO", "batch transformed", &summary),
+        ],
+        "{}:\n{text}",
+        path.display()
+    );
+    let (failure, batch) = (&lines[0], &lines[1]);
+    assert_eq!(failure["error_code"], "truncated_json", "{text}");
+    assert_eq!(failure["invocation_id"], batch["invocation_id"], "{text}");
+    assert!(batch["duration_us"].is_u64() && batch["failed"] == 1 && batch["records"] == 2, "{text}");
+}
+
 #[test]
 fn batch_limits_are_enforced() {
     let dir = tempfile::tempdir().unwrap();

@@ -123,18 +123,21 @@ impl<'w> RowWriter<'w> {
                     table.add_row(self.columns.cells(row));
                 }
                 writeln!(self.out, "{table}")?;
-                if self.rows > self.table.len() as u64 {
-                    writeln!(
-                        self.out,
-                        "… {} more rows not shown (use --format csv, json or ndjson for all)",
-                        self.rows - self.table.len() as u64
-                    )?;
+                // A note for people, apart from the results: stdout (or the file) holds rows only.
+                if let Some(note) = hidden_rows_note(self.rows, self.table.len()) {
+                    crate::say!("{note}");
                 }
             }
         }
         self.out.flush()?;
         Ok(self.rows)
     }
+}
+
+/// What a table of `shown` rows out of `rows` leaves out, and how to see it all; `None` when it shows them all.
+fn hidden_rows_note(rows: u64, shown: usize) -> Option<String> {
+    let hidden = rows.saturating_sub(shown as u64);
+    (hidden > 0).then(|| format!("… {hidden} more rows not shown (use --format csv, json or ndjson for all)"))
 }
 
 #[cfg(test)]
@@ -162,6 +165,24 @@ mod tests {
     }
 
     #[test]
+    fn a_long_table_holds_rows_only_and_notes_the_rest_apart() {
+        let mut out = Vec::new();
+        let mut w = RowWriter::new(Format::Table, Columns::default(), &mut out).unwrap();
+        let row = &rows()[0];
+        for _ in 0..TABLE_ROWS + 45 {
+            w.write(row.clone()).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), TABLE_ROWS as u64 + 45);
+        let table = String::from_utf8(out).unwrap();
+        assert_eq!(table.matches("aq-0001").count(), TABLE_ROWS, "the first rows, in the table");
+        assert!(!table.contains("not shown"), "the note is not a result: {table}");
+        assert_eq!(
+            hidden_rows_note(TABLE_ROWS as u64 + 45, TABLE_ROWS).as_deref(),
+            Some("… 45 more rows not shown (use --format csv, json or ndjson for all)")
+        );
+    }
+
+    #[test]
     fn csv_has_all_columns_and_escapes() {
         let csv = render(Format::Csv);
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
@@ -181,6 +202,7 @@ mod tests {
         assert_eq!(render(Format::Ndjson).lines().count(), 2);
         let table = render(Format::Table);
         assert!(table.contains("aq-0001") && table.contains("device_id"));
+        assert_eq!(hidden_rows_note(2, 2), None);
         let mut out = Vec::new();
         RowWriter::new(Format::Json, Columns::default(), &mut out).unwrap().finish().unwrap();
         assert_eq!(out, b"[]\n");

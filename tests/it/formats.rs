@@ -46,3 +46,101 @@ fn format_json_is_json_on_every_verb_that_has_it() {
     assert_eq!(dry["reading_times"][0], "2026-12-06T00:00:00Z", "{dry}");
     assert_eq!(dry["reading_times"][1], "2026-12-06T01:00:00Z", "{dry}");
 }
+
+/// Runs and returns (stdout, stderr), asserting success.
+fn run(env: &Env, args: &[&str]) -> (String, String) {
+    let out = env.cmd(args).output().expect("run reaqtions");
+    let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
+    assert!(out.status.success(), "reaqtions {args:?} failed with {}:\n{stderr}", out.status);
+    (String::from_utf8(out.stdout).expect("utf-8 stdout"), stderr)
+}
+
+#[test]
+fn the_table_holds_rows_only_and_its_note_of_the_rest_goes_to_stderr() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    // 210 readings, sent at once: 10 past the rows a table shows.
+    env.ok(&["simulate", "--devices", "3", "--count", "70", "--rate", "1000", "--quiet"]);
+    let (table, notes) = run(&env, &["report"]);
+    assert!(!table.contains("not shown"), "the note is not a result:\n{table}");
+    assert!(notes.contains("… 10 more rows not shown (use --format csv, json or ndjson for all)"), "{notes}");
+    let (_, quiet) = run(&env, &["report", "--quiet"]);
+    assert!(!quiet.contains("not shown"), "--quiet: results, warnings and errors only:\n{quiet}");
+    let csv = env.ok(&["report", "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 1 + 210, "every row in a machine format");
+}
+
+#[test]
+fn an_explicit_format_wins_over_the_old_output_spelling() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    // Alone, `--output json` is the old spelling of the format: JSON on stdout, and a warning naming the new one.
+    let (json, warned) = run(&env, &["status", "--output", "json"]);
+    serde_json::from_str::<Value>(&json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
+    assert!(warned.contains("--output json is now --format json"), "{warned}");
+    assert!(!env.dir.path().join("json").exists());
+    // With `--format`, it names a file: the table goes there, and the run says so.
+    let (stdout, said) = run(&env, &["status", "--format", "table", "--output", "json"]);
+    assert_eq!(stdout, "", "the result went to the file");
+    assert!(!said.contains("is now --format"), "{said}");
+    let file = std::fs::read_to_string(env.dir.path().join("json")).unwrap();
+    assert!(file.contains("stack") && serde_json::from_str::<Value>(&file).is_err(), "a table:\n{file}");
+    assert!(said.contains(&format!("wrote ./json ({})", size(file.len()))), "{said}");
+}
+
+#[test]
+fn logs_print_one_json_object_per_event_and_write_to_a_file() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    env.ok(&[
+        "simulate",
+        "--devices",
+        "2",
+        "--count",
+        "5",
+        "--rate",
+        "1000",
+        "--malformed-ratio",
+        "0.5",
+        "--seed",
+        "7",
+        "--quiet",
+    ]);
+    let text = env.ok(&["logs"]);
+    let json = env.ok(&["logs", "--format", "json"]);
+    assert_eq!(json.lines().count(), text.lines().count(), "{json}");
+    for (line, printed) in json.lines().zip(text.lines()) {
+        let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let (time, message) = (event["timestamp"].as_str().unwrap(), event["message"].as_str().unwrap());
+        assert_eq!(format!("{time} {message}"), printed, "the same event in each format");
+    }
+    assert!(json.contains("batch transformed") && json.contains("record failed"), "{json}");
+    let (stdout, said) = run(&env, &["logs", "--format", "json", "--output", "events.jsonl"]);
+    assert_eq!(stdout, "");
+    let file = std::fs::read_to_string(env.dir.path().join("events.jsonl")).unwrap();
+    assert_eq!(file, json);
+    assert!(said.contains("wrote events.jsonl ("), "{said}");
+}
+
+#[test]
+fn template_prints_one_json_document_and_writes_to_a_file() {
+    let env = Env::default();
+    let json: Value = serde_json::from_str(&env.ok(&["template", "--format", "json"])).unwrap();
+    let files: Vec<&str> = json["templates"].as_array().unwrap().iter().map(|t| t["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["templates/artifacts.yaml", "templates/pipeline.yaml"]);
+    assert!(json["templates"][1]["body"].as_str().unwrap().starts_with("AWSTemplateFormatVersion"), "{json}");
+    let (stdout, said) = run(&env, &["template", "pipeline", "--output", "pipeline.yaml"]);
+    assert_eq!(stdout, "");
+    let file = std::fs::read_to_string(env.dir.path().join("pipeline.yaml")).unwrap();
+    assert_eq!(file, env.ok(&["template", "pipeline"]));
+    assert!(said.contains(&format!("wrote pipeline.yaml ({})", size(file.len()))), "{said}");
+}
+
+/// As `output::size` prints it.
+fn size(bytes: usize) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
