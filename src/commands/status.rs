@@ -139,14 +139,15 @@ pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &StatusArgs) -> Result<Exit>
             not_permitted: vec![],
         },
     };
-    match pipeline.flatten() {
-        None if status.status == "not deployed" => {
+    // `None`: the caller may not describe the stack; `Some(None)`: it does not exist.
+    match pipeline {
+        Some(None) => {
             let identity = aws.identity()?;
             let kept = aws.block_on(kept_buckets(&aws.s3(), stack, &identity.account, &identity.region));
             status.details.kept_buckets = section(&mut denied, "kept_buckets", kept)?.unwrap_or_default();
         }
         None => {}
-        Some(stack) => {
+        Some(Some(stack)) => {
             if let Ok(deployed) = Deployed::from_stack(&stack) {
                 let time = |t: Option<&aws_smithy_types::DateTime>| {
                     t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())).map(|t| t.to_rfc3339())
