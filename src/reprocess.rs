@@ -21,7 +21,7 @@ pub(crate) const DONE_DIR: &str = "reprocessed/";
 
 /// Which writer an error object comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum Writer {
     /// Firehose's processing-failed records, one JSON document per line.
     Firehose,
     /// One IoT rule error-action document: the message's payload (base64) and topic.
@@ -30,14 +30,14 @@ pub(crate) enum Kind {
 
 /// Which kind an object under the error prefix's fixed start `root` is, or `None` for what `reprocess` leaves
 /// alone (objects already done, and anything else).
-pub(crate) fn kind_of(key: &str, root: &str) -> Option<Kind> {
+pub(crate) fn writer_of(key: &str, root: &str) -> Option<Writer> {
     let rest = key.strip_prefix(root)?;
     if rest.starts_with(DONE_DIR) {
         None
     } else if rest.starts_with(IOT_RULE_DIR) {
-        Some(Kind::IotRule)
+        Some(Writer::IotRule)
     } else if crate::failed_records::ERROR_FOLDERS.iter().any(|folder| rest.contains(folder)) {
-        Some(Kind::Firehose)
+        Some(Writer::Firehose)
     } else {
         None
     }
@@ -95,9 +95,9 @@ const IOT_PAYLOAD_FIELD: &str = "base64OriginalPayload";
 const FIREHOSE_RAW_FIELD: &str = "rawData";
 
 /// Every record of an error object, and the lines that are no failed record at all (kept, counted).
-pub(crate) fn read(kind: Kind, bytes: &[u8]) -> (Vec<Found>, Vec<Vec<u8>>) {
+pub(crate) fn read(kind: Writer, bytes: &[u8]) -> (Vec<Found>, Vec<Vec<u8>>) {
     match kind {
-        Kind::IotRule => {
+        Writer::IotRule => {
             let found = serde_json::from_slice::<IotFailure>(bytes).ok().and_then(|doc| {
                 let payload = B64.decode_to_vec(doc.payload.as_bytes()).ok()?;
                 let device_id = doc.topic.split('/').nth(1).filter(|d| !d.is_empty()).map(str::to_owned);
@@ -108,7 +108,7 @@ pub(crate) fn read(kind: Kind, bytes: &[u8]) -> (Vec<Found>, Vec<Vec<u8>>) {
                 None => (vec![], vec![bytes.to_vec()]),
             }
         }
-        Kind::Firehose => {
+        Writer::Firehose => {
             let mut found = Vec::new();
             let mut unreadable = Vec::new();
             for line in bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
@@ -241,14 +241,14 @@ fn reading_spans(payload: &[u8]) -> Vec<std::ops::Range<usize>> {
 /// The line (or document) to keep for the readings of `found` that were not sent: the error record as it was
 /// written, its record's bytes replaced by `payload` (sealed again with its device and count, as it came), so the
 /// next run sends only those.
-pub(crate) fn remainder(kind: Kind, found: &Found, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn remainder(kind: Writer, found: &Found, payload: &[u8]) -> Vec<u8> {
     let (field, raw) = match kind {
-        Kind::IotRule => (IOT_PAYLOAD_FIELD, payload.to_vec()),
-        Kind::Firehose if found.device_id.is_some() || found.reprocessed > 0 => (
+        Writer::IotRule => (IOT_PAYLOAD_FIELD, payload.to_vec()),
+        Writer::Firehose if found.device_id.is_some() || found.reprocessed > 0 => (
             FIREHOSE_RAW_FIELD,
             reaqtions_lambda::envelope::seal_reprocessed(found.device_id.as_deref(), payload, found.reprocessed),
         ),
-        Kind::Firehose => (FIREHOSE_RAW_FIELD, payload.to_vec()),
+        Writer::Firehose => (FIREHOSE_RAW_FIELD, payload.to_vec()),
     };
     match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&found.line) {
         Ok(mut line) => {
@@ -317,12 +317,12 @@ mod tests {
 
     #[test]
     fn keys_decide_the_kind_and_done_objects_are_left_alone() {
-        assert_eq!(kind_of("error/processing-failed/year=2026/x", "error/"), Some(Kind::Firehose));
-        assert_eq!(kind_of("error/iot-rule/aq-1/1764-uuid.json", "error/"), Some(Kind::IotRule));
-        assert_eq!(kind_of("error/reprocessed/processing-failed/x", "error/"), None);
-        assert_eq!(kind_of("error/activePartitionExceeded/year=2026/x", "error/"), Some(Kind::Firehose));
-        assert_eq!(kind_of("error/partition-keys-failed/year=2026/x", "error/"), Some(Kind::Firehose));
-        assert_eq!(kind_of("processed/year=2026/x", "error/"), None);
+        assert_eq!(writer_of("error/processing-failed/year=2026/x", "error/"), Some(Writer::Firehose));
+        assert_eq!(writer_of("error/iot-rule/aq-1/1764-uuid.json", "error/"), Some(Writer::IotRule));
+        assert_eq!(writer_of("error/reprocessed/processing-failed/x", "error/"), None);
+        assert_eq!(writer_of("error/activePartitionExceeded/year=2026/x", "error/"), Some(Writer::Firehose));
+        assert_eq!(writer_of("error/partition-keys-failed/year=2026/x", "error/"), Some(Writer::Firehose));
+        assert_eq!(writer_of("processed/year=2026/x", "error/"), None);
         assert_eq!(done_key("error/processing-failed/y/x", "error/"), "error/reprocessed/processing-failed/y/x");
     }
 
@@ -332,7 +332,7 @@ mod tests {
         object.push(b'\n');
         object.extend_from_slice(&firehose_line(&reaqtions_lambda::envelope::seal("aq-7", b"NO2=??")));
         object.extend_from_slice(b"\nnot a failed record\n\n");
-        let (found, unreadable) = read(Kind::Firehose, &object);
+        let (found, unreadable) = read(Writer::Firehose, &object);
         assert_eq!(found.len(), 2);
         assert_eq!((found[0].payload.as_slice(), found[0].device_id.as_deref()), (GOOD, None));
         assert_eq!((found[1].payload.as_slice(), found[1].device_id.as_deref()), (&b"NO2=??"[..], Some("aq-7")));
@@ -343,7 +343,7 @@ mod tests {
             "clientId": "aq-3", "base64OriginalPayload": B64.encode_to_string(GOOD),
             "failures": [{"failedAction": "FirehoseAction", "failedResource": "s", "errorMessage": "throttled"}],
         });
-        let (found, _) = read(Kind::IotRule, doc.to_string().as_bytes());
+        let (found, _) = read(Writer::IotRule, doc.to_string().as_bytes());
         assert_eq!((found[0].device_id.as_deref(), found[0].payload.as_slice()), (Some("aq-3"), GOOD));
     }
 
@@ -425,7 +425,7 @@ mod tests {
     fn what_was_not_sent_is_kept_as_an_error_record_of_those_readings_only() {
         let mut f = found(SPANNING, None, 0);
         f.line = firehose_line(SPANNING);
-        let kept = remainder(Kind::Firehose, &f, b"{\"seq\": 5}\n");
+        let kept = remainder(Writer::Firehose, &f, b"{\"seq\": 5}\n");
         let again = failed_records::parse(&kept).unwrap();
         assert_eq!((again.payload.as_slice(), again.device_id, again.reprocessed), (&b"{\"seq\": 5}\n"[..], None, 0));
         let line: serde_json::Value = serde_json::from_slice(&kept).unwrap();
@@ -433,12 +433,12 @@ mod tests {
 
         let (mut f, device) = (found(SPANNING, Some("aq-9"), 1), Some("aq-9".to_owned()));
         f.line = firehose_line(b"whatever was sealed");
-        let again = failed_records::parse(&remainder(Kind::Firehose, &f, b"{}")).unwrap();
+        let again = failed_records::parse(&remainder(Writer::Firehose, &f, b"{}")).unwrap();
         assert_eq!((again.payload.as_slice(), again.device_id, again.reprocessed), (&b"{}"[..], device, 1));
 
         let doc = serde_json::json!({"topic": "reaqtions/aq-3/readings", "base64OriginalPayload": "e30="});
         let f = Found { line: doc.to_string().into_bytes(), ..found(b"{}", Some("aq-3"), 0) };
-        let (kept, _) = read(Kind::IotRule, &remainder(Kind::IotRule, &f, b"{\"seq\": 5}"));
+        let (kept, _) = read(Writer::IotRule, &remainder(Writer::IotRule, &f, b"{\"seq\": 5}"));
         assert_eq!((kept[0].payload.as_slice(), kept[0].device_id.as_deref()), (&b"{\"seq\": 5}"[..], Some("aq-3")));
     }
 }

@@ -54,14 +54,6 @@ pub(crate) enum Target {
 }
 
 impl Target {
-    /// `local` or `aws`, as results name their target.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Target::Local(_) => "local",
-            Target::Aws { .. } => "aws",
-        }
-    }
-
     /// The AWS region, on AWS.
     pub(crate) fn region(&self) -> Option<String> {
         match self {

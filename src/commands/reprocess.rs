@@ -14,7 +14,7 @@ use crate::cli::ReprocessArgs;
 use crate::limits::SinkLimits;
 use crate::output::{OutputFormat, line, print};
 use crate::prefix::Prefix;
-use crate::reprocess::{Judged, Kind, ReprocessSummary, done_key, judge, kind_of, partition_note, read, remainder};
+use crate::reprocess::{Judged, Writer, ReprocessSummary, done_key, judge, writer_of, partition_note, read, remainder};
 use crate::settings::Partitioning;
 use crate::simulate::sender::{RetryPolicy, Sender};
 use crate::target::batch::{Batcher, Outgoing};
@@ -30,8 +30,8 @@ pub(crate) struct Request {
 }
 
 pub(crate) fn request(args: &ReprocessArgs) -> Result<Request> {
-    let (since, until) = super::window(args.since.as_deref(), args.until.as_deref())?;
-    Ok(Request { since, until, dry_run: args.dry_run, yes: args.yes, force: args.force, output: args.shape.format })
+    let (since, until) = super::window(args.window.since.as_deref(), args.window.until.as_deref())?;
+    Ok(Request { since, until, dry_run: args.dry_run.on, yes: args.confirm.yes, force: args.force, output: args.shape.format })
 }
 
 pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
@@ -52,13 +52,13 @@ pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exi
         _ => {}
     }
     let root = Prefix::parse(&settings.error_prefix, true)?.static_root().to_owned();
-    let objects: Vec<(ObjectMeta, Kind)> = lake
+    let objects: Vec<(ObjectMeta, Writer)> = lake
         .list(&root)?
         .into_iter()
         .filter(|o| {
             request.since.is_none_or(|s| o.last_modified >= s) && request.until.is_none_or(|u| o.last_modified < u)
         })
-        .filter_map(|o| kind_of(&o.key, &root).map(|k| (o, k)))
+        .filter_map(|o| writer_of(&o.key, &root).map(|k| (o, k)))
         .collect();
     if objects.is_empty() {
         crate::say!("no failed records under s3://{}/{root} in the window", lake.bucket());
@@ -112,7 +112,7 @@ fn settle(
     lake: &dyn ObjectLake,
     sender: &Sender,
     how: &How,
-    (root, object, kind): (&str, &ObjectMeta, Kind),
+    (root, object, kind): (&str, &ObjectMeta, Writer),
     summary: &mut ReprocessSummary,
 ) -> Result<()> {
     let bytes = lake.get(&object.key)?;
@@ -187,8 +187,8 @@ fn settle(
         // next run reads it as the same kind.
         let original = object.key.strip_suffix(".gz").unwrap_or(&object.key);
         let key = match kind {
-            Kind::Firehose => format!("{original}-remaining-{}", uuid::Uuid::new_v4()),
-            Kind::IotRule => {
+            Writer::Firehose => format!("{original}-remaining-{}", uuid::Uuid::new_v4()),
+            Writer::IotRule => {
                 let stem = original.strip_suffix(".json").unwrap_or(original);
                 format!("{stem}-remaining-{}.json", uuid::Uuid::new_v4())
             }
@@ -202,11 +202,11 @@ fn settle(
 }
 
 /// The object to write for what is kept: Firehose's lines one per line; the IoT rule's one document.
-fn remaining(kind: Kind, keep: &[Vec<u8>]) -> Option<Vec<u8>> {
+fn remaining(kind: Writer, keep: &[Vec<u8>]) -> Option<Vec<u8>> {
     match (kind, keep) {
         (_, []) => None,
-        (Kind::IotRule, [document, ..]) => Some(document.clone()),
-        (Kind::Firehose, lines) => {
+        (Writer::IotRule, [document, ..]) => Some(document.clone()),
+        (Writer::Firehose, lines) => {
             let mut rest = lines.join(&b'\n');
             rest.push(b'\n');
             Some(rest)
@@ -260,8 +260,8 @@ mod tests {
     fn settle_all(lake: &DirLake, sink: &Picky, summary: &mut ReprocessSummary) {
         let sender = Sender::without_spool(sink, RetryPolicy::default());
         let how = How { limits: sink.limits(), partitioning: Partitioning::Event, dry_run: false };
-        for object in lake.list("error/").unwrap().into_iter().filter(|o| kind_of(&o.key, "error/").is_some()) {
-            settle(lake, &sender, &how, ("error/", &object, Kind::Firehose), summary).unwrap();
+        for object in lake.list("error/").unwrap().into_iter().filter(|o| writer_of(&o.key, "error/").is_some()) {
+            settle(lake, &sender, &how, ("error/", &object, Writer::Firehose), summary).unwrap();
         }
     }
 

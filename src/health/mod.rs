@@ -7,8 +7,8 @@ pub(crate) mod render;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::target::Place;
 use crate::target::vitals::{FailedSource, RATE_SHARE_OF_LIMIT, Series, Thresholds, Vitals, Window};
-use crate::target::{DEFAULT_DATA_DIR, Place};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,22 +66,6 @@ pub(crate) struct Health {
     pub(crate) thresholds: Thresholds,
     #[serde(skip)]
     pub(crate) window: Window,
-}
-
-/// [`assess_at`] the pipeline `target` (`local` or `aws`) and `stack` name, the local target's under the default
-/// data directory: for a caller that knows no [`Place`].
-pub(crate) fn assess(
-    target: &'static str,
-    stack: &str,
-    window: Window,
-    vitals: Vitals,
-    thresholds: Thresholds,
-) -> Health {
-    let place = match target {
-        "local" => Place::local(std::path::Path::new(DEFAULT_DATA_DIR), stack),
-        _ => Place::aws(stack),
-    };
-    assess_at(&place, window, vitals, thresholds)
 }
 
 /// Judges the vitals of the pipeline at `place`: a finding for each threshold crossed and each alarm firing

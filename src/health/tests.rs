@@ -146,7 +146,12 @@ fn each_crossed_threshold_and_firing_alarm_is_one_finding() {
 
 #[test]
 fn the_table_shows_every_series_and_the_verdict() {
-    let h = assess_at(&Place::local(std::path::Path::new(DEFAULT_DATA_DIR), "s"), window(), healthy(), thresholds());
+    let h = assess_at(
+        &Place::local(std::path::Path::new(crate::target::DEFAULT_DATA_DIR), "s"),
+        window(),
+        healthy(),
+        thresholds(),
+    );
     let text = render::table(&h);
     for row in ["incoming records", "failed records", "oldest undelivered", "iot rule failures"] {
         assert!(text.contains(row), "{row} in\n{text}");
@@ -167,13 +172,4 @@ fn the_hints_name_the_target_they_were_printed_for() {
     assert!(local.contains(&format!("`reaqtions logs {typed}`, then `reaqtions reprocess {typed}`")), "{local}");
     let aws = message(&Place::aws(crate::settings::DEFAULT_STACK));
     assert!(aws.contains("`reaqtions logs`, then `reaqtions reprocess`") && !aws.contains("--local"), "{aws}");
-}
-
-/// `assess` without a place (while its callers know none) types for the local target's default data directory.
-#[test]
-fn assess_without_a_place_types_for_the_default_data_dir() {
-    let failing = Vitals { failed_records: Series(vec![Some(3.0)]), ..healthy() };
-    let h = assess("local", "reaqtions", window(), failing, thresholds());
-    assert_eq!((h.target, h.stack.as_str()), ("local", "reaqtions"));
-    assert!(h.findings.iter().any(|f| f.message.contains("`reaqtions reprocess --local`")), "{:?}", h.findings);
 }

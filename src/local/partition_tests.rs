@@ -255,7 +255,8 @@ fn a_record_spanning_two_hours_goes_to_the_error_prefix_without_counting_as_fail
     let vitals = crate::target::VitalSource::vitals(&super::super::metrics::LocalVitals { path: metrics }, &window);
     let settings = PipelineSettings::defaults();
     let thresholds = crate::target::vitals::Thresholds::of(&settings);
-    let health = crate::health::assess("local", "s", window, vitals.unwrap(), thresholds);
+    let place = crate::target::Place::local(std::path::Path::new(crate::target::DEFAULT_DATA_DIR), "s");
+    let health = crate::health::assess_at(&place, window, vitals.unwrap(), thresholds);
     assert_eq!((health.metrics.incoming_records, health.metrics.failed_records), (2, 0));
     assert!(!health.findings.iter().any(|f| f.metric == "failed_records"), "{:?}", health.findings);
 }
