@@ -197,15 +197,18 @@ impl SimulatedDevice {
     }
 }
 
-/// The size of a simulated reading (the mean of a hundred): what `cost` and `simulate`'s plan assume.
+/// The size of a simulated reading: what `cost` and `simulate`'s plan assume. The mean over one day, a reading
+/// every quarter hour, since values (and so their digits) follow the daily cycle: the same figure whenever it runs.
 pub(crate) fn typical_reading_bytes() -> u64 {
+    const READINGS: u32 = 96;
     let mut device = SimulatedDevice::new(0, 1);
-    let time = format_time(chrono::Utc::now());
+    let day = chrono::DateTime::from_timestamp(1_764_115_200, 0).expect("2025-11-26T00:00:00Z");
     let mut out = Vec::new();
-    for _ in 0..100 {
+    for i in 0..READINGS {
+        let time = format_time(day + chrono::Duration::minutes(15 * i64::from(i)));
         device.next_reading(&time, "0123abcd", &mut out);
     }
-    (out.len() as u64).div_ceil(100)
+    (out.len() as u64).div_ceil(u64::from(READINGS))
 }
 
 /// Readings in [`sample_ratio`]'s sample.
