@@ -1,11 +1,14 @@
 //! The raw bucket's storage tiers and retention: the settings (all off by default), their rules checked before
-//! any AWS call (Standard-IA not before day 30, expiry after the move), and what they cost that a person should
-//! hear about before deploying (minimum storage durations; objects under 128 KB, which S3 does not move by
-//! default and IA and Glacier IR bill as 128 KB).
+//! any AWS call (Standard-IA not before S3's first day for it, expiry after the move), and what they cost that a
+//! person should hear about before deploying (minimum storage durations; small objects, which S3 does not move by
+//! default and IA and Glacier IR bill at the small-object size). S3's figures are in [`crate::limits`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::invalid;
+use crate::limits::{
+    S3_GLACIER_IR_MINIMUM_DAYS, S3_SMALL_OBJECT_BYTES, S3_STANDARD_IA_FIRST_TRANSITION_DAY, S3_STANDARD_IA_MINIMUM_DAYS,
+};
 
 /// Where `processed/` objects move after `cold_after_days`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -30,12 +33,12 @@ impl StorageClass {
         }
     }
 
-    /// Days an object is billed for at least once moved there.
+    /// Days an object is billed for at least once moved there (Intelligent-Tiering has no minimum).
     pub(crate) fn minimum_days(self) -> u32 {
         match self {
             StorageClass::IntelligentTiering => 0,
-            StorageClass::StandardIa => 30,
-            StorageClass::GlacierIr => 90,
+            StorageClass::StandardIa => S3_STANDARD_IA_MINIMUM_DAYS,
+            StorageClass::GlacierIr => S3_GLACIER_IR_MINIMUM_DAYS,
         }
     }
 }
@@ -52,9 +55,6 @@ pub(crate) struct Lifecycle {
     /// Error objects expire.
     pub(crate) expire_errors_after_days: Option<u32>,
 }
-
-/// Objects smaller than this are not transitioned by default, and IA and Glacier IR bill them as this size.
-pub(crate) const SMALL_OBJECT_BYTES: u64 = 128 * 1024;
 
 impl Lifecycle {
     pub(crate) fn is_set(&self) -> bool {
@@ -74,10 +74,11 @@ impl Lifecycle {
         days("expire_errors_after_days", self.expire_errors_after_days)?;
         if let Some(cold) = self.cold_after_days
             && self.cold_storage_class == StorageClass::StandardIa
-            && cold < 30
+            && cold < S3_STANDARD_IA_FIRST_TRANSITION_DAY
         {
             return Err(invalid!(
-                "cold_after_days {cold} with STANDARD_IA: S3 moves objects to Standard-IA no earlier than day 30"
+                "cold_after_days {cold} with STANDARD_IA: S3 moves objects to Standard-IA no earlier than day \
+                 {S3_STANDARD_IA_FIRST_TRANSITION_DAY}"
             ));
         }
         if let (Some(cold), Some(expire)) = (self.cold_after_days, self.expire_processed_after_days)
@@ -107,15 +108,16 @@ impl Lifecycle {
                 expire - cold
             ));
         }
-        if object_bytes < SMALL_OBJECT_BYTES {
+        if object_bytes < S3_SMALL_OBJECT_BYTES {
+            let small_kb = S3_SMALL_OBJECT_BYTES / 1024;
             out.push(format!(
-                "objects here are at most ~{} KB (the S3 buffer, compressed), under 128 KB: S3 does not move them by \
-                 default{}",
+                "objects here are at most ~{} KB (the S3 buffer, compressed), under {small_kb} KB: S3 does not move \
+                 them by default{}",
                 object_bytes / 1024,
                 if class == StorageClass::IntelligentTiering {
                     ", and Intelligent-Tiering would not monitor them".to_owned()
                 } else {
-                    format!(", and {} would bill each as 128 KB", class.as_str())
+                    format!(", and {} would bill each as {small_kb} KB", class.as_str())
                 }
             ));
         }

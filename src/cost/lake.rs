@@ -4,7 +4,11 @@
 //! month of data scans and retrieves at the end of each month. Thirty-day months; data arrives evenly.
 
 use super::prices::LakePrices;
-use crate::lifecycle::{Lifecycle, SMALL_OBJECT_BYTES, StorageClass};
+use crate::lifecycle::{Lifecycle, StorageClass};
+use crate::limits::{
+    ATHENA_MINIMUM_SCANNED_MB, S3_INTELLIGENT_TIERING_ARCHIVE_INSTANT_AFTER_DAYS,
+    S3_INTELLIGENT_TIERING_INFREQUENT_AFTER_DAYS, S3_SMALL_OBJECT_BYTES,
+};
 
 /// Days in the months `cost` prices.
 pub(crate) const MONTH_DAYS: u32 = 30;
@@ -12,11 +16,8 @@ pub(crate) const MONTH_DAYS: u32 = 30;
 pub(crate) const MAX_MONTHS: u32 = 120;
 /// The windows one query is priced over, by name and days.
 pub(crate) const QUERY_WINDOWS: [(&str, u32); 3] = [("day", 1), ("week", 7), ("month", 30)];
-/// Athena bills at least 10 MB a query.
-const ATHENA_MINIMUM_GB: f64 = 10.0 / 1024.0;
-/// Intelligent-Tiering moves an object a tier down after this many days unread, and again after the second.
-const INFREQUENT_AFTER_DAYS: u32 = 30;
-const ARCHIVE_INSTANT_AFTER_DAYS: u32 = 90;
+/// Athena's minimum scan a query in the GB the lake is counted in (GiB, so its MB are MiB).
+const ATHENA_MINIMUM_GB: f64 = ATHENA_MINIMUM_SCANNED_MB as f64 / 1024.0;
 
 /// How much arrives a day and how the bucket keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,9 +69,9 @@ enum Place {
 }
 
 impl Lake {
-    /// The day objects move, when they move: S3 does not move objects under 128 KB by default.
+    /// The day objects move, when they move: S3 does not move objects under [`S3_SMALL_OBJECT_BYTES`] by default.
     pub(crate) fn moves_after(&self) -> Option<u32> {
-        self.lifecycle.cold_after_days.filter(|_| self.object_bytes >= SMALL_OBJECT_BYTES as f64)
+        self.lifecycle.cold_after_days.filter(|_| self.object_bytes >= S3_SMALL_OBJECT_BYTES as f64)
     }
 
     fn class(&self) -> StorageClass {
@@ -103,10 +104,12 @@ impl Lake {
             StorageClass::IntelligentTiering => {
                 let last_read = self.moves_after().unwrap_or(0).max(MONTH_DAYS);
                 match age.saturating_sub(last_read) {
-                    unread if unread >= ARCHIVE_INSTANT_AFTER_DAYS => {
+                    unread if unread >= S3_INTELLIGENT_TIERING_ARCHIVE_INSTANT_AFTER_DAYS => {
                         p.intelligent_tiering_archive_instant_per_gb_month
                     }
-                    unread if unread >= INFREQUENT_AFTER_DAYS => p.intelligent_tiering_infrequent_per_gb_month,
+                    unread if unread >= S3_INTELLIGENT_TIERING_INFREQUENT_AFTER_DAYS => {
+                        p.intelligent_tiering_infrequent_per_gb_month
+                    }
                     _ => standard,
                 }
             }
@@ -173,7 +176,7 @@ impl Lake {
 }
 
 impl Query {
-    /// What Athena bills for it (at least 10 MB) and what the cold class bills for reading it.
+    /// What Athena bills for it (at least [`ATHENA_MINIMUM_SCANNED_MB`]) and what the cold class bills for reading it.
     pub(crate) fn usd(&self, class: StorageClass, p: &LakePrices) -> (f64, f64) {
         let athena = self.scanned_gb.max(ATHENA_MINIMUM_GB) / 1024.0 * p.athena_per_tb_scanned;
         let retrieval = match class {

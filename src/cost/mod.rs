@@ -20,7 +20,7 @@ pub(crate) use prices::{PartitioningPrices, Prices, RegionPrices};
 
 use crate::compression::Compression;
 use crate::lifecycle::{Lifecycle, StorageClass};
-use crate::limits::billed_bytes;
+use crate::limits::{FIREHOSE, billed_bytes};
 use crate::settings::{Partitioning, PipelineSettings};
 
 /// Seconds in the month the estimate is for (30 days).
@@ -317,32 +317,16 @@ fn monthly(fleet: &Fleet, pipeline: &PipelineSettings, prices: &RegionPrices, pa
     rows
 }
 
-/// Direct-PUT quotas of one stream: calls, records and bytes per second.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Quota {
-    pub(crate) calls_per_second: f64,
-    pub(crate) records_per_second: f64,
-    pub(crate) bytes_per_second: f64,
-}
-
-/// us-east-1, us-west-2 and eu-west-1 allow more than the other regions.
-pub(crate) fn quota(region: &str) -> Quota {
-    if matches!(region, "us-east-1" | "us-west-2" | "eu-west-1") {
-        Quota { calls_per_second: 2000.0, records_per_second: 500_000.0, bytes_per_second: 5.0 * 1024.0 * 1024.0 }
-    } else {
-        Quota { calls_per_second: 1000.0, records_per_second: 100_000.0, bytes_per_second: 1024.0 * 1024.0 }
-    }
-}
-
 /// What a scenario would exceed of a stream's quota in `region`, one message each.
 pub(crate) fn quota_warnings(fleet: &Fleet, region: &str) -> Vec<String> {
-    let q = quota(region);
+    let q = crate::limits::firehose_quota(region);
     let mut warnings = Vec::new();
     for packed in [false, true] {
         let s = fleet.sending(packed);
         let scenario = if packed { "packed" } else { "one reading per record" };
-        // PutRecordBatch carries up to 500 records and 4 MiB a call.
-        let calls = (s.records_per_second / 500.0).max(s.bytes_per_second / (4.0 * 1024.0 * 1024.0));
+        // Calls a second: each PutRecordBatch carries at most FIREHOSE's records and bytes.
+        let calls = (s.records_per_second / FIREHOSE.batch_records as f64)
+            .max(s.bytes_per_second / FIREHOSE.batch_bytes as f64);
         let mut over = BTreeMap::new();
         if s.records_per_second > q.records_per_second {
             over.insert("records/s", (s.records_per_second, q.records_per_second));

@@ -79,8 +79,9 @@ impl Default for PartitioningPrices {
 pub(crate) struct LakePrices {
     pub(crate) standard_ia_per_gb_month: f64,
     pub(crate) glacier_ir_per_gb_month: f64,
-    /// Intelligent-Tiering's tiers: frequent (Standard's price), infrequent after 30 days unread, archive instant
-    /// after 90.
+    /// Intelligent-Tiering's tiers: frequent (Standard's price), then infrequent and archive instant as data goes
+    /// unread ([`crate::limits::S3_INTELLIGENT_TIERING_INFREQUENT_AFTER_DAYS`] and
+    /// [`crate::limits::S3_INTELLIGENT_TIERING_ARCHIVE_INSTANT_AFTER_DAYS`]).
     pub(crate) intelligent_tiering_infrequent_per_gb_month: f64,
     pub(crate) intelligent_tiering_archive_instant_per_gb_month: f64,
     pub(crate) intelligent_tiering_monitoring_per_1000_objects: f64,
@@ -90,7 +91,8 @@ pub(crate) struct LakePrices {
     pub(crate) transition_to_intelligent_tiering_per_1000: f64,
     pub(crate) transition_to_standard_ia_per_1000: f64,
     pub(crate) transition_to_glacier_ir_per_1000: f64,
-    /// Billed per query on the bytes it scans (compressed bytes when the objects are), at least 10 MB a query.
+    /// Billed per query on the bytes it scans (compressed bytes when the objects are), at least
+    /// [`crate::limits::ATHENA_MINIMUM_SCANNED_MB`] a query.
     pub(crate) athena_per_tb_scanned: f64,
 }
 

@@ -118,12 +118,13 @@ pub(crate) fn report(
     }))?;
     writer.finish()?;
     crate::say!(
-        "report: {} from Athena query {} in {:.1} s; scanned {:.1} MB, about ${:.5} (at $5 per TB, 10 MB minimum)",
+        "report: {} from Athena query {} in {:.1} s; scanned {:.1} MB, about ${:.5} (at $5 per TB, {} MB minimum)",
         crate::output::count(rows, "row"),
         finished.id,
         finished.elapsed.as_secs_f64(),
         finished.scanned_bytes as f64 / 1e6,
-        estimated_usd(finished.scanned_bytes)
+        estimated_usd(finished.scanned_bytes),
+        crate::limits::ATHENA_MINIMUM_SCANNED_MB
     );
     if request.sql.is_some() {
         return Ok(None);

@@ -4,8 +4,8 @@
 //! `simulate` ask first (a typo in `--rate` is a per-device rate).
 
 use super::Plan;
-use crate::cost::{Fleet, Prices, quota};
-use crate::limits::billed_bytes;
+use crate::cost::{Fleet, Prices};
+use crate::limits::{billed_bytes, firehose_quota};
 use crate::output::thousands as count;
 
 /// The plan in one line, and why it needs a yes (empty when it does not).
@@ -68,7 +68,7 @@ pub(crate) fn state(plan: &Plan, reading_bytes: u64, aws_region: Option<&str>) -
         let price = prices.region(region).or_else(|_| prices.region("us-east-1")).map(|p| p.firehose_ingestion_per_gb);
         let cost = billed / f64::from(1u32 << 30) * price.unwrap_or(0.0);
         usd = Some(cost);
-        let q = quota(region);
+        let q = firehose_quota(region);
         let within =
             sending.records_per_second <= q.records_per_second && sending.bytes_per_second <= q.bytes_per_second;
         line.push_str(&format!(

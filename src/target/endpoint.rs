@@ -39,11 +39,12 @@ pub struct Endpoint {
     pub(crate) connects_per_second: Option<f64>,
 }
 
-/// IoT Core's connect requests per second for one client id.
-pub(crate) const CONNECTS_PER_SECOND_PER_CLIENT: f64 = 1.0;
-/// IoT Core's connect requests per second per account in the regions with the lowest default quota (most
-/// regions allow 100; us-east-1, us-west-2 and eu-west-1 allow 500): the default pace on AWS.
-pub(crate) const DEFAULT_CONNECTS_PER_SECOND: f64 = 100.0;
+/// IoT Core's connects per second for one client id, under the name the MQTT sink imports it by (it can import
+/// [`crate::limits::IOT_CONNECTS_PER_SECOND_PER_CLIENT`] itself, and this line go).
+pub(crate) use crate::limits::IOT_CONNECTS_PER_SECOND_PER_CLIENT as CONNECTS_PER_SECOND_PER_CLIENT;
+/// The fleet's pace on AWS unless told otherwise: IoT Core's connects per second per account in the regions with
+/// the lowest default quota.
+pub(crate) const DEFAULT_CONNECTS_PER_SECOND: f64 = crate::limits::IOT_CONNECTS_PER_SECOND_PER_ACCOUNT;
 
 /// Spaces connection attempts evenly at a rate shared by every device's connection.
 pub(crate) struct Pacer {
