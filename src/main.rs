@@ -22,21 +22,23 @@ fn main() -> ExitCode {
     let filter = match chosen.as_deref().map(str::parse::<Targets>) {
         Some(Ok(filter)) => filter,
         Some(Err(e)) => {
-            eprintln!("warning: REAQTIONS_LOG is not a list of level or target=level directives ({e}): ignored");
+            reaqtions::output::warn(format_args!(
+                "REAQTIONS_LOG is not a list of level or target=level directives ({e}): ignored"
+            ));
             level.parse().expect("the built-in levels parse")
         }
         None => level.parse().expect("the built-in levels parse"),
     };
     tracing_subscriber::fmt().with_writer(std::io::stderr).finish().with(filter).init();
     for warning in reaqtions::deprecated::warnings(&Cli::command(), std::env::args_os()) {
-        eprintln!("warning: {warning}");
+        reaqtions::output::warn(warning);
     }
     match reaqtions::commands::run(cli) {
         Ok(exit) => exit.into(),
         // The reader of our output went away (`reaqtions report | head -1`): nothing is wrong.
         Err(error) if reaqtions::output::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            reaqtions::output::error(format_args!("{error:#}"));
             ExitCode::from(reaqtions::error::exit_code(&error))
         }
     }

@@ -1,5 +1,6 @@
 //! Results for people (tables) and machines (JSON) on stdout; messages to people on stderr, from one place
-//! ([`say`], silenced by `--quiet`; [`warn`], always).
+//! ([`say`], silenced by `--quiet`; [`warn`] and [`error`], always). Tracing is for the operator's debug log
+//! (`REAQTIONS_LOG`), never for a message a person must read.
 
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -42,8 +43,14 @@ pub(crate) fn say(line: impl std::fmt::Display) {
 }
 
 /// A warning on stderr (`warning: ` and the line), shown even with `--quiet`.
-pub(crate) fn warn(line: impl std::fmt::Display) {
+pub fn warn(line: impl std::fmt::Display) {
     eprintln!("warning: {line}");
+}
+
+/// An error on stderr (`error: ` and the line), shown even with `--quiet`: what ended the command, or what a
+/// part running beside it (the local broker) could not do.
+pub fn error(line: impl std::fmt::Display) {
+    eprintln!("error: {line}");
 }
 
 /// How a command prints its result: a table for people, JSON for machines.

@@ -31,11 +31,12 @@ pub(crate) fn artifacts_bucket_name(stack: &str, account: &str, region: &str) ->
 /// [`artifacts_bucket_name`], or an error naming it when it is longer than S3 allows.
 pub(crate) fn artifacts_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
     let name = artifacts_bucket_name(stack, account, region);
-    if name.len() > 63 {
+    let max = crate::limits::S3_BUCKET_NAME_MAX;
+    if name.len() > max {
         return Err(crate::invalid!(
-            "the artifacts bucket name {name} is longer than S3's 63 characters: use a stack name of at most {} \
+            "the artifacts bucket name {name} is longer than S3's {max} characters: use a stack name of at most {} \
              characters in {region}",
-            stack.len() - (name.len() - 63)
+            stack.len() - (name.len() - max)
         ));
     }
     Ok(name)
@@ -403,7 +404,7 @@ impl Deployed {
         input.partitioning.get_or_insert(crate::settings::Partitioning::Arrival);
         // What a stack runs with is shown as it is, even where today's rules would refuse it.
         let mut settings = PipelineSettings::resolve(input.clone()).unwrap_or_else(|e| {
-            tracing::warn!("stack {}'s parameters break a rule today ({e:#}): shown as deployed", self.stack);
+            crate::warning!("stack {}'s parameters break a rule today ({e:#}): shown as deployed", self.stack);
             PipelineSettings::resolve_unchecked(input)
         });
         settings.stream.clone_from(&self.stream);

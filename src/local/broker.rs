@@ -86,7 +86,9 @@ impl LocalBroker {
                     runtime.block_on(async move {
                         let listener = match tokio::net::TcpListener::from_std(listener) {
                             Ok(listener) => listener,
-                            Err(e) => return tracing::error!("the local MQTT broker cannot listen: {e}"),
+                            Err(e) => {
+                                return crate::output::error(format_args!("the local MQTT broker cannot listen: {e}"));
+                            }
                         };
                         let shared = Arc::new(Shared {
                             rule: rule_tx,
@@ -157,7 +159,7 @@ impl Drop for LocalBroker {
         if self.stream.is_some()
             && let Err(e) = self.shutdown()
         {
-            tracing::error!("the local broker could not hand on what it received: {e:#}");
+            crate::output::error(format_args!("the local broker could not hand on what it received: {e:#}"));
         }
     }
 }
@@ -218,7 +220,7 @@ async fn accept(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 });
             }
             Err(e) => {
-                tracing::warn!("the local MQTT broker could not accept a connection: {e}");
+                crate::warning!("the local MQTT broker could not accept a connection: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -440,7 +442,7 @@ impl Rule {
         match self.stream.put_record_batch(&records) {
             Ok(_) => self.counters.forwarded.fetch_add(n, Relaxed),
             Err(e) => {
-                tracing::error!("the local delivery stream refused {n} messages: {e}");
+                crate::output::error(format_args!("the local delivery stream refused {n} messages: {e}"));
                 self.stream.note_rule_failures(n);
                 self.counters.failed.fetch_add(n, Relaxed)
             }

@@ -123,7 +123,7 @@ impl State {
         match log.at(Utc::now()) {
             Ok(minute) => Some(minute),
             Err(e) => {
-                tracing::warn!("{e:#}");
+                crate::warning!("{e:#}");
                 None
             }
         }
@@ -235,7 +235,7 @@ impl LocalStream {
         let mut state = self.shared.lock();
         let drained = self.shared.drain(&mut state, true);
         if let Some(Err(e)) = state.minutes.as_mut().map(MinuteLog::flush) {
-            tracing::warn!("{e:#}");
+            crate::warning!("{e:#}");
         }
         drained?;
         if let Some(path) = self.totals.take() {
@@ -250,7 +250,7 @@ impl Drop for LocalStream {
         if self.ticker.is_some()
             && let Err(e) = self.stop()
         {
-            tracing::error!("local delivery stream could not flush on exit: {e:#}");
+            crate::output::error(format_args!("local delivery stream could not flush on exit: {e:#}"));
         }
     }
 }
@@ -476,7 +476,7 @@ impl Shared {
                                     Some(hour)
                                 }
                                 Err(why) => {
-                                    tracing::warn!("record {} goes to the error prefix: {why}", record.record_id);
+                                    crate::warning!("record {} goes to the error prefix: {why}", record.record_id);
                                     let code = partitions::KEYS_FAILED_CODE;
                                     self.fail(state, pending, ending_ms, partitions::KEYS_FAILED_FOLDER, code);
                                     state.stats.records_failed += 1;
