@@ -15,7 +15,7 @@ pub mod failed_records;
 mod health;
 pub mod layout;
 pub mod lifecycle;
-mod limits;
+pub mod limits;
 pub mod local;
 pub mod mqtt;
 pub mod output;

@@ -56,6 +56,32 @@ pub(crate) fn firehose_quota(region: &str) -> DirectPutQuota {
     if FIREHOSE_QUOTA_LARGE_REGIONS.contains(&region) { FIREHOSE_QUOTA_LARGE } else { FIREHOSE_QUOTA }
 }
 
+/// Active partitions one stream may have open with dynamic partitioning ("500 active partitions per delivery
+/// stream", raised on request): records of any further partition go to the error prefix. Source:
+/// https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning.html
+pub(crate) const FIREHOSE_ACTIVE_PARTITIONS: usize = 500;
+
+// CloudWatch
+
+/// How long CloudWatch keeps metric data at each period: 1-minute points 15 days, 5-minute points 63 days, hourly
+/// points 455 days, as `(days, period seconds)`. Source:
+/// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Metric
+pub(crate) const CLOUDWATCH_RETENTION: [(i64, u32); 3] = [(15, 60), (63, 300), (455, 3600)];
+/// The longest CloudWatch keeps any metric data, days.
+pub(crate) const CLOUDWATCH_RETENTION_DAYS: i64 = CLOUDWATCH_RETENTION[2].0;
+
+// CloudFormation
+
+/// The largest template CreateStack and UpdateStack take as `TemplateBody` (deploy sends the embedded templates
+/// that way). Source: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+pub const CLOUDFORMATION_TEMPLATE_BODY_BYTES: usize = 51_200;
+
+// S3
+
+/// The longest bucket name S3 takes ("Bucket names must be between 3 and 63 characters long"). Source:
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+pub(crate) const S3_BUCKET_NAME_MAX: usize = 63;
+
 // Lambda
 
 /// Lambda's synchronous request payload: what one invocation of the transform may be sent ("For synchronous

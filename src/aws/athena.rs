@@ -9,9 +9,9 @@ use aws_sdk_athena::Client;
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use serde_json::{Map, Number, Value};
 
-/// Athena bills $5 per TB scanned, each query at least 10 MB.
+/// Athena bills $5 per TB scanned, each query at least [`crate::limits::ATHENA_MINIMUM_SCANNED_MB`].
 pub(crate) fn estimated_usd(scanned_bytes: i64) -> f64 {
-    let billed = scanned_bytes.max(10_000_000) as f64;
+    let billed = scanned_bytes.max(i64::from(crate::limits::ATHENA_MINIMUM_SCANNED_MB) * 1_000_000) as f64;
     billed / 1e12 * 5.0
 }
 

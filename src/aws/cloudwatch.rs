@@ -219,7 +219,11 @@ pub(crate) struct Received {
 pub(crate) async fn received(client: &Client, stream: &str, now: DateTime<Utc>) -> Result<Received> {
     const DAY: i64 = 86_400;
     let end = DateTime::from_timestamp((now.timestamp() / DAY + 1) * DAY, 0).unwrap_or(now);
-    let window = Window { start: end - chrono::Duration::days(455), end, period_seconds: DAY as u32 };
+    let window = Window {
+        start: end - chrono::Duration::days(crate::limits::CLOUDWATCH_RETENTION_DAYS),
+        end,
+        period_seconds: DAY as u32,
+    };
     let dims = [("DeliveryStreamName", stream)];
     let asks = [
         ask("records", "AWS/Firehose", "IncomingRecords", &dims, "Sum"),
@@ -233,9 +237,10 @@ pub(crate) async fn received(client: &Client, stream: &str, now: DateTime<Utc>) 
     let mut total = Received::default();
     for (day, n) in &records {
         let b = bytes.get(day).copied().unwrap_or(0.0);
-        let units = if *n > 0.0 { (b / n / 5120.0).ceil().max(1.0) } else { 0.0 };
+        let unit = crate::limits::BILLING_UNIT as f64;
+        let units = if *n > 0.0 { (b / n / unit).ceil().max(1.0) } else { 0.0 };
         total.records += n.round() as u64;
-        total.billed_bytes += (n * units * 5120.0).round() as u64;
+        total.billed_bytes += (n * units * unit).round() as u64;
     }
     total.bytes = bytes.values().sum::<f64>().round() as u64;
     Ok(total)

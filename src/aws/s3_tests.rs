@@ -48,8 +48,8 @@ fn stack(state: StackStatus, created_bucket: bool) -> Rule {
         let stack = Stack::builder()
             .stack_name("reaqtions")
             .stack_status(state.clone())
-            .parameters(p("CreateRawBucket", if created_bucket { "true" } else { "false" }))
-            .parameters(p("RawBucketName", BUCKET))
+            .parameters(p(crate::aws::stack::derived::CREATE_RAW_BUCKET, if created_bucket { "true" } else { "false" }))
+            .parameters(p(crate::settings::Declared::bucket.parameter, BUCKET))
             .build();
         DescribeStacksOutput::builder().stacks(stack).build()
     })

@@ -14,9 +14,9 @@ pub(crate) use crate::failed_records::{
     PROCESSING_FAILED_FOLDER,
 };
 
-/// Firehose's default quota of active partitions per stream ("500 active partitions per delivery stream",
-/// raised to 5,000 on request): records of any further partition go to the error prefix.
-pub(crate) const ACTIVE_PARTITION_LIMIT: usize = 500;
+/// Firehose's default quota of active partitions per stream: records of any further partition go to the error
+/// prefix.
+pub(crate) const ACTIVE_PARTITION_LIMIT: usize = crate::limits::FIREHOSE_ACTIVE_PARTITIONS;
 
 /// The heap every S3 buffer together may hold with dynamic partitioning (the transformed bytes and the records
 /// as received, kept until written): past it the partition open longest is written early. Firehose flushes a

@@ -132,9 +132,10 @@ pub(crate) fn base_bucket_name(stack: &str) -> String {
 /// and region.
 pub(crate) fn default_bucket(stack: &str, account: &str, region: &str) -> Result<String> {
     let name = format!("{}-{account}-{region}", base_bucket_name(stack));
-    if name.len() > 63 {
+    let max = crate::limits::S3_BUCKET_NAME_MAX;
+    if name.len() > max {
         return Err(invalid!(
-            "the default bucket name {name} is longer than S3's 63 characters: pass --bucket or use a shorter --stack"
+            "the default bucket name {name} is longer than S3's {max} characters: pass --bucket or use a shorter --stack"
         ));
     }
     Ok(name)
@@ -311,8 +312,9 @@ fn validate_stack(stack: &str) -> Result<()> {
 /// Every rule S3 sets for a general purpose bucket's name, each named when broken.
 pub(crate) fn check_bucket_name(name: &str) -> Result<()> {
     let broken = |rule: &str| Err(invalid!("bucket name {name:?} is not a valid S3 bucket name: {rule}"));
-    if !(3..=63).contains(&name.len()) {
-        return broken("it must be 3-63 characters long");
+    let max = crate::limits::S3_BUCKET_NAME_MAX;
+    if !(3..=max).contains(&name.len()) {
+        return broken(&format!("it must be 3-{max} characters long"));
     }
     if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
         return broken("only lowercase letters, digits, '-' and '.' are allowed");

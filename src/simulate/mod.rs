@@ -34,7 +34,10 @@ use sender::{RetryPolicy, Sender};
 const BATCH_LINGER: Duration = Duration::from_millis(50);
 
 /// Packed records fill one Firehose billing unit (5 KB) by default.
-pub const DEFAULT_RECORD_BYTES: usize = 5 * 1024;
+pub const DEFAULT_RECORD_BYTES: usize = crate::limits::BILLING_UNIT as usize;
+/// The longest a packed record waits for more readings: the tool's own bound on the latency packing adds (no AWS
+/// limit; the stream's buffering adds its own).
+pub(crate) const MAX_LINGER: Duration = Duration::from_secs(900);
 
 /// Set by the Ctrl-C handler: stop making readings, send what was made, flush.
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -150,8 +153,12 @@ impl Plan {
                 self.record_bytes
             ));
         }
-        if self.record_bytes > 0 && (self.linger.is_zero() || self.linger > Duration::from_secs(900)) {
-            return Err(invalid!("--linger must be more than 0 and at most 15m (got {:?})", self.linger));
+        if self.record_bytes > 0 && (self.linger.is_zero() || self.linger > MAX_LINGER) {
+            return Err(invalid!(
+                "--linger must be more than 0 and at most {} (got {:?})",
+                humantime::format_duration(MAX_LINGER),
+                self.linger
+            ));
         }
         Ok(())
     }

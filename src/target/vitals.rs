@@ -15,7 +15,7 @@ pub(crate) const DURATION_SHARE_OF_TIMEOUT: f64 = 0.8;
 pub(crate) const RATE_SHARE_OF_LIMIT: f64 = 0.8;
 
 /// CloudWatch keeps 1-minute data 15 days, 5-minute data 63 days, hourly data 455 days.
-const RETENTION: [(i64, u32); 3] = [(15, 60), (63, 300), (455, 3600)];
+const RETENTION: [(i64, u32); 3] = crate::limits::CLOUDWATCH_RETENTION;
 /// Periods a window is cut into at most (one sparkline character each).
 const MAX_POINTS: i64 = 60;
 /// The periods a window may use, shortest first.
@@ -40,7 +40,10 @@ impl Window {
         }
         let age_days = span / 86_400;
         let Some(&(_, floor)) = RETENTION.iter().find(|(days, _)| age_days < *days) else {
-            return Err(crate::invalid!("--since is {age_days} days ago: CloudWatch keeps metrics 455 days"));
+            return Err(crate::invalid!(
+                "--since is {age_days} days ago: CloudWatch keeps metrics {} days",
+                crate::limits::CLOUDWATCH_RETENTION_DAYS
+            ));
         };
         let period = PERIODS
             .into_iter()

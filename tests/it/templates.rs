@@ -579,3 +579,13 @@ fn the_saved_query_is_the_tools_readings_once_for_the_layout() {
         }
     }
 }
+
+/// Deploy sends each embedded template as a `TemplateBody`, which CloudFormation takes up to 51,200 bytes: a
+/// template that grows past it would be refused on a real account only (moto takes any size).
+#[test]
+fn every_template_fits_in_a_template_body() {
+    for (name, body) in [("pipeline", PIPELINE_TEMPLATE), ("artifacts", ARTIFACTS_TEMPLATE)] {
+        let limit = reaqtions::limits::CLOUDFORMATION_TEMPLATE_BODY_BYTES;
+        assert!(body.len() <= limit, "templates/{name}.yaml is {} bytes, over TemplateBody's {limit}", body.len());
+    }
+}
