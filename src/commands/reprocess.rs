@@ -14,7 +14,7 @@ use crate::cli::ReprocessArgs;
 use crate::limits::SinkLimits;
 use crate::output::{OutputFormat, line, print};
 use crate::prefix::Prefix;
-use crate::reprocess::{Judged, Writer, ReprocessSummary, done_key, judge, writer_of, partition_note, read, remainder};
+use crate::reprocess::{Judged, ReprocessSummary, Writer, done_key, judge, partition_note, read, remainder, writer_of};
 use crate::settings::Partitioning;
 use crate::simulate::sender::{RetryPolicy, Sender};
 use crate::target::batch::{Batcher, Outgoing};
@@ -31,7 +31,14 @@ pub(crate) struct Request {
 
 pub(crate) fn request(args: &ReprocessArgs) -> Result<Request> {
     let (since, until) = super::window(args.window.since.as_deref(), args.window.until.as_deref())?;
-    Ok(Request { since, until, dry_run: args.dry_run.on, yes: args.confirm.yes, force: args.force, output: args.shape.format })
+    Ok(Request {
+        since,
+        until,
+        dry_run: args.dry_run.on,
+        yes: args.confirm.yes,
+        force: args.force,
+        output: args.shape.format,
+    })
 }
 
 pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
@@ -61,13 +68,13 @@ pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exi
         .filter_map(|o| writer_of(&o.key, &root).map(|k| (o, k)))
         .collect();
     if objects.is_empty() {
-        crate::say!("no failed records under s3://{}/{root} in the window", lake.bucket());
+        crate::say!("no failed records under {} in the window", lake.location(&root));
     } else if !request.dry_run && !request.yes {
         let question = format!(
-            "send the records of {} under s3://{}/{root} through {} again, and move each settled object under \
+            "send the records of {} under {} through {} again, and move each settled object under \
              {root}reprocessed/?",
             crate::output::count(objects.len() as u64, "error object"),
-            lake.bucket(),
+            lake.location(&root),
             settings.stream
         );
         super::confirm(&question, "nothing was sent")?;
