@@ -24,15 +24,20 @@ const CLIENT_QUEUE: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a publish may wait for its PUBACK before it counts as unsent.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long closing the sink waits for its connections to send their DISCONNECTs: a connection still connecting
+/// (or stuck on a broker that stopped reading) is then dropped with the runtime.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 type Waiter = oneshot::Sender<Result<(), SinkError>>;
 
 /// One device's connection: the client of the current connection, and the publishes it has not acknowledged
-/// (queued: handed to the client, no packet id yet; in flight: by packet id).
+/// (queued: handed to the client, no packet id yet; in flight: by packet id); `closing` once the sink asked it
+/// to disconnect, so that a failure then ends it instead of reconnecting.
 struct Connection {
     client: AsyncClient,
     queued: VecDeque<Waiter>,
     inflight: HashMap<u16, Waiter>,
+    closing: bool,
 }
 
 struct Shared(Mutex<Connection>);
@@ -50,6 +55,8 @@ pub struct MqttSink {
     /// Shared by every connection when the endpoint limits connects per second.
     pacer: Option<Arc<Pacer>>,
     connections: Mutex<HashMap<String, Arc<Shared>>>,
+    /// Each connection's task, which ends once its DISCONNECT is sent.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     acknowledged: AtomicU64,
 }
 
@@ -67,6 +74,7 @@ impl MqttSink {
             endpoint,
             pacer,
             connections: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
             acknowledged: AtomicU64::new(0),
         })
     }
@@ -99,15 +107,16 @@ impl MqttSink {
         }
         let options = self.options(device)?;
         let (client, eventloop) = client(&options);
-        let shared =
-            Arc::new(Shared(Mutex::new(Connection { client, queued: VecDeque::new(), inflight: HashMap::new() })));
+        let connection = Connection { client, queued: VecDeque::new(), inflight: HashMap::new(), closing: false };
+        let shared = Arc::new(Shared(Mutex::new(connection)));
         let context = Context {
             device: device.to_owned(),
             endpoint: self.describe(),
             hint: self.endpoint.hint.clone(),
             pacer: self.pacer.clone(),
         };
-        self.runtime.spawn(drive(Arc::clone(&shared), eventloop, options, context));
+        let task = self.runtime.spawn(drive(Arc::clone(&shared), eventloop, options, context));
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
         connections.insert(device.to_owned(), Arc::clone(&shared));
         Ok(shared)
     }
@@ -148,7 +157,8 @@ impl Context {
 }
 
 /// Runs one device's connection: matches packet ids to publishes, completes them on PUBACK, and on a failure
-/// fails every unacknowledged publish and starts over with a new client (after a growing pause).
+/// fails every unacknowledged publish and starts over with a new client (after a growing pause). Ends once its
+/// DISCONNECT is on the wire, or at a failure after the sink began closing.
 async fn drive(shared: Arc<Shared>, mut eventloop: EventLoop, options: MqttOptions, context: Context) {
     let mut failures = 0u32;
     // The eventloop connects on the poll after a new client: that poll waits its turn.
@@ -172,6 +182,8 @@ async fn drive(shared: Arc<Shared>, mut eventloop: EventLoop, options: MqttOptio
                 }
             }
             Ok(Event::Incoming(Packet::ConnAck(_))) => failures = 0,
+            // rumqttc reports the DISCONNECT once it has written and flushed it.
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
             Ok(_) => {}
             Err(ConnectionError::RequestsDone) => return,
             Err(e) => {
@@ -180,6 +192,10 @@ async fn drive(shared: Arc<Shared>, mut eventloop: EventLoop, options: MqttOptio
                 let (client, next) = client(&options);
                 let failed: Vec<Waiter> = {
                     let mut connection = shared.lock();
+                    if connection.closing {
+                        // Nobody waits on a closing sink's publishes, and its DISCONNECT went to this client.
+                        return;
+                    }
                     connection.client = client;
                     let queued = std::mem::take(&mut connection.queued);
                     queued.into_iter().chain(connection.inflight.drain().map(|(_, w)| w)).collect()
@@ -296,12 +312,105 @@ impl RecordSink for MqttSink {
 }
 
 impl Drop for MqttSink {
+    /// Each connection says DISCONNECT (a broker then drops no session as lost): waits until every connection's
+    /// task has sent its own and ended, at most [`DISCONNECT_TIMEOUT`], before the runtime stops.
     fn drop(&mut self) {
         let connections = std::mem::take(&mut *self.connections.lock().unwrap_or_else(|e| e.into_inner()));
         for shared in connections.values() {
-            let _ = shared.lock().client.try_disconnect();
+            let mut connection = shared.lock();
+            connection.closing = true;
+            let _ = connection.client.try_disconnect();
         }
-        // Let the DISCONNECTs go out before the runtime stops.
-        self.runtime.block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let ended = self.runtime.block_on(async {
+            let all = async {
+                for task in tasks {
+                    let _ = task.await;
+                }
+            };
+            tokio::time::timeout(DISCONNECT_TIMEOUT, all).await
+        });
+        if ended.is_err() {
+            tracing::debug!("MQTT connections not closed within {DISCONNECT_TIMEOUT:?}: dropped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::target::endpoint::DeviceAuth;
+
+    /// One MQTT 3.1.1 packet off the socket: its first byte and its body; `None` at the end of the stream.
+    fn packet(socket: &mut std::net::TcpStream) -> Option<(u8, Vec<u8>)> {
+        let mut first = [0u8; 1];
+        socket.read_exact(&mut first).ok()?;
+        let (mut length, mut shift) = (0usize, 0);
+        loop {
+            let mut byte = [0u8; 1];
+            socket.read_exact(&mut byte).ok()?;
+            length |= usize::from(byte[0] & 0x7f) << shift;
+            shift += 7;
+            if byte[0] & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut body = vec![0u8; length];
+        socket.read_exact(&mut body).ok()?;
+        Some((first[0], body))
+    }
+
+    /// A broker for `connections` connections: accepts each, acknowledges each QoS 1 publish, and returns for
+    /// each the kinds of packet it received after CONNECT (the high nibble) until the client closed the socket.
+    fn broker(listener: TcpListener, connections: usize) -> Vec<Vec<u8>> {
+        let serve = |mut socket: std::net::TcpStream| {
+            socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let (connect, _) = packet(&mut socket).expect("CONNECT");
+            assert_eq!(connect >> 4, 1, "CONNECT first");
+            socket.write_all(&[0x20, 2, 0, 0]).unwrap();
+            let mut kinds = Vec::new();
+            while let Some((first, body)) = packet(&mut socket) {
+                kinds.push(first >> 4);
+                if first >> 4 == 3 {
+                    let topic = usize::from(u16::from_be_bytes([body[0], body[1]]));
+                    socket.write_all(&[0x40, 2, body[2 + topic], body[3 + topic]]).unwrap();
+                }
+            }
+            kinds
+        };
+        let sockets = (0..connections).map(|_| listener.accept().unwrap().0);
+        let served: Vec<_> = sockets.map(|socket| std::thread::spawn(move || serve(socket))).collect();
+        served.into_iter().map(|s| s.join().unwrap()).collect()
+    }
+
+    #[test]
+    fn dropping_the_sink_sends_each_connection_s_disconnect_first() {
+        const DEVICES: usize = 20;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let broker = std::thread::spawn(move || broker(listener, DEVICES));
+        let endpoint = Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+            stack: "reaqtions".into(),
+            identity: DeviceAuth::None,
+            hint: String::new(),
+            broker: None,
+            connects_per_second: None,
+        };
+        let sink = MqttSink::new(endpoint).unwrap();
+        let records: Vec<Vec<u8>> =
+            (0..DEVICES).map(|n| format!("{{\"device_id\":\"aq-{n}\",\"NO2\":1}}").into_bytes()).collect();
+        let results = sink.put_record_batch(&records).unwrap();
+        assert!(results.iter().all(Option::is_none), "{results:?}");
+        drop(sink);
+        // Each socket closed when the sink's runtime stopped: a DISCONNECT not written by then is never read.
+        for kinds in broker.join().unwrap() {
+            let kinds: Vec<u8> = kinds.into_iter().filter(|k| *k != 12).collect();
+            assert_eq!(kinds, [3, 14], "PUBLISH, then DISCONNECT before the socket closed (PINGREQs aside)");
+        }
     }
 }

@@ -102,6 +102,8 @@ pub(crate) struct Sender<'a> {
     spooled_bytes: AtomicU64,
     spool: Mutex<Option<File>>,
     pub(crate) stats: SendStats,
+    /// How a backoff is waited out: the thread sleeps (a test passes its own clock).
+    wait: Box<dyn Fn(Duration) + Send + Sync + 'a>,
 }
 
 impl<'a> Sender<'a> {
@@ -114,12 +116,20 @@ impl<'a> Sender<'a> {
             spooled_bytes: AtomicU64::new(0),
             spool: Mutex::new(None),
             stats: SendStats::default(),
+            wait: Box::new(std::thread::sleep),
         }
     }
 
     /// The spool holds at most `bytes`; readings beyond are counted in `stats.left_out`.
     pub(crate) fn with_spool_limit(mut self, bytes: u64) -> Self {
         self.spool_limit = bytes;
+        self
+    }
+
+    /// Waits out each backoff by calling `wait` instead of sleeping.
+    #[cfg(test)]
+    pub(crate) fn waiting_with(mut self, wait: impl Fn(Duration) + Send + Sync + 'a) -> Self {
+        self.wait = Box::new(wait);
         self
     }
 
@@ -133,6 +143,7 @@ impl<'a> Sender<'a> {
             spooled_bytes: AtomicU64::new(0),
             spool: Mutex::new(None),
             stats: SendStats::default(),
+            wait: Box::new(std::thread::sleep),
         }
     }
 
@@ -188,7 +199,11 @@ impl<'a> Sender<'a> {
             for (record, result) in remaining.into_iter().zip(results) {
                 match result {
                     None => {
-                        self.stats.accepted.fetch_add(readings_in(&record.bytes), Relaxed);
+                        let readings = readings_in(&record.bytes);
+                        if self.stats.accepted.fetch_add(readings, Relaxed) == 0 {
+                            // Shown with -v; a test waits for it to know that readings are flowing.
+                            tracing::info!(readings, "first readings accepted");
+                        }
                         accepted(&record);
                     }
                     Some(_) => failed.push(record),
@@ -201,7 +216,7 @@ impl<'a> Sender<'a> {
                 return self.spool_records(&failed);
             }
             self.stats.retried.fetch_add(failed.len() as u64, Relaxed);
-            std::thread::sleep(self.policy.delay(attempt));
+            (self.wait)(self.policy.delay(attempt));
             attempt += 1;
             remaining = failed;
         }
@@ -290,6 +305,19 @@ mod tests {
         }
     }
 
+    /// A clock the test reads: each backoff the sender would have slept, in order, none slept.
+    #[derive(Default)]
+    struct Waits(Mutex<Vec<Duration>>);
+
+    impl Waits {
+        fn record(&self) -> impl Fn(Duration) + Send + Sync + '_ {
+            |d| self.0.lock().unwrap().push(d)
+        }
+        fn taken(&self) -> Vec<Duration> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
     fn batch(n: usize) -> Vec<Outgoing<usize>> {
         (0..n).map(|i| Outgoing { bytes: format!("{{\"n\":{i}}}\n").into_bytes(), tag: i }).collect()
     }
@@ -297,13 +325,10 @@ mod tests {
     #[test]
     fn partial_failures_are_resent_until_everything_is_accepted() {
         let sink = Flaky { calls: AtomicUsize::new(0), received: Mutex::new(Vec::new()) };
-        let policy = RetryPolicy {
-            max_retries: 20,
-            base_delay: Duration::from_micros(10),
-            max_delay: Duration::from_micros(100),
-        };
+        let policy = RetryPolicy { max_retries: 20, ..RetryPolicy::default() };
         let dir = tempfile::tempdir().unwrap();
-        let sender = Sender::new(&sink, policy, dir.path().join("spool.ndjson"));
+        let waits = Waits::default();
+        let sender = Sender::new(&sink, policy, dir.path().join("spool.ndjson")).waiting_with(waits.record());
         let mut seen = Vec::new();
         sender.send(batch(300), |o| seen.push(o.tag)).unwrap();
         seen.sort_unstable();
@@ -318,6 +343,12 @@ mod tests {
         let calls = sender.stats.calls.load(Relaxed);
         assert!(errors["HTTP503"] <= calls / 4 + 1, "{errors:?} in {calls} calls");
         assert!(sender.stats.stopped().is_none());
+        // One backoff before each resend, the nth within min(max, base × 2^n).
+        let waits = waits.taken();
+        assert_eq!(waits.len() as u64, calls - 1, "{waits:?}");
+        for (n, wait) in waits.iter().enumerate() {
+            assert!(*wait <= policy.base_delay.saturating_mul(1 << n).min(policy.max_delay), "{n}: {wait:?}");
+        }
     }
 
     #[test]
@@ -337,11 +368,12 @@ mod tests {
         }
         let sink = Missing(AtomicUsize::new(0));
         let dir = tempfile::tempdir().unwrap();
-        let sender = Sender::new(&sink, RetryPolicy::default(), dir.path().join("spool.ndjson"));
-        let started = std::time::Instant::now();
+        let waits = Waits::default();
+        let sender =
+            Sender::new(&sink, RetryPolicy::default(), dir.path().join("spool.ndjson")).waiting_with(waits.record());
         sender.send(batch(5), |_| panic!("nothing is accepted")).unwrap();
         sender.send(batch(7), |_| panic!("nothing is accepted")).unwrap();
-        assert!(started.elapsed() < Duration::from_millis(100), "no backoff: {:?}", started.elapsed());
+        assert_eq!(waits.taken(), Vec::<Duration>::new(), "no backoff");
         assert_eq!(sink.0.load(Relaxed), 1, "one call, then straight to the spool");
         assert_eq!(std::fs::read_to_string(sender.spool_path().unwrap()).unwrap().lines().count(), 12);
         assert_eq!(sender.stats.stopped().unwrap().code, "ResourceNotFoundException");
@@ -390,12 +422,14 @@ mod tests {
             }
         }
         let dir = tempfile::tempdir().unwrap();
-        let policy =
-            RetryPolicy { max_retries: 2, base_delay: Duration::from_micros(1), max_delay: Duration::from_micros(1) };
-        let sender = Sender::new(&Down, policy, dir.path().join("spool.ndjson"));
+        let waits = Waits::default();
+        let policy = RetryPolicy::default();
+        let sender = Sender::new(&Down, policy, dir.path().join("spool.ndjson")).waiting_with(waits.record());
         sender.send(batch(5), |_| panic!("nothing is accepted")).unwrap();
         let spooled = std::fs::read_to_string(sender.spool_path().unwrap()).unwrap();
         assert_eq!(spooled.lines().count(), 5);
-        assert_eq!(sender.stats.calls.load(Relaxed), 3);
+        assert_eq!(sender.stats.calls.load(Relaxed), u64::from(policy.max_retries) + 1);
+        // The whole budget was waited out (on the test's clock, up to 5 s a backoff with the default policy).
+        assert_eq!(waits.taken().len() as u32, policy.max_retries);
     }
 }

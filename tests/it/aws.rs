@@ -242,9 +242,16 @@ fn deploy_dry_run_changes_nothing() {
 fn missing_credentials_fail_fast_without_secrets() {
     let env = AwsEnv::start();
     let started = std::time::Instant::now();
-    let out =
+    // status signs its first call (the stack's description) and stops there: exit 6, the stack named, and where
+    // credentials come from.
+    let status =
         env.cmd(&["status"]).env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").output().unwrap();
-    // status does not need the account; deploy checks the credentials first.
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert_eq!(status.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("cannot describe stack reaqtions: no usable AWS credentials"), "{stderr}");
+    assert!(stderr.contains("aws configure") && stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+    assert!(status.stdout.is_empty(), "no status shown: {}", String::from_utf8_lossy(&status.stdout));
+    // deploy checks the credentials before anything else.
     let zip = env.zip();
     let deploy = env
         .cmd(&["deploy", "--lambda-zip", zip.to_str().unwrap()])
@@ -261,15 +268,11 @@ fn missing_credentials_fail_fast_without_secrets() {
     let text = String::from_utf8_lossy(&with_secret.stderr) + String::from_utf8_lossy(&with_secret.stdout);
     assert!(text.contains("nope.zip"), "{text}");
     assert!(!text.contains("s3cr3t-k3y"));
-    let _ = out;
 }
 
 #[test]
 fn simulate_verify_report_logs_against_moto() {
-    let env = AwsEnv::start();
-    let zip = env.zip();
-    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
-    create_stream(&env, "reaqtions-iot-data-stream", RAW);
+    let env = AwsEnv::deployed();
     let summary = env.json(&[
         "simulate",
         "--devices",

@@ -8,10 +8,7 @@ use crate::{AwsEnv, RAW, create_stream, keys_in_bucket};
 
 #[test]
 fn partial_failures_and_503s_lose_nothing() {
-    let env = AwsEnv::start();
-    let zip = env.zip();
-    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
-    create_stream(&env, "reaqtions-iot-data-stream", RAW);
+    let env = AwsEnv::deployed();
     let proxy = crate::fault_proxy::FaultProxy::start(&env.moto.url, 0.20, 0.05, 11);
     let out = env
         .cmd(&[
@@ -51,10 +48,7 @@ fn partial_failures_and_503s_lose_nothing() {
 
 #[test]
 fn readings_left_after_retries_are_spooled_and_resent() {
-    let env = AwsEnv::start();
-    let zip = env.zip();
-    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
-    create_stream(&env, "reaqtions-iot-data-stream", RAW);
+    let env = AwsEnv::deployed();
     let spool = env.dir.path().join("unsent.ndjson");
     {
         let proxy = crate::fault_proxy::FaultProxy::start(&env.moto.url, 0.5, 0.0, 5);

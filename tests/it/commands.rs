@@ -278,7 +278,7 @@ fn simulate_states_its_plan_and_a_typo_cannot_fill_a_disk() {
     assert!(stderr.contains("1000 devices × 100000/s = 100,000,000/s for 50s: 5,000,000,000 readings"), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
     let objects: Vec<String> = env.objects().into_iter().map(|(key, _)| key).collect();
-    assert_eq!(objects, ["processed/_reaqtions_layout"], "nothing made, nothing written but deploy's layout marker");
+    assert!(objects.is_empty(), "nothing made, nothing written: {objects:?}");
 
     // With --yes, a run that cannot keep up ends at its duration and says how far behind it was.
     let out = env

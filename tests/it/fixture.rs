@@ -1,6 +1,8 @@
 //! The test fixtures: one way to run the CLI on either target ([`Cli`]: [`Env`] for the local target in a temporary
 //! directory, [`AwsEnv`] against a moto server the test starts and stops), the steps most tests open with
-//! (a deployable zip, a delivery stream moto's CloudFormation skips), and [`on_both`] to run one scenario on each.
+//! (a deployable zip, a delivery stream moto's CloudFormation skips: [`AwsEnv::deployed`]), the local lake as
+//! `status` names it ([`Lake`]), an MQTT [`Subscriber`] handed back once subscribed, and [`on_both`] to run one
+//! scenario on each.
 
 use std::path::{Path, PathBuf};
 
@@ -140,25 +142,56 @@ impl Env {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
     }
 
-    /// Every object of the local bucket: (key, content), gunzipped when it is gzip (the default).
+    /// Every object of the deployed bucket but deploy's layout marker: (key, content), gunzipped when it is gzip
+    /// (the default). Fails the test when nothing is deployed or the bucket's directory is missing.
     pub(crate) fn objects(&self) -> Vec<(String, Vec<u8>)> {
-        let root = self.data_dir().join("lake").join("reaqtions-iot-data-lake-raw");
+        self.lake().objects()
+    }
+
+    /// The deployed pipeline's raw bucket, as `status` names it: kept by a test that looks at it after teardown.
+    pub(crate) fn lake(&self) -> Lake {
+        let status = self.json(&["status", "--format", "json"]);
+        let (Some(path), Some(prefix)) = (status["bucket_path"].as_str(), status["settings"]["prefix"].as_str()) else {
+            panic!("no bucket to read in {}: status shows no deployment:\n{status:#}", self.data_dir().display())
+        };
+        // Deploy writes the marker at the processed prefix's fixed root, before its first `!{…}` folder.
+        let fixed = &prefix[..prefix.find("!{").unwrap_or(prefix.len())];
+        let root = fixed.rfind('/').map_or("", |end| &fixed[..=end]);
+        Lake { dir: self.dir.path().join(path), marker: format!("{root}_reaqtions_layout") }
+    }
+}
+
+/// A local raw bucket: its directory and the key of deploy's layout marker in it.
+pub(crate) struct Lake {
+    pub(crate) dir: PathBuf,
+    marker: String,
+}
+
+impl Lake {
+    /// Every object but the layout marker, sorted by key: (key, content), gunzipped when it is gzip. Fails the test
+    /// when the bucket's directory is missing, so that "nothing was written" cannot pass on a lake never looked at.
+    pub(crate) fn objects(&self) -> Vec<(String, Vec<u8>)> {
+        assert!(self.dir.is_dir(), "the bucket's directory {} does not exist", self.dir.display());
         let mut out = Vec::new();
-        walk(&root, &root, &mut out);
+        walk(&self.dir, &self.dir, &mut out);
+        out.retain(|(key, _)| *key != self.marker);
         out.sort();
         out
     }
 }
 
+/// The objects under `dir`, keyed from `root`; the lake's staging folder (`.tmp`) holds no objects.
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.map(Result::unwrap) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(Result::unwrap) {
         let path = entry.path();
         if path.is_dir() {
-            walk(root, &path, out);
+            if dir != root || entry.file_name() != ".tmp" {
+                walk(root, &path, out);
+            }
         } else {
             let key = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let content = reaqtions::compression::decoded(std::fs::read(&path).unwrap(), &key).unwrap();
+            let content = reaqtions::compression::decoded(std::fs::read(&path).unwrap(), &key)
+                .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
             out.push((key, content));
         }
     }
@@ -191,6 +224,18 @@ impl AwsEnv {
     pub(crate) fn start() -> AwsEnv {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         AwsEnv { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), runtime }
+    }
+
+    /// moto with the default pipeline deployed (a deployable zip, no smoke test) and its delivery stream, which
+    /// moto's CloudFormation skips, made here: where a test that sends readings starts.
+    pub(crate) fn deployed() -> AwsEnv {
+        let env = AwsEnv::start();
+        let deployed = env.deploy(&[]);
+        let (Some(stream), Some(bucket)) = (deployed["stream"].as_str(), deployed["bucket"].as_str()) else {
+            panic!("deploy names no stream or bucket:\n{deployed:#}")
+        };
+        create_stream(&env, stream, bucket);
+        env
     }
 
     pub(crate) fn cmd(&self, args: &[&str]) -> Command {
@@ -326,5 +371,65 @@ pub(crate) fn wait_for_port(port: u16, timeout: std::time::Duration, what: &str)
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "{what} did not listen on port {port}");
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `mosquitto_sub` run with its debug lines (`-d`), handed back once the broker has acknowledged its subscription
+/// (SUBACK), so that whatever is published next reaches it; killed when dropped.
+pub(crate) struct Subscriber {
+    child: Option<std::process::Child>,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Subscriber {
+    /// Starts `mosquitto_sub` with `args` (give it `-C <count>` and `-W <seconds>` so it ends by itself).
+    pub(crate) fn start(args: &[&str]) -> Subscriber {
+        use std::io::BufRead as _;
+        use std::process::Stdio;
+        // mosquitto_sub buffers its output when it is a pipe: stdbuf (coreutils) makes it hand on each line.
+        let mut child = std::process::Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub", "-d"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("stdbuf (coreutils) running mosquitto_sub (Debian's mosquitto-clients; scripts/check installs it)");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut subscriber = Subscriber { child: Some(child), stdout };
+        let mut said = String::new();
+        loop {
+            let mut line = String::new();
+            if subscriber.stdout.read_line(&mut line).unwrap() == 0 {
+                let out = subscriber.child.take().unwrap().wait_with_output().unwrap();
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                panic!(
+                    "mosquitto_sub {args:?} ended ({}) before its subscription was acknowledged:\n{said}{stderr}",
+                    out.status
+                );
+            }
+            said.push_str(&line);
+            if line.contains("received SUBACK") {
+                return subscriber;
+            }
+        }
+    }
+
+    /// What it printed for the messages it received, a line each (its debug lines left out), once it has ended at
+    /// its `-C` count or `-W` timeout.
+    pub(crate) fn messages(mut self) -> String {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        self.child.take().unwrap().wait().unwrap();
+        let debug = |line: &&str| line.starts_with("Client ") || line.starts_with("Subscribed (mid:");
+        rest.lines().filter(|line| !debug(line)).map(|line| format!("{line}\n")).collect()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

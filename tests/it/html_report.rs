@@ -24,7 +24,7 @@ fn chromium(dir: &Path, args: &[&str], page: &Path) -> Output {
         .args(args)
         .arg(format!("file://{}", page.display()))
         .output()
-        .expect("chromium (Debian's `chromium` package; .ci/run installs it)");
+        .expect("chromium (Debian's `chromium` package; scripts/check installs it)");
     assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
     out
 }

@@ -26,35 +26,213 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The code of a file without its tests (test modules come last in every file; `*tests.rs` files are tests)
-/// and without comments.
+/// The code of a file as a build without tests compiles it: without its `#[cfg(test)] mod … { … }` blocks
+/// (`*tests.rs` files are such modules' bodies), comments, or the text of string and character literals.
 fn code(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     if name.ends_with("tests.rs") {
         return None;
     }
     let text = std::fs::read_to_string(path).unwrap();
-    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-    Some(code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n"))
+    Some(without_test_modules(&blank_comments_and_literals(&text)))
 }
 
-/// The modules a piece of code names by `crate::a` (and `use crate::{a, b}`), and by `super::a` when given the
-/// sibling names.
+/// The text with every comment and the inside of every string and character literal turned to spaces (lines kept),
+/// so that braces and paths in them no longer count.
+fn blank_comments_and_literals(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |out: &mut String, c: char| out.push(if c == '\n' { '\n' } else { ' ' });
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let after_identifier = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            // Block comments nest in Rust.
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    blank(&mut out, chars[i]);
+                    i += 1;
+                }
+            }
+        } else if let Some(hashes) = (!after_identifier).then(|| raw_string_start(&chars[i..])).flatten() {
+            // r"…", r#"…"#, br"…", cr"…": no escapes, ends at a quote followed by as many `#`.
+            let (prefix, count) = hashes;
+            i += prefix;
+            out.push('"');
+            let end: Vec<char> = std::iter::once('"').chain(std::iter::repeat_n('#', count)).collect();
+            while i < chars.len() && !chars[i..].starts_with(&end) {
+                blank(&mut out, chars[i]);
+                i += 1;
+            }
+            out.push('"');
+            i += end.len();
+        } else if c == '"' {
+            out.push('"');
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if let Some(&c) = chars.get(i) {
+                    blank(&mut out, c);
+                }
+                i += 1;
+            }
+            out.push('"');
+            i += 1;
+        } else if c == '\'' && (next == Some('\\') || chars.get(i + 2) == Some(&'\'')) {
+            // A character literal ('x', '\'', '\u{…}'); a lone quote is a lifetime or a label.
+            out.push('\'');
+            i += 1;
+            if chars.get(i) == Some(&'\\') {
+                // The escape and the character it escapes (which may be a quote).
+                out.push_str("  ");
+                i += 2;
+            }
+            while i < chars.len() && chars[i] != '\'' {
+                blank(&mut out, chars[i]);
+                i += 1;
+            }
+            out.push('\'');
+            i += 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// If the characters start a raw string (`r"`, `r#"`, `br"`, `cr#"`…): how many characters its opening takes and
+/// how many `#` close it.
+fn raw_string_start(chars: &[char]) -> Option<(usize, usize)> {
+    let at = match chars {
+        ['r', ..] => 1,
+        ['b' | 'c', 'r', ..] => 2,
+        _ => return None,
+    };
+    let hashes = chars[at..].iter().take_while(|c| **c == '#').count();
+    (chars.get(at + hashes) == Some(&'"')).then_some((at + hashes + 1, hashes))
+}
+
+/// The code without its `#[cfg(test)] mod name { … }` blocks (code already without comments and literals, so its
+/// braces balance). Other `#[cfg(test)]` items stay: test helpers in the code are held to the layers too.
+fn without_test_modules(code: &str) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find(MARK) {
+        let after = &rest[at + MARK.len()..];
+        match test_module_len(after) {
+            Some(len) => {
+                out.push_str(&rest[..at]);
+                // Keep the lines, so what follows keeps its line numbers.
+                out.extend(rest[at..at + MARK.len() + len].chars().filter(|c| *c == '\n'));
+                rest = &after[len..];
+            }
+            None => {
+                out.push_str(&rest[..at + MARK.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// If the text (just after a `#[cfg(test)]`) goes on with more attributes and `mod name { … }` or `mod name;`, the
+/// length of that item.
+fn test_module_len(text: &str) -> Option<usize> {
+    let mut at = 0;
+    let skip_space = |at: &mut usize| *at += text[*at..].len() - text[*at..].trim_start().len();
+    skip_space(&mut at);
+    while text[at..].starts_with("#[") {
+        at += closing(&text[at + 1..], '[', ']')? + 2;
+        skip_space(&mut at);
+    }
+    if text[at..].starts_with("pub") {
+        at += 3;
+        skip_space(&mut at);
+        if text[at..].starts_with('(') {
+            at += closing(&text[at..], '(', ')')? + 1;
+            skip_space(&mut at);
+        }
+    }
+    at += text[at..].strip_prefix("mod")?.starts_with(char::is_whitespace).then_some(3)?;
+    skip_space(&mut at);
+    at += text[at..].find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    skip_space(&mut at);
+    match text[at..].chars().next()? {
+        ';' => Some(at + 1),
+        '{' => Some(at + closing(&text[at..], '{', '}')? + 1),
+        _ => None,
+    }
+}
+
+/// The offset of the bracket that closes the one the text starts with.
+fn closing(text: &str, open: char, close: char) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, c) in text.char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some(at);
+            }
+        }
+    }
+    None
+}
+
+/// The modules a piece of code names by `crate::a` (and `use crate::{a, b::{c, d}}`: `a` and `b`), and by
+/// `super::a` when given the sibling names.
 fn named(code: &str, prefix: &str) -> BTreeSet<String> {
+    let name =
+        |text: &str| -> String { text.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
     let mut found = BTreeSet::new();
     for (at, _) in code.match_indices(prefix) {
         let rest = &code[at + prefix.len()..];
-        if let Some(list) = rest.strip_prefix('{') {
-            let list = &list[..list.find('}').unwrap_or(list.len())];
-            found.extend(list.split(',').filter_map(|item| {
-                let name: String = item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                (!name.is_empty()).then_some(name)
-            }));
+        if rest.starts_with('{') {
+            let list = &rest[1..closing(rest, '{', '}').unwrap_or(rest.len())];
+            // Only the group's own items: commas inside a nested group split that group's items.
+            let mut depth = 0;
+            let mut start = 0;
+            for (at, c) in list.char_indices().chain([(list.len(), ',')]) {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.insert(name(&list[start..at]));
+                        start = at + 1;
+                    }
+                    _ => {}
+                }
+            }
         } else {
-            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            found.insert(name);
+            found.insert(name(rest));
         }
     }
+    found.remove("");
     found
 }
 
@@ -194,4 +372,38 @@ fn the_check_finds_an_arrow_up_and_a_circle() {
         .map(|(a, b)| (a.to_owned(), BTreeSet::from([b.to_owned()])))
         .collect();
     assert_eq!(circle(&graph).unwrap(), ["a", "b", "c", "a"]);
+}
+
+#[test]
+fn the_check_reads_past_test_items_and_skips_only_test_modules() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    let file = r####"
+use crate::output::say;
+
+impl Thing {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize { crate::limits::MAX }
+}
+
+/* a block comment /* nested */ naming crate::aws { */
+const BRACES: [char; 2] = ['{', '\''];
+const TEXT: &str = "crate::health } \" {";
+const RAW: &str = r#"crate::cost "} "#;
+fn f<'a>(x: &'a str) -> &'a str { x }
+
+#[cfg(test)]
+#[allow(unused)]
+mod tests {
+    use crate::cli;
+    const CLOSE: &str = "}";
+    mod inner { use crate::commands; }
+}
+
+use crate::{settings::{Partitioning, Names}, error};
+pub fn after() { crate::prefix::object_name(); }
+"####;
+    std::fs::write(src.join("report.rs"), file).unwrap();
+    let found: Vec<String> = arrows(src).into_keys().map(|(_, to)| to).collect();
+    assert_eq!(found, ["error", "limits", "output", "prefix", "settings"]);
 }

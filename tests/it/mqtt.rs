@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::Env;
 
-use crate::fixture::free_port;
+use crate::fixture::{Subscriber, free_port};
 
 /// `reaqtions --local broker` in the background, stopped (SIGINT, as Ctrl-C) by [`Broker::stop`] or on drop.
 struct Broker {
@@ -60,7 +60,7 @@ fn mosquitto_pub(port: u16, id: &str, topic: &str, lines: &[String]) {
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("mosquitto_pub (Debian's mosquitto-clients; .ci/run installs it)");
+        .expect("mosquitto_pub (Debian's mosquitto-clients; scripts/check installs it)");
     let mut stdin = child.stdin.take().unwrap();
     for line in lines {
         writeln!(stdin, "{line}").unwrap();
@@ -86,13 +86,20 @@ fn the_local_broker_speaks_mqtt_3_1_1_to_clients_we_did_not_write() {
     env.ok(&["deploy"]);
     let broker = Broker::start(&env);
     let port = broker.port.to_string();
-    let watcher = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &port, "-i", "watcher", "-t", "reaqtions/+/readings", "-C", "3", "-W", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mosquitto_sub");
-    std::thread::sleep(Duration::from_millis(300));
+    let watcher = Subscriber::start(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-i",
+        "watcher",
+        "-t",
+        "reaqtions/+/readings",
+        "-C",
+        "3",
+        "-W",
+        "20",
+    ]);
     let publish = |qos: &str, id: &str, topic: &str, message: &str| {
         let out = Command::new("mosquitto_pub")
             .args(["-h", "127.0.0.1", "-p", &port, "-q", qos, "-i", id, "-t", topic, "-m", message])
@@ -104,8 +111,7 @@ fn the_local_broker_speaks_mqtt_3_1_1_to_clients_we_did_not_write() {
     publish("2", "aq-q2", "reaqtions/aq-q2/readings", &original(2));
     publish("1", "aq-bi", "$aws/rules/reaqtions_readings/reaqtions/aq-bi/readings", &original(3));
     publish("1", "aq-q1", "reaqtions/aq-q1/readings", &original(4));
-    let seen = watcher.wait_with_output().unwrap();
-    let seen = String::from_utf8_lossy(&seen.stdout);
+    let seen = watcher.messages();
     assert_eq!(seen.lines().count(), 3, "the subscriber sees the three messages on its filter: {seen}");
     assert!(seen.contains("07:02:00") && !seen.contains("07:03:00"), "Basic Ingest reaches the rule alone: {seen}");
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::AwsEnv;
+use crate::fixture::Subscriber;
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap();
@@ -100,31 +101,29 @@ fn devices_publish_over_tls_with_their_own_certificates() {
             .arg(pki.join("mosquitto.conf"))
             .stderr(Stdio::null())
             .spawn()
-            .expect("mosquitto (Debian's mosquitto; .ci/run installs it)"),
+            .expect("mosquitto (Debian's mosquitto; scripts/check installs it)"),
     );
     crate::fixture::wait_for_port(port, Duration::from_secs(10), "mosquitto");
-    let monitor = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "localhost",
-            "-p",
-            &port.to_string(),
-            "-t",
-            "#",
-            "-v",
-            "-C",
-            "6",
-            "-W",
-            "20",
-            "--cafile",
-            &p("ca.pem"),
-        ])
-        .args(["--cert", &p("monitor.pem"), "--key", &p("monitor.key")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut monitor = Killed(monitor);
-    std::thread::sleep(Duration::from_millis(300));
+    let (port_text, ca, cert, key) = (port.to_string(), p("ca.pem"), p("monitor.pem"), p("monitor.key"));
+    let monitor = Subscriber::start(&[
+        "-h",
+        "localhost",
+        "-p",
+        &port_text,
+        "-t",
+        "#",
+        "-v",
+        "-C",
+        "6",
+        "-W",
+        "20",
+        "--cafile",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+    ]);
 
     // Two devices, three readings each, over MQTT with their certificates.
     let simulate = |extra: &[&str]| {
@@ -138,8 +137,7 @@ fn devices_publish_over_tls_with_their_own_certificates() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((summary["accepted"].as_u64(), summary["failed"].as_u64()), (Some(6), Some(0)), "{summary}");
 
-    let seen = std::mem::replace(&mut monitor.0, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
-    let seen = String::from_utf8_lossy(&seen.stdout);
+    let seen = monitor.messages();
     let mut topics: Vec<&str> = seen.lines().map(|l| l.split(' ').next().unwrap()).collect();
     topics.sort_unstable();
     assert_eq!(topics, [["reaqtions/aq-0001/readings"; 3], ["reaqtions/aq-0002/readings"; 3]].concat(), "{seen}");

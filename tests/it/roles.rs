@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::iam_proxy::{IamProxy, role_policy};
-use crate::{AwsEnv, RAW, create_stream};
+use crate::{AwsEnv, RAW};
 
 const STREAM: &str = "reaqtions-iot-data-stream";
 const FUNCTION_LOGS: &str = "/aws/lambda/reaqtions-data-transformation";
@@ -143,10 +143,7 @@ fn each_role_policy_allows_its_job_and_nothing_more() {
 
 /// A deployed pipeline with some readings in it, made with full permissions.
 fn deployed() -> AwsEnv {
-    let env = AwsEnv::start();
-    let zip = env.zip();
-    env.ok(&["deploy", "--lambda-zip", zip.to_str().unwrap(), "--no-smoke"]);
-    create_stream(&env, STREAM, RAW);
+    let env = AwsEnv::deployed();
     env.ok(&["simulate", "--devices", "2", "--count", "5", "--rate", "50", "--quiet"]);
     env
 }

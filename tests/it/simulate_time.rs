@@ -11,12 +11,9 @@ use crate::Env;
 
 const START: &str = "2026-11-30T22:30:00Z";
 
-/// deploy's record of the lake's layout (`event` or `arrival`), the one object that holds no readings.
-const LAYOUT_MARKER: &str = "processed/_reaqtions_layout";
-
-/// The lake's objects but deploy's layout marker.
+/// The lake's objects (`Env::objects` leaves out deploy's layout marker).
 fn sent(env: &Env) -> Vec<(String, Vec<u8>)> {
-    env.objects().into_iter().filter(|(key, _)| key != LAYOUT_MARKER).collect()
+    env.objects()
 }
 
 /// The processed readings in the lake, by device then seq, without what differs from run to run.
