@@ -30,7 +30,8 @@ struct Status<T: Serialize> {
     #[serde(flatten)]
     named: Option<Named>,
     /// What the pipeline runs with, by the settings file's keys: read back from the deployment itself (the
-    /// stack's parameters on AWS, the deployment record locally).
+    /// stack's parameters on AWS, the deployment record locally). The same object as `deploy` and its dry run
+    /// print under `settings`.
     settings: Option<crate::settings::SettingsInput>,
     /// How the lake files readings, in words (the setting is `settings.partitioning`).
     layout: Option<&'static str>,
@@ -54,7 +55,7 @@ struct AwsDetails {
     artifacts_status: String,
     stream_status: Option<String>,
     /// From the stream itself: its version, layout (event when dynamic partitioning is on) and buffering as it
-    /// runs.
+    /// runs (what the stack asked for is in `settings`; these say what Firehose reports).
     stream_version: Option<u32>,
     stream_partitioning: Option<Partitioning>,
     buffering: Option<crate::settings::Buffering>,
@@ -237,6 +238,7 @@ struct LocalDetails {
     stream_version: u32,
     bucket_path: String,
     transform: String,
+    /// Kept for one release beside `settings` (scripts read them): the `settings.*buffer*` keys say the same.
     buffering: crate::settings::Buffering,
     processor_buffering: crate::settings::ProcessorBuffering,
     /// What the local delivery stream received over every run, and what Firehose would bill for it.

@@ -34,6 +34,7 @@ mod reading_time;
 mod reprocess;
 mod roles;
 mod settings;
+mod settings_shape;
 mod simulate_time;
 mod stack_scope;
 mod templates;

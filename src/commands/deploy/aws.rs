@@ -15,7 +15,7 @@ use reaqtions_lambda::package::LambdaZip;
 use serde::Serialize;
 
 use super::build::{Checkout, LambdaSource, lambda_source};
-use super::{BucketNamer, resolve_settings};
+use super::{BucketNamer, SettingsPlan, print_plan, resolve_settings};
 use crate::aws::cloudformation::{StackChange, StackSpec, deploy_stack, describe, output};
 use crate::aws::firehose::stream_facts;
 use crate::aws::iam::{
@@ -40,12 +40,14 @@ const KNOWN_AFTER_THE_BUILD: &str = "<known after the build>";
 /// Zips kept in the artifacts bucket besides the deployed one (to roll back to by hand).
 const KEEP_ZIPS: usize = 2;
 
-/// The shared names under the same keys as on the local target, then what only AWS has.
+/// The shared names and the settings under the same keys as on the local target, then what only AWS has.
 #[derive(Serialize)]
 struct AwsOutputs<'a> {
     change: &'a str,
     #[serde(flatten)]
     named: Named,
+    /// What the stack runs with, read back from its parameters, by the settings file's keys (as `status` shows).
+    settings: SettingsInput,
     artifacts_stack: String,
     artifacts_change: &'a str,
     raw_bucket: &'a str,
@@ -60,7 +62,7 @@ struct AwsOutputs<'a> {
     code_stored_as: String,
     /// The stream's version id as Firehose reports it (null where the stream cannot be described).
     stream_version: Option<u32>,
-    /// The buffering deployed, under the same keys as on the local target.
+    /// Kept for one release beside `settings` (scripts read them): the `settings.*buffer*` keys say the same.
     buffering: crate::settings::Buffering,
     processor_buffering: crate::settings::ProcessorBuffering,
     /// The dashboard's console link and the alarms' topic (null when turned off).
@@ -144,7 +146,10 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
     };
     let lake = S3Lake::new(s3.clone(), &settings.bucket, Some(identity.account.clone()), aws.handle());
     let zip = match source {
-        _ if args.dry_run => return dry_run(aws, &settings, &artifacts, &source, bucket_plan, &lake, args),
+        _ if args.dry_run => {
+            let plan = SettingsPlan::between(deployed.as_ref(), &settings)?;
+            return dry_run(aws, &settings, plan, &artifacts, &source, bucket_plan, &lake, args);
+        }
         LambdaSource::Given(zip) => zip,
         // Built after every read-only check and before the first change: a failed build leaves AWS as it was.
         LambdaSource::Build(checkout) => {
@@ -237,12 +242,14 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
             "alarms mail {email} once it confirms the subscription AWS mailed it (unconfirmed, it gets nothing)"
         );
     }
+    let running = deployed.settings();
     print(
         args.shape.format,
         "pipeline",
         &AwsOutputs {
             change: said(pipeline_change),
-            named: Named::of("aws", &deployed.settings()),
+            named: Named::of("aws", &running),
+            settings: running.input(),
             artifacts_stack: artifacts.name.clone(),
             artifacts_change: said(artifacts_change),
             raw_bucket: bucket_said(bucket_plan),
@@ -366,10 +373,13 @@ fn report_reused_bucket(aws: &Aws, bucket: &str, owner: Option<&str>, progress: 
 }
 
 /// What deploy would do, without changing anything and without building: with no zip given, the checkout it
-/// would build from stands where the zip's key and transform would be.
+/// would build from stands where the zip's key and transform would be; `plan` names each setting that would
+/// change against the stack's parameters.
+#[allow(clippy::too_many_arguments)]
 fn dry_run(
     aws: &Aws,
     settings: &PipelineSettings,
+    plan: SettingsPlan,
     artifacts: &StackSpec,
     source: &LambdaSource,
     bucket_plan: RawBucket,
@@ -401,7 +411,10 @@ fn dry_run(
         code_key: Option<String>,
         /// The checkout and architecture the Lambda would be built from; null when a zip was given.
         would_build: Option<&'a Checkout>,
+        /// The stack's parameters as deploy would render them (JSON only: the settings say the same).
         parameters: Vec<(String, String)>,
+        #[serde(flatten)]
+        settings: SettingsPlan,
     }
     let root = crate::settings::prefix_root(&settings.prefix);
     let wanted = settings.partitioning.name();
@@ -431,11 +444,15 @@ fn dry_run(
         )?,
         code_key,
         would_build,
+        settings: plan,
     };
+    let would = format!("pipeline {} would {}", settings.stack, plan.settings.said());
     match would_build {
-        Some(checkout) => crate::say!("dry run: nothing was changed; {} (no --lambda-zip given)", checkout.plan()),
-        None => crate::say!("dry run: nothing was changed"),
+        Some(checkout) => {
+            crate::say!("dry run: {would}; nothing was changed; {} (no --lambda-zip given)", checkout.plan());
+        }
+        None => crate::say!("dry run: {would}; nothing was changed"),
     }
-    print(args.shape.format, "plan", &plan)?;
+    print_plan(args.shape.format, "plan", &plan, &plan.settings, &["parameters"])?;
     Ok(Exit::Ok)
 }

@@ -1,5 +1,8 @@
 //! `deploy`: settings from `--config` and flags, validated before any work; then, on the local target, the
-//! deployment record created, updated or left as is ([`aws`] for the AWS target; [`build`] makes the zip).
+//! deployment record created, updated or left as is ([`aws`] for the AWS target; [`build`] makes the zip). A dry
+//! run on either target compares the planned settings with the deployed ones ([`SettingsPlan`]). Every JSON that
+//! carries a pipeline's settings (deploy, its dry run, status) carries them as `settings`, by the settings file's
+//! keys ([`SettingsInput`]).
 
 pub(crate) mod aws;
 mod build;
@@ -8,12 +11,13 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::{Exit, Named};
 use crate::cli::DeployArgs;
 use crate::local::{DeployChange, Deployment, LocalTarget, Recorded};
-use crate::output::print;
-use crate::settings::{DEFAULT_CONFIG, DEFAULT_STACK, PipelineSettings, SettingsInput};
+use crate::output::{OutputFormat, print};
+use crate::settings::{DECLARED, DEFAULT_CONFIG, DEFAULT_STACK, PipelineSettings, SettingsInput};
 
 /// Names the raw bucket for a stack when none was given.
 pub(crate) type BucketNamer<'a> = &'a dyn Fn(&str) -> Result<String>;
@@ -44,11 +48,14 @@ pub(crate) struct LocalOutputs {
     pub(crate) change: &'static str,
     #[serde(flatten)]
     pub(crate) named: Named,
+    /// What the pipeline runs with, by the settings file's keys (the shape `status` and the dry run show).
+    pub(crate) settings: SettingsInput,
     pub(crate) data_dir: String,
     pub(crate) stream_version: u32,
     pub(crate) bucket_path: String,
     pub(crate) transform: String,
-    /// Which hour folders readings are filed under: `event` (their own) or `arrival`.
+    /// Kept for one release beside `settings` (scripts read them): `settings.partitioning` and the
+    /// `settings.*buffer*` keys say the same.
     pub(crate) partitioning: crate::settings::Partitioning,
     pub(crate) buffering: crate::settings::Buffering,
     pub(crate) processor_buffering: crate::settings::ProcessorBuffering,
@@ -59,6 +66,7 @@ pub(crate) fn outputs(target: &LocalTarget, d: &Deployment, change: &'static str
     LocalOutputs {
         change,
         named: Named::of("local", s),
+        settings: s.input(),
         data_dir: target.root().display().to_string(),
         stream_version: d.version,
         bucket_path: target.lake(&s.bucket).root().display().to_string(),
@@ -88,20 +96,25 @@ pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &Depl
     let settings = resolve_settings(args, stack, None, deployed.as_ref().map(|d| &d.settings))?;
     target.check_apart(&settings)?;
     if args.dry_run {
-        let deployed_here = deployed.is_some();
-        let plan = match deployed {
-            None => "create",
-            Some(d) if d.settings == settings => "no change",
-            Some(_) => "update",
-        };
+        let plan = SettingsPlan::between(deployed.as_ref().map(|d| &d.settings), &settings)?;
         // A record still in the old layout would move into the stack's folder.
-        let moved = if deployed_here && !target.record_path().exists() {
+        let moved = if deployed.is_some() && !target.record_path().exists() {
             format!(" (its record moving to {})", target.record_path().display())
         } else {
             String::new()
         };
-        crate::say!("dry run: local pipeline {} would {plan}{moved}; nothing was changed", settings.stack);
-        print(args.shape.format, "planned settings", &settings)?;
+        crate::say!("dry run: local pipeline {} would {}{moved}; nothing was changed", settings.stack, plan.said());
+        #[derive(Serialize)]
+        struct LocalPlan {
+            #[serde(flatten)]
+            named: Named,
+            #[serde(flatten)]
+            plan: SettingsPlan,
+        }
+        let local = LocalPlan { named: Named::of("local", &settings), plan };
+        // The table names the stack; the names derived from the settings are in the JSON.
+        let derived = ["target", "stream", "bucket", "function", "log_group", "prefix", "error_prefix"];
+        print_plan(args.shape.format, "local pipeline (dry run)", &local, &local.plan, &derived)?;
         return Ok(Exit::Ok);
     }
     crate::layout::claim(&target.lake(&settings.bucket), &settings)?;
@@ -122,4 +135,118 @@ pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &Depl
     crate::say!("local pipeline {}: {said}", settings.stack);
     print(args.shape.format, "local pipeline", &outputs(target, &deployment, said))?;
     Ok(Exit::Ok)
+}
+
+/// One setting a dry run would change: its settings-file key, the value deployed and the value planned (as the
+/// settings file writes them; null for an optional setting left unset).
+#[derive(Serialize)]
+pub(crate) struct SettingChange {
+    pub(crate) key: &'static str,
+    pub(crate) old: Value,
+    pub(crate) new: Value,
+}
+
+/// What a dry run would do to a pipeline's settings, against what is deployed.
+#[derive(Serialize)]
+pub(crate) struct SettingsPlan {
+    /// `create` (nothing deployed), `update` (see `changes`) or `no change`.
+    pub(crate) change: &'static str,
+    /// The settings the pipeline would run with, by the settings file's keys (as deploy and status show them).
+    pub(crate) settings: SettingsInput,
+    /// Each setting whose value would change, in declaration order; empty on `create` and `no change`.
+    pub(crate) changes: Vec<SettingChange>,
+    /// How many settings would stay as they are (none on `create`).
+    pub(crate) unchanged: usize,
+}
+
+impl SettingsPlan {
+    /// `planned` compared with `deployed`, key by key of the settings file (the stack's name is the same by
+    /// construction: a deployment is found by it).
+    pub(crate) fn between(deployed: Option<&PipelineSettings>, planned: &PipelineSettings) -> Result<SettingsPlan> {
+        let settings = planned.input();
+        let Some(deployed) = deployed else {
+            return Ok(SettingsPlan { change: "create", settings, changes: vec![], unchanged: 0 });
+        };
+        let new = keyed(&settings)?;
+        let old = keyed(&deployed.input())?;
+        let mut changes = Vec::new();
+        for key in DECLARED.iter().map(|d| d.key) {
+            let (old, new) =
+                (old.get(key).cloned().unwrap_or(Value::Null), new.get(key).cloned().unwrap_or(Value::Null));
+            if old != new {
+                changes.push(SettingChange { key, old, new });
+            }
+        }
+        let unchanged = DECLARED.len() - changes.len();
+        let change = if changes.is_empty() { "no change" } else { "update" };
+        Ok(SettingsPlan { change, settings, changes, unchanged })
+    }
+
+    /// The plan after "would": `create`, `update 2 settings`, `not change its settings`.
+    pub(crate) fn said(&self) -> String {
+        match self.change {
+            "create" => "create".to_owned(),
+            "update" => format!("update {}", crate::output::count(self.changes.len() as u64, "setting")),
+            _ => "not change its settings".to_owned(),
+        }
+    }
+
+    /// The table's rows for the settings: on `create` every value; else each change as `old → new` and one row
+    /// saying how many settings stay as they are.
+    fn rows(&self) -> Result<Map<String, Value>> {
+        let mut rows = Map::new();
+        rows.insert("change".to_owned(), self.change.into());
+        if self.change == "create" {
+            // The stack is named beside the plan already.
+            for (key, value) in keyed(&self.settings)?.into_iter().filter(|(key, _)| key != "stack") {
+                rows.insert(format!("settings.{key}"), text(&value).into());
+            }
+            return Ok(rows);
+        }
+        for SettingChange { key, old, new } in &self.changes {
+            rows.insert(format!("settings.{key}"), format!("{} → {}", text(old), text(new)).into());
+        }
+        let stay = crate::output::count(self.unchanged as u64, "setting");
+        let stay = if self.changes.is_empty() { format!("all {stay}") } else { stay };
+        let verb = if self.unchanged == 1 { "stays" } else { "stay" };
+        rows.insert("unchanged".to_owned(), format!("{stay} {verb} as deployed").into());
+        Ok(rows)
+    }
+}
+
+/// Settings, or a plan, as a JSON object by key.
+fn keyed(value: &impl Serialize) -> Result<Map<String, Value>> {
+    match serde_json::to_value(value)? {
+        Value::Object(map) => Ok(map),
+        other => anyhow::bail!("{other} is not a JSON object, as settings and plans are"),
+    }
+}
+
+/// A setting's value as the table shows it: text as it is, an unset one as `unset`.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "unset".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A dry run's result. JSON carries all of `value` (the whole plan); the table shows its facts, then only the
+/// settings that would change (every value on create), leaving out `settings`, `changes`, `unchanged` and the
+/// keys in `long` (what repeats the settings in another form).
+pub(crate) fn print_plan(
+    format: OutputFormat,
+    title: &str,
+    value: &impl Serialize,
+    plan: &SettingsPlan,
+    long: &[&str],
+) -> Result<()> {
+    let mut shown = keyed(value)?;
+    if format == OutputFormat::Table {
+        for key in ["change", "settings", "changes", "unchanged"].iter().chain(long) {
+            shown.remove(*key);
+        }
+        shown.extend(plan.rows()?);
+    }
+    print(format, title, &Value::Object(shown))
 }
