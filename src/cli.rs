@@ -10,6 +10,9 @@ pub(crate) use crate::output::OutputFormat;
 use crate::report::output::{Engine, Format};
 use crate::settings::SettingsInput;
 
+mod groups;
+pub(crate) use groups::{ConfigArgs, ConfirmArgs, DryRunArgs, FleetArgs, HEALTH_SINCE, Shape, WindowArgs};
+
 #[derive(Debug, Parser)]
 #[command(name = "reaqtions", version, about = "IoT air-quality readings into an AWS data lake: Firehose → Lambda → S3", long_about = None)]
 pub struct Cli {
@@ -75,65 +78,6 @@ pub(crate) enum Command {
     Man(ManArgs),
 }
 
-/// How a verb prints its result, the same on every verb: `--format` names the shape, `--output` a file to write it
-/// to instead of stdout. `--output table|json` alone is the old spelling of the format: it still works, and
-/// [`crate::deprecated::warnings`] names the new one; beside an explicit `--format`, or as `--output ./json`, it
-/// names a file.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Shape {
-    pub(crate) format: OutputFormat,
-    pub(crate) output: Option<PathBuf>,
-}
-
-/// [`Shape`]'s flags as typed; [`Shape`] is what they mean.
-#[derive(Debug, Args)]
-struct ShapeFlags {
-    /// What the result is printed as.
-    #[arg(long, global = true, value_enum, default_value_t)]
-    format: OutputFormat,
-    /// Write the result to FILE instead of stdout.
-    #[arg(long, global = true, value_name = "FILE")]
-    output: Option<PathBuf>,
-}
-
-impl Shape {
-    fn of(flags: ShapeFlags, format_given: bool) -> Shape {
-        let named = flags
-            .output
-            .as_ref()
-            .and_then(|path| <OutputFormat as clap::ValueEnum>::from_str(&path.to_string_lossy(), false).ok());
-        match (named, flags.output) {
-            (Some(format), _) if !format_given => Shape { format, output: None },
-            // An explicit `--format` wins: the name is a file's. A bare format name still reads as the old
-            // spelling where results are directed (`commands::settle_shape`), so the file goes as `./json`.
-            (Some(_), Some(path)) => Shape { format: flags.format, output: Some(std::path::Path::new(".").join(path)) },
-            (_, output) => Shape { format: flags.format, output },
-        }
-    }
-}
-
-impl clap::FromArgMatches for Shape {
-    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
-        let given = matches.value_source("format") == Some(clap::parser::ValueSource::CommandLine);
-        Ok(Shape::of(ShapeFlags::from_arg_matches(matches)?, given))
-    }
-
-    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
-        *self = Shape::from_arg_matches(matches)?;
-        Ok(())
-    }
-}
-
-impl Args for Shape {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        ShapeFlags::augment_args(cmd)
-    }
-
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        ShapeFlags::augment_args_for_update(cmd)
-    }
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct ManArgs {
     /// One verb's page (`devices add` for a sub-verb), instead of the tool's.
@@ -149,12 +93,8 @@ pub(crate) struct ManArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CostArgs {
-    /// Number of devices.
-    #[arg(long)]
-    pub(crate) devices: u64,
-    /// Readings per device per second.
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) rate: f64,
+    #[command(flatten)]
+    pub(crate) fleet: FleetArgs,
     /// Bytes per reading (default: the size of `simulate`'s readings).
     #[arg(long, value_name = "BYTES")]
     pub(crate) reading_bytes: Option<u64>,
@@ -170,9 +110,8 @@ pub(crate) struct CostArgs {
     /// A price list of data/prices.json's shape instead of the embedded one.
     #[arg(long, value_name = "FILE")]
     pub(crate) prices: Option<PathBuf>,
-    /// Settings file for the pipeline's buffering and Lambda memory (default ./reaqtions.yaml when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
     #[command(flatten)]
     pub(crate) settings: SettingsInput,
     #[command(flatten)]
@@ -194,6 +133,7 @@ pub(crate) struct DevicesArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum DevicesAction {
     /// Register devices: a thing, a certificate and key, the stack's device policy; files into the directory.
+    #[command(mut_arg("dry_run", |a| a.help("Name the devices it would register; register nothing")))]
     Add {
         /// How many devices to add (numbered after the highest of the id prefix).
         #[arg(long = "devices", value_name = "N", alias = "count", default_value_t = 1)]
@@ -201,13 +141,13 @@ pub(crate) enum DevicesAction {
         /// Device ids are this prefix and a 4-digit number (aq-0001); simulate's devices are aq-.
         #[arg(long = "id-prefix", value_name = "PREFIX", alias = "prefix", default_value = "aq-")]
         prefix: String,
-        /// Name the devices it would register; register nothing.
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        dry_run: DryRunArgs,
     },
     /// The stack's devices in IoT Core, and whether their files are here.
     List,
     /// Deactivate, detach and delete devices (their certificates stop working).
+    #[command(mut_arg("dry_run", |a| a.help("Name the devices it would remove; remove nothing")))]
     Remove {
         /// The devices to remove.
         #[arg(value_name = "ID", required_unless_present = "all")]
@@ -215,12 +155,10 @@ pub(crate) enum DevicesAction {
         /// Every device of the stack.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
-        /// Do not ask.
-        #[arg(long)]
-        yes: bool,
-        /// Name the devices it would remove; remove nothing.
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        dry_run: DryRunArgs,
     },
 }
 
@@ -264,9 +202,8 @@ pub(crate) struct TemplateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DeployArgs {
-    /// Settings file (YAML; see examples/reaqtions.yaml). Default: ./reaqtions.yaml when it exists.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
     #[command(flatten)]
     pub(crate) settings: SettingsInput,
     /// Show what would change, change nothing.
@@ -324,14 +261,20 @@ fn account_id(text: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("devices", |a| a.default_value("10").required(false)),
+    mut_arg("rate", |a| a.help(
+        "Readings each device sends per second: the sending pace (and, without --every, the step between the \
+         readings' TIMEs)"
+    )),
+    mut_arg("yes", |a| a.help("Do not ask before a run over the thresholds below")),
+    mut_arg("dry_run", |a| a.help(
+        "State the plan (readings, bytes and, on AWS, what the ingestion costs); send nothing"
+    ).conflicts_with("resend")),
+)]
 pub(crate) struct SimulateArgs {
-    /// Number of devices.
-    #[arg(long, default_value_t = 10)]
-    pub(crate) devices: usize,
-    /// Readings each device sends per second: the sending pace (and, without --every, the step between the
-    /// readings' TIMEs).
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) rate: f64,
+    #[command(flatten)]
+    pub(crate) fleet: FleetArgs,
     /// How long to send (e.g. 30s, 5m): --rate × this readings per device, and the run ends there even if behind;
     /// default 10s unless --count.
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "count")]
@@ -406,12 +349,10 @@ pub(crate) struct SimulateArgs {
     /// between its own attempts, IoT's limit per client id).
     #[arg(long, value_name = "N")]
     pub(crate) connect_rate: Option<f64>,
-    /// Do not ask before a run over the thresholds below.
-    #[arg(long, short)]
-    pub(crate) yes: bool,
-    /// State the plan (readings, bytes and, on AWS, what the ingestion costs); send nothing.
-    #[arg(long, conflicts_with = "resend")]
-    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) confirm: ConfirmArgs,
+    #[command(flatten)]
+    pub(crate) dry_run: DryRunArgs,
     /// Ask (or, off a terminal, refuse without --yes) before a run of more readings than this.
     #[arg(long, env = "REAQTIONS_CONFIRM_OVER_READINGS", default_value_t = 10_000_000, value_name = "N")]
     pub(crate) confirm_over_readings: u64,
@@ -438,25 +379,27 @@ pub(crate) enum Via {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("since", |a| a.help("Readings measured at or after this time (RFC 3339, or relative like 2h)")),
+    mut_arg("until", |a| a.help(
+        "Readings measured before this time (RFC 3339, or relative like 30m): the window is [since, until)"
+    )),
+)]
 pub(crate) struct ReportArgs {
-    /// What the readings are printed as (html: one page of charts).
-    #[arg(long, value_enum, default_value = "table")]
-    pub(crate) format: Format,
+    /// What the readings are printed as (html: one page of charts); default table.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<Format>,
     /// scan: this process reads the objects; athena: the stack's workgroup queries the lake table (AWS only).
     #[arg(long, value_enum, default_value_t)]
     pub(crate) engine: Engine,
     /// Run this SQL in the stack's workgroup and database instead (implies --engine athena).
     #[arg(long, value_name = "QUERY", conflicts_with_all = ["summary", "since", "until", "devices"])]
     pub(crate) sql: Option<String>,
-    /// Write to FILE instead of stdout.
+    /// Write to FILE instead of stdout (`--output table|json` alone is the old spelling of `--format`).
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
-    /// Readings measured at or after this time (RFC 3339, or relative like 2h).
-    #[arg(long, value_name = "TIME")]
-    pub(crate) since: Option<String>,
-    /// Readings measured before this time (RFC 3339, or relative like 30m): the window is [since, until).
-    #[arg(long, value_name = "TIME")]
-    pub(crate) until: Option<String>,
+    #[command(flatten)]
+    pub(crate) window: WindowArgs,
     /// How long after --until a reading of the window may have arrived and still be reported (a duration like
     /// 6h, or all to read every later arrival; default 1h). Lakes partitioned by arrival only: a lake filed by each
     /// reading's own hour reads a window's readings however late they arrived.
@@ -480,16 +423,18 @@ pub(crate) struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("since", |a| a.help(
+        "Events from this long ago, or since this time (RFC 3339); the window is when the pipeline logged them. \
+         Without it, the last 10 minutes"
+    )),
+    mut_arg("until", |a| a.help("Events before this time, or this long ago: the window is [since, until)")),
+)]
 pub(crate) struct LogsArgs {
-    /// Events from this long ago, or since this time (RFC 3339); the window is when the pipeline logged them.
-    /// Without it, the last 10 minutes.
-    #[arg(long, value_name = "TIME")]
-    pub(crate) since: Option<String>,
-    /// Events before this time, or this long ago: the window is [since, until).
-    #[arg(long, value_name = "TIME", conflicts_with = "follow")]
-    pub(crate) until: Option<String>,
+    #[command(flatten)]
+    pub(crate) window: WindowArgs,
     /// Keep printing new events.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "until")]
     pub(crate) follow: bool,
     /// Only events containing TEXT.
     #[arg(long, value_name = "TEXT")]
@@ -513,31 +458,36 @@ pub(crate) struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("since", |a| a.default_value(HEALTH_SINCE).help(
+        "The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). At most 455 days"
+    )),
+    mut_arg("until", |a| a.help(
+        "The window's end: before this time, or this long ago (default now); the window is [since, until)"
+    )),
+)]
 pub(crate) struct HealthArgs {
-    /// The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). At most 455 days.
-    #[arg(long, default_value = "1h")]
-    pub(crate) since: String,
-    /// The window's end: before this time, or this long ago (default now); the window is [since, until).
-    #[arg(long, value_name = "TIME")]
-    pub(crate) until: Option<String>,
+    #[command(flatten)]
+    pub(crate) window: WindowArgs,
     #[command(flatten)]
     pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("since", |a| a.help("Error objects written at or after this time (RFC 3339) or this long ago (2h, 7days)")),
+    mut_arg("until", |a| a.help(
+        "Error objects written before this time or this long ago: the window is [since, until)"
+    )),
+    mut_arg("dry_run", |a| a.help("Say what would happen; change nothing")),
+)]
 pub(crate) struct ReprocessArgs {
-    /// Error objects written at or after this time (RFC 3339) or this long ago (2h, 7days).
-    #[arg(long)]
-    pub(crate) since: Option<String>,
-    /// Error objects written before this time or this long ago: the window is [since, until).
-    #[arg(long)]
-    pub(crate) until: Option<String>,
-    /// Say what would happen; change nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// Do not ask for confirmation.
-    #[arg(long, short)]
-    pub(crate) yes: bool,
+    #[command(flatten)]
+    pub(crate) window: WindowArgs,
+    #[command(flatten)]
+    pub(crate) dry_run: DryRunArgs,
+    #[command(flatten)]
+    pub(crate) confirm: ConfirmArgs,
     /// Resend even when the deployed function does not run the transform this binary carries.
     #[arg(long)]
     pub(crate) force: bool,
@@ -546,16 +496,18 @@ pub(crate) struct ReprocessArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Name everything it would remove; remove nothing")))]
 pub(crate) struct TeardownArgs {
-    /// Do not ask for confirmation.
-    #[arg(long, short)]
-    pub(crate) yes: bool,
+    #[command(flatten)]
+    pub(crate) confirm: ConfirmArgs,
     /// Also delete the data lake bucket and everything in it.
     #[arg(long)]
     pub(crate) delete_data: bool,
-    /// Name everything it would remove; remove nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) dry_run: DryRunArgs,
+    // `--format json`: what was removed and kept, as one object (`teardown::Outcome`).
+    #[command(flatten)]
+    pub(crate) shape: Shape,
 }
 
 #[derive(Debug, Args)]
@@ -572,9 +524,8 @@ pub(crate) struct DemoArgs {
     /// Share of the readings sent malformed (they land under error/).
     #[arg(long, default_value_t = 0.05)]
     pub(crate) malformed_ratio: f64,
-    /// Settings file for the pipeline it deploys (default ./reaqtions.yaml when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
     #[command(flatten)]
     pub(crate) shape: Shape,
 }

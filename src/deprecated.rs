@@ -108,6 +108,7 @@ mod tests {
             Command::Status(a) => a.shape,
             Command::Logs(a) => a.shape,
             Command::Devices(a) => a.shape,
+            Command::Teardown(a) => a.shape,
             other => panic!("no shape in {other:?}"),
         };
         (shape.format, shape.output)
@@ -118,8 +119,9 @@ mod tests {
         use crate::output::OutputFormat::{Json, Table};
         assert_eq!(shape("reaqtions status --output json"), (Json, None));
         assert_eq!(shape("reaqtions logs --output table"), (Table, None));
-        assert_eq!(shape("reaqtions status --format table --output json"), (Table, Some("./json".into())));
-        assert_eq!(shape("reaqtions devices add --format json --output table"), (Json, Some("./table".into())));
+        assert_eq!(shape("reaqtions status --format table --output json"), (Table, Some("json".into())));
+        assert_eq!(shape("reaqtions devices add --format json --output table"), (Json, Some("table".into())));
+        assert_eq!(shape("reaqtions teardown --output json"), (Json, None));
         assert_eq!(shape("reaqtions devices add --output json"), (Json, None));
         assert_eq!(shape("reaqtions status --output ./json"), (Table, Some("./json".into())));
         assert_eq!(shape("reaqtions status --format json --output s.json"), (Json, Some("s.json".into())));

@@ -152,6 +152,16 @@ pub(crate) fn results_written() {
     }
 }
 
+/// After a command that failed: its `--output FILE`, if nothing was written to it, is removed (the failure is
+/// the answer; an empty file would read as an empty result).
+pub(crate) fn results_abandoned() {
+    if let Some((_, path)) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).take()
+        && std::fs::metadata(&path).is_ok_and(|m| m.len() == 0)
+    {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
 /// One line of result on stdout (or the `--output` file). Unlike `println!`, a closed pipe (`reaqtions … | head -1`) is an error the
 /// caller returns, and `main` ends quietly on it with exit 0, as ripgrep does.
 pub(crate) fn line(text: &str) -> std::io::Result<()> {

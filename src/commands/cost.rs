@@ -20,11 +20,11 @@ use crate::settings::PipelineSettings;
 use crate::simulate::device::{SAMPLE_READINGS, sample_ratio};
 
 pub(crate) fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
-    if args.devices == 0 || !(args.rate > 0.0 && args.rate.is_finite()) {
+    if args.fleet.devices == 0 || !(args.fleet.rate > 0.0 && args.fleet.rate.is_finite()) {
         return Err(invalid!(
             "--devices must be at least 1 and --rate positive (got {} and {})",
-            args.devices,
-            args.rate
+            args.fleet.devices,
+            args.fleet.rate
         ));
     }
     let most = crate::limits::FIREHOSE.record_bytes as u64;
@@ -42,8 +42,8 @@ pub(crate) fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
     let regional = prices.region(region)?;
     let settings = PipelineSettings::resolve(args.settings.clone().with_file(args.config.as_deref())?)?;
     let fleet = Fleet {
-        devices: args.devices,
-        rate: args.rate,
+        devices: args.fleet.devices,
+        rate: args.fleet.rate,
         reading_bytes: args.reading_bytes.unwrap_or_else(crate::simulate::device::typical_reading_bytes).max(1),
         record_bytes: args.record_bytes,
         linger_seconds: args.linger.as_secs_f64(),

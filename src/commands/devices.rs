@@ -42,10 +42,10 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) 
     let dir = args.dir.as_deref().unwrap_or(dir);
     match &args.action {
         DevicesAction::Add { count, prefix, dry_run } => {
-            add(aws, stack, dir, *count, prefix, *dry_run, args.shape.format, quiet)
+            add(aws, stack, dir, *count, prefix, dry_run.on, args.shape.format, quiet)
         }
         DevicesAction::List => list(aws, stack, dir, args.shape.format),
-        DevicesAction::Remove { ids, all, yes, dry_run } => {
+        DevicesAction::Remove { ids, all, confirm: asked, dry_run } => {
             let client = aws.iot();
             let existing = aws.block_on(iot::device_ids(&client, stack))?;
             let chosen: Vec<String> = if *all {
@@ -66,12 +66,12 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) 
                 "remove {} of stack {stack} (their certificates stop working)",
                 count(chosen.len() as u64, "device")
             );
-            if *dry_run {
+            if dry_run.on {
                 crate::output::line(&format!("would {what}: {}", chosen.join(", ")))?;
                 crate::say!("dry run: nothing was changed");
                 return Ok(Exit::Ok);
             }
-            if !yes {
+            if !asked.yes {
                 confirm(&format!("{what}?"), "nothing removed")?;
             }
             remove(aws, dir, &chosen, quiet)?;

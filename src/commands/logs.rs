@@ -30,12 +30,10 @@ pub(crate) struct Request {
     pub(crate) log_group: Option<String>,
     /// Each event as a JSON object on its line instead of a line of text.
     pub(crate) json: bool,
-    /// `--output FILE`: where the events go instead of stdout.
-    pub(crate) output: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
-    let (since, until) = super::window(args.since.as_deref(), args.until.as_deref())?;
+    let (since, until) = super::window(args.window.since.as_deref(), args.window.until.as_deref())?;
     let since = match since {
         Some(since) => since,
         None => {
@@ -52,17 +50,12 @@ pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
         delivery: args.delivery,
         log_group: args.log_group.clone(),
         json: args.shape.format == crate::output::OutputFormat::Json,
-        output: args.shape.output.clone(),
     })
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
     let names = Names { log_group: request.log_group.clone(), ..Names::default() };
     let pipeline = target.open(&names, Uses { logs: true, ..Uses::default() })?;
-    // The verb's dispatcher says where the events went once they are all written.
-    if let Some(path) = &request.output {
-        crate::output::write_results_to(path)?;
-    }
     let settings = pipeline.settings();
     let group = match &request.log_group {
         Some(group) => group.clone(),

@@ -104,6 +104,16 @@ pub fn run(mut cli: Cli) -> Result<Exit> {
     if let Some(shape) = shape_of(&mut cli.command) {
         settle_shape(shape)?;
     }
+    let result = run_settled(cli);
+    if result.is_err() {
+        // A verb that failed before its first result leaves no empty `--output` file behind.
+        crate::output::results_abandoned();
+    }
+    result
+}
+
+/// [`run`] once `--output` is settled.
+fn run_settled(cli: Cli) -> Result<Exit> {
     match &cli.command {
         Command::Template(args) => return template::run(args, &cli.aws, cli.stack.as_deref()),
         Command::Cost(args) => {
@@ -160,7 +170,7 @@ fn dispatch(cli: &Cli, target: &Target) -> Result<Exit> {
         },
         Command::Simulate(args) => {
             let request = simulate::request(args, cli.quiet, devices_dir(cli))?;
-            if args.dry_run {
+            if args.dry_run.on {
                 simulate::dry_run(target, &request)
             } else {
                 simulate::run(target, &request).map(|(exit, ..)| exit)
@@ -193,6 +203,9 @@ fn dispatch(cli: &Cli, target: &Target) -> Result<Exit> {
 /// The verb's `--format` and `--output`, where it has them (report has its own formats).
 fn shape_of(command: &mut Command) -> Option<&mut Shape> {
     match command {
+        Command::Logs(a) => Some(&mut a.shape),
+        Command::Template(a) => Some(&mut a.shape),
+        Command::Teardown(a) => Some(&mut a.shape),
         Command::Deploy(a) => Some(&mut a.shape),
         Command::Simulate(a) => Some(&mut a.shape),
         Command::Status(a) => Some(&mut a.shape),
@@ -206,17 +219,29 @@ fn shape_of(command: &mut Command) -> Option<&mut Shape> {
     }
 }
 
-/// `--output FILE` becomes where results go; the old `--output table|json` is read as the format it used to be,
-/// with a warning naming `--format` (a file named like a format is `--output ./json`).
+/// `--output FILE` becomes where results go, before any work: a file that cannot be created fails the verb at
+/// once. (The old `--output table|json` was read as the format when the flags were parsed: [`Shape`].)
 fn settle_shape(shape: &mut Shape) -> Result<()> {
-    let Some(path) = shape.output.take() else { return Ok(()) };
-    let text = path.to_string_lossy().into_owned();
-    if let Ok(format) = <crate::output::OutputFormat as clap::ValueEnum>::from_str(&text, false) {
-        crate::warning!("--output {text} is now --format {text} (a file named {text} is --output ./{text})");
-        shape.format = format;
-        return Ok(());
+    match shape.output.take() {
+        Some(path) => crate::output::write_results_to(&path),
+        None => Ok(()),
     }
-    crate::output::write_results_to(&path)
+}
+
+/// The one check of a fleet's `--devices` and `--rate`, on every verb that takes them; `most_devices` is the
+/// verb's own bound (simulate runs every device in this process), if it has one.
+pub(crate) fn check_fleet(fleet: &crate::cli::FleetArgs, most_devices: Option<u64>) -> Result<()> {
+    match most_devices {
+        Some(most) if !(1..=most).contains(&fleet.devices) => {
+            return Err(invalid!("--devices must be 1-{most} (got {})", fleet.devices));
+        }
+        None if fleet.devices == 0 => return Err(invalid!("--devices must be at least 1 (got 0)")),
+        _ => {}
+    }
+    if !(fleet.rate > 0.0 && fleet.rate.is_finite()) {
+        return Err(invalid!("--rate must be a positive number (got {})", fleet.rate));
+    }
+    Ok(())
 }
 
 /// Where `devices add` writes a stack's device certificates unless told otherwise: `<data-dir>/devices/<stack>`.
@@ -295,6 +320,17 @@ pub(crate) fn confirm(question: &str, declined: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fleet_is_checked_once_with_each_verbs_bound() {
+        let fleet = |devices, rate| crate::cli::FleetArgs { devices, rate };
+        assert!(check_fleet(&fleet(200_000, 0.5), None).is_ok(), "cost prices any fleet");
+        let said = |f, most| check_fleet(&f, most).unwrap_err().to_string();
+        assert_eq!(said(fleet(200_000, 1.0), Some(100_000)), "--devices must be 1-100000 (got 200000)");
+        assert_eq!(said(fleet(0, 1.0), None), "--devices must be at least 1 (got 0)");
+        assert_eq!(said(fleet(3, 0.0), None), "--rate must be a positive number (got 0)");
+        assert_eq!(said(fleet(3, f64::NAN), Some(100_000)), "--rate must be a positive number (got NaN)");
+    }
 
     #[test]
     fn times_absolute_and_relative() {

@@ -2,12 +2,14 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
 use super::{Exit, Target};
 use crate::cli::{Lateness, ReportArgs};
 use crate::copies::CopyCounts;
+use crate::deprecated::OLD_OUTPUT_FORMATS;
 use crate::invalid;
 use crate::prefix::Prefix;
 use crate::progress::Progress;
@@ -28,7 +30,7 @@ pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
             Some(chrono::Duration::from_std(d).map_err(|_| invalid!("--late {d:?} is too long: use --late all"))?)
         }
     };
-    let (since, until) = super::window(args.since.as_deref(), args.until.as_deref())?;
+    let (since, until) = super::window(args.window.since.as_deref(), args.window.until.as_deref())?;
     let query = Query {
         since,
         until,
@@ -37,14 +39,7 @@ pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
         late_asked: args.late.is_some(),
         keep_duplicates: args.keep_duplicates,
     };
-    // `--output csv` named a file called csv; it reads as the format it surely meant, said once.
-    let (mut format, mut output) = (args.format, args.output.clone());
-    if let Some(named) = output.as_ref().map(|p| p.to_string_lossy().into_owned())
-        && let Ok(meant) = <Format as clap::ValueEnum>::from_str(&named, false)
-    {
-        crate::warning!("--output {named} is now --format {named} (a file named {named} is --output ./{named})");
-        (format, output) = (meant, None);
-    }
+    let (format, output) = format_and_file(args)?;
     if !(1..=256).contains(&args.concurrency) {
         return Err(invalid!("--concurrency must be 1-256 (got {})", args.concurrency));
     }
@@ -65,6 +60,24 @@ pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
         names: args.pipeline.names(),
         quiet,
     })
+}
+
+/// The format and the file `--format` and `--output` mean. `--output table|json` without `--format` is the old
+/// spelling of the format ([`crate::deprecated::warnings`] names the new one); the other formats' names were never
+/// `--output`'s, so alone they are refused rather than guessed: a file or the format, the user says which.
+fn format_and_file(args: &ReportArgs) -> Result<(Format, Option<PathBuf>)> {
+    let named = args.output.as_ref().map(|path| path.to_string_lossy().into_owned());
+    let meant =
+        named.as_deref().and_then(|name| Some((name, <Format as clap::ValueEnum>::from_str(name, false).ok()?)));
+    match (args.format, meant) {
+        (Some(format), _) => Ok((format, args.output.clone())),
+        (None, Some((name, format))) if OLD_OUTPUT_FORMATS.contains(&name) => Ok((format, None)),
+        (None, Some((name, _))) => Err(invalid!(
+            "--output {name} names a file, not the format: --format {name} prints it (with --output FILE to write it \
+             to a file); --output ./{name} writes the table to a file named {name}"
+        )),
+        (None, None) => Ok((Format::Table, args.output.clone())),
+    }
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
@@ -98,6 +111,10 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
         }
     };
     out.flush()?;
+    drop(out);
+    if let Some(path) = &request.output {
+        crate::output::wrote(path);
+    }
     Ok(exit)
 }
 

@@ -23,6 +23,9 @@ use std::time::Duration;
 use crate::output::OutputFormat;
 use crate::target::{MqttAccess, Names, RecordSink, Uses};
 
+/// The most devices one run plays: each is a task in this process.
+const MOST_DEVICES: u64 = 100_000;
+
 /// What `simulate` (and `demo`) asked for: the engine's plan, and what the command does around it.
 pub(crate) struct Request {
     pub(crate) plan: Plan,
@@ -40,19 +43,23 @@ pub(crate) struct Request {
 
 /// Validates the arguments into a request before anything is sent; a value out of range is a usage error.
 pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Request> {
+    super::check_fleet(&args.fleet, Some(MOST_DEVICES))?;
+    // Within MOST_DEVICES, so a usize on every platform.
+    let devices = args.fleet.devices as usize;
+    let rate = args.fleet.rate;
     let per_device = match (args.count, args.duration) {
         (Some(count), _) => count,
         (None, duration) => {
             let seconds = duration.map_or(10.0, |d| d.as_secs_f64());
-            (seconds * args.rate).round().max(1.0) as u64
+            (seconds * rate).round().max(1.0) as u64
         }
     };
     let spool = args.spool.clone().unwrap_or_else(|| {
         PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
     });
     let mut plan = Plan {
-        devices: args.devices,
-        rate: args.rate,
+        devices,
+        rate,
         per_device,
         timeline: None,
         zone: args.zone,
@@ -68,7 +75,7 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
         mqtt: (args.via == Via::Mqtt).then(|| MqttAccess {
             broker: Some(args.broker),
             devices_dir: args.devices_dir.clone().unwrap_or(devices_dir),
-            devices: args.devices,
+            devices,
             ca_file: args.ca_file.clone(),
             connects_per_second: args.connect_rate,
         }),
@@ -98,7 +105,7 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
         resend: args.resend.clone(),
         names: args.pipeline.names(),
         output: Some(args.shape.format),
-        yes: args.yes,
+        yes: args.confirm.yes,
     })
 }
 

@@ -1,7 +1,9 @@
 //! `teardown`: removes the pipeline; the data stays unless `--delete-data`, which also finds and deletes a raw
-//! bucket an earlier teardown kept. Asks unless `--yes`. A second teardown says there is nothing to remove.
+//! bucket an earlier teardown kept. Asks unless `--yes`. A second teardown says there is nothing to remove. What
+//! it did (or, with `--dry-run`, would do) is one result, a table or with `--format json` one object.
 
 use anyhow::Result;
+use serde::Serialize;
 
 use super::{Exit, confirm};
 use crate::aws::Aws;
@@ -10,18 +12,81 @@ use crate::aws::s3::{bucket_exists, delete_bucket, empty_bucket};
 use crate::aws::stack::{artifacts_stack, kept_buckets, stack_bucket};
 use crate::cli::TeardownArgs;
 use crate::local::LocalTarget;
-use crate::output::line;
+use crate::output::{OutputFormat, print};
 use crate::progress::Progress;
 
-/// Whether to go ahead with `what`: a dry run names it on stdout and changes nothing (false); otherwise it is
-/// asked unless --yes.
+/// What a teardown removed and kept, or with `--dry-run` would: the sentence people read and the same facts for
+/// scripts.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    /// What was (or would be) removed and kept, in one sentence.
+    summary: String,
+    stack: String,
+    /// The stacks removed (on the local target, the local pipeline's); none when there was nothing to remove.
+    stacks_removed: Vec<String>,
+    /// The lake's bucket, or the buckets an earlier teardown kept.
+    buckets: Vec<String>,
+    /// What became of the buckets' data.
+    data: Option<Data>,
+    /// Object versions deleted with the data (AWS).
+    versions_deleted: Option<u64>,
+    dry_run: bool,
+    /// Nothing was removed nor would be: the summary is a note for people, a result only for scripts.
+    #[serde(skip)]
+    nothing_to_remove: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Data {
+    Deleted,
+    Kept,
+    /// Not there any more: deleted earlier, or with the stack by an endpoint that ignores its deletion policy.
+    Gone,
+}
+
+impl Outcome {
+    /// No stack removed: what became of `buckets` alone.
+    fn buckets_only(stack: &str, summary: String, buckets: Vec<String>, data: Option<Data>) -> Outcome {
+        Outcome {
+            summary,
+            stack: stack.to_owned(),
+            stacks_removed: Vec::new(),
+            buckets,
+            data,
+            versions_deleted: None,
+            dry_run: false,
+            nothing_to_remove: false,
+        }
+    }
+
+    /// Nothing (more) to remove: said on stderr as a note, and printed as a result for scripts (`--format json`).
+    fn nothing(stack: &str, summary: String, buckets: Vec<String>, data: Option<Data>) -> Outcome {
+        Outcome { nothing_to_remove: true, ..Outcome::buckets_only(stack, summary, buckets, data) }
+    }
+
+    fn print(&self, args: &TeardownArgs) -> Result<Exit> {
+        if self.nothing_to_remove {
+            crate::say!("{}", self.summary);
+            if args.shape.format == OutputFormat::Table {
+                return Ok(Exit::Ok);
+            }
+        }
+        print(args.shape.format, "teardown", self)?;
+        if self.dry_run {
+            crate::say!("dry run: nothing was changed");
+        }
+        Ok(Exit::Ok)
+    }
+}
+
+/// Whether to go ahead with `what`: not on a dry run (the caller prints what it would do); otherwise it is asked
+/// unless --yes.
 fn go_ahead(args: &TeardownArgs, what: &str) -> Result<bool> {
-    if args.dry_run {
-        line(&format!("would {what}"))?;
-        crate::say!("dry run: nothing was changed");
+    if args.dry_run.on {
         return Ok(false);
     }
-    if !args.yes {
+    if !args.confirm.yes {
         confirm(&format!("{what}?"), "teardown cancelled")?;
     }
     Ok(true)
@@ -29,32 +94,39 @@ fn go_ahead(args: &TeardownArgs, what: &str) -> Result<bool> {
 
 pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exit> {
     let Some(deployment) = target.load()? else {
-        crate::say!("nothing to remove: {}", target.not_deployed(false));
-        return Ok(Exit::Ok);
+        let summary = format!("nothing to remove: {}", target.not_deployed(false));
+        return Outcome::nothing(target.stack(), summary, Vec::new(), None).print(args);
     };
-    let bucket = &deployment.settings.bucket;
+    let (stack, bucket) = (&deployment.settings.stack, &deployment.settings.bucket);
+    let data = if args.delete_data { Data::Deleted } else { Data::Kept };
+    let outcome = |summary: String| Outcome {
+        summary,
+        stack: stack.clone(),
+        stacks_removed: vec![stack.clone()],
+        buckets: vec![bucket.clone()],
+        data: Some(data),
+        versions_deleted: None,
+        dry_run: args.dry_run.on,
+        nothing_to_remove: false,
+    };
     let what = if args.delete_data {
-        format!("remove local pipeline {} and DELETE bucket {bucket} with all its data", deployment.settings.stack)
+        format!("remove local pipeline {stack} and DELETE bucket {bucket} with all its data")
     } else {
-        format!("remove local pipeline {} (bucket {bucket} and its data are kept)", deployment.settings.stack)
+        format!("remove local pipeline {stack} (bucket {bucket} and its data are kept)")
     };
     if !go_ahead(args, &what)? {
-        return Ok(Exit::Ok);
+        return outcome(format!("would {what}")).print(args);
     }
     target.teardown(args.delete_data)?;
-    if args.delete_data {
-        line(&format!(
-            "removed local pipeline {}; deleted bucket {bucket} and its log group {}",
-            deployment.settings.stack, deployment.settings.log_group
-        ))?;
+    let summary = if args.delete_data {
+        format!(
+            "removed local pipeline {stack}; deleted bucket {bucket} and its log group {}",
+            deployment.settings.log_group
+        )
     } else {
-        line(&format!(
-            "removed local pipeline {}; kept bucket {bucket} at {}",
-            deployment.settings.stack,
-            target.lake(bucket).root().display()
-        ))?;
-    }
-    Ok(Exit::Ok)
+        format!("removed local pipeline {stack}; kept bucket {bucket} at {}", target.lake(bucket).root().display())
+    };
+    outcome(summary).print(args)
 }
 
 pub(crate) fn run_aws(
@@ -90,8 +162,25 @@ pub(crate) fn run_aws(
         (Some(b), false) => format!("delete stacks {stack} and {artifacts} (bucket {b} and its data are kept)"),
         (None, _) => format!("delete stack {artifacts}"),
     };
-    if !go_ahead(args, &format!("{what}{with_devices} in {}", aws.region()))? {
-        return Ok(Exit::Ok);
+    let stacks_removed: Vec<String> = [(pipeline.is_some(), stack), (artifacts_state.is_some(), artifacts.as_str())]
+        .into_iter()
+        .filter(|(there, _)| *there)
+        .map(|(_, name)| name.to_owned())
+        .collect();
+    let outcome = |summary: String, data: Option<Data>, versions_deleted: Option<u64>| Outcome {
+        summary,
+        stack: stack.to_owned(),
+        stacks_removed: stacks_removed.clone(),
+        buckets: raw_bucket.iter().cloned().collect(),
+        data,
+        versions_deleted,
+        dry_run: args.dry_run.on,
+        nothing_to_remove: false,
+    };
+    let what = format!("{what}{with_devices} in {}", aws.region());
+    if !go_ahead(args, &what)? {
+        let data = raw_bucket.as_ref().map(|_| if args.delete_data { Data::Deleted } else { Data::Kept });
+        return outcome(format!("would {what}"), data, None).print(args);
     }
     if !devices.is_empty() {
         super::devices::remove(aws, devices_dir, &devices, quiet)?;
@@ -121,26 +210,35 @@ pub(crate) fn run_aws(
         progress.say(&format!("deleting stack {artifacts}"));
         aws.block_on(delete_stack(&cfn, &artifacts, &mut on_event))?;
     }
-    match (raw_bucket, args.delete_data) {
+    let done = match (&raw_bucket, args.delete_data) {
         (Some(bucket), true) => {
-            if aws.block_on(bucket_exists(&s3, &bucket, owner))? {
-                let n = delete_with_data(aws, &bucket, owner, &progress)?;
-                line(&format!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({})", versions(n)))?;
+            if aws.block_on(bucket_exists(&s3, bucket, owner))? {
+                let n = delete_with_data(aws, bucket, owner, &progress)?;
+                let summary =
+                    format!("removed stacks {stack} and {artifacts}; deleted bucket {bucket} ({})", versions(n));
+                outcome(summary, Some(Data::Deleted), Some(n))
             } else {
-                line(&format!("removed stacks {stack} and {artifacts}; bucket {bucket} was already gone"))?;
+                let summary = format!("removed stacks {stack} and {artifacts}; bucket {bucket} was already gone");
+                outcome(summary, Some(Data::Gone), None)
             }
         }
-        (Some(bucket), false) if aws.block_on(bucket_exists(&s3, &bucket, owner))? => line(&format!(
-            "removed stacks {stack} and {artifacts}; kept bucket {bucket} and its data (`teardown --delete-data` \
-             deletes it later)"
-        ))?,
+        (Some(bucket), false) if aws.block_on(bucket_exists(&s3, bucket, owner))? => outcome(
+            format!(
+                "removed stacks {stack} and {artifacts}; kept bucket {bucket} and its data (`teardown --delete-data` \
+                 deletes it later)"
+            ),
+            Some(Data::Kept),
+            None,
+        ),
         // An endpoint that does not honour the bucket's deletion policy (an emulator) deleted it with the stack.
-        (Some(bucket), false) => {
-            line(&format!("removed stacks {stack} and {artifacts}; bucket {bucket} went with the stack"))?
-        }
-        (None, _) => line(&format!("removed stack {artifacts}"))?,
-    }
-    Ok(Exit::Ok)
+        (Some(bucket), false) => outcome(
+            format!("removed stacks {stack} and {artifacts}; bucket {bucket} went with the stack"),
+            Some(Data::Gone),
+            None,
+        ),
+        (None, _) => outcome(format!("removed stack {artifacts}"), None, None),
+    };
+    done.print(args)
 }
 
 /// No stack left: a raw bucket an earlier teardown kept is all there may be. It is named, and deleted only
@@ -149,26 +247,39 @@ fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, 
     let region = aws.region();
     let kept = aws.block_on(kept_buckets(&aws.s3(), stack, account, &region))?;
     if kept.is_empty() {
-        crate::say!("nothing to remove: no stack {stack} or {} and no kept bucket in {region}", artifacts_stack(stack));
-        return Ok(Exit::Ok);
+        let summary =
+            format!("nothing to remove: no stack {stack} or {} and no kept bucket in {region}", artifacts_stack(stack));
+        return Outcome::nothing(stack, summary, Vec::new(), None).print(args);
     }
     let names = kept.join(", ");
     if !args.delete_data {
-        crate::say!(
+        let summary = format!(
             "nothing to remove: no stack {stack} in {region}; bucket {names} kept by an earlier teardown holds the \
              data (`teardown --delete-data` deletes it)"
         );
-        return Ok(Exit::Ok);
+        return Outcome::nothing(stack, summary, kept, Some(Data::Kept)).print(args);
     }
-    if !go_ahead(args, &format!("DELETE bucket {names} (kept by an earlier teardown) with all its data"))? {
-        return Ok(Exit::Ok);
+    let what = format!("DELETE bucket {names} (kept by an earlier teardown) with all its data");
+    if !go_ahead(args, &what)? {
+        let plan = Outcome {
+            dry_run: true,
+            ..Outcome::buckets_only(stack, format!("would {what}"), kept, Some(Data::Deleted))
+        };
+        return plan.print(args);
     }
     let progress = Progress::new("teardown", 0, quiet);
+    let mut said = Vec::new();
+    let mut deleted = 0;
     for bucket in &kept {
         let n = delete_with_data(aws, bucket, Some(account), &progress)?;
-        line(&format!("deleted bucket {bucket} kept by an earlier teardown ({})", versions(n)))?;
+        said.push(format!("deleted bucket {bucket} kept by an earlier teardown ({})", versions(n)));
+        deleted += n;
     }
-    Ok(Exit::Ok)
+    let done = Outcome {
+        versions_deleted: Some(deleted),
+        ..Outcome::buckets_only(stack, said.join("; "), kept, Some(Data::Deleted))
+    };
+    done.print(args)
 }
 
 /// Empties the bucket (every version and delete marker) and deletes it; returns the versions deleted.

@@ -13,14 +13,12 @@ use crate::invalid;
 use crate::settings::{DEFAULT_STACK, check_bucket_name, default_bucket};
 
 pub(crate) fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&str>) -> Result<Exit> {
-    // Checked before the file is created: a policy that cannot be filled in leaves no empty file behind.
+    // `--output FILE` was created before the verb ran; a policy that cannot be filled in fails before the first
+    // line, and the empty file goes with the failure (`commands::run`).
     let policy = match args.name.as_deref() {
         Some("iam") => Some(role_policy(args, connect, stack.unwrap_or(DEFAULT_STACK))?),
         _ => None,
     };
-    if let Some(path) = &args.shape.output {
-        crate::output::write_results_to(path)?;
-    }
     match policy {
         // A policy is a JSON document whatever the format.
         Some(policy) => crate::output::line(policy.trim_end())?,

@@ -85,7 +85,58 @@ fn an_explicit_format_wins_over_the_old_output_spelling() {
     assert!(!said.contains("is now --format"), "{said}");
     let file = std::fs::read_to_string(env.dir.path().join("json")).unwrap();
     assert!(file.contains("stack") && serde_json::from_str::<Value>(&file).is_err(), "a table:\n{file}");
-    assert!(said.contains(&format!("wrote ./json ({})", size(file.len()))), "{said}");
+    assert!(said.contains(&format!("wrote json ({})", size(file.len()))), "{said}");
+}
+
+#[test]
+fn report_output_names_a_file_and_only_table_or_json_alone_are_the_old_format() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    env.ok(&["simulate", "--devices", "2", "--count", "5", "--rate", "1000", "--quiet"]);
+    // `--output html` alone printed the page to the terminal: now it is refused, and nothing is written.
+    let out = env.cmd(&["report", "--output", "html"]).output().unwrap();
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {refused}");
+    assert!(out.stdout.is_empty(), "no page on the terminal");
+    assert!(
+        refused.contains(
+            "--output html names a file, not the format: --format html prints it (with --output FILE to write it \
+             to a file); --output ./html writes the table to a file named html"
+        ),
+        "{refused}"
+    );
+    assert!(!env.dir.path().join("html").exists(), "no file named html");
+    // With `--format`, `--output json` is a file named json, and the run says where the rows went.
+    let (stdout, said) = run(&env, &["report", "--format", "csv", "--output", "json"]);
+    assert_eq!(stdout, "", "the rows went to the file");
+    let file = std::fs::read_to_string(env.dir.path().join("json")).unwrap();
+    assert_eq!(file.lines().count(), 1 + 10, "a CSV header and ten readings:\n{file}");
+    assert!(said.contains(&format!("wrote json ({})", size(file.len()))), "{said}");
+    assert!(!said.contains("is now --format"), "{said}");
+    // Alone, `--output json` is still the format, warned about once.
+    let (json, warned) = run(&env, &["report", "--output", "json"]);
+    let rows: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
+    assert_eq!(rows.as_array().map(Vec::len), Some(10), "{rows}");
+    assert_eq!(warned.matches("--output json is now --format json").count(), 1, "{warned}");
+}
+
+#[test]
+fn teardown_prints_what_it_removed_and_kept_as_json() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    let plan = env.json(&["teardown", "--dry-run", "--format", "json"]);
+    assert_eq!(plan["dry_run"], true, "{plan}");
+    assert_eq!(plan["data"], "kept", "{plan}");
+    let done = env.json(&["teardown", "--yes", "--format", "json"]);
+    assert_eq!(done["stack"], "reaqtions", "{done}");
+    assert_eq!(done["stacks_removed"], serde_json::json!(["reaqtions"]), "{done}");
+    assert_eq!(done["buckets"], serde_json::json!(["reaqtions-iot-data-lake-raw"]), "{done}");
+    assert_eq!((done["data"].as_str(), done["dry_run"].as_bool()), (Some("kept"), Some(false)), "{done}");
+    assert!(done["summary"].as_str().unwrap().starts_with("removed local pipeline reaqtions; kept bucket"), "{done}");
+    // Nothing left: still one JSON document for a script, with nothing removed.
+    let again = env.json(&["teardown", "--yes", "--format", "json"]);
+    assert_eq!(again["stacks_removed"], serde_json::json!([]), "{again}");
+    assert!(again["summary"].as_str().unwrap().starts_with("nothing to remove"), "{again}");
 }
 
 #[test]

@@ -81,8 +81,11 @@ fn format_is_the_shape_and_output_a_file_with_the_old_spelling_warned() {
     // A file named like a format is ./json.
     env.ok(&["status", "--format", "json", "--output", "./json"]);
     assert!(env.dir.path().join("json").exists());
+    // Only table and json were ever `--output`'s formats: `report --output csv` is a file or the format, and the
+    // user says which.
     let report = env.cmd(&["report", "--output", "csv"]).output().unwrap();
-    assert!(stderr(&report).contains("--output csv is now --format csv"), "{}", stderr(&report));
+    assert_eq!(code(&report), Some(2), "{}", stderr(&report));
+    assert!(stderr(&report).contains("--output csv names a file, not the format"), "{}", stderr(&report));
     assert!(!env.dir.path().join("csv").exists(), "no file named csv");
 }
 

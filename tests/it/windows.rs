@@ -32,3 +32,22 @@ fn logs_read_the_last_ten_minutes_unless_told_otherwise() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is not before --until") && stderr.contains("the window is [since, until)"), "{stderr}");
 }
+
+#[test]
+fn an_empty_window_is_refused_in_one_wording_on_every_verb_that_takes_one() {
+    let env = Env::default();
+    env.ok(&["deploy"]);
+    // health widens its window to whole periods and checks it its own way (commands::health).
+    for verb in ["report", "logs", "reprocess"] {
+        let out =
+            env.cmd(&[verb, "--since", "2026-12-01T12:00:00Z", "--until", "2026-12-01T11:00:00Z"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{verb}: {stderr}");
+        assert!(
+            stderr.contains(
+                "--since (2026-12-01T12:00:00Z) is not before --until (2026-12-01T11:00:00Z): the window is [since, until)"
+            ),
+            "{verb}: {stderr}"
+        );
+    }
+}
