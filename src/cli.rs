@@ -201,14 +201,14 @@ pub(crate) struct TemplateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show what would change; change and build nothing")))]
 pub(crate) struct DeployArgs {
     #[command(flatten)]
     pub(crate) config: ConfigArgs,
     #[command(flatten)]
     pub(crate) settings: SettingsInput,
-    /// Show what would change, change nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) dry_run: DryRunArgs,
     /// Deploy this zip (one executable entry `bootstrap`) instead of building the lambda crate.
     #[arg(long, value_name = "FILE")]
     pub(crate) lambda_zip: Option<PathBuf>,

@@ -20,13 +20,7 @@ use crate::settings::PipelineSettings;
 use crate::simulate::device::{SAMPLE_READINGS, sample_ratio};
 
 pub(crate) fn run(args: &CostArgs, region: Option<&str>) -> Result<Exit> {
-    if args.fleet.devices == 0 || !(args.fleet.rate > 0.0 && args.fleet.rate.is_finite()) {
-        return Err(invalid!(
-            "--devices must be at least 1 and --rate positive (got {} and {})",
-            args.fleet.devices,
-            args.fleet.rate
-        ));
-    }
+    super::check_fleet(&args.fleet, None)?;
     let most = crate::limits::FIREHOSE.record_bytes as u64;
     if !(1..=most).contains(&args.record_bytes) {
         return Err(invalid!("--record-bytes must be 1-{most} (got {})", args.record_bytes));

@@ -8,7 +8,7 @@ use super::{Exit, Target};
 use crate::cli::HealthArgs;
 use crate::health::{Verdict, assess_at, render};
 use crate::output::{OutputFormat, line};
-use crate::target::vitals::{Thresholds, Window};
+use crate::target::vitals::{Keeping, Thresholds, Window};
 use crate::target::{Names, Place, Uses};
 
 pub(crate) struct Request {
@@ -18,15 +18,27 @@ pub(crate) struct Request {
     pub(crate) output: OutputFormat,
 }
 
+/// The window, checked as every verb checks one ([`super::window`]); its span is checked by the target that keeps
+/// the data, in [`run`].
 pub(crate) fn request(args: &HealthArgs) -> Result<Request> {
-    let since = super::parse_time(args.window.since.as_deref().unwrap_or(crate::cli::HEALTH_SINCE))?;
-    let until = args.window.until.as_deref().map(super::parse_time).transpose()?;
-    Window::since(since, until.unwrap_or_else(Utc::now))?;
+    let since = args.window.since.as_deref().unwrap_or(crate::cli::HEALTH_SINCE);
+    let (since, until) = super::window(Some(since), args.window.until.as_deref())?;
+    let since = since.expect("given or defaulted");
+    let now = Utc::now();
+    if until.is_none() && since >= now {
+        return Err(crate::invalid!("--since ({}) is not in the past", since.to_rfc3339()));
+    }
     Ok(Request { since, until, output: args.shape.format })
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
-    let window = Window::since(request.since, request.until.unwrap_or_else(Utc::now))?;
+    // CloudWatch's retention bounds a window on AWS; the local counters are kept every minute, as long as the data
+    // directory is. The window is widened to whole periods, and the table's header says which it used.
+    let keeping = match target {
+        Target::Local(_) => Keeping::EveryMinute,
+        Target::Aws { .. } => Keeping::CloudWatch,
+    };
+    let window = Window::over(request.since, request.until.unwrap_or_else(Utc::now), keeping)?;
     let pipeline = target.open(&Names::default(), Uses { vitals: true, ..Uses::default() })?;
     let settings = pipeline.settings();
     let vitals = pipeline.vitals().vitals(&window)?;

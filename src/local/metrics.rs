@@ -195,7 +195,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.jsonl");
         let now = Utc::now();
-        let window = Window::since(now - chrono::Duration::minutes(10), now).unwrap();
+        let window =
+            Window::over(now - chrono::Duration::minutes(10), now, crate::target::vitals::Keeping::EveryMinute)
+                .unwrap();
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let path = path.clone();

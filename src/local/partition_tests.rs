@@ -251,7 +251,12 @@ fn a_record_spanning_two_hours_goes_to_the_error_prefix_without_counting_as_fail
     assert!(events.iter().any(|e| e.message.contains("record spans hours")), "{events:?}");
     assert!(!events.iter().any(|e| e.message.contains("record failed")), "{events:?}");
     // `health` over the minute: records in, none failed, no failed-records finding.
-    let window = crate::target::vitals::Window::since(started - Span::minutes(1), Utc::now()).unwrap();
+    let window = crate::target::vitals::Window::over(
+        started - Span::minutes(1),
+        Utc::now(),
+        crate::target::vitals::Keeping::EveryMinute,
+    )
+    .unwrap();
     let vitals = crate::target::VitalSource::vitals(&super::super::metrics::LocalVitals { path: metrics }, &window);
     let settings = PipelineSettings::defaults();
     let thresholds = crate::target::vitals::Thresholds::of(&settings);

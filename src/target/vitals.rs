@@ -21,6 +21,15 @@ const MAX_POINTS: i64 = 60;
 /// The periods a window may use, shortest first.
 const PERIODS: [u32; 11] = [60, 300, 900, 1800, 3600, 10_800, 21_600, 43_200, 86_400, 259_200, 604_800];
 
+/// Where a target's vital signs are kept, which bounds the windows it can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keeping {
+    /// CloudWatch: coarser periods for older data, nothing past its retention.
+    CloudWatch,
+    /// The local target's per-minute counters, kept as long as the data directory.
+    EveryMinute,
+}
+
 /// A span of time cut into equal periods, aligned to the period (as CloudWatch aligns its datapoints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -30,20 +39,26 @@ pub struct Window {
 }
 
 impl Window {
-    /// The window from `since` to `now`: the period grows with the window (at most 60 points) and with its
-    /// age (CloudWatch's retention of each resolution). Errors name the value when it is in the future or
-    /// older than CloudWatch keeps anything.
-    pub(crate) fn since(since: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<Window> {
+    /// The window from `since` to `end`, widened to whole periods: the period grows with the window (at most 60
+    /// points) and, where CloudWatch keeps the data, with its age (its retention of each resolution). Errors name
+    /// the value when the window is shorter than a minute or older than CloudWatch keeps anything.
+    pub(crate) fn over(since: DateTime<Utc>, now: DateTime<Utc>, keeping: Keeping) -> anyhow::Result<Window> {
         let span = (now - since).num_seconds();
         if span < 60 {
-            return Err(crate::invalid!("--since must be at least a minute ago (it is {span} s ago)"));
+            return Err(crate::invalid!("the window must be at least a minute long (it is {span} s)"));
         }
         let age_days = span / 86_400;
-        let Some(&(_, floor)) = RETENTION.iter().find(|(days, _)| age_days < *days) else {
-            return Err(crate::invalid!(
-                "--since is {age_days} days ago: CloudWatch keeps metrics {} days",
-                crate::limits::CLOUDWATCH_RETENTION_DAYS
-            ));
+        let floor = match keeping {
+            Keeping::EveryMinute => 60,
+            Keeping::CloudWatch => match RETENTION.iter().find(|(days, _)| age_days < *days) {
+                Some(&(_, floor)) => floor,
+                None => {
+                    return Err(crate::invalid!(
+                        "--since is {age_days} days ago: CloudWatch keeps metrics {} days",
+                        crate::limits::CLOUDWATCH_RETENTION_DAYS
+                    ));
+                }
+            },
         };
         let period = PERIODS
             .into_iter()

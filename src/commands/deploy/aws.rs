@@ -146,7 +146,7 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bo
     };
     let lake = S3Lake::new(s3.clone(), &settings.bucket, Some(identity.account.clone()), aws.handle());
     let zip = match source {
-        _ if args.dry_run => {
+        _ if args.dry_run.on => {
             let plan = SettingsPlan::between(deployed.as_ref(), &settings)?;
             return dry_run(aws, &settings, plan, &artifacts, &source, bucket_plan, &lake, args);
         }

@@ -95,7 +95,7 @@ pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &Depl
     let deployed = target.load()?;
     let settings = resolve_settings(args, stack, None, deployed.as_ref().map(|d| &d.settings))?;
     target.check_apart(&settings)?;
-    if args.dry_run {
+    if args.dry_run.on {
         let plan = SettingsPlan::between(deployed.as_ref().map(|d| &d.settings), &settings)?;
         // A record still in the old layout would move into the stack's folder.
         let moved = if deployed.is_some() && !target.record_path().exists() {
