@@ -47,6 +47,17 @@ pub fn warn(line: impl std::fmt::Display) {
     eprintln!("warning: {line}");
 }
 
+/// A question on the terminal (stderr, even with `--quiet`: it waits for an answer), and the line answered.
+pub(crate) fn ask(question: &str) -> std::io::Result<String> {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr();
+    write!(stderr, "{question}")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer)
+}
+
 /// An error on stderr (`error: ` and the line), shown even with `--quiet`: what ended the command, or what a
 /// part running beside it (the local broker) could not do.
 pub fn error(line: impl std::fmt::Display) {

@@ -1,4 +1,5 @@
-//! Progress for long work: an indicatif bar on a terminal, plain periodic lines on stderr otherwise.
+//! Progress for long work: an indicatif bar on a terminal, plain periodic lines on stderr otherwise; nothing under
+//! `--quiet` (the output mode [`crate::output`] decides once).
 
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
@@ -16,8 +17,15 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// `total` of 0 means unknown; `quiet` prints nothing (machine output on stdout stays clean either way).
-    pub(crate) fn new(label: &'static str, total: u64, quiet: bool) -> Self {
+    /// `total` of 0 means unknown. Silent under `--quiet` (machine output on stdout stays clean either way).
+    pub(crate) fn new(label: &'static str, total: u64) -> Self {
+        Progress::shown_if(label, total, true)
+    }
+
+    /// [`Progress::new`], also silent when `shown` is false: work too short to show, or a part of a command that
+    /// reports it otherwise (the demo's own run).
+    pub(crate) fn shown_if(label: &'static str, total: u64, shown: bool) -> Self {
+        let quiet = !shown || crate::output::quiet();
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = if total > 0 { ProgressBar::new(total) } else { ProgressBar::new_spinner() };
             bar.set_style(

@@ -25,7 +25,7 @@ struct BrokerSummary {
     error_objects_written: u64,
 }
 
-pub(crate) fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exit> {
+pub(crate) fn run(target: &Target, args: &BrokerArgs) -> Result<Exit> {
     let local = target.local(
         "on AWS, IoT Core is the broker: register devices with `reaqtions devices add`, then publish to \
          <stack>/<device>/readings (or run the local one with `reaqtions --local broker`)",
@@ -53,7 +53,7 @@ pub(crate) fn run(target: &Target, args: &BrokerArgs, quiet: bool) -> Result<Exi
         port = broker.addr.port(),
         example = crate::mqtt::topic(&stack, "aq-0001"),
     );
-    let mut progress = Progress::new("broker", 0, quiet);
+    let mut progress = Progress::new("broker", 0);
     while !INTERRUPTED.load(Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
         let counters = &broker.counters;

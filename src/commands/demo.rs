@@ -26,7 +26,8 @@ pub(crate) struct Place<'a> {
     pub(crate) stack: Option<&'a str>,
 }
 
-pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, place: Place, quiet: bool, verbose: bool) -> Result<Exit> {
+pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, place: Place, verbose: bool) -> Result<Exit> {
+    let quiet = crate::output::quiet();
     let per_device = (args.duration.as_secs_f64() * args.rate).round().max(1.0) as u64;
     let spool = PathBuf::from(format!("reaqtions-unsent-{}.ndjson", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
     let plan = Plan {

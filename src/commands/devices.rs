@@ -34,7 +34,7 @@ struct Listed {
     files_here: bool,
 }
 
-pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) -> Result<Exit> {
+pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path) -> Result<Exit> {
     let (aws, stack) = target.aws(
         "the local broker has no device identities: any client id may publish to <stack>/<device>/readings (run \
          `reaqtions --local broker`); `devices` registers devices with IoT Core on AWS",
@@ -42,7 +42,7 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) 
     let dir = args.dir.as_deref().unwrap_or(dir);
     match &args.action {
         DevicesAction::Add { count, prefix, dry_run } => {
-            add(aws, stack, dir, *count, prefix, dry_run.on, args.shape.format, quiet)
+            add(aws, stack, dir, *count, prefix, dry_run.on, args.shape.format)
         }
         DevicesAction::List => list(aws, stack, dir, args.shape.format),
         DevicesAction::Remove { ids, all, confirm: asked, dry_run } => {
@@ -74,14 +74,13 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path, quiet: bool) 
             if !asked.yes {
                 confirm(&format!("{what}?"), "nothing removed")?;
             }
-            remove(aws, dir, &chosen, quiet)?;
+            remove(aws, dir, &chosen)?;
             crate::output::line(&format!("removed {} of stack {stack}", count(chosen.len() as u64, "device")))?;
             Ok(Exit::Ok)
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn add(
     aws: &Aws,
     stack: &str,
@@ -90,7 +89,6 @@ fn add(
     prefix: &str,
     dry_run: bool,
     output: OutputFormat,
-    quiet: bool,
 ) -> Result<Exit> {
     if !(1..=10_000).contains(&n) {
         return Err(crate::invalid!("--devices must be 1-10000 (got {n})"));
@@ -141,7 +139,7 @@ fn add(
         bail!("{} holds the devices of stack {}: pass another --dir", dir.display(), registry.stack);
     }
     registry.endpoint.clone_from(&endpoint);
-    let mut progress = Progress::new("devices", n as u64, quiet);
+    let mut progress = Progress::new("devices", n as u64);
     let mut added = Vec::with_capacity(n);
     for i in 1..=n {
         let id = format!("{prefix}{:04}", highest + i);
@@ -221,10 +219,10 @@ fn list(aws: &Aws, stack: &str, dir: &Path, output: OutputFormat) -> Result<Exit
 }
 
 /// Removes devices from IoT Core and their files and registry entries from `dir`.
-pub(crate) fn remove(aws: &Aws, dir: &Path, ids: &[String], quiet: bool) -> Result<()> {
+pub(crate) fn remove(aws: &Aws, dir: &Path, ids: &[String]) -> Result<()> {
     let client = aws.iot();
     let mut registry = Registry::load(dir)?;
-    let mut progress = Progress::new("devices", ids.len() as u64, quiet);
+    let mut progress = Progress::new("devices", ids.len() as u64);
     for (i, id) in ids.iter().enumerate() {
         aws.block_on(iot::remove(&client, id))?;
         identity::remove_identity(dir, id)?;

@@ -166,33 +166,33 @@ fn dispatch(cli: &Cli, target: &Target) -> Result<Exit> {
         // The control plane differs by nature between targets: the one place that picks the implementation.
         Command::Deploy(args) => match target {
             Target::Local(local) => deploy::run_local(local, cli.stack.clone(), args),
-            Target::Aws { aws, .. } => deploy::aws::run(aws, cli.stack.clone(), args, cli.quiet),
+            Target::Aws { aws, .. } => deploy::aws::run(aws, cli.stack.clone(), args),
         },
         Command::Simulate(args) => {
-            let request = simulate::request(args, cli.quiet, devices_dir(cli))?;
+            let request = simulate::request(args, devices_dir(cli))?;
             if args.dry_run.on {
                 simulate::dry_run(target, &request)
             } else {
                 simulate::run(target, &request).map(|(exit, ..)| exit)
             }
         }
-        Command::Report(args) => report::run(target, &report::request(args, cli.quiet)?),
+        Command::Report(args) => report::run(target, &report::request(args)?),
         Command::Logs(args) => logs::run(target, &logs::request(args)?),
         Command::Status(args) => match target {
             Target::Local(local) => status::run_local(local, args),
             Target::Aws { aws, stack } => status::run_aws(aws, stack, args),
         },
         Command::Health(args) => health::run(target, &health::request(args)?),
-        Command::Reprocess(args) => reprocess::run(target, &reprocess::request(args)?, cli.quiet),
+        Command::Reprocess(args) => reprocess::run(target, &reprocess::request(args)?),
         Command::Teardown(args) => match target {
             Target::Local(local) => teardown::run_local(local, args),
-            Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, &devices_dir(cli), cli.quiet),
+            Target::Aws { aws, stack } => teardown::run_aws(aws, stack, args, &devices_dir(cli)),
         },
-        Command::Devices(args) => devices::run(target, args, &devices_dir(cli), cli.quiet),
-        Command::Broker(args) => broker::run(target, args, cli.quiet),
+        Command::Devices(args) => devices::run(target, args, &devices_dir(cli)),
+        Command::Broker(args) => broker::run(target, args),
         Command::Demo(args) => {
             let place = demo::Place { data_dir: &cli.data_dir, stack: cli.stack.as_deref() };
-            demo::run(target.local("demo runs on the local target")?, args, place, cli.quiet, cli.verbose > 0)
+            demo::run(target.local("demo runs on the local target")?, args, place, cli.verbose > 0)
         }
         Command::Template(_) | Command::Cost(_) | Command::Completions(_) | Command::Man(_) => {
             unreachable!("handled above")
@@ -311,9 +311,7 @@ pub(crate) fn confirm(question: &str, declined: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(invalid!("{question} — refusing without a terminal to ask on; pass --yes to confirm"));
     }
-    eprint!("{question} [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
+    let answer = crate::output::ask(&format!("{question} [y/N] "))?;
     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") { Ok(()) } else { bail!("{declined}") }
 }
 

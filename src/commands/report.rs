@@ -22,7 +22,7 @@ use crate::settings::PipelineSettings;
 use crate::target::{ObjectLake, Uses};
 
 /// Validates the arguments; a bad time or range is a usage error.
-pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
+pub(crate) fn request(args: &ReportArgs) -> Result<Request> {
     let asked = args.late.unwrap_or(Lateness::Within(DEFAULT_LATENESS.to_std().unwrap_or_default()));
     let late = match asked {
         Lateness::Any => None,
@@ -58,7 +58,6 @@ pub(crate) fn request(args: &ReportArgs, quiet: bool) -> Result<Request> {
         summary: args.summary,
         concurrency: args.concurrency,
         names: args.pipeline.names(),
-        quiet,
     })
 }
 
@@ -128,7 +127,7 @@ pub(crate) fn write_report(
     let prefix = Prefix::parse(&settings.prefix, false)?;
     let query = &request.query;
     let objects = select_objects(lake, &prefix, "", query)?;
-    let mut progress = Progress::new("report", objects.len() as u64, request.quiet || objects.len() < 2);
+    let mut progress = Progress::shown_if("report", objects.len() as u64, objects.len() >= 2);
     let mut read = 0u64;
     let mut rows = 0u64;
     let listed = objects.len();
@@ -254,12 +253,12 @@ mod tests {
         let cli = Cli::try_parse_from(["reaqtions", "report"]).unwrap();
         let Command::Report(args) = &cli.command else { panic!("report") };
         assert_eq!(args.late, None);
-        assert_eq!(super::request(args, true).unwrap().query.late, Query::default().late);
-        assert!(!super::request(args, true).unwrap().query.late_asked);
+        assert_eq!(super::request(args).unwrap().query.late, Query::default().late);
+        assert!(!super::request(args).unwrap().query.late_asked);
         for late in ["1h", "2h", "all"] {
             let cli = Cli::try_parse_from(["reaqtions", "report", "--late", late]).unwrap();
             let Command::Report(args) = &cli.command else { panic!("report") };
-            assert!(super::request(args, true).unwrap().query.late_asked, "--late {late} was asked for");
+            assert!(super::request(args).unwrap().query.late_asked, "--late {late} was asked for");
         }
     }
 }

@@ -41,7 +41,7 @@ pub(crate) fn request(args: &ReprocessArgs) -> Result<Request> {
     })
 }
 
-pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exit> {
+pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
     let pipeline = target.open(&Names::default(), Uses { sink: true, lake: true, ..Uses::default() })?;
     let settings = pipeline.settings().clone();
     let lake = pipeline.lake();
@@ -88,7 +88,7 @@ pub(crate) fn run(target: &Target, request: &Request, quiet: bool) -> Result<Exi
     };
     let how = How { limits: sink.limits(), partitioning: settings.partitioning, dry_run: request.dry_run };
     for (i, (object, kind)) in objects.iter().enumerate() {
-        if !quiet {
+        if !crate::output::quiet() {
             crate::say!("[{}/{}] {}", i + 1, objects.len(), object.key);
         }
         settle(lake, &sender, &how, (&root, object, *kind), &mut summary)?;

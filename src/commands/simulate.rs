@@ -42,7 +42,7 @@ pub(crate) struct Request {
 }
 
 /// Validates the arguments into a request before anything is sent; a value out of range is a usage error.
-pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) -> Result<Request> {
+pub(crate) fn request(args: &SimulateArgs, devices_dir: PathBuf) -> Result<Request> {
     super::check_fleet(&args.fleet, Some(MOST_DEVICES))?;
     // Within MOST_DEVICES, so a usize on every platform.
     let devices = args.fleet.devices as usize;
@@ -79,7 +79,7 @@ pub(crate) fn request(args: &SimulateArgs, quiet: bool, devices_dir: PathBuf) ->
             ca_file: args.ca_file.clone(),
             connects_per_second: args.connect_rate,
         }),
-        quiet,
+        quiet: crate::output::quiet(),
         deadline: if args.count.is_none() { args.duration } else { None },
         spool_limit_bytes: args.spool_limit_mib.saturating_mul(1 << 20),
         confirm_over_readings: args.confirm_over_readings,

@@ -129,13 +129,7 @@ pub(crate) fn run_local(target: &LocalTarget, args: &TeardownArgs) -> Result<Exi
     outcome(summary).print(args)
 }
 
-pub(crate) fn run_aws(
-    aws: &Aws,
-    stack: &str,
-    args: &TeardownArgs,
-    devices_dir: &std::path::Path,
-    quiet: bool,
-) -> Result<Exit> {
+pub(crate) fn run_aws(aws: &Aws, stack: &str, args: &TeardownArgs, devices_dir: &std::path::Path) -> Result<Exit> {
     let cfn = aws.cloudformation();
     let s3 = aws.s3();
     // The account: for the default bucket name, and as the expected owner of every bucket touched.
@@ -145,7 +139,7 @@ pub(crate) fn run_aws(
     let pipeline = aws.block_on(describe(&cfn, stack))?;
     let artifacts_state = aws.block_on(describe(&cfn, &artifacts))?;
     if pipeline.is_none() && artifacts_state.is_none() {
-        return remove_kept_data(aws, stack, &identity.account, args, quiet);
+        return remove_kept_data(aws, stack, &identity.account, args);
     }
     let raw_bucket = pipeline.as_ref().and_then(stack_bucket);
     // The stack's devices go first: their certificates hold its device policy, which CloudFormation cannot
@@ -183,7 +177,7 @@ pub(crate) fn run_aws(
         return outcome(format!("would {what}"), data, None).print(args);
     }
     if !devices.is_empty() {
-        super::devices::remove(aws, devices_dir, &devices, quiet)?;
+        super::devices::remove(aws, devices_dir, &devices)?;
         crate::say!("removed {} of stack {stack}", crate::output::count(devices.len() as u64, "device"));
     }
     if pipeline.is_some() {
@@ -192,7 +186,7 @@ pub(crate) fn run_aws(
             crate::say!("deleted IoT policy {policy}");
         }
     }
-    let progress = Progress::new("teardown", 0, quiet);
+    let progress = Progress::new("teardown", 0);
     let mut on_event = |line: &str| progress.say(&format!("  {line}"));
     if pipeline.is_some() {
         progress.say(&format!("deleting stack {stack}"));
@@ -243,7 +237,7 @@ pub(crate) fn run_aws(
 
 /// No stack left: a raw bucket an earlier teardown kept is all there may be. It is named, and deleted only
 /// with `--delete-data` after confirmation.
-fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, quiet: bool) -> Result<Exit> {
+fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs) -> Result<Exit> {
     let region = aws.region();
     let kept = aws.block_on(kept_buckets(&aws.s3(), stack, account, &region))?;
     if kept.is_empty() {
@@ -267,7 +261,7 @@ fn remove_kept_data(aws: &Aws, stack: &str, account: &str, args: &TeardownArgs, 
         };
         return plan.print(args);
     }
-    let progress = Progress::new("teardown", 0, quiet);
+    let progress = Progress::new("teardown", 0);
     let mut said = Vec::new();
     let mut deleted = 0;
     for bucket in &kept {

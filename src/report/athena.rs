@@ -66,7 +66,7 @@ pub(crate) fn report(
     tracing::info!(sql = %statement.sql, parameters = ?statement.parameters, "athena query");
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
     let client = aws.athena();
-    let mut progress = Progress::new("athena", 0, request.quiet);
+    let mut progress = Progress::new("athena", 0);
     let finished = aws.block_on(run(
         &client,
         &workgroup,

@@ -37,7 +37,6 @@ pub(crate) struct Request {
     pub(crate) summary: bool,
     pub(crate) concurrency: usize,
     pub(crate) names: Names,
-    pub(crate) quiet: bool,
 }
 
 /// Which rows to report: readings measured in `[since, until)` ([`reading_time`]), of `devices` (all when empty).

@@ -328,7 +328,7 @@ pub fn run(sink: &dyn RecordSink, plan: &Plan) -> Result<(RunSummary, Option<Tra
     let mut devices: Vec<SimulatedDevice> =
         (0..plan.devices).map(|i| SimulatedDevice::in_zone(i, plan.seed, plan.zone)).collect();
     let share = malformed::Share::new(plan.malformed_ratio, total, plan.seed);
-    let mut progress = Progress::new("simulate", total, plan.quiet);
+    let mut progress = Progress::shown_if("simulate", total, !plan.quiet);
     let (tx, rx) = mpsc::sync_channel::<Vec<Outgoing<Tag>>>(plan.concurrency * 2);
     let rx = Mutex::new(rx);
     let mut made = 0u64;

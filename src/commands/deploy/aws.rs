@@ -92,8 +92,8 @@ fn bucket_said(plan: RawBucket) -> &'static str {
     }
 }
 
-pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs, quiet: bool) -> Result<Exit> {
-    let progress = &Progress::new("deploy", 0, quiet);
+pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
+    let progress = &Progress::new("deploy", 0);
     // Everything the user gave is checked before the first AWS call; the default bucket name's length with a
     // stand-in account id of the same length.
     let region = aws.region();
