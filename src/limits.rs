@@ -58,7 +58,7 @@ pub(crate) fn firehose_quota(region: &str) -> DirectPutQuota {
 
 /// Active partitions one stream may have open with dynamic partitioning ("500 active partitions per delivery
 /// stream", raised on request): records of any further partition go to the error prefix. Source:
-/// https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning.html
+/// https://docs.aws.amazon.com/firehose/latest/dev/buffering.html ("limit of 500 … request … up to 5000")
 pub(crate) const FIREHOSE_ACTIVE_PARTITIONS: usize = 500;
 
 // CloudWatch
@@ -85,7 +85,8 @@ pub(crate) const S3_BUCKET_NAME_MAX: usize = 63;
 // Lambda
 
 /// Lambda's synchronous request payload: what one invocation of the transform may be sent ("For synchronous
-/// invocations, the maximum payload size is 6 MB"; read as 6,000,000 bytes, the page does not say which MB).
+/// invocations, the maximum payload size is 6 MB"; Lambda itself refuses "Request must be smaller than 6291456
+/// bytes", 6 MiB: 6,000,000 stays safely under it).
 /// Source: https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html
 pub(crate) const LAMBDA_PAYLOAD_BYTES: usize = 6_000_000;
 
@@ -100,9 +101,9 @@ pub(crate) const IOT_INFLIGHT: u16 = 100;
 /// IoT Core's MQTT CONNECTs per second from one client id ("Connect requests per second per client ID", not
 /// adjustable).
 pub(crate) const IOT_CONNECTS_PER_SECOND_PER_CLIENT: f64 = 1.0;
-/// IoT Core's MQTT CONNECTs per second per account in the regions with the lowest default (most regions 100,
-/// us-east-1, us-west-2 and eu-west-1 500). UNCONFIRMED: the copies of the quota page read here give 500 for
-/// every region (older) or 3,000 (newer), none 100; the lower figure is kept as the safe pace.
+/// IoT Core's MQTT CONNECTs per second per account: a pace below every default found. UNCONFIRMED: copies of the
+/// quota page read here give 300, 500 (older) or 3,000 (newer) for the account, none 100; 100 is kept as the safe
+/// pace.
 pub(crate) const IOT_CONNECTS_PER_SECOND_PER_ACCOUNT: f64 = 100.0;
 
 /// The MQTT sink's calls: Firehose's batches (the rule forwards to the stream), IoT Core's payloads.
@@ -142,20 +143,27 @@ pub(crate) const ATHENA_MINIMUM_SCANNED_MB: u32 = 10;
 // settings bounds
 // The AWS limits a setting's declaration (src/settings/input.rs) bounds it by; the tool's own choices stay there.
 
-/// Firehose's S3 buffering hints: size, MiB, and interval, seconds (BufferingHints).
+/// Firehose's S3 buffering hints: size, MiB, and interval, seconds. Source:
+/// https://docs.aws.amazon.com/firehose/latest/APIReference/API_BufferingHints.html
 pub(crate) const FIREHOSE_BUFFER_MIB: std::ops::RangeInclusive<u32> = 1..=128;
 pub(crate) const FIREHOSE_BUFFER_SECONDS: std::ops::RangeInclusive<u32> = 0..=900;
-/// Firehose's minimum S3 buffering with dynamic partitioning on (MiB, seconds).
+/// Firehose's minimum S3 buffering with dynamic partitioning on (MiB, seconds). UNCONFIRMED: the console and
+/// FIREHOSE.md say 64 MiB; https://docs.aws.amazon.com/firehose/latest/dev/buffering.html says only that zero
+/// buffering is not available for dynamic partitioning.
 pub(crate) const FIREHOSE_PARTITIONING_MIN_BUFFERING: (u32, u32) = (64, 60);
-/// Firehose's Lambda processor buffering: size, MB, and interval, seconds (BufferSizeInMBs, BufferIntervalInSeconds).
+/// Firehose's Lambda processor buffering: size, MB, and interval, seconds (BufferSizeInMBs, BufferIntervalInSeconds:
+/// "between 0.2 MB and up to 3MB", "0 and 900 seconds"). Source:
+/// https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html
 pub(crate) const FIREHOSE_PROCESSOR_BUFFER_MB: std::ops::RangeInclusive<f64> = 0.2..=3.0;
 pub(crate) const FIREHOSE_PROCESSOR_BUFFER_SECONDS: std::ops::RangeInclusive<u32> = 0..=900;
-/// How long Firehose waits for one invocation of its Lambda processor (5 minutes), below Lambda's own 900 s.
+/// How long Firehose waits for one invocation of its Lambda processor ("Lambda invocation time of up to 5
+/// minutes"), below Lambda's own 900 s. Source: https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html
 pub(crate) const FIREHOSE_PROCESSOR_TIMEOUT_SECONDS: std::ops::RangeInclusive<u32> = 1..=300;
-/// Lambda's function memory, MB.
+/// Lambda's function memory, MB. Source: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 pub(crate) const LAMBDA_MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
 /// The architectures Lambda runs.
 pub(crate) const LAMBDA_ARCHITECTURES: [&str; 2] = ["x86_64", "arm64"];
-/// Days CloudWatch Logs can keep events for (PutRetentionPolicy's allowed values).
+/// Days CloudWatch Logs can keep events for (PutRetentionPolicy's allowed values). Source:
+/// https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 pub const LOG_RETENTION_DAYS: [u32; 22] =
     [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];

@@ -145,16 +145,20 @@ pub(crate) fn kind_of(code: &str, status: u16, service: &str, message: &str) -> 
         }
         "ValidationError" if service == "CloudFormation" && message.contains("does not exist") => Kind::NotFound,
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "SlowDown" => Kind::Throttled,
-        // Firehose's answer when a stream's throughput quota is exceeded; elsewhere (IAM, CloudFormation) a quota
-        // on how many things an account has, which waiting does not lift.
-        "LimitExceededException" if service == "Firehose" => Kind::Throttled,
+        // Firehose's answer when a stream's throughput quota may have been exceeded ("Back off and retry");
+        // LimitExceededException is a quota on how many things an account has (Firehose's 50 streams a region,
+        // IAM's, CloudFormation's), which waiting does not lift.
+        "ServiceUnavailableException" if service == "Firehose" => Kind::Throttled,
         _ if status == 429 => Kind::Throttled,
         "NotFound" | "ResourceNotFoundException" | "ResourceNotFound" => Kind::NotFound,
         // S3's and IAM's: NoSuchKey, NoSuchBucket, NoSuchEntity, and a bucket's missing configuration
         // (NoSuchBucketPolicy, NoSuchPublicAccessBlockConfiguration, NoSuchTagSet).
         _ if code.starts_with("NoSuch") => Kind::NotFound,
         _ if status == 404 => Kind::NotFound,
-        "ResourceAlreadyExistsException" | "DeleteConflictException" | "ConflictException" => Kind::Conflict,
+        "ResourceAlreadyExistsException"
+        | "AlreadyExistsException"
+        | "DeleteConflictException"
+        | "ConflictException" => Kind::Conflict,
         _ if status == 409 => Kind::Conflict,
         // An endpoint that does not implement the operation (an emulator), or a feature it lacks.
         "NotImplemented" | "NotImplementedException" => Kind::Unsupported,
@@ -241,7 +245,8 @@ impl Refused {
             Refused::NotAccepted => format!(
                 "{service} refused the credentials: the key, secret or session token is not valid; check \
                  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN or the profile's keys, create new \
-                 keys, {choose}"
+                 keys, {choose} (STS says the same in an opt-in region not enabled for the account, or for a session \
+                 token from the global STS endpoint: enable the region, or get the token from its regional endpoint)"
             ),
             Refused::Clock => {
                 format!("{service} refused the request's time: set this machine's clock right (NTP) and run it again")
@@ -393,7 +398,7 @@ mod tests {
     }
 
     /// Every code and status [`kind_of`] knows, with the service that answers it, and its kind.
-    const KINDS: [(&str, u16, &str, Kind); 43] = [
+    const KINDS: [(&str, u16, &str, Kind); 44] = [
         ("AccessDenied", 403, "S3", Kind::Denied),
         ("AccessDeniedException", 400, "Firehose", Kind::Denied),
         ("KMSAccessDeniedException", 400, "Firehose", Kind::Denied),
@@ -412,7 +417,8 @@ mod tests {
         ("Throttling", 400, "IAM", Kind::Throttled),
         ("TooManyRequestsException", 400, "Lambda", Kind::Throttled),
         ("SlowDown", 503, "S3", Kind::Throttled),
-        ("LimitExceededException", 400, "Firehose", Kind::Throttled),
+        ("LimitExceededException", 400, "Firehose", Kind::Failed),
+        ("AlreadyExistsException", 400, "CloudFormation", Kind::Conflict),
         ("LimitExceededException", 400, "CloudFormation", Kind::Failed),
         ("", 429, "AWS", Kind::Throttled),
         ("NotFound", 404, "S3", Kind::NotFound),
@@ -430,7 +436,7 @@ mod tests {
         ("NotImplemented", 400, "S3", Kind::Unsupported),
         ("NotImplementedException", 400, "IoT", Kind::Unsupported),
         ("", 501, "AWS", Kind::Unsupported),
-        ("ServiceUnavailableException", 400, "Firehose", Kind::ServiceFault),
+        ("ServiceUnavailableException", 400, "Firehose", Kind::Throttled),
         ("ServiceUnavailable", 503, "S3", Kind::ServiceFault),
         ("InternalFailure", 500, "Firehose", Kind::ServiceFault),
         ("InternalError", 500, "S3", Kind::ServiceFault),

@@ -78,8 +78,9 @@ fn worth_resending(kind: Kind) -> bool {
     matches!(kind, Kind::Throttled | Kind::ServiceFault | Kind::Unreachable)
 }
 
-/// A refused entry, by its code's kind: ServiceUnavailableException and InternalFailure are resent; a KMS
-/// problem (its key disabled, missing or denied) is one no resend can fix.
+/// A refused entry, by its code's kind: ServiceUnavailableException and InternalFailure (the two codes
+/// PutRecordBatch documents per entry) are resent; anything else is one no resend can fix. A stream's KMS key
+/// problem fails the whole call (InvalidKMSResourceException), not an entry.
 fn entry_error(stream: &str, code: &str, message: &str) -> SinkError {
     // The call itself succeeded (200): the entry's code alone says what went wrong.
     if worth_resending(super::error::kind_of(code, 200, "Firehose", message)) {
@@ -218,7 +219,6 @@ mod tests {
     fn a_failed_call_is_resent_only_when_waiting_can_fix_it() {
         for (status, code) in [
             (400, "ThrottlingException"),
-            (400, "LimitExceededException"),
             (503, "ServiceUnavailableException"),
             (500, "InternalFailure"),
             (502, ""),
@@ -226,6 +226,10 @@ mod tests {
         ] {
             let e = refused(status, code);
             assert!(!e.permanent, "{status} {code}: {e:?}");
+        }
+        // An account's quota on streams, and the stream's KMS key: waiting fixes neither.
+        for code in ["LimitExceededException", "InvalidKMSResourceException"] {
+            assert!(refused(400, code).permanent, "{code}");
         }
         let missing = refused(400, "ResourceNotFoundException");
         assert!(missing.permanent && missing.message.contains("delivery stream lab does not exist in eu-west-1"));

@@ -216,6 +216,15 @@ pub(crate) async fn preflight(client: &Client, principal: &str, checks: &[Check]
                         "the endpoint does not implement IAM SimulatePrincipalPolicy ({said})"
                     )));
                 }
+                // A role with a path (an SSO role's is /aws-reserved/sso.amazonaws.com/<region>/) named without
+                // it, when the caller may not read the role (iam:GetRole) to learn it: the check cannot name the
+                // principal, which says nothing of its permissions.
+                Kind::NotFound => {
+                    return Ok(Preflight::Skipped(format!(
+                        "IAM does not know {principal} by that name (a role whose path the caller may not read: \
+                         iam:GetRole) ({said})"
+                    )));
+                }
                 kind => {
                     let around = if kind == Kind::Credentials { "" } else { "; --no-preflight deploys without it" };
                     let message = format!(

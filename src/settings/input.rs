@@ -95,11 +95,11 @@ declare_settings! {
     noncurrent_version_days: u32 => "NoncurrentVersionDays" at noncurrent_version_days,
         default 30,
         range 1..=3650, named "noncurrent version expiry" "days";
-    /// GB one Athena query of the lake may scan before it is cancelled.
-    #[arg(long, value_name = "GB")]
+    /// GiB one Athena query of the lake may scan before it is cancelled.
+    #[arg(long, value_name = "GIB")]
     athena_scan_limit_gb: u32 => "ScanLimitBytes" at athena_scan_limit_gb, via GibAsBytes,
         default 10,
-        range 1..=1_000_000, named "Athena scan limit" "GB";
+        range 1..=1_000_000, named "Athena scan limit" "GiB";
     /// The function's architecture (arm64 is Graviton, about 20 % cheaper per GB-second).
     #[arg(long, value_name = "ARCH", value_parser = limits::LAMBDA_ARCHITECTURES, hide_possible_values = true, alias = "arch")]
     architecture: String => "Architecture" at architecture,
