@@ -127,7 +127,7 @@ fn pack() {
 /// Readings through the local broker into the lake.
 fn mqtt() {
     use reaqtions::mqtt::sink::MqttSink;
-    use reaqtions::target::{MqttAccess, Pipeline as _};
+    use reaqtions::seams::{MqttAccess, Pipeline as _};
     println!(
         "{:>10} {:>8} {:>12} {:>10} {:>10} {:>8} {:>12} {:>16}",
         "target/s", "devices", "achieved/s", "accuracy", "readings", "resent", "in the lake", "CPU s/100k"

@@ -4,8 +4,8 @@
 
 use anyhow::{Context as _, Result};
 
+use crate::seams::ObjectLake;
 use crate::settings::{DEFAULT_PREFIX, Partitioning, PipelineSettings, SettingsInput, prefix_root};
-use crate::target::ObjectLake;
 
 /// The object deploy writes under a prefix's fixed folders, saying which layout the objects beneath are in
 /// (`event` or `arrival`). Outside every hour partition, so no reader takes it for readings.

@@ -24,6 +24,6 @@ mod progress;
 mod read_ahead;
 pub mod report;
 mod reprocess;
+pub mod seams;
 pub mod settings;
 pub mod simulate;
-pub mod target;

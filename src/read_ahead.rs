@@ -7,7 +7,7 @@ use std::sync::{Condvar, Mutex, mpsc};
 
 use anyhow::Result;
 
-use crate::target::{ObjectLake, ObjectMeta};
+use crate::seams::{ObjectLake, ObjectMeta};
 
 /// Fetches `objects` with `concurrency` threads; `consume` sees each object's content (gunzipped when it is
 /// gzip) or read error, in order.

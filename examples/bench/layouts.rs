@@ -10,7 +10,7 @@ use super::{cpu_seconds, peak_rss_mb, plan, target_of};
 
 /// One run of `stream`: (wall s, CPU-s, achieved readings/s, processed objects).
 fn million(partitioning: Partitioning, backlog: bool) -> (f64, f64, f64, usize) {
-    use reaqtions::target::ObjectLake as _;
+    use reaqtions::seams::ObjectLake as _;
     let (dir, target, deployment) = target_of(SettingsInput { partitioning: Some(partitioning), ..Default::default() });
     let stream = target.start_stream(&deployment).expect("stream");
     let mut plan = plan(1000, 100.0, 10.0, dir.path().join("spool"));
@@ -74,7 +74,7 @@ pub(crate) fn stream_layouts(args: &[String]) {
 
 /// `partitions`: 500 partitions open at once, and the heap their buffers hold.
 pub(crate) fn partitions() {
-    use reaqtions::target::{ObjectLake as _, RecordSink as _};
+    use reaqtions::seams::{ObjectLake as _, RecordSink as _};
     const HOURS: i64 = 500;
     const ROUNDS: usize = 2000;
     let (_dir, target, deployment) =

@@ -13,9 +13,9 @@ use aws_smithy_types::DateTime as SmithyTime;
 use chrono::{DateTime, Duration, DurationRound as _, Utc};
 use tokio::runtime::Handle;
 
+use crate::seams::VitalSource;
+use crate::seams::vitals::{FailedSource, FiringAlarm, Series, Vitals, Window};
 use crate::settings::PipelineSettings;
-use crate::target::VitalSource;
-use crate::target::vitals::{FailedSource, FiringAlarm, Series, Vitals, Window};
 
 /// How far back a Metrics Insights query reaches for graphs (CloudWatch's Metrics Insights quotas).
 pub(crate) const INSIGHTS_REACH_DAYS: i64 = 14;
@@ -315,8 +315,7 @@ mod tests {
     #[test]
     fn failed_records_compare_both_series_over_the_settled_periods() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let window =
-            Window::over(now - Duration::minutes(60), now, crate::target::vitals::Keeping::CloudWatch).unwrap();
+        let window = Window::over(now - Duration::minutes(60), now, crate::seams::vitals::Keeping::CloudWatch).unwrap();
         assert_eq!(window.points(), 61);
         // An hour of 1,000 records a minute, 1% refused, each minute's processed the minute after; the last two
         // minutes (the processor's 60 s and a minute) are not settled.

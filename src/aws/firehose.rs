@@ -12,8 +12,8 @@ use tokio::runtime::Handle;
 
 use crate::error::Kind;
 use crate::limits::SinkLimits;
+use crate::seams::{RecordSink, SinkError};
 use crate::settings::Partitioning;
-use crate::target::{RecordSink, SinkError};
 
 /// A Direct-PUT delivery stream.
 pub struct FirehoseSink {

@@ -5,7 +5,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use chrono::{DateTime, Utc};
 use tokio::runtime::Handle;
 
-use crate::target::{LogEvent, LogSource};
+use crate::seams::{LogEvent, LogSource};
 
 pub(crate) struct CloudWatchLogs {
     client: Client,

@@ -17,7 +17,7 @@ use tokio::runtime::Handle;
 
 use super::error::judge;
 use crate::error::Kind;
-use crate::target::{ObjectLake, ObjectMeta};
+use crate::seams::{ObjectLake, ObjectMeta};
 
 /// Which bucket an error is about: what gives it another name, and who may use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

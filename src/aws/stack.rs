@@ -204,8 +204,8 @@ pub fn pipeline_parameters(
         p(derived::ERROR_PREFIX_ROOT, root(&s.error_prefix, true)?),
         p(derived::IOT_RULE_NAME, crate::mqtt::rule_name(&s.stack)),
         p(derived::TRANSFORM_ID, transform_id.unwrap_or("unknown").to_owned()),
-        p(derived::FRESHNESS_THRESHOLD_SECONDS, crate::target::vitals::freshness_threshold_seconds(s).to_string()),
-        p(derived::DURATION_THRESHOLD_MS, crate::target::vitals::Thresholds::of(s).duration_p90_ms.round().to_string()),
+        p(derived::FRESHNESS_THRESHOLD_SECONDS, crate::seams::vitals::freshness_threshold_seconds(s).to_string()),
+        p(derived::DURATION_THRESHOLD_MS, crate::seams::vitals::Thresholds::of(s).duration_p90_ms.round().to_string()),
         p(derived::DASHBOARD_NAME, dashboard_name(&s.stack, region)),
     ]);
     Ok(parameters)

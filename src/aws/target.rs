@@ -13,9 +13,9 @@ use super::logs::CloudWatchLogs;
 use super::s3::S3Lake;
 use super::stack::Deployed;
 use crate::mqtt::identity::Registry;
+use crate::seams::endpoint::{DEFAULT_CONNECTS_PER_SECOND, DeviceAuth, Endpoint};
+use crate::seams::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses, VitalSource};
 use crate::settings::PipelineSettings;
-use crate::target::endpoint::{DEFAULT_CONNECTS_PER_SECOND, DeviceAuth, Endpoint};
-use crate::target::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses, VitalSource};
 
 pub(crate) struct AwsPipeline {
     settings: PipelineSettings,

@@ -16,9 +16,9 @@ use crate::output::OutputFormat;
 use crate::prefix::Prefix;
 use crate::report::summary::DeviceSummary;
 use crate::report::{Query, Row, for_each_row, select_objects};
+use crate::seams::{Names, Uses};
 use crate::settings::{DEFAULT_STACK, SettingsInput};
 use crate::simulate::{Plan, RunSummary, verify::Verification};
-use crate::target::{Names, Uses};
 
 /// Where the demo was run, for the commands it suggests next.
 pub(crate) struct Place<'a> {
@@ -141,7 +141,7 @@ fn verdict(summary: &RunSummary, v: &Verification) -> String {
 
 /// The per-device summary of the readings of run `run` alone (a folder may hold earlier demos).
 fn this_run(
-    lake: &dyn crate::target::ObjectLake,
+    lake: &dyn crate::seams::ObjectLake,
     settings: &crate::settings::PipelineSettings,
     run: &str,
 ) -> Result<Vec<Row>> {
@@ -219,7 +219,7 @@ fn device_table(devices: &[Row]) -> String {
 /// The commands to go on with, as typed for this data directory and stack (named even when it came from the
 /// settings file, which the other verbs do not read).
 fn next_commands(data_dir: &Path, stack: &str, malformed: usize) {
-    let place = crate::target::Place::local(data_dir, stack);
+    let place = crate::seams::Place::local(data_dir, stack);
     let lines = [
         (place.command("report", "--format html --output readings.html"), "the page of charts".to_owned()),
         (

@@ -8,8 +8,8 @@ use super::{Exit, Target};
 use crate::cli::HealthArgs;
 use crate::health::{Verdict, assess_at, render};
 use crate::output::{OutputFormat, line};
-use crate::target::vitals::{Keeping, Thresholds, Window};
-use crate::target::{Names, Place, Uses};
+use crate::seams::vitals::{Keeping, Thresholds, Window};
+use crate::seams::{Names, Place, Uses};
 
 pub(crate) struct Request {
     pub(crate) since: DateTime<Utc>,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Exit, Target};
 use crate::cli::LogsArgs;
-use crate::target::{LogSource, Names, Uses};
+use crate::seams::{LogSource, Names, Uses};
 
 /// The window without `--since`: the last ten minutes before `--until` (or now), as `aws logs tail` reads.
 pub(crate) const DEFAULT_WINDOW: chrono::Duration = chrono::Duration::minutes(10);

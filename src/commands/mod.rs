@@ -26,8 +26,8 @@ use crate::aws::target::AwsPipeline;
 use crate::cli::{Cli, Command, PipelineOverride, Shape};
 use crate::invalid;
 use crate::local::LocalTarget;
+use crate::seams::{Names, Pipeline, Uses};
 use crate::settings::DEFAULT_STACK;
-use crate::target::{Names, Pipeline, Uses};
 
 /// The exit codes the CLI documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use crate::report::html::Context;
 use crate::report::output::{Engine, Format, RowWriter};
 use crate::report::summary::DeviceSummary;
 use crate::report::{DEFAULT_LATENESS, Query, Request, error_counts, for_each_row, select_objects};
+use crate::seams::{ObjectLake, Uses};
 use crate::settings::PipelineSettings;
-use crate::target::{ObjectLake, Uses};
 
 /// Validates the arguments; a bad time or range is a usage error.
 pub(crate) fn request(args: &ReportArgs) -> Result<Request> {

@@ -15,10 +15,10 @@ use crate::limits::SinkLimits;
 use crate::output::{OutputFormat, line, print};
 use crate::prefix::Prefix;
 use crate::reprocess::{Judged, ReprocessSummary, Writer, done_key, judge, partition_note, read, remainder, writer_of};
+use crate::seams::batch::{Batcher, Outgoing};
+use crate::seams::{Names, ObjectLake, ObjectMeta, Uses};
 use crate::settings::Partitioning;
 use crate::simulate::sender::{RetryPolicy, Sender};
-use crate::target::batch::{Batcher, Outgoing};
-use crate::target::{Names, ObjectLake, ObjectMeta, Uses};
 
 pub(crate) struct Request {
     pub(crate) since: Option<DateTime<Utc>>,
@@ -229,7 +229,7 @@ mod tests {
 
     use super::*;
     use crate::local::lake::DirLake;
-    use crate::target::{RecordSink, SinkError};
+    use crate::seams::{RecordSink, SinkError};
 
     /// A stream that refuses (for good) every record whose readings contain `refused`, and keeps the readings of
     /// those it takes.

@@ -21,7 +21,7 @@ use crate::simulate::{INTERRUPTED, Plan, RunSummary, resend, run as simulate};
 use std::time::Duration;
 
 use crate::output::OutputFormat;
-use crate::target::{MqttAccess, Names, RecordSink, Uses};
+use crate::seams::{MqttAccess, Names, RecordSink, Uses};
 
 /// The most devices one run plays: each is a task in this process.
 const MOST_DEVICES: u64 = 100_000;

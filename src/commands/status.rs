@@ -17,8 +17,8 @@ use crate::error::Kind;
 use crate::local::LocalTarget;
 use crate::output::print;
 use crate::prefix::Prefix;
+use crate::seams::ObjectLake;
 use crate::settings::Partitioning;
-use crate::target::ObjectLake;
 
 /// Objects counted at most, per prefix on AWS (`counts_capped` says when a count stopped there).
 const COUNT_LIMIT: usize = 10_000;

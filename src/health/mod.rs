@@ -7,8 +7,8 @@ pub(crate) mod render;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::target::Place;
-use crate::target::vitals::{FailedSource, RATE_SHARE_OF_LIMIT, Series, Thresholds, Vitals, Window};
+use crate::seams::Place;
+use crate::seams::vitals::{FailedSource, RATE_SHARE_OF_LIMIT, Series, Thresholds, Vitals, Window};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,9 +1,9 @@
 use chrono::Duration;
 
 use super::*;
+use crate::seams::vitals::FiringAlarm;
+use crate::seams::vitals::Keeping::{self, CloudWatch};
 use crate::settings::PipelineSettings;
-use crate::target::vitals::FiringAlarm;
-use crate::target::vitals::Keeping::{self, CloudWatch};
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -94,7 +94,7 @@ fn a_stalled_delivery_is_degraded_with_a_finding_naming_the_threshold() {
     assert_eq!(h.verdict, Verdict::Degraded);
     let f = &h.findings[0];
     let settings = PipelineSettings::defaults();
-    let threshold = crate::target::vitals::freshness_threshold_seconds(&settings);
+    let threshold = crate::seams::vitals::freshness_threshold_seconds(&settings);
     assert_eq!(
         (f.metric.as_str(), f.value, f.threshold),
         ("freshness_seconds_max", Some(3600.0), Some(f64::from(threshold)))
@@ -160,7 +160,7 @@ fn each_crossed_threshold_and_firing_alarm_is_one_finding() {
 #[test]
 fn the_table_shows_every_series_and_the_verdict() {
     let h = assess_at(
-        &Place::local(std::path::Path::new(crate::target::DEFAULT_DATA_DIR), "s"),
+        &Place::local(std::path::Path::new(crate::seams::DEFAULT_DATA_DIR), "s"),
         window(),
         healthy(),
         thresholds(),

@@ -21,9 +21,9 @@ use tokio::sync::{Notify, mpsc};
 use super::stream::{LocalStream, StreamStats};
 use crate::limits::FIREHOSE as LIMITS;
 use crate::mqtt;
-use crate::target::RecordSink as _;
-use crate::target::batch::{Batcher, Outgoing};
-use crate::target::endpoint::Settle;
+use crate::seams::RecordSink as _;
+use crate::seams::batch::{Batcher, Outgoing};
+use crate::seams::endpoint::Settle;
 
 /// How long a partly filled batch waits for more messages.
 const LINGER: Duration = Duration::from_millis(20);

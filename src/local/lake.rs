@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 
-use crate::target::{ObjectLake, ObjectMeta};
+use crate::seams::{ObjectLake, ObjectMeta};
 
 /// Where in-flight writes live, inside the bucket directory but never listed.
 const TMP_DIR: &str = ".tmp";

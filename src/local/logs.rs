@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::target::{LogEvent, LogSource};
+use crate::seams::{LogEvent, LogSource};
 
 #[derive(Debug)]
 pub(crate) struct LogFiles {

@@ -12,8 +12,8 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::target::VitalSource;
-use crate::target::vitals::{Series, Vitals, Window};
+use crate::seams::VitalSource;
+use crate::seams::vitals::{Series, Vitals, Window};
 
 /// Width of a duration histogram bucket: each is 10% wider than the one before.
 const BUCKET_GROWTH: f64 = 1.1;
@@ -188,7 +188,7 @@ fn p90_ms(histogram: &BTreeMap<u16, u64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::vitals::Window;
+    use crate::seams::vitals::Window;
 
     #[test]
     fn two_writers_append_whole_lines_and_the_reader_sums_each_minute() {
@@ -196,8 +196,7 @@ mod tests {
         let path = dir.path().join("metrics.jsonl");
         let now = Utc::now();
         let window =
-            Window::over(now - chrono::Duration::minutes(10), now, crate::target::vitals::Keeping::EveryMinute)
-                .unwrap();
+            Window::over(now - chrono::Duration::minutes(10), now, crate::seams::vitals::Keeping::EveryMinute).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let path = path.clone();

@@ -31,9 +31,9 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::seams::endpoint::{DeviceAuth, Endpoint};
+use crate::seams::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink, VitalSource};
 use crate::settings::{DEFAULT_STACK, PipelineSettings};
-use crate::target::endpoint::{DeviceAuth, Endpoint};
-use crate::target::{LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink, VitalSource};
 use lake::DirLake;
 use logs::LogFiles;
 use stream::LocalStream;
@@ -443,7 +443,7 @@ impl Pipeline for LocalPipeline {
             stack: stack.clone(),
             identity: DeviceAuth::None,
             hint: format!("start it with `reaqtions --local broker --listen {addr}`"),
-            broker: started.map(|b| Box::new(b) as Box<dyn crate::target::endpoint::Settle>),
+            broker: started.map(|b| Box::new(b) as Box<dyn crate::seams::endpoint::Settle>),
             // One machine's broker takes connections as fast as they come.
             connects_per_second: None,
         })

@@ -6,7 +6,7 @@ use chrono::{Duration as Span, DurationRound as _};
 use super::tests::stream_of;
 use super::*;
 use crate::local::partitions::{ACTIVE_PARTITION_EXCEEDED_FOLDER, ACTIVE_PARTITION_LIMIT, BUFFER_BUDGET_BYTES};
-use crate::target::ObjectLake as _;
+use crate::seams::ObjectLake as _;
 
 /// The start of the hour a test begins in: readings measured hours before it arrive during the test.
 fn this_hour() -> DateTime<Utc> {
@@ -247,20 +247,20 @@ fn a_record_spanning_two_hours_goes_to_the_error_prefix_without_counting_as_fail
     let line: Value = serde_json::from_str(&lines(&lake, "error/")[0]).unwrap();
     assert_eq!(B64.decode_to_vec(line["rawData"].as_str().unwrap()).unwrap(), spanning);
     let events =
-        crate::target::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None, None).unwrap();
+        crate::seams::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None, None).unwrap();
     assert!(events.iter().any(|e| e.message.contains("record spans hours")), "{events:?}");
     assert!(!events.iter().any(|e| e.message.contains("record failed")), "{events:?}");
     // `health` over the minute: records in, none failed, no failed-records finding.
-    let window = crate::target::vitals::Window::over(
+    let window = crate::seams::vitals::Window::over(
         started - Span::minutes(1),
         Utc::now(),
-        crate::target::vitals::Keeping::EveryMinute,
+        crate::seams::vitals::Keeping::EveryMinute,
     )
     .unwrap();
-    let vitals = crate::target::VitalSource::vitals(&super::super::metrics::LocalVitals { path: metrics }, &window);
+    let vitals = crate::seams::VitalSource::vitals(&super::super::metrics::LocalVitals { path: metrics }, &window);
     let settings = PipelineSettings::defaults();
-    let thresholds = crate::target::vitals::Thresholds::of(&settings);
-    let place = crate::target::Place::local(std::path::Path::new(crate::target::DEFAULT_DATA_DIR), "s");
+    let thresholds = crate::seams::vitals::Thresholds::of(&settings);
+    let place = crate::seams::Place::local(std::path::Path::new(crate::seams::DEFAULT_DATA_DIR), "s");
     let health = crate::health::assess_at(&place, window, vitals.unwrap(), thresholds);
     assert_eq!((health.metrics.incoming_records, health.metrics.failed_records), (2, 0));
     assert!(!health.findings.iter().any(|f| f.metric == "failed_records"), "{:?}", health.findings);

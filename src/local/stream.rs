@@ -25,8 +25,8 @@ use super::partitions::{self, Buffered, Buffers, Slot};
 use crate::limits::SinkLimits;
 use crate::limits::{FIREHOSE as LIMITS, LAMBDA_PAYLOAD_BYTES as LAMBDA_PAYLOAD_LIMIT};
 use crate::prefix::{Prefix, object_name};
+use crate::seams::{RecordSink, SinkError};
 use crate::settings::PipelineSettings;
-use crate::target::{RecordSink, SinkError};
 
 /// What the local stream checks its buffers' ages every so often.
 const TICK: Duration = Duration::from_millis(100);

@@ -1,6 +1,6 @@
 use super::*;
+use crate::seams::ObjectLake as _;
 use crate::settings::{PipelineSettings, SettingsInput};
-use crate::target::ObjectLake as _;
 
 /// A stream of an arrival-time pipeline (the layout these tests pin: an interval of 0, objects per put, one
 /// buffer), its lake and logs. `partition_tests` has the stream of a partitioned one.
@@ -120,7 +120,7 @@ fn failed_records_go_to_the_error_prefix_with_their_raw_bytes() {
     assert_eq!(line["lambdaArn"], "arn:aws:lambda:local:000000000000:function:reaqtions-data-transformation:$LATEST");
     assert_eq!(B64.decode_to_vec(line["rawData"].as_str().unwrap()).unwrap(), bad);
     let events =
-        crate::target::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None, None).unwrap();
+        crate::seams::LogSource::events(&logs, "/aws/lambda/reaqtions-data-transformation", None, None, None).unwrap();
     assert!(events.iter().any(|e| e.message.contains("record failed") && e.message.contains("error_code=not_utf8")));
     assert!(events.iter().any(|e| e.message.contains("batch transformed") && e.message.contains("failed=1")));
     assert!(!events.iter().any(|e| e.message.contains("oops")), "payload never logged");

@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 
 use crate::limits::SinkLimits;
 use crate::limits::{IOT_INFLIGHT, IOT_PAYLOAD_BYTES};
-use crate::target::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, DeviceAuth, Endpoint, Pacer};
-use crate::target::{RecordSink, SinkError};
+use crate::seams::endpoint::{CONNECTS_PER_SECOND_PER_CLIENT, DeviceAuth, Endpoint, Pacer};
+use crate::seams::{RecordSink, SinkError};
 
 /// Requests a client may queue before its connection takes them.
 const CLIENT_QUEUE: usize = 4096;
@@ -342,7 +342,7 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
-    use crate::target::endpoint::DeviceAuth;
+    use crate::seams::endpoint::DeviceAuth;
 
     /// One MQTT 3.1.1 packet off the socket: its first byte and its body; `None` at the end of the stream.
     fn packet(socket: &mut std::net::TcpStream) -> Option<(u8, Vec<u8>)> {

@@ -20,8 +20,8 @@ use self::output::{Engine, Format};
 use crate::copies::{Copies, CopyCounts, Verdict};
 use crate::prefix::{PartitionHours, Prefix, key_hour};
 use crate::read_ahead::for_each_object;
+use crate::seams::{Names, ObjectLake, ObjectMeta};
 use crate::settings::PipelineSettings;
-use crate::target::{Names, ObjectLake, ObjectMeta};
 
 pub type Row = Map<String, Value>;
 

@@ -24,8 +24,8 @@ use rand::Rng as _;
 use serde::Serialize;
 
 use crate::progress::Progress;
-use crate::target::RecordSink;
-use crate::target::batch::{Batcher, Outgoing};
+use crate::seams::RecordSink;
+use crate::seams::batch::{Batcher, Outgoing};
 use device::SimulatedDevice;
 use pack::{Made, Packer};
 use sender::{RetryPolicy, Sender};
@@ -67,7 +67,7 @@ pub struct Plan {
     /// Track what was accepted and verify it arrived.
     pub track: bool,
     /// Over MQTT (one reading per publish, each device on its own connection) instead of PutRecordBatch.
-    pub mqtt: Option<crate::target::MqttAccess>,
+    pub mqtt: Option<crate::seams::MqttAccess>,
     pub quiet: bool,
     /// The wall time the run may take (`--duration`): a run that cannot keep up ends there, behind.
     pub deadline: Option<Duration>,

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::Tag;
 use crate::limits::billed_bytes;
-use crate::target::batch::Outgoing;
+use crate::seams::batch::Outgoing;
 
 /// The records made, with what they weigh and what Firehose bills for them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

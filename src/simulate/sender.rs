@@ -15,8 +15,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use rand::Rng as _;
 
-use crate::target::batch::Outgoing;
-use crate::target::{RecordSink, SinkError};
+use crate::seams::batch::Outgoing;
+use crate::seams::{RecordSink, SinkError};
 
 /// How hard to try before spooling.
 #[derive(Debug, Clone, Copy)]

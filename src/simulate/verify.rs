@@ -14,8 +14,8 @@ use super::Tracker;
 use crate::device::key_in;
 use crate::prefix::{Prefix, key_hour};
 use crate::read_ahead::for_each_object;
+use crate::seams::{ObjectLake, ObjectMeta};
 use crate::settings::{DEFAULT_ERROR_PREFIX, DEFAULT_PREFIX, PipelineSettings};
-use crate::target::{ObjectLake, ObjectMeta};
 
 /// What verification found.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

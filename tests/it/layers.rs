@@ -10,7 +10,7 @@ const LAYERS: [(&str, &[&str]); 6] = [
     ("the interface", &["commands", "cli", "deprecated"]),
     ("the engines", &["simulate", "report", "health", "reprocess", "cost", "read_ahead"]),
     ("the targets", &["aws", "local", "mqtt"]),
-    ("the seams", &["target", "layout"]),
+    ("the seams", &["seams", "layout"]),
     ("the domain", &["settings", "prefix", "compression", "copies", "lifecycle", "failed_records", "aqi", "device"]),
     ("the foundation", &["error", "limits", "output", "progress"]),
 ];

@@ -134,7 +134,7 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
     assert_eq!(thresholds["PartitionCountExceeded"], "0");
     assert_eq!(thresholds["Duration"], "96000");
     assert_eq!(
-        reaqtions::target::vitals::freshness_threshold_seconds(&s),
+        reaqtions::seams::vitals::freshness_threshold_seconds(&s),
         810,
         "health judges by the alarm's threshold"
     );
@@ -144,7 +144,7 @@ fn every_alarm_watches_a_published_metric_with_thresholds_from_the_settings() {
         processor_buffer_interval_seconds: Some(60),
         ..SettingsInput::default()
     });
-    assert_eq!(reaqtions::target::vitals::freshness_threshold_seconds(&arrival), 660);
+    assert_eq!(reaqtions::seams::vitals::freshness_threshold_seconds(&arrival), 660);
 
     let filter = &resources_of(&t, "AWS::Logs::MetricFilter")[0].1;
     let f = d.resolve(&filter["Properties"]);

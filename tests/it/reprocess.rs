@@ -224,7 +224,7 @@ fn seqs_under(env: &Env, partition: &str) -> Vec<u64> {
 
 #[test]
 fn a_record_spanning_two_hours_is_refused_in_event_mode_and_resent_one_record_per_hour() {
-    use reaqtions::target::Pipeline;
+    use reaqtions::seams::Pipeline;
     let env = Env::default();
     let deployed = env.json(&["deploy", "--format", "json"]);
     let prefix = deployed["prefix"].as_str().unwrap();

@@ -26,7 +26,7 @@ pub trait Pipeline {
     fn sink(&self) -> Result<Box<dyn RecordSink>>;
     /// Where devices publish over MQTT: IoT Core's data endpoint with each device's certificate, or the local
     /// broker (one started in this process when none is listening).
-    fn mqtt(&self, access: &MqttAccess) -> Result<crate::target::endpoint::Endpoint>;
+    fn mqtt(&self, access: &MqttAccess) -> Result<crate::seams::endpoint::Endpoint>;
     /// Where delivered objects are read.
     fn lake(&self) -> &dyn ObjectLake;
     /// Where log events are read.
@@ -241,7 +241,7 @@ pub trait LogSource {
 /// Where the pipeline's vital signs come from: CloudWatch, or the local stream's per-minute counters.
 pub trait VitalSource {
     /// Each series over the window, one value per period, and the alarms firing now.
-    fn vitals(&self, window: &crate::target::vitals::Window) -> Result<crate::target::vitals::Vitals>;
+    fn vitals(&self, window: &crate::seams::vitals::Window) -> Result<crate::seams::vitals::Vitals>;
 }
 
 #[cfg(test)]

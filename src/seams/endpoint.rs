@@ -1,6 +1,6 @@
 //! Where simulated devices connect over MQTT and how: the broker's address, each device's identity, and how
 //! fast connections may open (IoT Core throttles connects per account and per client id). The targets make it
-//! ([`crate::target::Pipeline::mqtt`]); the sink ([`super::sink`]) uses it.
+//! ([`crate::seams::Pipeline::mqtt`]); the sink ([`super::sink`]) uses it.
 
 use std::sync::Arc;
 use std::time::Duration;
