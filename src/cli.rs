@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub(crate) use crate::aws::ConnectOptions;
 pub(crate) use crate::output::OutputFormat;
-use crate::report::output::{Engine, Format};
+use crate::report::writer::{Engine, Format};
 use crate::settings::SettingsInput;
 
 mod groups;
@@ -136,11 +136,11 @@ pub(crate) enum DevicesAction {
     #[command(mut_arg("dry_run", |a| a.help("Name the devices it would register; register nothing")))]
     Add {
         /// How many devices to add (numbered after the highest of the id prefix).
-        #[arg(long = "devices", value_name = "N", alias = "count", default_value_t = 1)]
-        count: usize,
+        #[arg(long, value_name = "N", alias = "count", default_value_t = 1)]
+        devices: usize,
         /// Device ids are this prefix and a 4-digit number (aq-0001); simulate's devices are aq-.
-        #[arg(long = "id-prefix", value_name = "PREFIX", alias = "prefix", default_value = "aq-")]
-        prefix: String,
+        #[arg(long, value_name = "PREFIX", alias = "prefix", default_value = "aq-")]
+        id_prefix: String,
         #[command(flatten)]
         dry_run: DryRunArgs,
     },

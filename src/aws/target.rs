@@ -14,7 +14,7 @@ use super::s3::S3Lake;
 use super::stack::Deployed;
 use crate::mqtt::identity::Registry;
 use crate::seams::endpoint::{DEFAULT_CONNECTS_PER_SECOND, DeviceAuth, Endpoint};
-use crate::seams::{LogSource, MqttAccess, Names, ObjectLake, Pipeline, RecordSink, Uses, VitalSource};
+use crate::seams::{GivenNames, LogSource, MqttAccess, ObjectLake, Pipeline, RecordSink, Uses, VitalSource};
 use crate::settings::PipelineSettings;
 
 pub(crate) struct AwsPipeline {
@@ -31,7 +31,7 @@ pub(crate) struct AwsPipeline {
 impl AwsPipeline {
     /// The stack's pipeline, with `names` overriding its stream, bucket or log group; without a stack, the names
     /// given (then the default prefixes apply). The stack is read only when a name the command `uses` is missing.
-    pub(crate) fn open(aws: &Aws, stack: &str, names: &Names, uses: Uses) -> Result<AwsPipeline> {
+    pub(crate) fn open(aws: &Aws, stack: &str, names: &GivenNames, uses: Uses) -> Result<AwsPipeline> {
         let named = (!uses.sink || names.stream.is_some())
             && (!uses.lake || names.bucket.is_some())
             && (!uses.logs || names.log_group.is_some())

@@ -16,7 +16,7 @@ use crate::output::OutputFormat;
 use crate::prefix::Prefix;
 use crate::report::summary::DeviceSummary;
 use crate::report::{Query, Row, for_each_row, select_objects};
-use crate::seams::{Names, Uses};
+use crate::seams::{GivenNames, Uses};
 use crate::settings::{DEFAULT_STACK, SettingsInput};
 use crate::simulate::{Plan, RunSummary, verify::Verification};
 
@@ -81,14 +81,14 @@ pub(crate) fn run(local: &LocalTarget, args: &DemoArgs, place: Place, verbose: b
         plan,
         verify_timeout: Duration::from_secs(60),
         resend: None,
-        names: Names::default(),
+        names: GivenNames::default(),
         output: if verbose { Some(OutputFormat::Table) } else { None },
         yes: false,
     };
     let (exit, summary, verification) = super::simulate::run(&target, &request)?;
     let verification = verification.expect("the demo's plan tracks its readings");
     say(format!("    {}", verdict(&summary, &verification)));
-    let pipeline = target.open(&Names::default(), Uses { lake: true, ..Uses::default() })?;
+    let pipeline = target.open(&GivenNames::default(), Uses { lake: true, ..Uses::default() })?;
     let devices = this_run(pipeline.lake(), pipeline.settings(), &summary.run)?;
     match args.shape.format {
         OutputFormat::Json => {

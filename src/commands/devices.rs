@@ -41,8 +41,8 @@ pub(crate) fn run(target: &Target, args: &DevicesArgs, dir: &Path) -> Result<Exi
     )?;
     let dir = args.dir.as_deref().unwrap_or(dir);
     match &args.action {
-        DevicesAction::Add { count, prefix, dry_run } => {
-            add(aws, stack, dir, *count, prefix, dry_run.on, args.shape.format)
+        DevicesAction::Add { devices, id_prefix, dry_run } => {
+            add(aws, stack, dir, *devices, id_prefix, dry_run.on, args.shape.format)
         }
         DevicesAction::List => list(aws, stack, dir, args.shape.format),
         DevicesAction::Remove { ids, all, confirm: asked, dry_run } => {

@@ -9,7 +9,7 @@ use crate::cli::HealthArgs;
 use crate::health::{Verdict, assess_at, render};
 use crate::output::{OutputFormat, line};
 use crate::seams::vitals::{Keeping, Thresholds, Window};
-use crate::seams::{Names, Place, Uses};
+use crate::seams::{GivenNames, Place, Uses};
 
 pub(crate) struct Request {
     pub(crate) since: DateTime<Utc>,
@@ -39,7 +39,7 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
         Target::Aws { .. } => Keeping::CloudWatch,
     };
     let window = Window::over(request.since, request.until.unwrap_or_else(Utc::now), keeping)?;
-    let pipeline = target.open(&Names::default(), Uses { vitals: true, ..Uses::default() })?;
+    let pipeline = target.open(&GivenNames::default(), Uses { vitals: true, ..Uses::default() })?;
     let settings = pipeline.settings();
     let vitals = pipeline.vitals().vitals(&window)?;
     // The hints are typed for this pipeline: its data directory (when not the default) and stack.

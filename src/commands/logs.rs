@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Exit, Target};
 use crate::cli::LogsArgs;
-use crate::seams::{LogSource, Names, Uses};
+use crate::seams::{GivenNames, LogSource, Uses};
 
 /// The window without `--since`: the last ten minutes before `--until` (or now), as `aws logs tail` reads.
 pub(crate) const DEFAULT_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
@@ -54,7 +54,7 @@ pub(crate) fn request(args: &LogsArgs) -> Result<Request> {
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
-    let names = Names { log_group: request.log_group.clone(), ..Names::default() };
+    let names = GivenNames { log_group: request.log_group.clone(), ..GivenNames::default() };
     let pipeline = target.open(&names, Uses { logs: true, ..Uses::default() })?;
     let settings = pipeline.settings();
     let group = match &request.log_group {

@@ -26,7 +26,7 @@ use crate::aws::target::AwsPipeline;
 use crate::cli::{Cli, Command, PipelineOverride, Shape};
 use crate::invalid;
 use crate::local::LocalTarget;
-use crate::seams::{Names, Pipeline, Uses};
+use crate::seams::{GivenNames, Pipeline, Uses};
 use crate::settings::DEFAULT_STACK;
 
 /// The exit codes the CLI documents.
@@ -80,7 +80,7 @@ impl Target {
 
     /// The deployed pipeline behind the seams simulate, report and logs use (`names` apply on AWS, where a
     /// pipeline can be deployed by other means).
-    pub(crate) fn open(&self, names: &Names, uses: Uses) -> Result<Box<dyn Pipeline>> {
+    pub(crate) fn open(&self, names: &GivenNames, uses: Uses) -> Result<Box<dyn Pipeline>> {
         Ok(match self {
             Target::Local(local) => Box::new(local.open()?),
             Target::Aws { aws, stack } => Box::new(AwsPipeline::open(aws, stack, names, uses)?),
@@ -89,8 +89,8 @@ impl Target {
 }
 
 impl PipelineOverride {
-    pub(crate) fn names(&self) -> Names {
-        Names {
+    pub(crate) fn names(&self) -> GivenNames {
+        GivenNames {
             stream: self.stream.clone(),
             bucket: self.bucket.clone(),
             bucket_owner: self.bucket_owner.clone(),

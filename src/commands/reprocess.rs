@@ -16,7 +16,7 @@ use crate::output::{OutputFormat, line, print};
 use crate::prefix::Prefix;
 use crate::reprocess::{Judged, ReprocessSummary, Writer, done_key, judge, partition_note, read, remainder, writer_of};
 use crate::seams::batch::{Batcher, Outgoing};
-use crate::seams::{Names, ObjectLake, ObjectMeta, Uses};
+use crate::seams::{GivenNames, ObjectLake, ObjectMeta, Uses};
 use crate::settings::Partitioning;
 use crate::simulate::sender::{RetryPolicy, Sender};
 
@@ -42,7 +42,7 @@ pub(crate) fn request(args: &ReprocessArgs) -> Result<Request> {
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
-    let pipeline = target.open(&Names::default(), Uses { sink: true, lake: true, ..Uses::default() })?;
+    let pipeline = target.open(&GivenNames::default(), Uses { sink: true, lake: true, ..Uses::default() })?;
     let settings = pipeline.settings().clone();
     let lake = pipeline.lake();
     let ours = reaqtions_lambda::TRANSFORM_ID;

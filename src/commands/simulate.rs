@@ -21,7 +21,7 @@ use crate::simulate::{INTERRUPTED, Plan, RunSummary, resend, run as simulate};
 use std::time::Duration;
 
 use crate::output::OutputFormat;
-use crate::seams::{MqttAccess, Names, RecordSink, Uses};
+use crate::seams::{GivenNames, MqttAccess, RecordSink, Uses};
 
 /// The most devices one run plays: each is a task in this process.
 const MOST_DEVICES: u64 = 100_000;
@@ -34,7 +34,7 @@ pub(crate) struct Request {
     /// Send a spool file's readings again instead of simulating.
     pub(crate) resend: Option<PathBuf>,
     /// Names of a pipeline deployed by other means.
-    pub(crate) names: Names,
+    pub(crate) names: GivenNames,
     /// How the run's counters are printed; `None`: not at all (the demo tells them its own way).
     pub(crate) output: Option<OutputFormat>,
     /// Run without asking even over the thresholds.

@@ -21,9 +21,9 @@ use crate::copies::CopyCounts;
 use crate::prefix::{Prefix, key_hour};
 use crate::progress::Progress;
 use crate::report::columns::Columns;
-use crate::report::output::RowWriter;
 use crate::report::sql::{COPY_COLUMNS, Statement, field_name, partition_floor, readings, summary};
 use crate::report::summary::DeviceSummary;
+use crate::report::writer::RowWriter;
 use crate::report::{Request, Row};
 use crate::settings::DEFAULT_PREFIX;
 

@@ -5,9 +5,9 @@
 pub(crate) mod athena;
 pub mod columns;
 pub mod html;
-pub mod output;
 pub mod sql;
 pub mod summary;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,11 +16,11 @@ use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
-use self::output::{Engine, Format};
+use self::writer::{Engine, Format};
 use crate::copies::{Copies, CopyCounts, Verdict};
 use crate::prefix::{PartitionHours, Prefix, key_hour};
 use crate::read_ahead::for_each_object;
-use crate::seams::{Names, ObjectLake, ObjectMeta};
+use crate::seams::{GivenNames, ObjectLake, ObjectMeta};
 use crate::settings::PipelineSettings;
 
 pub type Row = Map<String, Value>;
@@ -36,7 +36,7 @@ pub(crate) struct Request {
     pub(crate) query: Query,
     pub(crate) summary: bool,
     pub(crate) concurrency: usize,
-    pub(crate) names: Names,
+    pub(crate) names: GivenNames,
 }
 
 /// Which rows to report: readings measured in `[since, until)` ([`reading_time`]), of `devices` (all when empty).

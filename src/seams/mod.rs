@@ -41,7 +41,7 @@ pub trait Pipeline {
 /// the stack's. When they name everything a command uses, the stack is not read at all, so a principal with
 /// only its role's permissions (examples/iam/) can run it.
 #[derive(Debug, Clone, Default)]
-pub struct Names {
+pub struct GivenNames {
     pub(crate) stream: Option<String>,
     pub(crate) bucket: Option<String>,
     /// The account expected to own `bucket` (`--bucket-owner`); by default the caller's.

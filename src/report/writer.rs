@@ -1,6 +1,7 @@
-//! Row output: CSV (csv crate; loads unchanged with `pandas.read_csv`), a JSON array, NDJSON, a table for
-//! people, or an HTML page of charts (`html`). Rows stream out; CSV, whose header needs every column, spills rows to a temporary file first so
-//! memory stays flat, and the table shows the first rows only.
+//! Report rows written out (the report's writer; `crate::output` prints everything else): CSV (csv crate; loads
+//! unchanged with `pandas.read_csv`), a JSON array, NDJSON, a table for people, or an HTML page of charts
+//! (`html`). Rows stream out; CSV, whose header needs every column, spills rows to a temporary file first so memory
+//! stays flat, and the table shows the first rows only.
 
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, BufWriter, Seek as _, Write};
