@@ -377,7 +377,7 @@ pub(crate) fn wait_for_port(port: u16, timeout: std::time::Duration, what: &str)
 /// `mosquitto_sub` run with its debug lines (`-d`), handed back once the broker has acknowledged its subscription
 /// (SUBACK), so that whatever is published next reaches it; killed when dropped.
 pub(crate) struct Subscriber {
-    child: Option<std::process::Child>,
+    child: Reaped,
     stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
@@ -395,12 +395,12 @@ impl Subscriber {
             .spawn()
             .expect("stdbuf (coreutils) running mosquitto_sub (Debian's mosquitto-clients; scripts/check installs it)");
         let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut subscriber = Subscriber { child: Some(child), stdout };
+        let mut subscriber = Subscriber { child: Reaped::new(child), stdout };
         let mut said = String::new();
         loop {
             let mut line = String::new();
             if subscriber.stdout.read_line(&mut line).unwrap() == 0 {
-                let out = subscriber.child.take().unwrap().wait_with_output().unwrap();
+                let out = subscriber.child.take().wait_with_output().unwrap();
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 panic!(
                     "mosquitto_sub {args:?} ended ({}) before its subscription was acknowledged:\n{said}{stderr}",
@@ -419,15 +419,29 @@ impl Subscriber {
     pub(crate) fn messages(mut self) -> String {
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
-        self.child.take().unwrap().wait().unwrap();
+        self.child.take().wait().unwrap();
         let debug = |line: &&str| line.starts_with("Client ") || line.starts_with("Subscribed (mid:");
         rest.lines().filter(|line| !debug(line)).map(|line| format!("{line}\n")).collect()
     }
 }
 
-impl Drop for Subscriber {
+/// A process a test started: killed and reaped when the test lets go of it, also when the test panics, so every
+/// server and client a test starts, the test stops. `take` hands it back to a test that stops it its own way.
+pub(crate) struct Reaped(Option<std::process::Child>);
+
+impl Reaped {
+    pub(crate) fn new(child: std::process::Child) -> Reaped {
+        Reaped(Some(child))
+    }
+
+    pub(crate) fn take(&mut self) -> std::process::Child {
+        self.0.take().expect("the process was taken already")
+    }
+}
+
+impl Drop for Reaped {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.0.take() {
             let _ = child.kill();
             let _ = child.wait();
         }

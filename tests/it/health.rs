@@ -5,7 +5,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StateValue};
 use chrono::Utc;
@@ -16,7 +16,7 @@ use crate::Env;
 
 /// `cbor_moto.py` in front of a moto server, stopped (by PID) when dropped.
 pub(crate) struct CborFront {
-    child: Child,
+    _child: crate::fixture::Reaped,
     pub(crate) url: String,
 }
 
@@ -47,14 +47,7 @@ impl CborFront {
             None => format!("http://127.0.0.1:{}", port.trim()),
             Some(_) => format!("https://localhost:{}", port.trim()),
         };
-        CborFront { child, url }
-    }
-}
-
-impl Drop for CborFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        CborFront { _child: crate::fixture::Reaped::new(child), url }
     }
 }
 

@@ -1,10 +1,10 @@
 //! A moto server for one test: started on a free loopback port, stopped (by PID) when dropped.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub(crate) struct Moto {
-    child: Child,
+    _child: crate::fixture::Reaped,
     pub url: String,
 }
 
@@ -17,7 +17,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server (pip install 'moto[server]')");
-        let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
+        let moto = Moto { _child: crate::fixture::Reaped::new(child), url: format!("http://127.0.0.1:{port}") };
         crate::fixture::wait_for_port(port, Duration::from_secs(30), "moto_server");
         moto
     }
@@ -44,12 +44,5 @@ impl Moto {
                 .credentials_provider(creds)
                 .load(),
         )
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

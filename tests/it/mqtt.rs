@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -16,7 +16,7 @@ use crate::fixture::{Subscriber, free_port};
 
 /// `reaqtions --local broker` in the background, stopped (SIGINT, as Ctrl-C) by [`Broker::stop`] or on drop.
 struct Broker {
-    child: Option<Child>,
+    child: crate::fixture::Reaped,
     port: u16,
 }
 
@@ -30,26 +30,17 @@ impl Broker {
             .spawn()
             .unwrap();
         crate::fixture::wait_for_port(port, Duration::from_secs(10), "the broker");
-        Broker { child: Some(child), port }
+        Broker { child: crate::fixture::Reaped::new(child), port }
     }
 
     /// Ctrl-C: the broker flushes what it received and prints its summary.
     fn stop(mut self) -> Value {
-        let child = self.child.take().unwrap();
+        let child = self.child.take();
         let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
         assert!(killed.success());
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "broker exit {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! stack.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -42,15 +42,6 @@ fn issue(dir: &Path, name: &str, extensions: &str) {
         .arg(dir.join(format!("{name}.pem")))
         .arg("-extfile")
         .arg(&ext));
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -94,7 +85,7 @@ fn devices_publish_over_tls_with_their_own_certificates() {
         p("acl")
     );
     std::fs::write(pki.join("mosquitto.conf"), conf).unwrap();
-    let _broker = Killed(
+    let _broker = crate::fixture::Reaped::new(
         // Debian puts the broker in /usr/sbin, which a CI user's PATH may lack.
         Command::new(if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" })
             .arg("-c")
