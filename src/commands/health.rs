@@ -9,7 +9,7 @@ use crate::cli::HealthArgs;
 use crate::health::{Verdict, assess_at, render};
 use crate::output::{OutputFormat, line};
 use crate::seams::vitals::{Keeping, Thresholds, Window};
-use crate::seams::{GivenNames, Place, Uses};
+use crate::seams::{GivenNames, Uses};
 
 pub(crate) struct Request {
     pub(crate) since: DateTime<Utc>,
@@ -43,11 +43,7 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
     let settings = pipeline.settings();
     let vitals = pipeline.vitals().vitals(&window)?;
     // The hints are typed for this pipeline: its data directory (when not the default) and stack.
-    let place = match target {
-        Target::Local(local) => Place::local(local.root(), &settings.stack),
-        Target::Aws { .. } => Place::aws(&settings.stack),
-    };
-    let health = assess_at(&place, window, vitals, Thresholds::of(settings));
+    let health = assess_at(&target.place(), window, vitals, Thresholds::of(settings));
     match request.output {
         OutputFormat::Json => line(&serde_json::to_string_pretty(&health)?)?,
         OutputFormat::Table => line(&render::table(&health))?,

@@ -54,6 +54,14 @@ pub(crate) enum Target {
 }
 
 impl Target {
+    /// The pipeline this target opens, for commands printed as typed here ([`Place::command`]).
+    pub(crate) fn place(&self) -> crate::seams::Place {
+        match self {
+            Target::Local(local) => crate::seams::Place::local(local.root(), local.stack()),
+            Target::Aws { stack, .. } => crate::seams::Place::aws(stack),
+        }
+    }
+
     /// The AWS region, on AWS.
     pub(crate) fn region(&self) -> Option<String> {
         match self {

@@ -235,17 +235,18 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<(Exit, RunSummar
         Exit::Incomplete
     } else if summary.failed > 0 {
         let spool = summary.spool_file.as_deref().unwrap_or("the spool file");
+        let resend = target.place().command("simulate", &format!("--resend {spool}"));
         let unsent = crate::output::count(summary.failed, "reading");
         match &summary.stopped_by {
             Some(reason) => crate::warning!(
                 "sending stopped: {reason}\n{unsent} could not be sent; they are in {spool} (send them with \
-                 `reaqtions simulate --resend {spool}` once that is fixed)"
+                 `{resend}` once that is fixed)"
             ),
             None => {
                 let codes: Vec<String> = summary.errors.iter().map(|(code, n)| format!("{n} {code}")).collect();
                 crate::warning!(
                     "{unsent} could not be sent after {} retries ({}); they are in {spool} (send them with \
-                     `reaqtions simulate --resend {spool}`)",
+                     `{resend}`)",
                     plan.retry.max_retries,
                     codes.join(", ")
                 );

@@ -65,7 +65,9 @@ fn readings_left_after_retries_are_spooled_and_resent() {
         assert!(failed > 0);
         assert_eq!(summary["accepted"].as_u64().unwrap() + failed, 100);
         assert_eq!(std::fs::read_to_string(&spool).unwrap().lines().count() as u64, failed);
-        assert!(String::from_utf8_lossy(&out.stderr).contains("--resend"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let hint = format!("`reaqtions simulate --resend {}`", spool.display());
+        assert!(stderr.contains(&hint), "the command as typed on AWS, no --local: {stderr}");
     }
     let resent = env.json(&["simulate", "--resend", spool.to_str().unwrap(), "--format", "json", "--quiet"]);
     assert_eq!(resent["failed"], 0);

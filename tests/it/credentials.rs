@@ -154,17 +154,12 @@ fn stand_in(refusing: &'static str, (code, status, _): Refusal) -> StandIn {
 /// `reaqtions args` against `url`, in a cleared environment: an expired session's keys, a region, no IMDS,
 /// HOME the test's own directory.
 fn reaqtions(home: &Path, url: &str, args: &[&str]) -> Output {
-    assert_cmd::Command::new(env!("CARGO_BIN_EXE_reaqtions"))
-        .current_dir(home)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", home)
+    assert_cmd::Command::from_std(crate::fixture::reaqtions(home))
         .env("AWS_ACCESS_KEY_ID", "ASIAEXPIREDSESSION01")
         .env("AWS_SECRET_ACCESS_KEY", "expired-session-secret")
         .env("AWS_SESSION_TOKEN", "expired-session-token")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(args)
         .timeout(Duration::from_secs(60))
         .output()

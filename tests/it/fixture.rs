@@ -114,6 +114,13 @@ impl Cli for Env {
 }
 
 impl Env {
+    /// Ten readings from two devices, half of them malformed on purpose (the same every time): the function logs
+    /// a summary line and a failure line per refused record.
+    pub(crate) fn send_some_refused(&self) {
+        let fleet = ["--devices", "2", "--count", "5", "--rate", "1000"];
+        self.ok(&[&["simulate"], &fleet[..], &["--malformed-ratio", "0.5", "--seed", "7", "--quiet"]].concat());
+    }
+
     pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -143,20 +143,7 @@ fn teardown_prints_what_it_removed_and_kept_as_json() {
 fn logs_print_one_json_object_per_event_and_write_to_a_file() {
     let env = Env::default();
     env.ok(&["deploy"]);
-    env.ok(&[
-        "simulate",
-        "--devices",
-        "2",
-        "--count",
-        "5",
-        "--rate",
-        "1000",
-        "--malformed-ratio",
-        "0.5",
-        "--seed",
-        "7",
-        "--quiet",
-    ]);
+    env.send_some_refused();
     let text = env.ok(&["logs"]);
     let json = env.ok(&["logs", "--format", "json"]);
     assert_eq!(json.lines().count(), text.lines().count(), "{json}");

@@ -39,19 +39,7 @@ fn lambda_lines() -> Vec<(String, String, Vec<String>)> {
 fn the_local_functions_log_lines_carry_the_deployed_ones_fields() {
     let env = Env::default();
     env.ok(&["deploy"]);
-    env.ok(&[
-        "simulate",
-        "--devices",
-        "2",
-        "--count",
-        "5",
-        "--rate",
-        "1000",
-        "--malformed-ratio",
-        "0.5",
-        "--seed",
-        "7",
-    ]);
+    env.send_some_refused();
     let files = files_ending(&env.data_dir(), "reaqtions-data-transformation.log");
     assert_eq!(files.len(), 1, "one log file of the function under {}: {files:?}", env.data_dir().display());
     let text = std::fs::read_to_string(&files[0]).unwrap();
