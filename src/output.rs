@@ -145,39 +145,88 @@ pub(crate) fn wrote(path: &std::path::Path) {
     say(format!("wrote {} ({})", path.display(), size(bytes)));
 }
 
-/// Where results go when `--output FILE` is given (stdout otherwise), and the file's path.
-static DESTINATION: std::sync::Mutex<Option<(std::fs::File, std::path::PathBuf)>> = std::sync::Mutex::new(None);
+/// A results file (`--output FILE`): written beside its path and moved onto it once the command succeeded, so a
+/// command that fails leaves the file as it was (or absent), never empty or half written. A path that is not a
+/// regular file (`/dev/stdout`, a pipe) is written directly and never removed.
+pub(crate) struct ResultFile {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    /// The file written while the command runs, beside `path`; `None` when that is `path` itself.
+    staged: Option<std::path::PathBuf>,
+}
 
-/// Sends every result line to `path` (created or truncated now) instead of stdout.
+impl ResultFile {
+    pub(crate) fn create(path: &std::path::Path) -> Result<ResultFile> {
+        use anyhow::Context as _;
+        let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+        let staged = (!special).then(|| {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            path.with_file_name(format!(".{name}.reaqtions-{}", std::process::id()))
+        });
+        let file = std::fs::File::create(staged.as_deref().unwrap_or(path))
+            .with_context(|| format!("cannot create output file {}", path.display()))?;
+        Ok(ResultFile { file, path: path.to_owned(), staged })
+    }
+
+    /// Moves the results onto their path and says where they went, with their size.
+    pub(crate) fn commit(mut self) -> Result<()> {
+        use anyhow::Context as _;
+        use std::io::Write as _;
+        self.file.flush()?;
+        if let Some(staged) = self.staged.take() {
+            std::fs::rename(&staged, &self.path)
+                .with_context(|| format!("cannot move the results onto {}", self.path.display()))?;
+        }
+        wrote(&self.path);
+        Ok(())
+    }
+}
+
+impl std::io::Write for ResultFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A results file never committed (the command failed) takes its staged file with it.
+impl Drop for ResultFile {
+    fn drop(&mut self) {
+        if let Some(staged) = self.staged.take() {
+            let _ = std::fs::remove_file(staged);
+        }
+    }
+}
+
+/// Where results go when `--output FILE` is given (stdout otherwise).
+static DESTINATION: std::sync::Mutex<Option<ResultFile>> = std::sync::Mutex::new(None);
+
+/// Sends every result line to `path` instead of stdout; it is replaced only when the command succeeds.
 pub(crate) fn write_results_to(path: &std::path::Path) -> Result<()> {
-    use anyhow::Context as _;
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create output file {}", path.display()))?;
-    *DESTINATION.lock().unwrap_or_else(|e| e.into_inner()) = Some((file, path.to_owned()));
+    *DESTINATION.lock().unwrap_or_else(|e| e.into_inner()) = Some(ResultFile::create(path)?);
     Ok(())
 }
 
-/// After a command that wrote its results to `--output FILE`: says so, with the file's size.
-pub(crate) fn results_written() {
-    if let Some((_, path)) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        wrote(&path);
+/// After a command that wrote its results to `--output FILE`: moves them there and says so, with the size.
+pub(crate) fn results_written() -> Result<()> {
+    match DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        Some(file) => file.commit(),
+        None => Ok(()),
     }
 }
 
-/// After a command that failed: its `--output FILE`, if nothing was written to it, is removed (the failure is
-/// the answer; an empty file would read as an empty result).
+/// After a command that failed: its `--output FILE` is left as it was (the failure is the answer).
 pub(crate) fn results_abandoned() {
-    if let Some((_, path)) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).take()
-        && std::fs::metadata(&path).is_ok_and(|m| m.len() == 0)
-    {
-        let _ = std::fs::remove_file(&path);
-    }
+    drop(DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).take());
 }
 
 /// One line of result on stdout (or the `--output` file). Unlike `println!`, a closed pipe (`reaqtions … | head -1`) is an error the
 /// caller returns, and `main` ends quietly on it with exit 0, as ripgrep does.
 pub(crate) fn line(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
-    if let Some((file, _)) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+    if let Some(file) = DESTINATION.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
         return file.flush();

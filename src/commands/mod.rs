@@ -114,7 +114,7 @@ pub fn run(mut cli: Cli) -> Result<Exit> {
     }
     let result = run_settled(cli);
     if result.is_err() {
-        // A verb that failed before its first result leaves no empty `--output` file behind.
+        // A verb that failed leaves its `--output` file as it was: no empty or half-written results.
         crate::output::results_abandoned();
     }
     result
@@ -125,11 +125,9 @@ fn run_settled(cli: Cli) -> Result<Exit> {
     match &cli.command {
         Command::Template(args) => return template::run(args, &cli.aws, cli.stack.as_deref()),
         Command::Cost(args) => {
-            let exit = cost::run(args, cli.aws.region.as_deref());
-            if exit.is_ok() {
-                crate::output::results_written();
-            }
-            return exit;
+            let exit = cost::run(args, cli.aws.region.as_deref())?;
+            crate::output::results_written()?;
+            return Ok(exit);
         }
         Command::Completions(args) => return help::completions(args.shell),
         Command::Man(args) => return help::man(args),
@@ -147,7 +145,7 @@ fn run_settled(cli: Cli) -> Result<Exit> {
     };
     let result = dispatch(&cli, &target);
     if result.is_ok() {
-        crate::output::results_written();
+        crate::output::results_written()?;
     }
     match result {
         Err(e) if !local && crate::error::kind(&e) == Some(crate::error::Kind::Credentials) => {

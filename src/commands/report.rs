@@ -1,10 +1,10 @@
 //! `report`: the processed readings (or a per-device summary) from the lake, with error records counted.
 
-use std::fs::File;
+use crate::output::ResultFile;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::{Exit, Target};
 use crate::cli::{Lateness, ReportArgs};
@@ -80,12 +80,20 @@ fn format_and_file(args: &ReportArgs) -> Result<(Format, Option<PathBuf>)> {
 }
 
 pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
-    let mut out: Box<dyn Write> = match &request.output {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create report file {}", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    // A report written to a file replaces it only when it succeeds ([`ResultFile`]): a failed one leaves
+    // yesterday's page as it was.
+    match &request.output {
+        Some(path) => {
+            let mut out = BufWriter::new(ResultFile::create(path)?);
+            let exit = run_into(target, request, &mut out)?;
+            out.into_inner().map_err(|e| e.into_error())?.commit()?;
+            Ok(exit)
+        }
+        None => run_into(target, request, &mut BufWriter::new(std::io::stdout().lock())),
+    }
+}
+
+fn run_into(target: &Target, request: &Request, out: &mut dyn Write) -> Result<Exit> {
     let exit = match request.engine {
         Engine::Athena => {
             let (aws, stack) =
@@ -97,7 +105,7 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
             } else {
                 None
             };
-            let copies = crate::report::athena::report(aws, stack, request, errors, &mut out)?;
+            let copies = crate::report::athena::report(aws, stack, request, errors, out)?;
             if request.sql.is_none() {
                 copies_said(copies);
             }
@@ -106,14 +114,10 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
         Engine::Scan => {
             // A lake named with --bucket alone is read in the layout it records ([`crate::layout::as_recorded`]).
             let pipeline = target.open(&request.names, Uses { lake: true, ..Uses::default() })?;
-            write_report(pipeline.lake(), pipeline.settings(), request, &mut out)?
+            write_report(pipeline.lake(), pipeline.settings(), request, out)?
         }
     };
     out.flush()?;
-    drop(out);
-    if let Some(path) = &request.output {
-        crate::output::wrote(path);
-    }
     Ok(exit)
 }
 

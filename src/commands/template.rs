@@ -24,7 +24,7 @@ pub(crate) fn run(args: &TemplateArgs, connect: &ConnectOptions, stack: Option<&
         Some(policy) => crate::output::line(policy.trim_end())?,
         None => templates(args)?,
     }
-    crate::output::results_written();
+    crate::output::results_written()?;
     Ok(Exit::Ok)
 }
 

@@ -118,6 +118,25 @@ fn report_output_names_a_file_and_only_table_or_json_alone_are_the_old_format() 
     let rows: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("not JSON ({e}):\n{json}"));
     assert_eq!(rows.as_array().map(Vec::len), Some(10), "{rows}");
     assert_eq!(warned.matches("--output json is now --format json").count(), 1, "{warned}");
+    // A report that fails leaves its file as it was (yesterday's page stays), or absent: never emptied.
+    let kept = env.dir.path().join("kept.json");
+    std::fs::write(&kept, "yesterday's rows\n").unwrap();
+    for (file, before) in [("kept.json", Some("yesterday's rows\n")), ("fail.json", None)] {
+        let out = env.cmd(&["--stack", "nosuch", "report", "--format", "json", "--output", file]).output().unwrap();
+        assert!(!out.status.success(), "no deployment of stack nosuch");
+        let after = std::fs::read_to_string(env.dir.path().join(file)).ok();
+        assert_eq!(after.as_deref(), before, "{file}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let left: Vec<String> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".reaqtions-"))
+        .collect();
+    assert!(left.is_empty(), "no staged file left behind: {left:?}");
+    // A verb other than report: the same.
+    let out = env.cmd(&["--stack", "nosuch", "health", "--format", "json", "--output", "kept.json"]).output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "yesterday's rows\n");
 }
 
 #[test]
