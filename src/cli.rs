@@ -25,7 +25,7 @@ pub struct Cli {
     pub(crate) local: bool,
 
     /// The local target's data directory (deployment record, lake, logs).
-    #[arg(long, global = true, env = "REAQTIONS_DATA_DIR", default_value = ".reaqtions", value_name = "DIR")]
+    #[arg(long, global = true, env = "REAQTIONS_DATA_DIR", default_value = crate::seams::DEFAULT_DATA_DIR, value_name = "DIR")]
     pub(crate) data_dir: PathBuf,
 
     /// Stack name: which deployment (on AWS, the CloudFormation stack; names derive from it).
@@ -460,7 +460,7 @@ pub(crate) struct StatusArgs {
 #[derive(Debug, Args)]
 #[command(
     mut_arg("since", |a| a.default_value(HEALTH_SINCE).help(
-        "The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). At most 455 days"
+        "The window: this long ago (90m, 6h, 7days), or since this time (RFC 3339). On AWS at most 455 days (CloudWatch's retention)"
     )),
     mut_arg("until", |a| a.help(
         "The window's end: before this time, or this long ago (default now); the window is [since, until)"

@@ -315,7 +315,8 @@ mod tests {
     #[test]
     fn failed_records_compare_both_series_over_the_settled_periods() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let window = Window::over(now - Duration::minutes(60), now, crate::seams::vitals::Keeping::CloudWatch).unwrap();
+        let window =
+            Window::over(now - Duration::minutes(60), now, now, crate::seams::vitals::Keeping::CloudWatch).unwrap();
         assert_eq!(window.points(), 61);
         // An hour of 1,000 records a minute, 1% refused, each minute's processed the minute after; the last two
         // minutes (the processor's 60 s and a minute) are not settled.

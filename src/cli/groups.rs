@@ -36,7 +36,9 @@ impl Shape {
             .output
             .as_ref()
             .filter(|_| !format_given)
-            .and_then(|path| <OutputFormat as clap::ValueEnum>::from_str(&path.to_string_lossy(), false).ok());
+            .map(|path| path.to_string_lossy())
+            .filter(|name| crate::deprecated::OLD_OUTPUT_FORMATS.contains(&name.as_ref()))
+            .and_then(|name| <OutputFormat as clap::ValueEnum>::from_str(&name, false).ok());
         match old {
             Some(format) => Shape { format, output: None },
             None => Shape { format: flags.format, output: flags.output },

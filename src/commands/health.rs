@@ -38,7 +38,8 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<Exit> {
         Target::Local(_) => Keeping::EveryMinute,
         Target::Aws { .. } => Keeping::CloudWatch,
     };
-    let window = Window::over(request.since, request.until.unwrap_or_else(Utc::now), keeping)?;
+    let now = Utc::now();
+    let window = Window::over(request.since, request.until.unwrap_or(now), now, keeping)?;
     let pipeline = target.open(&GivenNames::default(), Uses { vitals: true, ..Uses::default() })?;
     let settings = pipeline.settings();
     let vitals = pipeline.vitals().vitals(&window)?;

@@ -23,9 +23,6 @@ use std::time::Duration;
 use crate::output::OutputFormat;
 use crate::seams::{GivenNames, MqttAccess, RecordSink, Uses};
 
-/// The most devices one run plays: each is a task in this process.
-const MOST_DEVICES: u64 = 100_000;
-
 /// What `simulate` (and `demo`) asked for: the engine's plan, and what the command does around it.
 pub(crate) struct Request {
     pub(crate) plan: Plan,
@@ -43,7 +40,7 @@ pub(crate) struct Request {
 
 /// Validates the arguments into a request before anything is sent; a value out of range is a usage error.
 pub(crate) fn request(args: &SimulateArgs, devices_dir: PathBuf) -> Result<Request> {
-    super::check_fleet(&args.fleet, Some(MOST_DEVICES))?;
+    super::check_fleet(&args.fleet, Some(crate::simulate::MOST_DEVICES))?;
     // Within MOST_DEVICES, so a usize on every platform.
     let devices = args.fleet.devices as usize;
     let rate = args.fleet.rate;
@@ -235,7 +232,14 @@ pub(crate) fn run(target: &Target, request: &Request) -> Result<(Exit, RunSummar
         Exit::Incomplete
     } else if summary.failed > 0 {
         let spool = summary.spool_file.as_deref().unwrap_or("the spool file");
-        let resend = target.place().command("simulate", &format!("--resend {spool}"));
+        // The resend goes where this run went: the same target, stack and the names given for it.
+        let mut named = format!("--resend {spool}");
+        for (flag, name) in [("--stream", &request.names.stream), ("--bucket", &request.names.bucket)] {
+            if let Some(name) = name {
+                named.push_str(&format!(" {flag} {name}"));
+            }
+        }
+        let resend = target.place().command("simulate", &named);
         let unsent = crate::output::count(summary.failed, "reading");
         match &summary.stopped_by {
             Some(reason) => crate::warning!(

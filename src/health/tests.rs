@@ -10,7 +10,8 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 fn window() -> Window {
-    Window::over(at("2026-11-26T12:00:00Z"), at("2026-11-26T12:59:30Z"), CloudWatch).unwrap()
+    Window::over(at("2026-11-26T12:00:00Z"), at("2026-11-26T12:59:30Z"), at("2026-11-26T12:59:30Z"), CloudWatch)
+        .unwrap()
 }
 
 fn thresholds() -> Thresholds {
@@ -42,26 +43,31 @@ fn healthy() -> Vitals {
 #[test]
 fn the_period_grows_with_the_window_and_its_age() {
     let now = at("2026-11-26T13:00:00Z");
-    let w = Window::over(now - Duration::hours(1), now, CloudWatch).unwrap();
+    let w = Window::over(now - Duration::hours(1), now, now, CloudWatch).unwrap();
     assert_eq!((w.period_seconds, w.points()), (60, 61), "the current minute is the last point");
-    assert_eq!(Window::over(now - Duration::hours(24), now, CloudWatch).unwrap().period_seconds, 1800);
-    assert_eq!(Window::over(now - Duration::days(20), now, CloudWatch).unwrap().period_seconds, 43_200);
-    let old = Window::over(now - Duration::days(100), now, CloudWatch).unwrap();
+    assert_eq!(Window::over(now - Duration::hours(24), now, now, CloudWatch).unwrap().period_seconds, 1800);
+    assert_eq!(Window::over(now - Duration::days(20), now, now, CloudWatch).unwrap().period_seconds, 43_200);
+    let old = Window::over(now - Duration::days(100), now, now, CloudWatch).unwrap();
     assert!(old.period_seconds >= 3600 && old.points() <= 61, "{old:?}");
-    assert!(Window::over(now - Duration::days(500), now, CloudWatch).unwrap_err().to_string().contains("455 days"));
     assert!(
-        Window::over(now + Duration::hours(1), now, CloudWatch).unwrap_err().to_string().contains("at least a minute")
+        Window::over(now - Duration::days(500), now, now, CloudWatch).unwrap_err().to_string().contains("455 days")
+    );
+    assert!(
+        Window::over(now + Duration::hours(1), now, now, CloudWatch)
+            .unwrap_err()
+            .to_string()
+            .contains("at least a minute")
     );
     // The local counters are kept every minute, as long as the data directory: no retention, minute periods when
     // the window is short enough.
-    let local = Window::over(now - Duration::days(500), now, Keeping::EveryMinute).unwrap();
+    let local = Window::over(now - Duration::days(500), now, now, Keeping::EveryMinute).unwrap();
     assert_eq!(local.period_seconds, 604_800, "the longest period: {local:?}");
-    let recent_but_old = Window::over(
-        now - Duration::days(100),
-        now - Duration::days(100) + Duration::minutes(30),
-        Keeping::EveryMinute,
-    );
-    assert_eq!(recent_but_old.unwrap().period_seconds, 60, "a short window long ago keeps minute periods locally");
+    let (long_ago, half_hour) = (now - Duration::days(100), now - Duration::days(100) + Duration::minutes(30));
+    let local_long_ago = Window::over(long_ago, half_hour, now, Keeping::EveryMinute).unwrap();
+    assert_eq!(local_long_ago.period_seconds, 60, "a short window long ago keeps minute periods locally");
+    // On CloudWatch the same half hour 100 days ago exists only as hourly points: the period its age allows.
+    let cloudwatch_long_ago = Window::over(long_ago, half_hour, now, CloudWatch).unwrap();
+    assert_eq!(cloudwatch_long_ago.period_seconds, 3600, "{cloudwatch_long_ago:?}");
     let w = window();
     assert_eq!(w.index(w.start), Some(0));
     assert_eq!(w.index(w.start - Duration::seconds(1)), None);

@@ -196,7 +196,8 @@ mod tests {
         let path = dir.path().join("metrics.jsonl");
         let now = Utc::now();
         let window =
-            Window::over(now - chrono::Duration::minutes(10), now, crate::seams::vitals::Keeping::EveryMinute).unwrap();
+            Window::over(now - chrono::Duration::minutes(10), now, now, crate::seams::vitals::Keeping::EveryMinute)
+                .unwrap();
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let path = path.clone();

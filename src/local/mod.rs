@@ -97,13 +97,6 @@ fn transform_identity() -> String {
     format!("reaqtions-lambda {} (linked into reaqtions)", env!("CARGO_PKG_VERSION"))
 }
 
-/// Whether `name` can be a folder under `stacks/`: a plain name, never a path (`..`, `/`) or a hidden folder.
-fn is_plain_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 /// The record at `path`, if there is one.
 fn read_record(path: &Path) -> Result<Option<Deployment>> {
     match fs::read_to_string(path) {
@@ -139,16 +132,10 @@ impl LocalTarget {
         LocalTarget { root: root.to_owned(), stack: DEFAULT_STACK.to_owned() }
     }
 
-    /// Stack `stack`'s deployment under the data directory `root`. The name becomes a folder, so it must be a
-    /// plain name.
+    /// Stack `stack`'s deployment under the data directory `root`. The name becomes a folder: a stack name
+    /// (the one rule on every target) is a plain one.
     pub fn of_stack(root: &Path, stack: &str) -> Result<Self> {
-        if !is_plain_name(stack) {
-            return Err(crate::invalid!(
-                "stack name {stack:?} cannot name a local deployment: it becomes the folder {}/{STACKS}/<stack>, so \
-                 it must be 1-64 characters of letters, digits, '-' and '_', starting with a letter or digit",
-                root.display()
-            ));
-        }
+        crate::settings::validate_stack(stack)?;
         Ok(LocalTarget { root: root.to_owned(), stack: stack.to_owned() })
     }
 
@@ -222,7 +209,7 @@ impl LocalTarget {
                 for entry in entries {
                     let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
                     let name = entry.file_name().to_string_lossy().into_owned();
-                    if is_plain_name(&name) && entry.path().join(RECORD).is_file() {
+                    if crate::settings::validate_stack(&name).is_ok() && entry.path().join(RECORD).is_file() {
                         names.insert(name);
                     }
                 }

@@ -254,6 +254,7 @@ fn a_record_spanning_two_hours_goes_to_the_error_prefix_without_counting_as_fail
     let window = crate::seams::vitals::Window::over(
         started - Span::minutes(1),
         Utc::now(),
+        Utc::now(),
         crate::seams::vitals::Keeping::EveryMinute,
     )
     .unwrap();

@@ -31,7 +31,8 @@ use crate::settings::PipelineSettings;
 /// What the local stream checks its buffers' ages every so often.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Counters of what the stream did; `local status` shows their totals over every run (`<data-dir>/stream.json`).
+/// Counters of what the stream did; `status --local` shows their totals over every run
+/// (`<data-dir>/stacks/<stack>/stream.json`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct StreamStats {
@@ -558,7 +559,7 @@ impl Shared {
         let written = compression
             .encode(&buffer.data)
             .and_then(|bytes| self.lake.put(&key, &bytes))
-            .with_context(|| format!("delivery to s3://{}/{key} failed", self.settings.bucket));
+            .with_context(|| format!("delivery to {} failed", crate::seams::ObjectLake::location(&self.lake, &key)));
         if let Some(m) = state.minute() {
             if written.is_ok() { m.deliveries += 1 } else { m.deliveries_failed += 1 }
         }

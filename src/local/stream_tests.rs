@@ -206,7 +206,8 @@ fn a_failed_write_stops_the_stream_and_hands_back_every_record_as_received() {
     let sent: Vec<Vec<u8>> = (0..5).map(reading).collect();
     stream.put_record_batch(&sent).unwrap();
     let err = stream.flush().unwrap_err();
-    assert!(format!("{err:#}").contains("delivery to s3://"), "{err:#}");
+    let said = format!("{err:#}");
+    assert!(said.contains(&format!("delivery to {}/processed/", lake.root().display())), "the file's path: {said}");
     let refused = stream.put_record_batch(&[reading(9)]).unwrap_err();
     assert!(refused.permanent && refused.message.contains("cannot be written"), "{refused:?}");
     assert_eq!(stream.take_unwritten(), sent, "raw, in order, none lost");

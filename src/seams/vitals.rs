@@ -40,14 +40,20 @@ pub struct Window {
 
 impl Window {
     /// The window from `since` to `end`, widened to whole periods: the period grows with the window (at most 60
-    /// points) and, where CloudWatch keeps the data, with its age (its retention of each resolution). Errors name
-    /// the value when the window is shorter than a minute or older than CloudWatch keeps anything.
-    pub(crate) fn over(since: DateTime<Utc>, now: DateTime<Utc>, keeping: Keeping) -> anyhow::Result<Window> {
-        let span = (now - since).num_seconds();
+    /// points) and, where CloudWatch keeps the data, with its age on `today` (its retention of each resolution:
+    /// a short window long ago gets the period CloudWatch still has). Errors name the value when the window is
+    /// shorter than a minute or older than CloudWatch keeps anything.
+    pub(crate) fn over(
+        since: DateTime<Utc>,
+        end: DateTime<Utc>,
+        today: DateTime<Utc>,
+        keeping: Keeping,
+    ) -> anyhow::Result<Window> {
+        let span = (end - since).num_seconds();
         if span < 60 {
             return Err(crate::invalid!("the window must be at least a minute long (it is {span} s)"));
         }
-        let age_days = span / 86_400;
+        let age_days = (today - since).num_seconds().max(span) / 86_400;
         let floor = match keeping {
             Keeping::EveryMinute => 60,
             Keeping::CloudWatch => match RETENTION.iter().find(|(days, _)| age_days < *days) {
@@ -65,7 +71,7 @@ impl Window {
             .find(|p| *p >= floor && (span as u64).div_ceil(u64::from(*p)) <= MAX_POINTS as u64)
             .unwrap_or(604_800);
         let step = Duration::seconds(i64::from(period));
-        let end = now.duration_trunc(Duration::seconds(60)).unwrap_or(now) + Duration::seconds(60);
+        let end = end.duration_trunc(Duration::seconds(60)).unwrap_or(end) + Duration::seconds(60);
         let start = since.duration_trunc(step).unwrap_or(since);
         Ok(Window { start, end, period_seconds: period })
     }

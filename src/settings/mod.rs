@@ -288,7 +288,7 @@ pub(crate) fn prefix_root(prefix: &str) -> &str {
 /// without case here: a stack name is lowercase, the logical ids are not.
 pub const DERIVED_ENDINGS: [&str; 4] = ["-artifacts", "-FunctionRole", "-FirehoseRole", "-IngestRuleRole"];
 
-fn validate_stack(stack: &str) -> Result<()> {
+pub(crate) fn validate_stack(stack: &str) -> Result<()> {
     if !(1..=32).contains(&stack.len())
         || !stack.starts_with(|c: char| c.is_ascii_lowercase())
         || !stack.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

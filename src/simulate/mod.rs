@@ -35,6 +35,8 @@ const BATCH_LINGER: Duration = Duration::from_millis(50);
 
 /// Packed records fill one Firehose billing unit (5 KB) by default.
 pub const DEFAULT_RECORD_BYTES: usize = crate::limits::BILLING_UNIT as usize;
+/// The most devices one `simulate` plays: each is a task in this process.
+pub(crate) const MOST_DEVICES: u64 = 100_000;
 /// The longest a packed record waits for more readings: the tool's own bound on the latency packing adds (no AWS
 /// limit; the stream's buffering adds its own).
 pub(crate) const MAX_LINGER: Duration = Duration::from_secs(900);
@@ -117,8 +119,8 @@ impl Plan {
     /// Every value within its range (a usage error naming the flag otherwise).
     pub(crate) fn validate(&self) -> Result<()> {
         use crate::invalid;
-        if !(1..=100_000).contains(&self.devices) {
-            return Err(invalid!("--devices must be 1-100000 (got {})", self.devices));
+        if !(1..=MOST_DEVICES as usize).contains(&self.devices) {
+            return Err(invalid!("--devices must be 1-{MOST_DEVICES} (got {})", self.devices));
         }
         if !(self.rate > 0.0 && self.rate.is_finite()) {
             return Err(invalid!("--rate must be a positive number (got {})", self.rate));

@@ -31,8 +31,12 @@ fn settings_file_and_flags() {
     assert_eq!(out["stream"], "lab-iot-data-stream");
     assert_eq!(out["function"], "lab-data-transformation");
     assert_eq!(out["buffering"], serde_json::json!({"size_mib": 3, "interval_seconds": 0}));
-    // ./reaqtions.yaml is read without --config.
-    let implicit = env.json(&["deploy", "--format", "json"]);
+    // ./reaqtions.yaml is read without --config; the other verbs read no settings file, and deploy says so.
+    let out = env.cmd(&["deploy", "--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("stack lab is named by the settings file: pass --stack lab to the other verbs"), "{said}");
+    let implicit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(implicit["stream"], "lab-iot-data-stream");
     assert_eq!(implicit["buffering"], serde_json::json!({"size_mib": 5, "interval_seconds": 0}));
 }

@@ -103,6 +103,7 @@ pub(crate) fn run(aws: &Aws, stack: Option<String>, args: &DeployArgs) -> Result
         default_bucket(stack, STAND_IN_ACCOUNT, &region)
     };
     let mut given = checked_before_aws(args, stack.clone(), &namer, &region)?;
+    super::say_stack_from_file(stack.as_deref(), &given.stack);
     // A given zip is read and checked now; a build waits until AWS has answered (it takes tens of seconds).
     let source = lambda_source(args.lambda_zip.as_deref(), &given.architecture)?;
 

@@ -90,8 +90,18 @@ fn stack_named(stack: Option<String>, config: Option<&Path>) -> Result<String> {
     Ok(named.unwrap_or_else(|| DEFAULT_STACK.to_owned()))
 }
 
+/// When the settings file, not `--stack`, named a stack other than the default: the other verbs read no settings
+/// file, so they need the flag.
+pub(crate) fn say_stack_from_file(flag: Option<&str>, stack: &str) {
+    if flag.is_none() && stack != DEFAULT_STACK {
+        crate::say!("stack {stack} is named by the settings file: pass --stack {stack} to the other verbs");
+    }
+}
+
 pub(crate) fn run_local(target: &LocalTarget, stack: Option<String>, args: &DeployArgs) -> Result<Exit> {
-    let target = &target.with_stack(&stack_named(stack.clone(), args.config.as_deref())?)?;
+    let named = stack_named(stack.clone(), args.config.as_deref())?;
+    say_stack_from_file(stack.as_deref(), &named);
+    let target = &target.with_stack(&named)?;
     let deployed = target.load()?;
     let settings = resolve_settings(args, stack, None, deployed.as_ref().map(|d| &d.settings))?;
     target.check_apart(&settings)?;

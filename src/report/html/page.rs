@@ -18,7 +18,7 @@ use crate::report::{ErrorCounts, UNATTRIBUTED};
 /// What the page says about where its rows came from.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    /// The lake or query the rows came from, e.g. `s3://bucket (scan)`.
+    /// The lake or query the rows came from, e.g. `s3://bucket (read by this process)` or a local lake's folder.
     pub source: String,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
